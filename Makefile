@@ -1,0 +1,62 @@
+# ocrbatch — the two commands of the README's quick start are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+SAMPLES ?= samples
+OUT ?= out
+# Extras the tests need: the paddle engine runs in CI too.
+TEST_EXTRAS ?= dev,operator,paddle
+APT_PACKAGES := fonts-noto-cjk fonts-ocr-b
+
+.PHONY: help venv install install-test system-deps run test lint e2e bench clean
+
+help:
+	@echo "make run    - install, generate sample cards, OCR them, print a table"
+	@echo "make test   - install everything the tests need and run the whole suite"
+	@echo "make lint   - ruff"
+	@echo "make bench  - benchmarks (memory, speed, accuracy) into bench/results/"
+	@echo "make e2e    - the larger end-to-end suite"
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+venv: $(VENV)/bin/python
+
+install: venv
+	$(PIP) install --quiet -e .
+
+# Debian packages: CJK fonts and OCR-B for the synthetic cards. Needs root (CI runs as root).
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+install-test: venv system-deps
+	$(PIP) install --quiet -e ".[$(TEST_EXTRAS)]"
+
+run: install system-deps
+	$(VENV)/bin/ocr-job samples $(SAMPLES) --count 12 --levels clean,photo
+	$(VENV)/bin/ocr-job run $(SAMPLES) --output $(OUT)
+	$(VENV)/bin/ocr-job show $(OUT)
+
+test: install-test
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+e2e: install-test
+	$(PY) -m pytest -q tests/e2e --e2e-large
+
+bench: install-test
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(OUT) $(SAMPLES) .pytest_cache .ruff_cache

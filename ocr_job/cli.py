@@ -1,0 +1,241 @@
+"""`ocr-job`: run the OCR worker, merge results, make sample cards, show results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ocr_job import __version__
+from ocr_job.config import EngineName, JobConfig, LogFormat, S3Settings
+from ocr_job.logs import setup_logging
+from ocr_job.memory import cgroup_memory_limit, mib, peak_rss_bytes
+
+log = logging.getLogger("ocr_job")
+
+
+class ExitCode(IntEnum):
+    OK = 0  #: every input got a record (error records included)
+    CANNOT_PROCEED = 1  #: unreadable source or destination, storage outage, engine failed to load
+    USAGE = 2  #: bad flags or configuration, or a memory limit below the engine's need
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ocr-job", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="OCR every image under SOURCE into DEST")
+    run.add_argument("source", nargs="?", help="a folder or s3://BUCKET/PREFIX (or OCR_SOURCE)")
+    run.add_argument("--output", "-o", help="a folder or s3://BUCKET/PREFIX (or OCR_OUTPUT)")
+    run.add_argument("--engine", choices=[e.value for e in EngineName])
+    run.add_argument("--threads", type=int)
+    run.add_argument("--shard", help="I/N: process shard I of N (stable hash of the key)")
+    run.add_argument("--manifest", help="a file of keys, one per line; {index} = JOB_COMPLETION_INDEX")
+    run.add_argument("--log-format", choices=[f.value for f in LogFormat])
+    run.add_argument("--no-merge", action="store_true",
+                     help="do not write results.jsonl/csv at the end (done anyway for sharded runs)")
+
+    merge = sub.add_parser("merge", help="build results.jsonl and results.csv from DEST's records")
+    merge.add_argument("output", help="a folder or s3://BUCKET/PREFIX")
+
+    samples = sub.add_parser("samples", help="generate synthetic ID-card images with labels")
+    samples.add_argument("dest", type=Path)
+    samples.add_argument("--count", type=int, default=24)
+    samples.add_argument("--seed", type=int, default=0)
+    samples.add_argument("--levels", default="clean,photo,hard",
+                         help="comma-separated: clean, photo, hard")
+    samples.add_argument("--bad-inputs", action="store_true", help="add broken files too")
+
+    show = sub.add_parser("show", help="print a table of the records in DEST")
+    show.add_argument("output", help="a folder or s3://BUCKET/PREFIX")
+    show.add_argument("--limit", type=int, default=50)
+    show.add_argument("--unmasked", action="store_true", help="show ID numbers in full")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"run": cmd_run, "merge": cmd_merge, "samples": cmd_samples, "show": cmd_show}
+    return int(handler[args.command](args))
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _config_from(args: argparse.Namespace) -> JobConfig:
+    overrides: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "source": args.source, "output": args.output, "engine": args.engine,
+            "threads": args.threads, "shard": args.shard, "manifest": args.manifest,
+            "log_format": args.log_format,
+        }.items()
+        if value is not None
+    }
+    return JobConfig(**overrides)
+
+
+def cmd_run(args: argparse.Namespace) -> ExitCode:
+    from ocr_job import pipeline
+    from ocr_job.engines import MEMORY_NEED_BYTES, EngineError, load_engine
+    from ocr_job.merge import merge
+    from ocr_job.reporting import Reporters, ShardStatusReporter, default_reporters
+    from ocr_job.sharding import INDEX_ENV, expand_index
+    from ocr_job.storage import StorageError, open_sink, open_source, read_manifest
+    from ocr_job.storage.base import SHARDS_DIR
+
+    try:
+        config = _config_from(args)
+        index_env = os.environ.get(INDEX_ENV)
+        index = int(index_env) if index_env else (config.shard.index if config.shard else None)
+        manifest_url = expand_index(config.manifest, index) if config.manifest else None
+    except (ValidationError, ValueError) as exc:
+        setup_logging()
+        log.error("invalid configuration: %s", _brief(exc))
+        return ExitCode.USAGE
+    setup_logging(config.log_format)
+
+    limit = cgroup_memory_limit()
+    need = MEMORY_NEED_BYTES[config.engine]
+    if config.check_memory and limit is not None and limit < need:
+        log.error("memory limit %s is below the %s engine's need of %s; raise the limit",
+                  mib(limit), config.engine.value, mib(need))
+        return ExitCode.USAGE
+
+    s3 = S3Settings()
+    try:
+        source = open_source(config.source, s3)
+        sink = open_sink(config.output, s3)
+        manifest = read_manifest(manifest_url, s3) if manifest_url else None
+        items = pipeline.plan_items(source, config.shard, manifest)
+    except (StorageError, OSError) as exc:
+        log.error("cannot use the source or output: %s", exc)
+        return ExitCode.CANNOT_PROCEED
+
+    try:
+        engine = load_engine(config.engine, config.threads)
+    except EngineError as exc:
+        log.error("%s", exc)
+        return ExitCode.CANNOT_PROCEED
+    log.info("engine %s loaded (%d thread(s)); memory limit %s; %d inputs",
+             config.engine.value, config.threads, mib(limit), len(items))
+
+    reporters: list[Any] = default_reporters()
+    if config.status_target and index is not None:
+        from ocr_job.status import StatusReporter
+
+        patcher = StatusReporter(config.status_target, index, config.status_interval_s)
+        reporters.append(ShardStatusReporter(index, patcher, limit))
+    progress = Reporters(reporters)
+
+    sharded = manifest is not None or (config.shard is not None and config.shard.count > 1)
+    try:
+        summary = pipeline.run(items, source, sink, engine, config, progress)
+        if sharded and index is not None:
+            sink.write_text(f"{SHARDS_DIR}/shard-{index:04d}.json", json.dumps({
+                "index": index, "total": summary.total, "processed": summary.processed,
+                "succeeded": summary.succeeded, "failed": summary.failed,
+                "skipped": summary.skipped, "errors": summary.error_codes,
+                "peakRssBytes": peak_rss_bytes(), "memoryLimitBytes": limit,
+            }, indent=1))
+        elif not sharded and not args.no_merge:
+            merge(sink)
+    except StorageError as exc:
+        log.error("storage outage, stopping; finished items are kept: %s", exc)
+        progress.finish(pipeline.RunSummary(), ok=False, message=str(exc))
+        return ExitCode.CANNOT_PROCEED
+    progress.finish(summary, ok=True)
+    log.info(
+        "done: %d inputs, %d ok, %d error, %d skipped (already done) in %.1f s; errors %s; "
+        "peak RSS %s, memory limit %s",
+        summary.total, summary.succeeded, summary.failed, summary.skipped, summary.wall_s,
+        summary.error_codes or "none", mib(peak_rss_bytes()), mib(limit),
+    )
+    return ExitCode.OK
+
+
+# --------------------------------------------------------------------------- merge / samples / show
+
+
+def cmd_merge(args: argparse.Namespace) -> ExitCode:
+    from ocr_job.merge import merge
+    from ocr_job.storage import StorageError, open_sink
+
+    setup_logging()
+    try:
+        result = merge(open_sink(args.output, S3Settings()))
+    except StorageError as exc:
+        log.error("cannot merge: %s", exc)
+        return ExitCode.CANNOT_PROCEED
+    log.info("merged %d records (%d ok, %d error)", result.records, result.ok, result.errors)
+    return ExitCode.OK
+
+
+def cmd_samples(args: argparse.Namespace) -> ExitCode:
+    from ocr_job.synth import generate_set
+
+    setup_logging()
+    levels = tuple(level.strip() for level in args.levels.split(",") if level.strip())
+    labels = generate_set(args.dest, args.count, seed=args.seed, levels=levels,
+                          bad_inputs=args.bad_inputs)
+    log.info("wrote %d sample cards to %s (labels: %s)", args.count, args.dest, labels.name)
+    return ExitCode.OK
+
+
+def cmd_show(args: argparse.Namespace) -> ExitCode:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ocr_job.privacy import mask_id
+    from ocr_job.records import FIELD_NAMES
+    from ocr_job.storage import StorageError, open_sink
+
+    setup_logging()
+    table = Table(title=f"ocr-job results: {args.output}", show_lines=False)
+    for column in ("source", "side", *FIELD_NAMES, "checks", "error"):
+        table.add_column(column, overflow="fold")
+    shown = total = ok = 0
+    try:
+        for record in open_sink(args.output, S3Settings()).iter_records():
+            total += 1
+            ok += record.status == "ok"
+            if shown >= args.limit:
+                continue
+            shown += 1
+            fields = record.fields.model_dump()
+            if not args.unmasked:
+                fields["id_number"] = mask_id(fields["id_number"])
+            failed = [k for k, v in record.checks.items() if not v]
+            table.add_row(
+                record.source, record.side or "", *(fields[f] or "" for f in FIELD_NAMES),
+                "ok" if not failed else "✗ " + ",".join(failed),
+                record.error.code.value if record.error else "",
+            )
+    except StorageError as exc:
+        log.error("cannot read results: %s", exc)
+        return ExitCode.CANNOT_PROCEED
+    console = Console(width=max(160, Console().width))
+    console.print(table)
+    console.print(f"{total} records: {ok} ok, {total - ok} error" +
+                  (f" (first {shown} shown)" if shown < total else ""))
+    return ExitCode.OK
+
+
+def _brief(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in exc.errors()
+        )
+    return str(exc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The job's configuration: one pydantic-settings model, read from flags and `OCR_*` env vars.
+
+The operator builds a Job's environment from `JobConfig.to_env()`, so the names
+here are the contract between the two.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "OCR_"
+
+#: Default object-size cap (bytes): larger inputs get an `object_too_large` record.
+DEFAULT_MAX_OBJECT_BYTES = 20 * 1024 * 1024
+#: Default decoded-pixel cap: larger images get an `image_too_large` record before decoding.
+DEFAULT_MAX_PIXELS = 40_000_000
+#: The long side (px) the located card is scaled to before detection. Keeps memory flat.
+DEFAULT_CARD_LONG_SIDE = 960
+
+IMAGE_SUFFIXES: tuple[str, ...] = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".gif",
+)
+
+
+class EngineName(StrEnum):
+    ONNX = "onnx"
+    PADDLE = "paddle"
+
+
+class LogFormat(StrEnum):
+    AUTO = "auto"
+    PLAIN = "plain"
+    JSON = "json"
+
+
+class ShardSpec(BaseModel):
+    """`I/N`: this process handles shard I (0-based) of N."""
+
+    index: int = Field(ge=0)
+    count: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _index_in_range(self) -> ShardSpec:
+        if self.index >= self.count:
+            raise ValueError(f"shard index {self.index} is not below the count {self.count}")
+        return self
+
+    @classmethod
+    def parse(cls, text: str) -> ShardSpec:
+        match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+        if not match:
+            raise ValueError(f"shard must look like I/N (e.g. 0/4), got {text!r}")
+        return cls(index=int(match[1]), count=int(match[2]))
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+class S3Settings(BaseSettings):
+    """Object-store connection, from `OCR_S3_*`. Secrets stay SecretStr: never logged."""
+
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}S3_", extra="ignore")
+
+    endpoint: str = "127.0.0.1:9000"
+    access_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    secure: bool = False
+    region: str = "us-east-1"
+
+
+class JobConfig(BaseSettings):
+    """Everything one `ocr-job run` needs. Flags override `OCR_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    source: str
+    output: str
+    engine: EngineName = EngineName.ONNX
+    threads: Annotated[int, Field(ge=1, le=64)] = 1
+    shard: ShardSpec | None = None
+    manifest: str | None = None
+    max_object_bytes: Annotated[int, Field(ge=1)] = DEFAULT_MAX_OBJECT_BYTES
+    max_pixels: Annotated[int, Field(ge=1)] = DEFAULT_MAX_PIXELS
+    card_long_side: Annotated[int, Field(ge=320, le=4096)] = DEFAULT_CARD_LONG_SIDE
+    item_timeout_s: Annotated[float, Field(gt=0)] = 120.0
+    log_format: LogFormat = LogFormat.AUTO
+    #: Where to report progress in a cluster: `NAMESPACE/NAME` of the OcrBatch, or unset.
+    status_target: str | None = None
+    #: Minimum seconds between two status patches of this shard.
+    status_interval_s: Annotated[float, Field(ge=0)] = 5.0
+    #: Refuse to start when the cgroup memory limit is below the engine's need.
+    check_memory: bool = True
+
+    @field_validator("shard", mode="before")
+    @classmethod
+    def _parse_shard(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return ShardSpec.parse(value)
+        return value
+
+    @model_validator(mode="after")
+    def _manifest_or_shard(self) -> JobConfig:
+        if self.manifest and self.shard and self.shard.count > 1:
+            raise ValueError("give either --manifest or --shard, not both")
+        return self
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that reproduce this config (for Job manifests)."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump(mode="json", exclude_none=True).items():
+            if name == "shard":
+                value = str(self.shard)
+            env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+        return env

@@ -1,0 +1,33 @@
+"""OCR engines behind one interface; `load_engine` picks one by name."""
+
+from __future__ import annotations
+
+from ocr_job.config import EngineName
+from ocr_job.engines.base import Engine, EngineError, OcrResult, TextBox
+
+__all__ = ["MEMORY_NEED_BYTES", "Engine", "EngineError", "OcrResult", "TextBox", "load_engine"]
+
+#: The smallest cgroup memory limit each engine is known to work within (see bench/).
+#: The worker refuses to start below it, with exit code 2.
+MEMORY_NEED_BYTES: dict[EngineName, int] = {
+    EngineName.ONNX: 256 * 1024 * 1024,
+    EngineName.PADDLE: 768 * 1024 * 1024,
+}
+
+
+def load_engine(name: EngineName, threads: int = 1) -> Engine:
+    """Load the named engine once. Imports lazily so an unused runtime costs nothing."""
+    try:
+        if name is EngineName.ONNX:
+            from ocr_job.engines.onnx import OnnxEngine
+
+            return OnnxEngine(threads=threads)
+        if name is EngineName.PADDLE:
+            from ocr_job.engines.paddle import PaddleEngine
+
+            return PaddleEngine(threads=threads)
+    except EngineError:
+        raise
+    except Exception as exc:  # an import or model-load failure of a third-party runtime
+        raise EngineError(f"could not load the {name.value} engine: {exc}") from exc
+    raise EngineError(f"unknown engine {name!r}")

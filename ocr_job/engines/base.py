@@ -1,0 +1,102 @@
+"""The OCR engine interface: one small Protocol, and the box it returns.
+
+An engine takes an upright-ish BGR image and returns text boxes in that
+image's pixel coordinates. Exactly one engine instance exists per process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class TextBox:
+    """One recognised text line.
+
+    `points` are the four corners (top-left, top-right, bottom-right,
+    bottom-left in reading direction); `angle` is 180 when the engine's angle
+    classifier found the line upside down (the text is already corrected).
+    """
+
+    text: str
+    score: float
+    points: tuple[Point, Point, Point, Point]
+    angle: int = 0
+
+    @property
+    def x0(self) -> float:
+        return min(p[0] for p in self.points)
+
+    @property
+    def x1(self) -> float:
+        return max(p[0] for p in self.points)
+
+    @property
+    def y0(self) -> float:
+        return min(p[1] for p in self.points)
+
+    @property
+    def y1(self) -> float:
+        return max(p[1] for p in self.points)
+
+    @property
+    def cx(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+    @property
+    def cy(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "score": round(self.score, 5),
+            "points": [[round(x, 1), round(y, 1)] for x, y in self.points],
+            "angle": self.angle,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> TextBox:
+        pts = data["points"]
+        assert isinstance(pts, list)
+        return cls(
+            text=str(data["text"]),
+            score=float(data["score"]),  # type: ignore[arg-type]
+            points=tuple((float(p[0]), float(p[1])) for p in pts),  # type: ignore[arg-type]
+            angle=int(data.get("angle", 0)),  # type: ignore[call-overload]
+        )
+
+
+@dataclass(slots=True)
+class OcrResult:
+    boxes: list[TextBox] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class EngineError(RuntimeError):
+    """The engine could not be loaded or failed on every input."""
+
+
+class Engine(Protocol):
+    name: str
+
+    def recognise(self, image: np.ndarray) -> OcrResult:
+        """Detect, classify and recognise the text lines of a BGR uint8 image."""
+        ...
+
+
+def points_of(quad: object) -> tuple[Point, Point, Point, Point]:
+    """Four (x, y) float points from a 4×2 array-like, as the engines return them."""
+    pts = [(float(p[0]), float(p[1])) for p in quad]  # type: ignore[attr-defined]
+    if len(pts) != 4:
+        raise ValueError(f"a text box needs 4 points, got {len(pts)}")
+    return (pts[0], pts[1], pts[2], pts[3])

@@ -1,0 +1,110 @@
+"""The default engine: PP-OCR det/cls/rec on ONNX Runtime, through `rapidocr`.
+
+The models are the ones bundled inside the rapidocr wheel; their paths are
+pinned so the library never reaches for a model hub.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ocr_job.engines.base import EngineError, OcrResult, TextBox, points_of
+
+log = logging.getLogger(__name__)
+
+#: The long side the detector sees at most; the pipeline already scales cards to this.
+DET_LIMIT_SIDE = 960
+#: Boxes recognised with a lower score are dropped as noise.
+MIN_TEXT_SCORE = 0.5
+
+_MODEL_FILES = {
+    "Det": "PP-OCRv6_det_small.onnx",
+    "Rec": "PP-OCRv6_rec_small.onnx",
+    "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+}
+
+
+def bundled_model_paths() -> dict[str, Path]:
+    import rapidocr
+
+    models = Path(rapidocr.__file__).resolve().parent / "models"
+    paths = {stage: models / name for stage, name in _MODEL_FILES.items()}
+    missing = [str(p.name) for p in paths.values() if not p.is_file()]
+    if missing:
+        raise EngineError(f"rapidocr wheel lacks its bundled models: {', '.join(missing)}")
+    return paths
+
+
+def rapidocr_params(threads: int) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "Global.log_level": "warning",
+        "Global.text_score": MIN_TEXT_SCORE,
+        "Global.max_side_len": 2000,
+        "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        "EngineConfig.onnxruntime.enable_cpu_mem_arena": False,
+        "Det.limit_type": "max",
+        "Det.limit_side_len": DET_LIMIT_SIDE,
+    }
+    for stage, path in bundled_model_paths().items():
+        params[f"{stage}.model_path"] = str(path)
+    return params
+
+
+class OnnxEngine:
+    name = "onnx"
+
+    def __init__(self, threads: int = 1) -> None:
+        # ONNX Runtime and rapidocr may write under ~/.cache; a read-only root needs HOME=/tmp.
+        if not os.access(Path.home(), os.W_OK):
+            log.warning("HOME (%s) is not writable; set HOME to a writable folder", Path.home())
+        from rapidocr import RapidOCR
+
+        self._ocr = RapidOCR(params=rapidocr_params(threads))
+        # Load all three models now, not on the first image.
+        self._ocr._load_det_model()
+        self._ocr._load_cls_model()
+        self._ocr._load_rec_model()
+
+    def recognise(self, image: np.ndarray) -> OcrResult:
+        from rapidocr.main import RapidOCRError
+        from rapidocr.utils.process_img import map_boxes_to_original
+
+        ocr = self._ocr
+        timings: dict[str, float] = {}
+        h, w = image.shape[:2]
+        t0 = time.perf_counter()
+        img, op_record = ocr.preprocess_img(image)
+        try:
+            crops, det = ocr.detect_and_crop(img, op_record)
+        except RapidOCRError:
+            return OcrResult(timings_ms={"det": _ms(t0)})
+        timings["det"] = _ms(t0)
+        t1 = time.perf_counter()
+        crops, cls = ocr.cls_and_rotate(crops)
+        timings["cls"] = _ms(t1)
+        t2 = time.perf_counter()
+        rec = ocr.recognize_txt(crops)
+        timings["rec"] = _ms(t2)
+        boxes = map_boxes_to_original(det.boxes, op_record, h, w)
+        out: list[TextBox] = []
+        for quad, text, score, (label, cls_score) in zip(
+            boxes, rec.txts, rec.scores, cls.cls_res, strict=True
+        ):
+            if not text.strip() or score < MIN_TEXT_SCORE:
+                continue
+            flipped = "180" in label and cls_score > ocr.cfg.Cls.cls_thresh
+            out.append(
+                TextBox(text=text, score=float(score), points=points_of(quad), angle=180 if flipped else 0)
+            )
+        return OcrResult(boxes=out, timings_ms=timings)
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 1)

@@ -1,0 +1,61 @@
+"""The process's memory: its cgroup limit (v1 or v2) and its own peak RSS."""
+
+from __future__ import annotations
+
+import resource
+import sys
+from pathlib import Path
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+#: cgroup v1 reports "no limit" as a huge page-aligned number.
+_UNLIMITED = 1 << 60
+
+
+def cgroup_memory_limit(root: Path = CGROUP_ROOT, proc_self: Path = Path("/proc/self/cgroup")) -> int | None:
+    """The memory limit of this process's cgroup in bytes, or None when unlimited/unknown."""
+    try:
+        lines = proc_self.read_text().splitlines()
+    except OSError:
+        lines = []
+    candidates: list[Path] = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        rel = path.lstrip("/")
+        if controllers == "":  # v2 unified hierarchy
+            candidates.append(root / rel / "memory.max")
+        elif "memory" in controllers.split(","):
+            candidates.append(root / "memory" / rel / "memory.limit_in_bytes")
+    candidates += [root / "memory.max", root / "memory" / "memory.limit_in_bytes"]
+    for path in candidates:
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        if text == "max":
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            continue
+        return None if value >= _UNLIMITED else value
+    return None
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def current_rss_bytes() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return peak_rss_bytes()
+
+
+def mib(n: int | None) -> str:
+    return "unlimited" if n is None else f"{n / 1024 / 1024:.0f} MiB"

@@ -1,0 +1,244 @@
+"""The worker's loop: fetch → decode → preprocess → recognise → parse → write.
+
+One engine, one image at a time, at most one input prefetched. The loop owns
+the order, the error handling and the record: every input yields exactly one
+record, and only a storage outage (StorageError) stops the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ocr_job import idcard, imaging
+from ocr_job.config import JobConfig, ShardSpec
+from ocr_job.engines import Engine
+from ocr_job.imaging import ImageError
+from ocr_job.records import ErrorCode, ResultRecord
+from ocr_job.reporting import Reporter
+from ocr_job.sharding import in_shard
+from ocr_job.storage import InputItem, Sink, Source, StorageError
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def plan_items(source: Source, shard: ShardSpec | None, manifest: list[str] | None) -> list[InputItem]:
+    """The inputs of this run: a manifest's keys, or the listing filtered by shard."""
+    if manifest is not None:
+        return list(source.resolve(manifest))
+    return [item for item in source.list() if shard is None or in_shard(item.key, shard)]
+
+
+# --------------------------------------------------------------------------- fetching
+
+
+@dataclass(slots=True)
+class Fetched:
+    """What the prefetcher hands over for one item: bytes, a ready record, or 'done'."""
+
+    item: InputItem
+    data: bytes | None = None
+    record: ResultRecord | None = None  # an error record made without OCR
+    skipped: bool = False  # a record from the same source ETag exists already
+    fetch_ms: float = 0.0
+
+
+def fetch(item: InputItem, source: Source, sink: Sink, config: JobConfig) -> Fetched:
+    """Resume check, size cap, then download. StorageError (an outage) propagates."""
+    if item.etag is not None and sink.done_etag(item.key) == item.etag:
+        return Fetched(item, skipped=True)
+    if item.etag is None and item.size is None:
+        return Fetched(item, record=ResultRecord.failure(
+            item.key, ErrorCode.FETCH_FAILED, "the input does not exist or cannot be read"))
+    if item.size is not None and item.size > config.max_object_bytes:
+        return Fetched(item, record=ResultRecord.failure(
+            item.key, ErrorCode.OBJECT_TOO_LARGE,
+            f"the input is {item.size / 1e6:.1f} MB; the limit is "
+            f"{config.max_object_bytes / 1e6:.1f} MB", source_etag=item.etag))
+    started = time.perf_counter()
+    try:
+        data = source.read(item)
+    except StorageError:
+        raise
+    except Exception as exc:  # the item alone is unreadable (vanished, permissions)
+        return Fetched(item, record=ResultRecord.failure(
+            item.key, ErrorCode.FETCH_FAILED, f"cannot read the input: {type(exc).__name__}",
+            source_etag=item.etag))
+    if len(data) > config.max_object_bytes:
+        return Fetched(item, record=ResultRecord.failure(
+            item.key, ErrorCode.OBJECT_TOO_LARGE,
+            f"the input is {len(data) / 1e6:.1f} MB; the limit is "
+            f"{config.max_object_bytes / 1e6:.1f} MB", source_etag=item.etag))
+    return Fetched(item, data=data, fetch_ms=_ms(started))
+
+
+def prefetched(items: Iterable[InputItem], get: Callable[[InputItem], Fetched]) -> Iterator[Fetched]:
+    """Yield `get(item)` in order while the next item is fetched in the background.
+
+    Exactly one fetch runs ahead of the consumer, never more.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
+        pending: Future[Fetched] | None = None
+        for item in items:
+            nxt = pool.submit(get, item)
+            if pending is not None:
+                yield pending.result()
+            pending = nxt
+        if pending is not None:
+            yield pending.result()
+
+
+# --------------------------------------------------------------------------- one item
+
+
+def process(fetched: Fetched, engine: Engine, config: JobConfig) -> ResultRecord:
+    """decode → preprocess → recognise → parse, for one input. Never raises."""
+    item = fetched.item
+    timings: dict[str, float] = {"fetch": fetched.fetch_ms}
+    assert fetched.data is not None
+    try:
+        with _deadline(config.item_timeout_s):
+            return _read_card(item, fetched.data, engine, config, timings)
+    except ImageError as exc:
+        return ResultRecord.failure(item.key, exc.code, exc.message, source_etag=item.etag,
+                                    timings_ms=timings)
+    except TimeoutError:
+        return ResultRecord.failure(item.key, ErrorCode.TIMEOUT,
+                                    f"processing took longer than {config.item_timeout_s:.0f} s",
+                                    source_etag=item.etag, timings_ms=timings)
+    except MemoryError:
+        return ResultRecord.failure(item.key, ErrorCode.IMAGE_TOO_LARGE,
+                                    "the image needs more memory than the worker has",
+                                    source_etag=item.etag, timings_ms=timings)
+    except Exception as exc:
+        log.exception("internal error on input %d bytes", len(fetched.data))
+        return ResultRecord.failure(item.key, ErrorCode.INTERNAL_ERROR,
+                                    f"internal error ({type(exc).__name__}); please report it",
+                                    source_etag=item.etag, timings_ms=timings)
+
+
+def _read_card(item: InputItem, data: bytes, engine: Engine, config: JobConfig,
+               timings: dict[str, float]) -> ResultRecord:
+    with _timed(timings, "decode"):
+        image = imaging.decode(data, config.max_pixels)
+    with _timed(timings, "preprocess"):
+        card = imaging.locate_card(image, config.card_long_side).image
+    del image
+    reading = None
+    for attempt in (card, np.ascontiguousarray(np.rot90(card, k=-1))):
+        reading = _recognise_and_parse(attempt, engine, timings)
+        if reading.side is not None:
+            break
+    assert reading is not None
+    if reading.side is None:
+        raise ImageError(ErrorCode.NO_CARD_FOUND, "no ID card was recognised in the image")
+    return ResultRecord(
+        source=item.key,
+        status="ok",
+        side=reading.side,
+        fields=reading.fields,
+        confidence=reading.confidence,
+        checks=reading.checks,
+        warnings=reading.warnings,
+        timings_ms=timings,
+        source_etag=item.etag,
+    )
+
+
+def _recognise_and_parse(card: np.ndarray, engine: Engine, timings: dict[str, float]) -> idcard.CardReading:
+    h, w = card.shape[:2]
+    with _timed(timings, "recognise"):
+        result = engine.recognise(card)
+    boxes = imaging.upright_boxes(result.boxes, w, h)
+    with _timed(timings, "parse"):
+        return idcard.parse(boxes, w, h)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass(slots=True)
+class RunSummary:
+    total: int = 0
+    processed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    error_codes: dict[str, int] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    def count(self, record: ResultRecord) -> None:
+        self.processed += 1
+        if record.status == "ok":
+            self.succeeded += 1
+        else:
+            self.failed += 1
+            code = record.error.code.value if record.error else "unknown"
+            self.error_codes[code] = self.error_codes.get(code, 0) + 1
+
+
+def run(items: list[InputItem], source: Source, sink: Sink, engine: Engine,
+        config: JobConfig, reporter: Reporter) -> RunSummary:
+    """Process `items` in order, writing one record each. StorageError aborts the run."""
+    summary = RunSummary(total=len(items))
+    started = time.perf_counter()
+    reporter.start(summary)
+    for fetched in prefetched(items, lambda item: fetch(item, source, sink, config)):
+        if fetched.skipped:
+            summary.skipped += 1
+            summary.processed += 1
+            reporter.advance(summary, None)
+            continue
+        record = fetched.record or process(fetched, engine, config)
+        fetched.data = None
+        sink.write_record(record)  # an outage raises here: the item is not counted as done
+        summary.count(record)
+        reporter.advance(summary, record)
+    summary.wall_s = round(time.perf_counter() - started, 3)
+    return summary
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 1)
+
+
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = round(timings.get(stage, 0.0) + (time.perf_counter() - started) * 1000, 1)
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Raise TimeoutError in the main thread after `seconds` (checked between native calls)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _expire(signum: int, frame: object) -> None:
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, _expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

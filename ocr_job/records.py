@@ -1,0 +1,186 @@
+"""The public contracts: the result record and the shard-status shape.
+
+Defined once here and imported everywhere else (the worker, the merge step,
+the operator). Changing a field name here is a breaking change for users.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+#: The card fields, in the order they appear as CSV columns.
+FIELD_NAMES: tuple[str, ...] = (
+    "name",
+    "sex",
+    "ethnicity",
+    "birth_date",
+    "address",
+    "id_number",
+    "issuing_authority",
+    "valid_from",
+    "valid_to",
+)
+
+FRONT_FIELDS: tuple[str, ...] = FIELD_NAMES[:6]
+BACK_FIELDS: tuple[str, ...] = FIELD_NAMES[6:]
+
+Side = Literal["front", "back"]
+Status = Literal["ok", "error"]
+
+
+class ErrorCode(StrEnum):
+    """Stable, snake_case error codes of a record. Never rename one."""
+
+    EMPTY_FILE = "empty_file"
+    UNREADABLE_IMAGE = "unreadable_image"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    IMAGE_TOO_SMALL = "image_too_small"
+    IMAGE_TOO_LARGE = "image_too_large"
+    OBJECT_TOO_LARGE = "object_too_large"
+    NO_CARD_FOUND = "no_card_found"
+    FETCH_FAILED = "fetch_failed"
+    TIMEOUT = "timeout"
+    INTERNAL_ERROR = "internal_error"
+
+
+class Fields(BaseModel):
+    """The fields of both sides; those of the other side are null."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    sex: str | None = None
+    ethnicity: str | None = None
+    birth_date: str | None = None  # YYYY-MM-DD
+    address: str | None = None
+    id_number: str | None = None
+    issuing_authority: str | None = None
+    valid_from: str | None = None  # YYYY-MM-DD
+    valid_to: str | None = None  # YYYY-MM-DD or 长期
+
+
+class RecordWarning(BaseModel):
+    """A finding a person should look at; `code` is stable snake_case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+class RecordError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: ErrorCode
+    message: str
+
+
+class ResultRecord(BaseModel):
+    """One record per input, whether it was read or not."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str
+    status: Status
+    side: Side | None = None
+    fields: Fields = Field(default_factory=Fields)
+    confidence: dict[str, float] = Field(default_factory=dict)
+    checks: dict[str, bool] = Field(default_factory=dict)
+    warnings: list[RecordWarning] = Field(default_factory=list)
+    error: RecordError | None = None
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    #: The ETag (or, locally, size and mtime) of the input this record was made from;
+    #: a rerun skips inputs whose record carries the same value.
+    source_etag: str | None = None
+
+    @classmethod
+    def failure(
+        cls,
+        source: str,
+        code: ErrorCode,
+        message: str,
+        *,
+        source_etag: str | None = None,
+        timings_ms: dict[str, float] | None = None,
+    ) -> ResultRecord:
+        return cls(
+            source=source,
+            status="error",
+            error=RecordError(code=code, message=message),
+            source_etag=source_etag,
+            timings_ms=timings_ms or {},
+        )
+
+    def csv_row(self) -> dict[str, str]:
+        """The flat form written to results.csv (see CSV_COLUMNS)."""
+        row: dict[str, str] = {
+            "source": self.source,
+            "status": self.status,
+            "side": self.side or "",
+        }
+        fields = self.fields.model_dump()
+        for name in FIELD_NAMES:
+            row[name] = fields[name] or ""
+        row["min_confidence"] = (
+            f"{min(self.confidence.values()):.3f}" if self.confidence else ""
+        )
+        row["failed_checks"] = ";".join(k for k, ok in sorted(self.checks.items()) if not ok)
+        row["warnings"] = ";".join(w.code for w in self.warnings)
+        row["error_code"] = self.error.code.value if self.error else ""
+        row["error_message"] = self.error.message if self.error else ""
+        return row
+
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "source",
+    "status",
+    "side",
+    *FIELD_NAMES,
+    "min_confidence",
+    "failed_checks",
+    "warnings",
+    "error_code",
+    "error_message",
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ShardPhase(StrEnum):
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class ShardStatus(BaseModel):
+    """What a worker reports to `status.shards.<index>` of its OcrBatch.
+
+    Serialised with camelCase keys (`model_dump(by_alias=True)`), as Kubernetes
+    status fields are.
+    """
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    index: int
+    phase: ShardPhase = ShardPhase.RUNNING
+    total: int = 0
+    processed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    peak_rss_bytes: int | None = None
+    memory_limit_bytes: int | None = None
+    started_at: datetime | None = None
+    updated_at: datetime | None = None
+    message: str | None = None
+
+    def to_patch(self) -> dict[str, object]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
