@@ -1,0 +1,36 @@
+"""Reading a Chinese identity card from the OCR engine's text boxes.
+
+Pure: no images, no I/O, no engine. `parse` takes the boxes of one upright, cropped card
+(in the card's own pixel coordinates) and returns the side, the fields, per-field
+confidence, the checks that could be evaluated and warnings for a person to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ocr_job.engines.base import TextBox
+
+from .checks import period_ok, validity_rule_ok
+from .layout import deskew, group_lines
+from .reading import CardReading
+from .registry import card_types
+
+__all__ = ["CardReading", "parse", "period_ok", "validity_rule_ok"]
+
+
+def parse(boxes: Sequence[TextBox], width: int, height: int) -> CardReading:
+    """Side, fields, confidence, checks and warnings of one card's text boxes."""
+    items = deskew(boxes, width, height)
+    if not items:
+        return CardReading.nothing("no text was recognised")
+    lines = group_lines(items)
+    best = None
+    for card in card_types():
+        side, score = card.detect(lines)
+        if side is not None and (best is None or score > best[2]):
+            best = (card, side, score)
+    if best is None:
+        return CardReading.nothing("no identity card text was recognised")
+    card, side, _ = best
+    return card.read(side, items, width, height)

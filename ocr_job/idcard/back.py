@@ -1,0 +1,75 @@
+"""The back of the resident identity card: issuing authority and validity period."""
+
+from __future__ import annotations
+
+from .checks import check_back
+from .dates import looks_like_validity, parse_validity
+from .layout import EMPTY, Chars, Item, group_lines
+from .reading import Draft
+from .vocab import BACK_LABELS, BACK_TITLES, match_label, squeeze
+
+#: Where values start on a back (share of the card width), when no label says so.
+VALUE_X = 0.38
+
+_AUTHORITY_WORDS = ("公安局", "分局", "公安")
+
+
+def _drop_label_column(chars: Chars, value_x: float) -> Chars:
+    keep = 0
+    while keep < len(chars) and (chars.xs[keep][0] + chars.xs[keep][1]) / 2 < value_x:
+        keep += 1
+    return chars[keep:]
+
+
+def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None:
+    """Fill `draft` with the back fields and the validity check."""
+    lines = [
+        line for line in group_lines(items)
+        if not any(t in line.chars().text for t in BACK_TITLES)
+    ]
+    rows: list[tuple[str | None, Chars]] = []
+    starts = []
+    for line in lines:
+        chars = line.chars()
+        label = match_label(chars.text, BACK_LABELS)
+        if label:
+            value = chars[len(label[1]):]
+            rows.append((label[0], value))
+            if value.text:
+                starts.append(value.x0)
+        else:
+            rows.append((None, chars))
+    value_x = sorted(starts)[len(starts) // 2] if starts else VALUE_X * width
+    kinds = [k for k, _ in rows]
+
+    # validity: the labelled line, else a line of dates
+    valid_at = kinds.index("validity") if "validity" in kinds else None
+    if valid_at is None:
+        valid_at = next((i for i, (_, c) in enumerate(rows) if looks_like_validity(c.text)), None)
+    if valid_at is not None:
+        value = rows[valid_at][1]
+        if kinds[valid_at] is None:
+            value = _drop_label_column(value, value_x - 0.03 * width)
+        period = parse_validity(value.text)
+        if period is None:
+            draft.warn("value_unparsed", "the validity period could not be read", "valid_from")
+        else:
+            start, end = period
+            draft.put("valid_from", start.isoformat(), value)
+            draft.put("valid_to", end if isinstance(end, str) else end.isoformat(), value)
+
+    # authority: the labelled line and the aligned lines below it, else a 公安 line
+    authority = EMPTY
+    stop = valid_at if valid_at is not None else len(rows)
+    if "issuing_authority" in kinds:
+        at = kinds.index("issuing_authority")
+        authority = rows[at][1]
+        for kind, chars in rows[at + 1: stop]:
+            if kind is None and abs(chars.x0 - value_x) < 0.06 * width:
+                authority = authority + chars
+    else:
+        for kind, chars in rows[:stop]:
+            if kind is None and any(w in chars.text for w in _AUTHORITY_WORDS):
+                authority = _drop_label_column(chars, value_x - 0.03 * width)
+    draft.put("issuing_authority", squeeze(authority.text), authority)
+    check_back(draft)

@@ -1,0 +1,82 @@
+"""Dates as printed on the card, to ISO `YYYY-MM-DD`."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from .vocab import squeeze
+
+LONG_TERM = "长期"
+
+#: Letters OCR reads in place of digits inside printed dates.
+_DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "D": "0", "I": "1", "l": "1",
+                                   "|": "1", "Z": "2", "S": "5", "B": "8", "G": "6"})
+_BIRTH = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日?")
+_BIRTH_LOOSE = re.compile(r"(\d{4})\D+(\d{1,2})\D+(\d{1,2})")
+
+
+def make_date(year: int, month: int, day: int) -> datetime.date | None:
+    try:
+        date = datetime.date(year, month, day)
+    except ValueError:
+        return None
+    return date if 1900 <= year <= 2100 else None
+
+
+def parse_birth(text: str) -> datetime.date | None:
+    """`1990年1月2日`, also with spaces or digits split across boxes."""
+    value = squeeze(text).translate(_DIGIT_LOOKALIKES)
+    match = _BIRTH.search(value) or _BIRTH_LOOSE.search(value)
+    if not match:
+        digits = re.sub(r"\D", "", value)
+        if len(digits) != 8:
+            return None
+        return make_date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    return make_date(*(int(g) for g in match.groups()))
+
+
+def looks_like_birth(text: str) -> bool:
+    return bool(re.search(r"\d{4}年", squeeze(text).translate(_DIGIT_LOOKALIKES)))
+
+
+def _from_digits(digits: str) -> datetime.date | None:
+    return make_date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+
+
+def parse_validity(text: str) -> tuple[datetime.date, datetime.date | str] | None:
+    """`2015.01.01-2035.01.01`, `2015.01.01至2035.01.01`, `2015.01.01-长期`.
+
+    The separators are often misread or dropped, so the digits are what count:
+    8 digits and 长期, or 16 digits.
+    """
+    value = squeeze(text).translate(_DIGIT_LOOKALIKES)
+    digits = re.sub(r"\D", "", value)
+    long_term = LONG_TERM in value or (len(digits) == 8 and ("长" in value or "期" in value))
+    if len(digits) == 8 and long_term:
+        start = _from_digits(digits)
+        return (start, LONG_TERM) if start else None
+    if len(digits) == 16:
+        start, end = _from_digits(digits[:8]), _from_digits(digits[8:])
+        if start and end:
+            return start, end
+    return None
+
+
+def looks_like_validity(text: str) -> bool:
+    value = squeeze(text).translate(_DIGIT_LOOKALIKES)
+    return bool(re.search(r"\d{4}\D?\d{2}\D?\d{2}", value)) and (
+        len(re.sub(r"\D", "", value)) >= 16 or "长" in value or "期" in value
+    )
+
+
+def add_years(date: datetime.date, years: int) -> datetime.date:
+    """The same month and day `years` later (29 February → 28 February)."""
+    try:
+        return date.replace(year=date.year + years)
+    except ValueError:
+        return date.replace(year=date.year + years, day=28)
+
+
+def age_on(birth: datetime.date, day: datetime.date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))

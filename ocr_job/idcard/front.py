@@ -1,0 +1,205 @@
+"""The front of the resident identity card: name, sex, ethnicity, birth, address, number.
+
+Fields are found relative to the printed labels; where a label was not read, the fixed
+order of the front (name, sex/ethnicity, birth, address, number) decides.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import idnumber
+from .checks import check_front
+from .dates import looks_like_birth, parse_birth
+from .layout import EMPTY, Chars, Item, Line, group_lines
+from .reading import Draft
+from .vocab import FRONT_LABELS, match_label, normalise_ethnicity, normalise_name, squeeze
+
+#: Where values start on a front (share of the card width), when no label says so.
+VALUE_X = 0.155
+#: Boxes right of this and above NUMBER_Y lie on the photo: noise.
+PHOTO_X = 0.6
+NUMBER_Y = 0.78
+
+_SEX = re.compile("[男女]")
+
+
+@dataclass(slots=True)
+class Row:
+    """A line with its label (a field name, or None) and the value characters after it."""
+
+    line: Line
+    kind: str | None
+    value: Chars
+    labelled: bool = False
+
+
+def _id_run(chars: Chars) -> tuple[int, int] | None:
+    """Start and end of the last run that may be an identity number."""
+    best = None
+    for match in idnumber.ID_RUN.finditer(chars.text):
+        if sum(ch.isdigit() for ch in match.group()) >= 12:
+            best = match.span()
+    return best
+
+
+def _classify(line: Line) -> Row:
+    chars = line.chars()
+    label = match_label(chars.text, FRONT_LABELS)
+    if label:
+        return Row(line, label[0], chars[len(label[1]):], labelled=True)
+    at = chars.text.find("民族")
+    if _SEX.match(chars.text[:3].lstrip("性别姓")) or (0 < at < 8 and _SEX.search(chars.text[:at])):
+        return Row(line, "sex", chars)
+    if looks_like_birth(chars.text):
+        return Row(line, "birth_date", chars)
+    return Row(line, None, chars)
+
+
+def _drop_label_column(chars: Chars, value_x: float) -> Chars:
+    """Characters left of the value column are an unread label."""
+    keep = 0
+    while keep < len(chars) and (chars.xs[keep][0] + chars.xs[keep][1]) / 2 < value_x:
+        keep += 1
+    return chars[keep:]
+
+
+def _aligned(line: Line, value_x: float, width: int) -> bool:
+    return abs(line.x0 - value_x) < 0.06 * width
+
+
+def _cut_number(chars: Chars) -> Chars:
+    """An address line never includes the identity number or its label."""
+    span = _id_run(chars)
+    if span:
+        chars = chars[: span[0]]
+    for spelling in FRONT_LABELS["id_number"]:
+        at = chars.text.find(spelling)
+        if at >= 0:
+            chars = chars[:at]
+    return chars
+
+
+def _split_sex_line(value: Chars) -> tuple[Chars, Chars]:
+    """(sex, ethnicity) characters of `男民族汉`, `性别 男 民族 汉`, `民族汉`..."""
+    text = value.text
+    at = text.find("民族")
+    label = match_label(text[at:], FRONT_LABELS) if at >= 0 else None
+    if label is None:
+        for spelling in FRONT_LABELS["ethnicity"]:
+            at = text.find(spelling)
+            if at >= 0:
+                label = ("ethnicity", spelling)
+                break
+    if label is not None:
+        before, after = value[:at], value[at + len(label[1]):]
+    else:
+        sex_at = _SEX.search(text)
+        if sex_at is None:
+            return EMPTY, EMPTY
+        before, after = value[: sex_at.end()], value[sex_at.end():]
+        if len(after) >= 3 and (after.text[0] == "民" or after.text[1] in "族旅蔟"):
+            after = after[2:]
+    sex_at = _SEX.search(before.text)
+    sex = before[sex_at.start(): sex_at.end()] if sex_at else EMPTY
+    return sex, after
+
+
+def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> None:
+    """Fill `draft` with the front fields and checks."""
+    items = [i for i in items if not (i.x0 > PHOTO_X * width and i.cy < NUMBER_Y * height)]
+    lines = group_lines(items)
+
+    # the number line: the lowest line with a number-like run, else the labelled one
+    number_at, number = len(lines), EMPTY
+    glued = EMPTY
+    for k in range(len(lines) - 1, -1, -1):
+        chars = lines[k].chars()
+        span = _id_run(chars)
+        if span:
+            number_at, number = k, chars[span[0]: span[1]]
+            glued = _cut_number(chars)
+            break
+    else:
+        for k, line in enumerate(lines):
+            if any(s in line.chars().text for s in FRONT_LABELS["id_number"]):
+                number_at = k
+                break
+
+    rows = [_classify(line) for line in lines[:number_at]]
+    starts = [r.value.x0 for r in rows if r.labelled and r.kind != "sex" and r.value.text]
+    value_x = sorted(starts)[len(starts) // 2] if starts else VALUE_X * width
+    if glued.text and glued.x0 < value_x - 0.03 * width:
+        glued = EMPTY  # an unread label, not address text
+
+    kinds = [r.kind for r in rows]
+    addr_at = kinds.index("address") if "address" in kinds else len(rows)
+    rows, tail_rows, kinds = rows[:addr_at], rows[addr_at:], kinds[:addr_at]
+    first_known = next((i for i, k in enumerate(kinds) if k in ("sex", "ethnicity",
+                                                                  "birth_date", "address")),
+                       len(rows))
+
+    # name: its labelled line, else the last unlabelled line above the sex line
+    name_chars = EMPTY
+    if "name" in kinds:
+        at = kinds.index("name")
+        name_chars = rows[at].value
+        for row in rows[at + 1: first_known]:
+            if row.kind is None and _aligned(row.line, value_x, width):
+                name_chars = name_chars + row.value
+    else:
+        unlabelled = [r for r in rows[:first_known] if r.kind is None]
+        if unlabelled:
+            name_chars = _drop_label_column(unlabelled[-1].value, value_x - 0.02 * width)
+    draft.put("name", normalise_name(name_chars.text), name_chars)
+
+    # sex and ethnicity
+    for row in rows:
+        if row.kind == "sex":
+            sex, ethnicity = _split_sex_line(row.value)
+            draft.put("sex", sex.text, sex)
+            if ethnicity.text:
+                draft.put("ethnicity", normalise_ethnicity(ethnicity.text), ethnicity)
+            break
+    if "ethnicity" in kinds and "ethnicity" not in draft.values:
+        value = rows[kinds.index("ethnicity")].value
+        draft.put("ethnicity", normalise_ethnicity(value.text), value)
+
+    # birth date
+    birth = None
+    if "birth_date" in kinds:
+        value = rows[kinds.index("birth_date")].value
+        birth = parse_birth(value.text)
+        if birth is None:
+            draft.warn("value_unparsed", "the birth date could not be read as a date",
+                       "birth_date")
+        else:
+            draft.put("birth_date", birth.isoformat(), value)
+
+    # address: the labelled line and the aligned lines below it, down to the number
+    # (below the address label no other label is printed: every line there is address)
+    address, prev = EMPTY, None
+    if tail_rows:
+        address, prev = _cut_number(tail_rows[0].value), tail_rows[0].line
+        tail = tail_rows[1:]
+    else:
+        after = max((i for i, k in enumerate(kinds) if k in ("sex", "birth_date")), default=-1)
+        tail = [r for r in rows[after + 1:] if r.kind is None] if after >= 0 else []
+    for row in tail:
+        if not _aligned(row.line, value_x, width):
+            continue
+        if prev is not None and row.line.cy - prev.cy > 2.5 * max(prev.height, 1.0):
+            break
+        address = address + _cut_number(row.line.chars())
+        prev = row.line
+    if glued.text:
+        address = address + glued
+    draft.put("address", squeeze(address.text), address)
+
+    # the identity number
+    reading = None
+    if number.text:
+        reading = idnumber.read(number.text, birth)
+        draft.put("id_number", reading.number, number)
+    check_front(draft, reading)

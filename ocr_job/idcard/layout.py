@@ -1,0 +1,221 @@
+"""Boxes → lines → characters with their source box and position.
+
+The card is upright but may be skewed by a few degrees: the skew is estimated from the
+boxes' own top edges and removed before boxes are grouped into lines by vertical overlap.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ocr_job.engines.base import TextBox
+
+from .vocab import to_halfwidth
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A box in deskewed card coordinates."""
+
+    index: int  # position in the caller's box list
+    text: str
+    score: float
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+
+    @property
+    def cy(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+
+@dataclass(frozen=True, slots=True)
+class Chars:
+    """A string whose every character remembers its box and its estimated x range."""
+
+    text: str
+    src: tuple[int, ...]
+    xs: tuple[tuple[float, float], ...]
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def __getitem__(self, key: slice) -> Chars:
+        return Chars(self.text[key], self.src[key], self.xs[key])
+
+    def __add__(self, other: Chars) -> Chars:
+        return Chars(self.text + other.text, self.src + other.src, self.xs + other.xs)
+
+    @property
+    def x0(self) -> float:
+        return self.xs[0][0] if self.xs else math.inf
+
+    def boxes(self) -> set[int]:
+        return set(self.src)
+
+    def strip(self, chars: str | None = None) -> Chars:
+        text = self.text
+        start = len(text) - len(text.lstrip(chars))
+        end = len(text.rstrip(chars))
+        return self[start:max(start, end)]
+
+
+EMPTY = Chars("", (), ())
+
+
+def chars_of(item: Item) -> Chars:
+    """The box's characters without whitespace, each given an equal share of the width."""
+    text = to_halfwidth(item.text)
+    n = max(len(text), 1)
+    step = (item.x1 - item.x0) / n
+    keep = [i for i, ch in enumerate(text) if not ch.isspace()]
+    return Chars(
+        "".join(text[i] for i in keep),
+        tuple(item.index for _ in keep),
+        tuple((item.x0 + i * step, item.x0 + (i + 1) * step) for i in keep),
+    )
+
+
+def _overlap_repeat(before: Chars, after: Chars) -> int:
+    """How many trailing characters of `before` the overlapping box `after` repeats."""
+    if not before.text or not after.text or before.xs[-1][1] <= after.x0:
+        return 0
+    inside = sum((x0 + x1) / 2 > after.x0 for x0, x1 in before.xs)
+    for k in range(min(inside + 1, len(before), len(after)), 0, -1):
+        if before.text.endswith(after.text[:k]):
+            return k
+    # the same glyphs read twice, differently: trust the box they lie inside of
+    x0, x1 = before.xs[-1]
+    if before.xs[-1][1] - after.x0 >= 0.4 * (x1 - x0):
+        return sum((a + b) / 2 > after.x0 - 0.1 * (x1 - x0) for a, b in before.xs)
+    return 0
+
+
+def join(items: Iterable[Item]) -> Chars:
+    """The characters of boxes left to right; text repeated where boxes overlap is
+    kept once."""
+    out = EMPTY
+    for item in items:
+        chars = chars_of(item)
+        repeat = _overlap_repeat(out, chars)
+        out = out[: len(out) - repeat] + chars
+    return out
+
+
+@dataclass(slots=True)
+class Line:
+    items: list[Item]
+
+    @property
+    def y0(self) -> float:
+        return min(i.y0 for i in self.items)
+
+    @property
+    def y1(self) -> float:
+        return max(i.y1 for i in self.items)
+
+    @property
+    def cy(self) -> float:
+        return sorted(i.cy for i in self.items)[len(self.items) // 2]
+
+    @property
+    def height(self) -> float:
+        return sorted(i.height for i in self.items)[len(self.items) // 2]
+
+    @property
+    def x0(self) -> float:
+        return self.items[0].x0
+
+    def chars(self) -> Chars:
+        return join(self.items)
+
+
+def skew_angle(boxes: Sequence[TextBox]) -> float:
+    """The median slope (radians) of the top edges of the wider boxes."""
+    slopes: list[tuple[float, float]] = []
+    for box in boxes:
+        (tlx, tly), (trx, try_), _, (blx, bly) = box.points
+        width = math.hypot(trx - tlx, try_ - tly)
+        side = math.hypot(blx - tlx, bly - tly)
+        if width > 1.5 * max(side, 1.0) and trx > tlx:
+            slopes.append((math.atan2(try_ - tly, trx - tlx), width))
+    if not slopes:
+        return 0.0
+    slopes.sort()
+    total = sum(w for _, w in slopes)
+    acc = 0.0
+    for angle, weight in slopes:
+        acc += weight
+        if acc >= total / 2:
+            return angle if abs(angle) < math.radians(20) else 0.0
+    return 0.0
+
+
+def deskew(boxes: Sequence[TextBox], width: int, height: int) -> list[Item]:
+    """Rotate every box about the card centre so that text lines are horizontal."""
+    angle = -skew_angle(boxes)
+    cos, sin = math.cos(angle), math.sin(angle)
+    cx, cy = width / 2, height / 2
+    items = []
+    for index, box in enumerate(boxes):
+        if not box.text.strip():
+            continue
+        pts = [
+            (cx + (x - cx) * cos - (y - cy) * sin, cy + (x - cx) * sin + (y - cy) * cos)
+            for x, y in box.points
+        ]
+        # the box's own height, measured perpendicular to its text direction
+        tl, tr, br, bl = pts
+        top = (tl[1] + tr[1]) / 2
+        bottom = (bl[1] + br[1]) / 2
+        items.append(
+            Item(
+                index,
+                box.text,
+                box.score,
+                min(p[0] for p in pts),
+                max(p[0] for p in pts),
+                min(top, bottom),
+                max(top, bottom),
+            )
+        )
+    return items
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def group_lines(items: Iterable[Item]) -> list[Line]:
+    """Lines top to bottom, each with its boxes left to right.
+
+    A box joins the line it overlaps vertically by more than half of the smaller height.
+    """
+    lines: list[Line] = []
+    for item in sorted(items, key=lambda i: i.cy):
+        best, best_overlap = None, 0.0
+        for line in lines:
+            overlap = _overlap(item.y0, item.y1, line.cy - line.height / 2,
+                               line.cy + line.height / 2)
+            share = overlap / max(min(item.height, line.height), 1.0)
+            if share > 0.5 and share > best_overlap:
+                best, best_overlap = line, share
+        if best is None:
+            lines.append(Line([item]))
+        else:
+            best.items.append(item)
+    for line in lines:
+        line.items.sort(key=lambda i: i.x0)
+    lines.sort(key=lambda line: line.cy)
+    return lines
+
+
+def layout(boxes: Sequence[TextBox], width: int, height: int) -> list[Line]:
+    return group_lines(deskew(boxes, width, height))

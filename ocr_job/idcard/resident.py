@@ -1,0 +1,83 @@
+"""居民身份证 (resident identity card) as a registered card type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ocr_job.records import BACK_FIELDS, FRONT_FIELDS, Side
+
+from . import idnumber
+from .back import parse_back
+from .dates import looks_like_birth, looks_like_validity
+from .front import parse_front
+from .layout import Item, Line
+from .reading import CardReading, Draft
+from .vocab import BACK_LABELS, BACK_TITLES, FRONT_LABELS
+
+#: Evidence needed before a side is believed.
+MIN_SCORE = 2.0
+
+
+def _has_label(text: str, spellings: tuple[str, ...]) -> bool:
+    return any(s in text for s in spellings)
+
+
+def front_score(texts: list[str]) -> float:
+    """One point per front label seen, plus the number and the birth line."""
+    joined = "\n".join(texts)
+    score = float(sum(_has_label(joined, s) for s in FRONT_LABELS.values()))
+    runs = [m.group() for t in texts for m in idnumber.ID_RUN.finditer(t)]
+    runs = [r for r in runs if sum(c.isdigit() for c in r) >= 12]
+    if runs:
+        score += 1
+        if any(idnumber.has_valid_checksum(idnumber.compact(r)) or idnumber.candidates(r)
+               for r in runs):
+            score += 1
+    if any(looks_like_birth(t) for t in texts):
+        score += 0.5
+    return score
+
+
+def back_score(texts: list[str]) -> float:
+    """One point per back label or title seen, plus the validity dates."""
+    joined = "\n".join(texts)
+    score = float(sum(_has_label(joined, s) for s in BACK_LABELS.values()))
+    score += sum(t in joined for t in BACK_TITLES)
+    if any(looks_like_validity(t) for t in texts):
+        score += 1
+    return score
+
+
+@dataclass(frozen=True)
+class ResidentCard:
+    name: str = "resident_id"
+
+    def detect(self, lines: list[Line]) -> tuple[Side | None, float]:
+        texts = [line.chars().text for line in lines]
+        front, back = front_score(texts), back_score(texts)
+        if front >= MIN_SCORE and front > back:
+            return "front", front
+        if back >= MIN_SCORE and back > front:
+            return "back", back
+        return None, 0.0
+
+    def read(self, side: Side, items: list[Item], width: int, height: int) -> CardReading:
+        draft = Draft(scores=_scores(items))
+        if side == "front":
+            parse_front(items, width, height, draft)
+            draft.require(FRONT_FIELDS)
+        else:
+            parse_back(items, width, height, draft)
+            draft.require(BACK_FIELDS)
+        return draft.finish(side, self.name)
+
+
+def _scores(items: list[Item]) -> list[float]:
+    size = max((i.index for i in items), default=-1) + 1
+    scores = [1.0] * size
+    for item in items:
+        scores[item.index] = item.score
+    return scores
+
+
+RESIDENT_CARD = ResidentCard()

@@ -1,0 +1,93 @@
+"""Printed vocabulary of the resident identity card: labels, ethnic groups, text clean-up.
+
+Only things printed on the card live here (labels and the 56 ethnic group names as the
+card prints them); region codes and check digits come from python-stdnum.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: The 56 ethnic groups as printed on the card (without the 族 suffix).
+_ETHNICITY_TEXT = """
+汉 蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲
+高山 拉祜 水 东乡 纳西 景颇 柯尔克孜 土 达斡尔 仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌
+普米 塔吉克 怒 乌孜别克 俄罗斯 鄂温克 德昂 保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴
+珞巴 基诺
+"""
+ETHNICITIES: frozenset[str] = frozenset(_ETHNICITY_TEXT.split())
+
+#: Old official spellings still printed on older cards.
+OLD_ETHNICITIES: dict[str, str] = {"毛难": "毛南", "崩龙": "德昂"}
+
+#: Front labels by field, with common misreadings. The first spelling is the printed one.
+FRONT_LABELS: dict[str, tuple[str, ...]] = {
+    "name": ("姓名", "娃名", "姓各", "妵名"),
+    "sex": ("性别", "性列", "姓别", "性刖"),
+    "ethnicity": ("民族", "民旅", "民蔟", "民挨"),
+    "birth_date": ("出生", "岀生", "出士"),
+    "address": ("住址", "佳址", "往址", "住扯", "住趾", "住垃"),
+    "id_number": ("公民身份号码", "公民身份证号码", "公民身份号", "民身份号码", "身份号码"),
+}
+
+#: Back labels by field, with common misreadings.
+BACK_LABELS: dict[str, tuple[str, ...]] = {
+    "issuing_authority": ("签发机关", "签发机美", "鉴发机关", "签友机关"),
+    "validity": ("有效期限", "有效朝限", "有效期陨", "有效期"),
+}
+
+#: Printed titles of the back.
+BACK_TITLES: tuple[str, ...] = ("中华人民共和国", "居民身份证")
+
+#: Characters OCR returns for the middle dot of transliterated names.
+_DOT_LOOKALIKES = "•・.-．‧∙⋅･－—"
+_NOT_CJK = r"\x00-\u2e7f"
+_DOT_BETWEEN = re.compile(
+    rf"(?<=[^{_NOT_CJK}])\s*[{re.escape(_DOT_LOOKALIKES)}·]\s*(?=[^{_NOT_CJK}])"
+)
+
+
+def to_halfwidth(text: str) -> str:
+    """Map full-width ASCII and the ideographic space to their plain forms."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xFF01 <= code <= 0xFF5E:
+            out.append(chr(code - 0xFEE0))
+        elif code == 0x3000:
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def squeeze(text: str) -> str:
+    """Half-width text without any whitespace (CJK card values carry no spaces)."""
+    return "".join(to_halfwidth(text).split())
+
+
+def normalise_name(text: str) -> str:
+    """Remove spaces, and turn middle-dot look-alikes between CJK characters into `·`."""
+    return squeeze(_DOT_BETWEEN.sub("·", to_halfwidth(text))).strip("·.-")
+
+
+def normalise_ethnicity(text: str) -> str:
+    """The printed name of the group: `汉族` → `汉`, old spellings → current ones."""
+    value = squeeze(text)
+    if value.endswith("族") and len(value) > 1:
+        value = value[:-1]
+    return OLD_ETHNICITIES.get(value, value)
+
+
+def is_known_ethnicity(value: str) -> bool:
+    return value in ETHNICITIES
+
+
+def match_label(text: str, labels: dict[str, tuple[str, ...]]) -> tuple[str, str] | None:
+    """The (field, spelling) of the label `text` starts with, longest spelling first."""
+    best: tuple[str, str] | None = None
+    for field, spellings in labels.items():
+        for spelling in spellings:
+            if text.startswith(spelling) and (best is None or len(spelling) > len(best[1])):
+                best = (field, spelling)
+    return best

@@ -1,0 +1,511 @@
+"""S3 / MinIO (any S3-compatible store) as source or destination, with the minio SDK.
+
+Layout under an output URL `s3://bucket/prefix` (see docs/s3.md):
+
+    prefix/<input key>.json        one record per input; user metadata carries the
+                                   source ETag and the status (resume = one HEAD)
+    prefix/_shards/shard-NNNN.json a shard's summary
+    prefix/_manifests/...          manifests written by the planner
+    prefix/results.jsonl|csv       written by `ocr-job merge`
+
+Every call goes through `retry.call_with_retry`: transient failures are retried
+with backoff for a bounded time, then `StorageError` is raised. Credentials are
+never put into a message, a log line or a record.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Self, TypeVar
+
+import certifi
+import urllib3
+from minio import Minio
+from minio.error import S3Error
+
+from ocr_job.config import S3Settings
+from ocr_job.records import ResultRecord
+from ocr_job.storage.base import (
+    RECORD_SUFFIX,
+    RESERVED_DIRS,
+    InputItem,
+    StorageError,
+    is_image_key,
+)
+from ocr_job.storage.retry import RetryPolicy, call_with_retry, describe, is_transient
+
+log = logging.getLogger("ocr_job.storage.s3")
+
+T = TypeVar("T")
+
+SCHEME = "s3://"
+#: User-metadata names on a record object (sent as `x-amz-meta-<name>`).
+META_SOURCE_ETAG = "source-etag"
+META_STATUS = "status"
+
+#: Socket timeouts of the HTTP pool (seconds). A read stalls at most this long
+#: before the retry loop takes over.
+CONNECT_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 60.0
+
+_NOT_FOUND = frozenset({"NoSuchKey", "NoSuchObject", "ResourceNotFound"})
+_BAD_CREDENTIALS = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
+)
+
+_CONTENT_TYPES = {
+    ".json": "application/json",
+    ".jsonl": "application/x-ndjson",
+    ".csv": "text/csv; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+# --------------------------------------------------------------------------- URLs and keys
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """`s3://bucket/some/prefix/` → `("bucket", "some/prefix")` (prefix may be "")."""
+    if not url.startswith(SCHEME):
+        raise ValueError(f"not an s3:// URL: {url!r}")
+    bucket, _, prefix = url[len(SCHEME) :].partition("/")
+    if not bucket:
+        raise ValueError(f"the s3:// URL names no bucket: {url!r}")
+    return bucket, "/".join(p for p in prefix.split("/") if p)
+
+
+def safe_key(key: str) -> str:
+    """A relative key with no leading `/`, no `.`/`..` and no empty segments.
+
+    Same rule as the local sink, so both backends lay results out alike.
+    """
+    parts = [p for p in key.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    if not parts:
+        raise ValueError(f"key {key!r} has no usable path segment")
+    return "/".join(parts)
+
+
+def join_key(prefix: str, name: str) -> str:
+    """`prefix/<safe name>`: a name can never leave the prefix."""
+    name = safe_key(name)
+    return f"{prefix}/{name}" if prefix else name
+
+
+def record_key(prefix: str, source_key: str) -> str:
+    """The object key of the record for input `source_key`."""
+    return join_key(prefix, source_key) + RECORD_SUFFIX
+
+
+# --------------------------------------------------------------------------- client
+
+
+def _split_endpoint(endpoint: str, secure: bool) -> tuple[str, bool]:
+    """Accept `host:port` or `http(s)://host:port[/]` (the SDK wants the former)."""
+    for scheme, is_secure in (("https://", True), ("http://", False)):
+        if endpoint.startswith(scheme):
+            return endpoint[len(scheme) :].rstrip("/"), is_secure
+    return endpoint.rstrip("/"), secure
+
+
+def make_client(
+    settings: S3Settings,
+    *,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    read_timeout_s: float = READ_TIMEOUT_S,
+) -> Minio:
+    """A minio client with the region pinned and no urllib3 retries (ours decide)."""
+    endpoint, secure = _split_endpoint(settings.endpoint, settings.secure)
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=connect_timeout_s, read=read_timeout_s),
+        maxsize=16,
+        retries=False,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+    )
+    access = settings.access_key.get_secret_value() if settings.access_key else None
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    try:
+        return Minio(
+            endpoint,
+            access_key=access,
+            secret_key=secret,
+            secure=secure,
+            region=settings.region,
+            http_client=http,
+        )
+    except ValueError as exc:  # bad endpoint; the SDK's message holds no secret
+        raise StorageError(f"invalid S3 endpoint {endpoint!r}: {exc}") from None
+
+
+def _endpoint_of(client: Minio) -> str:
+    url = client._base_url  # the SDK keeps no public accessor
+    return f"{'https' if url.is_https else 'http'}://{url.host}"
+
+
+def check_bucket(
+    client: Minio, bucket: str, prefix: str = "", policy: RetryPolicy | None = None
+) -> None:
+    """Fail fast, with a clear message, when the bucket is missing or the keys are wrong."""
+    endpoint = _endpoint_of(client)
+
+    def probe() -> None:
+        # One ListObjectsV2 page: unlike HEAD bucket it says *why* it fails.
+        objects = client.list_objects(bucket, prefix=f"{prefix}/" if prefix else None)
+        next(iter(objects), None)
+
+    try:
+        call_with_retry(policy or RetryPolicy(), f"checking bucket {bucket!r}", probe)
+    except S3Error as exc:
+        raise _client_error(exc, bucket, endpoint) from None
+    except ValueError as exc:  # the SDK validates bucket names locally
+        raise StorageError(f"invalid bucket name {bucket!r}: {exc}") from None
+
+
+def _client_error(exc: S3Error, bucket: str, endpoint: str) -> StorageError:
+    code = exc.code or "error"
+    if code == "NoSuchBucket":
+        return StorageError(f"bucket {bucket!r} does not exist at {endpoint}")
+    if code in _BAD_CREDENTIALS:
+        return StorageError(
+            f"{endpoint} rejected the S3 credentials ({code}); check OCR_S3_ACCESS_KEY "
+            "and OCR_S3_SECRET_KEY"
+        )
+    if code == "AccessDenied":
+        return StorageError(
+            f"access to bucket {bucket!r} at {endpoint} was denied (AccessDenied); check the "
+            "credentials and the bucket policy"
+        )
+    return StorageError(f"bucket {bucket!r} at {endpoint} cannot be used ({describe(exc)})")
+
+
+# --------------------------------------------------------------------------- shared base
+
+
+class _S3Location:
+    def __init__(
+        self,
+        client: Minio,
+        bucket: str,
+        prefix: str = "",
+        *,
+        policy: RetryPolicy | None = None,
+        check: bool = True,
+    ) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = "/".join(p for p in prefix.split("/") if p)
+        self.policy = policy or RetryPolicy()
+        self.endpoint = _endpoint_of(client)
+        if check:
+            check_bucket(client, bucket, self.prefix, self.policy)
+
+    @classmethod
+    def from_url(
+        cls, url: str, settings: S3Settings, *, policy: RetryPolicy | None = None
+    ) -> Self:
+        """Connect per `settings` and check the bucket; StorageError if it cannot be used."""
+        try:
+            bucket, prefix = parse_s3_url(url)
+        except ValueError as exc:
+            raise StorageError(str(exc)) from None
+        return cls(make_client(settings), bucket, prefix, policy=policy or _policy_of(settings))
+
+    @property
+    def url(self) -> str:
+        return f"{SCHEME}{self.bucket}/{self.prefix}" if self.prefix else f"{SCHEME}{self.bucket}"
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """One SDK call with retries; client errors (4xx) come through as S3Error."""
+        return call_with_retry(self.policy, what, fn)
+
+    def _fatal(self, exc: S3Error) -> StorageError:
+        return _client_error(exc, self.bucket, self.endpoint)
+
+    def _get_bytes(self, key: str) -> bytes:
+        def get() -> bytes:
+            response = self.client.get_object(self.bucket, key)
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+
+        return self._call(f"GET s3://{self.bucket}/{key}", get)
+
+    def _put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        def put() -> None:
+            self.client.put_object(
+                self.bucket,
+                key,
+                io.BytesIO(data),
+                len(data),
+                content_type=content_type,
+                metadata=metadata,  # type: ignore[arg-type]
+            )
+
+        try:
+            self._call(f"PUT s3://{self.bucket}/{key}", put)
+        except S3Error as exc:  # a write that cannot succeed is fatal for the run
+            raise self._fatal(exc) from None
+
+
+def _policy_of(settings: S3Settings) -> RetryPolicy:
+    total = getattr(settings, "retry_timeout_s", None)
+    return RetryPolicy(total_s=float(total)) if total is not None else RetryPolicy()
+
+
+# --------------------------------------------------------------------------- source
+
+
+class S3Source(_S3Location):
+    """Inputs are the image objects under `s3://bucket/prefix/`; keys are full object keys."""
+
+    def list(self) -> Iterator[InputItem]:
+        # Some S3 servers (SeaweedFS among them) list in directory order, not key
+        # order, so the keys are collected and sorted; a listing interrupted by an
+        # outage restarts from the top (start_after is not reliable on those servers).
+        def list_all() -> list[InputItem]:
+            found: list[InputItem] = []
+            for obj in self.client.list_objects(
+                self.bucket, prefix=f"{self.prefix}/" if self.prefix else None, recursive=True
+            ):
+                name = obj.object_name
+                if name is None or obj.is_dir or not is_image_key(name):
+                    continue
+                found.append(InputItem(key=name, size=obj.size, etag=obj.etag or None))
+            found.sort(key=lambda item: item.key)
+            return found
+
+        try:
+            items = self._call(f"listing {self.url}", list_all)
+        except S3Error as exc:
+            raise self._fatal(exc) from None
+        log.info("listed %d inputs under %s", len(items), self.url)
+        yield from items
+
+    def resolve(self, keys: Iterable[str]) -> Iterator[InputItem]:
+        for key in keys:
+            yield self._stat(key)
+
+    def _stat(self, key: str) -> InputItem:
+        try:
+            stat = self._call(
+                f"HEAD s3://{self.bucket}/{key}", lambda: self.client.stat_object(self.bucket, key)
+            )
+        except S3Error as exc:  # missing or forbidden: the pipeline records fetch_failed
+            log.warning("input %r cannot be used: %s", key, describe(exc))
+            return InputItem(key=key)
+        except ValueError:  # the SDK rejects an empty or otherwise invalid key
+            return InputItem(key=key)
+        return InputItem(key=key, size=stat.size, etag=stat.etag or None)
+
+    def read(self, item: InputItem) -> bytes:
+        try:
+            return self._get_bytes(item.key)
+        except S3Error as exc:
+            if exc.code in _NOT_FOUND:
+                raise FileNotFoundError(f"object {item.key!r} does not exist") from None
+            raise PermissionError(f"object {item.key!r}: {describe(exc)}") from None
+
+
+# --------------------------------------------------------------------------- sink
+
+
+class S3Sink(_S3Location):
+    """Results under `s3://bucket/prefix/`: one record object per input plus batch files."""
+
+    #: Parallel GETs when reading records back (merge).
+    read_workers = 8
+
+    def record_key(self, source_key: str) -> str:
+        return record_key(self.prefix, source_key)
+
+    def done_etag(self, key: str) -> str | None:
+        obj = self.record_key(key)
+        try:
+            stat = self._call(
+                f"HEAD s3://{self.bucket}/{obj}", lambda: self.client.stat_object(self.bucket, obj)
+            )
+        except S3Error as exc:
+            if exc.code in _NOT_FOUND:
+                return None
+            raise self._fatal(exc) from None
+        meta = stat.metadata or {}
+        etag = meta.get(f"x-amz-meta-{META_SOURCE_ETAG}")
+        if etag:
+            return str(etag)
+        # A record written without metadata (by hand, or by a copy tool): read it.
+        try:
+            record = ResultRecord.model_validate_json(self._get_bytes(obj))
+        except S3Error:
+            return None
+        except ValueError:
+            log.warning("ignoring unparsable record %s", obj)
+            return None
+        return record.source_etag
+
+    def write_record(self, record: ResultRecord) -> None:
+        metadata = {META_STATUS: record.status}
+        if record.source_etag and record.source_etag.isascii():
+            metadata[META_SOURCE_ETAG] = record.source_etag
+        self._put_bytes(
+            self.record_key(record.source),
+            record.model_dump_json(indent=1).encode("utf-8"),
+            "application/json",
+            metadata,
+        )
+
+    def write_text(self, name: str, text: str) -> None:
+        key = join_key(self.prefix, name)
+        self._put_bytes(key, text.encode("utf-8"), _content_type(key))
+
+    def read_text(self, name: str) -> str | None:
+        key = join_key(self.prefix, name)
+        try:
+            return self._get_bytes(key).decode("utf-8")
+        except S3Error as exc:
+            if exc.code in _NOT_FOUND:
+                return None
+            raise self._fatal(exc) from None
+
+    def record_keys(self) -> list[str]:
+        """Object keys of every per-input record, sorted (reserved `_…` folders excluded)."""
+        base = f"{self.prefix}/" if self.prefix else ""
+
+        def list_all() -> list[str]:
+            keys: list[str] = []
+            for obj in self.client.list_objects(self.bucket, prefix=base or None, recursive=True):
+                name = obj.object_name
+                if name is None or obj.is_dir or not name.endswith(RECORD_SUFFIX):
+                    continue
+                if name[len(base) :].split("/", 1)[0] in RESERVED_DIRS:
+                    continue
+                keys.append(name)
+            keys.sort()
+            return keys
+
+        try:
+            return self._call(f"listing {self.url}", list_all)
+        except S3Error as exc:
+            raise self._fatal(exc) from None
+
+    def iter_records(self) -> Iterator[ResultRecord]:
+        keys = self.record_keys()
+
+        def load(key: str) -> ResultRecord:
+            try:
+                return ResultRecord.model_validate_json(self._get_bytes(key))
+            except S3Error as exc:
+                raise self._fatal(exc) from None
+
+        # Bounded read-ahead: at most `window` records in memory at a time.
+        window = self.read_workers * 4
+        with ThreadPoolExecutor(self.read_workers, thread_name_prefix="s3-read") as pool:
+            for start in range(0, len(keys), window):
+                yield from pool.map(load, keys[start : start + window])
+
+
+def _content_type(key: str) -> str:
+    suffix = os.path.splitext(key)[1].lower()
+    return _CONTENT_TYPES.get(suffix, "application/octet-stream")
+
+
+# --------------------------------------------------------------------------- manifests
+
+
+def _client_of(target: Minio | S3Settings | _S3Location | None) -> Minio:
+    if isinstance(target, Minio):
+        return target
+    if isinstance(target, _S3Location):
+        return target.client
+    return make_client(target or S3Settings())
+
+
+def _policy_for(target: Minio | S3Settings | _S3Location | None) -> RetryPolicy:
+    if isinstance(target, _S3Location):
+        return target.policy
+    if isinstance(target, S3Settings):
+        return _policy_of(target)
+    return RetryPolicy()
+
+
+def write_manifest(
+    target: Minio | S3Settings | _S3Location | None, url: str, keys: Iterable[str]
+) -> int:
+    """Write `keys`, one per line (UTF-8), to the object at `url`. Returns the count.
+
+    `target` gives the connection: a client, settings, or an S3Source/S3Sink.
+    Keys may hold spaces and any unicode, but not line breaks.
+    """
+    bucket, key = parse_s3_url(url)
+    if not key:
+        raise ValueError(f"the manifest URL names no object: {url!r}")
+    lines = []
+    for k in keys:
+        if not k or "\n" in k or "\r" in k:
+            raise ValueError(f"a manifest cannot hold the key {k!r}")
+        lines.append(k)
+    data = "".join(f"{k}\n" for k in lines).encode("utf-8")
+    client = _client_of(target)
+
+    def put() -> None:
+        client.put_object(
+            bucket, key, io.BytesIO(data), len(data), content_type="text/plain; charset=utf-8"
+        )
+
+    try:
+        call_with_retry(_policy_for(target), f"PUT {url}", put)
+    except S3Error as exc:
+        raise _client_error(exc, bucket, _endpoint_of(client)) from None
+    return len(lines)
+
+
+def read_manifest(
+    url: str, target: Minio | S3Settings | _S3Location | None = None
+) -> list[str]:
+    """The keys of a manifest written by `write_manifest` (blank lines ignored)."""
+    bucket, key = parse_s3_url(url)
+    client = _client_of(target)
+
+    def get() -> bytes:
+        response = client.get_object(bucket, key)
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+
+    try:
+        data = call_with_retry(_policy_for(target), f"GET {url}", get)
+    except S3Error as exc:
+        if exc.code in _NOT_FOUND:
+            raise StorageError(f"manifest {url} does not exist") from None
+        raise _client_error(exc, bucket, _endpoint_of(client)) from None
+    # Split on "\n" only: str.splitlines() would also split on unicode separators.
+    lines = (line.removesuffix("\r") for line in data.decode("utf-8").split("\n"))
+    return [line for line in lines if line]
+
+
+__all__ = [
+    "S3Sink",
+    "S3Source",
+    "check_bucket",
+    "is_transient",
+    "join_key",
+    "make_client",
+    "parse_s3_url",
+    "read_manifest",
+    "record_key",
+    "safe_key",
+    "write_manifest",
+]

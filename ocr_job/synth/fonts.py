@@ -1,0 +1,123 @@
+"""Finding the fonts the card is printed with, and checking they cover a text.
+
+The CJK faces come from Debian's `fonts-noto-cjk`, the number's OCR-B from
+`fonts-ocr-b`. They are found by searching the usual font directories (then
+`fc-match`), never by a fixed path.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+
+from PIL import ImageFont
+
+FONT_DIRS: tuple[Path, ...] = (
+    Path("/usr/share/fonts"),
+    Path("/usr/local/share/fonts"),
+    Path.home() / ".local/share/fonts",
+)
+
+
+class FontNotFoundError(RuntimeError):
+    """A font the generator needs is not installed."""
+
+
+@dataclass(frozen=True)
+class FontFace:
+    """One face of a font file (a .ttc holds several)."""
+
+    path: str
+    index: int
+    name: str
+
+
+#: Face key → (file name, family name of the wanted face in the collection, package).
+_FACES: dict[str, tuple[str, str, str]] = {
+    "sans": ("NotoSansCJK-Regular.ttc", "Noto Sans CJK SC", "fonts-noto-cjk"),
+    "sans-bold": ("NotoSansCJK-Bold.ttc", "Noto Sans CJK SC", "fonts-noto-cjk"),
+    "serif": ("NotoSerifCJK-Regular.ttc", "Noto Serif CJK SC", "fonts-noto-cjk"),
+    "serif-bold": ("NotoSerifCJK-Bold.ttc", "Noto Serif CJK SC", "fonts-noto-cjk"),
+    "ocrb": ("OCRB.otf", "OCR B", "fonts-ocr-b"),
+}
+
+
+def _search_dirs(file_name: str) -> Path | None:
+    for root in FONT_DIRS:
+        if root.is_dir():
+            for hit in sorted(root.rglob(file_name)):
+                return hit
+    return None
+
+
+def _fc_match(family: str, file_name: str) -> Path | None:
+    exe = shutil.which("fc-match")
+    if not exe:
+        return None
+    try:
+        out = subprocess.run(
+            [exe, "-f", "%{file}", family], capture_output=True, text=True, timeout=10, check=False
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(out) if out and Path(out).name == file_name else None
+
+
+@cache
+def face(key: str) -> FontFace:
+    """The face named `key` ("sans", "serif", "sans-bold", "serif-bold", "ocrb")."""
+    file_name, family, package = _FACES[key]
+    path = _search_dirs(file_name) or _fc_match(family, file_name)
+    if path is None:
+        raise FontNotFoundError(
+            f"font {file_name} ({family}) not found; install the Debian package {package!r}"
+        )
+    for index in range(16):
+        try:
+            found = ImageFont.truetype(str(path), 12, index=index)
+        except OSError:
+            break
+        if found.getname()[0] == family:
+            return FontFace(str(path), index, family)
+    raise FontNotFoundError(f"{path} has no face {family!r}; reinstall {package!r}")
+
+
+@lru_cache(maxsize=512)
+def font(key: str, size_px: int) -> ImageFont.FreeTypeFont:
+    """A loaded font of `key` at `size_px` (em size), cached."""
+    f = face(key)
+    return ImageFont.truetype(
+        f.path, max(4, size_px), index=f.index, layout_engine=ImageFont.Layout.BASIC
+    )
+
+
+@lru_cache(maxsize=8)
+def _notdef_masks(key: str) -> frozenset[bytes]:
+    f = font(key, 40)
+    return frozenset(_mask(f, ch) for ch in ("\U0010fffd", "\ue000", "\u0378"))
+
+
+def _mask(f: ImageFont.FreeTypeFont, ch: str) -> bytes:
+    mask = f.getmask(ch)
+    return repr(mask.size).encode() + bytes(mask)
+
+
+@lru_cache(maxsize=65536)
+def has_glyph(key: str, ch: str) -> bool:
+    """Whether face `key` draws `ch` with a glyph of its own (not the .notdef box)."""
+    if ch.isspace():
+        return True
+    return _mask(font(key, 40), ch) not in _notdef_masks(key)
+
+
+def missing_glyphs(text: str, keys: tuple[str, ...] = ("sans", "serif")) -> set[str]:
+    """The characters of `text` that any of the faces `keys` cannot draw."""
+    return {ch for ch in set(text) for k in keys if not has_glyph(k, ch)}
+
+
+def covered(ch: str) -> bool:
+    """Whether every CJK face the card may use can draw `ch`."""
+    return not missing_glyphs(ch, ("sans", "serif", "sans-bold", "serif-bold"))

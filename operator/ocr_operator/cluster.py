@@ -1,0 +1,164 @@
+"""The Kubernetes API as the reconciler needs it (a Protocol), and its implementation over
+the official `kubernetes` client. Objects are plain dicts with the API's camelCase keys."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.rest import ApiException
+
+from ocr_operator import GROUP, LABEL_BATCH, LABEL_MANAGED_BY, MANAGER, PLURAL, VERSION
+
+log = logging.getLogger(__name__)
+
+
+class Cluster(Protocol):
+    def get_batch(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    def list_batches(self) -> list[tuple[str, str]]: ...
+
+    def patch_batch_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None: ...
+
+    def list_jobs(self, namespace: str, batch: str) -> list[dict[str, Any]]: ...
+
+    def create_job(self, job: dict[str, Any]) -> bool:
+        """Create; False when it exists already (409)."""
+        ...
+
+    def patch_job(self, namespace: str, name: str, patch: dict[str, Any]) -> None: ...
+
+    def list_pods(self, namespace: str, batch: str) -> list[dict[str, Any]]: ...
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, str]: ...
+
+    def post_event(
+        self, batch: dict[str, Any], type: str, reason: str, message: str
+    ) -> None: ...
+
+
+def load_api_client() -> k8s.ApiClient:
+    """In-cluster config when in a pod, else KUBECONFIG / ~/.kube/config."""
+    try:
+        k8s_config.load_incluster_config()
+        return k8s.ApiClient()
+    except k8s_config.ConfigException:
+        return k8s_config.new_client_from_config()
+
+
+def _selector(batch: str) -> str:
+    return f"{LABEL_BATCH}={batch},{LABEL_MANAGED_BY}={MANAGER}"
+
+
+def _json(response: Any) -> Any:
+    return json.loads(response.data or b"null")
+
+
+class KubeCluster:
+    def __init__(self, api: k8s.ApiClient, namespaces: list[str] | None = None) -> None:
+        self.api = api
+        self.custom = k8s.CustomObjectsApi(api)
+        self.batch = k8s.BatchV1Api(api)
+        self.core = k8s.CoreV1Api(api)
+        self.namespaces = namespaces
+
+    def get_batch(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return _json(
+                self.custom.get_namespaced_custom_object(
+                    GROUP, VERSION, namespace, PLURAL, name, _preload_content=False
+                )
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list_batches(self) -> list[tuple[str, str]]:
+        items: list[dict[str, Any]] = []
+        if self.namespaces:
+            for ns in self.namespaces:
+                items += _json(
+                    self.custom.list_namespaced_custom_object(
+                        GROUP, VERSION, ns, PLURAL, _preload_content=False
+                    )
+                ).get("items", [])
+        else:
+            items = _json(
+                self.custom.list_cluster_custom_object(
+                    GROUP, VERSION, PLURAL, _preload_content=False
+                )
+            ).get("items", [])
+        return [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in items]
+
+    def patch_batch_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, PLURAL, name, {"status": patch}, _preload_content=False
+        )
+
+    def list_jobs(self, namespace: str, batch: str) -> list[dict[str, Any]]:
+        data = _json(
+            self.batch.list_namespaced_job(
+                namespace, label_selector=_selector(batch), _preload_content=False
+            )
+        )
+        return list(data.get("items") or [])
+
+    def create_job(self, job: dict[str, Any]) -> bool:
+        try:
+            self.batch.create_namespaced_job(
+                job["metadata"]["namespace"], job, _preload_content=False
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    def patch_job(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        self.batch.patch_namespaced_job(name, namespace, patch, _preload_content=False)
+
+    def list_pods(self, namespace: str, batch: str) -> list[dict[str, Any]]:
+        data = _json(
+            self.core.list_namespaced_pod(
+                namespace, label_selector=_selector(batch), _preload_content=False
+            )
+        )
+        return list(data.get("items") or [])
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, str]:
+        data = _json(self.core.read_namespaced_secret(name, namespace, _preload_content=False))
+        return {k: base64.b64decode(v).decode() for k, v in (data.get("data") or {}).items()}
+
+    def post_event(self, batch: dict[str, Any], type: str, reason: str, message: str) -> None:
+        meta = batch["metadata"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": batch.get("apiVersion", f"{GROUP}/{VERSION}"),
+                "kind": batch.get("kind", "OcrBatch"),
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta.get("uid"),
+            },
+            "type": type,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": MANAGER},
+            "reportingComponent": MANAGER,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            self.core.create_namespaced_event(meta["namespace"], event, _preload_content=False)
+        except ApiException as exc:  # events are best effort
+            log.warning("could not post event %s: HTTP %s", reason, exc.status)

@@ -1,0 +1,238 @@
+"""The worker Job of one attempt: a pure function of the batch, its spec, the plan and the
+attempt. Attempt 0 runs every shard; a retry attempt runs only the listed shard indexes
+(the Job's completion index i maps to shard `OCR_SHARD_INDEXES[i]`)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+
+from ocr_job.config import JobConfig
+from ocr_operator import (
+    LABEL_ATTEMPT,
+    LABEL_BATCH,
+    LABEL_COMPONENT,
+    LABEL_MANAGED_BY,
+    LABEL_NAME,
+    LABEL_QUEUE,
+    MANAGER,
+)
+from ocr_operator.config import OperatorConfig
+from ocr_operator.model import BatchSpec, s3_url
+from ocr_operator.planner import MANIFEST_PATTERN, MANIFESTS_DIR
+from ocr_operator.quantities import threads_for_cpu
+
+CONTAINER = "worker"
+MAX_NAME = 63
+#: Exit codes of `ocr-job run` (see the worker CLI).
+EXIT_USAGE = 2
+EXIT_OOM_KILLED = 137
+#: Env var of a retry Job: the shard index of each completion index, comma-separated.
+SHARD_INDEXES_ENV = "OCR_SHARD_INDEXES"
+SECRET_ACCESS_KEY = "accessKey"
+SECRET_SECRET_KEY = "secretKey"
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    number: int
+    memory: str
+    #: Shard indexes of a retry; None for the first attempt (all shards).
+    indexes: tuple[int, ...] | None = None
+    reason: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def completions(self, shard_count: int) -> int:
+        return shard_count if self.indexes is None else len(self.indexes)
+
+
+def job_name(batch: str, attempt: int) -> str:
+    """`<batch>-<attempt>`, or a truncated name with a hash when that is over 63 chars."""
+    suffix = f"-{attempt}"
+    name = f"{batch}{suffix}"
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(batch.encode()).hexdigest()[:8]
+    head = batch[: MAX_NAME - len(suffix) - len(digest) - 1].rstrip("-.")
+    return f"{head}-{digest}{suffix}"
+
+
+def batch_labels(batch: str) -> dict[str, str]:
+    return {
+        LABEL_NAME: "ocrbatch",
+        LABEL_COMPONENT: "worker",
+        LABEL_MANAGED_BY: MANAGER,
+        LABEL_BATCH: batch,
+    }
+
+
+def manifest_template(spec: BatchSpec) -> str:
+    return s3_url(spec.output.bucket, spec.output.prefix, MANIFESTS_DIR, MANIFEST_PATTERN)
+
+
+def s3_endpoint_env(spec: BatchSpec, config: OperatorConfig) -> dict[str, str]:
+    env: dict[str, str] = {}
+    endpoint = spec.source.endpoint or config.s3_endpoint
+    secure = spec.source.secure
+    if endpoint:
+        if endpoint.startswith("https://"):
+            secure = True if secure is None else secure
+        endpoint = endpoint.removeprefix("https://").removeprefix("http://").rstrip("/")
+        env["OCR_S3_ENDPOINT"] = endpoint
+    if secure is not None:
+        env["OCR_S3_SECURE"] = "true" if secure else "false"
+    if spec.source.region:
+        env["OCR_S3_REGION"] = spec.source.region
+    return env
+
+
+def worker_env(
+    *,
+    namespace: str,
+    batch: str,
+    spec: BatchSpec,
+    attempt: Attempt,
+    config: OperatorConfig,
+) -> list[dict[str, Any]]:
+    job_config = JobConfig(
+        source=s3_url(spec.source.bucket, spec.source.prefix),
+        output=s3_url(spec.output.bucket, spec.output.prefix),
+        engine=spec.engine.name,
+        threads=spec.engine.threads or threads_for_cpu(spec.resources.cpu),
+        manifest=manifest_template(spec),
+        status_target=f"{namespace}/{batch}",
+        status_interval_s=config.worker_status_interval,
+    )
+    plain = {**job_config.to_env(), **s3_endpoint_env(spec, config), "HOME": "/tmp"}
+    if attempt.indexes is not None:
+        plain[SHARD_INDEXES_ENV] = ",".join(str(i) for i in attempt.indexes)
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(plain.items())]
+    if spec.source.credentials_secret:
+        for var, key in (
+            ("OCR_S3_ACCESS_KEY", SECRET_ACCESS_KEY),
+            ("OCR_S3_SECRET_KEY", SECRET_SECRET_KEY),
+        ):
+            env.append(
+                {
+                    "name": var,
+                    "valueFrom": {
+                        "secretKeyRef": {"name": spec.source.credentials_secret, "key": key}
+                    },
+                }
+            )
+    return env
+
+
+def build_job(
+    *,
+    owner: Mapping[str, Any],
+    spec: BatchSpec,
+    shard_count: int,
+    attempt: Attempt,
+    config: OperatorConfig,
+) -> dict[str, Any]:
+    """The Indexed Job of `attempt` for the OcrBatch `owner` (its body: metadata with uid)."""
+    meta = owner["metadata"]
+    batch, namespace = meta["name"], meta["namespace"]
+    labels = {**batch_labels(batch), LABEL_ATTEMPT: str(attempt.number)}
+    job_labels = dict(labels)
+    if spec.queue_name:
+        job_labels[LABEL_QUEUE] = spec.queue_name
+    resources = {"memory": attempt.memory, "cpu": str(spec.resources.cpu)}
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": config.worker_image,
+        "imagePullPolicy": config.image_pull_policy,
+        "command": ["ocr-job"],
+        "args": [
+            "run",
+            s3_url(spec.source.bucket, spec.source.prefix),
+            "--output",
+            s3_url(spec.output.bucket, spec.output.prefix),
+            "--manifest",
+            manifest_template(spec),
+        ],
+        "env": worker_env(
+            namespace=namespace, batch=batch, spec=spec, attempt=attempt, config=config
+        ),
+        "resources": {"requests": dict(resources), "limits": dict(resources)},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": config.run_as_user,
+            "runAsGroup": config.run_as_user,
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    job_spec: dict[str, Any] = {
+        "completionMode": "Indexed",
+        "completions": attempt.completions(shard_count),
+        "parallelism": min(spec.parallelism, attempt.completions(shard_count)),
+        "backoffLimitPerIndex": spec.retry.backoff_limit_per_index,
+        "podReplacementPolicy": "Failed",
+        "suspend": bool(spec.suspend or spec.queue_name),
+        "podFailurePolicy": {
+            "rules": [
+                {
+                    "action": "FailJob",
+                    "onExitCodes": {
+                        "containerName": CONTAINER,
+                        "operator": "In",
+                        "values": [EXIT_USAGE],
+                    },
+                },
+                {
+                    "action": "Count",
+                    "onExitCodes": {
+                        "containerName": CONTAINER,
+                        "operator": "In",
+                        "values": [EXIT_OOM_KILLED],
+                    },
+                },
+                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            ]
+        },
+        "template": {
+            "metadata": {"labels": dict(labels)},
+            "spec": {
+                "restartPolicy": "Never",
+                "serviceAccountName": spec.service_account_name or config.service_account,
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": config.run_as_user,
+                    "runAsGroup": config.run_as_user,
+                    "fsGroup": config.run_as_user,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "containers": [container],
+                "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": config.tmp_size_limit}}],
+            },
+        },
+    }
+    if spec.ttl_seconds_after_finished is not None:
+        job_spec["ttlSecondsAfterFinished"] = spec.ttl_seconds_after_finished
+    job: dict[str, Any] = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(batch, attempt.number),
+            "namespace": namespace,
+            "labels": job_labels,
+            "annotations": {"ocrbatch.io/memory": attempt.memory},
+        },
+        "spec": job_spec,
+    }
+    kopf.append_owner_reference(job, owner=owner)  # type: ignore[arg-type]
+    return job
+
+
+def shard_of(completion_index: int, indexes: Sequence[int] | None) -> int:
+    """The shard index run by a completion index of an attempt."""
+    return completion_index if indexes is None else indexes[completion_index]

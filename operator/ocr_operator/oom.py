@@ -1,0 +1,209 @@
+"""Reading worker Jobs and pods: which shards finished, which failed, which were OOM-killed,
+and whether to retry. Pure functions over API objects (dicts)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ocr_operator import COMPLETION_INDEX_KEY, LABEL_ATTEMPT
+from ocr_operator.jobs import Attempt, shard_of
+from ocr_operator.model import RetrySpec
+from ocr_operator.quantities import scale_memory
+
+OOM_REASON = "OOMKilled"
+
+
+def parse_index_ranges(text: str | None) -> set[int]:
+    """The Job's `completedIndexes`/`failedIndexes` format: `1,3-5,7` -> {1, 3, 4, 5, 7}."""
+    result: set[int] = set()
+    for part in (text or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part:
+            low, high = part.split("-", 1)
+            result.update(range(int(low), int(high) + 1))
+        else:
+            result.add(int(part))
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """One attempt's Job, in shard indexes."""
+
+    finished: bool = False
+    #: The whole Job failed for a reason other than failed indexes (e.g. FailJob on exit 2).
+    job_failed: bool = False
+    reason: str | None = None
+    message: str | None = None
+    completed: frozenset[int] = field(default_factory=frozenset)
+    failed: frozenset[int] = field(default_factory=frozenset)
+    active: int = 0
+
+
+def _condition(job: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
+    for cond in job.get("status", {}).get("conditions") or []:
+        if cond.get("type") == kind and cond.get("status") == "True":
+            return cond
+    return None
+
+
+def job_outcome(job: Mapping[str, Any] | None, attempt: Attempt) -> JobOutcome:
+    """What the Job of `attempt` says about its shards (an absent Job: nothing yet)."""
+    if job is None:
+        return JobOutcome()
+    status = job.get("status") or {}
+    indexes = attempt.indexes
+
+    def shards(text: str | None) -> frozenset[int]:
+        found = set()
+        for ci in parse_index_ranges(text):
+            if indexes is None or ci < len(indexes):
+                found.add(shard_of(ci, indexes))
+        return frozenset(found)
+
+    completed = shards(status.get("completedIndexes"))
+    failed = shards(status.get("failedIndexes")) - completed
+    complete = _condition(job, "Complete")
+    failed_cond = _condition(job, "Failed")
+    job_failed = bool(failed_cond) and failed_cond.get("reason") != "FailedIndexes"
+    cond = failed_cond or complete
+    return JobOutcome(
+        finished=bool(complete or failed_cond),
+        job_failed=job_failed,
+        reason=cond.get("reason") if cond else None,
+        message=cond.get("message") if cond else None,
+        completed=completed,
+        failed=failed,
+        active=int(status.get("active") or 0),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OomKill:
+    shard: int
+    attempt: int
+    pod: str
+    memory: str | None
+    time: str | None
+
+    def to_status(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"index": self.shard, "attempt": self.attempt, "pod": self.pod}
+        if self.memory:
+            entry["memory"] = self.memory
+        if self.time:
+            entry["time"] = self.time
+        return entry
+
+
+def _completion_index(pod: Mapping[str, Any]) -> int | None:
+    meta = pod.get("metadata") or {}
+    for source in (meta.get("annotations") or {}, meta.get("labels") or {}):
+        value = source.get(COMPLETION_INDEX_KEY)
+        if value is not None and str(value).isdigit():
+            return int(value)
+    return None
+
+
+def _oom_termination(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        for state_key in ("state", "lastState"):
+            terminated = (cs.get(state_key) or {}).get("terminated") or {}
+            if terminated.get("reason") == OOM_REASON:
+                return terminated
+    return None
+
+
+def _pod_memory(pod: Mapping[str, Any]) -> str | None:
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
+        if limit:
+            return str(limit)
+    return None
+
+
+def oom_kills(pods: Iterable[Mapping[str, Any]], attempts: Sequence[Attempt]) -> list[OomKill]:
+    """Every OOM-killed worker pod, as the shard it ran; sorted by pod name."""
+    by_number = {a.number: a for a in attempts}
+    kills: list[OomKill] = []
+    for pod in pods:
+        terminated = _oom_termination(pod)
+        if terminated is None:
+            continue
+        meta = pod.get("metadata") or {}
+        label = (meta.get("labels") or {}).get(LABEL_ATTEMPT, "")
+        ci = _completion_index(pod)
+        attempt = by_number.get(int(label)) if label.isdigit() else None
+        if attempt is None or ci is None:
+            continue
+        if attempt.indexes is not None and ci >= len(attempt.indexes):
+            continue
+        kills.append(
+            OomKill(
+                shard=shard_of(ci, attempt.indexes),
+                attempt=attempt.number,
+                pod=str(meta.get("name", "")),
+                memory=_pod_memory(pod) or attempt.memory,
+                time=terminated.get("finishedAt"),
+            )
+        )
+    return sorted(kills, key=lambda k: k.pod)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDecision:
+    #: The next attempt, or None when nothing is retried.
+    attempt: Attempt | None
+    #: Shards that failed for good in the latest attempt.
+    given_up: frozenset[int] = field(default_factory=frozenset)
+    message: str | None = None
+
+
+def decide_retry(
+    latest: Attempt,
+    outcome: JobOutcome,
+    kills: Iterable[OomKill],
+    retry: RetrySpec,
+    done: Iterable[int] = (),
+) -> RetryDecision | None:
+    """After the latest attempt's Job finished: retry its OOM-killed shards with more memory.
+
+    None while the Job runs or when nothing failed. A shard that failed without an OOM kill,
+    or whose memory is already at `retry.maxMemory`, is given up (the batch will be Failed).
+    """
+    if not outcome.finished or outcome.job_failed:
+        return None
+    failed = set(outcome.failed) - set(done)
+    if not failed:
+        return None
+    oom = {k.shard for k in kills if k.attempt == latest.number} & failed
+    other = failed - oom
+    memory = scale_memory(latest.memory, retry.memory_factor, retry.max_memory)
+    if not oom:
+        return RetryDecision(
+            attempt=None,
+            given_up=frozenset(failed),
+            message=f"{len(failed)} shard(s) failed (not out of memory)",
+        )
+    if memory is None:
+        return RetryDecision(
+            attempt=None,
+            given_up=frozenset(failed),
+            message=(
+                f"{len(oom)} shard(s) ran out of memory at {latest.memory}, "
+                f"the maximum ({retry.max_memory})"
+            ),
+        )
+    return RetryDecision(
+        attempt=Attempt(
+            number=latest.number + 1,
+            memory=memory,
+            indexes=tuple(sorted(oom)),
+            reason=OOM_REASON,
+        ),
+        given_up=frozenset(other),
+        message=f"retrying {len(oom)} OOM-killed shard(s) with {memory}",
+    )

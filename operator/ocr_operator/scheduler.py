@@ -1,0 +1,63 @@
+"""Coalescing per-batch runner: many pokes of one batch make at most one pass running and
+one queued; a failed pass is retried with backoff. Passes run in threads (blocking I/O)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+
+
+class Scheduler:
+    def __init__(
+        self,
+        work: Callable[[str, str], object],
+        *,
+        retry_delays: tuple[float, ...] = (1, 2, 5, 10, 30),
+    ) -> None:
+        self._work = work
+        self._retry_delays = retry_delays
+        self._dirty: set[Key] = set()
+        self._tasks: dict[Key, asyncio.Task[None]] = {}
+        self._failures: dict[Key, int] = {}
+
+    def poke(self, namespace: str, name: str) -> None:
+        """Ask for a pass over the batch soon (cheap; call from any handler)."""
+        key = (namespace, name)
+        self._dirty.add(key)
+        task = self._tasks.get(key)
+        if task is None or task.done():
+            self._tasks[key] = asyncio.get_running_loop().create_task(self._run(key))
+
+    async def _run(self, key: Key) -> None:
+        while key in self._dirty:
+            self._dirty.discard(key)
+            try:
+                await asyncio.to_thread(self._work, *key)
+            except Exception as exc:
+                count = self._failures.get(key, 0)
+                self._failures[key] = count + 1
+                delay = self._retry_delays[min(count, len(self._retry_delays) - 1)]
+                log.warning(
+                    "reconcile of %s/%s failed (%s: %s); retry in %ss",
+                    *key, type(exc).__name__, exc, delay,
+                )
+                await asyncio.sleep(delay)
+                self._dirty.add(key)
+            else:
+                self._failures.pop(key, None)
+
+    async def idle(self) -> None:
+        """Wait until no pass runs (tests)."""
+        while any(not t.done() for t in self._tasks.values()):
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()

@@ -1,0 +1,78 @@
+"""The batch's object storage as the operator needs it: list the source, write manifests and
+the plan, merge the results. The S3 implementation uses `ocr_job.storage.s3`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from ocr_job.config import S3Settings
+from ocr_job.merge import MergeSummary, merge
+from ocr_job.storage.base import RESULTS_CSV, RESULTS_JSONL
+from ocr_operator.model import BatchSpec, s3_url
+from ocr_operator.planner import MANIFESTS_DIR, PLAN_FILE, Plan, manifest_name
+
+
+class BatchStorage(Protocol):
+    def list_keys(self) -> Iterator[str]:
+        """Input keys relative to the source prefix, sorted."""
+        ...
+
+    def write_manifest(self, index: int, keys: list[str]) -> None: ...
+
+    def read_plan(self) -> Plan | None: ...
+
+    def write_plan(self, plan: Plan) -> None: ...
+
+    def merge(self) -> MergeSummary: ...
+
+    def results(self) -> dict[str, str]:
+        """Where the merged results are: {"jsonl": url, "csv": url}."""
+        ...
+
+
+class S3BatchStorage:
+    """Source and output of one batch on S3 (connections are made lazily)."""
+
+    def __init__(self, spec: BatchSpec, settings: S3Settings) -> None:
+        from ocr_job.storage.s3 import S3Sink, S3Source, make_client
+
+        client = make_client(settings)
+        self._source = S3Source(client, spec.source.bucket, spec.source.prefix)
+        self._sink = S3Sink(client, spec.output.bucket, spec.output.prefix)
+        self._spec = spec
+
+    def _relative(self, key: str) -> str:
+        prefix = self._source.prefix
+        return key[len(prefix) + 1 :] if prefix and key.startswith(prefix + "/") else key
+
+    def list_keys(self) -> Iterator[str]:
+        for item in self._source.list():
+            yield self._relative(item.key)
+
+    def _full(self, key: str) -> str:
+        prefix = self._source.prefix
+        return f"{prefix}/{key}" if prefix else key
+
+    def write_manifest(self, index: int, keys: list[str]) -> None:
+        from ocr_job.storage.s3 import write_manifest
+
+        url = s3_url(self._sink.bucket, self._sink.prefix, MANIFESTS_DIR, manifest_name(index))
+        write_manifest(self._sink, url, [self._full(k) for k in keys])
+
+    def read_plan(self) -> Plan | None:
+        text = self._sink.read_text(f"{MANIFESTS_DIR}/{PLAN_FILE}")
+        return Plan.from_json(text) if text else None
+
+    def write_plan(self, plan: Plan) -> None:
+        self._sink.write_text(f"{MANIFESTS_DIR}/{PLAN_FILE}", plan.to_json())
+
+    def merge(self) -> MergeSummary:
+        return merge(self._sink)
+
+    def results(self) -> dict[str, str]:
+        out = self._spec.output
+        return {
+            "jsonl": s3_url(out.bucket, out.prefix, RESULTS_JSONL),
+            "csv": s3_url(out.bucket, out.prefix, RESULTS_CSV),
+        }

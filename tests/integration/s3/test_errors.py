@@ -1,0 +1,61 @@
+"""Unusable buckets and credentials fail at once, clearly, and without leaking secrets."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+from pydantic import SecretStr
+
+from ocr_job.storage import StorageError, open_sink, open_source
+from ocr_job.storage.s3 import S3Sink, S3Source
+from tests.support.s3server import S3Server
+
+WRONG_SECRET = "wrong-secret-value-0123456789"
+
+
+def _assert_secret_free(text: str, server: S3Server) -> None:
+    assert server.secret_key not in text
+    assert WRONG_SECRET not in text
+
+
+@pytest.mark.parametrize("opener", [open_source, open_sink])
+def test_wrong_secret(
+    s3_server: S3Server, s3_bucket: str, opener, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    settings = s3_server.settings(secret_key=SecretStr(WRONG_SECRET))
+    started = time.monotonic()
+    with pytest.raises(StorageError, match="rejected the S3 credentials") as info:
+        opener(f"s3://{s3_bucket}/in", settings)
+    assert time.monotonic() - started < 5  # a 4xx is not retried
+    message = str(info.value)
+    assert "OCR_S3_SECRET_KEY" in message
+    _assert_secret_free(message + repr(info.value) + caplog.text, s3_server)
+
+
+def test_unknown_access_key(s3_server: S3Server, s3_bucket: str) -> None:
+    settings = s3_server.settings(access_key=SecretStr("AKNOBODY"))
+    with pytest.raises(StorageError, match=r"rejected the S3 credentials \(InvalidAccessKeyId\)"):
+        S3Source.from_url(f"s3://{s3_bucket}/in", settings)
+
+
+def test_missing_bucket(s3_server: S3Server, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    started = time.monotonic()
+    with pytest.raises(StorageError, match=r"bucket 'no-such-bucket' does not exist at http://"):
+        S3Sink.from_url("s3://no-such-bucket/res", s3_server.settings())
+    assert time.monotonic() - started < 5
+    _assert_secret_free(caplog.text, s3_server)
+
+
+@pytest.mark.parametrize("url", ["s3://Bad_Bucket/x", "s3:///x"])
+def test_invalid_url_or_bucket_name(s3_server: S3Server, url: str) -> None:
+    with pytest.raises(StorageError):
+        S3Source.from_url(url, s3_server.settings())
+
+
+def test_settings_repr_hides_secrets(s3_server: S3Server) -> None:
+    settings = s3_server.settings()
+    _assert_secret_free(repr(settings) + str(settings), s3_server)

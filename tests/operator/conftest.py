@@ -1,0 +1,106 @@
+"""Fixtures of the operator tests: the Kubernetes emulator, a real S3 server, and kopf
+running the operator against both (tests/support/)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import kopf
+import pytest
+from kopf.testing import KopfRunner
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from ocr_operator.cluster import KubeCluster
+from ocr_operator.config import OperatorConfig
+from ocr_operator.handlers import OperatorState, register
+from tests.support.kube import SECRETS, KubeServer, load_crd
+from tests.support.s3server import S3Server, s3_server
+
+__all__ = ["s3_server"]
+
+ROOT = Path(__file__).resolve().parents[2]
+CRD_PATH = ROOT / "crds" / "ocrbatches.yaml"
+NAMESPACE = "ocr"
+
+
+@pytest.fixture(scope="session")
+def crd() -> dict[str, Any]:
+    return load_crd(CRD_PATH)
+
+
+@pytest.fixture
+def kube(crd: dict[str, Any]) -> Iterator[KubeServer]:
+    with KubeServer([crd]) as server:
+        yield server
+
+
+@pytest.fixture
+def api(kube: KubeServer, tmp_path: Path) -> k8s.ApiClient:
+    return k8s_config.new_client_from_config(str(kube.kubeconfig(tmp_path / "kubeconfig")))
+
+
+@pytest.fixture
+def s3_secret(kube: KubeServer, s3_server: S3Server) -> str:
+    """A Secret with the S3 keys, as a user would create it (keys accessKey/secretKey)."""
+    import base64
+
+    name = "s3-creds"
+    kube.create(
+        SECRETS,
+        {
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "data": {
+                "accessKey": base64.b64encode(s3_server.access_key.encode()).decode(),
+                "secretKey": base64.b64encode(s3_server.secret_key.encode()).decode(),
+            },
+        },
+    )
+    return name
+
+
+@pytest.fixture
+def buckets(s3_server: S3Server) -> tuple[str, str]:
+    tag = secrets.token_hex(4)
+    return s3_server.make_bucket(f"in-{tag}"), s3_server.make_bucket(f"out-{tag}")
+
+
+OperatorFactory = Callable[[], Any]
+
+
+@pytest.fixture
+def run_operator(
+    kube: KubeServer, api: k8s.ApiClient, s3_server: S3Server
+) -> Callable[[], Any]:
+    """`with run_operator() as state:` — one kopf operator (fresh registry) until the block ends."""
+
+    @contextmanager
+    def start() -> Iterator[OperatorState]:
+        registry = kopf.OperatorRegistry()
+        state = OperatorState(
+            config=OperatorConfig(
+                s3_endpoint=s3_server.endpoint, resync_seconds=1.0, worker_image="worker:test"
+            ),
+            namespaces=[NAMESPACE],
+            cluster_factory=lambda: KubeCluster(api, [NAMESPACE]),
+        )
+        register(registry, state)
+
+        @kopf.on.login(registry=registry)
+        def login(**_: Any) -> kopf.ConnectionInfo:
+            return kopf.ConnectionInfo(server=kube.url, token="emulator-token", insecure=True)
+
+        args = ["run", "--standalone", "--namespace", NAMESPACE]
+        with KopfRunner(args, registry=registry, timeout=30) as runner:
+            deadline = time.monotonic() + 20
+            while state.scheduler is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            yield state
+        assert runner.exception is None, runner.output
+
+    return start

@@ -1,0 +1,308 @@
+"""kopf + the Kubernetes emulator + a real S3 server: the operator end to end. The tests
+play the Job controller and the workers (pods, Job status, shard reports, records)."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+
+from ocr_job.records import ErrorCode, ResultRecord, ShardPhase, ShardStatus
+from ocr_job.status import StatusReporter
+from ocr_job.storage.s3 import S3Sink, make_client, read_manifest
+from tests.operator.conftest import NAMESPACE
+from tests.support.kube import EVENTS, JOBS, PODS, JobController, KubeServer
+from tests.support.s3server import S3Server
+
+pytestmark = pytest.mark.timeout(120)
+
+GROUP, VERSION, PLURAL = "ocrbatch.io", "v1alpha1", "ocrbatches"
+BATCHES = (GROUP, VERSION, PLURAL)
+SECRET_MARKER = "ID-440101199001011234"  # stands for personal data in keys: never in events
+
+
+def wait_for(what: str, fn: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def put_images(s3: S3Server, bucket: str, count: int, prefix: str = "scans") -> list[str]:
+    client = s3.client()
+    keys = [f"{prefix}/{SECRET_MARKER}-{i:03d}.jpg" for i in range(count)]
+    for key in keys:
+        client.put_object(bucket, key, io.BytesIO(b"jpeg"), 4)
+    client.put_object(bucket, f"{prefix}/notes.txt", io.BytesIO(b"x"), 1)  # not an image
+    return keys
+
+
+def batch_body(name: str, src: str, out: str, secret: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "OcrBatch",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {
+            "source": {"bucket": src, "prefix": "scans", "credentialsSecret": secret},
+            "output": {"bucket": out, "prefix": "results"},
+            "shardSize": 3,
+            **spec,
+        },
+    }
+
+
+class World:
+    """The test's hands: the API, the S3 output, the Job controller, the workers."""
+
+    def __init__(self, kube: KubeServer, api: k8s.ApiClient, s3: S3Server, out: str) -> None:
+        self.kube = kube
+        self.api = api
+        self.custom = k8s.CustomObjectsApi(api)
+        self.jobs = JobController(kube)
+        self.s3 = s3
+        self.sink = S3Sink(make_client(s3.settings()), out, "results")
+
+    def apply(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.custom.create_namespaced_custom_object(
+            GROUP, VERSION, NAMESPACE, PLURAL, body
+        )
+
+    def batch(self, name: str) -> dict[str, Any]:
+        return self.kube.get(BATCHES, NAMESPACE, name)
+
+    def status(self, name: str) -> dict[str, Any]:
+        return self.batch(name).get("status") or {}
+
+    def wait_phase(self, name: str, phase: str, timeout: float = 20) -> dict[str, Any]:
+        return wait_for(
+            f"phase {phase}",
+            lambda: self.status(name) if self.status(name).get("phase") == phase else None,
+            timeout,
+        )
+
+    def job(self, name: str) -> dict[str, Any]:
+        return wait_for(f"Job {name}", lambda: self.kube.find(JOBS, NAMESPACE, name))
+
+    def reporter(self, batch: str, index: int) -> StatusReporter:
+        def patch(ns: str, name: str, body: dict[str, Any]) -> None:
+            self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, ns, PLURAL, name, body)
+
+        return StatusReporter(f"{NAMESPACE}/{batch}", index, 0.0, patcher=patch)
+
+    def work_shard(self, batch: str, index: int, *, errors: int = 0) -> None:
+        """What a worker does for one shard: one record per input, then a final report."""
+        status = self.status(batch)
+        manifest = status["manifests"].format(index=index)
+        keys = read_manifest(manifest, self.s3.settings())
+        for n, key in enumerate(keys):
+            if n < errors:
+                record = ResultRecord.failure(key, ErrorCode.NO_CARD_FOUND, "no card found")
+            else:
+                record = ResultRecord(source=key, status="ok", side="front")
+            self.sink.write_record(record)
+        self.reporter(batch, index).update(
+            ShardStatus(
+                index=index, phase=ShardPhase.SUCCEEDED, total=len(keys), processed=len(keys),
+                succeeded=len(keys) - errors, failed=errors,
+            )
+        )
+
+    def events(self, batch: str) -> list[dict[str, Any]]:
+        return [
+            e for e in self.kube.list(EVENTS, NAMESPACE)
+            if e["involvedObject"]["name"] == batch
+        ]
+
+
+@pytest.fixture
+def world(
+    kube: KubeServer, api: k8s.ApiClient, s3_server: S3Server, buckets: tuple[str, str]
+) -> World:
+    return World(kube, api, s3_server, buckets[1])
+
+
+def env_of(job: dict[str, Any]) -> dict[str, Any]:
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_a_batch_is_planned_run_and_merged(
+    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    s3_server: S3Server,
+) -> None:
+    src, out = buckets
+    keys = put_images(s3_server, src, 7)
+    with run_operator():
+        created = world.apply(batch_body("cards", src, out, s3_secret))
+        status = wait_for("the plan", lambda: world.status("cards").get("shardCount"))
+        assert status == 3
+        status = world.status("cards")
+        assert status["total"] == 7
+        assert status["phase"] in ("Running", "Planning")
+        manifest = status["manifests"]
+        assert manifest == f"s3://{out}/results/_manifests/shard-{{index:04d}}.txt"
+        shards = [read_manifest(manifest.format(index=i), s3_server.settings()) for i in range(3)]
+        assert [len(s) for s in shards] == [3, 3, 1]
+        assert sum(shards, []) == keys
+
+        job = world.job("cards-0")
+        spec = job["spec"]
+        assert spec["completions"] == 3 and spec["completionMode"] == "Indexed"
+        container = spec["template"]["spec"]["containers"][0]
+        assert container["resources"]["limits"] == {"memory": "512Mi", "cpu": "1"}
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert env_of(job)["OCR_S3_SECRET_KEY"] == {
+            "secretKeyRef": {"name": s3_secret, "key": "secretKey"}
+        }
+        assert s3_server.secret_key not in json.dumps(job)
+        assert job["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
+        assert "finalizers" not in world.batch("cards")["metadata"]
+
+        world.jobs.set_status(job, active=3)
+        world.reporter("cards", 1).update(ShardStatus(index=1, total=3, processed=2), force=True)
+        wait_for("progress", lambda: world.status("cards").get("progress") == "2/7")
+        assert world.status("cards")["phase"] == "Running"
+
+        for index in range(3):
+            world.work_shard("cards", index, errors=1 if index == 2 else 0)
+        world.jobs.finish(job, completed="0-2")
+        done = world.wait_phase("cards", "PartiallySucceeded")
+        assert (done["total"], done["processed"], done["succeeded"], done["failed"]) == (7, 7, 6, 1)
+        assert done["progress"] == "7/7"
+        assert done["results"]["jsonl"] == f"s3://{out}/results/results.jsonl"
+        jsonl = s3_server.client().get_object(out, "results/results.jsonl").read().decode()
+        assert len(jsonl.splitlines()) == 7
+        conds = {c["type"]: c["status"] for c in done["conditions"]}
+        assert conds == {"Planned": "True", "Suspended": "False", "Complete": "True", "Failed": "False"}
+        assert done["completionTime"]
+
+    reasons = [e["reason"] for e in world.events("cards")]
+    assert "Planned" in reasons and "PartiallySucceeded" in reasons
+    assert all(SECRET_MARKER not in json.dumps(e) for e in world.events("cards"))
+    assert len(world.kube.list(JOBS, NAMESPACE)) == 1
+
+
+def test_an_oom_killed_shard_is_retried_with_more_memory(
+    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    s3_server: S3Server,
+) -> None:
+    src, out = buckets
+    put_images(s3_server, src, 6)
+    with run_operator():
+        world.apply(batch_body("oom", src, out, s3_secret))
+        job = world.job("oom-0")
+        world.work_shard("oom", 0)
+        world.jobs.run_pod(job, 0)
+        world.jobs.run_pod(job, 1, exit_code=137, reason="OOMKilled")
+        world.jobs.finish(job, completed="0", failed="1")
+
+        retry = world.job("oom-1")
+        container = retry["spec"]["template"]["spec"]["containers"][0]
+        assert container["resources"]["limits"]["memory"] == "768Mi"
+        assert retry["spec"]["completions"] == 1
+        assert env_of(retry)["OCR_SHARD_INDEXES"] == "1"
+        status = world.status("oom")
+        assert status["phase"] == "Running"
+        assert status["oomKillCount"] == 1 and status["oomKills"][0]["index"] == 1
+        assert [a["memory"] for a in status["attempts"]] == ["512Mi", "768Mi"]
+        assert "OOMKilled" in [e["reason"] for e in world.events("oom")]
+
+        world.work_shard("oom", 1)
+        world.jobs.finish(retry, completed="0")
+        done = world.wait_phase("oom", "Succeeded")
+        assert done["completedShards"] == "0-1" and done["processed"] == 6
+    assert sorted(j["metadata"]["name"] for j in world.kube.list(JOBS, NAMESPACE)) == [
+        "oom-0", "oom-1"
+    ]
+
+
+def test_oom_at_max_memory_fails_the_batch(
+    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    s3_server: S3Server,
+) -> None:
+    src, out = buckets
+    put_images(s3_server, src, 2)
+    with run_operator():
+        body = batch_body("big", src, out, s3_secret, resources={"memory": "2Gi"})
+        world.apply(body)
+        job = world.job("big-0")
+        world.jobs.run_pod(job, 0, exit_code=137, reason="OOMKilled")
+        world.jobs.finish(job, completed="", failed="0")
+        failed = world.wait_phase("big", "Failed")
+        assert "2Gi" in failed["message"]
+        assert world.kube.find(JOBS, NAMESPACE, "big-1") is None
+
+
+def test_suspend_and_resume(
+    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    s3_server: S3Server,
+) -> None:
+    src, out = buckets
+    put_images(s3_server, src, 3)
+    with run_operator():
+        world.apply(batch_body("pause", src, out, s3_secret))
+        world.job("pause-0")
+        world.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, NAMESPACE, PLURAL, "pause", {"spec": {"suspend": True}}
+        )
+        wait_for("Job suspended", lambda: world.kube.get(JOBS, NAMESPACE, "pause-0")["spec"]["suspend"])
+        world.wait_phase("pause", "Suspended")
+        world.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, NAMESPACE, PLURAL, "pause", {"spec": {"suspend": False}}
+        )
+        wait_for(
+            "Job resumed",
+            lambda: world.kube.get(JOBS, NAMESPACE, "pause-0")["spec"]["suspend"] is False,
+        )
+        status = world.wait_phase("pause", "Running")
+        assert status["observedGeneration"] == world.batch("pause")["metadata"]["generation"]
+
+
+def test_deleting_a_batch_deletes_its_jobs_and_pods(
+    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    s3_server: S3Server,
+) -> None:
+    src, out = buckets
+    put_images(s3_server, src, 3)
+    with run_operator():
+        world.apply(batch_body("gone", src, out, s3_secret))
+        job = world.job("gone-0")
+        world.jobs.run_pod(job, 0)
+    # The operator is down: deletion must not hang on a finalizer.
+    world.custom.delete_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, "gone")
+    assert world.kube.find(BATCHES, NAMESPACE, "gone") is None
+    assert world.kube.list(JOBS, NAMESPACE) == []
+    assert world.kube.list(PODS, NAMESPACE) == []
+
+
+def test_an_operator_restart_mid_batch_loses_nothing(
+    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    s3_server: S3Server,
+) -> None:
+    src, out = buckets
+    put_images(s3_server, src, 5)
+    with run_operator():
+        world.apply(batch_body("again", src, out, s3_secret))
+        job = world.job("again-0")
+        world.work_shard("again", 0)
+        wait_for("progress", lambda: world.status("again").get("processed") == 3)
+    before = world.status("again")
+    with run_operator() as state:
+        time.sleep(1.5)  # a resync or two
+        assert [j["metadata"]["name"] for j in world.kube.list(JOBS, NAMESPACE)] == ["again-0"]
+        after = world.status("again")
+        assert after["attempts"] == before["attempts"]
+        assert after["total"] == 5 and after["processed"] == 3
+        world.work_shard("again", 1)
+        world.jobs.finish(job, completed="0-1")
+        world.wait_phase("again", "Succeeded")
+        assert state.metrics.jobs_created._value.get() == 0  # the Job existed already

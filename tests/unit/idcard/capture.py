@@ -1,0 +1,93 @@
+"""Save real engine box lists of clean synthetic cards as parser fixtures.
+
+Needs the engine and the generator (not the unit tests): run
+`python -m tests.unit.idcard.capture [count] [seed]` to (re)write `fixtures/engine_*.json`.
+The expected fields are the generator's true labels, never the parser's output.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ocr_job.idcard import idnumber
+from ocr_job.idcard.vocab import is_known_ethnicity
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def crop(image: np.ndarray, corners: list[list[float]], width: int) -> np.ndarray:
+    """The card alone, upright, `width` pixels wide (as the pipeline hands it over)."""
+    height = round(width / 1.585)
+    src = np.array(corners, np.float32)
+    dst = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    matrix = cv2.getPerspectiveTransform(src, dst)
+    return cv2.warpPerspective(image, matrix, (width, height), flags=cv2.INTER_AREA)
+
+
+def expected_checks(fields: dict[str, Any]) -> dict[str, bool]:
+    """The checks a correct reading passes, worked out from the true fields."""
+    if fields.get("id_number"):
+        number = fields["id_number"]
+        checks = {
+            "id_checksum": True,
+            "birth_date_matches_id": True,
+            "sex_matches_id": True,
+            "region_known": idnumber.region(number) is not None,
+            "ethnicity_known": is_known_ethnicity(fields["ethnicity"]),
+        }
+        place = idnumber.region(number)
+        province = idnumber.province_of_address(fields["address"])
+        if place and province:
+            checks["address_matches_region"] = province == place["province"]
+        return checks
+    return {"validity_period": True}
+
+
+def main(count: int = 16, seed: int = 11) -> None:
+    from ocr_job.engines.onnx import OnnxEngine
+    from ocr_job.synth import generate_set, load_labels
+
+    engine = OnnxEngine(threads=2)
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = generate_set(Path(tmp), count, seed=seed, levels=("clean",))
+        for source, label in sorted(load_labels(dest).items()):
+            if label["side"] is None:
+                continue
+            image = cv2.imread(str(dest / source))
+            card = crop(image, label["transform"]["corners"], 1000)
+            boxes = engine.recognise(card).boxes
+            fields = {k: v for k, v in label["fields"].items() if v is not None}
+            checks = expected_checks(fields)
+            case = {
+                "description": f"engine boxes of synthetic {source} (seed {seed})",
+                "source": "engine",
+                "width": card.shape[1],
+                "height": card.shape[0],
+                "boxes": [b.to_json() for b in boxes],
+                "expected": {
+                    "side": label["side"],
+                    "fields": fields,
+                    "checks": checks,
+                    "warnings": [
+                        f"{c}" for c, ok in [("address_region_mismatch",
+                                              checks.get("address_matches_region", True)),
+                                             ("ethnicity_unknown",
+                                              checks.get("ethnicity_known", True))]
+                        if not ok
+                    ],
+                },
+            }
+            name = f"engine_s{seed}_{Path(source).stem}.json"
+            text = json.dumps(case, ensure_ascii=False, indent=1) + "\n"
+            (FIXTURES / name).write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(*(int(a) for a in sys.argv[1:]))

@@ -1,0 +1,45 @@
+"""Every JSON fixture: boxes in, the expected side, fields, checks and warning codes out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ocr_job.engines.base import TextBox
+from ocr_job.idcard import parse
+from ocr_job.records import FIELD_NAMES
+
+FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("*.json"))
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_fixture(path: Path) -> None:
+    case = load(path)
+    boxes = [TextBox.from_json(b) for b in case["boxes"]]
+    reading = parse(boxes, case["width"], case["height"])
+    expected = case["expected"]
+
+    assert reading.side == expected["side"]
+    got = reading.fields.model_dump()
+    want = {name: expected["fields"].get(name) for name in FIELD_NAMES}
+    assert got == want
+    if case.get("source") == "hand":
+        assert reading.checks == expected["checks"]
+        assert sorted(w.code for w in reading.warnings) == expected["warnings"]
+    else:  # real engine output: every check that was evaluated passes, nothing is missing
+        for name, ok in expected["checks"].items():
+            assert reading.checks.get(name) == ok, name
+        assert not {w.code for w in reading.warnings} - set(expected["warnings"])
+    assert set(reading.confidence) == {k for k, v in got.items() if v}
+    assert all(0.0 <= c <= 1.0 for c in reading.confidence.values())
+
+
+def test_there_are_fixtures() -> None:
+    assert len(FIXTURES) >= 20
