@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from enum import IntEnum
 from pathlib import Path
@@ -88,14 +87,15 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
     from ocr_job.engines import MEMORY_NEED_BYTES, EngineError, load_engine
     from ocr_job.merge import merge
     from ocr_job.reporting import Reporters, ShardStatusReporter, default_reporters
-    from ocr_job.sharding import INDEX_ENV, expand_index
+    from ocr_job.sharding import expand_index, resolve_shard_index
     from ocr_job.storage import StorageError, open_sink, open_source, read_manifest
     from ocr_job.storage.base import SHARDS_DIR
 
     try:
         config = _config_from(args)
-        index_env = os.environ.get(INDEX_ENV)
-        index = int(index_env) if index_env else (config.shard.index if config.shard else None)
+        index = resolve_shard_index()
+        if index is None and config.shard is not None:
+            index = config.shard.index
         manifest_url = expand_index(config.manifest, index) if config.manifest else None
     except (ValidationError, ValueError) as exc:
         setup_logging()

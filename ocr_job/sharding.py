@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+from collections.abc import Mapping
 
 from ocr_job.config import ShardSpec
 
+#: Set by Kubernetes in each pod of an Indexed Job.
 INDEX_ENV = "JOB_COMPLETION_INDEX"
+#: Set by the operator on a retry Job: the shard index of each completion index ("3,7").
+SHARD_INDEXES_ENV = "OCR_SHARD_INDEXES"
 
 
 def shard_of(key: str, count: int) -> int:
@@ -26,3 +31,20 @@ def expand_index(template: str, index: int | None) -> str:
     if index is None:
         raise ValueError(f"the manifest {template!r} needs {INDEX_ENV} to be set")
     return template.format(index=index)
+
+
+def resolve_shard_index(env: Mapping[str, str] | None = None) -> int | None:
+    """This pod's shard index: `JOB_COMPLETION_INDEX`, mapped through `OCR_SHARD_INDEXES`
+    ("3,7": completion index 1 runs shard 7) when a retry Job sets it. None outside a Job."""
+    env = os.environ if env is None else env
+    raw = env.get(INDEX_ENV)
+    if raw is None or not raw.strip().isdigit():
+        return None
+    index = int(raw)
+    mapping = env.get(SHARD_INDEXES_ENV, "").strip()
+    if not mapping:
+        return index
+    shards = [int(part) for part in mapping.split(",") if part.strip()]
+    if index >= len(shards):
+        raise ValueError(f"{INDEX_ENV}={index} is outside {SHARD_INDEXES_ENV}={mapping}")
+    return shards[index]

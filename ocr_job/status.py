@@ -8,13 +8,15 @@ logged and never fails the worker.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from ocr_job.records import ShardPhase, ShardStatus
+from ocr_job.sharding import resolve_shard_index
+
+__all__ = ["StatusReporter", "parse_target", "resolve_shard_index"]
 
 log = logging.getLogger(__name__)
 
@@ -22,28 +24,7 @@ GROUP = "ocrbatch.io"
 VERSION = "v1alpha1"
 PLURAL = "ocrbatches"
 #: Set by Kubernetes in the pods of an Indexed Job.
-COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"
-#: Set by the operator on a retry Job: the shard index of each completion index.
-SHARD_INDEXES_ENV = "OCR_SHARD_INDEXES"
-
 Patcher = Callable[[str, str, dict[str, Any]], None]
-
-
-def resolve_shard_index(env: Mapping[str, str] | None = None) -> int | None:
-    """This pod's shard index: `JOB_COMPLETION_INDEX`, mapped through `OCR_SHARD_INDEXES`
-    ("3,7": completion index 1 runs shard 7) when a retry Job sets it. None outside a Job."""
-    env = os.environ if env is None else env
-    raw = env.get(COMPLETION_INDEX_ENV)
-    if raw is None or not raw.strip().isdigit():
-        return None
-    index = int(raw)
-    mapping = env.get(SHARD_INDEXES_ENV, "").strip()
-    if not mapping:
-        return index
-    shards = [int(part) for part in mapping.split(",") if part.strip()]
-    if index >= len(shards):
-        raise ValueError(f"{COMPLETION_INDEX_ENV}={index} is outside {SHARD_INDEXES_ENV}")
-    return shards[index]
 
 
 def parse_target(target: str) -> tuple[str, str]:

@@ -130,7 +130,11 @@ def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> Non
     rows = [_classify(line) for line in lines[:number_at]]
     starts = [r.value.x0 for r in rows if r.labelled and r.kind != "sex" and r.value.text]
     value_x = sorted(starts)[len(starts) // 2] if starts else VALUE_X * width
-    if glued.text and glued.x0 < value_x - 0.03 * width:
+    glued_label = match_label(glued.text, FRONT_LABELS)
+    glued_starts_address = glued_label is not None and glued_label[0] == "address"
+    if glued_label is not None:
+        glued = glued[len(glued_label[1]):] if glued_starts_address else EMPTY
+    elif glued.text and glued.x0 < value_x - 0.03 * width:
         glued = EMPTY  # an unread label, not address text
 
     kinds = [r.kind for r in rows]
@@ -180,7 +184,9 @@ def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> Non
     # address: the labelled line and the aligned lines below it, down to the number
     # (below the address label no other label is printed: every line there is address)
     address, prev = EMPTY, None
-    if tail_rows:
+    if glued_starts_address:
+        tail = []
+    elif tail_rows:
         address, prev = _cut_number(tail_rows[0].value), tail_rows[0].line
         tail = tail_rows[1:]
     else:

@@ -142,7 +142,10 @@ def make_client(
 
 
 def _endpoint_of(client: Minio) -> str:
-    url = client._base_url  # the SDK keeps no public accessor
+    """`http(s)://host:port` of a client, for messages (never with credentials)."""
+    url = getattr(client, "_base_url", None)  # the SDK keeps no public accessor
+    if url is None:
+        return "the S3 endpoint"
     return f"{'https' if url.is_https else 'http'}://{url.host}"
 
 
@@ -344,6 +347,8 @@ class S3Sink(_S3Location):
         etag = meta.get(f"x-amz-meta-{META_SOURCE_ETAG}")
         if etag:
             return str(etag)
+        if meta.get(f"x-amz-meta-{META_STATUS}"):
+            return None  # written by us, from an input that had no ETag
         # A record written without metadata (by hand, or by a copy tool): read it.
         try:
             record = ResultRecord.model_validate_json(self._get_bytes(obj))
@@ -474,7 +479,10 @@ def read_manifest(
     url: str, target: Minio | S3Settings | _S3Location | None = None
 ) -> list[str]:
     """The keys of a manifest written by `write_manifest` (blank lines ignored)."""
-    bucket, key = parse_s3_url(url)
+    try:
+        bucket, key = parse_s3_url(url)
+    except ValueError as exc:
+        raise StorageError(str(exc)) from None
     client = _client_of(target)
 
     def get() -> bytes:

@@ -22,6 +22,10 @@ Each line of ``labels.jsonl``::
                    "size": [w, h], "card_width": <px the card was drawn at>,
                    "jpeg_quality": q, ...} | null}
 
+Bad inputs (``level: "bad"``) that must fail carry their error code and null
+side/fields/transform; the three that must be *read* (GIF, CMYK JPEG, 16-bit PNG)
+carry ``expected_error: null`` and the side and fields of the card they show.
+
 Everything is a pure function of the arguments: generating again gives
 byte-identical files, and an up-to-date set is left alone.
 """
@@ -57,7 +61,7 @@ __all__ = [
 ]
 
 #: Bump when the pictures change for the same arguments (invalidates reused sets).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 LABELS_FILE = "labels.jsonl"
 PARAMS_FILE = ".params.json"
 BAD_DIR = "bad"

@@ -8,7 +8,9 @@
   30–70, a low-resolution card (500–600 px wide), a glare spot, a 90/180/270°
   turn of the whole picture, a stronger perspective, or a huge (≤ 4000 px) photo.
 
-The pixel sizes above are for the nominal width 1000 and scale with ``width``.
+The pixel sizes above are for the nominal width 1000 and scale with ``width``
+(no photo exceeds 4000 px on its long side). Photos draw the card at the size it
+has in the picture, so its text is as sharp as a real phone photo's.
 Every choice comes from the `random.Random` passed in, so a shot is a pure
 function of its seed. The returned transform says where the card ended up.
 """
@@ -35,6 +37,7 @@ HARD_EFFECTS: tuple[str, ...] = (
 )  # fmt: skip
 CANVAS_ASPECTS: tuple[float, ...] = (4 / 3, 3 / 2, 16 / 9, 1.0, 3 / 4)
 CARD_ASPECT = card_height(100_000) / 100_000
+MAX_PHOTO_SIDE = 4000  # no photo is larger on its long side, whatever the width
 
 
 @dataclass
@@ -117,6 +120,7 @@ def _geometry(rng: random.Random, scale: float, effects: tuple[str, ...]) -> _Ge
         card_w = rng.uniform(500, 600)
         grow = card_w * ratio / cw
         cw, ch = cw * grow, ch * grow
+    scale = min(scale, MAX_PHOTO_SIDE / max(cw, ch))
     cw, ch, card_w = cw * scale, ch * scale, card_w * scale
     strong = "perspective" in effects
     angle = rng.uniform(-14, 14) if strong else rng.uniform(-8, 8)
@@ -152,7 +156,9 @@ def _photo(render: RenderFn, rng: random.Random, scale: float, effects: tuple[st
     _lighting(canvas, rng)
     sigma = rng.uniform(1.3, 2.4) if "blur" in effects else rng.uniform(0.3, 0.8)
     canvas = cv2.GaussianBlur(canvas, (0, 0), sigma * max(0.5, geo.card_width / 1000))
-    motion = rng.randint(7, 15) if "motion_blur" in effects else None
+    # Blur lengths scale with the card, so a small card is as legible as a large one:
+    # "hard" means hard for a machine, never unreadable for a person.
+    motion = max(3, round(rng.uniform(5, 10) * geo.card_width / 1000)) if "motion_blur" in effects else None
     if motion:
         canvas = _motion_blur(canvas, motion, rng.uniform(0, 180))
     glare = _glare(canvas, geo.corners, rng) if "glare" in effects else None
@@ -250,8 +256,10 @@ def _shadow(corners: np.ndarray, size: tuple[int, int], rng: random.Random) -> n
 def _lighting(canvas: np.ndarray, rng: random.Random) -> None:
     """A smooth brightness falloff, as from a lamp or a window (in place)."""
     gain = np.array([[rng.uniform(0.85, 1.08) for _ in range(3)] for _ in range(3)], np.float32)
-    field = cv2.resize(gain, (canvas.shape[1], canvas.shape[0]), interpolation=cv2.INTER_CUBIC)
-    canvas[:] = cv2.multiply(canvas, cv2.merge([field, field, field]), dtype=cv2.CV_8U)
+    small = cv2.resize(gain * 128, (32, 32), interpolation=cv2.INTER_CUBIC)
+    field = cv2.resize(np.clip(small, 0, 255).astype(np.uint8), (canvas.shape[1], canvas.shape[0]),
+                       interpolation=cv2.INTER_LINEAR)  # fmt: skip
+    canvas[:] = cv2.multiply(canvas, cv2.cvtColor(field, cv2.COLOR_GRAY2RGB), scale=1 / 128)
 
 
 @lru_cache(maxsize=1)

@@ -12,6 +12,7 @@ from typing import Any
 import kopf
 
 from ocr_job.config import JobConfig
+from ocr_job.sharding import SHARD_INDEXES_ENV
 from ocr_operator import (
     LABEL_ATTEMPT,
     LABEL_BATCH,
@@ -32,7 +33,6 @@ MAX_NAME = 63
 EXIT_USAGE = 2
 EXIT_OOM_KILLED = 137
 #: Env var of a retry Job: the shard index of each completion index, comma-separated.
-SHARD_INDEXES_ENV = "OCR_SHARD_INDEXES"
 SECRET_ACCESS_KEY = "accessKey"
 SECRET_SECRET_KEY = "secretKey"
 

@@ -12,7 +12,20 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
-MANIFESTS_DIR = "_manifests"
+from ocr_job.storage.base import MANIFESTS_DIR
+
+__all__ = [
+    "MANIFESTS_DIR",
+    "MANIFEST_PATTERN",
+    "PLAN_FILE",
+    "Plan",
+    "make_plan",
+    "manifest_name",
+    "manifest_text",
+    "matches",
+    "shard_keys",
+]
+
 PLAN_FILE = "plan.json"
 #: The worker replaces `{index…}` with its shard index.
 MANIFEST_PATTERN = "shard-{index:04d}.txt"

@@ -3,6 +3,7 @@ running the operator against both (tests/support/)."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -15,10 +16,10 @@ import pytest
 from kopf.testing import KopfRunner
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-
 from ocr_operator.cluster import KubeCluster
 from ocr_operator.config import OperatorConfig
 from ocr_operator.handlers import OperatorState, register
+
 from tests.support.kube import SECRETS, KubeServer, load_crd
 from tests.support.s3server import S3Server, s3_server
 
@@ -102,5 +103,7 @@ def run_operator(
                 time.sleep(0.05)
             yield state
         assert runner.exception is None, runner.output
+        if os.environ.get("OCRBATCH_TEST_SHOW_OPERATOR_LOG"):
+            print(runner.output)
 
     return start

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from ocr_operator.config import OperatorConfig
 from ocr_operator.jobs import Attempt, build_job, job_name, shard_of
 from ocr_operator.model import BatchSpec
@@ -57,10 +56,11 @@ def test_indexed_job_shape() -> None:
     assert s["podReplacementPolicy"] == "Failed"
     assert s["template"]["spec"]["restartPolicy"] == "Never"
     rules = s["podFailurePolicy"]["rules"]
-    assert {"action": "FailJob", "codes": [2]} in [
-        {"action": r["action"], "codes": r["onExitCodes"]["values"]} for r in rules if "onExitCodes" in r
-    ]
-    assert any(r["action"] == "Count" and r["onExitCodes"]["values"] == [137] for r in rules if "onExitCodes" in r)
+    by_code = {
+        r["onExitCodes"]["values"][0]: r["action"] for r in rules if "onExitCodes" in r
+    }
+    assert by_code == {2: "FailJob", 137: "Count"}
+    assert {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]} in rules
     assert "ttlSecondsAfterFinished" not in s
 
 

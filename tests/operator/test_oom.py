@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from ocr_operator.jobs import Attempt
 from ocr_operator.model import RetrySpec
 from ocr_operator.oom import (
@@ -58,7 +57,9 @@ def test_job_outcome_running_complete_and_failjob() -> None:
     assert failjob.finished and failjob.job_failed and failjob.reason == "PodFailurePolicy"
 
 
-def pod(name: str, attempt: int, index: int, reason: str = "OOMKilled", where: str = "state") -> dict[str, Any]:
+def pod(
+    name: str, attempt: int, index: int, reason: str = "OOMKilled", where: str = "state"
+) -> dict[str, Any]:
     return {
         "metadata": {
             "name": name,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from ocr_operator.planner import Plan, make_plan, manifest_name, matches, shard_keys
 
 

@@ -6,9 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
-from ocr_job.records import ShardPhase, ShardStatus
-from ocr_job.status import StatusReporter, parse_target, resolve_shard_index
 from ocr_operator.status import (
     Counts,
     Phase,
@@ -19,6 +16,9 @@ from ocr_operator.status import (
     set_condition,
     shard_sizes,
 )
+
+from ocr_job.records import ShardPhase, ShardStatus
+from ocr_job.status import StatusReporter, parse_target, resolve_shard_index
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -283,8 +283,12 @@ class S3Server:
             return ""
         return "\n--- weed output (tail) ---\n" + "\n".join(text)
 
-    def stop(self, timeout_s: float = 15.0) -> None:
-        """SIGTERM the process group of our `weed`, SIGKILL after `timeout_s`; wait for it."""
+    def stop(self, timeout_s: float = 6.0) -> None:
+        """SIGTERM the process group of our `weed`, SIGKILL after `timeout_s`; wait for it.
+
+        The volume and filer servers flush within ~2.5 s of SIGTERM; the embedded
+        master sometimes lingers for 10 s or more after that, hence the short cap.
+        """
         proc, self.proc = self.proc, None
         if proc is not None:
             self._signal(proc, signal.SIGTERM)

@@ -160,3 +160,12 @@ def test_open_by_url(s3_server: S3Server, s3_bucket: str) -> None:
     sink.write_record(_record("in/one.jpg", "e1"))
     assert [r.source for r in sink.iter_records()] == ["in/one.jpg"]
     assert sink.url == f"s3://{s3_bucket}/out"
+
+
+def test_record_without_source_etag_is_never_done(s3_server: S3Server, s3_bucket: str) -> None:
+    sink = S3Sink(s3_server.client(), s3_bucket, "res")
+    sink.write_record(
+        ResultRecord.failure("in/vanished.jpg", ErrorCode.FETCH_FAILED, "gone", source_etag=None)
+    )
+    assert sink.done_etag("in/vanished.jpg") is None
+    assert [r.source for r in sink.iter_records()] == ["in/vanished.jpg"]

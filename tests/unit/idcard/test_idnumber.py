@@ -43,7 +43,7 @@ def test_any_valid_number_survives_normalisation(number: str, gap: str) -> None:
     assert idnumber.read(spaced, None).number == number
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(numbers(), st.integers(0, 17), st.data())
 def test_one_confusion_is_repaired_to_the_original_or_flagged(
     number: str, position: int, data: st.DataObject
@@ -63,10 +63,10 @@ def test_one_confusion_is_repaired_to_the_original_or_flagged(
         assert reading.note
 
 
-@settings(max_examples=300)
-@given(numbers(), st.integers(0, 17), st.integers(0, 9), st.dates())
+@settings(max_examples=200)
+@given(numbers(), st.integers(0, 17), st.dates())
 def test_a_repair_never_contradicts_the_printed_birth_date(
-    number: str, position: int, digit: int, printed: datetime.date
+    number: str, position: int, printed: datetime.date
 ) -> None:
     read = number[:position] + "O" + number[position + 1:]
     reading = idnumber.read(read, printed)
