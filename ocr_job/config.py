@@ -78,6 +78,9 @@ class S3Settings(BaseSettings):
     secret_key: SecretStr | None = None
     secure: bool = False
     region: str = "us-east-1"
+    #: Give up on a storage call when its transient failures have lasted this long (seconds);
+    #: the shard then exits with code 1 and nothing unwritten is marked done.
+    retry_timeout_s: Annotated[float, Field(ge=0)] = 120.0
 
 
 class JobConfig(BaseSettings):

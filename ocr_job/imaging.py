@@ -122,6 +122,11 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
+def fit(image: np.ndarray, long_side: int) -> np.ndarray:
+    """`image` scaled down to at most `long_side` on its long side."""
+    return _fit(image, long_side)
+
+
 def _fit(image: np.ndarray, long_side: int) -> np.ndarray:
     h, w = image.shape[:2]
     scale = long_side / max(h, w)
@@ -137,51 +142,78 @@ def _fit(image: np.ndarray, long_side: int) -> np.ndarray:
 def locate_card(image: np.ndarray, long_side: int) -> CardImage:
     """Crop the card out of a photo and undo its perspective; else use the whole image.
 
-    The result is landscape (a portrait image is turned 90° clockwise); whether it is
-    upside down is settled later from the text (see `upright_boxes`).
+    A found card is landscape; whether it is upside down is settled later from the text
+    (see `upright_boxes`). Without an outline the image is returned as it is, scaled.
     """
     quad = find_card_quad(image)
     if quad is not None:
         card = _warp(image, quad, long_side)
         return CardImage(image=card, found_quad=True)
-    h, w = image.shape[:2]
-    if h > w:
-        image = cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
     return CardImage(image=_fit(image, long_side), found_quad=False)
 
 
 def find_card_quad(image: np.ndarray) -> np.ndarray | None:
-    """The four corners (float32, image coords) of the card, or None if no clear outline."""
+    """The four corners (float32, image coords) of the card, or None if no clear outline.
+
+    Candidates come from several edge and threshold maps; a candidate counts only when
+    most of its outline runs along real edges (lighting gradients make large false
+    regions in threshold maps), and the largest such outline wins.
+    """
     h, w = image.shape[:2]
-    scale = 640 / max(h, w)
+    scale = min(1.0, 640 / max(h, w))
     small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
                        interpolation=cv2.INTER_AREA) if scale < 1 else image
-    scale = min(scale, 1.0)
     sh, sw = small.shape[:2]
     area = float(sh * sw)
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     grey = cv2.GaussianBlur(grey, (5, 5), 0)
+    edges = cv2.dilate(cv2.Canny(grey, 20, 60), np.ones((5, 5), np.uint8))
+    card_shaped = abs(max(sw, sh) / min(sw, sh) / CARD_ASPECT - 1) < 0.08
     candidates: list[np.ndarray] = []
-    for edges in _edge_maps(grey):
-        contours, _ = cv2.findContours(edges, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    for region in _edge_maps(grey):
+        contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:5]:
             quad = _quad_of(contour, area)
-            # A "card" that is the whole frame tells us nothing: the image is used as it is.
-            if quad is not None and cv2.contourArea(quad) <= 0.93 * area:
+            if quad is None:
+                continue
+            if cv2.contourArea(quad) > 0.93 * area:
+                if card_shaped:
+                    # The outline is the frame and the frame has the card's shape: the
+                    # image is the card (a scan or a close crop); inner rectangles are details.
+                    return None
+                continue
+            if _edge_support(quad, edges) >= 0.75:
                 candidates.append(quad)
     if not candidates:
         return None
     best = max(candidates, key=cv2.contourArea)
+    if card_shaped and cv2.contourArea(best) < 0.5 * area:
+        return None  # a card-shaped image whose largest outline is small: a detail of the card
     return (best / scale).astype(np.float32)
+
+
+def _edge_support(quad: np.ndarray, edges: np.ndarray) -> float:
+    """The share of points along the quad's outline that lie on an edge."""
+    h, w = edges.shape[:2]
+    hits = total = 0
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        for t in np.linspace(0.05, 0.95, 40):
+            x, y = (a + (b - a) * t).round().astype(int)
+            if 0 <= x < w and 0 <= y < h:
+                total += 1
+                hits += edges[y, x] > 0
+    return hits / total if total else 0.0
 
 
 def _edge_maps(grey: np.ndarray) -> list[np.ndarray]:
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
     canny = cv2.dilate(cv2.Canny(grey, 30, 90), kernel, iterations=1)
     canny = cv2.morphologyEx(canny, cv2.MORPH_CLOSE, kernel, iterations=2)
+    soft = cv2.dilate(cv2.Canny(grey, 10, 40), kernel, iterations=2)
     _, otsu = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     otsu = cv2.morphologyEx(otsu, cv2.MORPH_CLOSE, kernel, iterations=3)
-    return [canny, otsu, cv2.bitwise_not(otsu)]
+    return [canny, soft, otsu, cv2.bitwise_not(otsu)]
 
 
 def _quad_of(contour: np.ndarray, image_area: float) -> np.ndarray | None:

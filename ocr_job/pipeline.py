@@ -22,7 +22,7 @@ from ocr_job import idcard, imaging
 from ocr_job.config import JobConfig, ShardSpec
 from ocr_job.engines import Engine
 from ocr_job.imaging import ImageError
-from ocr_job.records import ErrorCode, ResultRecord
+from ocr_job.records import BACK_FIELDS, FRONT_FIELDS, ErrorCode, ResultRecord
 from ocr_job.reporting import Reporter
 from ocr_job.sharding import in_shard
 from ocr_job.storage import InputItem, Sink, Source, StorageError
@@ -72,9 +72,9 @@ def fetch(item: InputItem, source: Source, sink: Sink, config: JobConfig) -> Fet
     except StorageError:
         raise
     except Exception as exc:  # the item alone is unreadable (vanished, permissions)
+        # No source_etag: a rerun tries again (the object may have become readable).
         return Fetched(item, record=ResultRecord.failure(
-            item.key, ErrorCode.FETCH_FAILED, f"cannot read the input: {type(exc).__name__}",
-            source_etag=item.etag))
+            item.key, ErrorCode.FETCH_FAILED, f"cannot read the input: {type(exc).__name__}"))
     if len(data) > config.max_object_bytes:
         return Fetched(item, record=ResultRecord.failure(
             item.key, ErrorCode.OBJECT_TOO_LARGE,
@@ -132,28 +132,55 @@ def _read_card(item: InputItem, data: bytes, engine: Engine, config: JobConfig,
                timings: dict[str, float]) -> ResultRecord:
     with _timed(timings, "decode"):
         image = imaging.decode(data, config.max_pixels)
-    with _timed(timings, "preprocess"):
-        card = imaging.locate_card(image, config.card_long_side).image
-    del image
-    reading = None
-    for attempt in (card, np.ascontiguousarray(np.rot90(card, k=-1))):
-        reading = _recognise_and_parse(attempt, engine, timings)
-        if reading.side is not None:
+    best: idcard.CardReading | None = None
+    for view in _card_views(image, config.card_long_side, timings):
+        reading = _recognise_and_parse(view, engine, timings)
+        if best is None or _rank(reading) > _rank(best):
+            best = reading
+        if _complete(best):
             break
-    assert reading is not None
-    if reading.side is None:
+    del image
+    if best is None or best.side is None:
         raise ImageError(ErrorCode.NO_CARD_FOUND, "no ID card was recognised in the image")
     return ResultRecord(
         source=item.key,
         status="ok",
-        side=reading.side,
-        fields=reading.fields,
-        confidence=reading.confidence,
-        checks=reading.checks,
-        warnings=reading.warnings,
+        side=best.side,
+        fields=best.fields,
+        confidence=best.confidence,
+        checks=best.checks,
+        warnings=best.warnings,
         timings_ms=timings,
         source_etag=item.etag,
     )
+
+
+def _card_views(image: np.ndarray, long_side: int, timings: dict[str, float]) -> Iterator[np.ndarray]:
+    """The card as located, then fallbacks, tried only while no complete reading is found:
+    the whole image as it is (the outline found may have been a wrong one), then the whole
+    image turned 90° (a card turned on its side; 180° turns are resolved from the text)."""
+    with _timed(timings, "preprocess"):
+        located = imaging.locate_card(image, long_side)
+    if located.found_quad:
+        yield located.image
+    with _timed(timings, "preprocess"):
+        whole = imaging.fit(image, long_side)
+    yield whole
+    yield np.ascontiguousarray(np.rot90(whole, k=-1))
+
+
+def _rank(reading: idcard.CardReading) -> tuple[bool, int, int]:
+    """Better readings first: a side found, then more fields, then fewer failed checks."""
+    present = sum(v is not None for v in reading.fields.model_dump().values())
+    return reading.side is not None, present, -sum(not ok for ok in reading.checks.values())
+
+
+def _complete(reading: idcard.CardReading) -> bool:
+    if reading.side is None:
+        return False
+    wanted = FRONT_FIELDS if reading.side == "front" else BACK_FIELDS
+    values = reading.fields.model_dump()
+    return all(values[f] is not None for f in wanted) and all(reading.checks.values())
 
 
 def _recognise_and_parse(card: np.ndarray, engine: Engine, timings: dict[str, float]) -> idcard.CardReading:

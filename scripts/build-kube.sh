@@ -173,19 +173,49 @@ build() {
   rm -f "$srcdir/vendor/github.com/modern-go/reflect2/go.mod" "$srcdir/vendor/github.com/modern-go/reflect2/go.sum"
   gover="$(go version)"
   log "building with $gover"
-  local ldflags="-s -w"
-  local pkg
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ldflags+=" -X $pkg.gitVersion=v$KUBE_VERSION -X $pkg.gitMajor=${KUBE_VERSION%%.*}"
-    ldflags+=" -X $pkg.gitMinor=$(echo "$KUBE_VERSION" | cut -d. -f2) -X $pkg.gitTreeState=clean"
+  # Kubernetes 1.20 builds in GOPATH mode (its hack/lib/init.sh sets GO111MODULE=off): in
+  # module mode Go >= 1.16 refuses its go.mod/vendor pair ("updates to go.mod needed").
+  local gopath="$WORK/gopath" pkgdir
+  pkgdir="$gopath/src/k8s.io/kubernetes"
+  mkdir -p "$gopath/src/k8s.io"
+  ln -sfn "$srcdir" "$pkgdir"
+  local ldflags="-s -w" key val pkg
+  for key in gitVersion gitMajor gitMinor gitTreeState; do
+    case "$key" in
+      gitVersion) val="v$KUBE_VERSION" ;;
+      gitMajor) val="${KUBE_VERSION%%.*}" ;;
+      gitMinor) val="$(echo "$KUBE_VERSION" | cut -d. -f2)" ;;
+      gitTreeState) val=clean ;;
+    esac
+    for pkg in client-go/pkg/version component-base/version; do
+      ldflags+=" -X k8s.io/kubernetes/vendor/k8s.io/$pkg.$key=$val"
+    done
   done
   mkdir -p "$WORK/out"
+  local goenv=(GO111MODULE=off GOFLAGS= GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0
+    GOPATH="$gopath" GOCACHE="$WORK/gocache")
+  # pkg/generated/openapi/zz_generated.openapi.go is not in the source tree: upstream's
+  # Makefile.generated_files makes it with openapi-gen; the same steps here.
+  log "generating pkg/generated/openapi with openapi-gen"
+  (cd "$pkgdir" && env "${goenv[@]}" go build -o "$WORK/out/openapi-gen" ./vendor/k8s.io/kube-openapi/cmd/openapi-gen)
+  local inputs
+  inputs="$(set +o pipefail; cd "$pkgdir" && find -H . -not \( \( -path './_*' -o -path './.*' -o -path ./vendor \) -prune \) \
+      -type f -name '*.go' \
+    | sed -e 's|^./staging/src|vendor|' -e 's|/[^/]*$||' -e 's|^./||' | LC_ALL=C sort -u \
+    | grep -v -E '^vendor/k8s.io/(code-generator|sample-apiserver)(/|$)' \
+    | while read -r dir; do find "$dir" -maxdepth 1 -type f -name '*.go'; done \
+    | xargs grep --color=never -l '^// *+k8s:' | xargs grep --color=never -l '+k8s:openapi-gen=' \
+    | xargs -n1 dirname | LC_ALL=C sort -u | sed 's|^|k8s.io/kubernetes/|' | paste -sd, -)"
+  [ -n "$inputs" ] || { log "found no +k8s:openapi-gen packages"; return 1; }
+  (cd "$pkgdir" && env "${goenv[@]}" "$WORK/out/openapi-gen" --logtostderr \
+    -i "$inputs" -p k8s.io/kubernetes/pkg/generated/openapi -O zz_generated.openapi \
+    -o "$gopath/src" -h vendor/k8s.io/code-generator/hack/boilerplate.go.txt \
+    -r "$WORK/openapi-violations.report" >&2)
+  [ -s "$srcdir/pkg/generated/openapi/zz_generated.openapi.go" ] || { log "openapi-gen wrote nothing"; return 1; }
   local cmd
   for cmd in kube-apiserver kube-controller-manager; do
     log "go build ./cmd/$cmd"
-    (cd "$srcdir" && GOFLAGS=-mod=vendor GOPROXY=off GOTOOLCHAIN=local GO111MODULE=on CGO_ENABLED=0 \
-      GOCACHE="$WORK/gocache" GOPATH="$WORK/gopath" \
-      go build -trimpath -ldflags "$ldflags" -o "$WORK/out/$cmd" "./cmd/$cmd")
+    (cd "$pkgdir" && env "${goenv[@]}" go build -trimpath -ldflags "$ldflags" -o "$WORK/out/$cmd" "./cmd/$cmd")
   done
   rm -rf "$DEST.tmp"
   mkdir -p "$DEST.tmp/bin"

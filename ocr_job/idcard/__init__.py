@@ -13,10 +13,17 @@ from ocr_job.engines.base import TextBox
 
 from .checks import period_ok, validity_rule_ok
 from .layout import deskew, group_lines
-from .reading import CardReading
+from .reading import CHECK_CODES, WARNING_CODES, CardReading
 from .registry import card_types
 
-__all__ = ["CardReading", "parse", "period_ok", "validity_rule_ok"]
+__all__ = [
+    "CHECK_CODES",
+    "WARNING_CODES",
+    "CardReading",
+    "parse",
+    "period_ok",
+    "validity_rule_ok",
+]
 
 
 def parse(boxes: Sequence[TextBox], width: int, height: int) -> CardReading:

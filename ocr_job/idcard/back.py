@@ -6,7 +6,7 @@ from .checks import check_back
 from .dates import looks_like_validity, parse_validity
 from .layout import EMPTY, Chars, Item, group_lines
 from .reading import Draft
-from .vocab import BACK_LABELS, BACK_TITLES, match_label, squeeze
+from .vocab import BACK_LABELS, BACK_TITLES, match_label, normalise_place
 
 #: Where values start on a back (share of the card width), when no label says so.
 VALUE_X = 0.38
@@ -56,7 +56,11 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
         else:
             start, end = period
             draft.put("valid_from", start.isoformat(), value)
-            draft.put("valid_to", end if isinstance(end, str) else end.isoformat(), value)
+            if end is None:
+                draft.warn("value_unparsed", "the end of the validity period could not be read",
+                           "valid_to")
+            else:
+                draft.put("valid_to", end if isinstance(end, str) else end.isoformat(), value)
 
     # authority: the labelled line and the aligned lines below it, else a 公安 line
     authority = EMPTY
@@ -71,5 +75,5 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
         for kind, chars in rows[:stop]:
             if kind is None and any(w in chars.text for w in _AUTHORITY_WORDS):
                 authority = _drop_label_column(chars, value_x - 0.03 * width)
-    draft.put("issuing_authority", squeeze(authority.text), authority)
+    draft.put("issuing_authority", normalise_place(authority.text), authority)
     check_back(draft)

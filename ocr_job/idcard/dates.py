@@ -44,23 +44,25 @@ def _from_digits(digits: str) -> datetime.date | None:
     return make_date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
 
 
-def parse_validity(text: str) -> tuple[datetime.date, datetime.date | str] | None:
+def parse_validity(text: str) -> tuple[datetime.date, datetime.date | str | None] | None:
     """`2015.01.01-2035.01.01`, `2015.01.01至2035.01.01`, `2015.01.01-长期`.
 
     The separators are often misread or dropped, so the digits are what count:
-    8 digits and 长期, or 16 digits.
+    8 digits and 长期, or 16 digits. When only the start can be read (the end was cut
+    off), the end is None.
     """
     value = squeeze(text).translate(_DIGIT_LOOKALIKES)
     digits = re.sub(r"\D", "", value)
+    if len(digits) < 8:
+        return None
+    start = _from_digits(digits[:8])
+    if start is None:
+        return None
     long_term = LONG_TERM in value or (len(digits) == 8 and ("长" in value or "期" in value))
     if len(digits) == 8 and long_term:
-        start = _from_digits(digits)
-        return (start, LONG_TERM) if start else None
-    if len(digits) == 16:
-        start, end = _from_digits(digits[:8]), _from_digits(digits[8:])
-        if start and end:
-            return start, end
-    return None
+        return start, LONG_TERM
+    end = _from_digits(digits[8:]) if len(digits) == 16 else None
+    return start, end
 
 
 def looks_like_validity(text: str) -> bool:

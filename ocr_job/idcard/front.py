@@ -14,7 +14,13 @@ from .checks import check_front
 from .dates import looks_like_birth, parse_birth
 from .layout import EMPTY, Chars, Item, Line, group_lines
 from .reading import Draft
-from .vocab import FRONT_LABELS, match_label, normalise_ethnicity, normalise_name, squeeze
+from .vocab import (
+    FRONT_LABELS,
+    match_label,
+    normalise_ethnicity,
+    normalise_name,
+    normalise_place,
+)
 
 #: Where values start on a front (share of the card width), when no label says so.
 VALUE_X = 0.155
@@ -193,15 +199,17 @@ def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> Non
         after = max((i for i, k in enumerate(kinds) if k in ("sex", "birth_date")), default=-1)
         tail = [r for r in rows[after + 1:] if r.kind is None] if after >= 0 else []
     for row in tail:
-        if not _aligned(row.line, value_x, width):
+        # a character left in the label column is an unread label (`址` alone) or noise
+        value = _drop_label_column(row.line.chars(), value_x - 0.04 * width)
+        if not value.text or abs(value.x0 - value_x) > 0.06 * width:
             continue
         if prev is not None and row.line.cy - prev.cy > 2.5 * max(prev.height, 1.0):
             break
-        address = address + _cut_number(row.line.chars())
+        address = address + _cut_number(value)
         prev = row.line
     if glued.text:
         address = address + glued
-    draft.put("address", squeeze(address.text), address)
+    draft.put("address", normalise_place(address.text), address)
 
     # the identity number
     reading = None

@@ -9,6 +9,32 @@ from ocr_job.records import Fields, RecordWarning, Side
 
 from .layout import Chars
 
+#: Every warning code `parse` emits (stable snake_case; never rename one).
+WARNING_CODES: dict[str, str] = {
+    "no_card_text": "no identity card was recognised in the boxes (side is None)",
+    "field_missing": "a field of the side could not be read; `field` names it",
+    "value_unparsed": "a date or period was found but could not be read as one",
+    "id_number_corrected": "OCR confusions in the number were repaired (unique, birth-checked)",
+    "id_checksum_failed": "the number fails its check digit and no safe repair exists",
+    "birth_date_mismatch": "the printed birth date differs from the number's",
+    "sex_mismatch": "the printed sex differs from the number's order-code parity",
+    "region_unknown": "the number's region code is not a known county for its birth year",
+    "address_region_mismatch": "the address's province differs from the number's region",
+    "ethnicity_unknown": "the ethnicity is not one of the 56 groups",
+    "validity_period_invalid": "the validity period is not 5/10/20 years or 长期",
+}
+
+#: Each check and the warning code a failure of it raises.
+CHECK_CODES: dict[str, str] = {
+    "id_checksum": "id_checksum_failed",
+    "birth_date_matches_id": "birth_date_mismatch",
+    "sex_matches_id": "sex_mismatch",
+    "region_known": "region_unknown",
+    "address_matches_region": "address_region_mismatch",
+    "ethnicity_known": "ethnicity_unknown",
+    "validity_period": "validity_period_invalid",
+}
+
 
 @dataclass
 class CardReading:
@@ -50,10 +76,12 @@ class Draft:
             self.confidence[name] = round(min(self.scores[i] for i in boxes), 5)
 
     def warn(self, code: str, message: str, field_name: str | None = None) -> None:
+        assert code in WARNING_CODES, code
         self.warnings.append(RecordWarning(code=code, message=message, field=field_name))
 
     def check(self, name: str, ok: bool, code: str, message: str, field_name: str | None) -> None:
         """Record a check; a failed one is also a warning."""
+        assert CHECK_CODES[name] == code, name
         self.checks[name] = ok
         if not ok:
             self.warn(code, message, field_name)

@@ -66,6 +66,16 @@ def squeeze(text: str) -> str:
     return "".join(to_halfwidth(text).split())
 
 
+#: Traditional forms the recogniser returns for characters cards print simplified
+#: (place names only: a person's name keeps whatever was read).
+_SIMPLIFIED = str.maketrans({"涼": "凉"})
+
+
+def normalise_place(text: str) -> str:
+    """An address or authority without spaces, in the simplified forms cards print."""
+    return squeeze(text).translate(_SIMPLIFIED)
+
+
 def normalise_name(text: str) -> str:
     """Remove spaces, and turn middle-dot look-alikes between CJK characters into `·`."""
     return squeeze(_DOT_BETWEEN.sub("·", to_halfwidth(text))).strip("·.-")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ocr_job.config import S3Settings
-from ocr_job.storage.base import InputItem, Sink, Source, StorageError
+from ocr_job.storage.base import InputItem, Sink, Source, StorageError, parse_manifest
 
 __all__ = ["InputItem", "Sink", "Source", "StorageError", "is_s3_url", "open_sink", "open_source"]
 
@@ -40,5 +40,4 @@ def read_manifest(url: str, s3: S3Settings | None = None) -> list[str]:
         from ocr_job.storage.s3 import read_manifest as read_s3_manifest
 
         return read_s3_manifest(url, s3 or S3Settings())
-    text = Path(url).read_text(encoding="utf-8")
-    return [line for line in text.splitlines() if line.strip()]
+    return parse_manifest(Path(url).read_text(encoding="utf-8"))

@@ -36,6 +36,34 @@ def is_image_key(key: str) -> bool:
     return key.lower().endswith(IMAGE_SUFFIXES)
 
 
+def safe_key(key: str) -> str:
+    """A relative key with no leading `/`, no `.`/`..` and no empty segments.
+
+    Result keys are made from input keys with it, so a key can never escape the output.
+    """
+    parts = [p for p in key.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    if not parts:
+        raise ValueError(f"key {key!r} has no usable path segment")
+    return "/".join(parts)
+
+
+def parse_manifest(text: str) -> list[str]:
+    """Keys of a manifest: one per `\\n`-separated line (a trailing `\\r` dropped), empty lines
+    skipped. Keys may hold spaces and any unicode, so nothing else is stripped."""
+    keys = (line[:-1] if line.endswith("\r") else line for line in text.split("\n"))
+    return [key for key in keys if key]
+
+
+def manifest_text(keys: Iterable[str]) -> str:
+    """The manifest of `keys`: one per line, UTF-8. A key cannot hold a line break."""
+    lines = []
+    for key in keys:
+        if not key or "\n" in key or "\r" in key:
+            raise ValueError(f"a manifest cannot hold the key {key!r}")
+        lines.append(f"{key}\n")
+    return "".join(lines)
+
+
 class Source(Protocol):
     def list(self) -> Iterator[InputItem]:
         """Every input under the source, streamed, in a stable (sorted) order."""

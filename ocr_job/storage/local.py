@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from ocr_job.records import ResultRecord
 from ocr_job.storage.base import (
@@ -14,15 +14,8 @@ from ocr_job.storage.base import (
     InputItem,
     StorageError,
     is_image_key,
+    safe_key,
 )
-
-
-def safe_relative_key(key: str) -> str:
-    """A relative posix key with no `..`, `.` or empty segments and no leading slash."""
-    parts = [p for p in PurePosixPath(key.replace("\\", "/")).parts if p not in ("", ".", "..", "/")]
-    if not parts:
-        raise ValueError(f"key {key!r} has no usable path segment")
-    return "/".join(parts)
 
 
 def _local_etag(stat: os.stat_result) -> str:
@@ -77,7 +70,7 @@ class LocalSink:
             raise StorageError(f"cannot create output folder: {exc}") from exc
 
     def _record_path(self, key: str) -> Path:
-        return self.root / (safe_relative_key(key) + RECORD_SUFFIX)
+        return self.root / (safe_key(key) + RECORD_SUFFIX)
 
     def done_etag(self, key: str) -> str | None:
         path = self._record_path(key)
@@ -92,11 +85,11 @@ class LocalSink:
         self._write_atomic(self._record_path(record.source), record.model_dump_json(indent=1))
 
     def write_text(self, name: str, text: str) -> None:
-        self._write_atomic(self.root / safe_relative_key(name), text)
+        self._write_atomic(self.root / safe_key(name), text)
 
     def read_text(self, name: str) -> str | None:
         try:
-            return (self.root / safe_relative_key(name)).read_text(encoding="utf-8")
+            return (self.root / safe_key(name)).read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import http.client
 import logging
-import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 import urllib3.exceptions
@@ -30,8 +29,6 @@ log = logging.getLogger("ocr_job.storage.s3")
 
 T = TypeVar("T")
 
-#: Environment variable that overrides the default retry budget (seconds).
-RETRY_ENV = "OCR_S3_RETRY_TIMEOUT_S"
 DEFAULT_RETRY_TOTAL_S = 120.0
 
 #: S3 error codes that are worth retrying even when the status is not 5xx.
@@ -101,25 +98,12 @@ def describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _default_total() -> float:
-    raw = os.environ.get(RETRY_ENV)
-    if raw:
-        try:
-            value = float(raw)
-        except ValueError:
-            log.warning("ignoring %s=%r: not a number", RETRY_ENV, raw)
-        else:
-            if value >= 0:
-                return value
-    return DEFAULT_RETRY_TOTAL_S
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     """How long and how often to retry a transient failure."""
 
     #: Give up when the failures of one call have lasted this long (seconds).
-    total_s: float = field(default_factory=_default_total)
+    total_s: float = DEFAULT_RETRY_TOTAL_S
     #: First backoff; doubles per attempt up to `max_backoff_s`, with full jitter.
     base_s: float = 0.25
     max_backoff_s: float = 8.0

@@ -25,7 +25,7 @@ from typing import Self, TypeVar
 import certifi
 import urllib3
 from minio import Minio
-from minio.error import S3Error
+from minio.error import InvalidResponseError, S3Error, ServerError
 
 from ocr_job.config import S3Settings
 from ocr_job.records import ResultRecord
@@ -35,6 +35,9 @@ from ocr_job.storage.base import (
     InputItem,
     StorageError,
     is_image_key,
+    manifest_text,
+    parse_manifest,
+    safe_key,
 )
 from ocr_job.storage.retry import RetryPolicy, call_with_retry, describe, is_transient
 
@@ -76,17 +79,6 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     if not bucket:
         raise ValueError(f"the s3:// URL names no bucket: {url!r}")
     return bucket, "/".join(p for p in prefix.split("/") if p)
-
-
-def safe_key(key: str) -> str:
-    """A relative key with no leading `/`, no `.`/`..` and no empty segments.
-
-    Same rule as the local sink, so both backends lay results out alike.
-    """
-    parts = [p for p in key.replace("\\", "/").split("/") if p not in ("", ".", "..")]
-    if not parts:
-        raise ValueError(f"key {key!r} has no usable path segment")
-    return "/".join(parts)
 
 
 def join_key(prefix: str, name: str) -> str:
@@ -164,6 +156,10 @@ def check_bucket(
         call_with_retry(policy or RetryPolicy(), f"checking bucket {bucket!r}", probe)
     except S3Error as exc:
         raise _client_error(exc, bucket, endpoint) from None
+    except (InvalidResponseError, ServerError) as exc:  # not an S3 server, or a proxy error
+        raise StorageError(
+            f"{endpoint} does not answer like an S3 server ({describe(exc)})"
+        ) from None
     except ValueError as exc:  # the SDK validates bucket names locally
         raise StorageError(f"invalid bucket name {bucket!r}: {exc}") from None
 
@@ -223,7 +219,11 @@ class _S3Location:
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         """One SDK call with retries; client errors (4xx) come through as S3Error."""
-        return call_with_retry(self.policy, what, fn)
+        try:
+            return call_with_retry(self.policy, what, fn)
+        except (InvalidResponseError, ServerError) as exc:  # a non-S3 answer (a proxy?)
+            raise StorageError(f"{what}: unexpected answer from {self.endpoint} "
+                               f"({describe(exc)})") from None
 
     def _fatal(self, exc: S3Error) -> StorageError:
         return _client_error(exc, self.bucket, self.endpoint)
@@ -263,8 +263,7 @@ class _S3Location:
 
 
 def _policy_of(settings: S3Settings) -> RetryPolicy:
-    total = getattr(settings, "retry_timeout_s", None)
-    return RetryPolicy(total_s=float(total)) if total is not None else RetryPolicy()
+    return RetryPolicy(total_s=settings.retry_timeout_s)
 
 
 # --------------------------------------------------------------------------- source
@@ -455,12 +454,8 @@ def write_manifest(
     bucket, key = parse_s3_url(url)
     if not key:
         raise ValueError(f"the manifest URL names no object: {url!r}")
-    lines = []
-    for k in keys:
-        if not k or "\n" in k or "\r" in k:
-            raise ValueError(f"a manifest cannot hold the key {k!r}")
-        lines.append(k)
-    data = "".join(f"{k}\n" for k in lines).encode("utf-8")
+    text = manifest_text(keys)
+    data = text.encode("utf-8")
     client = _client_of(target)
 
     def put() -> None:
@@ -472,7 +467,7 @@ def write_manifest(
         call_with_retry(_policy_for(target), f"PUT {url}", put)
     except S3Error as exc:
         raise _client_error(exc, bucket, _endpoint_of(client)) from None
-    return len(lines)
+    return text.count("\n")
 
 
 def read_manifest(
@@ -499,9 +494,7 @@ def read_manifest(
         if exc.code in _NOT_FOUND:
             raise StorageError(f"manifest {url} does not exist") from None
         raise _client_error(exc, bucket, _endpoint_of(client)) from None
-    # Split on "\n" only: str.splitlines() would also split on unicode separators.
-    lines = (line.removesuffix("\r") for line in data.decode("utf-8").split("\n"))
-    return [line for line in lines if line]
+    return parse_manifest(data.decode("utf-8"))
 
 
 __all__ = [
@@ -514,6 +507,5 @@ __all__ = [
     "parse_s3_url",
     "read_manifest",
     "record_key",
-    "safe_key",
     "write_manifest",
 ]

@@ -15,6 +15,8 @@ from kubernetes.client.rest import ApiException
 
 from ocr_operator import GROUP, LABEL_BATCH, LABEL_MANAGED_BY, MANAGER, PLURAL, VERSION
 
+INTAKE_PLURAL = "ocrintakes"
+
 log = logging.getLogger(__name__)
 
 
@@ -134,6 +136,54 @@ class KubeCluster:
     def read_secret(self, namespace: str, name: str) -> dict[str, str]:
         data = _json(self.core.read_namespaced_secret(name, namespace, _preload_content=False))
         return {k: base64.b64decode(v).decode() for k, v in (data.get("data") or {}).items()}
+
+    # ---------------------------------------------------------------- OcrIntake (intake.py)
+
+    def get_intake(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return _json(
+                self.custom.get_namespaced_custom_object(
+                    GROUP, VERSION, namespace, INTAKE_PLURAL, name, _preload_content=False
+                )
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list_intakes(self) -> list[dict[str, Any]]:
+        """Every OcrIntake in the watched namespaces (whole objects)."""
+        items: list[dict[str, Any]] = []
+        for ns in self.namespaces or [None]:
+            if ns is None:
+                response = self.custom.list_cluster_custom_object(
+                    GROUP, VERSION, INTAKE_PLURAL, _preload_content=False
+                )
+            else:
+                response = self.custom.list_namespaced_custom_object(
+                    GROUP, VERSION, ns, INTAKE_PLURAL, _preload_content=False
+                )
+            items += _json(response).get("items", [])
+        return items
+
+    def patch_intake_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, INTAKE_PLURAL, name, {"status": patch},
+            _preload_content=False,
+        )
+
+    def create_batch(self, body: dict[str, Any]) -> bool:
+        """Create an OcrBatch; False when one of that name exists already (409)."""
+        try:
+            self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, body["metadata"]["namespace"], PLURAL, body,
+                _preload_content=False,
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
 
     def post_event(self, batch: dict[str, Any], type: str, reason: str, message: str) -> None:
         meta = batch["metadata"]

@@ -41,6 +41,8 @@ class OperatorState:
     reconciler: Reconciler | None = None
     scheduler: Scheduler | None = None
     resync: asyncio.Task[None] | None = None
+    #: The OcrIntake side (`intake.IntakeRuntime`), made at startup.
+    intake: Any = None
 
     def poke(self, namespace: str | None, name: str | None) -> None:
         if self.scheduler is not None and namespace and name:
@@ -96,3 +98,8 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
     )
     async def job_event(labels: kopf.Labels, namespace: str | None, **_: Any) -> None:
         state.poke(namespace, labels.get(LABEL_BATCH))
+
+    # OcrIntake: drop folders in a bucket become batches (intake.py, docs/intake.md).
+    from ocr_operator.intake import register_intake
+
+    register_intake(registry, state)

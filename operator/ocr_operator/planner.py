@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
-from ocr_job.storage.base import MANIFESTS_DIR
+from ocr_job.storage.base import MANIFESTS_DIR, manifest_text
 
 __all__ = [
     "MANIFESTS_DIR",
@@ -91,6 +91,3 @@ def make_plan(
     return Plan(total=total, shard_count=count, shard_size=shard_size)
 
 
-def manifest_text(keys: Sequence[str]) -> str:
-    """One key per line (the default manifest format, used when storage has none)."""
-    return "".join(f"{k}\n" for k in keys)

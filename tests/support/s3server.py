@@ -35,6 +35,7 @@ from types import TracebackType
 import pytest
 import urllib3
 from minio import Minio
+from minio.error import S3Error
 from pydantic import SecretStr
 
 from ocr_job.config import S3Settings
@@ -257,12 +258,24 @@ class S3Server:
                 time.sleep(0.2)
         else:
             raise S3ServerError(f"S3 API not up after {timeout_s:.0f} s: {last!r}{self._tail()}")
-        # 2. a write goes through (after a restart the first PUT can stall for a while).
+        # 2. old data reads back (after a restart, GETs fail with InternalError until the
+        #    volume server has re-registered) and a write goes through (the first PUT
+        #    after a restart can stall for a while).
         writer = self.client(timeout_s=30.0)
         while time.monotonic() < deadline:
             self._check_alive()
             try:
-                if not writer.bucket_exists(READY_BUCKET):
+                if writer.bucket_exists(READY_BUCKET):
+                    try:
+                        response = writer.get_object(READY_BUCKET, "probe")
+                    except S3Error as exc:
+                        if exc.code != "NoSuchKey":  # e.g. InternalError: not ready
+                            raise
+                    else:
+                        response.read()
+                        response.close()
+                        response.release_conn()
+                else:
                     writer.make_bucket(READY_BUCKET)
                 writer.put_object(READY_BUCKET, "probe", io.BytesIO(b"ok"), 2)
                 return

@@ -5,12 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ocr_job.storage.retry import RetryPolicy
-from tests.support.s3server import own_s3_server, s3_bucket, s3_server
-
-__all__ = ["fast_policy", "own_s3_server", "s3_bucket", "s3_server"]
 
 
 @pytest.fixture
 def fast_policy() -> RetryPolicy:
-    """Retries that give up after 3 s, so outage tests stay short."""
-    return RetryPolicy(total_s=3.0, base_s=0.1, max_backoff_s=0.5)
+    """Retries that give up after 2 s, so outage tests stay short."""
+    return RetryPolicy(total_s=2.0, base_s=0.1, max_backoff_s=0.5)

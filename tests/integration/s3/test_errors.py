@@ -59,3 +59,10 @@ def test_invalid_url_or_bucket_name(s3_server: S3Server, url: str) -> None:
 def test_settings_repr_hides_secrets(s3_server: S3Server) -> None:
     settings = s3_server.settings()
     _assert_secret_free(repr(settings) + str(settings), s3_server)
+
+
+def test_endpoint_that_is_not_s3(s3_server: S3Server) -> None:
+    """An HTTP server that is not S3 (here SeaweedFS's master) is refused clearly."""
+    settings = s3_server.settings(endpoint=f"127.0.0.1:{s3_server.ports['master']}")
+    with pytest.raises(StorageError, match="does not answer like an S3 server"):
+        S3Source.from_url("s3://bucket/in", settings)

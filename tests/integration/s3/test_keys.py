@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ocr_job.records import ResultRecord
-from ocr_job.storage.s3 import S3Sink, parse_s3_url, record_key, safe_key
+from ocr_job.storage.base import safe_key
+from ocr_job.storage.s3 import S3Sink, parse_s3_url, record_key
 from tests.support.s3server import S3Server
 
 

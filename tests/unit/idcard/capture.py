@@ -1,13 +1,16 @@
-"""Save real engine box lists of clean synthetic cards as parser fixtures.
+"""Save real engine box lists of synthetic cards as parser fixtures.
 
 Needs the engine and the generator (not the unit tests): run
-`python -m tests.unit.idcard.capture [count] [seed]` to (re)write `fixtures/engine_*.json`.
+`python -m tests.unit.idcard.capture [count] [seed] [level] [skew]` to write
+`fixtures/engine_<level>_s<seed>_*.json`. Each card is cropped with its true corners (as
+the pipeline would) and then turned by a random angle within ±skew degrees.
 The expected fields are the generator's true labels, never the parser's output.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import sys
 import tempfile
 from pathlib import Path
@@ -50,23 +53,30 @@ def expected_checks(fields: dict[str, Any]) -> dict[str, bool]:
     return {"validity_period": True}
 
 
-def main(count: int = 16, seed: int = 11) -> None:
+def main(count: int = 16, seed: int = 11, level: str = "clean", skew: float = 0.0) -> None:
     from ocr_job.engines.onnx import OnnxEngine
     from ocr_job.synth import generate_set, load_labels
 
     engine = OnnxEngine(threads=2)
+    rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
-        dest = generate_set(Path(tmp), count, seed=seed, levels=("clean",))
+        dest = generate_set(Path(tmp), count, seed=seed, levels=(level,))
         for source, label in sorted(load_labels(dest).items()):
             if label["side"] is None:
                 continue
             image = cv2.imread(str(dest / source))
             card = crop(image, label["transform"]["corners"], 1000)
+            angle = rng.uniform(-skew, skew) if skew else 0.0
+            if angle:
+                turn = cv2.getRotationMatrix2D((card.shape[1] / 2, card.shape[0] / 2), angle, 1)
+                card = cv2.warpAffine(card, turn, (card.shape[1], card.shape[0]),
+                                      borderMode=cv2.BORDER_REPLICATE)
             boxes = engine.recognise(card).boxes
             fields = {k: v for k, v in label["fields"].items() if v is not None}
             checks = expected_checks(fields)
             case = {
-                "description": f"engine boxes of synthetic {source} (seed {seed})",
+                "description": f"engine boxes of synthetic {source} (seed {seed}), "
+                f"turned {angle:+.1f}°",
                 "source": "engine",
                 "width": card.shape[1],
                 "height": card.shape[0],
@@ -84,10 +94,16 @@ def main(count: int = 16, seed: int = 11) -> None:
                     ],
                 },
             }
-            name = f"engine_s{seed}_{Path(source).stem}.json"
+            name = f"engine_{level}_s{seed}_{Path(source).stem}.json"
             text = json.dumps(case, ensure_ascii=False, indent=1) + "\n"
             (FIXTURES / name).write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:]))
+    args = sys.argv[1:]
+    main(
+        int(args[0]) if args else 16,
+        int(args[1]) if len(args) > 1 else 11,
+        args[2] if len(args) > 2 else "clean",
+        float(args[3]) if len(args) > 3 else 0.0,
+    )

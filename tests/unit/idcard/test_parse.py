@@ -186,3 +186,19 @@ def test_messages_never_show_the_name_or_number() -> None:
     assert reading.warnings
     for warning in reading.warnings:
         assert "张三" not in warning.message and bad not in warning.message
+
+
+def test_address_label_half_read_keeps_the_first_line() -> None:
+    specs = front("欧阳娜娜", "男", "汉", ("1985", "12", "31"), ADDR3, LI_X)
+    specs = [B("址", 60, 300, w=110) if b.text == "住址" else b for b in specs]
+    assert read(specs, skew=-3.5).fields.address == "".join(ADDR3)
+
+
+def test_validity_cut_short_keeps_the_start_and_warns() -> None:
+    specs = [B("中华人民共和国", 380, 95, w=520), B("居民身份证", 330, 190, w=560),
+             B("签发机关", 220, 470, w=130), B("南澳县公安局", 400, 470),
+             B("有效期限", 220, 545, w=130), B("2025.01.24-2045", 400, 545, w=290)]
+    reading = read(specs)
+    assert reading.fields.valid_from == "2025-01-24" and reading.fields.valid_to is None
+    assert codes(reading) == ["field_missing", "value_unparsed"]
+    assert "validity_period" not in reading.checks

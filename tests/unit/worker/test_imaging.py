@@ -147,11 +147,18 @@ def test_locate_card_undoes_perspective(rotate: int) -> None:
     assert found.image[h // 2, 15].mean() > 180 and found.image[h // 2, w - 15].mean() > 180
 
 
-def test_whole_image_portrait_is_turned_landscape() -> None:
+def test_without_an_outline_the_whole_image_is_used() -> None:
     plain = np.full((1000, 600, 3), 230, np.uint8)
     found = imaging.locate_card(plain, long_side=960)
     assert not found.found_quad
-    assert found.image.shape[:2] == (576, 960)
+    assert found.image.shape[:2] == (960, 576)  # scaled, not turned: the views decide
+
+
+def test_a_scan_of_just_the_card_is_the_card() -> None:
+    card = np.full((540, 856, 3), 235, np.uint8)
+    cv2.rectangle(card, (560, 100), (800, 420), (120, 120, 120), -1)  # the portrait block
+    found = imaging.locate_card(card, long_side=960)
+    assert not found.found_quad and found.image.shape[:2] == (540, 856)  # never enlarged
 
 
 def _box(text: str, x0: float, y0: float, x1: float, y1: float, angle: int = 0) -> TextBox:
