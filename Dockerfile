@@ -31,7 +31,7 @@ RUN python -m venv /opt/venv \
 
 FROM builder AS venv-worker
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install . \
+ && /opt/venv/bin/pip install ".[worker]" \
  && /opt/venv/bin/ocr-job --help >/dev/null \
  && /opt/venv/bin/python -c "from ocr_job.engines.onnx import bundled_model_paths as m; m()"
 

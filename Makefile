@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 SAMPLES ?= samples
 OUT ?= out
 # Extras the tests need: the paddle engine runs in CI too.
-TEST_EXTRAS ?= dev,operator,paddle
+TEST_EXTRAS ?= worker,dev,operator,paddle
 APT_PACKAGES := fonts-noto-cjk fonts-ocr-b
 
 .PHONY: help venv install install-test system-deps run test lint e2e bench clean
@@ -26,7 +26,7 @@ $(VENV)/bin/python:
 venv: $(VENV)/bin/python
 
 install: venv
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet -e ".[worker]"
 
 # Debian packages: CJK fonts and OCR-B for the synthetic cards. Needs root (CI runs as root).
 system-deps:

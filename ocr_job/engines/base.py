@@ -7,9 +7,10 @@ image's pixel coordinates. Exactly one engine instance exists per process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
+if TYPE_CHECKING:  # the parser imports TextBox from here and must stay free of numpy
+    import numpy as np
 
 Point = tuple[float, float]
 

@@ -28,7 +28,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 #: A slim Python 3.11 base pinned to a patch release (a digest may follow).
 PINNED_BASE = re.compile(r"^python:3\.11\.\d+-slim-(bookworm|trixie)(@sha256:[0-9a-f]{64})?$")
 FINAL = {"operator": "ocr-operator", "worker": "ocr-job", "worker-paddle": "ocr-job"}
-VENV_EXTRAS = {"operator": "operator", "worker": None, "worker-paddle": "paddle"}
+VENV_EXTRAS = {"operator": "operator", "worker": "worker", "worker-paddle": "paddle"}
 BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|clang|build-essential|make|cmake|python3?-dev|libc6-dev)\b")
 
 

@@ -56,6 +56,7 @@ def test_the_batch_survives_an_s3_restart(
     runs = world.runner.runs()
     assert all(r.exit_code in (0, 1) for r in runs), [(r.name, r.exit_code) for r in runs]
     assert {r.index for r in runs if r.reason == "Completed"} == {0, 1}
+    assert any("; retry " in r.log_text() for r in runs), "a worker met the outage and retried"
     world.check_no_leaks()
 
     report(f"scenario 4 (S3 restart): S3 down for {outage:.1f} s at progress {progress_before}; "

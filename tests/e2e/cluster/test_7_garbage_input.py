@@ -1,0 +1,79 @@
+"""Scenario 7, garbage in the bucket: a hypothesis fuzz run feeds random and mutated image
+bytes (real card JPEG/PNG/GIF/BMP/TIFF/WEBP with truncations, bit flips, chunk edits and
+headers claiming huge dimensions) to the worker's decode-and-preprocess path, and a smaller
+number through `pipeline.process` with the real onnx engine. No crash, no hang past the
+per-item timeout, no internal_error: every input ends as an ok record or an error record
+with its code.
+
+The fuzzer (tests/e2e/cluster/fuzzing.py) runs as a child process in a memory cgroup of a
+worker's size, so a segfault in a native decoder, a runaway allocation or a hang in C fails
+this test with the child's output instead of killing pytest."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from tests.e2e.cluster.conftest import ROOT, SIZES, LeakLog, report
+from tests.support.podrunner import CGROUP_PREFIX, MemoryCgroup
+
+#: The default worker memory (512Mi) plus room for hypothesis itself.
+LIMIT_BYTES = 768 * 2**20
+TIMEOUT_S = 300 + SIZES.fuzz_examples * 0.5 + SIZES.fuzz_pipeline_examples * 30
+
+pytestmark = pytest.mark.timeout(int(TIMEOUT_S + 120))
+
+
+def test_garbage_bytes_get_records_not_crashes(leak_log: LeakLog) -> None:
+    group = MemoryCgroup(f"{CGROUP_PREFIX}fuzz-{secrets.token_hex(3)}", LIMIT_BYTES)
+    args = ["--examples", str(SIZES.fuzz_examples),
+            "--pipeline-examples", str(SIZES.fuzz_pipeline_examples)]  # fmt: skip
+    if SIZES.large:
+        args.append("--random")  # explore new inputs on the long run; `make test` is repeatable
+    try:
+        with tempfile.TemporaryDirectory(prefix="ocrbatch-fuzz-") as home:
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "LANG": "C.UTF-8",
+                   "PYTHONPATH": str(ROOT)}  # fmt: skip
+            wrapper = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(group.procs),
+                       sys.executable, "-m", "tests.e2e.cluster.fuzzing", *args]  # fmt: skip
+            proc = subprocess.run(wrapper, cwd=ROOT, env=env, capture_output=True, text=True,
+                                  timeout=TIMEOUT_S, check=False)  # fmt: skip
+        oom_kills = group.oom_kills()
+        peak = group.peak_bytes()
+    finally:
+        group.remove()
+    output = proc.stdout + proc.stderr
+    leak_log.add("fuzzer output", output)
+    assert oom_kills == 0, f"the fuzzer was OOM-killed at {LIMIT_BYTES >> 20} MiB:\n{output[-5000:]}"
+    assert proc.returncode == 0, f"exit {proc.returncode}:\n{output[-8000:]}"
+    stats = json.loads(proc.stdout.strip().splitlines()[-1])
+
+    decode = stats["decode"]
+    assert sum(decode.values()) >= SIZES.fuzz_examples * 0.9, decode
+    assert decode.get("ok", 0) > 0 and decode.get("unreadable_image", 0) > 0, "both ends reached"
+    pipeline = stats.get("pipeline", {})
+    assert sum(pipeline.values()) == SIZES.fuzz_pipeline_examples, pipeline
+    assert "internal_error" not in pipeline and "internal_error" not in decode
+
+    report(f"scenario 7 (garbage input): {sum(decode.values())} inputs through decode+locate "
+           f"{decode}; {sum(pipeline.values())} through the pipeline {pipeline}; slowest "
+           f"{stats['max_decode_s']:.2f} s / {stats.get('max_item_s', 0):.2f} s; child peak "
+           f"{(peak or 0) >> 20} MiB in {stats['wall_s']} s")  # fmt: skip
+
+
+def test_the_fuzzer_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The harness is not vacuous: an exception in the checked path fails the run."""
+    from tests.e2e.cluster import fuzzing
+
+    def broken(data: bytes, max_pixels: int) -> object:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(fuzzing, "decode", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        fuzzing.fuzz_decode({"x.png": b"\x89PNG\r\n\x1a\n" + bytes(64)}, 5, True, {})
