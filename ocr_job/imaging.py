@@ -155,9 +155,12 @@ def locate_card(image: np.ndarray, long_side: int) -> CardImage:
 def find_card_quad(image: np.ndarray) -> np.ndarray | None:
     """The four corners (float32, image coords) of the card, or None if no clear outline.
 
-    Candidates come from several edge and threshold maps; a candidate counts only when
-    most of its outline runs along real edges (lighting gradients make large false
-    regions in threshold maps), and the largest such outline wins.
+    Candidates come from several edge and threshold maps. Each candidate's sides are
+    refitted to the edge pixels along them (a polygon approximation cuts the rounded
+    corners, which moves the sides by a few pixels), and a candidate counts only when
+    every side runs along an edge of its own direction (lighting gradients make large
+    false regions in threshold maps; a card's printed pattern has edges everywhere, but
+    not in one direction along a line). The largest such outline wins.
     """
     h, w = image.shape[:2]
     scale = min(1.0, 640 / max(h, w))
@@ -167,43 +170,95 @@ def find_card_quad(image: np.ndarray) -> np.ndarray | None:
     area = float(sh * sw)
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     grey = cv2.GaussianBlur(grey, (5, 5), 0)
-    edges = cv2.dilate(cv2.Canny(grey, 20, 60), np.ones((5, 5), np.uint8))
+    edges = _Edges(grey)
+    band = max(4.0, 0.012 * max(sh, sw))
     card_shaped = abs(max(sw, sh) / min(sw, sh) / CARD_ASPECT - 1) < 0.08
     candidates: list[np.ndarray] = []
     for region in _edge_maps(grey):
         contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:5]:
             quad = _quad_of(contour, area)
-            if quad is None:
-                continue
-            if cv2.contourArea(quad) > 0.93 * area:
-                if card_shaped:
-                    # The outline is the frame and the frame has the card's shape: the
-                    # image is the card (a scan or a close crop); inner rectangles are details.
-                    return None
-                continue
-            if _edge_support(quad, edges) >= 0.75:
+            if quad is None or cv2.contourArea(quad) > 0.93 * area:
+                continue  # none, or the frame of the picture
+            quad = _refine_sides(quad, edges.points, band)
+            sides = [edges.support(quad[i], quad[(i + 1) % 4]) for i in range(4)]
+            if sum(sides) / 4 >= 0.75 and min(sides) >= 0.5:
                 candidates.append(quad)
     if not candidates:
         return None
     best = max(candidates, key=cv2.contourArea)
-    if card_shaped and cv2.contourArea(best) < 0.5 * area:
+    if card_shaped and cv2.contourArea(best) < 0.25 * area:
         return None  # a card-shaped image whose largest outline is small: a detail of the card
     return (best / scale).astype(np.float32)
 
 
-def _edge_support(quad: np.ndarray, edges: np.ndarray) -> float:
-    """The share of points along the quad's outline that lie on an edge."""
-    h, w = edges.shape[:2]
-    hits = total = 0
-    for i in range(4):
-        a, b = quad[i], quad[(i + 1) % 4]
-        for t in np.linspace(0.05, 0.95, 40):
-            x, y = (a + (b - a) * t).round().astype(int)
-            if 0 <= x < w and 0 <= y < h:
-                total += 1
-                hits += edges[y, x] > 0
-    return hits / total if total else 0.0
+class _Edges:
+    """Canny edges of a small grey image, with their gradient, for checking outlines."""
+
+    #: Samples along a side, and how far (px) across the side an edge may lie.
+    SAMPLES = 40
+    REACH = 3
+
+    def __init__(self, grey: np.ndarray) -> None:
+        self.canny = cv2.Canny(grey, 20, 60)
+        self.gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+        self.gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+        ys, xs = np.nonzero(self.canny)
+        self.points = np.stack([xs, ys], axis=1).astype(np.float64)
+
+    def support(self, a: np.ndarray, b: np.ndarray) -> float:
+        """The share of points along a→b with an edge across the side near them."""
+        h, w = self.canny.shape[:2]
+        d = (b - a).astype(np.float64)
+        length = float(np.hypot(*d))
+        if length < 1:
+            return 0.0
+        normal = np.array([-d[1], d[0]]) / length
+        ts = np.linspace(0.05, 0.95, self.SAMPLES)[:, None, None]
+        ks = np.arange(-self.REACH, self.REACH + 1)[None, :, None]
+        pts = (a + d * ts + normal * ks).round().astype(int)  # samples × offsets × 2
+        x, y = pts[..., 0], pts[..., 1]
+        inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+        x, y = np.clip(x, 0, w - 1), np.clip(y, 0, h - 1)
+        gx, gy = self.gx[y, x], self.gy[y, x]
+        across = np.abs(gx * normal[0] + gy * normal[1]) >= 0.85 * np.hypot(gx, gy)
+        hit = inside & (self.canny[y, x] > 0) & across
+        return float(hit.any(axis=1).mean())
+
+
+def _refine_sides(quad: np.ndarray, points: np.ndarray, band: float) -> np.ndarray:
+    """`quad` with each side refitted to the edge points within `band` px of its middle
+    part, and the corners moved to where the refitted sides meet (two rounds)."""
+    for _ in range(2):
+        lines: list[tuple[np.ndarray, np.ndarray]] = []
+        for i in range(4):
+            a, b = quad[i].astype(np.float64), quad[(i + 1) % 4].astype(np.float64)
+            length = float(np.hypot(*(b - a)))
+            if length < 1:
+                return quad
+            u = (b - a) / length
+            rel = points - a
+            t = rel @ u / length
+            dist = rel @ np.array([-u[1], u[0]])
+            near = points[(np.abs(dist) <= band) & (t > 0.12) & (t < 0.88)]
+            if len(near) >= 0.3 * length:
+                vx, vy, x0, y0 = cv2.fitLine(near.astype(np.float32), cv2.DIST_HUBER,
+                                             0, 0.01, 0.01).ravel()
+                lines.append((np.array([x0, y0], np.float64), np.array([vx, vy], np.float64)))
+            else:
+                lines.append((a, u))
+        corners = []
+        for i in range(4):
+            (p1, d1), (p2, d2) = lines[i - 1], lines[i]
+            m = np.array([[d1[0], -d2[0]], [d1[1], -d2[1]]])
+            if abs(np.linalg.det(m)) < 1e-6:
+                return quad
+            corners.append(p1 + d1 * np.linalg.solve(m, p2 - p1)[0])
+        refined = np.array(corners, np.float32)
+        if np.abs(refined - quad).max() > 3 * band:
+            return quad  # the fit ran off to other edges: keep the outline as found
+        quad = refined
+    return quad
 
 
 def _edge_maps(grey: np.ndarray) -> list[np.ndarray]:

@@ -61,7 +61,7 @@ DET_LIMIT_SIDE = 960
 #: Detector canvases have sides that are multiples of this (and at most DET_LIMIT_SIDE).
 DET_CANVAS_STEP = 320
 #: The recogniser input widths (height 48). PP-OCRv4's own minimum is 320.
-REC_WIDTHS: tuple[int, ...] = (960,)
+REC_WIDTHS: tuple[int, ...] = (320, 640, 960)
 REC_HEIGHT = 48
 #: Boxes recognised with a lower score are dropped as noise (PaddleOCR's drop_score).
 MIN_TEXT_SCORE = 0.5
@@ -140,6 +140,19 @@ class PaddleEngine:
         self._ocr = PaddleOCR(**params)
         logging.getLogger("ppocr").setLevel(logging.WARNING)
         self._cls_thresh = float(self._ocr.text_classifier.cls_thresh)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Run each predictor once at its largest shape, so its memory pool is sized once.
+
+        Paddle's auto-growth allocator carves later, smaller requests out of the chunks
+        this leaves; without it, each larger new shape adds its whole activation memory.
+        """
+        blank = np.full((DET_LIMIT_SIDE, DET_LIMIT_SIDE, 3), 255, dtype=np.uint8)
+        self._ocr.text_detector(blank)
+        line = np.full((REC_HEIGHT, REC_WIDTHS[-1], 3), 255, dtype=np.uint8)
+        self._ocr.text_classifier([line])
+        self._recognise_line(line)
 
     # ------------------------------------------------------------------ stages
 

@@ -17,6 +17,7 @@ from .reading import Draft
 from .vocab import (
     FRONT_LABELS,
     match_label,
+    nearest_ethnicity,
     normalise_ethnicity,
     normalise_name,
     normalise_place,
@@ -112,6 +113,19 @@ def _split_sex_line(value: Chars) -> tuple[Chars, Chars]:
     return sex, after
 
 
+def _put_ethnicity(draft: Draft, chars: Chars) -> None:
+    """The group as printed; a misreading one character away from exactly one group
+    becomes that group, with a warning."""
+    value = normalise_ethnicity(chars.text)
+    nearest = nearest_ethnicity(value)
+    if nearest is not None:
+        draft.warn("ethnicity_corrected",
+                   f"read {value}, which is not a group; taken as {nearest}, the only group "
+                   "one character away", "ethnicity")
+        value = nearest
+    draft.put("ethnicity", value, chars)
+
+
 def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> None:
     """Fill `draft` with the front fields and checks."""
     items = [i for i in items if not (i.x0 > PHOTO_X * width and i.cy < NUMBER_Y * height)]
@@ -170,11 +184,10 @@ def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> Non
             sex, ethnicity = _split_sex_line(row.value)
             draft.put("sex", sex.text, sex)
             if ethnicity.text:
-                draft.put("ethnicity", normalise_ethnicity(ethnicity.text), ethnicity)
+                _put_ethnicity(draft, ethnicity)
             break
     if "ethnicity" in kinds and "ethnicity" not in draft.values:
-        value = rows[kinds.index("ethnicity")].value
-        draft.put("ethnicity", normalise_ethnicity(value.text), value)
+        _put_ethnicity(draft, rows[kinds.index("ethnicity")].value)
 
     # birth date
     birth = None

@@ -110,27 +110,41 @@ def _options(ch: str, last: bool) -> str:
     return mapped if mapped.isdigit() else ""
 
 
+def _repairs_of_18(number: str) -> list[str]:
+    options = [_options(ch, i == 17) for i, ch in enumerate(number)]
+    if not all(options):
+        return []
+    found = []
+    for combo in itertools.islice(itertools.product(*options), _MAX_CANDIDATES):
+        guess = "".join(combo)
+        if guess != number and has_valid_checksum(guess):
+            found.append(guess)
+    return found
+
+
 def candidates(text: str) -> list[str]:
     """Repairs of an OCR reading that pass the checksum, best guesses first.
 
     Each confusable character is replaced by the digit it is usually mistaken for;
-    a 17-digit reading may have lost its trailing X.
+    a 17-digit reading may have lost its trailing X; a 19-character one may have one
+    character too many (a speck or a piece of the label read as a digit).
     """
     number = compact(text)
     found: list[str] = []
     if len(number) == 18:
-        options = [_options(ch, i == 17) for i, ch in enumerate(number)]
-        if all(options):
-            for combo in itertools.islice(itertools.product(*options), _MAX_CANDIDATES):
-                guess = "".join(combo)
-                if guess != number and has_valid_checksum(guess):
-                    found.append(guess)
+        found = _repairs_of_18(number)
     elif len(number) == 17:
         options = [_options(ch, False) for ch in number]
         if all(options):
             for combo in itertools.islice(itertools.product(*options), _MAX_CANDIDATES):
                 guess = "".join(combo) + "X"
                 if has_valid_checksum(guess):
+                    found.append(guess)
+    elif len(number) == 19:
+        for i in range(19):
+            shorter = number[:i] + number[i + 1:]
+            for guess in [shorter] if has_valid_checksum(shorter) else _repairs_of_18(shorter):
+                if guess not in found:
                     found.append(guess)
     return found
 
@@ -149,6 +163,14 @@ def describe_changes(before: str, after: str) -> str:
     """`position 7: O→0` style summary that does not reveal the number."""
     if len(before) + 1 == len(after) and after.startswith(before):
         return f"added the missing check character {after[-1]}"
+    if len(before) == len(after) + 1:
+        at = next((i for i in range(len(after)) if before[i] != after[i]), len(after))
+        # the first differing position is where a character was dropped (or a later
+        # confusion); describe the drop and any confusions after it
+        dropped = before[:at] + before[at + 1:]
+        rest = describe_changes(dropped, after) if dropped != after else ""
+        return ", ".join(p for p in (f"removed an extra character at position {at + 1}",
+                                     rest) if p)
     changes = [
         f"position {i + 1}: {a}→{b}" for i, (a, b) in enumerate(zip(before, after, strict=False))
         if a != b
@@ -158,7 +180,8 @@ def describe_changes(before: str, after: str) -> str:
 
 def read(text: str, printed_birth: datetime.date | None) -> IdReading:
     """Normalise `text`; repair it only if exactly one repair passes the checksum and
-    agrees with the birth date printed on the card."""
+    agrees with the birth date printed on the card (and, among several that do, exactly
+    one has a known region code)."""
     number = compact(text)
     if has_valid_checksum(number):
         return IdReading(number, True)
@@ -168,6 +191,9 @@ def read(text: str, printed_birth: datetime.date | None) -> IdReading:
     if printed_birth is None:
         return IdReading(number, False, note="no printed birth date confirms a repair")
     agreeing = [c for c in found if birth_date(c) == printed_birth]
+    if len(agreeing) > 1:
+        # e.g. an extra character dropped from the region part keeps the birth date
+        agreeing = [c for c in agreeing if region(c) is not None] or agreeing
     if len(agreeing) == 1:
         fixed = agreeing[0]
         return IdReading(fixed, True, corrected=True, note=describe_changes(number, fixed))

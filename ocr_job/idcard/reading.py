@@ -21,6 +21,8 @@ WARNING_CODES: dict[str, str] = {
     "region_unknown": "the number's region code is not a known county for its birth year",
     "address_region_mismatch": "the address's province differs from the number's region",
     "ethnicity_unknown": "the ethnicity is not one of the 56 groups",
+    "ethnicity_corrected": "a misread ethnicity was replaced by the one group it is one "
+                           "character away from",
     "validity_period_invalid": "the validity period is not 5/10/20 years or 长期",
 }
 

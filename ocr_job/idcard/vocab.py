@@ -7,6 +7,9 @@ card prints them); region codes and check digits come from python-stdnum.
 from __future__ import annotations
 
 import re
+from functools import cache
+
+import opencc
 
 #: The 56 ethnic groups as printed on the card (without the 族 suffix).
 _ETHNICITY_TEXT = """
@@ -66,14 +69,40 @@ def squeeze(text: str) -> str:
     return "".join(to_halfwidth(text).split())
 
 
-#: Traditional forms the recogniser returns for characters cards print simplified
-#: (place names only: a person's name keeps whatever was read).
-_SIMPLIFIED = str.maketrans({"涼": "凉"})
+@cache
+def _to_simplified() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def _in_simplified_set(ch: str) -> bool:
+    """In GB 2312, the simplified character set (乾, 於, 著, 藉 and 瞭 are in it too)."""
+    try:
+        ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def simplify(text: str) -> str:
+    """Traditional forms the recogniser may return (黃, 涼, 區) → the simplified ones.
+
+    Character by character, and only characters outside the simplified set whose OpenCC
+    conversion is in it: a simplified character that also has a traditional use (乾县,
+    not 干县) and a simplified character outside GB 2312 (硚口, 埇桥) stay as they are.
+    """
+    out = []
+    for ch in text:
+        if ch > "\u2e7f" and not _in_simplified_set(ch):
+            converted = _to_simplified().convert(ch)
+            if len(converted) == 1 and _in_simplified_set(converted):
+                ch = converted
+        out.append(ch)
+    return "".join(out)
 
 
 def normalise_place(text: str) -> str:
     """An address or authority without spaces, in the simplified forms cards print."""
-    return squeeze(text).translate(_SIMPLIFIED)
+    return simplify(squeeze(text))
 
 
 def normalise_name(text: str) -> str:
@@ -91,6 +120,26 @@ def normalise_ethnicity(text: str) -> str:
 
 def is_known_ethnicity(value: str) -> bool:
     return value in ETHNICITIES
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """One character replaced, added or dropped."""
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long_ = sorted((a, b), key=len)
+    if len(long_) - len(short) != 1:
+        return False
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def nearest_ethnicity(value: str) -> str | None:
+    """The one group of two or more characters that `value` is one misread character
+    away from (`仏佬` would be 仫佬 or 仡佬: None); single-character groups are never
+    guessed (any one character is one edit away from all of them)."""
+    if len(value) < 2 or value in ETHNICITIES:
+        return None
+    near = [e for e in ETHNICITIES if len(e) >= 2 and _one_edit_apart(value, e)]
+    return near[0] if len(near) == 1 else None
 
 
 def match_label(text: str, labels: dict[str, tuple[str, ...]]) -> tuple[str, str] | None:

@@ -190,21 +190,22 @@ class IntakeReconciler:
             self._not_ready(body, status, "BucketUnreachable", str(exc)[:500], now, patch)
             return
         patch.update(self._folder_patch(folders, totals))
-        conds = set_condition(
-            status.get("conditions") or [], type=COND_READY, status=True, reason="Polling",
-            message=f"polling every {spec.poll_interval_seconds}s", now=now,
-            generation=generation,
-        )
-        conds = set_condition(
-            conds, type=COND_SUSPENDED, status=spec.suspend,
-            reason="Suspended" if spec.suspend else "NotSuspended",
-            message="spec.suspend is true: no new folders are claimed" if spec.suspend else "",
-            now=now, generation=generation,
-        )
-        patch["conditions"] = conds
-        patch["message"] = None
-        if generation is not None:
-            patch["observedGeneration"] = generation
+        if poll:  # only a successful poll says the bucket is fine (a follow-only pass may
+            # come right after a failed poll: it must not flip Ready back)
+            conds = set_condition(
+                status.get("conditions") or [], type=COND_READY, status=True,
+                reason="Polling", message=f"polling every {spec.poll_interval_seconds}s",
+                now=now, generation=generation,
+            )
+            patch["conditions"] = set_condition(
+                conds, type=COND_SUSPENDED, status=spec.suspend,
+                reason="Suspended" if spec.suspend else "NotSuspended",
+                message="spec.suspend is true: no new folder is claimed" if spec.suspend else "",
+                now=now, generation=generation,
+            )
+            patch["message"] = None
+            if generation is not None:
+                patch["observedGeneration"] = generation
         self._write(body, status, patch)
 
     # ------------------------------------------------------------------ helpers
@@ -282,9 +283,9 @@ class IntakeReconciler:
         patch["message"] = message
         if generation is not None:
             patch["observedGeneration"] = generation
-        self._write(body, status, patch)
         if previous.get("reason") != reason or previous.get("status") != "False":
             self._event(body, "Warning", reason, message)
+        self._write(body, status, patch)
         log.warning(
             "intake %s/%s not ready: %s", body["metadata"]["namespace"],
             body["metadata"]["name"], reason,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from minio import Minio
@@ -210,12 +210,3 @@ def read_manifests(
             log.warning("a manifest could not be read: %s", describe(exc))
     return keys
 
-
-def join(*parts: Iterable[str] | str) -> str:
-    """Join key parts with single slashes (no leading or trailing slash)."""
-    flat: list[str] = []
-    for part in parts:
-        items = [part] if isinstance(part, str) else list(part)
-        for item in items:
-            flat.extend(p for p in item.split("/") if p)
-    return "/".join(flat)

