@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from .checks import check_back
 from .dates import looks_like_validity, parse_validity
-from .layout import EMPTY, Chars, Item, group_lines
+from .layout import (
+    EMPTY,
+    Chars,
+    Item,
+    after_label,
+    drop_label_boxes,
+    group_lines,
+    without_misread_labels,
+)
 from .reading import Draft
 from .vocab import BACK_LABELS, BACK_TITLES, match_label, normalise_place
 
@@ -14,27 +22,23 @@ VALUE_X = 0.38
 _AUTHORITY_WORDS = ("公安局", "分局", "公安")
 
 
-def _drop_label_column(chars: Chars, value_x: float) -> Chars:
-    keep = 0
-    while keep < len(chars) and (chars.xs[keep][0] + chars.xs[keep][1]) / 2 < value_x:
-        keep += 1
-    return chars[keep:]
-
-
 def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None:
     """Fill `draft` with the back fields and the validity check."""
     lines = [
-        line for line in group_lines(items)
+        line for line in without_misread_labels(group_lines(items))
         if not any(t in line.chars().text for t in BACK_TITLES)
     ]
     rows: list[tuple[str | None, Chars]] = []
     starts = []
     for line in lines:
         chars = line.chars()
-        label = match_label(chars.text, BACK_LABELS)
-        if label:
-            value = chars[len(label[1]):]
-            rows.append((label[0], value))
+        labelled = after_label(line, BACK_LABELS)
+        if labelled is None:
+            label = match_label(chars.text, BACK_LABELS)
+            labelled = (label[0], chars[len(label[1]):]) if label else None
+        if labelled is not None:
+            kind, value = labelled
+            rows.append((kind, value))
             if value.text:
                 starts.append(value.x0)
         else:
@@ -49,13 +53,17 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
     if valid_at is not None:
         value = rows[valid_at][1]
         if kinds[valid_at] is None:
-            value = _drop_label_column(value, value_x - 0.03 * width)
+            value = drop_label_boxes(value, value_x - 0.03 * width, value_x + 0.02 * width)
         period = parse_validity(value.text)
         if period is None:
             draft.warn("value_unparsed", "the validity period could not be read", "valid_from")
         else:
             start, end = period
-            draft.put("valid_from", start.isoformat(), value)
+            if start is None:
+                draft.warn("value_unparsed", "the start of the validity period could not be "
+                           "read", "valid_from")
+            else:
+                draft.put("valid_from", start.isoformat(), value)
             if end is None:
                 draft.warn("value_unparsed", "the end of the validity period could not be read",
                            "valid_to")
@@ -74,6 +82,7 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
     else:
         for kind, chars in rows[:stop]:
             if kind is None and any(w in chars.text for w in _AUTHORITY_WORDS):
-                authority = _drop_label_column(chars, value_x - 0.03 * width)
+                authority = drop_label_boxes(chars, value_x - 0.03 * width,
+                                             value_x + 0.02 * width)
     draft.put("issuing_authority", normalise_place(authority.text), authority)
     check_back(draft)

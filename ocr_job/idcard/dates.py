@@ -36,6 +36,16 @@ def parse_birth(text: str) -> datetime.date | None:
     return make_date(*(int(g) for g in match.groups()))
 
 
+def birth_year_month(text: str) -> tuple[int, int] | None:
+    """Year and month of a birth date read only in part (`1962年11万`, the day lost)."""
+    value = squeeze(text).translate(_DIGIT_LOOKALIKES)
+    match = re.search(r"(\d{4})\D+(\d{1,2})(?!\d)", value)
+    if not match:
+        return None
+    year, month = int(match.group(1)), int(match.group(2))
+    return (year, month) if 1900 <= year <= 2100 and 1 <= month <= 12 else None
+
+
 def looks_like_birth(text: str) -> bool:
     return bool(re.search(r"\d{4}年", squeeze(text).translate(_DIGIT_LOOKALIKES)))
 
@@ -44,25 +54,47 @@ def _from_digits(digits: str) -> datetime.date | None:
     return make_date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
 
 
-def parse_validity(text: str) -> tuple[datetime.date, datetime.date | str | None] | None:
+_PERIOD_SEPARATOR = re.compile("[-—~至]")
+
+
+def parse_validity(
+    text: str,
+) -> tuple[datetime.date | None, datetime.date | str | None] | None:
     """`2015.01.01-2035.01.01`, `2015.01.01至2035.01.01`, `2015.01.01-长期`.
 
     The separators are often misread or dropped, so the digits are what count:
     8 digits and 长期, or 16 digits. When only the start can be read (the end was cut
-    off), the end is None.
+    off), the end is None; when the start was cut off but a whole date or 长期 follows
+    a separator, the start is None. None when neither can be read.
     """
     value = squeeze(text).translate(_DIGIT_LOOKALIKES)
     digits = re.sub(r"\D", "", value)
-    if len(digits) < 8:
-        return None
-    start = _from_digits(digits[:8])
+    parts = _PERIOD_SEPARATOR.split(value)
+    cut = len(parts) > 1 and len(re.sub(r"\D", "", "".join(parts[:-1]))) < 8
+    start = _from_digits(digits[:8]) if len(digits) >= 8 and not cut else None
     if start is None:
-        return None
+        return _end_only(value)
     long_term = LONG_TERM in value or (len(digits) == 8 and ("长" in value or "期" in value))
     if len(digits) == 8 and long_term:
         return start, LONG_TERM
     end = _from_digits(digits[8:]) if len(digits) == 16 else None
     return start, end
+
+
+def _end_only(value: str) -> tuple[None, datetime.date | str] | None:
+    """The end of a period whose start is unreadable: the whole date (or 长期) after the
+    last separator, when what comes before it is too short to be a date."""
+    parts = _PERIOD_SEPARATOR.split(value)
+    if len(parts) < 2:
+        return None
+    before, after = "".join(parts[:-1]), parts[-1]
+    if len(re.sub(r"\D", "", before)) >= 8:
+        return None
+    after_digits = re.sub(r"\D", "", after)
+    if not after_digits and after.startswith(LONG_TERM):
+        return None, LONG_TERM
+    end = _from_digits(after_digits) if len(after_digits) == 8 else None
+    return (None, end) if end is not None else None
 
 
 def looks_like_validity(text: str) -> bool:

@@ -11,8 +11,17 @@ from dataclasses import dataclass
 
 from . import idnumber
 from .checks import check_front
-from .dates import looks_like_birth, parse_birth
-from .layout import EMPTY, Chars, Item, Line, group_lines
+from .dates import birth_year_month, looks_like_birth, parse_birth
+from .layout import (
+    EMPTY,
+    Chars,
+    Item,
+    Line,
+    after_label,
+    drop_label_boxes,
+    group_lines,
+    without_misread_labels,
+)
 from .reading import Draft
 from .vocab import (
     FRONT_LABELS,
@@ -40,6 +49,7 @@ class Row:
     kind: str | None
     value: Chars
     labelled: bool = False
+    guessed: bool = False  # the kind is a guess from the line's shape alone
 
 
 def _id_run(chars: Chars) -> tuple[int, int] | None:
@@ -52,6 +62,9 @@ def _id_run(chars: Chars) -> tuple[int, int] | None:
 
 
 def _classify(line: Line) -> Row:
+    labelled = after_label(line, FRONT_LABELS)
+    if labelled is not None:
+        return Row(line, labelled[0], labelled[1], labelled=True)
     chars = line.chars()
     label = match_label(chars.text, FRONT_LABELS)
     if label:
@@ -59,17 +72,14 @@ def _classify(line: Line) -> Row:
     at = chars.text.find("民族")
     if _SEX.match(chars.text[:3].lstrip("性别姓")) or (0 < at < 8 and _SEX.search(chars.text[:at])):
         return Row(line, "sex", chars)
+    if 0 < at <= 2:
+        # the sex line with its label and value misread (`修民族汉`): the sex is then
+        # missing, the ethnicity after `民族` is still read (above the birth line only:
+        # an address line may hold 民族路)
+        return Row(line, "sex", chars, guessed=True)
     if looks_like_birth(chars.text):
         return Row(line, "birth_date", chars)
     return Row(line, None, chars)
-
-
-def _drop_label_column(chars: Chars, value_x: float) -> Chars:
-    """Characters left of the value column are an unread label."""
-    keep = 0
-    while keep < len(chars) and (chars.xs[keep][0] + chars.xs[keep][1]) / 2 < value_x:
-        keep += 1
-    return chars[keep:]
 
 
 def _aligned(line: Line, value_x: float, width: int) -> bool:
@@ -86,6 +96,12 @@ def _cut_number(chars: Chars) -> Chars:
         if at >= 0:
             chars = chars[:at]
     return chars
+
+
+def _starts_box(chars: Chars, line: Line) -> bool:
+    """Whether `chars` begins where one of the line's boxes begins (a measured position,
+    not one estimated from the characters' share of a box)."""
+    return bool(chars.text) and any(abs(i.x0 - chars.x0) < 1e-6 for i in line.items)
 
 
 def _split_sex_line(value: Chars) -> tuple[Chars, Chars]:
@@ -129,7 +145,7 @@ def _put_ethnicity(draft: Draft, chars: Chars) -> None:
 def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> None:
     """Fill `draft` with the front fields and checks."""
     items = [i for i in items if not (i.x0 > PHOTO_X * width and i.cy < NUMBER_Y * height)]
-    lines = group_lines(items)
+    lines = without_misread_labels(group_lines(items))
 
     # the number line: the lowest line with a number-like run, else the labelled one
     number_at, number = len(lines), EMPTY
@@ -148,7 +164,10 @@ def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> Non
                 break
 
     rows = [_classify(line) for line in lines[:number_at]]
-    starts = [r.value.x0 for r in rows if r.labelled and r.kind != "sex" and r.value.text]
+    birth_at = next((i for i, r in enumerate(rows) if r.kind == "birth_date"), len(rows))
+    rows = [Row(r.line, None, r.value) if r.guessed and i > birth_at else r
+            for i, r in enumerate(rows)]
+    starts = [r.value.x0 for r in rows if r.labelled and r.kind not in ("sex", "ethnicity") and r.value.text]
     value_x = sorted(starts)[len(starts) // 2] if starts else VALUE_X * width
     glued_label = match_label(glued.text, FRONT_LABELS)
     glued_starts_address = glued_label is not None and glued_label[0] == "address"
@@ -175,7 +194,8 @@ def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> Non
     else:
         unlabelled = [r for r in rows[:first_known] if r.kind is None]
         if unlabelled:
-            name_chars = _drop_label_column(unlabelled[-1].value, value_x - 0.02 * width)
+            name_chars = drop_label_boxes(unlabelled[-1].value, value_x - 0.02 * width,
+                                          value_x + 0.02 * width)
     draft.put("name", normalise_name(name_chars.text), name_chars)
 
     # sex and ethnicity
@@ -190,15 +210,12 @@ def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> Non
         _put_ethnicity(draft, rows[kinds.index("ethnicity")].value)
 
     # birth date
-    birth = None
+    birth, birth_chars = None, EMPTY
     if "birth_date" in kinds:
-        value = rows[kinds.index("birth_date")].value
-        birth = parse_birth(value.text)
-        if birth is None:
-            draft.warn("value_unparsed", "the birth date could not be read as a date",
-                       "birth_date")
-        else:
-            draft.put("birth_date", birth.isoformat(), value)
+        birth_chars = rows[kinds.index("birth_date")].value
+        birth = parse_birth(birth_chars.text)
+        if birth is not None:
+            draft.put("birth_date", birth.isoformat(), birth_chars)
 
     # address: the labelled line and the aligned lines below it, down to the number
     # (below the address label no other label is printed: every line there is address)
@@ -211,18 +228,38 @@ def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> Non
     else:
         after = max((i for i, k in enumerate(kinds) if k in ("sex", "birth_date")), default=-1)
         tail = [r for r in rows[after + 1:] if r.kind is None] if after >= 0 else []
+    # Address lines start one under the other; a line that starts further right, or a
+    # line of text in the value column away from its start, lost its beginning.
+    starts = [address.x0] if tail_rows and _starts_box(address, tail_rows[0].line) else []
+    hole = False
     for row in tail:
-        # a character left in the label column is an unread label (`址` alone) or noise
-        value = _drop_label_column(row.line.chars(), value_x - 0.04 * width)
-        if not value.text or abs(value.x0 - value_x) > 0.06 * width:
+        # a character left in the label column is an unread label (`址` alone) or noise;
+        # so is a box that ends where the value column starts (a misread `住址`)
+        value = drop_label_boxes(row.line.chars(), value_x - 0.04 * width,
+                                 value_x + 0.02 * width)
+        if not value.text:
             continue
         if prev is not None and row.line.cy - prev.cy > 2.5 * max(prev.height, 1.0):
             break
+        if abs(value.x0 - value_x) > 0.06 * width:
+            hole = hole or (value.x0 > value_x and len(value) >= 2)  # else a speck of noise
+            continue
         address = address + _cut_number(value)
+        if _starts_box(value, row.line):
+            starts.append(value.x0)
         prev = row.line
+    hole = hole or (len(starts) > 1 and max(starts) - min(starts) > 0.025 * width)
     if glued.text:
         address = address + glued
-    draft.put("address", normalise_place(address.text), address)
+    if hole and address.text:
+        draft.warn("address_incomplete", "a line of the address was read only in part",
+                   "address")
+    elif address.text[-1:].isdigit():
+        # an address ends in 号, 室, 组, 村...: a final digit means its end was lost
+        draft.warn("address_incomplete", "the address ends in a digit: its end was not read",
+                   "address")
+    else:
+        draft.put("address", normalise_place(address.text), address)
 
     # the identity number
     reading = None
@@ -230,3 +267,18 @@ def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> Non
         reading = idnumber.read(number.text, birth)
         draft.put("id_number", reading.number, number)
     check_front(draft, reading)
+    if birth is None and birth_chars.text:
+        _birth_from_number(draft, birth_chars, reading)
+
+
+def _birth_from_number(draft: Draft, printed: Chars, reading: idnumber.IdReading | None) -> None:
+    """A birth date read only in part: when its year and month agree with a number that
+    passes its checksum, the number's date (with a warning); else a warning alone."""
+    part = birth_year_month(printed.text)
+    number_birth = idnumber.birth_date(reading.number) if reading and reading.checksum_ok else None
+    if part is None or number_birth is None or part != (number_birth.year, number_birth.month):
+        draft.warn("value_unparsed", "the birth date could not be read as a date", "birth_date")
+        return
+    draft.warn("birth_date_from_id", "the printed birth date was legible only in part "
+               "(year and month); the day is the identity number's", "birth_date")
+    draft.put("birth_date", number_birth.isoformat(), printed)

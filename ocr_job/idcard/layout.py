@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ocr_job.engines.base import TextBox
 
-from .vocab import to_halfwidth
+from .vocab import match_label, to_halfwidth
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,9 @@ class Item:
     x1: float
     y0: float
     y1: float
+    #: The engine turned this box's text the other way round than most of the card's:
+    #: its text is a misreading (a crop turned upside down reads as other characters).
+    against: bool = False
 
     @property
     def cy(self) -> float:
@@ -68,6 +71,42 @@ class Chars:
 
 
 EMPTY = Chars("", (), ())
+
+
+def drop_label_boxes(chars: Chars, value_x: float, label_end: float) -> Chars:
+    """`chars` without its leading characters that lie left of `value_x` or belong to a
+    box ending before `label_end` (a label, even a misread one, is a box of its own
+    that ends where the value column starts)."""
+    ends: dict[int, float] = {}
+    for src, (_, x1) in zip(chars.src, chars.xs, strict=True):
+        ends[src] = max(ends.get(src, x1), x1)
+    keep = 0
+    while keep < len(chars) and (
+        (chars.xs[keep][0] + chars.xs[keep][1]) / 2 < value_x or ends[chars.src[keep]] <= label_end
+    ):
+        keep += 1
+    return chars[keep:]
+
+
+def after_label(line: Line, labels: dict[str, tuple[str, ...]]) -> tuple[str, Chars] | None:
+    """(field, value characters) of a line whose first box starts with a label.
+
+    The label's box is left out before the boxes are joined: a label box reaching into
+    the value's box must not have the value's first character trimmed as a repeat.
+    """
+    first = line.items[0]
+    chars = chars_of(first)
+    label = match_label(chars.text, labels)
+    if label is None:
+        return None
+    rest = chars[len(label[1]):]
+    value = EMPTY
+    if rest.text:
+        value = rest
+    for item in line.items[1:]:
+        more = chars_of(item)
+        value = value[: len(value) - _overlap_repeat(value, more)] + more
+    return label[0], value
 
 
 def chars_of(item: Item) -> Chars:
@@ -158,8 +197,17 @@ def skew_angle(boxes: Sequence[TextBox]) -> float:
     return 0.0
 
 
+def _card_angle(boxes: Sequence[TextBox]) -> int:
+    """The text angle most of the card's characters were read at."""
+    by_angle: dict[int, int] = {}
+    for box in boxes:
+        by_angle[box.angle] = by_angle.get(box.angle, 0) + len(box.text.strip())
+    return max(by_angle, key=lambda a: (by_angle[a], a == 0)) if by_angle else 0
+
+
 def deskew(boxes: Sequence[TextBox], width: int, height: int) -> list[Item]:
     """Rotate every box about the card centre so that text lines are horizontal."""
+    card_angle = _card_angle(boxes)
     angle = -skew_angle(boxes)
     cos, sin = math.cos(angle), math.sin(angle)
     cx, cy = width / 2, height / 2
@@ -184,9 +232,22 @@ def deskew(boxes: Sequence[TextBox], width: int, height: int) -> list[Item]:
                 max(p[0] for p in pts),
                 min(top, bottom),
                 max(top, bottom),
+                against=box.angle != card_angle,
             )
         )
     return items
+
+
+def without_misread_labels(lines: list[Line]) -> list[Line]:
+    """Lines without a misread box at their start followed by other boxes: that place
+    holds the label, and a misread label carries nothing of the value."""
+    out = []
+    for line in lines:
+        items = line.items
+        while len(items) > 1 and items[0].against:
+            items = items[1:]
+        out.append(Line(items))
+    return out
 
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:

@@ -14,9 +14,17 @@ WARNING_CODES: dict[str, str] = {
     "no_card_text": "no identity card was recognised in the boxes (side is None)",
     "field_missing": "a field of the side could not be read; `field` names it",
     "value_unparsed": "a date or period was found but could not be read as one",
+    "value_untrusted": "part of the value was read the other way up than the rest of the "
+                       "card (a misreading): the field is left empty",
+    "address_incomplete": "part of the address was not read (a line begun mid-way, or no "
+                          "closing 号/室/组...): it is left empty rather than reported short",
+    "value_low_confidence": "a name, address or authority was recognised with a score below "
+                            "MIN_FREE_TEXT_SCORE (0.7): it is left empty",
     "id_number_corrected": "OCR confusions in the number were repaired (unique, birth-checked)",
     "id_checksum_failed": "the number fails its check digit and no safe repair exists",
     "birth_date_mismatch": "the printed birth date differs from the number's",
+    "birth_date_from_id": "the printed birth date was legible only in part; the part read "
+                          "agrees with the number, whose date is reported",
     "sex_mismatch": "the printed sex differs from the number's order-code parity",
     "region_unknown": "the number's region code is not a known county for its birth year",
     "address_region_mismatch": "the address's province differs from the number's region",
@@ -25,6 +33,12 @@ WARNING_CODES: dict[str, str] = {
                            "character away from",
     "validity_period_invalid": "the validity period is not 5/10/20 years or 长期",
 }
+
+#: Free-text fields (no check can catch a misreading) recognised with a lower score than
+#: this are left empty: misread names scored 0.66-0.88 on generated cards, right ones 0.78+.
+MIN_FREE_TEXT_SCORE = 0.7
+#: Fields no vocabulary, date or checksum check guards.
+FREE_TEXT = frozenset({"name", "address", "issuing_authority"})
 
 #: Each check and the warning code a failure of it raises.
 CHECK_CODES: dict[str, str] = {
@@ -63,16 +77,28 @@ class Draft:
     """Fields, confidence, checks and warnings as they are being found."""
 
     scores: Sequence[float]
+    #: Boxes whose text is a misreading (see `layout.Item.against`).
+    untrusted: frozenset[int] = frozenset()
     values: dict[str, str] = field(default_factory=dict)
     confidence: dict[str, float] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)
     warnings: list[RecordWarning] = field(default_factory=list)
 
     def put(self, name: str, value: str | None, source: Chars | set[int]) -> None:
-        """Set a field from the boxes it was read from (an empty value is not set)."""
+        """Set a field from the boxes it was read from (an empty value is not set; nor is
+        one read partly from an untrusted box, except the number, which its checksum
+        guards)."""
         if not value:
             return
         boxes = source.boxes() if isinstance(source, Chars) else source
+        if name != "id_number" and boxes & self.untrusted:
+            self.warn("value_untrusted", f"part of the {name} was read the other way up "
+                      "than the rest of the card", name)
+            return
+        if name in FREE_TEXT and boxes and min(self.scores[i] for i in boxes) < MIN_FREE_TEXT_SCORE:
+            self.warn("value_low_confidence", f"the {name} was recognised with a low score",
+                      name)
+            return
         self.values[name] = value
         if boxes:
             self.confidence[name] = round(min(self.scores[i] for i in boxes), 5)

@@ -62,7 +62,8 @@ class ResidentCard:
         return None, 0.0
 
     def read(self, side: Side, items: list[Item], width: int, height: int) -> CardReading:
-        draft = Draft(scores=_scores(items))
+        draft = Draft(scores=_scores(items),
+                      untrusted=frozenset(i.index for i in items if i.against))
         if side == "front":
             parse_front(items, width, height, draft)
             draft.require(FRONT_FIELDS)

@@ -71,7 +71,7 @@ def squeeze(text: str) -> str:
 
 @cache
 def _to_simplified() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
+    return opencc.OpenCC("t2s.json")
 
 
 def _in_simplified_set(ch: str) -> bool:

@@ -115,3 +115,30 @@ def test_look_ups_come_from_stdnum() -> None:
     assert idnumber.province_of_address("新疆维吾尔自治区喀什市") == "新疆维吾尔自治区"
     assert idnumber.province_of_address("长安街1号") is None
     assert "香港特別行政區" in idnumber.provinces()
+
+
+@settings(max_examples=100)
+@given(numbers(), st.integers(0, 18), st.sampled_from("0123456789"))
+def test_one_extra_character_is_removed_only_when_unique_and_birth_checked(
+    number: str, position: int, extra: str
+) -> None:
+    read = number[:position] + extra + number[position:]
+    birth = idnumber.birth_date(number)
+    reading = idnumber.read(read, birth)
+    if reading.corrected:
+        # the repair is a number the card can hold: checksum, birth date, known region
+        assert idnumber.has_valid_checksum(reading.number)
+        assert idnumber.birth_date(reading.number) == birth
+        assert reading.number == number or idnumber.region(reading.number) is not None
+        assert "removed an extra character" in reading.note
+    else:
+        assert reading.number == read and not reading.checksum_ok
+    assert not idnumber.read(read, None).checksum_ok
+
+
+def test_a_speck_before_the_number_is_removed() -> None:
+    # real engine reading: a blurred label read as `2` and joined to the number
+    reading = idnumber.read("2653127195601037557", datetime.date(1956, 1, 3))
+    assert reading == idnumber.IdReading("653127195601037557", True, True, reading.note)
+    assert reading.note == "removed an extra character at position 1"
+    assert "653127195601037557" not in reading.note

@@ -8,13 +8,16 @@ import pytest
 
 from ocr_job.engines.base import TextBox
 from ocr_job.idcard import period_ok, validity_rule_ok
-from ocr_job.idcard.dates import parse_birth, parse_validity
+from ocr_job.idcard.dates import birth_year_month, parse_birth, parse_validity
 from ocr_job.idcard.layout import deskew, group_lines, layout
 from ocr_job.idcard.vocab import (
     ETHNICITIES,
     is_known_ethnicity,
+    nearest_ethnicity,
     normalise_ethnicity,
     normalise_name,
+    normalise_place,
+    simplify,
 )
 
 from .cards import B, render
@@ -50,6 +53,48 @@ def test_ethnicity(raw: str, value: str) -> None:
     assert normalise_ethnicity(raw) == value
 
 
+@pytest.mark.parametrize(
+    ("raw", "group"),
+    [("达翰尔", "达斡尔"), ("维吾", "维吾尔"), ("土冢", "土家"), ("柯尔克孜", None),
+     ("仏佬", None),  # 仫佬 or 仡佬: not one group, so not guessed
+     ("汊", None), ("土", None)],  # one character is one edit from every 1-character group
+)
+def test_nearest_ethnicity(raw: str, group: str | None) -> None:
+    assert nearest_ethnicity(raw) == group
+
+
+@pytest.mark.parametrize(
+    ("raw", "place"),
+    [("青海省黃南藏族自治州", "青海省黄南藏族自治州"), ("涼山彝族自治州", "凉山彝族自治州"),
+     ("香港特別行政區", "香港特别行政区"), ("吉林省松原市乾安县", "吉林省松原市乾安县"),
+     ("陕西省咸阳市乾县", "陕西省咸阳市乾县"), ("武汉市硚口区", "武汉市硚口区"),
+     ("於 藉 著 瞭", "於藉著瞭")],
+)
+def test_places_are_simplified(raw: str, place: str) -> None:
+    assert normalise_place(raw) == place
+
+
+def test_simplified_place_names_stay_as_they_are() -> None:
+    """Every county, prefecture and province name stdnum knows in simplified characters
+    is left alone (乾县 is not 干县); only its traditional spellings change."""
+    import re
+
+    from stdnum import numdb
+
+    names: set[str] = set()
+
+    def walk(parts: list[tuple]) -> None:  # type: ignore[type-arg]
+        for _, _, _, props, children in parts:
+            names.update(re.sub(r"\[[^\]]*\]", "", v) for v in props.values())
+            walk(children)
+
+    walk(numdb.get("cn/loc").prefixes)
+    assert len(names) > 4000
+    changed = {n: simplify(n) for n in names if simplify(n) != n}
+    traditional = set("區員會嶺達門別稜")
+    assert all(set(n) & traditional for n in changed), changed
+
+
 def test_the_56() -> None:
     assert len(ETHNICITIES) == 56
     assert is_known_ethnicity("毛南") and not is_known_ethnicity("毛难")
@@ -73,6 +118,15 @@ def test_birth(raw: str, date: datetime.date | None) -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "part"),
+    [("1962年11万", (1962, 11)), ("1962年11", (1962, 11)), ("1962年1月", (1962, 1)),
+     ("1962年", None), ("1962年13月", None), ("1962年112", None)],
+)
+def test_birth_year_month(raw: str, part: tuple[int, int] | None) -> None:
+    assert birth_year_month(raw) == part
+
+
+@pytest.mark.parametrize(
     ("raw", "period"),
     [
         ("2015.01.01-2035.01.01", ("2015-01-01", "2035-01-01")),
@@ -84,6 +138,11 @@ def test_birth(raw: str, date: datetime.date | None) -> None:
         ("2015.01.01-2035.01", ("2015-01-01", "None")),
         ("2015.01.01-2035", ("2015-01-01", "None")),
         ("2015.01", None),
+        ("822-2040.08.22", ("None", "2040-08-22")),  # the start cut off: the end alone
+        ("08.22-长期", ("None", "长期")),
+        ("2015.01-2035.01.01", ("None", "2035-01-01")),
+        ("20150101-2035.01", ("2015-01-01", "None")),
+        ("2015.01.01-", ("2015-01-01", "None")),
         ("2015.13.01-2035.13.01", None),
     ],
 )
