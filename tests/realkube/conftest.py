@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from kubernetes import client as k8s
 
-from tests.realkube.helpers import CRD_PATH
+from tests.realkube.helpers import ALL_CRDS, STATIC_USERS
 from tests.support.realkube import (
     RealCluster,
     RealKubeUnavailable,
-    binaries_dir,
     ensure_binaries,
+    have_binaries,
     leftover_processes,
 )
 
@@ -32,7 +32,7 @@ BUILD_TIMEOUT_S = 3600
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if (binaries_dir() / "kube-apiserver").exists():
+    if have_binaries():
         return
     for item in items:
         if HERE in Path(str(item.fspath)).resolve().parents:
@@ -46,7 +46,9 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealClust
     except RealKubeUnavailable as exc:
         print(f"\n[realkube] skipping the real kube-apiserver tier: {exc}", file=sys.stderr)
         pytest.skip(f"real kube-apiserver unavailable: {exc}")
-    cluster = RealCluster(tmp_path_factory.mktemp("realkube"), crds=[CRD_PATH], bin_dir=bin_dir)
+    cluster = RealCluster(
+        tmp_path_factory.mktemp("realkube"), crds=ALL_CRDS, bin_dir=bin_dir, users=STATIC_USERS
+    )
     cluster.start()
     pids = list(cluster.pids().values())
     try:

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,19 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         server.stop()
 
 
+@dataclass
+class Operator:
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def exited(self) -> str | None:
+        code = self.proc.poll()
+        return None if code is None else f"ocr-operator exited with {code}"
+
+
 @pytest.fixture
-def operator(real_cluster: RealCluster, namespace: str, tmp_path: Path) -> Iterator[Path]:
-    """The operator watching `namespace`; yields its log file."""
+def operator(real_cluster: RealCluster, namespace: str, tmp_path: Path) -> Iterator[Operator]:
+    """The operator watching `namespace`, as a subprocess (stopped by PID afterwards)."""
     log_path = tmp_path / "operator.log"
     env = real_cluster.env()
     env.update(
@@ -75,7 +86,7 @@ def operator(real_cluster: RealCluster, namespace: str, tmp_path: Path) -> Itera
             start_new_session=True,
         )
         try:
-            yield log_path
+            yield Operator(proc, log_path)
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -96,7 +107,7 @@ def test_operator_plans_and_creates_the_job(
     custom: k8s.CustomObjectsApi,
     namespace: str,
     s3: S3Server,
-    operator: Path,
+    operator: Operator,
 ) -> None:
     core, batch_api = k8s.CoreV1Api(api), k8s.BatchV1Api(api)
     bucket = s3.make_bucket()
@@ -131,7 +142,9 @@ def test_operator_plans_and_creates_the_job(
         return batch_api.read_namespaced_job("cards-0", namespace)
 
     try:
-        created_job = wait_until("the operator to create Job cards-0", job, timeout_s=60)
+        created_job = wait_until(
+            "the operator to create Job cards-0", job, timeout_s=60, abort=operator.exited
+        )
         status = wait_until(
             "the plan in the status",
             lambda: (
@@ -139,17 +152,19 @@ def test_operator_plans_and_creates_the_job(
                 .get("status", {}).get("jobs") and b["status"]
             ),
             timeout_s=30,
+            abort=operator.exited,
         )
     except AssertionError as exc:
-        log = operator.read_text(errors="replace")
+        log = operator.log.read_text(errors="replace")
         hint = ""
         if "no credentials were retrieved from the login handlers" in log:
             hint = (
                 "\nocr-operator could not log in: its kopf registry has no login handler "
-                "(cli.py builds a plain kopf.OperatorRegistry(), which lacks kopf's fallback "
-                "login_via_client; kopf.SmartOperatorRegistry() has it)."
+                "(cli.py builds a plain kopf.OperatorRegistry(), which lacks the fallback login "
+                "handlers of kopf's default registry; register one, e.g. "
+                "`kopf.on.login(registry=registry)(kopf.login_via_client)`)."
             )
-        raise AssertionError(f"{exc}{hint}\n--- operator log:\n{_tail(operator)}") from None
+        raise AssertionError(f"{exc}{hint}\n--- operator log:\n{_tail(operator.log)}") from None
 
     # The status: planned from the real listing, phase moved off empty.
     assert status["total"] == IMAGES

@@ -133,9 +133,10 @@ OPERATOR_MAY = [
     ("watch", "pods", None),
     ("create", "events", None),
     ("get", f"secrets/{SECRET}", None),
+    # An OcrIntake turns into OcrBatches (ocr_operator/cluster.py create_batch).
+    ("create", "ocrbatches", None),
 ]
 OPERATOR_MAY_NOT = [
-    ("create", "ocrbatches", None),
     ("delete", "ocrbatches", None),
     ("delete", "jobs.batch", None),
     ("create", "pods", None),

@@ -24,6 +24,7 @@ import contextlib
 import copy
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -80,8 +81,25 @@ def build_log_path() -> Path:
     return cache_root() / f"kube-{KUBE_VERSION}-build.log"
 
 
+def build_recipe() -> str:
+    """The RECIPE number of scripts/build-kube.sh: binaries of another recipe are rebuilt."""
+    if not BUILD_SCRIPT.is_file():
+        return ""
+    match = re.search(r"^RECIPE=(\S+)", BUILD_SCRIPT.read_text(), re.MULTILINE)
+    return match.group(1) if match else ""
+
+
+def have_binaries() -> bool:
+    """Whether the cache holds binaries of the current recipe (nothing to build)."""
+    return _have_binaries(binaries_dir())
+
+
 def _have_binaries(bin_dir: Path) -> bool:
-    return all(
+    try:
+        recipe = (bin_dir.parent / "RECIPE").read_text().strip()
+    except OSError:
+        return False
+    return recipe == build_recipe() and all(
         os.access(bin_dir / name, os.X_OK) for name in ("kube-apiserver", "kube-controller-manager")
     )
 
@@ -147,33 +165,6 @@ def ensure_binaries(*, build: bool | None = None, timeout_s: float = 3600.0) -> 
 # ---------------------------------------------------------------------- helpers
 
 CRD_API = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-
-
-def without_empty_string_defaults(crd: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """A copy of the CRD without `default: ""` in its schemas, and the removed paths in the
-    apiserver's notation (`spec.validation.openAPIV3Schema.properties[spec]...default`: the
-    one 1.20 uses in its 422 for a single-version CRD)."""
-    out = copy.deepcopy(dict(crd))
-    removed: list[str] = []
-
-    def walk(node: Any, path: str) -> None:
-        if not isinstance(node, dict):
-            return
-        if node.get("default") == "":
-            del node["default"]
-            removed.append(f"{path}.default")
-        for key, value in (node.get("properties") or {}).items():
-            walk(value, f"{path}.properties[{key}]")
-        if isinstance(node.get("items"), dict):
-            walk(node["items"], f"{path}.items")
-        if isinstance(node.get("additionalProperties"), dict):
-            walk(node["additionalProperties"], f"{path}.additionalProperties")
-
-    for version in out["spec"].get("versions") or []:
-        schema = (version.get("schema") or {}).get("openAPIV3Schema")
-        walk(schema, "spec.validation.openAPIV3Schema")
-    return out, removed
-
 
 
 def free_port() -> int:
@@ -343,8 +334,6 @@ class RealCluster:
         self.etcd_port = 0
         self.pki: dict[str, Path] = {}
         self.startup_seconds: float | None = None
-        #: CRDs applied with a 1.20 compatibility change: name -> {"message", "removed"}.
-        self.crd_adjustments: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ paths & identity
 
@@ -659,28 +648,18 @@ class RealCluster:
 
     def apply_crd(self, path: Path, timeout_s: float = 30.0) -> dict[str, Any]:
         """Create (or replace) the CRD(s) in `path` and wait until each is Established.
-
-        Kubernetes 1.20 refuses an empty-string `default: ""` ("Invalid value: \"null\": in
-        body must be of type string"); when that is the only complaint, the CRD is applied
-        again without those defaults and the refusal is kept in `crd_adjustments[name]`
-        (`message`, `removed` schema paths) for the tests to check. Anything else: raises
-        RealKubeError with the apiserver's message."""
+        Raises RealKubeError with the apiserver's message when it refuses one."""
         result: dict[str, Any] = {}
         for doc in yaml.safe_load_all(Path(path).read_text()):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue
             name = doc["metadata"]["name"]
             status, body = self._put_crd(doc)
-            if status == 422:
-                compat, removed = without_empty_string_defaults(doc)
-                refused = {c.get("field") for c in (body.get("details") or {}).get("causes") or []}
-                if removed and refused and refused <= set(removed):
-                    self.crd_adjustments[name] = {"message": body.get("message"), "removed": removed}
-                    status, body = self._put_crd(compat)
             if status not in (200, 201):
                 message = body.get("message") if isinstance(body, dict) else body
                 raise RealKubeError(
-                    f"CRD {name} refused by kube-apiserver {KUBE_VERSION}: HTTP {status}: {message}"
+                    f"CRD {name} ({path}) refused by kube-apiserver {KUBE_VERSION}: "
+                    f"HTTP {status}: {message}"
                 )
 
             def established(url: str = f"{CRD_API}/{name}") -> dict[str, Any] | None:
