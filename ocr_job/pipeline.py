@@ -22,6 +22,7 @@ from ocr_job import idcard, imaging
 from ocr_job.config import JobConfig, ShardSpec
 from ocr_job.engines import Engine
 from ocr_job.imaging import ImageError
+from ocr_job.memory import release_free_memory
 from ocr_job.records import BACK_FIELDS, FRONT_FIELDS, ErrorCode, ResultRecord
 from ocr_job.reporting import Reporter
 from ocr_job.sharding import in_shard
@@ -230,6 +231,7 @@ def run(items: list[InputItem], source: Source, sink: Sink, engine: Engine,
         record = fetched.record or process(fetched, engine, config)
         fetched.data = None
         sink.write_record(record)  # an outage raises here: the item is not counted as done
+        release_free_memory()  # keep RSS flat from one image size to the next
         summary.count(record)
         reporter.advance(summary, record)
     summary.wall_s = round(time.perf_counter() - started, 3)

@@ -47,7 +47,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,6 +185,18 @@ class MemoryCgroup:
                 time.sleep(0.05)
 
 
+def _vm_hwm(pid: int) -> int:
+    """The peak RSS of a live process (VmHWM, bytes); 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def reachable_by_others(path: Path) -> bool:
     """Whether a user other than the owner can traverse to and execute `path` (its real
     location; a venv's python is often a link into a 0700 home)."""
@@ -202,15 +214,6 @@ def cgroups_unavailable() -> str | None:
         return f"cannot create a memory cgroup: {exc}"
     group.remove()
     return None
-
-
-def leftover_cgroups() -> list[Path]:
-    """Cgroups of this module still present under ours (a test asserts there are none)."""
-    try:
-        _, parent = own_memory_cgroup()
-    except (CgroupError, OSError):
-        return []
-    return sorted(p for p in parent.glob(f"{CGROUP_PREFIX}*") if p.is_dir())
 
 
 # ---------------------------------------------------------------------------- pods
@@ -236,7 +239,7 @@ class PodRun:
     reason: str | None = None
     #: The cgroup's peak usage (RSS + page cache charged to it), bytes.
     peak_bytes: int | None = None
-    #: The process's peak resident set size (getrusage of the child), bytes.
+    #: The process's peak resident set size (VmHWM, sampled every 0.1 s), bytes.
     max_rss_bytes: int | None = None
     #: Stopped by the controller (suspend, FailJob, Job deleted, stop): not an outcome.
     cancelled: bool = False
@@ -373,6 +376,8 @@ class PodRunner:
         self._thread: threading.Thread | None = None
         self._pod_threads: list[threading.Thread] = []
         self._cgroups: set[MemoryCgroup] = set()
+        #: Every cgroup this runner made (see `leftover_cgroups`).
+        self.cgroup_paths: list[Path] = []
         self._live: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
@@ -423,6 +428,10 @@ class PodRunner:
         with self._lock:
             pod = next((p for p in self.pods if p.name == pod_name), None)
         return pod is not None and pod.signal(sig)
+
+    def leftover_cgroups(self) -> list[Path]:
+        """Cgroups this runner made that still exist (none after `stop()`)."""
+        return [path for path in self.cgroup_paths if path.exists()]
 
     def logs(self) -> str:
         """Every pod's output (stdout + stderr), pod by pod."""
@@ -685,6 +694,7 @@ class PodRunner:
         argv = [*self._command(container), *[str(a) for a in container.get("args") or []]]
         group = MemoryCgroup(f"{CGROUP_PREFIX}{pod.name}", pod.memory_limit)
         self._cgroups.add(group)
+        self.cgroup_paths.append(group.path)
         if uid is not None:
             os.chown(group.procs, uid, gid if gid is not None else -1)
         try:
@@ -752,12 +762,20 @@ class PodRunner:
                 "state": {"running": {"startedAt": _now()}},
             }],
         })
-        _, status, usage = os.wait4(proc.pid, 0)
+        # Sample the high-water mark of the process's RSS while it runs (getrusage's
+        # ru_maxrss would carry this big parent's RSS across fork and exec).
+        hwm = 0
+        while True:
+            pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            hwm = max(hwm, _vm_hwm(proc.pid))
+            time.sleep(0.1)
         with pod._lock:
             pod._alive = False
         proc.returncode = os.waitstatus_to_exitcode(status)
         pod.finished = time.monotonic()
-        pod.max_rss_bytes = usage.ru_maxrss * 1024
+        pod.max_rss_bytes = hwm or None
         code = proc.returncode
         pod.exit_code = 128 - code if code < 0 else code
 
@@ -920,13 +938,6 @@ class PodRunner:
             pass  # deleted meanwhile
 
 
-@contextlib.contextmanager
-def pod_runner(kube: KubeServer, namespaces: Iterable[str], **kwargs: Any) -> Iterator[PodRunner]:
-    runner = PodRunner(kube, namespaces, **kwargs)
-    with runner:
-        yield runner
-
-
 def summary_rows(runs: Iterable[PodRun]) -> list[dict[str, Any]]:
     """One row per pod for a printed summary."""
     rows = []
@@ -950,8 +961,6 @@ __all__ = [
     "cgroups_unavailable",
     "failure_action",
     "format_ranges",
-    "leftover_cgroups",
     "own_memory_cgroup",
-    "pod_runner",
     "summary_rows",
 ]

@@ -43,7 +43,6 @@ from tests.support.podrunner import (  # noqa: E402
     PodRun,
     PodRunner,
     cgroups_unavailable,
-    leftover_cgroups,
     summary_rows,
 )
 from tests.support.s3server import S3Server  # noqa: E402
@@ -87,6 +86,8 @@ LARGE = Sizes("large", happy_cards=5000, happy_shards=25, cards=60, fuzz_example
 SMOKE = Sizes("smoke", happy_cards=40, happy_shards=2, cards=12, fuzz_examples=40,
               fuzz_pipeline_examples=3)  # fmt: skip
 SIZES = {"large": LARGE, "smoke": SMOKE}.get(os.environ.get(SIZE_ENV, "").strip().lower(), SMALL)
+#: Extra env for every pod, `K=V,K=V` (to try a worker setting across the suite).
+POD_ENV = dict(kv.split("=", 1) for kv in os.environ.get("OCRBATCH_E2E_POD_ENV", "").split(",") if "=" in kv)
 
 
 def budget_s(inputs: int, fixed: float = 240.0) -> float:
@@ -504,7 +505,7 @@ def make_world(tmp_path: Path, leak_log: LeakLog, crd_list: list[dict[str, Any]]
 
     def make(s3: S3Server) -> World:
         kube = KubeServer(crd_list).start()
-        runner = PodRunner(kube, [NAMESPACE], max_processes=MAX_PROCESSES)
+        runner = PodRunner(kube, [NAMESPACE], max_processes=MAX_PROCESSES, extra_env=POD_ENV)
         runner.start()
         world = World(kube, s3, runner, tmp_path, leak_log)
         made.append((world, kube, runner))
@@ -517,7 +518,7 @@ def make_world(tmp_path: Path, leak_log: LeakLog, crd_list: list[dict[str, Any]]
                 leak_log.add(source, text)
         runner.stop()
         kube.stop()
-    assert leftover_cgroups() == [], "the pod runner removes every cgroup it made"
+        assert runner.leftover_cgroups() == [], "the pod runner removes every cgroup it made"
 
 
 @pytest.fixture(scope="session")

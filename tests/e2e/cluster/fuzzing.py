@@ -7,7 +7,7 @@ in native code (a segfault in a decoder), a runaway allocation (OOM kill) or a h
 (no Python signal can interrupt it; `faulthandler` dumps the stack and exits) fails the test
 instead of taking pytest down:
 
-    python -m tests.e2e.cluster.fuzzing --examples 250 --pipeline-examples 12 [--random]
+    python -m tests.e2e.cluster.fuzzing --examples 250 --pipeline-examples 12 [--seed N | --random]
 
 Seeds are real generated cards in every format the worker reads; the mutations are
 truncations, bit flips, overwritten and inserted or deleted chunks, and header edits that
@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import cv2
+import hypothesis
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -181,6 +182,11 @@ def inputs(seeds: dict[str, bytes], *, mostly_images: bool = False) -> st.Search
 # ---------------------------------------------------------------------------- the checks
 
 
+def seeded(test: Callable[[], None], seed: int | None) -> Callable[[], None]:
+    """The same examples for the same seed (repeatable runs); new ones for None."""
+    return test if seed is None else hypothesis.seed(seed)(test)
+
+
 def current_rss_mib() -> int:
     with open("/proc/self/status", encoding="ascii") as status:
         lines = status.read().splitlines()
@@ -214,10 +220,10 @@ def deadline(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def fuzz_decode(seeds: dict[str, bytes], examples: int, derandomize: bool, stats: dict[str, Any]) -> None:
+def fuzz_decode(seeds: dict[str, bytes], examples: int, seed: int | None, stats: dict[str, Any]) -> None:
     outcomes: Counter[str] = Counter()
 
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=derandomize,
+    @settings(max_examples=examples, deadline=None, database=None,
               suppress_health_check=list(HealthCheck), print_blob=True)  # fmt: skip
     @given(inputs(seeds))
     def check(data: bytes) -> None:
@@ -236,12 +242,12 @@ def fuzz_decode(seeds: dict[str, bytes], examples: int, derandomize: bool, stats
                 outcomes["ok"] += 1
         stats["max_decode_s"] = max(stats.get("max_decode_s", 0.0), time.monotonic() - started)
 
-    check()
+    seeded(check, seed)()
     stats["decode"] = dict(outcomes)
     stats["rss_after_decode_mib"] = current_rss_mib()
 
 
-def fuzz_pipeline(seeds: dict[str, bytes], examples: int, derandomize: bool, stats: dict[str, Any]) -> None:
+def fuzz_pipeline(seeds: dict[str, bytes], examples: int, seed: int | None, stats: dict[str, Any]) -> None:
     from ocr_job.config import EngineName
     from ocr_job.engines import load_engine
     from ocr_job.pipeline import Fetched, process
@@ -251,7 +257,7 @@ def fuzz_pipeline(seeds: dict[str, bytes], examples: int, derandomize: bool, sta
     config = JobConfig(source=".", output=".", item_timeout_s=ITEM_TIMEOUT_S)
     outcomes: Counter[str] = Counter()
 
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=derandomize,
+    @settings(max_examples=examples, deadline=None, database=None,
               suppress_health_check=list(HealthCheck), print_blob=True)  # fmt: skip
     @given(inputs(seeds, mostly_images=True))
     def check(data: bytes) -> None:
@@ -274,33 +280,52 @@ def fuzz_pipeline(seeds: dict[str, bytes], examples: int, derandomize: bool, sta
             outcomes["ok"] += 1
         stats["max_item_s"] = max(stats.get("max_item_s", 0.0), elapsed)
 
-    check()
+    seeded(check, seed)()
     stats["pipeline"] = dict(outcomes)
     stats["rss_after_pipeline_mib"] = current_rss_mib()
 
 
 def rss_walk(seeds: dict[str, bytes], count: int) -> list[int]:
-    """The resting RSS (MiB) after each of `count` inputs of varied shapes through
-    `pipeline.process` (a fixed sequence: seeds claiming other dimensions, decoded as far as
-    they go). A worker that gives memory back stays flat after the first few."""
+    """The resting RSS (MiB) after each of `count` inputs of varied shapes through the
+    worker's loop (`pipeline.run`, local folder in and out, the real onnx engine): a fixed
+    sequence of seeds claiming other dimensions, decoded as far as they go. A worker that
+    gives memory back stays flat after the first few."""
     import gc
     import random
+    import tempfile
+    from pathlib import Path
 
     from ocr_job.config import EngineName
     from ocr_job.engines import load_engine
-    from ocr_job.pipeline import Fetched, process
-    from ocr_job.storage import InputItem
+    from ocr_job.pipeline import RunSummary, run
+    from ocr_job.storage.local import LocalSink, LocalSource
 
-    engine = load_engine(EngineName.ONNX, 1)
-    config = JobConfig(source=".", output=".", item_timeout_s=ITEM_TIMEOUT_S)
     rng = random.Random(1)
     names = sorted(seeds)
-    resting = []
-    for _ in range(count):
-        data = set_dimensions(rng.randint(64, 9000), rng.randint(64, 9000), True)(seeds[rng.choice(names)])
-        process(Fetched(InputItem("walk/input.jpg", len(data), '"etag"'), data), engine, config)
-        gc.collect()
-        resting.append(current_rss_mib())
+    resting: list[int] = []
+
+    class Sampler:
+        def start(self, summary: RunSummary) -> None:
+            pass
+
+        def advance(self, summary: RunSummary, record: object) -> None:
+            gc.collect()
+            resting.append(current_rss_mib())
+
+        def finish(self, summary: RunSummary, *, ok: bool, message: str | None = None) -> None:
+            pass
+
+    with tempfile.TemporaryDirectory(prefix="rss-walk-") as tmp:
+        folder, out = Path(tmp) / "in", Path(tmp) / "out"
+        folder.mkdir()
+        for n in range(count):
+            data = set_dimensions(rng.randint(64, 9000), rng.randint(64, 9000), True)(
+                seeds[rng.choice(names)])  # fmt: skip
+            (folder / f"{n:03d}.jpg").write_bytes(data)
+        source = LocalSource(folder)
+        engine = load_engine(EngineName.ONNX, 1)
+        config = JobConfig(source=str(folder), output=str(out), item_timeout_s=ITEM_TIMEOUT_S)
+        run(list(source.list()), source, LocalSink(out), engine, config, Sampler())
     return resting
 
 
@@ -308,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--examples", type=int, default=200)
     parser.add_argument("--pipeline-examples", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0, help="the examples' seed (repeatable)")
     parser.add_argument("--random", action="store_true", help="new examples each run")
     parser.add_argument("--last-input", metavar="PATH", help="write each input here before it is tried")
     parser.add_argument("--rss-walk", type=int, metavar="N", help="only: resting RSS over N inputs")
@@ -321,9 +347,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = time.monotonic()
     try:
-        fuzz_decode(seeds, args.examples, not args.random, stats)
+        seed = None if args.random else args.seed
+        if args.examples:
+            fuzz_decode(seeds, args.examples, seed, stats)
         if args.pipeline_examples:
-            fuzz_pipeline(seeds, args.pipeline_examples, not args.random, stats)
+            fuzz_pipeline(seeds, args.pipeline_examples, seed, stats)
     except Exception:
         traceback.print_exc()
         print(json.dumps({"failed": True, **stats}))

@@ -43,14 +43,19 @@ def test_a_batch_of_cards_is_read_end_to_end(world: World, cards: CardLibrary) -
         status = world.wait_finished("happy", budget_s(total))
     wall = time.monotonic() - started
 
+    runs = world.runner.runs()
+    report(f"scenario 1 (happy path): {total} inputs ({card_set.cards} cards + "
+           f"{total - card_set.cards} bad) in {SIZES.happy_shards} shards: {status['phase']}, "
+           f"{status['succeeded']} ok, {status['failed']} error, {status.get('oomKillCount', 0)} "
+           f"OOM kill(s); wall {wall:.0f} s ({total / wall:.2f} inputs/s on {MAX_PROCESSES} processes)")
+    report_pods("  pods", runs)
+
     # Every input has exactly one record; the counts in the status are the bucket's.
     records = world.check_complete("happy", out, keys, status)
     assert status["phase"] == "PartiallySucceeded"
     assert status["shardCount"] == SIZES.happy_shards
     assert status["completedShards"] == f"0-{SIZES.happy_shards - 1}"
     assert status["failedShards"] == ""
-    assert status["jobs"] == ["happy-0"] and len(status["attempts"]) == 1
-    assert not status.get("oomKillCount"), "the default memory limit fits the default engine"
     assert {c["type"]: c["status"] for c in status["conditions"]}["Complete"] == "True"
     assert status["results"]["csv"] == f"s3://{out}/results/happy/results.csv"
 
@@ -78,29 +83,28 @@ def test_a_batch_of_cards_is_read_end_to_end(world: World, cards: CardLibrary) -
         "image_too_large", "no_card_found",
     }, "no internal_error, timeout or fetch_failed record"
 
-    # One Job, one pod per shard, each a real worker that finished under its limit.
-    assert [j["metadata"]["name"] for j in world.jobs()] == ["happy-0"]
-    job = world.jobs()[0]
-    assert job["status"]["succeeded"] == SIZES.happy_shards and job["status"]["failed"] == 0
-    runs = world.runner.runs("happy-0")
-    assert sorted(r.index for r in runs) == list(range(SIZES.happy_shards))
-    assert all(r.reason == "Completed" and r.exit_code == 0 for r in runs)
-    limit = 512 * 2**20
-    assert all(r.memory_limit == limit and r.peak_bytes is not None and r.peak_bytes <= limit
-               for r in runs)  # fmt: skip
-    for index, shard in status["shards"].items():
-        assert shard["phase"] == "Succeeded" and shard["processed"] == shard["total"], index
-        assert shard["memoryLimitBytes"] == limit
-    assert operator.metrics.jobs_created._value.get() == 1
+    report(f"  {right}/{len(card_records)} cards with every field right")
     reasons = [e["reason"] for e in world.events("happy")]
     assert "Planned" in reasons and "PartiallySucceeded" in reasons
     world.check_no_leaks()
 
-    report(
-        f"scenario 1 (happy path): {total} inputs ({card_set.cards} cards + "
-        f"{total - card_set.cards} bad) in {SIZES.happy_shards} shards: "
-        f"{status['succeeded']} ok, {status['failed']} error; {right}/{len(card_records)} cards "
-        f"with every field right; wall {wall:.0f} s ({total / wall:.2f} inputs/s on "
-        f"{MAX_PROCESSES} processes)"
+    # One pod per shard, each a real worker that finished under the default limit: no OOM
+    # kill, no retry Job. (Fails today: the worker's resting memory creeps from input to
+    # input, see test_worker_memory_is_given_back_between_inputs and docs/reliability.md.)
+    limit = 512 * 2**20
+    assert all(r.memory_limit == limit for r in world.runner.runs("happy-0"))
+    oom = [(r.index, r.reason) for r in runs if r.reason == "OOMKilled"]
+    assert not oom and not status.get("oomKillCount"), (
+        f"the default 512Mi does not fit a shard of cards: OOM kills {oom}"
     )
-    report_pods("  pods", runs)
+    assert status["jobs"] == ["happy-0"] and len(status["attempts"]) == 1
+    assert [j["metadata"]["name"] for j in world.jobs()] == ["happy-0"]
+    assert operator.metrics.jobs_created._value.get() == 1
+    job = world.jobs()[0]
+    assert job["status"]["succeeded"] == SIZES.happy_shards and job["status"]["failed"] == 0
+    assert sorted(r.index for r in runs) == list(range(SIZES.happy_shards))
+    assert all(r.reason == "Completed" and r.peak_bytes is not None and r.peak_bytes <= limit
+               for r in runs)  # fmt: skip
+    for index, shard in status["shards"].items():
+        assert shard["phase"] == "Succeeded" and shard["processed"] == shard["total"], index
+        assert shard["memoryLimitBytes"] == limit

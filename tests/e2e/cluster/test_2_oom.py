@@ -109,3 +109,25 @@ def test_an_oom_killed_shard_is_retried_with_more_memory(world: World, cards: Ca
     report(f"scenario 2 (OOM): shard {big_shard} OOM-killed {len(killed)}× at {LIMIT}, "
            f"retried at {RETRY_LIMIT}: {status['phase']}, {status['succeeded']} ok")  # fmt: skip
     report_pods("  pods", first + retry)
+
+
+def test_a_limit_below_the_engines_need_fails_the_batch_at_once(world: World, cards: CardLibrary) -> None:
+    """The other end: a limit below the engine's known need is a configuration error. The
+    worker refuses to start (exit 2), the Job's podFailurePolicy fails it at once (no pod
+    retry, no retry Job with more memory), and the batch is Failed with the reason."""
+    card_set = cards.get("floor", 6, seed=22, bad_inputs=False)
+    src, out = world.buckets()
+    keys = world.put_cards(src, card_set)
+    with world.operator():
+        world.apply("floor", src, out, shardSize=len(keys), resources={"memory": "200Mi"})
+        status = world.wait(
+            "the batch to fail", lambda: (s := world.status("floor")).get("phase") == "Failed" and s, 300
+        )
+    assert "PodFailurePolicy" in status["message"] and "exit code 2" in status["message"]
+    assert status["jobs"] == ["floor-0"] and not status.get("oomKillCount")
+    runs = world.runner.runs()
+    assert [(r.exit_code, r.reason) for r in runs] == [(2, "Error")], "no pod retry"
+    assert "below the onnx engine's need" in runs[0].log_text()
+    assert world.record_objects(out, "floor") == {}
+    assert "Failed" in [e["reason"] for e in world.events("floor")]
+    world.check_no_leaks()
