@@ -70,11 +70,11 @@ def check_complete_run(source: Path, out: Path, result: subprocess.CompletedProc
 
 
 @pytest.mark.parametrize("engine", ["onnx", pytest.param("paddle", marks=pytest.mark.paddle)])
-def test_run_reads_a_generated_folder(engine: str, card_set: Path, small_card_set: Path,
-                                      tmp_path: Path) -> None:
+def test_run_reads_a_generated_folder(engine: str, card_set: Path, tmp_path: Path) -> None:
+    """Both engines, the same folder: both sides, three levels, 90/180/270° turns, bad inputs."""
     if engine == "paddle":
         pytest.importorskip("paddleocr", reason="the [paddle] extra is not installed")
-    source = card_set if engine == "onnx" else small_card_set
+    source = card_set
     labels = load_labels(source)
     out = tmp_path / "out"
     result = run_cli("run", str(source), "--output", str(out), "--engine", engine)
