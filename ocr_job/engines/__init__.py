@@ -11,7 +11,7 @@ __all__ = ["MEMORY_NEED_BYTES", "Engine", "EngineError", "OcrResult", "TextBox",
 #: The worker refuses to start below it, with exit code 2.
 MEMORY_NEED_BYTES: dict[EngineName, int] = {
     EngineName.ONNX: 256 * 1024 * 1024,
-    EngineName.PADDLE: 768 * 1024 * 1024,
+    EngineName.PADDLE: 1280 * 1024 * 1024,
 }
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: memory, speed and accuracy of the worker against the PaddleOCR baseline."""

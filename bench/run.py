@@ -1,0 +1,806 @@
+"""`make bench`: memory, speed and accuracy of `ocr-job` against the PaddleOCR baseline.
+
+    python -m bench.run [--cards N] [--large N] [--long N] [--configs a,b,...] [--seed S]
+
+1. Generates (or reuses) a seeded synthetic set under ``bench/data/``: ``--cards``
+   cards at the generator's default size (card 1000 px wide, pictures 1000–2000 px)
+   plus ``--large`` cards drawn twice as large (pictures up to 4000 px), all
+   three levels, both sides; and a ``--long`` set that repeats those pictures
+   cyclically (hard links) to reach e.g. 2,000 inputs without generating them.
+2. Runs each configuration in its own child process, one after the other:
+   ``ocr-job run`` (``python -m ocr_job.cli``) per engine/threads, the PaddleOCR
+   baseline (``python -m bench.baseline``), and optionally ``ocr-job`` against
+   a real S3 server.
+3. While a child runs, the harness samples its ``VmRSS`` from
+   ``/proc/<pid>/status`` every ``--interval`` seconds together with the number
+   of finished inputs (record files in the output folder, objects under the S3
+   output prefix, or lines of the baseline's timing file) and writes those
+   samples to ``bench/results/<config>.rss.jsonl``. Nothing is added to the
+   worker for this. "After the engine loads" is the sample taken when the
+   child logs ``engine … loaded``. Peak RSS is the kernel's own figure for the
+   child (``ru_maxrss`` from ``wait4``).
+4. Scores the records against ``labels.jsonl`` and writes a Markdown table and a
+   JSON file to ``bench/results/`` (and prints the table).
+
+See docs/benchmarks.md for what each figure means and the last measured table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+RESULTS = ROOT / "bench" / "results"
+MIB = 1024 * 1024
+
+#: The budget of the issue "Benchmarks and the memory budget".
+BUDGET_PEAK_BYTES = 300 * MIB
+BUDGET_GROWTH = 0.03
+BUDGET_PADDLE_SHARE = 0.60
+GROWTH_FROM = 200
+
+LEVELS = ("clean", "photo", "hard")
+ENGINE_LOADED = re.compile(r"engine \S+ loaded")
+
+
+# --------------------------------------------------------------------------- configurations
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    name: str
+    kind: str  # "ocr-job", "baseline" or "s3"
+    inputs: str  # "cards", or "long": the card set first, then repeats (if --long > 0)
+    engine: str = "onnx"
+    threads: int = 1
+    title: str = ""
+
+
+CONFIGS: dict[str, Config] = {
+    c.name: c
+    for c in (
+        Config("onnx-1", "ocr-job", "long", "onnx", 1, "ocr-job --engine onnx --threads 1"),
+        Config("onnx-2", "ocr-job", "cards", "onnx", 2, "ocr-job --engine onnx --threads 2"),
+        Config("paddle", "ocr-job", "cards", "paddle", 1, "ocr-job --engine paddle --threads 1"),
+        Config("baseline", "baseline", "cards", "paddle", 1,
+               "baseline: PaddleOCR(use_angle_cls=True, lang='ch').ocr(path)"),
+        Config("s3", "s3", "cards", "onnx", 1, "ocr-job --engine onnx --threads 1, S3 in and out"),
+    )
+}
+DEFAULT_CONFIGS = ("onnx-1", "onnx-2", "paddle", "baseline", "s3")
+#: The configuration that also makes the long run (when --long > 0).
+LONG_CONFIG = "onnx-1"
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(slots=True)
+class DataSet:
+    cards: Path  # folder of hard links: std/<level>/<file>, large/<level>/<file>
+    long: Path  # folder of hard links: 00001.jpg ... (cycling over `cards`)
+    labels: dict[str, dict[str, Any]]  # key under `cards` → label
+    long_of: dict[str, str]  # key under `long` → key under `cards`
+
+
+def prepare_data_in_child(cards: int, large: int, long: int, seed: int, data: Path) -> DataSet:
+    """`prepare_data` in a child process, so this process stays small.
+
+    On Linux a child's `ru_maxrss` starts from its parent's peak (kept across exec), so
+    rendering cards in the harness itself would inflate the figures of every child.
+    """
+    manifest = data / f"manifest-s{seed}-n{cards}-l{large}-x{long}.json"
+    cmd = [sys.executable, "-m", "bench.run", "--prepare-only", str(manifest),
+           "--cards", str(cards), "--large", str(large), "--long", str(long),
+           "--seed", str(seed), "--data", str(data)]
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    raw = json.loads(manifest.read_text(encoding="utf-8"))
+    return DataSet(cards=Path(raw["cards"]), long=Path(raw["long"]), labels=raw["labels"],
+                   long_of=raw["long_of"])
+
+
+def _link(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists():
+        return
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def prepare_data(cards: int, large: int, long: int, seed: int, data: Path = DATA) -> DataSet:
+    """Generate (or reuse) the seeded sets and the hard-linked input folders."""
+    from ocr_job.synth import generate_set, load_labels
+
+    sets: dict[str, Path] = {}
+    if cards:
+        sets["std"] = generate_set(data / f"std-s{seed}-n{cards}", cards, seed=seed,
+                                   levels=LEVELS, width=1000)
+    if large:
+        sets["large"] = generate_set(data / f"large-s{seed + 1}-n{large}", large,
+                                     seed=seed + 1, levels=LEVELS, width=2000)
+    tag = f"s{seed}-n{cards}-l{large}"
+    cards_dir = data / f"cards-{tag}"
+    labels: dict[str, dict[str, Any]] = {}
+    for group, root in sets.items():
+        for source, label in sorted(load_labels(root).items()):
+            if label.get("level") == "bad" or not label.get("fields"):
+                continue
+            key = f"{group}/{source}"
+            labels[key] = {**label, "group": group}
+            _link(root / source, cards_dir / key)
+    keys = sorted(labels)
+    long_dir = data / f"long-{tag}-x{long}"
+    long_of: dict[str, str] = {}
+    digits = max(5, len(str(long)))
+    for i in range(max(long, len(keys)) if long and keys else 0):
+        key = f"{i + 1:0{digits}d}.jpg"
+        long_of[key] = keys[i % len(keys)]
+        _link(cards_dir / long_of[key], long_dir / key)
+    return DataSet(cards=cards_dir, long=long_dir, labels=labels, long_of=long_of)
+
+
+# --------------------------------------------------------------------------- running a child
+
+
+@dataclass(slots=True)
+class Sample:
+    t: float
+    count: int
+    rss: int  # VmRSS, bytes
+    hwm: int  # VmHWM (the process's own peak RSS so far), bytes
+    cpu: float  # user + system CPU seconds so far
+
+
+@dataclass(slots=True)
+class ChildRun:
+    returncode: int
+    wall_s: float
+    peak_rss: int  # bytes: the child's VmHWM (its own mm's peak), else ru_maxrss
+    ru_maxrss: int  # bytes, from wait4 (includes the parent's peak if that was larger)
+    cpu_s: float  # user + system
+    samples: list[Sample]
+    loaded_t: float | None  # seconds from start when the engine was loaded
+    loaded_rss: int | None
+    loaded_cpu: float | None  # CPU seconds used by then
+    last_count_t: float | None  # seconds from start when the last input finished
+    last_count_cpu: float | None  # CPU seconds used by then
+    stderr_tail: list[str] = field(default_factory=list)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _vm_rss(pid: int) -> int | None:
+    return _proc_status(pid).get("VmRSS")
+
+
+def _proc_status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM of a live process in bytes ({} once it is gone)."""
+    out: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    out[line[:5]] = int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return {}
+    return out
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a live process (from /proc/<pid>/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def run_child(cmd: Sequence[str], count: Callable[[], int], side_file: Path, *,
+              env: dict[str, str] | None = None, interval: float = 0.25,
+              timeout: float = 3600.0) -> ChildRun:
+    """Run `cmd`, sampling its VmRSS and `count()` until it exits; reap it with wait4."""
+    started = time.monotonic()
+    proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=env, cwd=ROOT, text=True, errors="replace")
+    loaded: dict[str, float] = {}
+    tail: list[str] = []
+
+    def read_stderr() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "t" not in loaded and ENGINE_LOADED.search(line):
+                loaded["t"] = time.monotonic() - started
+                rss = _vm_rss(proc.pid)
+                cpu = _cpu_seconds(proc.pid)
+                if rss is not None:
+                    loaded["rss"] = rss
+                if cpu is not None:
+                    loaded["cpu"] = cpu
+            tail.append(line.rstrip())
+            del tail[:-40]
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    samples: list[Sample] = []
+    last_count, last_count_t, last_count_cpu = -1, None, None
+    side_file.parent.mkdir(parents=True, exist_ok=True)
+    with side_file.open("w", encoding="utf-8") as side:
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            now = time.monotonic() - started
+            if pid == proc.pid:
+                break
+            status_now = _proc_status(proc.pid)
+            cpu = _cpu_seconds(proc.pid)
+            n = count()
+            if "VmRSS" in status_now and cpu is not None:
+                sample = Sample(round(now, 3), n, status_now["VmRSS"],
+                                status_now.get("VmHWM", 0), cpu)
+                samples.append(sample)
+                side.write(json.dumps(asdict(sample)) + "\n")
+            if n != last_count:
+                last_count, last_count_t, last_count_cpu = n, now, cpu
+            if now > timeout:
+                proc.kill()
+            time.sleep(interval)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    reader.join(timeout=5)
+    cpu_total = usage.ru_utime + usage.ru_stime
+    final = count()
+    if final != last_count:  # the last inputs finished after the last sample
+        last_count_t, last_count_cpu = now, cpu_total
+    hwm = max((s.hwm for s in samples), default=0)
+    return ChildRun(
+        returncode=proc.returncode, wall_s=round(now, 3),
+        peak_rss=hwm or usage.ru_maxrss * 1024, ru_maxrss=usage.ru_maxrss * 1024,
+        cpu_s=round(cpu_total, 3), samples=samples,
+        loaded_t=loaded.get("t"), loaded_rss=int(loaded["rss"]) if "rss" in loaded else None,
+        loaded_cpu=loaded.get("cpu"), last_count_t=last_count_t,
+        last_count_cpu=last_count_cpu, stderr_tail=tail,
+    )
+
+
+def count_records(folder: Path) -> Callable[[], int]:
+    """Finished records under a local output folder (`<key>.json`; not `.tmp`, not `_*`)."""
+
+    def count() -> int:
+        n = 0
+        stack = [folder]
+        while stack:
+            try:
+                entries = list(os.scandir(stack.pop()))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if not entry.name.startswith("_"):
+                        stack.append(Path(entry.path))
+                elif entry.name.endswith(".json"):
+                    n += 1
+        return n
+
+    return count
+
+
+def count_lines(path: Path) -> Callable[[], int]:
+    def count() -> int:
+        try:
+            with path.open("rb") as f:
+                return sum(1 for _ in f)
+        except OSError:
+            return 0
+
+    return count
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+FRONT = ("name", "sex", "ethnicity", "birth_date", "address", "id_number")
+BACK = ("issuing_authority", "valid_from", "valid_to")
+
+
+@dataclass(slots=True)
+class Accuracy:
+    cards: int = 0
+    all_right: int = 0
+    side_right: int = 0
+    errors: int = 0
+    per_field: dict[str, list[int]] = field(default_factory=dict)  # field → [right, total]
+    per_level: dict[str, list[int]] = field(default_factory=dict)  # level → [all right, cards]
+
+    def add(self, label: dict[str, Any], record: dict[str, Any] | None) -> None:
+        side = label["side"]
+        expected = label["fields"]
+        names = FRONT if side == "front" else BACK
+        got = (record or {}).get("fields") or {}
+        ok_side = record is not None and record.get("side") == side
+        self.cards += 1
+        self.side_right += ok_side
+        self.errors += record is None or record.get("status") != "ok"
+        every = ok_side
+        for name in names:
+            right = ok_side and got.get(name) == expected.get(name)
+            tally = self.per_field.setdefault(name, [0, 0])
+            tally[0] += right
+            tally[1] += 1
+            every = every and right
+        self.all_right += every
+        for level in (label["level"], "large" if label.get("group") == "large" else None):
+            if level:
+                tally = self.per_level.setdefault(level, [0, 0])
+                tally[0] += every
+                tally[1] += 1
+
+
+def score(records: Iterable[dict[str, Any]], labels: dict[str, dict[str, Any]],
+          key_map: dict[str, str] | None = None) -> Accuracy:
+    """Exact-match accuracy of the records' fields against the labels of their sources."""
+    by_key: dict[str, dict[str, Any]] = {}
+    for record in records:
+        by_key[record["source"]] = record
+    acc = Accuracy()
+    keys = key_map or {k: k for k in labels}
+    for key, label_key in sorted(keys.items()):
+        acc.add(labels[label_key], by_key.get(key))
+    return acc
+
+
+def local_records(folder: Path) -> list[dict[str, Any]]:
+    from ocr_job.storage.local import LocalSink
+
+    return [r.model_dump(mode="json") for r in LocalSink(folder).iter_records()]
+
+
+# --------------------------------------------------------------------------- one configuration
+
+
+@dataclass(slots=True)
+class Result:
+    config: str
+    title: str
+    images: int = 0
+    ok: int = 0
+    skipped: str | None = None
+    returncode: int | None = None
+    wall_s: float | None = None
+    work_s: float | None = None  # engine loaded → last input finished
+    cpu_s: float | None = None
+    cores: float | None = None
+    peak_rss: int | None = None
+    rss_loaded: int | None = None
+    rss_at: dict[str, int] = field(default_factory=dict)  # "200"/"2000"/"end" → bytes
+    growth: float | None = None
+    median_s: float | None = None
+    p95_s: float | None = None
+    images_per_s_core: float | None = None  # inputs / work wall seconds / cores
+    images_per_cpu_s: float | None = None  # inputs / CPU seconds of the work window
+    cpu_s_per_image: float | None = None  # all CPU seconds (start-up included) / inputs
+    ru_maxrss: int | None = None
+    accuracy: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    rank = max(0, math.ceil(q / 100 * len(ordered)) - 1)
+    return ordered[rank]
+
+
+#: "RSS at input n" is the median VmRSS of the samples taken while inputs n … n+WINDOW-1
+#: were being finished: single samples swing by ±100 MB within one image.
+RSS_WINDOW = 25
+
+
+def _rss_at(samples: list[Sample], n: int, window: int = RSS_WINDOW) -> tuple[int, int] | None:
+    """(median VmRSS, first count) over the samples with n ≤ count < n + window."""
+    inside = [s for s in samples if n <= s.count < n + window]
+    if not inside:
+        return None
+    return int(statistics.median(s.rss for s in inside)), inside[0].count
+
+
+def summarise(result: Result, run: ChildRun, seconds: list[float], threads: float,
+              long_target: int | None) -> None:
+    result.returncode = run.returncode
+    result.wall_s = run.wall_s
+    result.cpu_s = run.cpu_s
+    result.peak_rss = run.peak_rss
+    result.ru_maxrss = run.ru_maxrss
+    result.rss_loaded = run.loaded_rss
+    if run.loaded_t is not None and run.last_count_t is not None:
+        result.work_s = round(max(run.last_count_t - run.loaded_t, 1e-3), 3)
+    if long_target:
+        # "at 200": inputs 201–225 in progress; "at N": the last RSS_WINDOW inputs
+        for label, n in ((GROWTH_FROM, GROWTH_FROM), (long_target, long_target - RSS_WINDOW)):
+            if n >= 0 and (at := _rss_at(run.samples, n)):
+                result.rss_at[str(label)] = at[0]
+    if run.samples:
+        result.rss_at["end"] = run.samples[-1].rss
+    if long_target and str(GROWTH_FROM) in result.rss_at and str(long_target) in result.rss_at:
+        a, b = result.rss_at[str(GROWTH_FROM)], result.rss_at[str(long_target)]
+        result.growth = round((b - a) / a, 4)
+    if seconds:
+        result.median_s = round(statistics.median(seconds), 3)
+        result.p95_s = round(_percentile(seconds, 95), 3)
+    work = result.work_s or run.wall_s
+    result.cores = threads
+    if result.images and work:
+        result.images_per_s_core = round(result.images / work / threads, 3)
+        result.cpu_s_per_image = round(run.cpu_s / result.images, 3)
+    if result.images and run.loaded_cpu is not None and run.last_count_cpu is not None:
+        work_cpu = max(run.last_count_cpu - run.loaded_cpu, 1e-3)
+        result.images_per_cpu_s = round(result.images / work_cpu, 3)
+    if run.ru_maxrss > 1.1 * run.peak_rss:
+        result.notes.append(f"ru_maxrss {run.ru_maxrss / MIB:.0f} MiB exceeds the child's VmHWM: "
+                            "it carries the parent's peak (Linux keeps it across exec)")
+    if run.returncode != 0:
+        result.notes.append(f"exit code {run.returncode}: " + " | ".join(run.stderr_tail[-3:]))
+
+
+def record_seconds(records: list[dict[str, Any]]) -> list[float]:
+    """Per-input seconds from the records' timings (fetch excluded: it is prefetched)."""
+    out = []
+    for r in records:
+        timings = r.get("timings_ms") or {}
+        out.append(sum(v for k, v in timings.items() if k != "fetch") / 1000)
+    return out
+
+
+def worker_cmd(source: str, output: str, cfg: Config) -> list[str]:
+    return [sys.executable, "-m", "ocr_job.cli", "run", source, "--output", output,
+            "--engine", cfg.engine, "--threads", str(cfg.threads), "--log-format", "plain"]
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env.pop("JOB_COMPLETION_INDEX", None)
+    env.update(extra or {})
+    return env
+
+
+def run_ocr_job(cfg: Config, data: DataSet, out_root: Path, interval: float) -> Result:
+    result = Result(cfg.name, cfg.title)
+    if cfg.engine == "paddle" and not _has_module("paddleocr"):
+        result.skipped = "paddleocr is not installed (pip extra [paddle])"
+        return result
+    long = cfg.inputs == "long" and bool(data.long_of)
+    source = data.long if long else data.cards
+    out = out_root / cfg.name
+    shutil.rmtree(out, ignore_errors=True)
+    run = run_child(worker_cmd(str(source), str(out), cfg), count_records(out),
+                    RESULTS / f"{cfg.name}.rss.jsonl", env=child_env(), interval=interval)
+    records = local_records(out) if out.is_dir() else []
+    result.images = len(records)
+    result.ok = sum(r["status"] == "ok" for r in records)
+    long_target = len(data.long_of) if long else None
+    summarise(result, run, record_seconds(records), cfg.threads, long_target)
+    key_map = None
+    if long:
+        # accuracy over the first pass (each card once); the repeats give the same answers
+        key_map = dict(list(sorted(data.long_of.items()))[: len(data.labels)])
+        result.notes.append(f"{result.images} inputs: the {len(data.labels)} cards, then "
+                            "the same pictures again (hard links) for the long run; accuracy "
+                            "is over the first pass")
+    result.accuracy = _accuracy_json(score(records, data.labels, key_map))
+    return result
+
+
+def run_baseline(cfg: Config, data: DataSet, out_root: Path, interval: float) -> Result:
+    result = Result(cfg.name, cfg.title)
+    if not _has_module("paddleocr") or not _has_module("rapidocr_paddle"):
+        result.skipped = "paddleocr / rapidocr_paddle are not installed (pip extra [paddle])"
+        return result
+    out_root.mkdir(parents=True, exist_ok=True)
+    listing = out_root / "baseline-inputs.txt"
+    listing.write_text("".join(f"{data.cards / k}\n" for k in sorted(data.labels)),
+                       encoding="utf-8")
+    times = out_root / "baseline-times.jsonl"
+    times.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "bench.baseline", str(listing), "--out", str(times),
+           "--key-root", str(data.cards)]
+    run = run_child(cmd, count_lines(times), RESULTS / f"{cfg.name}.rss.jsonl",
+                    env=child_env(), interval=interval)
+    rows = [json.loads(line) for line in times.read_text(encoding="utf-8").splitlines()
+            if line.strip()] if times.is_file() else []
+    result.images = result.ok = len(rows)
+    # PaddleOCR's thread count is its library's choice: count the cores it kept busy.
+    busy = run.cpu_s / max(run.wall_s - (run.loaded_t or 0.0), 1e-3)
+    summarise(result, run, [r["seconds"] for r in rows], max(1.0, round(busy, 2)), None)
+    result.notes.append("no fields: the baseline is only timed and measured")
+    return result
+
+
+def run_s3(cfg: Config, data: DataSet, out_root: Path, interval: float) -> Result:
+    result = Result(cfg.name, cfg.title)
+    try:
+        from tests.support.s3server import S3Server
+    except Exception as exc:  # another engineer's helper; absent or broken → skip the row
+        result.skipped = f"tests.support.s3server.S3Server is not available ({exc})"
+        return result
+    from ocr_job.storage import open_sink
+
+    base = out_root / "s3server"
+    shutil.rmtree(base, ignore_errors=True)
+    try:
+        server = S3Server(base)
+        server.start()
+    except Exception as exc:
+        result.skipped = f"the S3 server did not start: {exc}"
+        return result
+    try:
+        client = server.client()
+        bucket = server.make_bucket(f"bench-{secrets.token_hex(4)}")
+        for key in sorted(data.labels):
+            client.fput_object(bucket, f"in/{key}", str(data.cards / key))
+
+        def count() -> int:
+            try:
+                return sum(1 for o in client.list_objects(bucket, prefix="out/", recursive=True)
+                           if o.object_name.endswith(".json") and "/_" not in o.object_name)
+            except Exception:
+                return -1
+
+        cmd = worker_cmd(f"s3://{bucket}/in", f"s3://{bucket}/out", cfg)
+        run = run_child(cmd, count, RESULTS / f"{cfg.name}.rss.jsonl",
+                        env=child_env(server.env()), interval=max(interval, 1.0))
+        sink = open_sink(f"s3://{bucket}/out", server.settings())
+        records = [r.model_dump(mode="json") for r in sink.iter_records()]
+    finally:
+        server.stop()
+    result.images = len(records)
+    result.ok = sum(r["status"] == "ok" for r in records)
+    summarise(result, run, record_seconds(records), cfg.threads, None)
+    # S3 record sources are full object keys, here under the `in/` prefix
+    key_map = {f"in/{key}": key for key in data.labels}
+    result.accuracy = _accuracy_json(score(records, data.labels, key_map))
+    result.notes.append("input counted by listing the output prefix every second")
+    return result
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def _accuracy_json(acc: Accuracy) -> dict[str, Any]:
+    return {
+        "cards": acc.cards,
+        "all_right": acc.all_right,
+        "all_right_rate": round(acc.all_right / acc.cards, 4) if acc.cards else None,
+        "side_right": acc.side_right,
+        "errors": acc.errors,
+        "per_field": {k: {"right": r, "total": t, "rate": round(r / t, 4) if t else None}
+                      for k, (r, t) in acc.per_field.items()},
+        "per_level": {k: {"all_right": r, "cards": t, "rate": round(r / t, 4) if t else None}
+                      for k, (r, t) in acc.per_level.items()},
+    }
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _mib(n: int | None) -> str:
+    return "–" if n is None else f"{n / MIB:.0f}"
+
+
+def _pct(x: float | None, digits: int = 1) -> str:
+    return "–" if x is None else f"{100 * x:.{digits}f}%"
+
+
+def _num(x: float | None, fmt: str = "{:.2f}") -> str:
+    return "–" if x is None else fmt.format(x)
+
+
+def budget_lines(results: dict[str, Result], long_target: int) -> list[tuple[str, str, str]]:
+    """(rule, measured, verdict) for each line of the budget."""
+    lines: list[tuple[str, str, str]] = []
+
+    def verdict(ok: bool | None) -> str:
+        return "n/a" if ok is None else ("PASS" if ok else "FAIL")
+
+    default = results.get(LONG_CONFIG)
+    peak = default.peak_rss if default else None
+    lines.append(("ocr-job peak RSS, default engine (onnx, 1 thread), cards up to 4000 px "
+                  "≤ 300 MiB", f"{_mib(peak)} MiB",
+                  verdict(None if peak is None else peak <= BUDGET_PEAK_BYTES)))
+    growth = default.growth if default else None
+    lines.append((f"RSS growth from input {GROWTH_FROM} to input {long_target} ≤ 3%",
+                  _pct(growth, 2), verdict(None if growth is None else growth <= BUDGET_GROWTH)))
+    base, onnx = results.get("baseline"), results.get("onnx-1")
+    a = onnx.images_per_cpu_s if onnx else None
+    b = base.images_per_cpu_s if base else None
+    wa = onnx.images_per_s_core if onnx else None
+    wb = base.images_per_s_core if base else None
+    lines.append(("images/s/core, ocr-job onnx 1 thread ≥ the PaddleOCR baseline's "
+                  "(judged per CPU-second; per wall-second-core in brackets)",
+                  f"{_num(a, '{:.2f}')} vs {_num(b, '{:.2f}')} "
+                  f"({_num(wa, '{:.2f}')} vs {_num(wb, '{:.2f}')})",
+                  verdict(None if a is None or b is None else a >= b)))
+    paddle = results.get("paddle")
+    pp = paddle.peak_rss if paddle else None
+    bp = base.peak_rss if base else None
+    share = pp / bp if pp and bp else None
+    lines.append(("ocr-job --engine paddle peak RSS ≤ 60% of the baseline's",
+                  f"{_mib(pp)} / {_mib(bp)} MiB = {_pct(share, 0)}",
+                  verdict(None if share is None else share <= BUDGET_PADDLE_SHARE)))
+    return lines
+
+
+def markdown(results: dict[str, Result], meta: dict[str, Any]) -> str:
+    long_target = meta["long"]
+    out: list[str] = []
+    out.append(f"Measured {meta['date']} on {meta['machine']}; `{meta['command']}`; "
+               f"{meta['inputs']}.\n")
+    out.append(f"| configuration | inputs | peak RSS MiB | RSS after load | RSS @{GROWTH_FROM} "
+               f"| RSS @{long_target} | growth | median s/img | p95 s/img | img/s/core "
+               "| img/CPU-s | every field right |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results.values():
+        if r.skipped:
+            out.append(f"| {r.title} | skipped: {r.skipped} |||||||||||")
+            continue
+        acc = r.accuracy
+        right = (f"{_pct(acc['all_right_rate'])} ({acc['all_right']}/{acc['cards']})"
+                 if acc and acc["cards"] else "– (no fields)")
+        out.append(
+            f"| {r.title} | {r.images} | {_mib(r.peak_rss)} | {_mib(r.rss_loaded)} "
+            f"| {_mib(r.rss_at.get(str(GROWTH_FROM)))} | {_mib(r.rss_at.get(str(long_target)))} "
+            f"| {_pct(r.growth, 2)} | {_num(r.median_s)} | {_num(r.p95_s)} "
+            f"| {_num(r.images_per_s_core)} | {_num(r.images_per_cpu_s)} | {right} |")
+    out.append("")
+    out.append("| budget | measured | verdict |")
+    out.append("|---|---|---|")
+    for rule, measured, verdict in budget_lines(results, long_target):
+        out.append(f"| {rule} | {measured} | **{verdict}** |")
+    scored = {n: r for n, r in results.items() if r.accuracy and r.accuracy["cards"]}
+    if scored:
+        out.append("")
+        out.append("Exact-match accuracy per field (cards of that side):\n")
+        out.append("| field | " + " | ".join(scored) + " |")
+        out.append("|---|" + "---:|" * len(scored))
+        for name in (*FRONT, *BACK):
+            cells = []
+            for r in scored.values():
+                f = r.accuracy["per_field"].get(name) if r.accuracy else None
+                cells.append(f"{_pct(f['rate'])}" if f else "–")
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
+        out.append("")
+        out.append("Every field right, per level (`large`: the cards drawn at 2000 px):\n")
+        out.append("| level | " + " | ".join(scored) + " |")
+        out.append("|---|" + "---:|" * len(scored))
+        for level in (*LEVELS, "large"):
+            cells = []
+            for r in scored.values():
+                f = r.accuracy["per_level"].get(level) if r.accuracy else None
+                cells.append(f"{_pct(f['rate'])} ({f['all_right']}/{f['cards']})" if f else "–")
+            out.append(f"| {level} | " + " | ".join(cells) + " |")
+    notes = [(n, note) for n, r in results.items() for note in r.notes]
+    if notes:
+        out.append("")
+        out.extend(f"- {n}: {note}" for n, note in notes)
+    return "\n".join(out) + "\n"
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores, {model}, {platform.system()} {platform.release()}"
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cards", type=int, default=96,
+                        help="cards at the generator's default size (both sides, 3 levels)")
+    parser.add_argument("--large", type=int, default=8,
+                        help="cards drawn at 2000 px (pictures 2000–4000 px)")
+    parser.add_argument("--long", type=int, default=2000,
+                        help=f"inputs of the {LONG_CONFIG} run: the cards, then repeats (0: none)")
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--configs", default=",".join(DEFAULT_CONFIGS),
+                        help=f"comma-separated, from: {', '.join(CONFIGS)}")
+    parser.add_argument("--interval", type=float, default=0.25,
+                        help="seconds between two RSS samples of a child")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--prepare-only", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    unknown = [c for c in args.configs.split(",") if c.strip() and c.strip() not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown configuration(s): {', '.join(unknown)}")
+    if args.cards < 0 or args.large < 0 or args.long < 0 or args.cards + args.large == 0:
+        parser.error("--cards/--large/--long must be ≥ 0, and some cards are needed")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    global RESULTS
+    args = parse_args(argv)
+    if args.prepare_only:
+        ds = prepare_data(args.cards, args.large, args.long, args.seed, args.data)
+        args.prepare_only.parent.mkdir(parents=True, exist_ok=True)
+        args.prepare_only.write_text(json.dumps({
+            "cards": str(ds.cards), "long": str(ds.long), "labels": ds.labels,
+            "long_of": ds.long_of}, ensure_ascii=False), encoding="utf-8")
+        return 0
+    RESULTS = args.results
+    names = [c.strip() for c in args.configs.split(",") if c.strip()]
+    started = time.monotonic()
+    print(f"bench: preparing {args.cards}+{args.large} cards, long run of {args.long} …",
+          flush=True)
+    data = prepare_data_in_child(args.cards, args.large,
+                                 args.long if LONG_CONFIG in names else 0, args.seed, args.data)
+    out_root = RESULTS / "out"
+    runners = {"ocr-job": run_ocr_job, "baseline": run_baseline, "s3": run_s3}
+    results: dict[str, Result] = {}
+    for name in names:
+        cfg = CONFIGS[name]
+        print(f"bench: {name} ({cfg.title}) …", flush=True)
+        t0 = time.monotonic()
+        results[name] = runners[cfg.kind](cfg, data, out_root, args.interval)
+        r = results[name]
+        print(f"bench: {name}: " + (f"skipped ({r.skipped})" if r.skipped else
+              f"{r.images} inputs, peak {_mib(r.peak_rss)} MiB, "
+              f"{time.monotonic() - t0:.0f} s"), flush=True)
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    command = "python -m bench.run" + (" " + " ".join(argv) if argv else
+                                       (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""))
+    meta = {
+        "date": date, "machine": machine(), "command": command.strip(),
+        "cards": args.cards, "large": args.large, "long": args.long, "seed": args.seed,
+        "inputs": f"{len(data.labels)} cards ({args.cards} + {args.large} large, seed "
+                  f"{args.seed}); long run {len(data.long_of)} inputs",
+        "python": sys.version.split()[0], "total_s": round(time.monotonic() - started, 1),
+    }
+    table = markdown(results, meta)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    payload = {"meta": meta, "results": {n: asdict(r) for n, r in results.items()},
+               "budget": [dict(zip(("rule", "measured", "verdict"), line, strict=True))
+                          for line in budget_lines(results, args.long)]}
+    for name in (f"bench-{stamp}", "latest"):
+        (RESULTS / f"{name}.md").write_text(table, encoding="utf-8")
+        (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False),
+                                              encoding="utf-8")
+    print()
+    print(table)
+    print(f"bench: wrote {RESULTS / f'bench-{stamp}.md'} and .json "
+          f"in {meta['total_s']:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

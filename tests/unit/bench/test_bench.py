@@ -1,0 +1,83 @@
+"""The benchmark harness at toy size: child sampling, scoring and the budget verdicts.
+
+No OCR runs here; `make bench` itself is the real (long) run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bench import run as bench
+
+LABEL_FRONT = {
+    "side": "front", "level": "clean", "group": "std",
+    "fields": {"name": "张三", "sex": "男", "ethnicity": "汉", "birth_date": "1990-01-02",
+               "address": "北京市东城区1号", "id_number": "11010119900102001X",
+               "issuing_authority": None, "valid_from": None, "valid_to": None},
+}
+LABEL_BACK = {
+    "side": "back", "level": "hard", "group": "large",
+    "fields": {"name": None, "sex": None, "ethnicity": None, "birth_date": None,
+               "address": None, "id_number": None, "issuing_authority": "某某县公安局",
+               "valid_from": "2010-01-01", "valid_to": "2020-01-01"},
+}
+
+
+def test_score_counts_fields_levels_and_every_field_right() -> None:
+    labels = {"a.jpg": LABEL_FRONT, "b.jpg": LABEL_BACK, "c.jpg": LABEL_FRONT}
+    wrong_name = {**LABEL_FRONT["fields"], "name": "张山"}
+    records = [
+        {"source": "a.jpg", "status": "ok", "side": "front", "fields": LABEL_FRONT["fields"]},
+        {"source": "b.jpg", "status": "ok", "side": "back", "fields": LABEL_BACK["fields"]},
+        {"source": "c.jpg", "status": "ok", "side": "front", "fields": wrong_name},
+    ]
+    acc = bench.score(records, labels)
+    assert (acc.cards, acc.all_right, acc.errors) == (3, 2, 0)
+    assert acc.per_field["name"] == [1, 2]
+    assert acc.per_field["valid_to"] == [1, 1]
+    assert acc.per_level["clean"] == [1, 2]
+    assert acc.per_level["large"] == [1, 1]
+
+
+def test_score_counts_a_missing_or_wrong_side_record_as_all_wrong() -> None:
+    labels = {"a.jpg": LABEL_FRONT, "b.jpg": LABEL_BACK}
+    records = [{"source": "b.jpg", "status": "ok", "side": "front", "fields": LABEL_BACK["fields"]}]
+    acc = bench.score(records, labels)
+    assert (acc.all_right, acc.side_right, acc.errors) == (0, 0, 1)
+    assert acc.per_field["issuing_authority"] == [0, 1]
+
+
+def test_run_child_samples_rss_and_progress(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    child = (
+        "import sys, time, pathlib\n"
+        "out = pathlib.Path(sys.argv[1]); out.mkdir()\n"
+        "print('engine toy loaded', file=sys.stderr, flush=True)\n"
+        "ballast = bytearray(40 * 1024 * 1024)\n"
+        "for i in range(5):\n"
+        "    (out / f'{i}.jpg.json').write_text('{}'); time.sleep(0.1)\n"
+    )
+    run = bench.run_child([sys.executable, "-c", child, str(out)], bench.count_records(out),
+                          tmp_path / "side.jsonl", interval=0.02)
+    assert run.returncode == 0
+    assert run.peak_rss >= 40 * 1024 * 1024
+    assert run.loaded_t is not None and run.loaded_rss is not None
+    assert run.samples and max(s.count for s in run.samples) >= 4
+    assert (tmp_path / "side.jsonl").read_text().count("\n") == len(run.samples)
+
+
+def test_budget_verdicts() -> None:
+    mib = bench.MIB
+    onnx = bench.Result("onnx-1", "onnx", images=2000, peak_rss=280 * mib,
+                        rss_at={"200": 200 * mib, "2000": 204 * mib}, growth=0.02,
+                        images_per_s_core=2.0, images_per_cpu_s=2.5)
+    base = bench.Result("baseline", "baseline", images=100, peak_rss=2000 * mib,
+                        images_per_s_core=1.0, images_per_cpu_s=2.0)
+    paddle = bench.Result("paddle", "paddle", images=100, peak_rss=1300 * mib)
+    lines = bench.budget_lines({"onnx-1": onnx, "baseline": base, "paddle": paddle}, 2000)
+    assert [verdict for _, _, verdict in lines] == ["PASS", "PASS", "PASS", "FAIL"]
+    table = bench.markdown({"onnx-1": onnx, "baseline": base, "paddle": paddle}, {
+        "date": "today", "machine": "toy", "command": "python -m bench.run", "inputs": "none",
+        "long": 2000})
+    assert "| ocr-job peak RSS" in table and "**FAIL**" in table
