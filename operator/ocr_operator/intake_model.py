@@ -16,11 +16,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, model_validator
 
 from ocr_operator import GROUP, VERSION
-from ocr_operator.model import OutputSpec
+from ocr_operator.model import OutputSpec, SourceSpec, SpecModel
 
 INTAKE_PLURAL = "ocrintakes"
 INTAKE_KIND = "OcrIntake"
@@ -43,20 +42,8 @@ _NOT_DNS = re.compile(r"[^a-z0-9-]+")
 _DASHES = re.compile(r"-{2,}")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
-    )
-
-
-class IntakeSource(_Model):
-    bucket: str
-    prefix: str = ""
-    include: tuple[str, ...] = ()
-    endpoint: str | None = None
-    secure: bool | None = None
-    region: str | None = None
-    credentials_secret: str | None = None
+class IntakeSource(SourceSpec):
+    """An OcrBatch source (the same contract), read as a folder of drop folders."""
 
     @property
     def base(self) -> str:
@@ -65,13 +52,13 @@ class IntakeSource(_Model):
         return f"{clean}/" if clean else ""
 
 
-class Readiness(_Model):
+class Readiness(SpecModel):
     mode: Literal["marker", "quiet"] = "marker"
     marker: str = Field(default=DEFAULT_READY_MARKER, min_length=1, pattern=r"^[^/]+$")
     quiet_seconds: int = Field(default=300, ge=1)
 
 
-class OnSuccess(_Model):
+class OnSuccess(SpecModel):
     action: Literal["archive", "keep", "delete"] = "keep"
     archive_prefix: str | None = None
 
@@ -87,14 +74,14 @@ class OnSuccess(_Model):
         return f"{clean}/" if clean else ""
 
 
-class BatchTemplate(_Model):
+class BatchTemplate(SpecModel):
     """The OcrBatch spec minus its source; kept as the raw mapping for the batch."""
 
     output: OutputSpec
     raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
 
-class IntakeSpec(_Model):
+class IntakeSpec(SpecModel):
     source: IntakeSource
     readiness: Readiness = Readiness()
     poll_interval_seconds: int = Field(default=60, ge=1)

@@ -10,13 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
-class _Model(BaseModel):
+class SpecModel(BaseModel):
+    """The base of the CRDs' spec models: camelCase aliases, unknown keys ignored, frozen."""
+
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
     )
 
 
-class SourceSpec(_Model):
+class SourceSpec(SpecModel):
     bucket: str
     prefix: str = ""
     include: tuple[str, ...] = ()
@@ -26,28 +28,28 @@ class SourceSpec(_Model):
     credentials_secret: str | None = None
 
 
-class OutputSpec(_Model):
+class OutputSpec(SpecModel):
     bucket: str
     prefix: str = ""
 
 
-class EngineSpec(_Model):
+class EngineSpec(SpecModel):
     name: Literal["onnx", "paddle"] = "onnx"
     threads: int | None = Field(default=None, ge=1, le=64)
 
 
-class ResourcesSpec(_Model):
+class ResourcesSpec(SpecModel):
     memory: str = "512Mi"
     cpu: str | int = "1"
 
 
-class RetrySpec(_Model):
+class RetrySpec(SpecModel):
     backoff_limit_per_index: int = Field(default=2, ge=0)
     memory_factor: float = Field(default=1.5, ge=1.0)
     max_memory: str = "2Gi"
 
 
-class BatchSpec(_Model):
+class BatchSpec(SpecModel):
     source: SourceSpec
     output: OutputSpec
     engine: EngineSpec = EngineSpec()
