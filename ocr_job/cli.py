@@ -137,8 +137,9 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
     progress = Reporters(reporters)
 
     sharded = manifest is not None or (config.shard is not None and config.shard.count > 1)
+    summary = pipeline.RunSummary()
     try:
-        summary = pipeline.run(items, source, sink, engine, config, progress)
+        pipeline.run(items, source, sink, engine, config, progress, summary)
         if sharded and index is not None:
             sink.write_text(f"{SHARDS_DIR}/shard-{index:04d}.json", json.dumps({
                 "index": index, "total": summary.total, "processed": summary.processed,
@@ -150,7 +151,7 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
             merge(sink)
     except StorageError as exc:
         log.error("storage outage, stopping; finished items are kept: %s", exc)
-        progress.finish(pipeline.RunSummary(), ok=False, message=str(exc))
+        progress.finish(summary, ok=False, message=str(exc))
         return ExitCode.CANNOT_PROCEED
     progress.finish(summary, ok=True)
     log.info(

@@ -94,7 +94,7 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
     except Exception as exc:
         raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"the image data is damaged: {exc}") from None
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    return _fit(bgr, WORK_LONG_SIDE)
+    return fit(bgr, WORK_LONG_SIDE)
 
 
 def _draft_size(width: int, height: int) -> tuple[int, int]:
@@ -123,11 +123,7 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
 
 
 def fit(image: np.ndarray, long_side: int) -> np.ndarray:
-    """`image` scaled down to at most `long_side` on its long side."""
-    return _fit(image, long_side)
-
-
-def _fit(image: np.ndarray, long_side: int) -> np.ndarray:
+    """`image` scaled down to at most `long_side` on its long side (never enlarged)."""
     h, w = image.shape[:2]
     scale = long_side / max(h, w)
     if scale >= 1.0:
@@ -149,7 +145,7 @@ def locate_card(image: np.ndarray, long_side: int) -> CardImage:
     if quad is not None:
         card = _warp(image, quad, long_side)
         return CardImage(image=card, found_quad=True)
-    return CardImage(image=_fit(image, long_side), found_quad=False)
+    return CardImage(image=fit(image, long_side), found_quad=False)
 
 
 def find_card_quad(image: np.ndarray) -> np.ndarray | None:

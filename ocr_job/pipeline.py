@@ -63,10 +63,7 @@ def fetch(item: InputItem, source: Source, sink: Sink, config: JobConfig) -> Fet
         return Fetched(item, record=ResultRecord.failure(
             item.key, ErrorCode.FETCH_FAILED, "the input does not exist or cannot be read"))
     if item.size is not None and item.size > config.max_object_bytes:
-        return Fetched(item, record=ResultRecord.failure(
-            item.key, ErrorCode.OBJECT_TOO_LARGE,
-            f"the input is {item.size / 1e6:.1f} MB; the limit is "
-            f"{config.max_object_bytes / 1e6:.1f} MB", source_etag=item.etag))
+        return _too_large(item, item.size, config)
     started = time.perf_counter()
     try:
         data = source.read(item)
@@ -76,12 +73,16 @@ def fetch(item: InputItem, source: Source, sink: Sink, config: JobConfig) -> Fet
         # No source_etag: a rerun tries again (the object may have become readable).
         return Fetched(item, record=ResultRecord.failure(
             item.key, ErrorCode.FETCH_FAILED, f"cannot read the input: {type(exc).__name__}"))
-    if len(data) > config.max_object_bytes:
-        return Fetched(item, record=ResultRecord.failure(
-            item.key, ErrorCode.OBJECT_TOO_LARGE,
-            f"the input is {len(data) / 1e6:.1f} MB; the limit is "
-            f"{config.max_object_bytes / 1e6:.1f} MB", source_etag=item.etag))
+    if len(data) > config.max_object_bytes:  # the metadata understated the size
+        return _too_large(item, len(data), config)
     return Fetched(item, data=data, fetch_ms=_ms(started))
+
+
+def _too_large(item: InputItem, size: int, config: JobConfig) -> Fetched:
+    return Fetched(item, record=ResultRecord.failure(
+        item.key, ErrorCode.OBJECT_TOO_LARGE,
+        f"the input is {size / 1e6:.1f} MB; the limit is {config.max_object_bytes / 1e6:.1f} MB",
+        source_etag=item.etag))
 
 
 def prefetched(items: Iterable[InputItem], get: Callable[[InputItem], Fetched]) -> Iterator[Fetched]:
@@ -164,8 +165,10 @@ def _card_views(image: np.ndarray, long_side: int, timings: dict[str, float]) ->
         located = imaging.locate_card(image, long_side)
     if located.found_quad:
         yield located.image
-    with _timed(timings, "preprocess"):
-        whole = imaging.fit(image, long_side)
+        with _timed(timings, "preprocess"):
+            whole = imaging.fit(image, long_side)
+    else:
+        whole = located.image  # without an outline, locate_card returned the whole image
     yield whole
     yield np.ascontiguousarray(np.rot90(whole, k=-1))
 
@@ -217,9 +220,13 @@ class RunSummary:
 
 
 def run(items: list[InputItem], source: Source, sink: Sink, engine: Engine,
-        config: JobConfig, reporter: Reporter) -> RunSummary:
-    """Process `items` in order, writing one record each. StorageError aborts the run."""
-    summary = RunSummary(total=len(items))
+        config: JobConfig, reporter: Reporter, summary: RunSummary | None = None) -> RunSummary:
+    """Process `items` in order, writing one record each, counting into `summary`.
+
+    StorageError aborts the run; a caller that passed `summary` still has the counts so far.
+    """
+    summary = summary if summary is not None else RunSummary()
+    summary.total = len(items)
     started = time.perf_counter()
     reporter.start(summary)
     for fetched in prefetched(items, lambda item: fetch(item, source, sink, config)):
