@@ -69,11 +69,13 @@ class KubeCluster:
         self.core = k8s.CoreV1Api(api)
         self.namespaces = namespaces
 
-    def get_batch(self, namespace: str, name: str) -> dict[str, Any] | None:
+    # ---------------------------------------------------------------- custom resources
+
+    def _get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return _json(
                 self.custom.get_namespaced_custom_object(
-                    GROUP, VERSION, namespace, PLURAL, name, _preload_content=False
+                    GROUP, VERSION, namespace, plural, name, _preload_content=False
                 )
             )
         except ApiException as exc:
@@ -81,27 +83,32 @@ class KubeCluster:
                 return None
             raise
 
-    def list_batches(self) -> list[tuple[str, str]]:
+    def _list(self, plural: str) -> list[dict[str, Any]]:
+        """Every object of `plural` in the watched namespaces (or cluster-wide)."""
+        if not self.namespaces:
+            return list(_json(self.custom.list_cluster_custom_object(
+                GROUP, VERSION, plural, _preload_content=False
+            )).get("items", []))
         items: list[dict[str, Any]] = []
-        if self.namespaces:
-            for ns in self.namespaces:
-                items += _json(
-                    self.custom.list_namespaced_custom_object(
-                        GROUP, VERSION, ns, PLURAL, _preload_content=False
-                    )
-                ).get("items", [])
-        else:
-            items = _json(
-                self.custom.list_cluster_custom_object(
-                    GROUP, VERSION, PLURAL, _preload_content=False
-                )
-            ).get("items", [])
-        return [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in items]
+        for ns in self.namespaces:
+            items += _json(self.custom.list_namespaced_custom_object(
+                GROUP, VERSION, ns, plural, _preload_content=False
+            )).get("items", [])
+        return items
+
+    def _patch_status(self, plural: str, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, plural, name, {"status": patch}, _preload_content=False
+        )
+
+    def get_batch(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._get(PLURAL, namespace, name)
+
+    def list_batches(self) -> list[tuple[str, str]]:
+        return [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in self._list(PLURAL)]
 
     def patch_batch_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
-        self.custom.patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, PLURAL, name, {"status": patch}, _preload_content=False
-        )
+        self._patch_status(PLURAL, namespace, name, patch)
 
     def list_jobs(self, namespace: str, batch: str) -> list[dict[str, Any]]:
         data = _json(
@@ -140,37 +147,14 @@ class KubeCluster:
     # ---------------------------------------------------------------- OcrIntake (intake.py)
 
     def get_intake(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            return _json(
-                self.custom.get_namespaced_custom_object(
-                    GROUP, VERSION, namespace, INTAKE_PLURAL, name, _preload_content=False
-                )
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self._get(INTAKE_PLURAL, namespace, name)
 
     def list_intakes(self) -> list[dict[str, Any]]:
         """Every OcrIntake in the watched namespaces (whole objects)."""
-        items: list[dict[str, Any]] = []
-        for ns in self.namespaces or [None]:
-            if ns is None:
-                response = self.custom.list_cluster_custom_object(
-                    GROUP, VERSION, INTAKE_PLURAL, _preload_content=False
-                )
-            else:
-                response = self.custom.list_namespaced_custom_object(
-                    GROUP, VERSION, ns, INTAKE_PLURAL, _preload_content=False
-                )
-            items += _json(response).get("items", [])
-        return items
+        return self._list(INTAKE_PLURAL)
 
     def patch_intake_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
-        self.custom.patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, INTAKE_PLURAL, name, {"status": patch},
-            _preload_content=False,
-        )
+        self._patch_status(INTAKE_PLURAL, namespace, name, patch)
 
     def create_batch(self, body: dict[str, Any]) -> bool:
         """Create an OcrBatch; False when one of that name exists already (409)."""

@@ -33,7 +33,7 @@ import kopf
 from pydantic import ValidationError
 
 from ocr_job.config import S3Settings
-from ocr_job.storage.base import StorageError
+from ocr_job.storage.base import StorageError, manifest_text
 from ocr_operator import GROUP, VERSION
 from ocr_operator.config import OperatorConfig
 from ocr_operator.intake_model import (
@@ -608,7 +608,7 @@ class IntakeReconciler:
         back = parse_claim(store.read(prefix + CLAIM_MARKER))
         if back is None or back.nonce != claim.nonce:
             return None
-        store.put(prefix + CLAIM_KEYS, "".join(f"{k}\n" for k in keys).encode())
+        store.put(prefix + CLAIM_KEYS, manifest_text(keys).encode())
         return claim
 
 

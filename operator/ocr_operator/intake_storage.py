@@ -14,7 +14,7 @@ from minio.commonconfig import CopySource
 from minio.error import S3Error
 
 from ocr_job.config import S3Settings
-from ocr_job.storage.base import StorageError
+from ocr_job.storage.base import StorageError, parse_manifest
 from ocr_job.storage.retry import RetryPolicy, call_with_retry, describe
 from ocr_operator.intake_model import ObjectInfo
 
@@ -192,7 +192,7 @@ class S3IntakeStorage:
         data = self.read(key)
         if data is None:
             return None
-        return [line for line in data.decode("utf-8").split("\n") if line]
+        return parse_manifest(data.decode("utf-8"))
 
 
 def read_manifests(
