@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from ocr_job import __version__
 from ocr_job.config import EngineName, JobConfig, LogFormat, S3Settings
 from ocr_job.logs import setup_logging
-from ocr_job.memory import cgroup_memory_limit, mib, peak_rss_bytes
+from ocr_job.memory import cgroup_memory_limit, mib, peak_rss_bytes, tune_allocator
 
 log = logging.getLogger("ocr_job")
 
@@ -120,6 +120,7 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
         log.error("cannot use the source or output: %s", exc)
         return ExitCode.CANNOT_PROCEED
 
+    tune_allocator()
     try:
         engine = load_engine(config.engine, config.threads)
     except EngineError as exc:

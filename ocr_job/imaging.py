@@ -87,14 +87,31 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
         )
     try:
         img.load()
+        # Shrink before any other copy is made (turn, mode change, array, BGR): a large
+        # photo is held at full size exactly once, by the decoder.
+        img = _shrink(img, WORK_LONG_SIDE)
         img = ImageOps.exif_transpose(img) or img
         rgb = _to_rgb(img)
     except ImageError:
         raise
     except Exception as exc:
         raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"the image data is damaged: {exc}") from None
-    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    return fit(bgr, WORK_LONG_SIDE)
+    del img
+    return fit(np.ascontiguousarray(rgb[..., ::-1]), WORK_LONG_SIDE)
+
+
+#: Pillow modes whose resize is a true area filter; others are converted first, then fitted.
+_SHRINKABLE_MODES = frozenset({"RGB", "RGBA", "RGBX", "L", "LA", "CMYK"})
+
+
+def _shrink(img: Image.Image, long_side: int) -> Image.Image:
+    """`img` scaled down to at most `long_side` (box filter, like cv2's INTER_AREA)."""
+    width, height = img.size
+    scale = long_side / max(width, height)
+    if scale >= 1.0 or img.mode not in _SHRINKABLE_MODES:
+        return img
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return img.resize(size, Image.Resampling.BOX)
 
 
 def _draft_size(width: int, height: int) -> tuple[int, int]:

@@ -134,14 +134,17 @@ def _read_card(item: InputItem, data: bytes, engine: Engine, config: JobConfig,
                timings: dict[str, float]) -> ResultRecord:
     with _timed(timings, "decode"):
         image = imaging.decode(data, config.max_pixels)
+    with _timed(timings, "preprocess"):
+        located = imaging.locate_card(image, config.card_long_side)
+        whole = imaging.fit(image, config.card_long_side) if located.found_quad else located.image
+    del image  # only card-sized copies are kept while the engine runs
     best: idcard.CardReading | None = None
-    for view in _card_views(image, config.card_long_side, timings):
+    for view in _card_views(located, whole):
         reading = _recognise_and_parse(view, engine, timings)
         if best is None or _rank(reading) > _rank(best):
             best = reading
         if _complete(best):
             break
-    del image
     if best is None or best.side is None:
         raise ImageError(ErrorCode.NO_CARD_FOUND, "no ID card was recognised in the image")
     return ResultRecord(
@@ -157,18 +160,12 @@ def _read_card(item: InputItem, data: bytes, engine: Engine, config: JobConfig,
     )
 
 
-def _card_views(image: np.ndarray, long_side: int, timings: dict[str, float]) -> Iterator[np.ndarray]:
+def _card_views(located: imaging.CardImage, whole: np.ndarray) -> Iterator[np.ndarray]:
     """The card as located, then fallbacks, tried only while no complete reading is found:
     the whole image as it is (the outline found may have been a wrong one), then the whole
     image turned 90° (a card turned on its side; 180° turns are resolved from the text)."""
-    with _timed(timings, "preprocess"):
-        located = imaging.locate_card(image, long_side)
     if located.found_quad:
         yield located.image
-        with _timed(timings, "preprocess"):
-            whole = imaging.fit(image, long_side)
-    else:
-        whole = located.image  # without an outline, locate_card returned the whole image
     yield whole
     yield np.ascontiguousarray(np.rot90(whole, k=-1))
 

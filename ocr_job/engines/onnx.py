@@ -2,6 +2,13 @@
 
 The models are the ones bundled inside the rapidocr wheel; their paths are
 pinned so the library never reaches for a model hub.
+
+Memory (measured with bench/, see docs/benchmarks.md): rapidocr's sessions are
+replaced by ours, which differ in one respect: a run's tensors come from ONNX
+Runtime's arena, planned tensor by tensor (no memory pattern), and the arena hands
+its free chunks back after every run. With rapidocr's sessions (no arena, one
+memory pattern per input shape) the working memory went through glibc, which kept
+it: the same 104 cards peaked ~65 MiB higher, at the same CPU time.
 """
 
 from __future__ import annotations
@@ -49,6 +56,10 @@ def rapidocr_params(threads: int) -> dict[str, Any]:
         "EngineConfig.onnxruntime.intra_op_num_threads": threads,
         "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         "EngineConfig.onnxruntime.enable_cpu_mem_arena": False,
+        # One text line per recogniser call: a batch is padded to its widest line, and six
+        # address-wide lines cost ~280 MiB of activations; one at a time costs ~35 MiB and
+        # less CPU (no padding). See docs/benchmarks.md.
+        "Rec.rec_batch_num": 1,
         "Det.limit_type": "max",
         "Det.limit_side_len": DET_LIMIT_SIDE,
     }
@@ -67,10 +78,12 @@ class OnnxEngine:
         from rapidocr import RapidOCR
 
         self._ocr = RapidOCR(params=rapidocr_params(threads))
-        # Load all three models now, not on the first image.
-        self._ocr._load_det_model()
-        self._ocr._load_cls_model()
-        self._ocr._load_rec_model()
+        # Load all three models now, not on the first image, each on our own session.
+        paths = bundled_model_paths()
+        for stage, model in (("Det", self._ocr._load_det_model()), ("Cls", self._ocr._load_cls_model()),
+                             ("Rec", self._ocr._load_rec_model())):
+            model.session.session = None  # free rapidocr's session before ours loads
+            model.session.session = _ShrinkingSession(paths[stage], threads)
 
     def recognise(self, image: np.ndarray) -> OcrResult:
         from rapidocr.main import RapidOCRError
@@ -104,6 +117,35 @@ class OnnxEngine:
                 TextBox(text=text, score=float(score), points=points_of(quad), angle=180 if flipped else 0)
             )
         return OcrResult(boxes=out, timings_ms=timings)
+
+
+class _ShrinkingSession:
+    """An ONNX Runtime session whose every run gives its working memory back.
+
+    It stands in for the `InferenceSession` inside rapidocr's wrapper, which calls
+    `run`, `get_inputs`, `get_outputs` and `get_modelmeta`.
+    """
+
+    def __init__(self, path: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = True
+        options.enable_mem_pattern = False
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(path), sess_options=options,
+                                             providers=["CPUExecutionProvider"])
+        self._run_options = ort.RunOptions()
+        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+    def run(self, output_names: Any, feeds: dict[str, np.ndarray], run_options: Any = None) -> Any:
+        return self._session.run(output_names, feeds, self._run_options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
 
 
 def _ms(since: float) -> float:

@@ -76,3 +76,13 @@ def test_prefetch_propagates_an_outage() -> None:
         for fetched in prefetched([InputItem(key=str(i)) for i in range(5)], get):
             seen.append(fetched.item.key)
     assert seen == ["0", "1"]
+
+
+def test_the_allocator_takes_the_fixed_mmap_threshold() -> None:
+    import platform
+
+    from ocr_job.memory import tune_allocator
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's")
+    assert tune_allocator() is True
