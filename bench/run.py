@@ -101,6 +101,26 @@ class DataSet:
     labels: dict[str, dict[str, Any]]  # key under `cards` → label
     long_of: dict[str, str]  # key under `long` → key under `cards`
 
+    def subset(self, n: int) -> DataSet:
+        """About `n` cards, the same share of each group and level (at least one of each),
+        spread evenly over each one's sorted keys and hard-linked into a folder of their
+        own; no long run."""
+        keys = sorted(self.labels)
+        if n <= 0 or n >= len(keys):
+            return DataSet(cards=self.cards, long=self.long, labels=self.labels, long_of={})
+        buckets: dict[str, list[str]] = {}
+        for key in keys:
+            buckets.setdefault(key.rsplit("/", 1)[0], []).append(key)
+        chosen: list[str] = []
+        for bucket in buckets.values():
+            take = max(1, round(len(bucket) * n / len(keys)))
+            chosen += [bucket[i * len(bucket) // take] for i in range(take)]
+        folder = self.cards.with_name(f"{self.cards.name}-sub{n}")
+        for key in chosen:
+            _link(self.cards / key, folder / key)
+        return DataSet(cards=folder, long=self.long, labels={k: self.labels[k] for k in chosen},
+                       long_of={})
+
 
 def prepare_data_in_child(cards: int, large: int, long: int, seed: int, data: Path) -> DataSet:
     """`prepare_data` in a child process, so this process stays small.
@@ -723,12 +743,15 @@ def machine() -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cards", type=int, default=96,
+    parser.add_argument("--cards", type=int, default=300,
                         help="cards at the generator's default size (both sides, 3 levels)")
     parser.add_argument("--large", type=int, default=8,
                         help="cards drawn at 2000 px (pictures 2000–4000 px)")
     parser.add_argument("--long", type=int, default=2000,
                         help=f"inputs of the {LONG_CONFIG} run: the cards, then repeats (0: none)")
+    parser.add_argument("--compare", type=int, default=104,
+                        help=f"cards (spread over groups and levels) for the configurations other "
+                             f"than {LONG_CONFIG}, which reads them all; 0: all")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--configs", default=",".join(DEFAULT_CONFIGS),
                         help=f"comma-separated, from: {', '.join(CONFIGS)}")
@@ -764,13 +787,15 @@ def main(argv: list[str] | None = None) -> int:
     data = prepare_data_in_child(args.cards, args.large,
                                  args.long if LONG_CONFIG in names else 0, args.seed, args.data)
     out_root = RESULTS / "out"
+    compared = data.subset(args.compare)
     runners = {"ocr-job": run_ocr_job, "baseline": run_baseline, "s3": run_s3}
     results: dict[str, Result] = {}
     for name in names:
         cfg = CONFIGS[name]
         print(f"bench: {name} ({cfg.title}) …", flush=True)
         t0 = time.monotonic()
-        results[name] = runners[cfg.kind](cfg, data, out_root, args.interval)
+        inputs = data if cfg.inputs == "long" else compared
+        results[name] = runners[cfg.kind](cfg, inputs, out_root, args.interval)
         r = results[name]
         print(f"bench: {name}: " + (f"skipped ({r.skipped})" if r.skipped else
               f"{r.images} inputs, peak {_mib(r.peak_rss)} MiB, "
@@ -782,7 +807,8 @@ def main(argv: list[str] | None = None) -> int:
         "date": date, "machine": machine(), "command": command.strip(),
         "cards": args.cards, "large": args.large, "long": args.long, "seed": args.seed,
         "inputs": f"{len(data.labels)} cards ({args.cards} + {args.large} large, seed "
-                  f"{args.seed}); long run {len(data.long_of)} inputs",
+                  f"{args.seed}); long run {len(data.long_of)} inputs; the other "
+                  f"configurations on {len(compared.labels)} of the cards",
         "python": sys.version.split()[0], "total_s": round(time.monotonic() - started, 1),
     }
     table = markdown(results, meta)

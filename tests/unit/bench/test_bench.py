@@ -81,3 +81,25 @@ def test_budget_verdicts() -> None:
         "date": "today", "machine": "toy", "command": "python -m bench.run", "inputs": "none",
         "long": 2000})
     assert "| ocr-job peak RSS" in table and "**FAIL**" in table
+
+
+def test_subset_keeps_every_group_and_level_and_links_only_its_cards(tmp_path: Path) -> None:
+    cards = tmp_path / "cards"
+    labels = {}
+    for group in ("large", "std"):
+        for level in ("clean", "hard", "photo"):
+            for i in range(10 if group == "std" else 2):
+                key = f"{group}/{level}/{i:04d}-front.jpg"
+                (cards / key).parent.mkdir(parents=True, exist_ok=True)
+                (cards / key).write_bytes(b"x")
+                labels[key] = {"level": level, "group": group}
+    data = bench.DataSet(cards=cards, long=tmp_path / "long", labels=labels, long_of={"a": "b"})
+
+    sub = data.subset(12)
+
+    assert 12 <= len(sub.labels) <= 14 and sub.long_of == {}
+    assert {(v["group"], v["level"]) for v in sub.labels.values()} == {
+        (g, lv) for g in ("large", "std") for lv in ("clean", "hard", "photo")}
+    linked = sorted(str(p.relative_to(sub.cards)) for p in sub.cards.rglob("*.jpg"))
+    assert linked == sorted(sub.labels)
+    assert data.subset(0).labels == labels and data.subset(len(labels)).cards == cards
