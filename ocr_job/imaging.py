@@ -149,6 +149,18 @@ def fit(image: np.ndarray, long_side: int) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
+def fit_view(image: np.ndarray, long_side: int) -> np.ndarray:
+    """A whole picture as the engine sees it: at most `long_side` on its long side, and no
+    more pixels than a card of that long side. The detector's working memory grows with
+    the pixels it sees (measured: a 960×960 view needs twice the 960×606 card's), so a
+    square photo is seen at 762×762 instead."""
+    h, w = image.shape[:2]
+    card_pixels = long_side * round(long_side / CARD_ASPECT)
+    if h * w <= card_pixels:
+        return fit(image, long_side)
+    return fit(image, min(long_side, math.floor(max(h, w) * math.sqrt(card_pixels / (h * w)))))
+
+
 # --------------------------------------------------------------------------- locate
 
 
@@ -162,7 +174,7 @@ def locate_card(image: np.ndarray, long_side: int) -> CardImage:
     if quad is not None:
         card = _warp(image, quad, long_side)
         return CardImage(image=card, found_quad=True)
-    return CardImage(image=fit(image, long_side), found_quad=False)
+    return CardImage(image=fit_view(image, long_side), found_quad=False)
 
 
 def find_card_quad(image: np.ndarray) -> np.ndarray | None:

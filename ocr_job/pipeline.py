@@ -136,7 +136,7 @@ def _read_card(item: InputItem, data: bytes, engine: Engine, config: JobConfig,
         image = imaging.decode(data, config.max_pixels)
     with _timed(timings, "preprocess"):
         located = imaging.locate_card(image, config.card_long_side)
-        whole = imaging.fit(image, config.card_long_side) if located.found_quad else located.image
+        whole = imaging.fit_view(image, config.card_long_side) if located.found_quad else located.image
     del image  # only card-sized copies are kept while the engine runs
     best: idcard.CardReading | None = None
     for view in _card_views(located, whole):

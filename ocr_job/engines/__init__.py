@@ -7,10 +7,11 @@ from ocr_job.engines.base import Engine, EngineError, OcrResult, TextBox
 
 __all__ = ["MEMORY_NEED_BYTES", "Engine", "EngineError", "OcrResult", "TextBox", "load_engine"]
 
-#: The smallest cgroup memory limit each engine is known to work within (see bench/).
-#: The worker refuses to start below it, with exit code 2.
+#: The smallest cgroup memory limit each engine is known to work within: its peak RSS on
+#: the bench cards (up to 4000 px), rounded up (see docs/benchmarks.md). The worker refuses
+#: to start below it, with exit code 2.
 MEMORY_NEED_BYTES: dict[EngineName, int] = {
-    EngineName.ONNX: 256 * 1024 * 1024,
+    EngineName.ONNX: 384 * 1024 * 1024,
     EngineName.PADDLE: 1280 * 1024 * 1024,
 }
 

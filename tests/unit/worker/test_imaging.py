@@ -186,3 +186,19 @@ def test_upright_boxes_removes_skew() -> None:
     for b in fixed:
         (_, y0), (_, y1) = b.points[0], b.points[1]
         assert abs(y1 - y0) < 2
+
+
+@pytest.mark.parametrize(("shape", "expected"), [
+    ((606, 960), (606, 960)),  # a card at the cap: as it is
+    ((1212, 1920), (606, 960)),  # a card twice as large: the long-side cap
+    ((2000, 2000), (762, 762)),  # a square photo: no more pixels than the card
+    ((3000, 4000), (660, 880)),  # 4:3: the same
+    ((960, 606), (960, 606)),  # a card on its side keeps its long side
+    ((500, 500), (500, 500)),  # small pictures are never enlarged
+])
+def test_a_whole_picture_view_never_holds_more_pixels_than_a_card(
+    shape: tuple[int, int], expected: tuple[int, int]
+) -> None:
+    view = imaging.fit_view(np.zeros((*shape, 3), np.uint8), 960)
+    assert view.shape[:2] == expected
+    assert view.shape[0] * view.shape[1] <= 960 * 606
