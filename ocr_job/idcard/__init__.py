@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from ocr_job.engines.base import TextBox
 
 from .checks import period_ok, validity_rule_ok
-from .layout import deskew, group_lines
+from .layout import deskew, group_lines, runs_sideways
 from .reading import CHECK_CODES, WARNING_CODES, CardReading
 from .registry import card_types
 
@@ -31,6 +31,8 @@ def parse(boxes: Sequence[TextBox], width: int, height: int) -> CardReading:
     items = deskew(boxes, width, height)
     if not items:
         return CardReading.nothing("no text was recognised")
+    if runs_sideways(items):
+        return CardReading.nothing("the text runs down the picture: the card lies on its side")
     lines = group_lines(items)
     best = None
     for card in card_types():

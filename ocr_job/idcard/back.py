@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
+
+from . import places
 from .checks import check_back
 from .dates import looks_like_validity, parse_validity
 from .layout import (
     EMPTY,
     Chars,
     Item,
+    Line,
     after_label,
     drop_label_boxes,
     group_lines,
@@ -22,6 +26,89 @@ VALUE_X = 0.38
 _AUTHORITY_WORDS = ("公安局", "分局", "公安")
 
 
+def _pieces(chars: Chars, gap: float) -> list[Chars]:
+    """`chars` split where characters were lost between two boxes (a gap wider than `gap`)."""
+    out: list[Chars] = []
+    start = 0
+    for i in range(1, len(chars)):
+        if chars.xs[i][0] - chars.xs[i - 1][1] > gap:
+            out.append(chars[start:i])
+            start = i
+    if start < len(chars):
+        out.append(chars[start:])
+    return out
+
+
+def _end_of(piece: Chars) -> datetime.date | str | None:
+    """The last date (or 长期) of a piece of the period."""
+    period = parse_validity(piece.text)
+    if period is None:
+        return None
+    start, end = period
+    return end if end is not None else start
+
+
+def _read_period(value: Chars, column: float, unit: float) -> tuple[
+        datetime.date | None, datetime.date | str | None] | None:
+    """Start and end of the printed period. Characters lost inside the line (a gap between
+    boxes) or at its beginning (the value begins right of the value column) leave the
+    pieces that were read on their own: a date is the start only where the start is
+    printed, and the end only after it, never one made of parts of both."""
+    pieces = _pieces(value, 1.2 * unit)
+    at_column = value.x0 - column <= unit
+    period = parse_validity(value.text)
+    if not pieces:
+        return period
+    if len(pieces) == 1 and (at_column or (period is not None and None not in period)):
+        return period
+    start = None
+    if at_column:
+        head = parse_validity(pieces[0].text)
+        start = head[0] if head is not None else None
+    tail = pieces[-1] if len(pieces) > 1 or not at_column else None
+    end = _end_of(tail) if tail is not None else None
+    return None if start is None and end is None else (start, end)
+
+
+def _put_period(draft: Draft, value: Chars, column: float, unit: float) -> None:
+    period = _read_period(value, column, unit)
+    if period is None:
+        draft.warn("value_unparsed", "the validity period could not be read", "valid_from")
+        return
+    start, end = period
+    if start is None:
+        draft.warn("value_unparsed", "the start of the validity period could not be read",
+                   "valid_from")
+    else:
+        draft.put("valid_from", start.isoformat(), value)
+    if end is None:
+        draft.warn("value_unparsed", "the end of the validity period could not be read",
+                   "valid_to")
+    else:
+        draft.put("valid_to", end if isinstance(end, str) else end.isoformat(), value)
+
+
+def _join_dangling_labels(rows: list[tuple[str | None, Chars]], lines: list[Line],
+                          heights: list[float]) -> tuple[list[tuple[str | None, Chars]], list[float]]:
+    """A label line with no value, and right below it (less than a line apart, a photo's
+    perspective having put them on two lines) an unlabelled line that starts right of
+    the label: that line is the label's value."""
+    out: list[tuple[str | None, Chars]] = []
+    out_heights: list[float] = []
+    skip = False
+    for i, (kind, value) in enumerate(rows):
+        if skip:
+            skip = False
+            continue
+        if (kind is not None and not value.text and i + 1 < len(rows) and rows[i + 1][0] is None
+                and lines[i + 1].cy - lines[i].cy < lines[i].height
+                and rows[i + 1][1].x0 >= lines[i].items[0].x1):
+            value, skip = rows[i + 1][1], True
+        out.append((kind, value))
+        out_heights.append(heights[i])
+    return out, out_heights
+
+
 def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None:
     """Fill `draft` with the back fields and the validity check."""
     lines = [
@@ -29,9 +116,11 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
         if not any(t in line.chars().text for t in BACK_TITLES)
     ]
     rows: list[tuple[str | None, Chars]] = []
+    heights: list[float] = []
     starts = []
     for line in lines:
         chars = line.chars()
+        heights.append(line.height)
         labelled = after_label(line, BACK_LABELS)
         if labelled is None:
             label = match_label(chars.text, BACK_LABELS)
@@ -44,6 +133,7 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
         else:
             rows.append((None, chars))
     value_x = sorted(starts)[len(starts) // 2] if starts else VALUE_X * width
+    rows, heights = _join_dangling_labels(rows, lines, heights)
     kinds = [k for k, _ in rows]
 
     # validity: the labelled line, else a line of dates
@@ -54,21 +144,8 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
         value = rows[valid_at][1]
         if kinds[valid_at] is None:
             value = drop_label_boxes(value, value_x - 0.03 * width, value_x + 0.02 * width)
-        period = parse_validity(value.text)
-        if period is None:
-            draft.warn("value_unparsed", "the validity period could not be read", "valid_from")
-        else:
-            start, end = period
-            if start is None:
-                draft.warn("value_unparsed", "the start of the validity period could not be "
-                           "read", "valid_from")
-            else:
-                draft.put("valid_from", start.isoformat(), value)
-            if end is None:
-                draft.warn("value_unparsed", "the end of the validity period could not be read",
-                           "valid_to")
-            else:
-                draft.put("valid_to", end if isinstance(end, str) else end.isoformat(), value)
+        column = min(starts) if starts else VALUE_X * width
+        _put_period(draft, value, column, heights[valid_at])
 
     # authority: the labelled line and the aligned lines below it, else a 公安 line
     authority = EMPTY
@@ -85,4 +162,8 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
                 authority = drop_label_boxes(chars, value_x - 0.03 * width,
                                              value_x + 0.02 * width)
     draft.put("issuing_authority", normalise_place(authority.text), authority)
+    value = draft.values.get("issuing_authority")
+    if value is not None and not places.authority_known(value):
+        draft.drop("issuing_authority", "place_unknown", "the issuing authority is not a "
+                   "public security bureau of a known city or county")
     check_back(draft)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import idnumber
+from . import idnumber, places
 from .checks import check_front
 from .dates import birth_year_month, looks_like_birth, parse_birth
 from .layout import (
@@ -18,18 +18,23 @@ from .layout import (
     Item,
     Line,
     after_label,
+    chars_of,
     drop_label_boxes,
     group_lines,
     without_misread_labels,
 )
 from .reading import Draft
 from .vocab import (
+    ADDRESS_ENDINGS,
     FRONT_LABELS,
+    implausible_name,
+    is_known_ethnicity,
     match_label,
     nearest_ethnicity,
     normalise_ethnicity,
     normalise_name,
     normalise_place,
+    squeeze,
 )
 
 #: Where values start on a front (share of the card width), when no label says so.
@@ -37,8 +42,18 @@ VALUE_X = 0.155
 #: Boxes right of this and above NUMBER_Y lie on the photo: noise.
 PHOTO_X = 0.6
 NUMBER_Y = 0.78
+#: Address lines further apart than this many line heights have a line between them that
+#: was not detected (read right, consecutive lines were at most 1.5 apart).
+LINE_LOST = 1.75
+#: Where the photo starts, as a share of the way from the labels' left edge to the end of
+#: the number (for a picture in which the card is only a part, no share of its width).
+PHOTO_FROM_TEXT = 0.64
 
 _SEX = re.compile("[男女]")
+
+#: An ethnicity outside the 56 groups (a card may print 穿青人 or 其他) is reported with a
+#: warning when it was read clearly; below this score it is a misreading, left empty.
+MIN_UNKNOWN_ETHNICITY_SCORE = 0.9
 
 
 @dataclass(slots=True)
@@ -120,13 +135,34 @@ def _split_sex_line(value: Chars) -> tuple[Chars, Chars]:
     else:
         sex_at = _SEX.search(text)
         if sex_at is None:
-            return EMPTY, EMPTY
+            return EMPTY, _ethnicity_box(value)
         before, after = value[: sex_at.end()], value[sex_at.end():]
         if len(after) >= 3 and (after.text[0] == "民" or after.text[1] in "族旅蔟"):
             after = after[2:]
     sex_at = _SEX.search(before.text)
     sex = before[sex_at.start(): sex_at.end()] if sex_at else EMPTY
     return sex, after
+
+
+def _ethnicity_box(value: Chars) -> Chars:
+    """The last box of a sex line whose label 民族 and sex were not read, when that box
+    is a box of its own and says exactly one of the 56 groups."""
+    last = value.src[-1] if value.src else None
+    at = next((i for i, src in enumerate(value.src) if src == last), len(value))
+    box = value[at:]
+    if at > 0 and is_known_ethnicity(normalise_ethnicity(box.text)):
+        return box
+    return EMPTY
+
+
+def _put_name(draft: Draft, chars: Chars) -> None:
+    """The name, unless what was read cannot be one (another line's text taken for it)."""
+    name = normalise_name(chars.text)
+    problem = implausible_name(name)
+    if problem is not None:
+        draft.warn("name_implausible", f"what was read as the name is not one: {problem}", "name")
+        return
+    draft.put("name", name, chars)
 
 
 def _put_ethnicity(draft: Draft, chars: Chars) -> None:
@@ -139,12 +175,32 @@ def _put_ethnicity(draft: Draft, chars: Chars) -> None:
                    f"read {value}, which is not a group; taken as {nearest}, the only group "
                    "one character away", "ethnicity")
         value = nearest
+    elif not is_known_ethnicity(value) and draft.lowest_score(chars) < MIN_UNKNOWN_ETHNICITY_SCORE:
+        draft.warn("value_low_confidence", f"read {value}, which is not one of the 56 groups, "
+                   "with a low score", "ethnicity")
+        return
     draft.put("ethnicity", value, chars)
+
+
+def _photo_corner(items: list[Item], width: int, height: int) -> tuple[float, float]:
+    """The photo's left edge and lower edge. Measured from the text when the number line
+    and the labels are there (the picture may hold more than the card); else shares of
+    the picture."""
+    numbers = [i for i in items if _id_run(chars_of(i)) is not None]
+    labels = [i for i in items if match_label(squeeze(i.text), FRONT_LABELS) is not None]
+    if not numbers or not labels:
+        return PHOTO_X * width, NUMBER_Y * height
+    number = max(numbers, key=lambda i: i.cy)
+    left = min(i.x0 for i in labels)
+    if number.x1 - left < 0.3 * width:
+        return PHOTO_X * width, NUMBER_Y * height
+    return left + PHOTO_FROM_TEXT * (number.x1 - left), min(number.y0, NUMBER_Y * height)
 
 
 def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> None:
     """Fill `draft` with the front fields and checks."""
-    items = [i for i in items if not (i.x0 > PHOTO_X * width and i.cy < NUMBER_Y * height)]
+    photo_x, photo_y = _photo_corner(items, width, height)
+    items = [i for i in items if not (i.x0 > photo_x and i.cy < photo_y)]
     lines = without_misread_labels(group_lines(items))
 
     # the number line: the lowest line with a number-like run, else the labelled one
@@ -196,7 +252,7 @@ def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> Non
         if unlabelled:
             name_chars = drop_label_boxes(unlabelled[-1].value, value_x - 0.02 * width,
                                           value_x + 0.02 * width)
-    draft.put("name", normalise_name(name_chars.text), name_chars)
+    _put_name(draft, name_chars)
 
     # sex and ethnicity
     for row in rows:
@@ -239,8 +295,12 @@ def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> Non
                                  value_x + 0.02 * width)
         if not value.text:
             continue
-        if prev is not None and row.line.cy - prev.cy > 2.5 * max(prev.height, 1.0):
+        gap = row.line.cy - prev.cy if prev is not None else 0.0
+        if prev is not None and gap > 2.5 * max(prev.height, 1.0):
             break
+        # address lines follow each other 0.9-1.5 line heights apart: twice that, and a
+        # whole line between them was not detected
+        hole = hole or (prev is not None and gap > LINE_LOST * max(prev.height, 1.0))
         if abs(value.x0 - value_x) > 0.06 * width:
             hole = hole or (value.x0 > value_x and len(value) >= 2)  # else a speck of noise
             continue
@@ -254,10 +314,10 @@ def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> Non
     if hole and address.text:
         draft.warn("address_incomplete", "a line of the address was read only in part",
                    "address")
-    elif address.text[-1:].isdigit():
-        # an address ends in 号, 室, 组, 村...: a final digit means its end was lost
-        draft.warn("address_incomplete", "the address ends in a digit: its end was not read",
-                   "address")
+    elif address.text and address.text[-1] not in ADDRESS_ENDINGS:
+        # an address ends in 号, 室, 组, 村...: anything else (a digit) means its end was lost
+        draft.warn("address_incomplete", f"the address ends in {address.text[-1]!r}, not in "
+                   "号, 室, 组, 村 or the like: its end was not read", "address")
     else:
         draft.put("address", normalise_place(address.text), address)
 
@@ -266,9 +326,27 @@ def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> Non
     if number.text:
         reading = idnumber.read(number.text, birth)
         draft.put("id_number", reading.number, number)
+    _check_address_place(draft, reading)
     check_front(draft, reading)
     if birth is None and birth_chars.text:
         _birth_from_number(draft, birth_chars, reading)
+
+
+def _check_address_place(draft: Draft, reading: idnumber.IdReading | None) -> None:
+    """The address's province, city and county against the place table: misread names of
+    the number's region repaired (with a warning), unknown ones left out (with a warning)."""
+    address = draft.values.get("address")
+    if address is None:
+        return
+    code = reading.number[:6] if reading is not None and reading.checksum_ok else None
+    place = places.check_address(address, code)
+    if place.status == "corrected":
+        draft.values["address"] = place.address
+        draft.warn("address_corrected", f"{place.changed} misread character(s) of the place "
+                   "names were replaced by the names of the number's region", "address")
+    elif place.status == "unknown":
+        draft.drop("address", "place_unknown", "the address does not begin with a known "
+                   "province, city or county")
 
 
 def _birth_from_number(draft: Draft, printed: Chars, reading: idnumber.IdReading | None) -> None:

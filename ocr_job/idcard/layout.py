@@ -238,6 +238,20 @@ def deskew(boxes: Sequence[TextBox], width: int, height: int) -> list[Item]:
     return items
 
 
+def runs_sideways(items: Sequence[Item]) -> bool:
+    """Most of the text is in boxes much taller than wide: the card lies on its side in
+    this picture, and each such box was read turned (its text is a guess)."""
+    total = sideways = 0
+    for item in items:
+        n = len(item.text.strip())
+        if n < 3:
+            continue
+        total += n
+        if item.x1 - item.x0 < 0.67 * item.height:
+            sideways += n
+    return sideways * 2 > total
+
+
 def without_misread_labels(lines: list[Line]) -> list[Line]:
     """Lines without a misread box at their start followed by other boxes: that place
     holds the label, and a misread label carries nothing of the value."""

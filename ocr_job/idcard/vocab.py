@@ -39,6 +39,13 @@ BACK_LABELS: dict[str, tuple[str, ...]] = {
     "validity": ("有效期限", "有效朝限", "有效期陨", "有效期"),
 }
 
+#: The last character of a whole address: a house, flat, group or village word. An address
+#: that ends otherwise (a digit, a half-read word) lost its end.
+ADDRESS_ENDINGS = frozenset(
+    "号室组村队社屯户庄楼栋幢座层院巷弄里街路道园苑区场站厂所校舍寓门坊元"
+    "湾沟坪寨营堡岗铺集口坝塘岭冲垸店坡峪洼圩窝台嘴坎滩桥"
+)
+
 #: Printed titles of the back.
 BACK_TITLES: tuple[str, ...] = ("中华人民共和国", "居民身份证")
 
@@ -100,14 +107,55 @@ def simplify(text: str) -> str:
     return "".join(out)
 
 
+@cache
+def _to_traditional() -> opencc.OpenCC:
+    return opencc.OpenCC("s2t.json")
+
+
+def _simplified_name_char(ch: str) -> str:
+    """The simplified form of a traditional character (強 → 强, 別 → 别, 黃 → 黄), only when
+    the two are a true pair (each converts to the other): a variant of a character that is
+    printed in names as it is (昇, not 升; 喆, 堃) is kept."""
+    if ch <= "\u2e7f" or _in_simplified_set(ch):
+        return ch
+    converted = _to_simplified().convert(ch)
+    if len(converted) == 1 and _in_simplified_set(converted) and _to_traditional().convert(converted) == ch:
+        return converted
+    return ch
+
+
 def normalise_place(text: str) -> str:
     """An address or authority without spaces, in the simplified forms cards print."""
     return simplify(squeeze(text))
 
 
 def normalise_name(text: str) -> str:
-    """Remove spaces, and turn middle-dot look-alikes between CJK characters into `·`."""
-    return squeeze(_DOT_BETWEEN.sub("·", to_halfwidth(text))).strip("·.-")
+    """Remove spaces, turn middle-dot look-alikes between CJK characters into `·`, and
+    traditional forms the recogniser returns into the simplified ones cards print."""
+    name = squeeze(_DOT_BETWEEN.sub("·", to_halfwidth(text))).strip("·.-")
+    return "".join(_simplified_name_char(ch) for ch in name)
+
+
+#: Characters no name holds: 址 of 住址, 码 of 号码, 号 of a house number; 省, 县, 栋, 室 of
+#: an address. (A misread rare character, such as 骉 read as 弱, is caught by the name's
+#: confidence floor, not by a list of characters: real names may hold 弱.)
+NOT_NAME_CHARS = frozenset("址码号省县栋室")
+_CJK = re.compile(r"[\u3400-\u9fff\U00020000-\U0003134f]")
+
+
+def implausible_name(name: str) -> str | None:
+    """Why `name` cannot be a name on a card, or None when it can be one."""
+    if not name:
+        return None
+    if any(s in name for spellings in FRONT_LABELS.values() for s in spellings):
+        return "it holds a label"
+    if any(ch in NOT_NAME_CHARS for ch in name):
+        return "it holds a character of a label or an address"
+    if any(not (_CJK.match(ch) or ch == "·") for ch in name):
+        return "it holds digits, letters or signs"
+    if len(name.replace("·", "")) < 2 or "··" in name:
+        return "it is too short"
+    return None
 
 
 def normalise_ethnicity(text: str) -> str:

@@ -5,6 +5,11 @@ Needs the engine and the generator (not the unit tests): run
 `fixtures/engine_<level>_s<seed>_*.json`. Each card is cropped with its true corners (as
 the pipeline would) and then turned by a random angle within ±skew degrees.
 The expected fields are the generator's true labels, never the parser's output.
+
+`python -m tests.unit.idcard.capture --view SET SOURCE VIEW` prints the boxes the
+pipeline hands the parser for its view VIEW (in the order it tries them: the located card,
+the whole picture, the whole picture turned 90°) of picture SOURCE of a generated set, as
+JSON, for a fixture whose expected values are then written by hand from the set's labels.
 """
 
 from __future__ import annotations
@@ -99,8 +104,42 @@ def main(count: int = 16, seed: int = 11, level: str = "clean", skew: float = 0.
             (FIXTURES / name).write_text(text, encoding="utf-8")
 
 
+def view_boxes(path: Path, view: int) -> dict[str, Any]:
+    """The boxes (after `upright_boxes`) and size of one of the views the pipeline reads
+    for this picture (it stops at the first complete reading: later views may not exist)."""
+    from ocr_job import imaging, pipeline
+    from ocr_job.config import JobConfig
+    from ocr_job.engines.base import OcrResult
+    from ocr_job.engines.onnx import OnnxEngine
+    from ocr_job.storage.base import InputItem
+
+    class Recording:
+        name = "onnx"
+
+        def __init__(self) -> None:
+            self.engine = OnnxEngine(threads=1)
+            self.views: list[dict[str, Any]] = []
+
+        def recognise(self, image: np.ndarray) -> OcrResult:
+            result = self.engine.recognise(image)
+            height, width = image.shape[:2]
+            boxes = imaging.upright_boxes(result.boxes, width, height)
+            self.views.append({"width": width, "height": height,
+                               "boxes": [b.to_json() for b in boxes]})
+            return result
+
+    engine = Recording()
+    config = JobConfig(source=str(path.parent), output=tempfile.gettempdir())
+    fetched = pipeline.Fetched(item=InputItem(path.name), data=path.read_bytes())
+    pipeline.process(fetched, engine, config)  # type: ignore[arg-type]
+    return engine.views[view]
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if args[:1] == ["--view"]:
+        print(json.dumps(view_boxes(Path(args[1]) / args[2], int(args[3])), ensure_ascii=False))
+        sys.exit(0)
     main(
         int(args[0]) if args else 16,
         int(args[1]) if len(args) > 1 else 11,

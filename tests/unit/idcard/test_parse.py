@@ -8,7 +8,7 @@ import pytest
 
 from ocr_job.idcard import CardReading, parse
 
-from .cards import ADDR3, LI_X, ZHANG, B, front, render
+from .cards import ADDR3, LI_X, ZHANG, B, back, front, render
 
 W, H = 1000, 631
 
@@ -134,13 +134,13 @@ def test_region_mismatch_names_both_places() -> None:
 
 
 def test_confidence_is_the_lowest_score_of_the_field_boxes() -> None:
-    specs = [B("姓名", 60, 78, w=60, score=0.5), B("欧阳", 170, 78, score=0.9),
-             B("娜娜", 240, 78, score=0.8),
+    specs = [B("姓名", 60, 78, w=60, score=0.5), B("欧阳", 170, 78, score=0.95),
+             B("娜娜", 240, 78, score=0.92),
              *front("x", "男", "汉", ("1985", "12", "31"), ADDR3, LI_X)[2:]]
     specs[-1].score = 0.7
     reading = read(specs)
     assert reading.fields.name == "欧阳娜娜"
-    assert reading.confidence["name"] == 0.8
+    assert reading.confidence["name"] == 0.92
     assert reading.confidence["id_number"] == 0.7
     assert set(reading.confidence) == set(reading.fields.model_dump(exclude_none=True))
 
@@ -202,3 +202,143 @@ def test_validity_cut_short_keeps_the_start_and_warns() -> None:
     assert reading.fields.valid_from == "2025-01-24" and reading.fields.valid_to is None
     assert codes(reading) == ["field_missing", "value_unparsed"]
     assert "validity_period" not in reading.checks
+
+
+# -- complaint: "a confident wrong value instead of a warning" (names)
+
+
+@pytest.mark.parametrize(
+    ("printed", "reason"),
+    [("住址贵州省黔东南苗族侗族自工", "a label"), ("张三1990", "digits"), ("杰", "too short"),
+     ("徐址", "a character"), ("付号若", "a character"), ("Li Wei", "digits, letters")],
+)
+def test_a_name_that_cannot_be_one_is_left_empty(printed: str, reason: str) -> None:
+    specs = front(printed, "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街4号"], ZHANG)
+    reading = read(specs)
+    assert reading.fields.name is None
+    assert reading.fields.address == "北京市东城区景山前街4号"
+    (warning,) = [w for w in reading.warnings if w.code == "name_implausible"]
+    assert warning.field == "name" and reason in warning.message
+    assert codes(reading) == ["field_missing", "name_implausible"]
+
+
+def test_address_line_merged_into_the_name_line_is_not_the_name() -> None:
+    """The detector merged the name's line with the address's first line: that text holds
+    the label 住址 and must not come out as the name."""
+    specs = [b for b in front("任若彬", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街4号"],
+                              ZHANG) if b.text not in ("姓名", "任若彬")]
+    specs += [B("名", 100, 78, w=30), B("住址贵州省黔东南苗族侗族自工", 170, 78, w=480)]
+    reading = read(specs)
+    assert reading.fields.name is None
+    assert reading.fields.address == "北京市东城区景山前街4号"
+    assert codes(reading) == ["field_missing", "name_implausible"]
+
+
+@pytest.mark.parametrize(("score", "kept"), [(0.95, True), (0.92, True), (0.91, False), (0.75, False)])
+def test_a_name_read_with_a_low_score_is_left_empty(score: float, kept: bool) -> None:
+    specs = front("孔骉", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街4号"], ZHANG)
+    next(b for b in specs if b.text == "孔骉").score = score
+    reading = read(specs)
+    assert reading.fields.name == ("孔骉" if kept else None)
+    assert ("value_low_confidence" in codes(reading)) is not kept
+
+
+def test_traditional_forms_of_a_name_become_simplified_and_variants_stay() -> None:
+    specs = front("黃強昇", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街4号"], ZHANG)
+    assert read(specs).fields.name == "黄强昇"
+
+
+# -- the address's place names against the number's region
+
+
+def test_misread_place_names_of_the_region_are_repaired_with_a_warning() -> None:
+    specs = front("张三", "男", "汉", ("1990", "1", "2"), ["北京市东域区景山前街4号"], ZHANG)
+    reading = read(specs)
+    assert reading.fields.address == "北京市东城区景山前街4号"
+    (warning,) = reading.warnings
+    assert warning.code == "address_corrected" and warning.field == "address"
+    assert reading.checks["address_matches_region"] is True
+
+
+def test_another_known_place_is_not_repaired_to_the_region() -> None:
+    """西城区 is one character from the number's 东城区, but a real place: kept as read."""
+    specs = front("张三", "男", "汉", ("1990", "1", "2"), ["北京市西城区景山前街4号"], ZHANG)
+    reading = read(specs)
+    assert reading.fields.address == "北京市西城区景山前街4号"
+    assert reading.warnings == []
+
+
+def test_an_address_that_names_no_known_place_is_left_empty() -> None:
+    specs = front("张三", "男", "汉", ("1990", "1", "2"), ["广东省深川市南山区粤海街道", "4号"], ZHANG)
+    reading = read(specs)
+    assert reading.fields.address is None
+    assert codes(reading) == ["field_missing", "place_unknown"]
+    assert "address_matches_region" not in reading.checks
+
+
+@pytest.mark.parametrize("last", ["永安村2", "大营乡水", "复兴西路258号19栋29"])
+def test_an_address_cut_short_is_left_empty(last: str) -> None:
+    specs = front("张三", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街", last], ZHANG)
+    reading = read(specs)
+    assert reading.fields.address is None
+    assert codes(reading) == ["address_incomplete", "field_missing"]
+
+
+# -- the back
+
+
+def test_an_authority_of_no_known_place_is_left_empty() -> None:
+    reading = read(back("土书旦公安局", "2005.05.28-长期"))
+    assert reading.fields.issuing_authority is None
+    assert reading.fields.valid_to == "长期"
+    assert codes(reading) == ["field_missing", "place_unknown"]
+    assert read(back("攀枝花市公安局东区分局", "2005.05.28-长期")).warnings == []
+
+
+def test_dates_on_both_sides_of_a_hole_are_not_joined() -> None:
+    specs = [b for b in back("凤县公安局", "x") if b.text != "x"]
+    specs += [B("2000", 400, 545, w=64), B("11.05", 620, 545, w=80)]
+    reading = read(specs)
+    assert reading.fields.valid_from is None and reading.fields.valid_to is None
+    assert "value_unparsed" in codes(reading)
+
+
+def test_a_lone_date_where_the_end_is_printed_is_the_end() -> None:
+    specs = [b for b in back("安图县公安局", "x") if b.text != "x"]
+    specs.append(B("2031.09.18", 580, 545, w=160))
+    reading = read(specs)
+    assert reading.fields.valid_from is None
+    assert reading.fields.valid_to == "2031-09-18"
+    assert codes(reading) == ["field_missing", "value_unparsed"]
+
+
+def test_a_label_and_its_value_pushed_onto_two_lines_are_joined() -> None:
+    specs = [b for b in back("林西县公安局", "x") if b.text != "x"]
+    specs.append(B("2015.11.16-2020.11.16", 400, 570, w=290))
+    reading = read(specs)
+    assert (reading.fields.valid_from, reading.fields.valid_to) == ("2015-11-16", "2020-11-16")
+    assert reading.warnings == []
+
+
+# -- a view in which the card lies on its side
+
+
+def test_a_card_lying_on_its_side_gives_no_reading() -> None:
+    specs = front("张三", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街4号"], ZHANG)
+    turned = [B(b.text, 500 - (b.y - 300), 100 + b.x + b.width() / 2, b.score, w=30, h=b.width())
+              for b in specs]
+    reading = read(turned)
+    assert reading.side is None
+    assert codes(reading) == ["no_card_text"]
+
+
+def test_an_address_line_lost_between_two_read_ones_leaves_the_address_empty() -> None:
+    lines = ["广东省深圳市南山区粤海街", "道科技园社区深南大道", "10000号3栋1单元502室"]
+    specs = front("欧阳娜娜", "男", "汉", ("1985", "12", "31"), lines, LI_X)
+    for b in specs:
+        if b.text in lines:
+            b.h = 40  # lines 45 apart, 40 high: a lost line leaves 2.25 heights between two
+    assert read(specs).fields.address == "".join(lines)
+    reading = read([b for b in specs if b.text != lines[1]])
+    assert reading.fields.address is None
+    assert codes(reading) == ["address_incomplete", "field_missing"]

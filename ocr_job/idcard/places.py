@@ -1,0 +1,271 @@
+"""Place names of the mainland's administrative divisions, from python-stdnum's region table.
+
+The address of a card begins with the names of its province, prefecture and county, and
+an issuing authority names a prefecture or county (`XX县公安局`, `XX市公安局XX分局`).
+Those names are a closed vocabulary: one that is not in the table was misread. The table
+is `stdnum.cn.ric`'s (`cn/loc`), with every name a code has had.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from itertools import product
+from typing import Literal
+
+from stdnum import numdb
+
+from .idnumber import province_stem
+
+#: Table entries that are groupings, not places (市辖区: "districts of the city").
+_NOT_PLACES = frozenset({"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"})
+_SPAN = re.compile(r"^\[[^\]]*\]")
+
+#: How many characters of a place chain may be repaired: one per five, at least one.
+REPAIR_SHARE = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Division:
+    code: str  # 2 (province), 6 ending in 00 (prefecture) or 6 digits (county)
+    names: tuple[str, ...]  # every name the code has had, oldest first
+    current: tuple[str, ...]  # the name in use today (none for an abolished code)
+
+
+def _names(spec: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`[-1991]东郊区,[1992-]东丽区` → ((东郊区, 东丽区), (东丽区,)): every name and the
+    one in use today, without groupings."""
+    names: list[str] = []
+    current: list[str] = []
+    for part in spec.split(","):
+        span = _SPAN.match(part.strip())
+        name = part.strip()[span.end():] if span else part.strip()
+        if not name or name in _NOT_PLACES:
+            continue
+        if name not in names:
+            names.append(name)
+        if (span is None or span.group().endswith("-]")) and name not in current:
+            current.append(name)
+    return tuple(names), tuple(current)
+
+
+def _with_stems(names: tuple[str, ...]) -> tuple[str, ...]:
+    stems = tuple(province_stem(n) for n in names)
+    return names + tuple(s for s in stems if len(s) >= 2 and s not in names)
+
+
+@cache
+def divisions() -> dict[str, Division]:
+    """Every province (2 digits), prefecture (xxyy00) and county (6 digits) by code."""
+    out: dict[str, Division] = {}
+    for _, low, _, props, children in numdb.get("cn/loc").prefixes:
+        names, current = _names(str(props.get("province", "")))
+        # addresses also print the short form: 广西, 新疆, 内蒙古, 北京
+        out[low] = Division(low, _with_stems(names), _with_stems(current))
+        own = set(out[low].names)
+        for _, sub, _, sub_props, _ in children:
+            names, current = _names(str(sub_props.get("county", "")))
+            names = tuple(n for n in names if n not in own)
+            if sub == "0000" or not names:
+                continue  # the province's own entry, or a grouping
+            code = low + sub
+            out[code] = Division(code, names, tuple(n for n in current if n not in own))
+    return out
+
+
+def _prefecture(code: str) -> Division | None:
+    entry = divisions().get(code[:4] + "00")
+    return entry if entry is not None and entry.names and code[4:] != "00" else None
+
+
+@cache
+def _with_counties() -> frozenset[str]:
+    """The first four digits of prefectures with counties under them (东莞市 has none)."""
+    return frozenset(c[:4] for c, d in divisions().items()
+                     if len(c) == 6 and not c.endswith("00") and d.names)
+
+
+def chains_of(code: str, full: bool = False) -> tuple[str, ...]:
+    """The ways an address may begin for county `code`: province + prefecture + county,
+    and province + county (for counties directly under the province, or when the
+    prefecture is left out; not when `full`), with every name each has had."""
+    table = divisions()
+    county = table.get(code)
+    province = table.get(code[:2])
+    if county is None or province is None or not county.names or not province.names:
+        return ()
+    prefecture = _prefecture(code)
+    middles = prefecture.names if prefecture else ("",)
+    if prefecture and not full:
+        middles = ("", *middles)
+    return tuple(p + m + c for p, m, c in product(province.names, middles, county.names))
+
+
+def _names_of(entry: Division | None, current: bool) -> tuple[str, ...]:
+    if entry is None:
+        return ()
+    return entry.current if current else entry.names
+
+
+@cache
+def _codes_by_name(current: bool) -> dict[str, tuple[str, ...]]:
+    """Every name (today's only, when `current`) → the codes that bear it."""
+    out: dict[str, list[str]] = {}
+    for code, entry in divisions().items():
+        for name in _names_of(entry, current):
+            out.setdefault(name, []).append(code)
+    return {name: tuple(codes) for name, codes in out.items()}
+
+
+@cache
+def _longest_name() -> int:
+    return max(len(name) for name in _codes_by_name(current=False))
+
+
+def _segments(text: str, at: int, current: bool) -> list[tuple[int, str]]:
+    """(end, code) of every name that `text` holds from position `at`."""
+    index = _codes_by_name(current)
+    out = []
+    for end in range(at + 2, min(len(text), at + _longest_name()) + 1):
+        out.extend((end, code) for code in index.get(text[at:end], ()))
+    return out
+
+
+def _under(code: str, parent: str) -> bool:
+    """Whether `code` lies directly below `parent` (a province or a prefecture)."""
+    if len(parent) == 2:
+        return code[:2] == parent and code != parent
+    return code[:4] == parent[:4] and not code.endswith("00")
+
+
+def _is_prefecture(code: str) -> bool:
+    return len(code) == 6 and code.endswith("00")
+
+
+def _chain_ends(text: str, current: bool) -> set[int]:
+    """Where a place chain that `text` begins with may end: province + prefecture +
+    county, province + county, prefecture + county or the county alone (addresses leave
+    levels out), and a prefecture without counties (东莞市) in place of the county."""
+    ends: set[int] = set()
+
+    def tail(at: int, parent: str) -> None:
+        """After `parent`, a county, or a prefecture and then what follows it."""
+        for end, code in _segments(text, at, current):
+            if not _under(code, parent):
+                continue
+            if not _is_prefecture(code):
+                ends.add(end)
+            elif len(parent) == 2:
+                finish(end, code)
+
+    def finish(end: int, prefecture: str) -> None:
+        if prefecture[:4] not in _with_counties():
+            ends.add(end)
+        tail(end, prefecture)
+
+    for end, code in _segments(text, 0, current):
+        if len(code) == 2:
+            tail(end, code)
+        elif _is_prefecture(code):
+            finish(end, code)
+        else:
+            ends.add(end)
+    return ends
+
+
+def known_start(text: str) -> str | None:
+    """The longest place chain of today's names that `text` begins with."""
+    ends = _chain_ends(text, current=True)
+    return text[: max(ends)] if ends else None
+
+
+def _is_chain(text: str) -> bool:
+    """Whether `text` is a place chain, with any name each place has had."""
+    return len(text) in _chain_ends(text, current=False)
+
+
+def _distance(a: str, b: str) -> int:
+    return sum(x != y for x, y in zip(a, b, strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class AddressPlace:
+    """What the address's beginning says about its place names."""
+
+    #: "region": the number's region's names; "other": another known place; "corrected":
+    #: repaired to the region's names; "unknown": no known place begins the address
+    status: Literal["region", "other", "corrected", "unknown"]
+    address: str  # the address (repaired when corrected)
+    changed: int = 0  # characters repaired
+
+
+def _repair(address: str, code: str) -> str | None:
+    """The address with its place chain repaired to one of the region's chains, when
+    exactly that chain is nearest (same length, few characters apart) and what was read
+    is not itself a known chain. Only whole chains (with the prefecture, when there is
+    one) are repaired to: a shorter one would misplace the prefecture's characters."""
+    best: tuple[int, int, str] | None = None
+    for chain in chains_of(code, full=True):
+        if len(address) <= len(chain):
+            continue
+        read = address[: len(chain)]
+        limit = max(1, len(chain) // REPAIR_SHARE)
+        d = _distance(read, chain)
+        if 0 < d <= limit and not _is_chain(read) and (
+                best is None or (-len(chain), d) < (-best[0], best[1])):
+            best = (len(chain), d, chain)
+    if best is None:
+        return None
+    _, d, chain = best
+    read = address[: len(chain)]
+    if any(_distance(read, other) <= d for other in _rivals(read, d) if other != chain):
+        return None
+    return chain + address[len(chain):]
+
+
+def _rivals(read: str, limit: int) -> Iterator[str]:
+    """The chains (any names, with or without the prefecture) as long as `read`, of the
+    provinces whose name `read` begins with at most `limit` characters apart: the other
+    repairs there might be. Made on demand: repairs are rare."""
+    table = divisions()
+    provinces = {code for code, entry in table.items() if len(code) == 2 and any(
+        len(name) < len(read) and _distance(read[: len(name)], name) <= limit
+        for name in entry.names)}
+    for code in table:
+        if code[:2] in provinces and len(code) == 6 and not code.endswith("00"):
+            yield from (c for c in chains_of(code) if len(c) == len(read))
+
+
+def check_address(address: str, code: str | None) -> AddressPlace:
+    """Whether the address begins with the place names of the number's region `code`
+    (6 digits; None when no number passed its checksum), another known place, a
+    misreading of the region's names that can be repaired, or nothing known."""
+    if code is not None:
+        if any(address.startswith(chain) for chain in chains_of(code)):
+            return AddressPlace("region", address)
+        repaired = _repair(address, code)
+        if repaired is not None:
+            changed = _distance(address, repaired)
+            return AddressPlace("corrected", repaired, changed)
+    if known_start(address) is not None:
+        return AddressPlace("other", address)
+    return AddressPlace("unknown", address)
+
+
+_AUTHORITY = re.compile(r"(?P<city>.+?)公安局(?:(?P<district>.+)分局)?")
+
+
+def authority_known(text: str) -> bool:
+    """`XX县公安局` or `XX市公安局XX分局` with XX a known place name (a district may be
+    given without its 区)."""
+    match = _AUTHORITY.fullmatch(text)
+    if match is None:
+        return False
+    names = _codes_by_name(current=False)
+    city = match.group("city")
+    if city not in names and not _is_chain(city):
+        return False
+    district = match.group("district")
+    return district is None or district in names or district + "区" in names
