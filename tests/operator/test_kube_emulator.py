@@ -104,3 +104,15 @@ def test_watch_streams_existing_then_live_events(kube: KubeServer, api: k8s.ApiC
     kube.create(JOBS, {"metadata": {"name": "j2", "namespace": "ocr", "labels": {"a": "1"}}})
     thread.join(5)
     assert seen == [("ADDED", "j1"), ("ADDED", "j2")]
+
+
+def test_the_request_log_stays_bounded_and_serving_goes_on(
+    kube: KubeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(type(kube.api), "KEEP_REQUESTS", 10)
+    kube.create(BATCHES, BODY)
+    for n in range(60):
+        got = kube.patch(BATCHES, "ocr", "b", {"status": {"total": n}}, subresource="status")
+        assert got["status"]["total"] == n
+    assert len(kube.api._requests) <= 21
+    assert kube.get(BATCHES, "ocr", "b")["status"]["total"] == 59

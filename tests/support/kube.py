@@ -230,6 +230,16 @@ class KubeEmulator(kmock.KubernetesScaffold):
         factory=list, init=False
     )
 
+    #: kmock keeps every request it served and, to route a new one, scans them (O(n) per
+    #: request): a 5,000-card e2e run spent most of its CPU there. Nothing here reads the
+    #: request log, so only the recent requests are kept.
+    KEEP_REQUESTS = 1000
+
+    async def _handle(self, request: kmock.Request) -> Any:
+        if len(self._requests) > 2 * self.KEEP_REQUESTS:
+            del self._requests[: -self.KEEP_REQUESTS]
+        return await super()._handle(request)
+
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         self.fallback[kmock.action.LIST] << self._serve_list
