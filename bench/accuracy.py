@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.run import BACK, DATA, FRONT, LEVELS, RESULTS, ROOT, Accuracy, score
+from bench.run import BACK, DATA, FRONT, LEVELS, RESULTS, ROOT, Accuracy, accuracy_json, score
 
 #: Kinds of miss, worst first.
 WRONG, EMPTY, SIDE, ERROR = "wrong", "empty", "side", "error"
@@ -156,17 +156,12 @@ def report(records: list[dict[str, Any]], labels: dict[str, dict[str, Any]]) -> 
         lines.append(f"  {miss.kind:<5} {flag:<6} {miss.source:<26} {miss.field:<17} "
                      f"expected={expected!r} got={got!r}{conf}")
     payload = {
-        "per_level": {lv: _accuracy_json(acc) for lv, acc in scores.items()},
-        "all": _accuracy_json(overall),
+        "per_level": {lv: accuracy_json(acc) for lv, acc in scores.items()},
+        "all": accuracy_json(overall),
         "kinds": kinds,
         "misses": [{**asdict(m), "expected": shown(m)[0], "got": shown(m)[1]} for m in misses],
     }
     return "\n".join(lines) + "\n", payload
-
-
-def _accuracy_json(acc: Accuracy) -> dict[str, Any]:
-    return {"cards": acc.cards, "all_right": acc.all_right,
-            "per_field": {k: {"right": r, "total": t} for k, (r, t) in acc.per_field.items()}}
 
 
 # --------------------------------------------------------------------------- running

@@ -47,6 +47,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ocr_job.records import BACK_FIELDS, FRONT_FIELDS
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 RESULTS = ROOT / "bench" / "results"
@@ -339,8 +341,9 @@ def count_lines(path: Path) -> Callable[[], int]:
 # --------------------------------------------------------------------------- scoring
 
 
-FRONT = ("name", "sex", "ethnicity", "birth_date", "address", "id_number")
-BACK = ("issuing_authority", "valid_from", "valid_to")
+#: The fields of each side, as the result record defines them.
+FRONT = FRONT_FIELDS
+BACK = BACK_FIELDS
 
 
 @dataclass(slots=True)
@@ -526,7 +529,7 @@ def run_ocr_job(cfg: Config, data: DataSet, out_root: Path, interval: float) -> 
         result.notes.append(f"{result.images} inputs: the {len(data.labels)} cards, then "
                             "the same pictures again (hard links) for the long run; accuracy "
                             "is over the first pass")
-    result.accuracy = _accuracy_json(score(records, data.labels, key_map))
+    result.accuracy = accuracy_json(score(records, data.labels, key_map))
     return result
 
 
@@ -597,7 +600,7 @@ def run_s3(cfg: Config, data: DataSet, out_root: Path, interval: float) -> Resul
     summarise(result, run, record_seconds(records), cfg.threads, None)
     # S3 record sources are full object keys, here under the `in/` prefix
     key_map = {f"in/{key}": key for key in data.labels}
-    result.accuracy = _accuracy_json(score(records, data.labels, key_map))
+    result.accuracy = accuracy_json(score(records, data.labels, key_map))
     result.notes.append("input counted by listing the output prefix every second")
     return result
 
@@ -608,7 +611,8 @@ def _has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def _accuracy_json(acc: Accuracy) -> dict[str, Any]:
+def accuracy_json(acc: Accuracy) -> dict[str, Any]:
+    """An `Accuracy` as the JSON the bench tools write (counts and rates)."""
     return {
         "cards": acc.cards,
         "all_right": acc.all_right,

@@ -70,7 +70,7 @@ def test_report_per_level_and_field() -> None:
                record("c.jpg", "back")]
     text, payload = accuracy.report(records, labels)
     assert payload["per_level"]["clean"]["all_right"] == 1
-    assert payload["per_level"]["hard"]["per_field"]["name"] == {"right": 0, "total": 1}
+    assert payload["per_level"]["hard"]["per_field"]["name"] == {"right": 0, "total": 1, "rate": 0.0}
     assert payload["all"]["all_right"] == 2 and payload["all"]["cards"] == 3
     assert payload["kinds"]["all"]["empty"] == 1 and payload["kinds"]["all"]["wrong"] == 0
     assert "every field right" in text and "misses (1):" in text
