@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from ocr_job.engines.base import TextBox
 
 from .checks import period_ok, validity_rule_ok
-from .layout import deskew, group_lines, runs_sideways
+from .layout import deskew, group_lines, runs_sideways, without_picture_regions
 from .reading import CHECK_CODES, WARNING_CODES, CardReading
 from .registry import card_types
 
@@ -33,6 +33,7 @@ def parse(boxes: Sequence[TextBox], width: int, height: int) -> CardReading:
         return CardReading.nothing("no text was recognised")
     if runs_sideways(items):
         return CardReading.nothing("the text runs down the picture: the card lies on its side")
+    items = without_picture_regions(items)
     lines = group_lines(items)
     best = None
     for card in card_types():

@@ -292,5 +292,19 @@ def group_lines(items: Iterable[Item]) -> list[Line]:
     return lines
 
 
+#: A box this many times taller than the card's median box is not a line of text: the
+#: detector outlined a picture area (the portrait, the emblem) as one region.
+TALLEST_LINE_FACTOR = 3.0
+
+
+def without_picture_regions(items: Sequence[Item]) -> list[Item]:
+    """The items without those far taller than a text line (read as stray characters)."""
+    if len(items) < 3:
+        return list(items)
+    heights = sorted(item.height for item in items)
+    limit = TALLEST_LINE_FACTOR * heights[len(heights) // 2]
+    return [item for item in items if item.height <= limit]
+
+
 def layout(boxes: Sequence[TextBox], width: int, height: int) -> list[Line]:
-    return group_lines(deskew(boxes, width, height))
+    return group_lines(without_picture_regions(deskew(boxes, width, height)))

@@ -6,8 +6,11 @@ card prints them); region codes and check digits come from python-stdnum.
 
 from __future__ import annotations
 
+import json
 import re
+import tempfile
 from functools import cache
+from pathlib import Path
 
 import opencc
 
@@ -109,7 +112,23 @@ def simplify(text: str) -> str:
 
 @cache
 def _to_traditional() -> opencc.OpenCC:
-    return opencc.OpenCC("s2t.json")
+    """OpenCC's simplified → traditional character table alone. Only single characters are
+    converted here, and the whole `s2t` conversion also loads its phrase tables: 27 MiB that
+    stay resident for the rest of the run, against 1 MiB for the characters."""
+    return _character_converter("STCharacters.ocd2", fallback="s2t.json")
+
+
+def _character_converter(table: str, fallback: str) -> opencc.OpenCC:
+    """An OpenCC converter made of one of the wheel's dictionary files, else `fallback`."""
+    share = Path(opencc.__file__).resolve().parent / "clib" / "share" / "opencc"
+    config = {"name": table, "conversion_chain": [{"dict": {"type": "ocd2", "file": str(share / table)}}]}
+    try:
+        with tempfile.TemporaryDirectory(prefix="opencc-") as folder:
+            path = Path(folder) / "config.json"
+            path.write_text(json.dumps(config), encoding="utf-8")
+            return opencc.OpenCC(str(path))  # reads the config and the table now
+    except Exception:  # no writable temp folder, or a wheel laid out otherwise
+        return opencc.OpenCC(fallback)
 
 
 def _simplified_name_char(ch: str) -> str:

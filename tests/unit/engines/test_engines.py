@@ -145,6 +145,32 @@ def test_onnx_flags_upside_down_lines(onnx_engine: Engine) -> None:
     _reads_upside_down(onnx_engine)
 
 
+@pytest.mark.parametrize(("height", "width", "side"), [
+    (606, 960, 640),  # a card: the side limit
+    (300, 400, 400),  # small: as it is
+    (762, 762, 508),  # square: fewer pixels than a card at the side limit would need
+    (960, 606, 640),  # a card on its side
+])
+def test_onnx_detector_sees_at_most_a_cards_pixels(height: int, width: int, side: int) -> None:
+    from ocr_job.engines.onnx import DET_MAX_PIXELS, det_side
+
+    assert det_side(height, width) == side
+    scale = side / max(height, width)
+    assert height * width * scale * scale <= DET_MAX_PIXELS * 1.01
+
+
+def test_onnx_reads_a_square_picture_with_the_detector_scaled_down(onnx_engine: Engine) -> None:
+    lines = render_lines()
+    square = np.full((lines.shape[1], lines.shape[1], 3), 255, np.uint8)
+    square[: lines.shape[0]] = lines
+    result = onnx_engine.recognise(square)
+    _check_result(result)
+    assert _texts(result) == list(LINES)
+    from ocr_job.engines.onnx import det_side
+
+    assert onnx_engine._ocr.text_det.limit_side_len == det_side(*square.shape[:2]) < 960  # type: ignore[attr-defined]
+
+
 # --------------------------------------------------------------------------- paddle
 
 

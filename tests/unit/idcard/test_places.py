@@ -104,3 +104,13 @@ def test_names_are_simplified_only_from_true_traditional_forms(read: str, name: 
 )
 def test_implausible_name(name: str, plausible: bool) -> None:
     assert (implausible_name(name) is None) is plausible
+
+
+def test_the_reverse_table_is_opencc_characters_alone() -> None:
+    from ocr_job.idcard import vocab
+
+    # characters convert as in the full s2t conversion; phrases are not looked up
+    assert vocab._to_traditional().convert("强别黄") == "強別黃"
+    assert vocab._to_traditional().convert("头发") == "頭發"  # s2t's phrase table: 頭髮
+    # a wheel without the table falls back to the full conversion
+    assert vocab._character_converter("missing.ocd2", fallback="s2t.json").convert("头发") == "頭髮"

@@ -125,6 +125,14 @@ def test_large_jpeg_is_decoded_reduced() -> None:
     assert max(bgr.shape[:2]) <= imaging.WORK_LONG_SIDE
 
 
+def test_jpeg_just_under_twice_the_work_side_is_decoded_at_half_scale() -> None:
+    # 3,800 px: halving gives less than WORK_LONG_SIDE, and the decoder still halves it
+    # rather than holding 9 MP at full size; 3 MP admits only the reduced decode.
+    data = _jpeg_bytes(_pattern(3800, 2400), quality=80)
+    bgr = imaging.decode(data, max_pixels=3_000_000)
+    assert bgr.shape[:2] == (1200, 1900)
+
+
 def _card_on_background(rotate: int = 0) -> np.ndarray:
     bg = np.full((900, 1300, 3), (40, 90, 60), np.uint8)
     card = np.full((540, 856, 3), (235, 235, 230), np.uint8)
