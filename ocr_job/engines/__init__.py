@@ -11,7 +11,7 @@ __all__ = ["MEMORY_NEED_BYTES", "Engine", "EngineError", "OcrResult", "TextBox",
 #: the bench cards (up to 4000 px), rounded up (see docs/benchmarks.md). The worker refuses
 #: to start below it, with exit code 2.
 MEMORY_NEED_BYTES: dict[EngineName, int] = {
-    EngineName.ONNX: 384 * 1024 * 1024,
+    EngineName.ONNX: 320 * 1024 * 1024,
     EngineName.PADDLE: 1280 * 1024 * 1024,
 }
 

@@ -145,6 +145,14 @@ def test_onnx_flags_upside_down_lines(onnx_engine: Engine) -> None:
     _reads_upside_down(onnx_engine)
 
 
+def test_onnx_reads_one_and_two_character_lines(onnx_engine: Engine) -> None:
+    # the recogniser pads short lines only to REC_MIN_WIDTH, not to rapidocr's 320 px
+    short = ("男", "汉", "回族", "1990")
+    result = onnx_engine.recognise(render_lines(short))
+    _check_result(result)
+    assert _texts(result) == list(short)
+
+
 @pytest.mark.parametrize(("height", "width", "side"), [
     (606, 960, 640),  # a card: the side limit
     (300, 400, 400),  # small: as it is
