@@ -134,9 +134,20 @@ def check_front(draft: Draft, reading: idnumber.IdReading | None) -> None:
             )
 
 
+#: A date of the validity period read without the other end has no check to guard it;
+#: below this score it is left empty. (Generated hard cards: a start read as 2014-03-10
+#: for 2014-03-16 scored 0.79, its end lost.)
+MIN_LONE_DATE_SCORE = 0.9
+
+
 def check_back(draft: Draft) -> None:
-    """The validity period is one the law allows."""
+    """The validity period is one the law allows; a lone doubtful end of it is dropped."""
     start, end = draft.values.get("valid_from"), draft.values.get("valid_to")
+    if bool(start) != bool(end):
+        name = "valid_from" if start else "valid_to"
+        if draft.confidence.get(name, 1.0) < MIN_LONE_DATE_SCORE:
+            draft.drop(name, "value_low_confidence", f"the {name} was recognised with a low "
+                       "score and the other end of the period, which would check it, is missing")
     if start and end:
         draft.check(
             "validity_period",

@@ -20,7 +20,8 @@ WARNING_CODES: dict[str, str] = {
                           "closing 号/室/组...): it is left empty rather than reported short",
     "value_low_confidence": "a name, address or authority was recognised with a score below "
                             "its MIN_FREE_TEXT_SCORE (name 0.92, address and authority 0.7), "
-                            "or an ethnicity outside the 56 groups below 0.9: it is left empty",
+                            "an ethnicity outside the 56 groups below 0.9, or one end of the "
+                            "validity period without the other below 0.9: it is left empty",
     "name_implausible": "what was read as the name cannot be one (a label, digits, Latin "
                         "letters, an address word, or a single character): it is left empty",
     "address_corrected": "misread characters of the address's province, city or county were "

@@ -204,6 +204,20 @@ def test_validity_cut_short_keeps_the_start_and_warns() -> None:
     assert "validity_period" not in reading.checks
 
 
+@pytest.mark.parametrize(("score", "kept"), [(0.79, False), (0.95, True)])
+def test_a_lone_end_of_the_period_read_with_a_low_score_is_left_empty(score: float,
+                                                                       kept: bool) -> None:
+    specs = [B("中华人民共和国", 380, 95, w=520), B("居民身份证", 330, 190, w=560),
+             B("签发机关", 220, 470, w=130), B("南澳县公安局", 400, 470),
+             B("有效期限", 220, 545, w=130), B("2014.03.10-", 400, 545, w=200, score=score)]
+    reading = read(specs)
+    assert reading.fields.valid_from == ("2014-03-10" if kept else None)
+    assert reading.fields.valid_to is None
+    dropped = [] if kept else ["field_missing", "value_low_confidence"]
+    expected = ["field_missing", "value_unparsed", *dropped]
+    assert codes(reading) == sorted(expected)
+
+
 # -- complaint: "a confident wrong value instead of a warning" (names)
 
 
