@@ -145,6 +145,28 @@ def test_onnx_flags_upside_down_lines(onnx_engine: Engine) -> None:
     _reads_upside_down(onnx_engine)
 
 
+def _line_crop(text: str) -> np.ndarray:
+    """One line of text, cropped tight as the detector would (BGR)."""
+    img = Image.new("RGB", (40 + 45 * len(text), 70), "white")
+    ImageDraw.Draw(img).text((20, 10), text, font=_font(40), fill="black")
+    return np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
+
+
+def test_onnx_turns_every_line_the_way_most_of_the_text_is(onnx_engine: Engine) -> None:
+    from ocr_job.engines.onnx import OnnxEngine
+
+    assert isinstance(onnx_engine, OnnxEngine)
+    line, lone = _line_crop("北京市东城区景山前街4号"), _line_crop("下")
+    _, alone = onnx_engine._ocr.cls_and_rotate([lone])
+    assert alone.cls_res[0][0] == "180"  # asked alone, the classifier turns "下" over
+    crops, angle = onnx_engine._turned_as_the_card([line, lone])
+    assert angle == 0 and crops[1] is lone  # with the card's other lines it stays upright
+    assert onnx_engine._ocr.recognize_txt([crops[1]]).txts == ("下",)
+    crops, angle = onnx_engine._turned_as_the_card([np.rot90(line, 2), np.rot90(lone, 2)])
+    assert angle == 180
+    assert onnx_engine._ocr.recognize_txt(crops).txts == ("北京市东城区景山前街4号", "下")
+
+
 def test_onnx_reads_one_and_two_character_lines(onnx_engine: Engine) -> None:
     # the recogniser pads short lines only to REC_MIN_WIDTH, not to rapidocr's 320 px
     short = ("男", "汉", "回族", "1990")
