@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from ocr_job.memory import current_rss_bytes, mib
 from ocr_job.records import ResultRecord, ShardPhase, ShardStatus, utcnow
 
 if TYPE_CHECKING:
@@ -82,8 +83,10 @@ class LogProgress:
         now = time.monotonic()
         if now - self._last >= self._interval:
             self._last = now
-            log.info("progress: %d/%d (ok %d, error %d, skipped %d)", summary.processed,
-                     summary.total, summary.succeeded, summary.failed, summary.skipped)
+            # the loop hands each input's memory back before it reports: this RSS is at rest
+            log.info("progress: %d/%d (ok %d, error %d, skipped %d); resting RSS %s",
+                     summary.processed, summary.total, summary.succeeded, summary.failed,
+                     summary.skipped, mib(current_rss_bytes()))
 
     def finish(self, summary: RunSummary, *, ok: bool, message: str | None = None) -> None:
         pass

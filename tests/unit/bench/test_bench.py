@@ -5,8 +5,12 @@ No OCR runs here; `make bench` itself is the real (long) run.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import sys
 from pathlib import Path
+
+import pytest
 
 from bench import run as bench
 
@@ -65,6 +69,31 @@ def test_run_child_samples_rss_and_progress(tmp_path: Path) -> None:
     assert run.loaded_t is not None and run.loaded_rss is not None
     assert run.samples and max(s.count for s in run.samples) >= 4
     assert (tmp_path / "side.jsonl").read_text().count("\n") == len(run.samples)
+
+
+def test_growth_compares_the_resting_rss_the_worker_logs(caplog: pytest.LogCaptureFixture) -> None:
+    from ocr_job.pipeline import RunSummary
+    from ocr_job.reporting import LogProgress
+
+    with caplog.at_level(logging.INFO, logger="ocr_job"):
+        reporter = LogProgress(interval_s=0.0)
+        reporter.start(RunSummary(total=3))
+        reporter.advance(RunSummary(total=3, processed=1, succeeded=1), None)
+    line = caplog.records[-1].getMessage()
+    assert bench.PROGRESS_RSS.search(line), line  # the harness reads the worker's own line
+
+    mib = 1024 * 1024
+    resting = [(n, (200 + (n // 40) % 2 * 3) * mib) for n in range(40, 2001, 40)]  # +-3: front/back
+    run = bench.ChildRun(returncode=0, wall_s=1.0, peak_rss=260 * mib, ru_maxrss=260 * mib,
+                         cpu_s=1.0, samples=[], loaded_t=0.1, loaded_rss=180 * mib, loaded_cpu=0.1,
+                         last_count_t=1.0, last_count_cpu=1.0, resting=resting)
+    result = bench.Result(config="onnx-1", title="t")
+    bench.summarise(result, run, [0.2], 1.0, 2000)
+    assert 200 * mib <= result.rss_at["200"] <= 203 * mib
+    assert result.growth is not None and abs(result.growth) <= 0.015
+    leaking = [(n, rss + n * 10 * 1024) for n, rss in resting]  # 10 KiB per input
+    bench.summarise(result, dataclasses.replace(run, resting=leaking), [0.2], 1.0, 2000)
+    assert result.growth is not None and result.growth > 0.03
 
 
 def test_budget_verdicts() -> None:
