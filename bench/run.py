@@ -15,10 +15,10 @@
    ``/proc/<pid>/status`` every ``--interval`` seconds together with the number
    of finished inputs (record files in the output folder, objects under the S3
    output prefix, or lines of the baseline's timing file) and writes those
-   samples to ``bench/results/<config>.rss.jsonl``. Nothing is added to the
-   worker for this. "After the engine loads" is the sample taken when the
-   child logs ``engine … loaded``. Peak RSS is the kernel's own figure for the
-   child (``ru_maxrss`` from ``wait4``).
+   samples to ``bench/results/<config>.rss.jsonl``. "After the engine loads" is
+   the sample taken when the child logs ``engine … loaded``. Peak RSS is the
+   child's own ``VmHWM``. RSS at inputs 200 and N is the resting RSS the worker
+   logs on its progress lines (see RESTING_SPAN).
 4. Scores the records against ``labels.jsonl`` and writes a Markdown table and a
    JSON file to ``bench/results/`` (and prints the table).
 
