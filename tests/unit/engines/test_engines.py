@@ -190,15 +190,16 @@ def test_onnx_detector_sees_at_most_a_cards_pixels(height: int, width: int, side
 
 
 def test_onnx_reads_a_square_picture_with_the_detector_scaled_down(onnx_engine: Engine) -> None:
+    from ocr_job.engines.onnx import OnnxEngine, det_side
+
+    assert isinstance(onnx_engine, OnnxEngine)
     lines = render_lines()
     square = np.full((lines.shape[1], lines.shape[1], 3), 255, np.uint8)
     square[: lines.shape[0]] = lines
     result = onnx_engine.recognise(square)
     _check_result(result)
     assert _texts(result) == list(LINES)
-    from ocr_job.engines.onnx import det_side
-
-    assert onnx_engine._ocr.text_det.limit_side_len == det_side(*square.shape[:2]) < 960  # type: ignore[attr-defined]
+    assert onnx_engine._ocr.text_det.limit_side_len == det_side(*square.shape[:2]) < 640
 
 
 # --------------------------------------------------------------------------- paddle
