@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 DET_LIMIT_SIDE = 640
 #: The most pixels the detector sees: a card's shape at DET_LIMIT_SIDE. Activations grow
 #: with the pixel count, so a square whole-picture view is scaled below the side limit.
-DET_MAX_PIXELS = 640 * 404
+DET_MAX_PIXELS = DET_LIMIT_SIDE * 404  # an ID-1 card (85.6 × 54 mm) 640 px wide is 404 px high
 #: The narrowest input the recogniser is given (48 px high): two characters' width.
 REC_MIN_WIDTH = 96
 #: Boxes recognised with a lower score are dropped as noise.
