@@ -21,6 +21,7 @@ differ.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import shutil
 import subprocess
@@ -96,13 +97,15 @@ def count_kinds(misses: Iterable[Miss]) -> dict[str, int]:
 
 
 def _id_diff(expected: str | None, got: str | None) -> tuple[str, str]:
-    """Both numbers with every position that agrees masked (`*`)."""
+    """Both numbers with every character the two have in common masked (`*`), matched by
+    alignment: a digit lost or added shows as itself, not as a shift of all that follows."""
     a, b = expected or "", got or ""
-    size = max(len(a), len(b))
-    a, b = a.ljust(size), b.ljust(size)
-    keep = [x != y for x, y in zip(a, b, strict=True)]
-    return ("".join(x if k else "*" for x, k in zip(a, keep, strict=True)).rstrip(),
-            "".join(y if k else "*" for y, k in zip(b, keep, strict=True)).rstrip())
+    keep_a, keep_b = [True] * len(a), [True] * len(b)
+    for block in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks():
+        keep_a[block.a:block.a + block.size] = [False] * block.size
+        keep_b[block.b:block.b + block.size] = [False] * block.size
+    return ("".join(x if k else "*" for x, k in zip(a, keep_a, strict=True)),
+            "".join(y if k else "*" for y, k in zip(b, keep_b, strict=True)))
 
 
 def shown(miss: Miss) -> tuple[str, str]:

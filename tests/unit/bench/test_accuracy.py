@@ -59,6 +59,9 @@ def test_a_number_is_shown_only_where_it_differs() -> None:
     wrong = accuracy.Miss("a.jpg", "clean", "id_number", "wrong", NUMBER,
                           NUMBER[:7] + "7" + NUMBER[8:], False)
     assert accuracy.shown(wrong) == ("*******9" + "*" * 10, "*******7" + "*" * 10)
+    # three digits lost at the front: only they show, not the fifteen that moved left
+    short = accuracy.Miss("a.jpg", "hard", "id_number", "wrong", NUMBER, NUMBER[3:], True)
+    assert accuracy.shown(short) == (NUMBER[:3] + "*" * 15, "*" * 15)
     empty = accuracy.Miss("a.jpg", "clean", "id_number", "empty", NUMBER, None, True)
     assert NUMBER not in "".join(accuracy.shown(empty))
 
