@@ -60,6 +60,11 @@ BUDGET_GROWTH = 0.03
 BUDGET_PADDLE_SHARE = 0.60
 GROWTH_FROM = 200
 
+#: The accuracy targets of the issue "ID-card field parsing and validation", default engine:
+#: the lowest per-field exact match on each level, and every field right over all cards.
+TARGET_FIELD_RATE = {"clean": 0.995, "photo": 0.995, "hard": 0.97}
+TARGET_ALL_RIGHT = 0.95
+
 LEVELS = ("clean", "photo", "hard")
 ENGINE_LOADED = re.compile(r"engine \S+ loaded")
 
@@ -359,6 +364,8 @@ class Accuracy:
     errors: int = 0
     per_field: dict[str, list[int]] = field(default_factory=dict)  # field → [right, total]
     per_level: dict[str, list[int]] = field(default_factory=dict)  # level → [all right, cards]
+    #: level → field → [right, total]
+    per_level_field: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
     def add(self, label: dict[str, Any], record: dict[str, Any] | None) -> None:
         side = label["side"]
@@ -372,9 +379,10 @@ class Accuracy:
         every = ok_side
         for name in names:
             right = ok_side and got.get(name) == expected.get(name)
-            tally = self.per_field.setdefault(name, [0, 0])
-            tally[0] += right
-            tally[1] += 1
+            for tally in (self.per_field.setdefault(name, [0, 0]),
+                          self.per_level_field.setdefault(label["level"], {}).setdefault(name, [0, 0])):
+                tally[0] += right
+                tally[1] += 1
             every = every and right
         self.all_right += every
         for level in (label["level"], "large" if label.get("group") == "large" else None):
@@ -647,6 +655,10 @@ def accuracy_json(acc: Accuracy) -> dict[str, Any]:
                       for k, (r, t) in acc.per_field.items()},
         "per_level": {k: {"all_right": r, "cards": t, "rate": round(r / t, 4) if t else None}
                       for k, (r, t) in acc.per_level.items()},
+        "per_level_field": {
+            level: {k: {"right": r, "total": t, "rate": round(r / t, 4) if t else None}
+                    for k, (r, t) in fields.items()}
+            for level, fields in acc.per_level_field.items()},
     }
 
 
@@ -700,6 +712,30 @@ def budget_lines(results: dict[str, Result], long_target: int) -> list[tuple[str
     return lines
 
 
+def accuracy_lines(results: dict[str, Result]) -> list[tuple[str, str, str]]:
+    """(rule, measured, verdict) for each accuracy target, on the default engine's cards:
+    per level, its weakest field; then every field right over all cards."""
+    default = results.get(LONG_CONFIG)
+    acc = default.accuracy if default else None
+    if not acc or not acc["cards"]:
+        return []
+    lines: list[tuple[str, str, str]] = []
+    for level, target in TARGET_FIELD_RATE.items():
+        fields = acc.get("per_level_field", {}).get(level) or {}
+        if not fields:
+            lines.append((f"per-field exact match, {level} cards ≥ {_pct(target)}", "–", "n/a"))
+            continue
+        name, worst = min(fields.items(), key=lambda kv: (kv[1]["rate"], kv[0]))
+        lines.append((f"per-field exact match, {level} cards ≥ {_pct(target)}",
+                      f"lowest: {name} {_pct(worst['rate'])} ({worst['right']}/{worst['total']})",
+                      "PASS" if worst["rate"] >= target else "FAIL"))
+    rate = acc["all_right_rate"]
+    lines.append((f"every field right, all cards ≥ {_pct(TARGET_ALL_RIGHT, 0)}",
+                  f"{_pct(rate)} ({acc['all_right']}/{acc['cards']})",
+                  "PASS" if rate >= TARGET_ALL_RIGHT else "FAIL"))
+    return lines
+
+
 def markdown(results: dict[str, Result], meta: dict[str, Any]) -> str:
     long_target = meta["long"]
     out: list[str] = []
@@ -726,6 +762,23 @@ def markdown(results: dict[str, Result], meta: dict[str, Any]) -> str:
     out.append("|---|---|---|")
     for rule, measured, verdict in budget_lines(results, long_target):
         out.append(f"| {rule} | {measured} | **{verdict}** |")
+    targets = accuracy_lines(results)
+    if targets:
+        out.append("")
+        out.append(f"| accuracy target ({LONG_CONFIG}, per level) | measured | verdict |")
+        out.append("|---|---|---|")
+        out.extend(f"| {rule} | {measured} | **{verdict}** |" for rule, measured, verdict in targets)
+        fields = (results[LONG_CONFIG].accuracy or {}).get("per_level_field", {})
+        out.append("")
+        out.append(f"Exact match per field and level ({LONG_CONFIG}):\n")
+        out.append("| field | " + " | ".join(LEVELS) + " |")
+        out.append("|---|" + "---:|" * len(LEVELS))
+        for name in (*FRONT, *BACK):
+            cells = []
+            for level in LEVELS:
+                f = fields.get(level, {}).get(name)
+                cells.append(f"{_pct(f['rate'])} ({f['right']}/{f['total']})" if f else "–")
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
     scored = {n: r for n, r in results.items() if r.accuracy and r.accuracy["cards"]}
     if scored:
         out.append("")
@@ -844,7 +897,9 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     payload = {"meta": meta, "results": {n: asdict(r) for n, r in results.items()},
                "budget": [dict(zip(("rule", "measured", "verdict"), line, strict=True))
-                          for line in budget_lines(results, args.long)]}
+                          for line in budget_lines(results, args.long)],
+               "accuracy_targets": [dict(zip(("rule", "measured", "verdict"), line, strict=True))
+                                    for line in accuracy_lines(results)]}
     for name in (f"bench-{stamp}", "latest"):
         (RESULTS / f"{name}.md").write_text(table, encoding="utf-8")
         (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False),

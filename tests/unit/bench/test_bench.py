@@ -42,6 +42,8 @@ def test_score_counts_fields_levels_and_every_field_right() -> None:
     assert acc.per_field["valid_to"] == [1, 1]
     assert acc.per_level["clean"] == [1, 2]
     assert acc.per_level["large"] == [1, 1]
+    assert acc.per_level_field["clean"]["name"] == [1, 2]
+    assert acc.per_level_field["hard"]["valid_to"] == [1, 1]
 
 
 def test_score_counts_a_missing_or_wrong_side_record_as_all_wrong() -> None:
@@ -110,6 +112,32 @@ def test_budget_verdicts() -> None:
         "date": "today", "machine": "toy", "command": "python -m bench.run", "inputs": "none",
         "long": 2000})
     assert "| ocr-job peak RSS" in table and "**FAIL**" in table
+
+
+def test_accuracy_targets_judge_each_level_by_its_weakest_field() -> None:
+    def front(level: str) -> dict[str, object]:
+        return {**LABEL_FRONT, "level": level}
+
+    labels = {f"{level}{i}.jpg": front(level) for level in bench.LEVELS for i in range(100)}
+    records = [{"source": k, "status": "ok", "side": "front", "fields": LABEL_FRONT["fields"]}
+               for k in labels]
+    # one wrong name on a clean card: 99% < 99.5%; two wrong addresses on hard ones: 98% >= 97%
+    for key, field in (("clean0.jpg", "name"), ("hard0.jpg", "address"), ("hard1.jpg", "address")):
+        records[list(labels).index(key)]["fields"] = {**LABEL_FRONT["fields"], field: "x"}
+    acc = bench.accuracy_json(bench.score(records, labels))
+    onnx = bench.Result("onnx-1", "onnx", accuracy=acc)
+    lines = bench.accuracy_lines({"onnx-1": onnx})
+    assert [(measured, verdict) for _, measured, verdict in lines] == [
+        ("lowest: name 99.0% (99/100)", "FAIL"),
+        ("lowest: address 100.0% (100/100)", "PASS"),
+        ("lowest: address 98.0% (98/100)", "PASS"),
+        ("99.0% (297/300)", "PASS"),
+    ]
+    table = bench.markdown({"onnx-1": onnx}, {
+        "date": "today", "machine": "toy", "command": "python -m bench.run", "inputs": "none",
+        "long": 2000})
+    assert "| per-field exact match, clean cards ≥ 99.5% | lowest: name 99.0% (99/100) | **FAIL** |" in table
+    assert "| name | 99.0% (99/100) | 100.0% (100/100) | 100.0% (100/100) |" in table
 
 
 def test_subset_keeps_every_group_and_level_and_links_only_its_cards(tmp_path: Path) -> None:
