@@ -54,6 +54,9 @@ _SEX = re.compile("[男女]")
 #: An ethnicity outside the 56 groups (a card may print 穿青人 or 其他) is reported with a
 #: warning when it was read clearly; below this score it is a misreading, left empty.
 MIN_UNKNOWN_ETHNICITY_SCORE = 0.9
+#: A place name's character left out of the address is restored from the number's region
+#: only when every line of the address was read with at least this score.
+MIN_SCORE_TO_RESTORE = 0.95
 
 
 @dataclass(slots=True)
@@ -339,11 +342,15 @@ def _check_address_place(draft: Draft, reading: idnumber.IdReading | None) -> No
     if address is None:
         return
     code = reading.number[:6] if reading is not None and reading.checksum_ok else None
-    place = places.check_address(address, code)
+    # a character left out is restored only from lines read without doubt: one read with
+    # doubt may have lost more than one, or misread others beyond the place names
+    sure = draft.confidence.get("address", 0.0) >= MIN_SCORE_TO_RESTORE
+    place = places.check_address(address, code, restore_lost=sure)
     if place.status == "corrected":
         draft.values["address"] = place.address
-        draft.warn("address_corrected", f"{place.changed} misread character(s) of the place "
-                   "names were replaced by the names of the number's region", "address")
+        draft.warn("address_corrected", f"{place.changed} character(s) of the place names, "
+                   "misread or left out, were replaced by the names of the number's region",
+                   "address")
     elif place.status == "unknown":
         draft.drop("address", "place_unknown", "the address does not begin with a known "
                    "province, city or county")

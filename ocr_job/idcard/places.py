@@ -15,6 +15,7 @@ from functools import cache
 from itertools import product
 from typing import Literal
 
+from rapidfuzz.distance import Hamming, Levenshtein
 from stdnum import numdb
 
 from .idnumber import province_stem
@@ -187,7 +188,11 @@ def _is_chain(text: str) -> bool:
 
 
 def _distance(a: str, b: str) -> int:
-    return sum(x != y for x, y in zip(a, b, strict=True))
+    """Characters misread between `a` and `b`, and the ones left out of the shorter, when
+    one is shorter (Hamming distance for strings of one length, else Levenshtein)."""
+    if len(a) == len(b):
+        return Hamming.distance(a, b)
+    return Levenshtein.distance(a, b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,54 +206,63 @@ class AddressPlace:
     changed: int = 0  # characters repaired
 
 
-def _repair(address: str, code: str) -> str | None:
-    """The address with its place chain repaired to one of the region's chains, when
-    exactly that chain is nearest (same length, few characters apart) and what was read
-    is not itself a known chain. Only whole chains (with the prefecture, when there is
-    one) are repaired to: a shorter one would misplace the prefecture's characters."""
-    best: tuple[int, int, str] | None = None
+def _repair(address: str, code: str, restore_lost: bool) -> tuple[str, int] | None:
+    """The address with its place chain repaired to one of the region's chains, and the
+    characters changed, when exactly one repair is nearest (few characters misread, or, when
+    `restore_lost`, one left out: glare or a tight box at a line's end loses one) and what
+    was read is not itself a known chain. Only whole chains (with the prefecture, when there
+    is one) are repaired to: a shorter one would misplace the prefecture's characters.
+
+    A character left out is always weighed, so that a reading which has lost one inside the
+    names is not "repaired" by misplacing every character after it. When a misread last
+    character and a lost one are as near (`…泸人民路` for `…泸县人民路`), the misreading
+    is taken: the street's first character replaced."""
+    repairs: dict[str, tuple[int, int, int, str]] = {}  # address → (-len(chain), edits, lost, read)
     for chain in chains_of(code, full=True):
-        if len(address) <= len(chain):
-            continue
-        read = address[: len(chain)]
         limit = max(1, len(chain) // REPAIR_SHARE)
-        d = _distance(read, chain)
-        if 0 < d <= limit and not _is_chain(read) and (
-                best is None or (-len(chain), d) < (-best[0], best[1])):
-            best = (len(chain), d, chain)
-    if best is None:
+        for lost in (0, 1):
+            read = address[: len(chain) - lost]
+            d = _distance(read, chain)
+            if len(address) > len(read) and 0 < d <= limit and not _is_chain(read):
+                repairs[chain + address[len(read):]] = (-len(chain), d, lost, read)
+    if not repairs:
         return None
-    _, d, chain = best
-    read = address[: len(chain)]
-    if any(_distance(read, other) <= d for other in _rivals(read, d) if other != chain):
+    best = min(repairs.values())
+    nearest = [a for a, r in repairs.items() if r[:3] == best[:3]]
+    _, d, lost, read = best
+    if len(nearest) > 1 or (lost and not restore_lost):
         return None
-    return chain + address[len(chain):]
+    if any(_distance(read, other) <= d for other in _rivals(read, d, code)):
+        return None
+    return nearest[0], d
 
 
-def _rivals(read: str, limit: int) -> Iterator[str]:
-    """The chains (any names, with or without the prefecture) as long as `read`, of the
-    provinces whose name `read` begins with at most `limit` characters apart: the other
-    repairs there might be. Made on demand: repairs are rare."""
+def _rivals(read: str, limit: int, code: str) -> Iterator[str]:
+    """The chains of places other than `code` (any names, with or without the prefecture)
+    as long as `read` or one longer, in the provinces whose name `read` begins with at most
+    `limit` characters apart: the other repairs there might be. Made on demand: repairs are
+    rare."""
     table = divisions()
-    provinces = {code for code, entry in table.items() if len(code) == 2 and any(
-        len(name) < len(read) and _distance(read[: len(name)], name) <= limit
+    provinces = {c for c, entry in table.items() if len(c) == 2 and any(
+        len(name) < len(read) and min(_distance(read[: len(name) - lost], name)
+                                      for lost in (0, 1)) <= limit
         for name in entry.names)}
-    for code in table:
-        if code[:2] in provinces and len(code) == 6 and not code.endswith("00"):
-            yield from (c for c in chains_of(code) if len(c) == len(read))
+    for other in table:
+        if other != code and other[:2] in provinces and len(other) == 6 and not other.endswith("00"):
+            yield from (c for c in chains_of(other) if len(read) <= len(c) <= len(read) + 1)
 
 
-def check_address(address: str, code: str | None) -> AddressPlace:
+def check_address(address: str, code: str | None, restore_lost: bool = False) -> AddressPlace:
     """Whether the address begins with the place names of the number's region `code`
     (6 digits; None when no number passed its checksum), another known place, a
-    misreading of the region's names that can be repaired, or nothing known."""
+    misreading of the region's names that can be repaired (a character left out too, when
+    `restore_lost`), or nothing known."""
     if code is not None:
         if any(address.startswith(chain) for chain in chains_of(code)):
             return AddressPlace("region", address)
-        repaired = _repair(address, code)
+        repaired = _repair(address, code, restore_lost)
         if repaired is not None:
-            changed = _distance(address, repaired)
-            return AddressPlace("corrected", repaired, changed)
+            return AddressPlace("corrected", *repaired)
     if known_start(address) is not None:
         return AddressPlace("other", address)
     return AddressPlace("unknown", address)

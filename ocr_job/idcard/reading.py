@@ -25,8 +25,9 @@ WARNING_CODES: dict[str, str] = {
     "name_implausible": "what was read as the name cannot be one (a label, digits, Latin "
                         "letters, an address word, or a single character): it is left empty",
     "address_corrected": "misread characters of the address's province, city or county were "
-                         "replaced by the names of the number's region (the one repair: same "
-                         "length, few characters, not itself another place)",
+                         "replaced by the names of the number's region (the one nearest "
+                         "repair, few characters, not itself another place); one character "
+                         "left out is restored when the address was read without doubt",
     "place_unknown": "the address does not begin with, or the issuing authority does not "
                      "name, a known province, city or county (a misreading): it is left empty",
     "id_number_corrected": "OCR confusions in the number were repaired (unique, birth-checked)",
