@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", "-o", help="a folder or s3://BUCKET/PREFIX (or OCR_OUTPUT)")
     run.add_argument("--engine", choices=[e.value for e in EngineName])
     run.add_argument("--threads", type=int)
+    run.add_argument("--second-opinion", action="store_const", const=True, default=None,
+                     help="read names again with a second recogniser (onnx engine; ~+25 MiB "
+                          "peak; or OCR_SECOND_OPINION=true)")
     run.add_argument("--shard", help="I/N: process shard I of N (stable hash of the key)")
     run.add_argument("--manifest", help="a file of keys, one per line; {index} = JOB_COMPLETION_INDEX")
     run.add_argument("--log-format", choices=[f.value for f in LogFormat])
@@ -75,7 +78,7 @@ def _config_from(args: argparse.Namespace) -> JobConfig:
         for key, value in {
             "source": args.source, "output": args.output, "engine": args.engine,
             "threads": args.threads, "shard": args.shard, "manifest": args.manifest,
-            "log_format": args.log_format,
+            "log_format": args.log_format, "second_opinion": args.second_opinion,
         }.items()
         if value is not None
     }
@@ -85,6 +88,7 @@ def _config_from(args: argparse.Namespace) -> JobConfig:
 def cmd_run(args: argparse.Namespace) -> ExitCode:
     from ocr_job import pipeline
     from ocr_job.engines import MEMORY_NEED_BYTES, EngineError, load_engine
+    from ocr_job.engines.base import Rereads
     from ocr_job.merge import merge
     from ocr_job.reporting import Reporters, ShardStatusReporter, default_reporters
     from ocr_job.sharding import expand_index, resolve_shard_index
@@ -122,7 +126,9 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
 
     tune_allocator()
     try:
-        engine = load_engine(config.engine, config.threads)
+        engine = load_engine(config.engine, config.threads, config.second_opinion)
+        if config.second_opinion and not isinstance(engine, Rereads):
+            log.warning("the %s engine has no second opinion; names are read once", config.engine.value)
     except EngineError as exc:
         log.error("%s", exc)
         return ExitCode.CANNOT_PROCEED

@@ -8,6 +8,7 @@ record, and only a storage outage (StorageError) stops the run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import signal
 import threading
@@ -20,7 +21,8 @@ import numpy as np
 
 from ocr_job import idcard, imaging
 from ocr_job.config import JobConfig, ShardSpec
-from ocr_job.engines import Engine
+from ocr_job.engines import Engine, TextBox
+from ocr_job.engines.base import Rereads
 from ocr_job.imaging import ImageError
 from ocr_job.memory import release_free_memory
 from ocr_job.records import BACK_FIELDS, FRONT_FIELDS, ErrorCode, ResultRecord
@@ -190,7 +192,27 @@ def _recognise_and_parse(card: np.ndarray, engine: Engine, timings: dict[str, fl
         result = engine.recognise(card)
     boxes = imaging.upright_boxes(result.boxes, w, h)
     with _timed(timings, "parse"):
-        return idcard.parse(boxes, w, h)
+        reading = idcard.parse(boxes, w, h)
+    name = reading.sources.get("name") if reading.side == "front" else None
+    if name and isinstance(engine, Rereads):
+        with _timed(timings, "reread"):
+            boxes = _read_again(card, engine, result.boxes, boxes, name)
+        with _timed(timings, "parse"):
+            reading = idcard.parse(boxes, w, h)
+    return reading
+
+
+def _read_again(card: np.ndarray, engine: Rereads, found: list[TextBox], upright: list[TextBox],
+                which: frozenset[int]) -> list[TextBox]:
+    """`upright` with the lines at `which` read again by the engine's second opinion: the
+    name, which the first recogniser misreads with confidence when it holds a rare
+    character (see `engines.ctc`)."""
+    out = list(upright)
+    for i in which:
+        again = engine.reread(card, found[i], idcard.normalise_name)
+        if again is not None:
+            out[i] = dataclasses.replace(upright[i], text=again[0], score=again[1])
+    return out
 
 
 # --------------------------------------------------------------------------- the run

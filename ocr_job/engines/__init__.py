@@ -16,13 +16,14 @@ MEMORY_NEED_BYTES: dict[EngineName, int] = {
 }
 
 
-def load_engine(name: EngineName, threads: int = 1) -> Engine:
-    """Load the named engine once. Imports lazily so an unused runtime costs nothing."""
+def load_engine(name: EngineName, threads: int = 1, second_opinion: bool = False) -> Engine:
+    """Load the named engine once. Imports lazily so an unused runtime costs nothing.
+    `second_opinion`: also load the onnx engine's second recogniser, for names."""
     try:
         if name is EngineName.ONNX:
             from ocr_job.engines.onnx import OnnxEngine
 
-            return OnnxEngine(threads=threads)
+            return OnnxEngine(threads=threads, second_opinion=second_opinion)
         if name is EngineName.PADDLE:
             from ocr_job.engines.paddle import PaddleEngine
 

@@ -7,9 +7,11 @@ image's pixel coordinates. Exactly one engine instance exists per process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # the parser imports TextBox from here and must stay free of numpy
+    from collections.abc import Callable
+
     import numpy as np
 
 Point = tuple[float, float]
@@ -92,6 +94,17 @@ class Engine(Protocol):
 
     def recognise(self, image: np.ndarray) -> OcrResult:
         """Detect, classify and recognise the text lines of a BGR uint8 image."""
+        ...
+
+
+@runtime_checkable
+class Rereads(Protocol):
+    """An engine that can read one of its lines again, with a second opinion."""
+
+    def reread(self, image: np.ndarray, box: TextBox,
+               same: Callable[[str], str] = str) -> tuple[str, float] | None:
+        """`box` (as `recognise(image)` returned it) read again: text and score (how sure
+        the engine is of the text's meaning, `same` mapping a text to it), or None."""
         ...
 
 

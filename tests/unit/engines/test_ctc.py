@@ -1,0 +1,93 @@
+"""Joining two CTC recognisers' opinions: the forward algorithm, candidates, agreement."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ocr_job.engines import ctc
+
+ALPHABET = ["blank", "a", "b", "c"]
+
+
+def _collapse(path: tuple[int, ...]) -> tuple[int, ...]:
+    out: list[int] = []
+    previous = -1
+    for step in path:
+        if step != previous and step != 0:
+            out.append(step)
+        previous = step
+    return tuple(out)
+
+
+def _brute_force(probs: np.ndarray, labels: tuple[int, ...]) -> float:
+    """log P(labels): every path over the steps whose collapse is `labels`."""
+    total = 0.0
+    for path in itertools.product(range(probs.shape[1]), repeat=probs.shape[0]):
+        if _collapse(path) == labels:
+            total += math.prod(probs[t, c] for t, c in enumerate(path))
+    return math.log(total) if total else -math.inf
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), steps=st.integers(1, 5),
+       labels=st.lists(st.integers(1, 3), min_size=1, max_size=3))
+def test_log_likelihood_is_the_sum_over_all_alignments(seed: int, steps: int, labels: list[int]) -> None:
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.ones(len(ALPHABET)), size=steps)
+    got = ctc.log_likelihood(probs, labels)
+    want = _brute_force(probs, tuple(labels))
+    if want == -math.inf:
+        assert got < -50  # no alignment fits: only the 1e-30 floor remains
+    else:
+        assert got == pytest.approx(want, rel=1e-6)
+
+
+def _opinion(peaks: list[dict[str, float]], alphabet: list[str]) -> ctc.Opinion:
+    """Steps alternating a character peak (the given probabilities) and a sure blank."""
+    rows = []
+    for peak in peaks:
+        row = np.full(len(alphabet), 1e-6)
+        for char, p in peak.items():
+            row[alphabet.index(char)] = p
+        rows.append(row / row.sum())
+        blank = np.full(len(alphabet), 1e-6)
+        blank[0] = 1.0
+        rows.append(blank / blank.sum())
+    return ctc.Opinion(np.array(rows), alphabet)
+
+
+def test_candidates_swap_and_drop_only_doubtful_characters() -> None:
+    opinion = _opinion([{"a": 0.99}, {"b": 0.6, "c": 0.3}], ALPHABET)
+    assert ctc.candidates(opinion) == {"ab", "ac", "a"}
+
+
+def test_a_character_one_recogniser_misreads_with_confidence_is_outvoted() -> None:
+    """The first is sure-ish of the wrong `b`; the second, trained apart, of `c`."""
+    first = _opinion([{"a": 0.99}, {"b": 0.55, "c": 0.35}], ALPHABET)
+    second = _opinion([{"a": 0.99}, {"c": 0.9, "b": 0.05}], ALPHABET)
+    text, share = ctc.joint_reading([first, second])  # type: ignore[misc]
+    assert text == "ac"
+    assert 0.5 < share < 1.0
+    alone, _ = ctc.joint_reading([first])  # type: ignore[misc]
+    assert alone == "ab"
+
+
+def test_readings_that_mean_the_same_pool_their_share() -> None:
+    alphabet = [*ALPHABET, "A"]
+    first = _opinion([{"a": 0.5, "A": 0.45}, {"b": 0.99}], alphabet)
+    text, share = ctc.joint_reading([first])  # type: ignore[misc]
+    assert text == "ab" and share < 0.6
+    _, pooled = ctc.joint_reading([first], same=str.lower)  # type: ignore[misc]
+    assert pooled > 0.95
+
+
+def test_no_reading_when_no_candidate_is_in_both_alphabets() -> None:
+    first = _opinion([{"a": 0.99}], ALPHABET)
+    second = _opinion([{"x": 0.99}], ["blank", "x"])
+    assert ctc.joint_reading([first, second]) is None
