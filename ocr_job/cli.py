@@ -36,9 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", "-o", help="a folder or s3://BUCKET/PREFIX (or OCR_OUTPUT)")
     run.add_argument("--engine", choices=[e.value for e in EngineName])
     run.add_argument("--threads", type=int)
-    run.add_argument("--second-opinion", action="store_const", const=True, default=None,
-                     help="read names again with a second recogniser (onnx engine; ~+25 MiB "
-                          "peak; or OCR_SECOND_OPINION=true)")
+    run.add_argument("--second-opinion", action=argparse.BooleanOptionalAction, default=None,
+                     help="read doubtful names again with a second recogniser (onnx engine; "
+                          "on by default; or OCR_SECOND_OPINION)")
     run.add_argument("--shard", help="I/N: process shard I of N (stable hash of the key)")
     run.add_argument("--manifest", help="a file of keys, one per line; {index} = JOB_COMPLETION_INDEX")
     run.add_argument("--log-format", choices=[f.value for f in LogFormat])

@@ -92,11 +92,10 @@ class JobConfig(BaseSettings):
     output: str
     engine: EngineName = EngineName.ONNX
     threads: Annotated[int, Field(ge=1, le=64)] = 1
-    #: Read each name again with a second recogniser (the onnx engine's PP-OCRv5), and
-    #: score it by the two recognisers' agreement: no confident misreading of a rare
-    #: character, for ~25 MiB more at the peak (docs/benchmarks.md). Off by default: the
-    #: worker's memory budget (300 MiB peak) does not hold it.
-    second_opinion: bool = False
+    #: Read a doubtful name again with a second recogniser (the onnx engine's PP-OCRv5),
+    #: and score it by the two recognisers' agreement: no confident misreading of a rare
+    #: character. The model is loaded for each such name and unloaded (docs/benchmarks.md).
+    second_opinion: bool = True
     shard: ShardSpec | None = None
     manifest: str | None = None
     max_object_bytes: Annotated[int, Field(ge=1)] = DEFAULT_MAX_OBJECT_BYTES

@@ -16,9 +16,10 @@ MEMORY_NEED_BYTES: dict[EngineName, int] = {
 }
 
 
-def load_engine(name: EngineName, threads: int = 1, second_opinion: bool = False) -> Engine:
+def load_engine(name: EngineName, threads: int = 1, second_opinion: bool = True) -> Engine:
     """Load the named engine once. Imports lazily so an unused runtime costs nothing.
-    `second_opinion`: also load the onnx engine's second recogniser, for names."""
+    `second_opinion`: let the onnx engine read doubtful names again with its second
+    recogniser."""
     try:
         if name is EngineName.ONNX:
             from ocr_job.engines.onnx import OnnxEngine

@@ -52,8 +52,9 @@ ADDRESS_ENDINGS = frozenset(
 #: Printed titles of the back.
 BACK_TITLES: tuple[str, ...] = ("中华人民共和国", "居民身份证")
 
-#: Characters OCR returns for the middle dot of transliterated names.
-_DOT_LOOKALIKES = "•・.-．‧∙⋅･－—"
+#: Characters OCR returns for the middle dot of transliterated names. (Not the em dash:
+#: the recognisers return it for 一, as in 孟怡— and 公孙—永; a dot comes back as ・.)
+_DOT_LOOKALIKES = "•・.-．‧∙⋅･－"
 _NOT_CJK = r"\x00-\u2e7f"
 _DOT_BETWEEN = re.compile(
     rf"(?<=[^{_NOT_CJK}])\s*[{re.escape(_DOT_LOOKALIKES)}·]\s*(?=[^{_NOT_CJK}])"
@@ -149,10 +150,15 @@ def normalise_place(text: str) -> str:
 
 
 def normalise_name(text: str) -> str:
-    """Remove spaces, turn middle-dot look-alikes between CJK characters into `·`, and
+    """Remove spaces, turn an em dash after a CJK character into the 一 it was read for
+    (no name holds a dash), middle-dot look-alikes between CJK characters into `·`, and
     traditional forms the recogniser returns into the simplified ones cards print."""
-    name = squeeze(_DOT_BETWEEN.sub("·", to_halfwidth(text))).strip("·.-")
+    name = _DASH_AFTER_CJK.sub("一", to_halfwidth(text))
+    name = squeeze(_DOT_BETWEEN.sub("·", name)).strip("·.-")
     return "".join(_simplified_name_char(ch) for ch in name)
+
+
+_DASH_AFTER_CJK = re.compile(rf"(?<=[^{_NOT_CJK}])\s*—")
 
 
 #: Characters no name holds: 址 of 住址, 码 of 号码, 号 of a house number; 省, 县, 栋, 室 of

@@ -304,28 +304,57 @@ def _rare_name_card(name: str, key: str) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def onnx_second(offline: pytest.MonkeyPatch) -> Engine:
+def onnx_alone(offline: pytest.MonkeyPatch) -> Engine:
     from ocr_job.engines.onnx import OnnxEngine
 
-    return OnnxEngine(threads=1, second_opinion=True)
+    return OnnxEngine(threads=1, second_opinion=False)
 
 
-def test_only_the_engine_asked_for_a_second_opinion_rereads(onnx_engine: Engine,
-                                                            onnx_second: Engine) -> None:
+@pytest.fixture(scope="module")
+def onnx_second(onnx_engine: Engine) -> Engine:
+    return onnx_engine  # the default: with the second opinion
+
+
+def test_only_an_engine_with_a_second_opinion_rereads(onnx_alone: Engine, onnx_second: Engine) -> None:
     from ocr_job.engines.base import Rereads
 
-    assert not isinstance(onnx_engine, Rereads)
+    assert not isinstance(onnx_alone, Rereads)
     assert isinstance(onnx_second, Rereads)
 
 
+def test_the_second_recogniser_is_loaded_per_use_and_gives_its_memory_back(onnx_second: Engine) -> None:
+    """Loaded for each doubtful name and unloaded: reading names again does not keep it."""
+    import gc
+    import re
+
+    from ocr_job.engines.onnx import OnnxEngine
+
+    def rss_mib() -> float:
+        status = Path("/proc/self/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+
+    assert isinstance(onnx_second, OnnxEngine)
+    card = _rare_name_card("熊骉萍", "rare-骉-2")
+    box = max(onnx_second.recognise(card).boxes, key=lambda b: "熊" in b.text)
+    gc.collect()
+    before = rss_mib()
+    assert onnx_second.reread(card, box) is not None
+    gc.collect()
+    assert rss_mib() - before < 10  # kept loaded, the model holds ~18 MiB
+    for _ in range(5):
+        onnx_second.reread(card, box)
+    gc.collect()
+    assert rss_mib() - before < 10
+
+
 def test_a_second_opinion_reads_a_rare_character_the_first_recogniser_misses(
-        onnx_engine: Engine, onnx_second: Engine) -> None:
+        onnx_alone: Engine, onnx_second: Engine) -> None:
     """骉 (three horses): on this card the bundled PP-OCRv6 reads the name too doubtfully
     to keep; with PP-OCRv5's opinion joined, it is read right."""
     from ocr_job.pipeline import _recognise_and_parse
 
     card = _rare_name_card("熊骉萍", "rare-骉-2")
-    assert _recognise_and_parse(card, onnx_engine, {}).fields.name is None
+    assert _recognise_and_parse(card, onnx_alone, {}).fields.name is None
     timings: dict[str, float] = {}
     both = _recognise_and_parse(card, onnx_second, timings)
     assert both.fields.name == "熊骉萍"
@@ -334,13 +363,13 @@ def test_a_second_opinion_reads_a_rare_character_the_first_recogniser_misses(
 
 
 def test_a_second_opinion_turns_a_confident_misreading_into_a_warning(
-        onnx_engine: Engine, onnx_second: Engine) -> None:
+        onnx_alone: Engine, onnx_second: Engine) -> None:
     """On this card PP-OCRv6 alone reads 熊弱萍, sure enough to keep it: a silent wrong
     name. The two recognisers disagree, so the name is left empty with a warning."""
     from ocr_job.pipeline import _recognise_and_parse
 
     card = _rare_name_card("熊骉萍", "rare-骉-3")
-    assert _recognise_and_parse(card, onnx_engine, {}).fields.name == "熊弱萍"
+    assert _recognise_and_parse(card, onnx_alone, {}).fields.name == "熊弱萍"
     both = _recognise_and_parse(card, onnx_second, {})
     assert both.fields.name is None
     assert {(w.code, w.field) for w in both.warnings} >= {("value_low_confidence", "name")}

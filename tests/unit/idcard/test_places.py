@@ -123,7 +123,8 @@ def test_authority_known(authority: str, known: bool) -> None:
 @pytest.mark.parametrize(
     ("read", "name"),
     [("黄強", "黄强"), ("別克·热合曼", "别克·热合曼"), ("黃晓", "黄晓"), ("孙昇", "孙昇"),
-     ("张喆", "张喆"), ("澹台䶮", "澹台䶮"), ("於明", "於明")],
+     ("张喆", "张喆"), ("澹台䶮", "澹台䶮"), ("於明", "於明"), ("孟怡—", "孟怡一"),
+     ("公孙—永", "公孙一永"), ("阿迪力・努尔兰", "阿迪力·努尔兰")],
 )
 def test_names_are_simplified_only_from_true_traditional_forms(read: str, name: str) -> None:
     assert normalise_name(read) == name
