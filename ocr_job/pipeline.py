@@ -214,7 +214,7 @@ def _read_again(card: np.ndarray, engine: Rereads, found: list[TextBox], upright
     character (see `engines.ctc`)."""
     out = list(upright)
     for i in which:
-        again = engine.reread(card, found[i], idcard.normalise_name)
+        again = engine.reread(card, found[i], idcard.name_meaning)
         if again is not None:
             out[i] = dataclasses.replace(upright[i], text=again[0], score=again[1])
     return out

@@ -15,13 +15,13 @@ from .checks import period_ok, validity_rule_ok
 from .layout import deskew, group_lines, runs_sideways, without_picture_regions
 from .reading import CHECK_CODES, WARNING_CODES, CardReading
 from .registry import card_types
-from .vocab import normalise_name
+from .vocab import name_meaning
 
 __all__ = [
     "CHECK_CODES",
     "WARNING_CODES",
     "CardReading",
-    "normalise_name",
+    "name_meaning",
     "parse",
     "period_ok",
     "validity_rule_ok",

@@ -159,6 +159,14 @@ def normalise_name(text: str) -> str:
 
 
 _DASH_AFTER_CJK = re.compile(rf"(?<=[^{_NOT_CJK}])\s*—")
+#: The name label at the start of a line, as read and as misread (娃名, 蛙名, 姓各, 名).
+_NAME_LABEL_START = re.compile(r"^(?:[姓娃蛙妵][名各]|名)")
+
+
+def name_meaning(text: str) -> str:
+    """What a line read for the name says the name is: normalised, without the label
+    (`姓名 宋俊強`, `娃名宋俊强` and `宋俊强` all mean 宋俊强)."""
+    return _NAME_LABEL_START.sub("", normalise_name(text))
 
 
 #: Characters no name holds: 址 of 住址, 码 of 号码, 号 of a house number; 省, 县, 栋, 室 of

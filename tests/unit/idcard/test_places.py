@@ -8,7 +8,7 @@ import random
 import pytest
 
 from ocr_job.idcard import places
-from ocr_job.idcard.vocab import implausible_name, normalise_name
+from ocr_job.idcard.vocab import implausible_name, name_meaning, normalise_name
 from ocr_job.synth.identity import regions
 
 #: Characters a recogniser might put in place of a place name's character.
@@ -138,6 +138,15 @@ def test_names_are_simplified_only_from_true_traditional_forms(read: str, name: 
 )
 def test_implausible_name(name: str, plausible: bool) -> None:
     assert (implausible_name(name) is None) is plausible
+
+
+@pytest.mark.parametrize(
+    ("read", "meaning"),
+    [("姓名 宋俊強", "宋俊强"), ("娃名宋俊强", "宋俊强"), ("名宋俊强", "宋俊强"), ("宋俊强", "宋俊强"),
+     ("蛙名曾子晶", "曾子晶"), ("姓名孟怡—", "孟怡一"), ("姓名阿迪力・努尔兰", "阿迪力·努尔兰")],
+)
+def test_name_meaning_is_the_name_without_its_label(read: str, meaning: str) -> None:
+    assert name_meaning(read) == meaning
 
 
 def test_the_reverse_table_is_opencc_characters_alone() -> None:
