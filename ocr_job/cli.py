@@ -128,7 +128,7 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
     try:
         engine = load_engine(config.engine, config.threads, config.second_opinion)
         if config.second_opinion and not isinstance(engine, Rereads):
-            log.warning("the %s engine has no second opinion; names are read once", config.engine.value)
+            log.info("the %s engine has no second opinion: names are read once", config.engine.value)
     except EngineError as exc:
         log.error("%s", exc)
         return ExitCode.CANNOT_PROCEED

