@@ -103,6 +103,7 @@ def worker_env(
         output=s3_url(spec.output.bucket, spec.output.prefix),
         engine=spec.engine.name,
         threads=spec.engine.threads or threads_for_cpu(spec.resources.cpu),
+        second_opinion=spec.engine.second_opinion,
         manifest=manifest_template(spec),
         status_target=f"{namespace}/{batch}",
         status_interval_s=config.worker_status_interval,

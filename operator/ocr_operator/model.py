@@ -36,6 +36,7 @@ class OutputSpec(SpecModel):
 class EngineSpec(SpecModel):
     name: Literal["onnx", "paddle"] = "onnx"
     threads: int | None = Field(default=None, ge=1, le=64)
+    second_opinion: bool = True  # the worker's `second_opinion` (JobConfig)
 
 
 class ResourcesSpec(SpecModel):

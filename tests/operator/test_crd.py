@@ -51,7 +51,7 @@ def test_names_and_columns(crd: dict[str, Any]) -> None:
 
 def test_defaults(schema: dict[str, Any]) -> None:
     spec = admit(MINIMAL, schema)["spec"]
-    assert spec["engine"] == {"name": "onnx"}
+    assert spec["engine"] == {"name": "onnx", "secondOpinion": True}
     assert spec["resources"] == {"memory": "512Mi", "cpu": "1"}
     assert spec["shardSize"] == 200 and spec["parallelism"] == 4
     assert spec["retry"] == {"backoffLimitPerIndex": 2, "memoryFactor": 1.5, "maxMemory": "2Gi"}

@@ -69,6 +69,11 @@ def test_parallelism_never_above_completions() -> None:
     assert job["spec"]["parallelism"] == 5
 
 
+def test_the_second_opinion_reaches_the_worker_and_is_on_unless_turned_off() -> None:
+    assert env(build(spec()))["OCR_SECOND_OPINION"] == "True"
+    assert env(build(spec(engine={"secondOpinion": False})))["OCR_SECOND_OPINION"] == "False"
+
+
 def test_resources_requests_equal_limits_and_threads_follow_cpu() -> None:
     # The memory is the attempt's (the first attempt takes spec.resources.memory).
     job = build(spec(resources={"memory": "1Gi", "cpu": "2500m"}), Attempt(0, "1Gi"))

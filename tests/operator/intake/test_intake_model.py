@@ -306,7 +306,7 @@ def test_crd_defaults(schema: dict[str, Any]) -> None:
     assert admitted["readiness"] == {"mode": "marker", "marker": "_READY", "quietSeconds": 300}
     assert admitted["pollIntervalSeconds"] == 60 and admitted["maxConcurrentBatches"] == 4
     assert admitted["onSuccess"] == {"action": "keep"}
-    assert admitted["batchTemplate"]["engine"] == {"name": "onnx"}
+    assert admitted["batchTemplate"]["engine"] == {"name": "onnx", "secondOpinion": True}
     assert IntakeSpec.parse(admitted).batch_template.output.bucket == "results"
 
 
