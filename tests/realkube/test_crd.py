@@ -65,7 +65,7 @@ def test_defaults_apply_on_create(custom: k8s.CustomObjectsApi, namespace: str) 
     )
     spec = created["spec"]
     assert spec["shardSize"] == 200 and spec["parallelism"] == 4
-    assert spec["engine"] == {"name": "onnx"}
+    assert spec["engine"] == {"name": "onnx", "secondOpinion": True}
     assert spec["resources"] == {"memory": "512Mi", "cpu": "1"}
     assert spec["retry"] == {"backoffLimitPerIndex": 2, "memoryFactor": 1.5, "maxMemory": "2Gi"}
     assert spec["suspend"] is False
@@ -77,7 +77,7 @@ def test_defaults_apply_on_create(custom: k8s.CustomObjectsApi, namespace: str) 
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
     stored = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "pruned")
     assert "bogus" not in stored["spec"]
-    assert stored["spec"]["engine"] == {"name": "paddle", "threads": 2}
+    assert stored["spec"]["engine"] == {"name": "paddle", "threads": 2, "secondOpinion": True}
     # cpu is int-or-string: an integer is kept as given.
     body = ocrbatch("intcpu", namespace)
     body["spec"]["resources"] = {"cpu": 2}
