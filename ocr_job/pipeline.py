@@ -214,7 +214,13 @@ def _read_again(card: np.ndarray, engine: Rereads, found: list[TextBox], upright
     character (see `engines.ctc`)."""
     out = list(upright)
     for i in which:
-        again = engine.reread(card, found[i], idcard.name_meaning)
+        try:
+            again = engine.reread(card, found[i], idcard.name_meaning)
+        except TimeoutError:
+            raise  # the input's deadline
+        except Exception as exc:  # a second opinion that fails leaves the first reading
+            log.warning("the second opinion failed (%s); the first reading stands", type(exc).__name__)
+            continue
         if again is not None:
             out[i] = dataclasses.replace(upright[i], text=again[0], score=again[1])
     return out

@@ -142,6 +142,8 @@ class OnnxEngine:
         from rapidocr.utils.process_img import get_rotate_crop_image
 
         crop = get_rotate_crop_image(image, np.array(box.points, dtype=np.float32))
+        if min(crop.shape[:2]) < 2:
+            return None
         if box.angle == 180:
             crop = np.ascontiguousarray(np.rot90(crop, 2))
         rec = self._ocr.text_rec

@@ -1,0 +1,85 @@
+"""The pipeline's second opinion on a doubtful name, with stand-in engines (no model):
+when it is asked, what it changes, and that its failure costs nothing but itself."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ocr_job import pipeline
+from ocr_job.engines.base import OcrResult, TextBox
+
+W, H = 960, 606
+
+
+def _box(text: str, score: float, x: float, y: float, w: float = 300, h: float = 40) -> TextBox:
+    return TextBox(text, score, ((x, y), (x + w, y), (x + w, y + h), (x, y + h)))
+
+
+def _front(name_line: str, score: float) -> list[TextBox]:
+    """The boxes of a front whose name line reads `name_line` at `score`."""
+    return [
+        _box(name_line, score, 60, 70),
+        _box("性别男", 1.0, 60, 145, 120), _box("民族汉", 1.0, 300, 145, 120),
+        _box("出生1990年1月2日", 1.0, 60, 220),
+        _box("住址北京市东城区景山前街4号", 1.0, 60, 290, 500),
+        _box("公民身份号码", 1.0, 60, 505, 200), _box("11010119900102003X", 1.0, 340, 505, 460),
+    ]
+
+
+class _Engine:
+    name = "stand-in"
+
+    def __init__(self, boxes: list[TextBox], again: Any) -> None:
+        self.boxes, self.again, self.asked = boxes, again, 0
+
+    def recognise(self, image: np.ndarray) -> OcrResult:
+        return OcrResult(boxes=self.boxes)
+
+    def reread(self, image: np.ndarray, box: TextBox, same: Any = str) -> tuple[str, float] | None:
+        self.asked += 1
+        if isinstance(self.again, BaseException):
+            raise self.again
+        return self.again
+
+
+CARD = np.zeros((H, W, 3), np.uint8)
+
+
+def test_a_sure_name_is_not_read_again() -> None:
+    engine = _Engine(_front("姓名张三", 0.999), ("姓名李四", 0.99))
+    reading = pipeline._recognise_and_parse(CARD, engine, {})
+    assert engine.asked == 0 and reading.fields.name == "张三"
+
+
+def test_a_doubtful_name_takes_the_second_opinions_text_and_score() -> None:
+    engine = _Engine(_front("姓名张三", 0.95), ("姓名张叁", 0.97))
+    timings: dict[str, float] = {}
+    reading = pipeline._recognise_and_parse(CARD, engine, timings)
+    assert engine.asked == 1 and "reread" in timings
+    assert reading.fields.name == "张叁" and reading.confidence["name"] == 0.97
+
+
+def test_a_doubtful_second_opinion_leaves_the_name_empty_with_a_warning() -> None:
+    engine = _Engine(_front("姓名张三", 0.95), ("姓名张三", 0.6))
+    reading = pipeline._recognise_and_parse(CARD, engine, {})
+    assert reading.fields.name is None
+    assert ("value_low_confidence", "name") in {(w.code, w.field) for w in reading.warnings}
+
+
+def test_a_failing_second_opinion_leaves_the_first_reading(caplog: pytest.LogCaptureFixture) -> None:
+    engine = _Engine(_front("姓名张三", 0.95), RuntimeError("model file unreadable"))
+    with caplog.at_level(logging.WARNING):
+        reading = pipeline._recognise_and_parse(CARD, engine, {})
+    assert reading.fields.name == "张三" and engine.asked == 1
+    assert "second opinion failed (RuntimeError)" in caplog.text
+    assert "张三" not in caplog.text
+
+
+def test_the_inputs_deadline_is_not_swallowed() -> None:
+    engine = _Engine(_front("姓名张三", 0.95), TimeoutError())
+    with pytest.raises(TimeoutError):
+        pipeline._recognise_and_parse(CARD, engine, {})
