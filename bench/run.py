@@ -643,6 +643,11 @@ def _has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
+def _field_rates(tallies: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
+    return {k: {"right": r, "total": t, "rate": round(r / t, 4) if t else None}
+            for k, (r, t) in tallies.items()}
+
+
 def accuracy_json(acc: Accuracy) -> dict[str, Any]:
     """An `Accuracy` as the JSON the bench tools write (counts and rates)."""
     return {
@@ -651,14 +656,11 @@ def accuracy_json(acc: Accuracy) -> dict[str, Any]:
         "all_right_rate": round(acc.all_right / acc.cards, 4) if acc.cards else None,
         "side_right": acc.side_right,
         "errors": acc.errors,
-        "per_field": {k: {"right": r, "total": t, "rate": round(r / t, 4) if t else None}
-                      for k, (r, t) in acc.per_field.items()},
+        "per_field": _field_rates(acc.per_field),
         "per_level": {k: {"all_right": r, "cards": t, "rate": round(r / t, 4) if t else None}
                       for k, (r, t) in acc.per_level.items()},
-        "per_level_field": {
-            level: {k: {"right": r, "total": t, "rate": round(r / t, 4) if t else None}
-                    for k, (r, t) in fields.items()}
-            for level, fields in acc.per_level_field.items()},
+        "per_level_field": {level: _field_rates(fields)
+                            for level, fields in acc.per_level_field.items()},
     }
 
 

@@ -225,20 +225,31 @@ def _run_once(path: Path, batch: np.ndarray, threads: int) -> np.ndarray:
     detector activations are alive, and gives it all back (no arena: plain allocations,
     freed with the session; 30 load-run-unload cycles left RSS +3 MiB).
     """
+    session = _cpu_session(path, threads, shared_arena=False)
+    try:
+        return session.run(None, {session.get_inputs()[0].name: batch})[0][0]
+    finally:
+        del session
+        release_free_memory()
+
+
+def _cpu_session(path: Path, threads: int, shared_arena: bool) -> Any:
+    """An ONNX Runtime CPU session planned tensor by tensor (no memory pattern), its
+    working memory from the arena shared by the engine's sessions (`shared_arena`), or
+    from plain allocations that are freed with the session."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    options.enable_cpu_mem_arena = False
+    options.enable_cpu_mem_arena = shared_arena
     options.enable_mem_pattern = False
-    session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-    try:
-        return session.run(None, {session.get_inputs()[0].name: batch})[0][0]
-    finally:
-        del session
-        release_free_memory()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if shared_arena:
+        _register_shared_arena()
+        options.add_session_config_entry("session.use_env_allocators", "1")
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def det_side(height: int, width: int) -> int:
@@ -258,17 +269,7 @@ class _ShrinkingSession:
     def __init__(self, path: Path, threads: int) -> None:
         import onnxruntime as ort
 
-        _register_shared_arena()
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.enable_cpu_mem_arena = True
-        options.enable_mem_pattern = False
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.use_env_allocators", "1")
-        self._session = ort.InferenceSession(str(path), sess_options=options,
-                                             providers=["CPUExecutionProvider"])
+        self._session = _cpu_session(path, threads, shared_arena=True)
         self._run_options = ort.RunOptions()
         self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
