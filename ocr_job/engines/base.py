@@ -108,6 +108,18 @@ class Rereads(Protocol):
         ...
 
 
+@runtime_checkable
+class ReadsLines(Protocol):
+    """An engine that can read a given place of an image as one text line, without
+    detecting it first (the detector may miss a one-character value or a faint line)."""
+
+    def read_line(self, image: np.ndarray,
+                  quad: tuple[Point, Point, Point, Point]) -> tuple[str, float] | None:
+        """The text inside `quad` (top-left, top-right, bottom-right, bottom-left in reading
+        order, in `image`'s pixel coordinates) and its score, or None (nothing read)."""
+        ...
+
+
 def points_of(quad: object) -> tuple[Point, Point, Point, Point]:
     """Four (x, y) float points from a 4×2 array-like, as the engines return them."""
     pts = [(float(p[0]), float(p[1])) for p in quad]  # type: ignore[attr-defined]

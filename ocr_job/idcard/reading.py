@@ -9,6 +9,12 @@ from ocr_job.records import Fields, RecordWarning, Side
 
 from .layout import Chars
 
+#: A place on the card (x0, y0, x1, y1), in the parser's deskewed card coordinates.
+Region = tuple[float, float, float, float]
+#: The four corners of a place on the card (top-left, top-right, bottom-right, bottom-left),
+#: in the coordinates of the boxes `parse` was given.
+Quad = tuple[tuple[float, float], ...]
+
 #: Every warning code `parse` emits (stable snake_case; never rename one).
 WARNING_CODES: dict[str, str] = {
     "no_card_text": "no identity card was recognised in the boxes (side is None)",
@@ -76,6 +82,10 @@ class CardReading:
     card_type: str | None = None  # which registered card type read it
     #: per field read (kept or not): the positions of the boxes it was read from
     sources: dict[str, frozenset[int]] = field(default_factory=dict)
+    #: Places where the layout says text must be and none was read (a one-character value
+    #: the detector missed; the line after an address line that reaches the margin), by
+    #: field: the caller may read them again and parse once more, saying which it read.
+    look_again: dict[str, Quad] = field(default_factory=dict)
 
     @classmethod
     def nothing(cls, message: str) -> CardReading:
@@ -100,6 +110,7 @@ class Draft:
     checks: dict[str, bool] = field(default_factory=dict)
     warnings: list[RecordWarning] = field(default_factory=list)
     sources: dict[str, frozenset[int]] = field(default_factory=dict)
+    look_again: dict[str, Region] = field(default_factory=dict)
 
     def put(self, name: str, value: str | None, source: Chars | set[int]) -> None:
         """Set a field from the boxes it was read from (an empty value is not set; nor is
@@ -157,4 +168,6 @@ class Draft:
             warnings=list(self.warnings),
             card_type=card_type,
             sources=dict(self.sources),
+            look_again={name: ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+                        for name, (x0, y0, x1, y1) in self.look_again.items()},
         )
