@@ -206,7 +206,7 @@ def _recognise_and_parse(card: np.ndarray, engine: Engine, timings: dict[str, fl
     doubtful = _doubtful_lines(reading, boxes)
     if doubtful and isinstance(engine, Rereads):
         with _timed(timings, "reread"):
-            boxes = _read_again(card, engine, found, boxes, doubtful)
+            boxes = _read_again(card, engine, found, boxes, doubtful, reading.candidates)
         with _timed(timings, "parse"):
             reading = idcard.parse(boxes, w, h, looked)
     return reading
@@ -222,12 +222,13 @@ ADDRESS_SECOND_OPINION_BELOW = 0.98
 
 
 def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[int, Callable[[str], str]]:
-    """The boxes of a front's name (when any of them scored below SECOND_OPINION_BELOW) and
-    its address lines scored below ADDRESS_SECOND_OPINION_BELOW, each with what a reading
-    of it means (see `idcard.line_meaning`)."""
+    """The boxes of a front's name (when any of them scored below SECOND_OPINION_BELOW), its
+    address lines scored below ADDRESS_SECOND_OPINION_BELOW, and the boxes for which the
+    parser has known values to offer (`CardReading.candidates`), each with what a reading
+    of it means (`idcard.name_meaning`, `idcard.place_meaning`)."""
+    out: dict[int, Callable[[str], str]] = dict.fromkeys(reading.candidates, str)
     if reading.side != "front":
-        return {}
-    out: dict[int, Callable[[str], str]] = {}
+        return out
     name = reading.sources.get("name") or frozenset()
     if name and min(boxes[i].score for i in name) < SECOND_OPINION_BELOW:
         out.update((i, idcard.name_meaning) for i in name)
@@ -238,14 +239,20 @@ def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[i
 
 
 def _read_again(card: np.ndarray, engine: Rereads, found: list[TextBox], upright: list[TextBox],
-                which: dict[int, Callable[[str], str]]) -> list[TextBox]:
+                which: dict[int, Callable[[str], str]],
+                candidates: dict[int, tuple[str, ...]] | None = None) -> list[TextBox]:
     """`upright` with the lines at `which` read again by the engine's second opinion: the
     name, which the first recogniser misreads with confidence when it holds a rare
-    character (see `engines.ctc`), and doubtful address lines."""
+    character (see `engines.ctc`), doubtful address lines, and lines read as no known
+    value, with the known values near it (`candidates`) weighed too."""
+    candidates = candidates or {}
     out = list(upright)
     for i, meaning in which.items():
         try:
-            again = engine.reread(card, found[i], meaning)
+            if i in candidates:
+                again = engine.reread(card, found[i], meaning, candidates[i])
+            else:
+                again = engine.reread(card, found[i], meaning)
         except TimeoutError:
             raise  # the input's deadline
         except Exception as exc:  # a second opinion that fails leaves the first reading

@@ -20,7 +20,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +133,8 @@ class OnnxEngine:
             # only then is this engine a `Rereads` (its protocol checks for the attribute)
             self.reread = self._reread
 
-    def _reread(self, image: np.ndarray, box: TextBox,
-               same: Callable[[str], str] = str) -> tuple[str, float] | None:
+    def _reread(self, image: np.ndarray, box: TextBox, same: Callable[[str], str] = str,
+                also: Sequence[str] = ()) -> tuple[str, float] | None:
         """The line of `box` (as `recognise` returned it for `image`) read by both
         recognisers: the text they find likeliest together, and the share of the
         candidates' joint likelihood of the ones that mean the same (`same`; see `ctc`).
@@ -154,7 +154,7 @@ class OnnxEngine:
         second = _run_once(self._second_path, batch, self._threads)
         return ctc.joint_reading([ctc.Opinion(first, rec.postprocess_op.character),
                                   ctc.Opinion(second, self._second_alphabet)],
-                                 also=[box.text], same=same)
+                                 also=[box.text, *also], same=same)
 
     def read_line(self, image: np.ndarray,
                   quad: tuple[Point, Point, Point, Point]) -> tuple[str, float] | None:

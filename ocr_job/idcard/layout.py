@@ -105,7 +105,7 @@ def after_label(line: Line, labels: dict[str, tuple[str, ...]]) -> tuple[str, Ch
         value = rest
     for item in line.items[1:]:
         more = chars_of(item)
-        value = value[: len(value) - _overlap_repeat(value, more)] + more
+        value = value[: len(value) - _overlap_repeat(value, more, item.height)] + more
     return label[0], value
 
 
@@ -138,7 +138,14 @@ def chars_of(item: Item) -> Chars:
     )
 
 
-def _overlap_repeat(before: Chars, after: Chars) -> int:
+#: Two boxes of a line that hold different characters overlap by their margins, up to
+#: about this share of their height; a character read in both makes them overlap by more,
+#: and by at least this share of its width.
+BOX_MARGINS = 0.45
+SAME_GLYPH_OVERLAP = 0.4
+
+
+def _overlap_repeat(before: Chars, after: Chars, height: float = 0.0) -> int:
     """How many trailing characters of `before` the overlapping box `after` repeats."""
     if not before.text or not after.text or before.xs[-1][1] <= after.x0:
         return 0
@@ -146,9 +153,13 @@ def _overlap_repeat(before: Chars, after: Chars) -> int:
     for k in range(min(inside + 1, len(before), len(after)), 0, -1):
         if before.text.endswith(after.text[:k]):
             return k
-    # the same glyphs read twice, differently: trust the box they lie inside of
+    # the same glyphs read twice, differently: trust the box they lie inside of. Boxes of
+    # one line split in two overlap by their margins alone (`出生1971` + `年6月18日`):
+    # a glyph read twice makes them overlap by most of its width more.
     x0, x1 = before.xs[-1]
-    if before.xs[-1][1] - after.x0 >= 0.4 * (x1 - x0):
+    width = x1 - x0
+    if before.xs[-1][1] - after.x0 >= max(SAME_GLYPH_OVERLAP * width,
+                                          BOX_MARGINS * height + 0.1 * width):
         return sum((a + b) / 2 > after.x0 - 0.1 * (x1 - x0) for a, b in before.xs)
     return 0
 
@@ -159,7 +170,7 @@ def join(items: Iterable[Item]) -> Chars:
     out = EMPTY
     for item in items:
         chars = chars_of(item)
-        repeat = _overlap_repeat(out, chars)
+        repeat = _overlap_repeat(out, chars, item.height)
         out = out[: len(out) - repeat] + chars
     return out
 

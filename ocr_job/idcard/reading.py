@@ -86,6 +86,9 @@ class CardReading:
     #: the detector missed; the line after an address line that reaches the margin), by
     #: field: the caller may read them again and parse once more, saying which it read.
     look_again: dict[str, Quad] = field(default_factory=dict)
+    #: Boxes read as a value no vocabulary knows, by position, with the values one misread
+    #: character away that are known: a second opinion may tell which one is printed.
+    candidates: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def nothing(cls, message: str) -> CardReading:
@@ -111,6 +114,7 @@ class Draft:
     warnings: list[RecordWarning] = field(default_factory=list)
     sources: dict[str, frozenset[int]] = field(default_factory=dict)
     look_again: dict[str, Region] = field(default_factory=dict)
+    candidates: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     def put(self, name: str, value: str | None, source: Chars | set[int]) -> None:
         """Set a field from the boxes it was read from (an empty value is not set; nor is
@@ -170,4 +174,5 @@ class Draft:
             sources=dict(self.sources),
             look_again={name: ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
                         for name, (x0, y0, x1, y1) in self.look_again.items()},
+            candidates=dict(self.candidates),
         )

@@ -46,7 +46,8 @@ class Case:
     key: str  # the generator key of the person
     side: str = "front"
     change: dict[str, Any] = dataclasses.field(default_factory=dict)  # fields set on the person
-    moves: tuple[tuple[float, float, float, float, float], ...] = ()  # (x0, y0, x1, y1, dx) in mm
+    #: parts of the card moved: (x0, y0, x1, y1, dx[, ink share kept[, dy]]) in mm
+    moves: tuple[tuple[float, ...], ...] = ()
     note: str = ""
 
 
@@ -54,16 +55,22 @@ def _mm(value: float) -> int:
     return round(value * WIDTH / 85.6)
 
 
-def _move(card: np.ndarray, x0: float, y0: float, x1: float, y1: float, dx: float) -> np.ndarray:
-    """The part of the card inside (x0, y0, x1, y1) mm moved `dx` mm sideways; the place it
-    leaves is filled with the card's background just above it."""
+def _move(card: np.ndarray, blank: np.ndarray, x0: float, y0: float, x1: float, y1: float,
+          dx: float, ink_share: float = 1.0, dy: float = 0.0) -> np.ndarray:
+    """What is printed inside (x0, y0, x1, y1) mm moved by (`dx`, `dy`) mm over the card's
+    bare background `blank`, its ink faded to `ink_share` (a faint print)."""
     out = card.copy()
-    a, b, c, d, shift = _mm(x0), _mm(y0), _mm(x1), _mm(y1), _mm(dx)
-    patch = card[b:d, a:c].copy()
-    out[b:d, a:c] = card[b - (d - b):b, a:c] if b >= d - b else card[b:d, a:c].max()
-    region = out[b:d, a + shift:c + shift]
-    mask = patch.min(axis=2, keepdims=True) < 140  # the ink of the value
-    np.copyto(region, patch[:, :region.shape[1]], where=mask[:, :region.shape[1]])
+    a, b, c, d = _mm(x0), _mm(y0), _mm(x1), _mm(y1)
+    sx, sy = _mm(dx), _mm(dy)
+    out[b:d, a:c] = blank[b:d, a:c]
+    patch = card[b:d, a:c]
+    ink = np.abs(patch.astype(np.int16) - blank[b:d, a:c]).max(axis=2, keepdims=True) > 40
+    if ink_share < 1.0:
+        faded = blank[b:d, a:c] + ink_share * (patch.astype(np.float32) - blank[b:d, a:c])
+        patch = np.clip(faded, 0, 255).astype(np.uint8)
+    target = out[b + sy:d + sy, a + sx:c + sx]
+    rows, cols = target.shape[:2]
+    np.copyto(target, patch[:rows, :cols], where=ink[:rows, :cols])
     return out
 
 
@@ -77,6 +84,14 @@ CASES: tuple[Case, ...] = (
          note="汉 drawn as 漢, as some fonts are read"),
     Case("ethnicity_traditional_uyghur", 2, "c14:7", change={"ethnicity": "維吾爾"},
          note="维吾尔 drawn as 維吾爾, as some fonts are read"),
+    Case("birth_split_overlapping_3", 3, "c14:12", moves=((23.0, 19.0, 45.0, 24.2, -0.5, 1.0, 1.6),),
+         note="the birth line from 年 on printed 1.6 mm lower, 0.5 mm closer"),
+    Case("sex_no_box", 4, "c14:10", moves=((15.0, 12.6, 21.0, 17.9, 4.0, 0.15),),
+         note="the sex printed 4 mm further right, faint"),
+    Case("sex_no_box_2", 4, "c14:11", moves=((15.0, 12.6, 21.0, 17.9, 4.0, 0.15),),
+         note="the sex printed 4 mm further right, faint"),
+    Case("ethnicity_no_box", 4, "c14:10", moves=((35.5, 12.6, 47.0, 17.9, 6.0, 0.2),),
+         note="the ethnicity printed 6 mm further right, faint"),
 )
 
 
@@ -127,15 +142,23 @@ class Recording:
         return answer
 
 
+def drawn_card(drawn: Any, case: Case, style: Any) -> np.ndarray:
+    from ocr_job.synth import render
+
+    rgb = render.render_card(drawn, case.side, WIDTH, style=style)
+    blank = render._background(WIDTH, case.side, style)
+    for move in case.moves:
+        rgb = _move(rgb, blank, *move)
+    return rgb
+
+
 def capture(case: Case, engine: Recording) -> dict[str, Any]:
     from ocr_job import idcard, imaging, pipeline
-    from ocr_job.synth.render import Style, render_card
+    from ocr_job.synth.render import Style
 
     drawn, fields = person(case)
     style = Style.draw(random.Random(f"{case.key}:style"))
-    rgb = render_card(drawn, case.side, WIDTH, style=style)
-    for move in case.moves:
-        rgb = _move(rgb, *move)
+    rgb = drawn_card(drawn, case, style)
     card = np.ascontiguousarray(rgb[..., ::-1])
     engine.lines, engine.again = [], []
     final = pipeline._recognise_and_parse(card, engine, {})  # type: ignore[arg-type]

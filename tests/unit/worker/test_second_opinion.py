@@ -39,7 +39,8 @@ class _Engine:
     def recognise(self, image: np.ndarray) -> OcrResult:
         return OcrResult(boxes=self.boxes)
 
-    def reread(self, image: np.ndarray, box: TextBox, same: Any = str) -> tuple[str, float] | None:
+    def reread(self, image: np.ndarray, box: TextBox, same: Any = str,
+               also: Any = ()) -> tuple[str, float] | None:
         self.asked += 1
         if isinstance(self.again, BaseException):
             raise self.again
