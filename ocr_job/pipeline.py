@@ -267,7 +267,8 @@ def _look_again(card: np.ndarray, engine: ReadsLines, found: list[TextBox], upri
                 places: dict[str, Quad]) -> tuple[list[TextBox], list[TextBox], frozenset[str]]:
     """The places the parser named read again as one line each: what was read there added
     to both box lists (`found` in the card image's coordinates, `upright` in the parser's),
-    and the names of the places read."""
+    and the names of the places read: with text, or seen to hold none (a place holding
+    text the engine could not make out is not among them)."""
     to_image = _upright_to_image(found, upright)
     angle = _card_angle(upright)
     found, upright = list(found), list(upright)
@@ -281,13 +282,33 @@ def _look_again(card: np.ndarray, engine: ReadsLines, found: list[TextBox], upri
         except Exception as exc:  # a failed look leaves the reading as it was
             log.warning("reading a place again failed (%s)", type(exc).__name__)
             continue
-        looked.append(name)
-        if line is None:
+        if line is None or (line[0] and line[1] < LOOK_AGAIN_MIN_SCORE):
             continue
+        looked.append(name)
         text, score = line
+        if not text:
+            continue
         found.append(TextBox(text, score, corners))
-        upright.append(TextBox(text, score, _four(quad), angle=angle))
+        upright.append(TextBox(text, score, _text_extent(quad, text), angle=angle))
     return found, upright, frozenset(looked)
+
+
+#: Text read again where the parser asked scores this much at least, else it is text that
+#: could not be made out (the parser then takes the place as not read).
+LOOK_AGAIN_MIN_SCORE = 0.5
+#: The place read again is this many text heights high (the parser's regions have margins).
+PLACE_HEIGHT_IN_LINES = 1.3
+
+
+def _text_extent(quad: Quad, text: str) -> Corners:
+    """The part of an upright place (`quad`, axis-aligned) that `text`, read there, fills
+    from its left edge: about a line height per CJK character, half that for a digit (the
+    parser measures lines by where their text ends)."""
+    (x0, y0), (x1, _), (_, y1) = quad[0], quad[1], quad[2]
+    height = (y1 - y0) / PLACE_HEIGHT_IN_LINES
+    width = sum(0.55 if ch.isascii() else 1.0 for ch in text.strip()) * height
+    end = min(x1, x0 + width + 0.3 * height)
+    return ((x0, y0), (end, y0), (end, y1), (x0, y1))
 
 
 def _four(points: Iterable[tuple[float, float]]) -> Corners:

@@ -117,7 +117,8 @@ class ReadsLines(Protocol):
     def read_line(self, image: np.ndarray,
                   quad: tuple[Point, Point, Point, Point]) -> tuple[str, float] | None:
         """The text inside `quad` (top-left, top-right, bottom-right, bottom-left in reading
-        order, in `image`'s pixel coordinates) and its score, or None (nothing read)."""
+        order, in `image`'s pixel coordinates) and its score: ("", 0.0) when the place
+        holds no text; None when it cannot be read (a degenerate place)."""
         ...
 
 

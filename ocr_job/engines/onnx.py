@@ -159,8 +159,8 @@ class OnnxEngine:
     def read_line(self, image: np.ndarray,
                   quad: tuple[Point, Point, Point, Point]) -> tuple[str, float] | None:
         """The place `quad` of `image` read by the recogniser as one line (no detection,
-        no angle classifier: `quad` is in reading order), or None when nothing scores
-        MIN_TEXT_SCORE."""
+        no angle classifier: `quad` is in reading order): ("", 0.0) for a place where it
+        sees no text, a text scored below MIN_TEXT_SCORE for text it cannot make out."""
 
         points = np.array(quad, dtype=np.float32)
         width = float(np.linalg.norm(points[1] - points[0]))
@@ -169,10 +169,8 @@ class OnnxEngine:
             return None
         crop = _crop_in_reading_order(image, points, round(width), round(height))
         rec = self._ocr.recognize_txt([crop])
-        text, score = rec.txts[0], float(rec.scores[0])
-        if not text.strip() or score < MIN_TEXT_SCORE:
-            return None
-        return text, score
+        text = rec.txts[0].strip()
+        return (text, float(rec.scores[0])) if text else ("", 0.0)
 
     def recognise(self, image: np.ndarray) -> OcrResult:
         from rapidocr.main import RapidOCRError

@@ -432,16 +432,21 @@ def _after_address(block: AddressBlock, card: FrontLayout) -> Region | None:
     below = last_line.cy + pitch
     if below + 0.6 * h > card.number_top:
         return None
-    return (card.value_x - 0.3 * h, below - 0.65 * h, reach + 0.5 * h, below + 0.65 * h)
+    # the lines start one under the other, where a box of their own begins
+    start = min((chars.x0 for line, chars in block.lines if _starts_box(chars, line)),
+                default=card.value_x)
+    return (start - 0.2 * h, below - 0.65 * h, reach + 0.5 * h, below + 0.65 * h)
 
 
 def _read_address(draft: Draft, card: FrontLayout, looked: Collection[str]) -> None:
     """The address when all of its lines were read: none lost between two read ones or
     begun mid-way, and nothing printed after its end, right of its last line (up to the
     margin) or, when that line reaches the margin, on the next line's place. That place
-    is asked to be read again (`Draft.look_again`); until it has been, the last character
-    decides (a house, flat or village word closes an address, see
-    `vocab.ADDRESS_ENDINGS`), as it does for a caller that cannot read places again."""
+    is asked to be read again (`Draft.look_again`); once it has been (`looked`), what was
+    read there is among the lines, and nothing read means nothing printed. Until then (and
+    for a caller that cannot read places again, or read something there it could not make
+    out), the last character decides: a house, flat or village word closes an address
+    (`vocab.ADDRESS_ENDINGS`)."""
     block = _address_block(card)
     address = block.chars
     if not address.text:
@@ -450,12 +455,13 @@ def _read_address(draft: Draft, card: FrontLayout, looked: Collection[str]) -> N
         draft.warn("address_incomplete", "a line of the address was read only in part",
                    "address")
         return
-    region = _after_address(block, card) if "address" not in looked else None
-    if region is not None:
+    region = _after_address(block, card)
+    last = address.text[-1]
+    if region is not None and "address" not in looked:
         draft.look_again["address"] = region
-        if address.text[-1] not in ADDRESS_ENDINGS:
-            draft.warn("address_incomplete", f"the address ends in {address.text[-1]!r} and "
-                       "the place after it was not read again: its end may be lost", "address")
+        if last not in ADDRESS_ENDINGS:
+            draft.warn("address_incomplete", f"the address ends in {last!r} and the place "
+                       "after it was not read: its end may be lost", "address")
             return
     draft.put("address", normalise_place(address.text), address)
 

@@ -42,8 +42,8 @@ BACK_LABELS: dict[str, tuple[str, ...]] = {
     "validity": ("有效期限", "有效朝限", "有效期陨", "有效期"),
 }
 
-#: The last character of a whole address: a house, flat, group or village word. An address
-#: that ends otherwise (a digit, a half-read word) lost its end.
+#: The last character of a whole address: a house, flat, group or village word. Used only
+#: where the card's geometry cannot tell (see `front._read_address`).
 ADDRESS_ENDINGS = frozenset(
     "号室组村队社屯户庄楼栋幢座层院巷弄里街路道园苑区场站厂所校舍寓门坊元"
     "湾沟坪寨营堡岗铺集口坝塘岭冲垸店坡峪洼圩窝台嘴坎滩桥"

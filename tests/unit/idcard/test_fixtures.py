@@ -33,7 +33,7 @@ def replay(case: dict[str, Any]) -> CardReading:
     reading = parse(boxes, width, height)
     looked = case.get("looked_again")
     if looked is not None:
-        assert set(reading.look_again) == set(looked)
+        assert set(looked) <= set(reading.look_again)
         boxes += [TextBox.from_json(b) for b in looked.values() if b is not None]
         reading = parse(boxes, width, height, tuple(looked))
     again = case.get("read_again") or {}
