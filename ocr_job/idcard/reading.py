@@ -22,8 +22,10 @@ WARNING_CODES: dict[str, str] = {
     "value_unparsed": "a date or period was found but could not be read as one",
     "value_untrusted": "part of the value was read the other way up than the rest of the "
                        "card (a misreading): the field is left empty",
-    "address_incomplete": "part of the address was not read (a line begun mid-way, or no "
-                          "closing 号/室/组...): it is left empty rather than reported short",
+    "address_incomplete": "part of the address was not read (a line lost between two read "
+                          "ones, a line begun mid-way, or text after its last line that could "
+                          "not be read again and no closing 号/室/组...): it is left empty "
+                          "rather than reported short",
     "value_low_confidence": "a name, address or authority was recognised with a score below "
                             "its MIN_FREE_TEXT_SCORE (name 0.92, address and authority 0.7), "
                             "an ethnicity outside the 56 groups below 0.9, or one end of the "
