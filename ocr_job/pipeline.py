@@ -294,8 +294,9 @@ def _look_again(card: np.ndarray, engine: ReadsLines, found: list[TextBox], upri
 
 
 #: Text read again where the parser asked scores this much at least, else it is text that
-#: could not be made out (the parser then takes the place as not read).
-LOOK_AGAIN_MIN_SCORE = 0.5
+#: could not be made out (the parser then takes the place as not read). The guilloche of a
+#: blank place was read as "1" at 0.69; faint values and lines read at 0.99 and more.
+LOOK_AGAIN_MIN_SCORE = 0.9
 #: The place read again is this many text heights high (the parser's regions have margins).
 PLACE_HEIGHT_IN_LINES = 1.3
 
