@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("--levels", default="clean,photo,hard",
                          help="comma-separated: clean, photo, hard")
     samples.add_argument("--bad-inputs", action="store_true", help="add broken files too")
+    samples.add_argument("--styles", default=None,
+                         help="comma-separated layout styles (default: all): "
+                              "classic, realdesign, compact, wide")  # fmt: skip
 
     show = sub.add_parser("show", help="print a table of the records in DEST")
     show.add_argument("output", help="a folder or s3://BUCKET/PREFIX")
@@ -191,9 +194,13 @@ def cmd_samples(args: argparse.Namespace) -> ExitCode:
     from ocr_job.synth import generate_set
 
     setup_logging()
+    from ocr_job.synth import STYLES
+
     levels = tuple(level.strip() for level in args.levels.split(",") if level.strip())
+    styles = tuple(s.strip() for s in args.styles.split(",") if s.strip()) if args.styles \
+        else STYLES
     labels = generate_set(args.dest, args.count, seed=args.seed, levels=levels,
-                          bad_inputs=args.bad_inputs)
+                          bad_inputs=args.bad_inputs, styles=styles)
     log.info("wrote %d sample cards to %s (labels: %s)", args.count, args.dest, labels.name)
     return ExitCode.OK
 
