@@ -38,7 +38,9 @@ def merge(sink: Sink) -> MergeSummary:
     `csv_cell`)."""
     jsonl = io.StringIO()
     table = io.StringIO()
-    writer = csv.DictWriter(table, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    # Every cell quoted (OWASP), so a line break inside one never splits a row.
+    writer = csv.DictWriter(table, fieldnames=list(CSV_COLUMNS), lineterminator="\n",
+                            quoting=csv.QUOTE_ALL)
     writer.writeheader()
     count = ok = 0
     seen: set[str] = set()
