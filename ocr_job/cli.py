@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import logging
+import os
 import sys
 from enum import IntEnum
 from pathlib import Path
@@ -69,7 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"run": cmd_run, "merge": cmd_merge, "samples": cmd_samples, "show": cmd_show}
-    return int(handler[args.command](args))
+    try:
+        return int(handler[args.command](args))
+    except ValidationError as exc:  # settings read on the way (OCR_S3_*): a usage error
+        setup_logging()
+        log.error("invalid configuration: %s", _brief(exc))
+        return ExitCode.USAGE
 
 
 # --------------------------------------------------------------------------- run
@@ -90,16 +98,19 @@ def _config_from(args: argparse.Namespace) -> JobConfig:
 
 def cmd_run(args: argparse.Namespace) -> ExitCode:
     from ocr_job import pipeline
-    from ocr_job.engines import MEMORY_NEED_BYTES, EngineError, load_engine
-    from ocr_job.engines.base import Rereads
-    from ocr_job.merge import merge
-    from ocr_job.reporting import Reporters, ShardStatusReporter, default_reporters
+    from ocr_job.engines import MEMORY_NEED_BYTES
     from ocr_job.sharding import expand_index, resolve_shard_index
-    from ocr_job.storage import StorageError, open_sink, open_source, read_manifest
-    from ocr_job.storage.base import SHARDS_DIR
+    from ocr_job.storage import (
+        StorageError,
+        open_sink,
+        open_source,
+        output_inside_source,
+        read_manifest,
+    )
 
     try:
         config = _config_from(args)
+        s3 = S3Settings()
         index = resolve_shard_index()
         if index is None and config.shard is not None:
             index = config.shard.index
@@ -109,6 +120,11 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
         log.error("invalid configuration: %s", _brief(exc))
         return ExitCode.USAGE
     setup_logging(config.log_format)
+    inside = output_inside_source(config.source, config.output)
+    if inside == "":
+        log.error("the output is the source folder itself: records would mix with the inputs; "
+                  "give another --output")
+        return ExitCode.USAGE
 
     limit = cgroup_memory_limit()
     need = MEMORY_NEED_BYTES[config.engine]
@@ -117,15 +133,29 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
                   mib(limit), config.engine.value, mib(need))
         return ExitCode.USAGE
 
-    s3 = S3Settings()
-    try:
-        source = open_source(config.source, s3)
-        sink = open_sink(config.output, s3)
-        manifest = read_manifest(manifest_url, s3) if manifest_url else None
-        items = pipeline.plan_items(source, config.shard, manifest)
-    except (StorageError, OSError) as exc:
-        log.error("cannot use the source or output: %s", exc)
-        return ExitCode.CANNOT_PROCEED
+    with contextlib.ExitStack() as held:
+        try:
+            source = open_source(config.source, s3, skip=inside)
+            sink = open_sink(config.output, s3)
+            held.enter_context(sink.lock())
+            manifest = read_manifest(manifest_url, s3) if manifest_url else None
+            items = pipeline.plan_items(source, config.shard, manifest)
+        except (StorageError, OSError) as exc:
+            log.error("cannot use the source or output: %s", _storage_reason(exc))
+            return ExitCode.CANNOT_PROCEED
+        return _run(args, config, index, limit, source, sink, manifest, items)
+
+
+def _run(args: argparse.Namespace, config: JobConfig, index: int | None, limit: int | None,
+         source: Any, sink: Any, manifest: list[str] | None, items: list[Any]) -> ExitCode:
+    """Load the engine, process `items`, write the shard summary or merge (output locked)."""
+    from ocr_job import pipeline
+    from ocr_job.engines import EngineError, load_engine
+    from ocr_job.engines.base import Rereads
+    from ocr_job.merge import merge
+    from ocr_job.reporting import Reporters, ShardStatusReporter, default_reporters
+    from ocr_job.storage import StorageError
+    from ocr_job.storage.base import SHARDS_DIR
 
     tune_allocator()
     try:
@@ -160,7 +190,8 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
         elif not sharded and not args.no_merge:
             merge(sink)
     except StorageError as exc:
-        log.error("storage outage, stopping; finished items are kept: %s", exc)
+        log.error("cannot go on with the source or output, stopping; finished items are kept: %s",
+                  exc)
         progress.finish(summary, ok=False, message=str(exc))
         return ExitCode.CANNOT_PROCEED
     progress.finish(summary, ok=True)
@@ -182,11 +213,14 @@ def cmd_merge(args: argparse.Namespace) -> ExitCode:
 
     setup_logging()
     try:
-        result = merge(open_sink(args.output, S3Settings()))
+        sink = open_sink(args.output, S3Settings())
+        with sink.lock():
+            result = merge(sink)
     except StorageError as exc:
         log.error("cannot merge: %s", exc)
         return ExitCode.CANNOT_PROCEED
-    log.info("merged %d records (%d ok, %d error)", result.records, result.ok, result.errors)
+    log.info("merged %d records (%d ok, %d error); %d other .json file(s) left out",
+             result.records, result.ok, result.errors, result.ignored)
     return ExitCode.OK
 
 
@@ -242,6 +276,13 @@ def cmd_show(args: argparse.Namespace) -> ExitCode:
     console.print(f"{total} records: {ok} ok, {total - ok} error" +
                   (f" (first {shown} shown)" if shown < total else ""))
     return ExitCode.OK
+
+
+def _storage_reason(exc: Exception) -> str:
+    """A StorageError's message, or an OSError's reason without its file name."""
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno) if exc.errno != errno.ENOENT else "no such file or folder"
+    return str(exc)
 
 
 def _brief(exc: Exception) -> str:
