@@ -1,0 +1,326 @@
+"""Personal data never leaves the worker except in its records.
+
+ID numbers written in every way people write them, names and addresses in file names,
+credentials in URLs, uncaught tracebacks: `scrub` and the logging set-up mask them; the
+real `ocr-job run` and `ocr-job show` are run on generated identities and everything they
+print is searched for them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+import unicodedata
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from ocr_job import privacy
+from ocr_job.cli import _brief
+from ocr_job.config import S3Settings
+from ocr_job.logs import JsonFormatter
+from ocr_job.privacy import ScrubFilter, key_ref, mask_address, mask_id, remember_keys, scrub
+from ocr_job.records import Fields, ResultRecord
+from ocr_job.storage import open_sink
+from ocr_job.synth import Identity, make_sample
+
+#: Ways to write the gap between two groups of an ID number.
+SEPARATORS = (" ", "-", "_", "\u3000", "\u00a0", "－", "–")
+#: How people group the digits (18- and 15-digit numbers).
+GROUPINGS_18 = ((18,), (6, 8, 4), (6, 4, 4, 4), (4, 4, 4, 4, 2), (3, 3, 4, 4, 4), (1,) * 18)
+GROUPINGS_15 = ((15,), (6, 6, 3), (3, 3, 3, 3, 3))
+FULL_WIDTH = str.maketrans("0123456789Xx", "０１２３４５６７８９Ｘｘ")
+
+
+@pytest.fixture(autouse=True)
+def _no_keys_between_tests() -> Iterator[None]:
+    privacy.forget_keys()
+    yield
+    privacy.forget_keys()
+
+
+# --------------------------------------------------------------------------- ID numbers
+
+
+def group(digits: str, sizes: tuple[int, ...], sep: str) -> str:
+    parts, at = [], 0
+    for size in sizes:
+        parts.append(digits[at:at + size])
+        at += size
+    return sep.join(parts)
+
+
+def normalised(text: str) -> str:
+    """Full-width digits as ASCII, separators gone: how a reader would re-assemble a number."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in text if ch not in " -_–\u3000\u00a0").upper()
+
+
+@st.composite
+def written_numbers(draw: st.DrawFn) -> tuple[str, str, str]:
+    """(the number as written, its digits, its birth date digits)."""
+    region = draw(st.integers(110000, 659999))
+    birth = draw(st.dates(datetime.date(1920, 1, 1), datetime.date(2024, 12, 31)))
+    order = draw(st.integers(0, 999))
+    if draw(st.booleans()):  # 18 digits, the last may be X
+        digits = f"{region}{birth:%Y%m%d}{order:03d}" + draw(st.sampled_from("0123456789Xx"))
+        born, sizes = f"{birth:%Y%m%d}", draw(st.sampled_from(GROUPINGS_18))
+    else:  # first generation: YYMMDD, no check digit
+        digits = f"{region}{birth:%y%m%d}{order:03d}"
+        born, sizes = f"{birth:%y%m%d}", draw(st.sampled_from(GROUPINGS_15))
+    written = group(digits, sizes, draw(st.sampled_from(SEPARATORS)))
+    if draw(st.booleans()):
+        written = written.translate(FULL_WIDTH)
+    return written, digits.upper(), born
+
+
+#: Text around a number: letters (Latin, Han), punctuation; no digits.
+GLUE = st.text(st.sampled_from("abcsfzXYZ身份证张三._-()[]'\"/: "), max_size=8)
+
+
+@settings(max_examples=300)
+@given(written_numbers(), GLUE, GLUE)
+def test_an_id_number_is_masked_however_it_is_written(number: tuple[str, str, str], before: str,
+                                                       after: str) -> None:
+    written, digits, born = number
+    assume(not after[:1].isdigit())
+    text = f"input {before}{written}{after}.jpg failed"
+    clean = normalised(scrub(text))
+    assert digits not in clean
+    assert born not in clean  # the masked part is the birth date, whatever the grouping
+    assert digits[:6] in clean  # the region code stays: the line is still useful
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(
+    st.sampled_from(["ok", "error", "skipped", "inputs", "in", "peak RSS", "retry", "took",
+                     "limit", "bytes", "progress:", "attempts", "MiB", "ms"]),
+    st.one_of(st.integers(0, 10**14 - 1).map(str),
+              st.floats(0, 1e12, allow_nan=False).map(lambda f: f"{f:.1f}"),
+              st.tuples(st.integers(0, 10**7), st.integers(0, 10**7)).map(lambda t: f"{t[0]}/{t[1]}"),
+              st.datetimes().map(lambda d: d.strftime("%Y-%m-%d %H:%M:%S,%f")[:23]),
+              st.datetimes().map(lambda d: d.isoformat()))),
+    min_size=1, max_size=10), st.sampled_from([", ", "; ", " (", "); ", ": "]))
+def test_ordinary_numbers_in_log_lines_are_left_alone(pairs: list[tuple[str, str]], joint: str) -> None:
+    """Counts, byte sizes, timings, dates: fewer than 15 digits in a row (or joined by a
+    single space, hyphen or underscore) are never touched."""
+    line = joint.join(f"{word} {number}" for word, number in pairs)
+    assert scrub(line) == line
+
+
+def test_masks_keep_region_and_hide_the_birth_date() -> None:
+    assert mask_id("11010519900307803X") == "110105********803X"
+    assert mask_id("110105900307803") == "110105******803"
+    assert scrub("sfz15252319900101123x.jpg") == "sfz152523********123x.jpg"
+    assert scrub("1101 0519 9001 0112 34") == "1101 05** **** **12 34"
+    assert scrub("110105-19900101-1234") == "110105-********-1234"
+    assert mask_address("北京市朝阳区建国路88号") == "北京市****"
+    assert mask_address("内蒙古自治区呼和浩特市新城区") == "内蒙古自治区呼和浩特市****"
+
+
+def test_names_and_addresses_in_free_text_are_masked() -> None:
+    text = "cannot read 张三-身份证.jpg (新疆维吾尔自治区乌鲁木齐市 ئەخمەت ཀུན་དགའ་)"
+    clean = scrub(text)
+    assert clean.startswith("cannot read **-***.jpg (")
+    assert not any(unicodedata.name(ch, "").startswith(("CJK", "ARABIC", "TIBETAN LETTER"))
+                   for ch in clean)
+
+
+# --------------------------------------------------------------------------- keys
+
+
+KEY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=3, max_size=40)
+TEMPLATES = (
+    lambda k: f"input {k!r} cannot be used: NoSuchKey",
+    lambda k: f"HEAD s3://bucket/{k} failed (timed out); retry 2 in 1.0 s",
+    lambda k: f"[Errno 13] Permission denied: {'/src/' + k!r}",
+    lambda k: f"resource: /bucket/{urllib.parse.quote(k)}, request_id: 17",
+    lambda k: f"record {k}.json cannot be written",
+)
+
+
+@settings(max_examples=300)
+@given(KEY_TEXT, st.sampled_from(TEMPLATES))
+def test_a_key_of_the_run_is_replaced_in_any_message(key: str, template: object) -> None:
+    """Keys may hold a name in Latin letters (`zhangsan.jpg`), which no pattern recognises:
+    the run's keys are replaced whole, as written, escaped or URL-quoted."""
+    assert callable(template)
+    text = template(key)
+    assume(key not in template("\x00"))  # the key is not a word of the message itself
+    remember_keys([key])
+    clean = scrub(text)
+    assert key_ref(key) in clean
+    assert key not in clean
+    assert repr(key)[1:-1] not in clean
+
+
+def test_a_file_name_that_is_not_utf8_is_replaced_as_the_os_writes_it() -> None:
+    key = os.fsdecode(b"zhangsan-\xff\xfe.jpg")
+    remember_keys([key])
+    for text in (f"cannot open {key!r}", "cannot open '/src/zhangsan-\\xff\\xfe.jpg'"):
+        assert "zhangsan" not in scrub(text), text
+
+
+def test_key_references_are_stable_within_a_process_and_tell_keys_apart() -> None:
+    assert key_ref("a/张三.jpg") == key_ref("a/张三.jpg") != key_ref("a/李四.jpg")
+    assert "张三" not in key_ref("a/张三.jpg")
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+@settings(max_examples=200)
+@given(st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=4, max_size=20),
+       st.text("abcdefghijklmnopqrstuvwxyz0123456789+/@:=!$", min_size=6, max_size=40),
+       st.sampled_from(["http://", "https://", ""]))
+def test_credentials_in_an_endpoint_are_removed(user: str, password: str, scheme: str) -> None:
+    assume(user not in "S3 endpoint http https host invalid")
+    for text in (f"invalid S3 endpoint '{scheme}{user}:{password}@host.example:9000': bad port",
+                 f"bucket 'b' at {scheme}{user}:{password}@10.0.0.1:8333 cannot be used"):
+        clean = scrub(text)
+        assert user not in clean and password not in clean, clean
+        assert "host.example:9000" in clean or "10.0.0.1:8333" in clean
+
+
+def test_signatures_and_authorization_are_removed() -> None:
+    text = ("GET /b/k?X-Amz-Credential=AKIAXYZ%2F2024&X-Amz-Signature=deadbeef01 "
+            "headers {'Authorization': 'AWS4-HMAC-SHA256 Credential=AKIAXYZ/x, Signature=feed'}")
+    clean = scrub(text)
+    assert "AKIAXYZ" not in clean and "deadbeef01" not in clean and "feed'" not in clean
+
+
+def test_a_validation_error_never_echoes_the_refused_value() -> None:
+    """A secret given to the wrong variable (OCR_S3_SECURE=<the secret key>) is not echoed
+    by the one-line message nor by pydantic's own text, should it reach a traceback."""
+    secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYzz"
+    with pytest.raises(ValidationError) as caught:
+        S3Settings(secure=secret)  # type: ignore[arg-type]
+    assert secret in str(caught.value)  # pydantic's text would leak it
+    assert secret not in _brief(caught.value)
+    assert secret not in scrub(str(caught.value))
+    assert "secure" in _brief(caught.value)
+
+
+# --------------------------------------------------------------------------- logging
+
+
+def test_tracebacks_and_stacks_in_log_records_are_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.privacy.hostile")
+    logger.addFilter(ScrubFilter())
+    remember_keys(["scans/liuxiaoming.jpg"])
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        try:
+            raise ValueError("bad 110105199003078031 of 刘小明 in scans/liuxiaoming.jpg")
+        except ValueError:
+            logger.exception("internal error", stack_info=True)
+    record = caplog.records[-1]
+    text = caplog.text + (record.exc_text or "") + (record.stack_info or "")
+    for secret in ("110105199003078031", "刘小明", "liuxiaoming"):
+        assert secret not in text
+    assert f"in {key_ref('scans/liuxiaoming.jpg')}" in text
+    line = JsonFormatter().format(record)
+    assert "110105199003078031" not in line and "110105********8031" in json.loads(line)["exception"]
+
+
+HOOKS_SCRIPT = textwrap.dedent("""
+    import sys, threading, warnings
+    from ocr_job.config import LogFormat
+    from ocr_job.logs import setup_logging
+    setup_logging(LogFormat.{fmt})
+    secret = "张三 110105199003078031 http://AKIA:s3cr3t@host:9000"
+    warnings.warn("warned about " + secret)
+    class Finalised:
+        def __del__(self):
+            raise RuntimeError("finalizer " + secret)
+    Finalised()
+    def fail():
+        raise KeyError("thread " + secret)
+    thread = threading.Thread(target=fail, name="prefetch")
+    thread.start(); thread.join()
+    raise ValueError("main " + secret)
+""")
+
+
+@pytest.mark.parametrize("fmt", ["PLAIN", "JSON"])
+def test_uncaught_exceptions_and_warnings_are_scrubbed(fmt: str) -> None:
+    """A real process: exceptions nobody catches (main thread, another thread, a finalizer)
+    and warnings reach stderr through the scrubber, never as a raw traceback."""
+    done = subprocess.run([sys.executable, "-c", HOOKS_SCRIPT.format(fmt=fmt)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1
+    for where in ("warned about", "finalizer", "thread", "main"):
+        assert f"{where} *" in out, out  # each one was reported ...
+    for secret in ("张三", "110105199003078031", "s3cr3t", "AKIA"):
+        assert secret not in out  # ... masked
+    assert out.count("Traceback") == 3
+
+
+# --------------------------------------------------------------------------- show
+
+
+def identities(count: int) -> list[Identity]:
+    return [make_sample(f"privacy:{i}").identity for i in range(count)]
+
+
+def forms_of(who: Identity) -> list[str]:
+    """Every written form of this person's number the tests look for (normalised)."""
+    number = who.id_number
+    return [number.upper(), (number[:6] + number[8:17])]
+
+
+def show(dest: Path, *flags: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "ocr_job.cli", "show", str(dest), *flags],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "COLUMNS": "1000", "OCR_LOG_FORMAT": "plain"})
+    assert done.returncode == 0, done.stderr
+    return done.stdout + done.stderr
+
+
+def assert_nothing_personal(text: str, people: list[Identity], extra: tuple[str, ...] = ()) -> None:
+    flat = normalised(text)
+    for who in people:
+        for number in forms_of(who):
+            assert number not in flat, f"ID number of {mask_id(who.id_number)} found"
+        for value in (who.name, who.address, who.birth_date.isoformat(), *extra):
+            assert value not in text, f"{value!r} found"
+
+
+def test_show_masks_number_birth_date_name_address_and_keys(tmp_path: Path) -> None:
+    people = identities(3)
+    sink = open_sink(str(tmp_path), S3Settings())
+    sources = [f"{people[0].name}-身份证.jpg", f"sfz{people[1].id_number}.jpg",
+               f"[bold]{people[2].id_number[:6]}-{people[2].id_number[6:14]}-{people[2].id_number[14:]}"
+               "[/x]\x1b[2J.jpg"]
+    for who, source in zip(people, sources, strict=True):
+        sink.write_record(ResultRecord(source=source, status="ok", side="front",
+                                       fields=who.side_fields("front")))
+    masked = show(tmp_path)
+    assert_nothing_personal(masked, people)
+    assert "\x1b[2J" not in masked and "\\x1b[2J" in masked  # no terminal escape from a key
+    assert "[bold]" in masked  # shown as written, not read as markup
+    for who in people:
+        assert mask_id(who.id_number) in masked and who.name[0] in masked
+    unmasked = show(tmp_path, "--unmasked")
+    for who, source in zip(people, sources, strict=True):
+        for value in (who.id_number, who.name, who.address, who.birth_date.isoformat()):
+            assert value in unmasked
+        assert source.replace("\x1b", "\\x1b") in unmasked
+
+
+def test_show_escapes_fields_too(tmp_path: Path) -> None:
+    sink = open_sink(str(tmp_path), S3Settings())
+    sink.write_record(ResultRecord(source="a.jpg", status="ok", side="back",
+                                   fields=Fields(issuing_authority="[red]x[/y]\x07", valid_to="长期")))
+    out = show(tmp_path, "--unmasked")
+    assert "[red]x[/y]\\x07" in out
