@@ -200,15 +200,17 @@ def cmd_samples(args: argparse.Namespace) -> ExitCode:
 
 def cmd_show(args: argparse.Namespace) -> ExitCode:
     """A table of DEST's records. Unless `--unmasked`: ID number, birth date, name and
-    address masked, and the source key scrubbed (ID numbers, Chinese text)."""
+    address masked, and the source key replaced by its reference, as in the logs (a file
+    name may hold a name in any script)."""
     from rich.console import Console
     from rich.table import Table
 
+    from ocr_job.privacy import key_ref, scrub
     from ocr_job.records import FIELD_NAMES
     from ocr_job.storage import StorageError, open_sink
 
     setup_logging()
-    table = Table(title=_cell(f"ocr-job results: {args.output}", masked=True), show_lines=False)
+    table = Table(title=_cell(scrub(f"ocr-job results: {args.output}")), show_lines=False)
     for column in ("source", "side", *FIELD_NAMES, "checks", "error"):
         table.add_column(column, overflow="fold")
     shown = total = ok = 0
@@ -226,7 +228,9 @@ def cmd_show(args: argparse.Namespace) -> ExitCode:
             cells = (record.source, record.side or "", *(fields[f] or "" for f in FIELD_NAMES),
                      "ok" if not failed else "✗ " + ",".join(failed),
                      record.error.code.value if record.error else "")
-            table.add_row(*(_cell(c, masked=not args.unmasked and i == 0) for i, c in enumerate(cells)))
+            if not args.unmasked:
+                cells = (key_ref(record.source), *cells[1:])
+            table.add_row(*(_cell(c) for c in cells))
     except StorageError as exc:
         log.error("cannot read results: %s", exc)
         return ExitCode.CANNOT_PROCEED
@@ -247,15 +251,12 @@ def _masked_fields(fields: dict[str, Any]) -> dict[str, Any]:
             "address": mask_address(fields["address"])}
 
 
-def _cell(value: str, *, masked: bool) -> Any:
+def _cell(value: str) -> Any:
     """A table cell: control characters escaped (no terminal escape sequences from a key),
-    never read as rich markup; scrubbed when `masked`."""
+    never read as rich markup."""
     from rich.text import Text
 
-    from ocr_job.privacy import scrub
-
-    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in value)
-    return Text(scrub(text) if masked else text)
+    return Text("".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in value))
 
 
 def _brief(exc: Exception) -> str:

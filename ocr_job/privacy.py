@@ -76,8 +76,9 @@ def mask_name(name: str | None) -> str:
     return name[0] + "*" * (len(name) - 1)
 
 
-#: Province (省, 自治区, 特别行政区), then prefecture (市, 州, 地区, 盟), each at most 12 chars.
-_ADDRESS_HEAD = re.compile(r"^(?:.{1,10}?(?:省|自治区|特别行政区))?(?:.{1,10}?(?:市|自治州|州|地区|盟))?")
+#: Province (省, 自治区, 特别行政区), then prefecture (市, 州, 地区, 盟), each at most 10+3 chars.
+_ADDRESS_HEAD = re.compile(
+    r"^(?:.{1,10}?(?:省|自治区|特别行政区))?(?:.{1,10}?(?:市|自治州|州(?!市)|地区|盟))?")
 
 
 def mask_address(address: str | None) -> str:
@@ -108,8 +109,9 @@ def scrub_letters(text: str) -> str:
 
 #: Up to the last `@` of the word: a password may hold `@` or `/` written raw.
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s'\"<>]*@")
-#: `user:secret@host` without a scheme (an endpoint written as host:port).
-_BARE_USERINFO = re.compile(r"(?<![\w.%+-])[\w.%+-]+:(?!/)[^\s'\"<>]+@(?=[\w\[])")
+#: `user:secret@host`, with a scheme or without (an endpoint written as host:port).
+_BARE_USERINFO = re.compile(
+    r"(?i)(?<![\w.%+-])((?:[a-z][a-z0-9+.-]*://)?)[\w.%+-]+:[^\s'\"<>]+@(?=[\w\[])")
 _SECRET_PARAM = re.compile(
     r"(?i)([\w-]*(?:secret|passw(?:or)?d|token|signature|credential|access[_-]?key|api[_-]?key)"
     r"[\w-]*)=(\"[^\"]*\"|'[^']*'|[^\s,;&'\"]+)")
@@ -118,8 +120,8 @@ _PYDANTIC_INPUT = re.compile(r"input_value=.*?(?=, input_type=|\]$)", re.MULTILI
 
 
 def scrub_credentials(text: str) -> str:
+    text = _BARE_USERINFO.sub(r"\1***@", text)
     text = _URL_USERINFO.sub(r"\1***@", text)
-    text = _BARE_USERINFO.sub("***@", text)
     text = _SECRET_PARAM.sub(r"\1=***", text)
     text = _AUTH_HEADER.sub(r"\1***", text)
     return _PYDANTIC_INPUT.sub("input_value=***", text)

@@ -9,6 +9,7 @@ print is searched for them.
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import logging
 import os
@@ -126,6 +127,8 @@ def test_masks_keep_region_and_hide_the_birth_date() -> None:
     assert scrub("110105-19900101-1234") == "110105-********-1234"
     assert mask_address("北京市朝阳区建国路88号") == "北京市****"
     assert mask_address("内蒙古自治区呼和浩特市新城区") == "内蒙古自治区呼和浩特市****"
+    assert mask_address("福建省漳州市东山县府前路1号") == "福建省漳州市****"
+    assert mask_address("云南省大理白族自治州洱源县") == "云南省大理白族自治州****"
 
 
 def test_names_and_addresses_in_free_text_are_masked() -> None:
@@ -307,15 +310,16 @@ def test_show_masks_number_birth_date_name_address_and_keys(tmp_path: Path) -> N
                                        fields=who.side_fields("front")))
     masked = show(tmp_path)
     assert_nothing_personal(masked, people)
-    assert "\x1b[2J" not in masked and "\\x1b[2J" in masked  # no terminal escape from a key
-    assert "[bold]" in masked  # shown as written, not read as markup
+    assert masked.count("<key ") == 3  # file names may hold names in any script: replaced
     for who in people:
         assert mask_id(who.id_number) in masked and who.name[0] in masked
+        assert mask_address(who.address) in masked
     unmasked = show(tmp_path, "--unmasked")
     for who, source in zip(people, sources, strict=True):
         for value in (who.id_number, who.name, who.address, who.birth_date.isoformat()):
             assert value in unmasked
-        assert source.replace("\x1b", "\\x1b") in unmasked
+        assert source.replace("\x1b", "\\x1b") in unmasked  # as written, not read as markup
+    assert "\x1b[2J" not in unmasked  # no terminal escape sequence from a key
 
 
 def test_show_escapes_fields_too(tmp_path: Path) -> None:
@@ -324,3 +328,89 @@ def test_show_escapes_fields_too(tmp_path: Path) -> None:
                                    fields=Fields(issuing_authority="[red]x[/y]\x07", valid_to="长期")))
     out = show(tmp_path, "--unmasked")
     assert "[red]x[/y]\\x07" in out
+
+
+# --------------------------------------------------------------------------- the real worker
+
+#: A name written in Latin letters in file names: no pattern can tell it is a name.
+LATIN_NAME = "liuxiaoming"
+
+
+def hostile_names(people: list[Identity]) -> list[str]:
+    """File names holding each person's name or number, in the forms people write them."""
+    _, b, c, d, e, f = (who.id_number for who in people)
+    return [
+        f"{people[0].name}-身份证.jpg",
+        f"sfz{b}.jpg",
+        f"scans/{group(c, (4, 4, 4, 4, 2), ' ')}.jpg",
+        f"{people[3].name}/{group(d, (6, 8, 4), '-')}.jpg",
+        f"old/{e[:6] + e[8:17]}.jpg",
+        f"{LATIN_NAME}_{f.translate(FULL_WIDTH)}.jpg",
+    ]
+
+
+def ocr_job(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run the real worker; everything it prints (stdout, stderr: every log line)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ocr_job.cli", *args], capture_output=True, text=True, timeout=600,
+        check=False, env={**{k: v for k, v in os.environ.items() if not k.startswith("OCR_")},
+                          "OCR_LOG_FORMAT": "plain", "COLUMNS": "1000", **(env or {})})
+    return f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+
+
+@pytest.mark.timeout(900)
+def test_the_worker_prints_no_personal_data(tmp_path: Path, s3_server: object) -> None:
+    """`ocr-job run` (onnx) on cards whose file names hold names and ID numbers, plus inputs
+    that fail (a truncated picture, an empty file, keys that do not exist, an endpoint with
+    credentials), then `ocr-job show`: no number, name or address of anyone appears in
+    anything printed; the records and `show --unmasked` hold them."""
+    from tests.support.s3server import S3Server
+
+    assert isinstance(s3_server, S3Server)
+    people = identities(6)
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    broken = f"{people[0].name}{people[0].address}-{people[0].id_number}.jpg"
+    for index, name in enumerate(hostile_names(people)):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes(make_sample(f"privacy:{index}").jpeg())
+    (src / broken).write_bytes(make_sample("privacy:0").jpeg()[:2000])  # decoding fails
+    (src / f"{LATIN_NAME}-{people[1].birth_date:%Y%m%d}.jpg").write_bytes(b"")
+    printed = [ocr_job("run", str(src), "--output", str(dest))]
+    assert printed[0].startswith("exit 0"), printed[0]
+
+    # S3: keys of a manifest that do not exist are logged by the worker; a bad endpoint
+    # carrying credentials is reported
+    bucket = s3_server.make_bucket()
+    s3_server.client().put_object(bucket, f"in/{broken}", io.BytesIO(b"x"), 1)
+    manifest = tmp_path / "manifest.txt"
+    manifest.write_text(f"in/{broken}\nin/{LATIN_NAME}-{people[2].id_number}.jpg\n"
+                        f"in/{people[4].name}/{people[4].address}.jpg\n", encoding="utf-8")
+    env = s3_server.env()
+    printed.append(ocr_job("run", f"s3://{bucket}/in", "--manifest", str(manifest),
+                           "--output", f"s3://{bucket}/out", env=env))
+    assert printed[-1].startswith("exit 0"), printed[-1]
+    assert "cannot be used" in printed[-1]  # the missing keys were logged ...
+    password = "s3cr3t/Pa55@word"
+    endpoint = f"http://{env['OCR_S3_ACCESS_KEY']}:{password}@{env['OCR_S3_ENDPOINT']}"
+    bad_endpoint = {**env, "OCR_S3_ENDPOINT": endpoint}
+    printed.append(ocr_job("run", f"s3://{bucket}/in", "--output", f"s3://{bucket}/out", env=bad_endpoint))
+    assert not printed[-1].startswith("exit 0")
+    printed += [ocr_job("show", str(dest)), ocr_job("show", f"s3://{bucket}/out", env=env)]
+
+    everything = "\n".join(printed)
+    assert_nothing_personal(everything, people, extra=(LATIN_NAME, password, env["OCR_S3_SECRET_KEY"]))
+    assert "Traceback" not in everything
+
+    # positive control: the records hold what the check looks for, so it would see a leak
+    records = [json.loads(line) for line in (dest / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 8
+    read = [r for r in records if r["status"] == "ok" and r["fields"]["id_number"]]
+    assert len(read) >= 4
+    unmasked = ocr_job("show", str(dest), "--unmasked")
+    for record in read:
+        for field in ("id_number", "name", "address", "birth_date"):
+            value = record["fields"][field]
+            assert value is None or value in unmasked
+        assert record["fields"]["id_number"] not in everything
+    for name in hostile_names(people):
+        assert name in unmasked
