@@ -155,8 +155,10 @@ class _Keys:
     """The keys of this run and the forms they take in messages, found by exact match."""
 
     def __init__(self) -> None:
-        self.keys: set[str] = set()
-        self.variants: dict[str, str] = {}  # another form of a key → the key
+        self.keys: set[str] = set()  # the plan's own strings: no copy is made
+        #: hash of another form of a key → the key (the form itself is not kept: a
+        #: URL-quoted Chinese name is 3 times the key's size)
+        self.variants: dict[int, str] = {}
         self._lengths: set[int] = set()
         self._longest_first: list[int] = []
 
@@ -167,7 +169,7 @@ class _Keys:
         self._lengths.add(len(key))
         for form in _forms(key):
             if form != key and len(form) >= _MIN_KEY_LEN:
-                self.variants.setdefault(form, key)
+                self.variants.setdefault(hash(form), key)
                 self._lengths.add(len(form))
         self._longest_first = []
 
@@ -178,8 +180,8 @@ class _Keys:
             form = text[i:i + n]
             if form in self.keys:
                 return form, n
-            key = self.variants.get(form)
-            if key is not None:
+            key = self.variants.get(hash(form))
+            if key is not None and form in _forms(key):  # not a hash collision
                 return key, n
         return None
 
