@@ -243,7 +243,10 @@ class ScrubFilter(logging.Filter):
     _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit: logging would print them raw
+            message = f"{record.msg} (the arguments did not fit the message)"
         cleaned = scrub(message)
         if cleaned != message or record.args:
             record.msg, record.args = cleaned, None
