@@ -355,7 +355,7 @@ def _turned(image: np.ndarray, orientation: int) -> np.ndarray:
         4: lambda a: a[::-1],
         5: lambda a: np.swapaxes(a, 0, 1),
         6: lambda a: np.rot90(a, k=-1),
-        7: lambda a: np.rot90(a, k=-1)[:, ::-1],
+        7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1],
         8: lambda a: np.rot90(a, k=1),
     }
     turn = turns.get(orientation)

@@ -108,7 +108,7 @@ def _png_image(width: int, height: int, *, channels: int, depth: int, colour: in
     return png(width, height, lambda y: cache[(y // 97) % 4], depth=depth, colour=colour, palette=palette)
 
 
-def _png_text_bomb() -> bytes:
+def png_text_bomb() -> bytes:
     """A small PNG preceded by zTXt chunks that inflate to 1 MiB each (64 MiB in all)."""
     text = zlib.compress(b" " * (1 << 20), 9)
     extra = b"".join(_chunk(b"zTXt", b"k%d\0\0" % i + text) for i in range(64))
@@ -366,7 +366,7 @@ def hostile_cases(card: np.ndarray) -> list[HostileCase]:
                                        palette=bytes(range(200)) * 3)),
         HostileCase("png-1bit-40000x40000.png", "bomb", big,
                     lambda: _png_image(40000, 40000, channels=1, depth=1, colour=0)),
-        HostileCase("png-text-bomb.png", "png-text", ec.UNREADABLE_IMAGE.value, _png_text_bomb),
+        HostileCase("png-text-bomb.png", "png-text", ec.UNREADABLE_IMAGE.value, png_text_bomb),
         HostileCase("png-truncated-40mp.png", "truncated", ec.UNREADABLE_IMAGE.value,
                     lambda: _truncated(_png_image(w, h, channels=1, depth=8, colour=0), 0.5)),
         # TIFF: sample formats, strips, tiles, pages.
