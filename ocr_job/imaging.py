@@ -1,7 +1,8 @@
 """Image stages of the pipeline: safe decode, card localisation, and upright geometry.
 
-- `decode` refuses bad and oversized inputs before paying for them, honours EXIF
-  orientation and normalises every mode (CMYK, 16-bit, palette, alpha) to BGR uint8.
+- `decode` refuses bad and oversized inputs before paying for them (the decoder's memory
+  is estimated from the header), decodes only the first frame, honours EXIF orientation
+  and normalises every mode (CMYK, 16-bit, float, palette, alpha) to BGR uint8 in strips.
 - `locate_card` finds the card's quadrilateral, undoes its perspective and scales it
   so the detector never sees more than `long_side` pixels: that cap keeps memory flat.
 - `upright_boxes` resolves 180° turns and residual skew on the engine's boxes, so the
@@ -55,12 +56,13 @@ class CardImage:
 # --------------------------------------------------------------------------- decode
 
 MiB = 1024 * 1024
-#: The most memory decoding one image may take above the worker's resting RSS (the decoded
-#: frame, the decoder's own buffers, the strips being converted). The onnx engine loaded,
-#: the worker rests at ~200 MiB, and the input's bytes (≤ 20 MB) and the next input's are
-#: held too: this keeps the worker under the engine's `MEMORY_NEED_BYTES` (320 MiB) for any
-#: input. Inputs whose decoding would cost more are decoded reduced (JPEG) or refused with
-#: `image_too_large`, from their header. Measured per class in docs/reliability.md.
+#: The most memory the decoder may hold for one image, estimated from its header
+#: (`decode_cost`: Pillow's frame, plus the format decoder's own buffers); the strip
+#: conversion adds ≤ 16 MiB more (measured). The onnx engine loaded, the worker rests at
+#: 200–250 MiB and the engine itself takes 50–85 MiB more on a card: decoding stays within
+#: what the engine takes, so the worker stays under the engine's `MEMORY_NEED_BYTES`
+#: (320 MiB) for any input. Inputs whose decoding would cost more are decoded reduced (JPEG)
+#: or refused with `image_too_large`. Measured per class in docs/reliability.md.
 DECODE_BUDGET_BYTES = 48 * MiB
 #: A picture of an ID card (1.586:1) may be a page or a strip, but no more elongated than
 #: this: beyond it the card's short side would be under 250 px at the working size, and the
