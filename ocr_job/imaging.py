@@ -79,11 +79,6 @@ _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N
 #: Modes with numeric samples, scaled to 0–255 from their range rather than converted.
 _NUMERIC_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 
-# The decoder's cost is decided here, from the header, for every format (`decode`). Pillow's
-# own decompression-bomb check (a warning over 89 MP, an error over 179 MP, at open: before
-# a JPEG is drafted to 1/8) is not relied on: it only warns on what it lets through, and it
-# would refuse large JPEGs that decode reduced at little cost.
-Image.MAX_IMAGE_PIXELS = None
 # Pillow keeps a PNG's text chunks in memory, up to 64 MiB of inflated text by default
 # (a zTXt bomb of a few kB): allow 4 MiB, ample for any real metadata.
 PngImagePlugin.MAX_TEXT_MEMORY = 4 * PngImagePlugin.MAX_TEXT_CHUNK
@@ -136,13 +131,22 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
 
 
 def _open(data: bytes) -> Image.Image:
-    """The image's header, nothing decoded."""
+    """The image's header, nothing decoded.
+
+    What an image may cost is decided by `decode`, from the header, for every format.
+    Pillow's own decompression-bomb check is not relied on: over 89 MP it only warns (and
+    lets the image through), which is ignored here; over 179 MP it raises at open, before
+    a JPEG could be drafted, which is kept as a last net and reported as `image_too_large`.
+    """
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. a damaged EXIF block: read what is there
+            warnings.simplefilter("ignore")  # bomb warnings; a damaged EXIF block: read what is there
             img = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise ImageError(ErrorCode.UNREADABLE_IMAGE, "not an image file (unknown format)") from None
+    except Image.DecompressionBombError:
+        raise ImageError(ErrorCode.IMAGE_TOO_LARGE,
+                         f"image is over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} MP") from None
     except Exception as exc:
         raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"cannot read the image header: {exc}") from None
     if img.format not in SUPPORTED_FORMATS:

@@ -169,12 +169,16 @@ def test_a_baseline_jpeg_whose_components_come_in_scans_of_their_own_is_multi_sc
     assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "multi-scan" in info.value.message
 
 
-def test_pillows_decompression_bomb_limit_is_not_what_decides() -> None:
-    # 300 MP claimed: Pillow alone refuses it (over 2 × its 89 MP), but drafted at 1/8 it is
-    # 4.7 MP, within the pixel cap and the budget: decoded, at little cost.
+def test_pillows_decompression_bomb_warning_is_not_what_decides() -> None:
+    # 120 MP claimed: Pillow only warns (over its 89 MP) and would decode it. Drafted at 1/8
+    # it is 1.9 MP: decoded reduced, at little cost. A 1-bit PNG of the same size is refused
+    # by the pixel cap, before Pillow would have let it through.
     small = _jpeg_bytes(_pattern(200, 160), quality=80)
-    bgr = imaging.decode(hostile.jpeg_with_size(small, 20000, 15000), MAX_PIXELS)
-    assert max(bgr.shape[:2]) == imaging.WORK_LONG_SIDE
+    bgr = imaging.decode(hostile.jpeg_with_size(small, 12000, 10000), MAX_PIXELS)
+    assert max(bgr.shape[:2]) <= imaging.WORK_LONG_SIDE
+    with pytest.raises(ImageError) as info:
+        imaging.decode(_huge_png_header(12000, 10000), MAX_PIXELS)
+    assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "120 MP" in info.value.message
 
 
 @pytest.mark.parametrize(("mode", "per_pixel"), [("L", 1), ("P", 1), ("I;16", 2), ("RGB", 4), ("RGBA", 4)])
