@@ -134,7 +134,9 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
         try:
             source = open_source(config.source, s3, skip=inside)
             sink = open_sink(config.output, s3)
-            held.enter_context(sink.lock())
+            sharded = manifest_url is not None or (config.shard is not None
+                                                   and config.shard.count > 1)
+            held.enter_context(sink.lock(shared=sharded))
             manifest = read_manifest(manifest_url, s3) if manifest_url else None
             items = pipeline.plan_items(source, config.shard, manifest)
         except (StorageError, OSError) as exc:

@@ -224,7 +224,7 @@ class Sink(Protocol):
         anything too large or unparsable) are skipped, counted in `ignored`."""
         ...
 
-    def lock(self) -> AbstractContextManager[None]:
-        """Held while a run or merge writes to the output (raises StorageError when another
-        process holds it)."""
+    def lock(self, shared: bool = False) -> AbstractContextManager[None]:
+        """Held while a run or merge writes to the output: exclusive, or `shared` by the
+        shards of one sharded run (StorageError when a conflicting holder has it)."""
         ...

@@ -395,7 +395,7 @@ class S3Sink(_S3Location):
     def record_key(self, source_key: str, *, mapped: bool = False) -> str:
         return record_key(self.prefix, source_key, mapped=mapped)
 
-    def lock(self) -> contextlib.AbstractContextManager[None]:
+    def lock(self, shared: bool = False) -> contextlib.AbstractContextManager[None]:
         """No lock on S3: the shards of one batch write to one prefix together by design."""
         return contextlib.nullcontext()
 
