@@ -107,7 +107,7 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
 
     try:
         config = _config_from(args)
-        s3 = S3Settings()
+        s3 = S3Settings().check()
         index = resolve_shard_index()
         if index is None and config.shard is not None:
             index = config.shard.index
@@ -212,7 +212,12 @@ def cmd_merge(args: argparse.Namespace) -> ExitCode:
 
     setup_logging()
     try:
-        sink = open_sink(args.output, S3Settings())
+        s3 = S3Settings().check()
+    except ValueError as exc:
+        log.error("invalid configuration: %s", _brief(exc))
+        return ExitCode.USAGE
+    try:
+        sink = open_sink(args.output, s3)
         with sink.lock():
             result = merge(sink)
     except StorageError as exc:
