@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("--levels", default="clean,photo,hard",
                          help="comma-separated: clean, photo, hard")
     samples.add_argument("--bad-inputs", action="store_true", help="add broken files too")
+    samples.add_argument("--styles", default=None,
+                         help="comma-separated layout styles (default: all): "
+                              "classic, realdesign, compact, wide")  # fmt: skip
 
     show = sub.add_parser("show", help="print a table of the records in DEST")
     show.add_argument("output", help="a folder or s3://BUCKET/PREFIX")
@@ -232,23 +235,30 @@ def cmd_samples(args: argparse.Namespace) -> ExitCode:
     from ocr_job.synth import generate_set
 
     setup_logging()
+    from ocr_job.synth import STYLES
+
     levels = tuple(level.strip() for level in args.levels.split(",") if level.strip())
+    styles = tuple(s.strip() for s in args.styles.split(",") if s.strip()) if args.styles \
+        else STYLES
     labels = generate_set(args.dest, args.count, seed=args.seed, levels=levels,
-                          bad_inputs=args.bad_inputs)
+                          bad_inputs=args.bad_inputs, styles=styles)
     log.info("wrote %d sample cards to %s (labels: %s)", args.count, args.dest, labels.name)
     return ExitCode.OK
 
 
 def cmd_show(args: argparse.Namespace) -> ExitCode:
+    """A table of DEST's records. Unless `--unmasked`: ID number, birth date, name and
+    address masked, and the source key replaced by its reference, as in the logs (a file
+    name may hold a name in any script)."""
     from rich.console import Console
     from rich.table import Table
 
-    from ocr_job.privacy import mask_id
+    from ocr_job.privacy import key_ref, scrub
     from ocr_job.records import FIELD_NAMES
     from ocr_job.storage import StorageError, open_sink
 
     setup_logging()
-    table = Table(title=f"ocr-job results: {args.output}", show_lines=False)
+    table = Table(title=_cell(scrub(f"ocr-job results: {args.output}")), show_lines=False)
     for column in ("source", "side", *FIELD_NAMES, "checks", "error"):
         table.add_column(column, overflow="fold")
     shown = total = ok = 0
@@ -261,13 +271,14 @@ def cmd_show(args: argparse.Namespace) -> ExitCode:
             shown += 1
             fields = record.fields.model_dump()
             if not args.unmasked:
-                fields["id_number"] = mask_id(fields["id_number"])
+                fields = _masked_fields(fields)
             failed = [k for k, v in record.checks.items() if not v]
-            table.add_row(
-                record.source, record.side or "", *(fields[f] or "" for f in FIELD_NAMES),
-                "ok" if not failed else "✗ " + ",".join(failed),
-                record.error.code.value if record.error else "",
-            )
+            cells = (record.source, record.side or "", *(fields[f] or "" for f in FIELD_NAMES),
+                     "ok" if not failed else "✗ " + ",".join(failed),
+                     record.error.code.value if record.error else "")
+            if not args.unmasked:
+                cells = (key_ref(record.source), *cells[1:])
+            table.add_row(*(_cell(c) for c in cells))
     except StorageError as exc:
         log.error("cannot read results: %s", exc)
         return ExitCode.CANNOT_PROCEED
@@ -285,12 +296,42 @@ def _storage_reason(exc: Exception) -> str:
     return str(exc)
 
 
+def _masked_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The birth date is the ID number's hidden digits, so it is hidden with them; a name
+    keeps its first character, an address its province and prefecture."""
+    from ocr_job.privacy import mask_address, mask_date, mask_id, mask_name
+
+    return {**fields, "id_number": mask_id(fields["id_number"]),
+            "birth_date": mask_date(fields["birth_date"]), "name": mask_name(fields["name"]),
+            "address": mask_address(fields["address"])}
+
+
+def _cell(value: str) -> Any:
+    """A table cell: control characters escaped (no terminal escape sequences from a key),
+    never read as rich markup."""
+    from rich.text import Text
+
+    return Text("".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in value))
+
+
 def _brief(exc: Exception) -> str:
+    """A one-line, scrubbed description of a configuration error; a validation error never
+    echoes the value it refused (it may be a secret given to the wrong variable)."""
+    from ocr_job.privacy import scrub
+
     if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in exc.errors()
-        )
-    return str(exc)
+        return scrub("; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {_without_input(err)}"
+            for err in exc.errors()
+        ))
+    return scrub(str(exc))
+
+
+def _without_input(err: Any) -> str:
+    msg, value = str(err["msg"]), err.get("input")
+    if isinstance(value, str) and value:
+        msg = msg.replace(value, "***")
+    return msg
 
 
 if __name__ == "__main__":

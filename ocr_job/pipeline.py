@@ -26,6 +26,7 @@ from ocr_job.engines import Engine, TextBox
 from ocr_job.engines.base import Rereads
 from ocr_job.imaging import ImageError
 from ocr_job.memory import release_free_memory
+from ocr_job.privacy import remember_keys
 from ocr_job.records import BACK_FIELDS, FRONT_FIELDS, ErrorCode, ResultRecord
 from ocr_job.reporting import Reporter
 from ocr_job.sharding import in_shard
@@ -39,10 +40,14 @@ log = logging.getLogger(__name__)
 
 
 def plan_items(source: Source, shard: ShardSpec | None, manifest: list[str] | None) -> list[InputItem]:
-    """The inputs of this run: a manifest's keys, or the listing filtered by shard."""
+    """The inputs of this run: a manifest's keys, or the listing filtered by shard.
+    Their keys are masked in every log line from here on (`privacy.remember_keys`)."""
     if manifest is not None:
+        remember_keys(manifest)
         return list(source.resolve(manifest))
-    return [item for item in source.list() if shard is None or in_shard(item.key, shard)]
+    items = [item for item in source.list() if shard is None or in_shard(item.key, shard)]
+    remember_keys(item.key for item in items)
+    return items
 
 
 # --------------------------------------------------------------------------- fetching
