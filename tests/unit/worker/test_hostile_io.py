@@ -575,3 +575,16 @@ def test_shards_share_the_output_but_a_whole_run_does_not(tmp_path: Path) -> Non
     assert (dest / "_shards" / "shard-0000.json").is_file()
     assert_clean(whole)
     assert whole.returncode == 1 and f"another ocr-job (pid {os.getpid()})" in whole.stderr
+
+
+def test_merge_keeps_only_records_where_the_worker_puts_them(tmp_path: Path) -> None:
+    """A record at a name the worker no longer uses for its source (one an older worker
+    wrote for a key with a control character) is not merged beside the current one."""
+    sink = LocalSink(tmp_path)
+    key = "a\x01b.jpg"
+    (tmp_path / f"{key}.json").write_text(ResultRecord(source=key, status="ok").model_dump_json())
+    sink.write_record(ResultRecord(source=key, status="ok", source_etag="now"), key)
+    sink.write_record(ResultRecord(source="plain.jpg", status="ok"), "plain.jpg")
+    summary = merge(sink)
+    assert (summary.records, summary.ignored) == (2, 1)
+    assert sorted(jsonl_sources(tmp_path)) == sorted([key, "plain.jpg"])
