@@ -87,8 +87,9 @@ class LocalSource:
         folder descriptors, so trees deeper than PATH_MAX are listed too."""
         keys: list[str] = []
         try:
-            for dirpath, dirnames, filenames, dir_fd in os.fwalk(self.root, onerror=_raise):
-                rel = os.path.relpath(dirpath, self.root)
+            # the real path: a SOURCE given as a symlink to a folder is walked too
+            for dirpath, dirnames, filenames, dir_fd in os.fwalk(self._real_root, onerror=_raise):
+                rel = os.path.relpath(dirpath, self._real_root)
                 base = "" if rel == os.curdir else rel.replace(os.sep, "/") + "/"
                 kept = []
                 for name in sorted(dirnames):

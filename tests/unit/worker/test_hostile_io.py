@@ -588,3 +588,12 @@ def test_merge_keeps_only_records_where_the_worker_puts_them(tmp_path: Path) -> 
     summary = merge(sink)
     assert (summary.records, summary.ignored) == (2, 1)
     assert sorted(jsonl_sources(tmp_path)) == sorted([key, "plain.jpg"])
+
+
+def test_a_source_given_as_a_symlink_is_listed(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "a.jpg").write_bytes(JUNK)
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    source = LocalSource(tmp_path / "link")
+    assert [item.key for item in source.list()] == ["a.jpg"]
+    assert source.read(next(source.list())) == JUNK
