@@ -4,6 +4,9 @@ Layout under an output URL `s3://bucket/prefix` (see docs/s3.md):
 
     prefix/<input key>.json        one record per input; user metadata carries the
                                    source ETag and the status (resume = one HEAD)
+    prefix/_mapped/<…>~<hash>.json the record of an input whose key cannot be a record
+                                   key as such (too long, control characters, ...: see
+                                   `base.record_name`)
     prefix/_shards/shard-NNNN.json a shard's summary
     prefix/_manifests/...          manifests written by the planner
     prefix/results.jsonl|csv       written by `ocr-job merge`
