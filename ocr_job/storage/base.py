@@ -171,8 +171,11 @@ def manifest_text(keys: Iterable[str]) -> str:
 
 def is_record_at(name: str, record: ResultRecord) -> bool:
     """True when `record`, found at `name` (relative to the output), sits where the worker
-    stores it: its source plus `.json`, or under `_mapped/`."""
-    return is_mapped_name(name) or name == record.source + RECORD_SUFFIX
+    stores it: under `_mapped/`, or at its source plus `.json` when that source may be stored
+    so (a record an older worker left at a name now mapped is not one of this output's)."""
+    if is_mapped_name(name):
+        return True
+    return name == record.source + RECORD_SUFFIX and is_plain_key(record.source)
 
 
 class Source(Protocol):
@@ -224,7 +227,7 @@ class Sink(Protocol):
         anything too large or unparsable) are skipped, counted in `ignored`."""
         ...
 
-    def lock(self) -> AbstractContextManager[None]:
-        """Held while a run or merge writes to the output (raises StorageError when another
-        process holds it)."""
+    def lock(self, shared: bool = False) -> AbstractContextManager[None]:
+        """Held while a run or merge writes to the output: exclusive, or `shared` by the
+        shards of one sharded run (StorageError when a conflicting holder has it)."""
         ...

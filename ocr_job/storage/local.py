@@ -87,8 +87,9 @@ class LocalSource:
         folder descriptors, so trees deeper than PATH_MAX are listed too."""
         keys: list[str] = []
         try:
-            for dirpath, dirnames, filenames, dir_fd in os.fwalk(self.root, onerror=_raise):
-                rel = os.path.relpath(dirpath, self.root)
+            # the real path: a SOURCE given as a symlink to a folder is walked too
+            for dirpath, dirnames, filenames, dir_fd in os.fwalk(self._real_root, onerror=_raise):
+                rel = os.path.relpath(dirpath, self._real_root)
                 base = "" if rel == os.curdir else rel.replace(os.sep, "/") + "/"
                 kept = []
                 for name in sorted(dirnames):
@@ -237,9 +238,11 @@ class LocalSink:
     # ----------------------------------------------------------------- lock
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """An exclusive `flock` on `<output>/.ocr-job.lock`, released when the process ends
-        (however it ends). Another holder → StorageError naming its pid."""
+    def lock(self, shared: bool = False) -> Iterator[None]:
+        """A `flock` on `<output>/.ocr-job.lock`, released when the process ends (however it
+        ends): exclusive for a whole run or a merge, `shared` for one shard of a sharded run
+        (shards have disjoint inputs, so they may write side by side). A conflicting holder →
+        StorageError naming its pid."""
         path = self.root / LOCK_FILE
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
@@ -247,18 +250,19 @@ class LocalSink:
             raise _output_error(exc) from None
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                holder = _live_pid(fd)
+                who = f"another ocr-job (pid {holder})" if holder else "another ocr-job"
                 raise StorageError(
-                    f"another ocr-job (pid {holder}) is writing to this output folder; wait for "
-                    "it to finish or give another output"
+                    f"{who} is writing to this output folder; wait for it to finish or give "
+                    "another output"
                 ) from None
             except OSError as exc:  # a file system without locks: go on unlocked
                 log.warning("the output folder cannot be locked (%s)", _reason(exc))
-            with contextlib.suppress(OSError):  # a full disk: the first record write says so
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            if not shared or _live_pid(fd) is None:  # one live holder's pid is enough
+                with contextlib.suppress(OSError):  # a full disk: the first write says so
+                    os.pwrite(fd, f"{os.getpid():<10}\n".encode(), 0)
             yield
         finally:
             os.close(fd)
@@ -356,6 +360,18 @@ class LocalSink:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+
+
+def _live_pid(fd: int) -> int | None:
+    """The pid recorded in the lock file, when that process is alive."""
+    try:
+        pid = int(os.pread(fd, 16, 0).decode("ascii").strip())
+        os.kill(pid, 0)
+    except PermissionError:  # alive, another user's
+        return pid
+    except (OSError, ValueError):
+        return None
+    return pid if pid != os.getpid() else None
 
 
 def _is_denied(exc: OSError, root: Path) -> bool:

@@ -4,6 +4,9 @@ Layout under an output URL `s3://bucket/prefix` (see docs/s3.md):
 
     prefix/<input key>.json        one record per input; user metadata carries the
                                    source ETag and the status (resume = one HEAD)
+    prefix/_mapped/<…>~<hash>.json the record of an input whose key cannot be a record
+                                   key as such (too long, control characters, ...: see
+                                   `base.record_name`)
     prefix/_shards/shard-NNNN.json a shard's summary
     prefix/_manifests/...          manifests written by the planner
     prefix/results.jsonl|csv       written by `ocr-job merge`
@@ -395,7 +398,7 @@ class S3Sink(_S3Location):
     def record_key(self, source_key: str, *, mapped: bool = False) -> str:
         return record_key(self.prefix, source_key, mapped=mapped)
 
-    def lock(self) -> contextlib.AbstractContextManager[None]:
+    def lock(self, shared: bool = False) -> contextlib.AbstractContextManager[None]:
         """No lock on S3: the shards of one batch write to one prefix together by design."""
         return contextlib.nullcontext()
 

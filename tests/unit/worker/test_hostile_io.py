@@ -550,3 +550,50 @@ def test_bad_flags_exit_2(tmp_path: Path) -> None:
         proc = ocr_job(*args, timeout=120)
         assert_clean(proc)
         assert proc.returncode == 2
+
+
+def test_shards_share_the_output_but_a_whole_run_does_not(tmp_path: Path) -> None:
+    """Shards (disjoint inputs) may write one output side by side; a whole run or a merge
+    may not run beside them."""
+    import fcntl
+
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    src.mkdir()
+    dest.mkdir()
+    for i in range(4):
+        (src / f"{i}.jpg").write_bytes(JUNK)
+    fd = os.open(dest / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # as a running shard holds it
+        os.pwrite(fd, f"{os.getpid():<10}\n".encode(), 0)
+        shard = ocr_job("run", str(src), "-o", str(dest), "--engine", "onnx", "--shard", "0/2")
+        whole = run_job(src, dest)
+    finally:
+        os.close(fd)
+    assert_clean(shard)
+    assert shard.returncode == 0, shard.stderr[-2000:]
+    assert (dest / "_shards" / "shard-0000.json").is_file()
+    assert_clean(whole)
+    assert whole.returncode == 1 and f"another ocr-job (pid {os.getpid()})" in whole.stderr
+
+
+def test_merge_keeps_only_records_where_the_worker_puts_them(tmp_path: Path) -> None:
+    """A record at a name the worker no longer uses for its source (one an older worker
+    wrote for a key with a control character) is not merged beside the current one."""
+    sink = LocalSink(tmp_path)
+    key = "a\x01b.jpg"
+    (tmp_path / f"{key}.json").write_text(ResultRecord(source=key, status="ok").model_dump_json())
+    sink.write_record(ResultRecord(source=key, status="ok", source_etag="now"), key)
+    sink.write_record(ResultRecord(source="plain.jpg", status="ok"), "plain.jpg")
+    summary = merge(sink)
+    assert (summary.records, summary.ignored) == (2, 1)
+    assert sorted(jsonl_sources(tmp_path)) == sorted([key, "plain.jpg"])
+
+
+def test_a_source_given_as_a_symlink_is_listed(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "a.jpg").write_bytes(JUNK)
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    source = LocalSource(tmp_path / "link")
+    assert [item.key for item in source.list()] == ["a.jpg"]
+    assert source.read(next(source.list())) == JUNK
