@@ -97,9 +97,13 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
     img = _open(data)
     width, height = img.size
     _check_shape(width, height)
-    if img.format in ("JPEG", "MPO"):
-        # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: large photos never fill memory.
-        img.draft("RGB", _draft_size(width, height))
+    try:
+        if img.format in ("JPEG", "MPO"):
+            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: large photos never fill memory.
+            img.draft("RGB", _draft_size(width, height))
+        cost = decode_cost(img, data, (width, height))
+    except Exception as exc:  # a header Pillow opened but whose tags make no sense
+        raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"cannot read the image header: {exc}") from None
     decoded_pixels = img.size[0] * img.size[1]
     if decoded_pixels > max_pixels:
         raise ImageError(
@@ -107,7 +111,6 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
             f"image is {width}×{height} px ({width * height / 1e6:.0f} MP); "
             f"the limit is {max_pixels / 1e6:.0f} MP",
         )
-    cost = decode_cost(img, data, (width, height))
     if cost > DECODE_BUDGET_BYTES:
         raise ImageError(
             ErrorCode.IMAGE_TOO_LARGE,

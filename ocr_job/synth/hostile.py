@@ -413,6 +413,12 @@ def hostile_cases(card: np.ndarray) -> list[HostileCase]:
         HostileCase("bmp-lying-header-12mp.bmp", "truncated", ec.UNREADABLE_IMAGE.value,
                     lambda: _bmp_lying(4000, 3000)),
         HostileCase("bmp-lying-header-40mp.bmp", "bmp", big, lambda: _bmp_lying(w, h)),
+        # Other containers Pillow opens: refused (ICO), or read by their first picture (MPO).
+        HostileCase("icon-256.ico", "other", ec.UNSUPPORTED_FORMAT.value,
+                    lambda: _encode(_pattern(256, 256), "ICO", sizes=[(256, 256)])),
+        HostileCase("mpo-two-pictures.jpg", "multi-frame", READ,
+                    lambda: _encode(_pattern(400, 300), "MPO", save_all=True,
+                                    append_images=[_pattern(3000, 2000)])),
         # Shapes no ID card picture has.
         HostileCase("elongated-20000x64.png", "aspect", ec.IMAGE_TOO_ELONGATED.value,
                     lambda: _elongated(20000, 64)),
