@@ -393,7 +393,12 @@ def test_merge_ignores_what_it_did_not_write(tmp_path: Path, card: bytes) -> Non
     (src / "sub").mkdir()
     (src / "sub" / "b.jpg").write_bytes(JUNK)
     (src / "c.jpg").write_bytes(card)
+    (src / "link").mkdir()
+    (src / "link" / "d.jpg").write_bytes(JUNK)
+    outside = tmp_path / "outside"
+    outside.mkdir()
     dest.mkdir()
+    os.symlink(outside, dest / "link")  # a record is never written through it
     stray = ResultRecord(source="elsewhere.jpg", status="ok").model_dump_json()
     (dest / "labels.json").write_text('{"cards": [1, 2]}')
     (dest / "list.json").write_text("[1, 2, 3]")
@@ -408,18 +413,22 @@ def test_merge_ignores_what_it_did_not_write(tmp_path: Path, card: bytes) -> Non
     assert_clean(proc)
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = by_source(dest)
-    assert set(records) == {"a.jpg", "sub/b.jpg", "c.jpg"}
+    assert set(records) == {"a.jpg", "sub/b.jpg", "c.jpg", "link/d.jpg"}
     assert code(records["sub/b.jpg"]) == "write_failed"  # its own name was refused
+    assert code(records["link/d.jpg"]) == "write_failed"
     assert records["c.jpg"].status == "ok"
-    assert sorted(jsonl_sources(dest)) == ["a.jpg", "c.jpg", "sub/b.jpg"]
+    assert sorted(jsonl_sources(dest)) == ["a.jpg", "c.jpg", "link/d.jpg", "sub/b.jpg"]
+    assert os.listdir(outside) == []
 
     # once the obstacle is gone, a rerun stores the real record and merge keeps that one only
     (dest / "sub").unlink()
     proc = run_job(src, dest)
     assert proc.returncode == 0
-    assert sorted(jsonl_sources(dest)) == ["a.jpg", "c.jpg", "sub/b.jpg"]
-    lines = (dest / RESULTS_JSONL).read_text().splitlines()
-    assert "write_failed" not in "".join(lines)
+    assert sorted(jsonl_sources(dest)) == ["a.jpg", "c.jpg", "link/d.jpg", "sub/b.jpg"]
+    merged_codes = {(r := json.loads(line))["source"]: (r["error"] or {}).get("code")
+                    for line in (dest / RESULTS_JSONL).read_text().splitlines()}
+    assert merged_codes["sub/b.jpg"] == "unreadable_image"  # its own record, not the stand-in
+    assert merged_codes["link/d.jpg"] == "write_failed"
 
     merged = ocr_job("merge", str(dest))
     assert_clean(merged)
