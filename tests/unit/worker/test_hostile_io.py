@@ -606,3 +606,38 @@ def test_a_source_given_as_a_symlink_is_listed(tmp_path: Path) -> None:
     source = LocalSource(tmp_path / "link")
     assert [item.key for item in source.list()] == ["a.jpg"]
     assert source.read(next(source.list())) == JUNK
+
+
+def test_a_read_that_hangs_does_not_hang_the_run(tmp_path: Path) -> None:
+    """The loop itself (`pipeline.run`, real local source and output, the onnx engine): a read
+    that never returns gets a `timeout` record, the inputs after it are done, the run ends."""
+    from ocr_job.config import EngineName, JobConfig
+    from ocr_job.engines import load_engine
+    from ocr_job.pipeline import run
+    from ocr_job.reporting import Reporters
+
+    release = threading.Event()
+
+    class StallingSource(LocalSource):
+        """A folder whose file `stall.jpg` reads like a hung network mount."""
+
+        def read(self, item: InputItem, max_bytes: int = 1 << 20) -> bytes:
+            if item.key == "stall.jpg":
+                release.wait()
+            return super().read(item, max_bytes)
+
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    src.mkdir()
+    for name in ("a.jpg", "stall.jpg", "z.jpg"):
+        (src / name).write_bytes(JUNK)
+    source, sink = StallingSource(src), LocalSink(dest)
+    config = JobConfig(source=str(src), output=str(dest), item_timeout_s=1.0)
+    try:
+        summary = run(list(source.list()), source, sink, load_engine(EngineName.ONNX, 1, False), config,
+                      Reporters([]))
+    finally:
+        release.set()
+    assert summary.processed == 3 and summary.error_codes == {"unreadable_image": 2, "timeout": 1}
+    records = by_source(dest)
+    assert code(records["stall.jpg"]) == "timeout"
+    assert code(records["z.jpg"]) == "unreadable_image"
