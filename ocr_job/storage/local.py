@@ -285,7 +285,7 @@ class LocalSink:
         key = record.source if key is None else key
         name = mapped_name(key) if mapped else record_name(key)
         try:
-            self._write_atomic(self.root / name, record.model_dump_json(indent=1))
+            self._write_atomic(name, record.model_dump_json(indent=1))
         except OSError as exc:
             if exc.errno in _OUTPUT_GONE or _is_denied(exc, self.root):
                 raise _output_error(exc) from None
@@ -293,7 +293,7 @@ class LocalSink:
 
     def write_text(self, name: str, text: str) -> None:
         try:
-            self._write_atomic(self.root / safe_key(name), text)
+            self._write_atomic(safe_key(name), text)
         except OSError as exc:
             raise _output_error(exc) from None
 
@@ -346,20 +346,34 @@ class LocalSink:
         except ValueError:
             return None
 
-    @staticmethod
-    def _write_atomic(path: Path, text: str) -> None:
-        """Write through a temporary file of a unique name in the same folder, then rename."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".ocr-{secrets.token_hex(8)}{_TMP_SUFFIX}")
+    def _write_atomic(self, rel: str, text: str) -> None:
+        """Write `rel` (relative to the output) through a temporary file of a unique name in
+        the same folder, then rename. Folders are made and entered one by one from the
+        output's descriptor, never through a symlink: nothing is written outside the output
+        (a symlinked folder is ELOOP, a file where a folder should be ENOTDIR)."""
+        *folders, name = rel.split("/")
+        dir_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+            for folder in folders:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(folder, 0o777, dir_fd=dir_fd)
+                nxt = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                              dir_fd=dir_fd)
+                os.close(dir_fd)
+                dir_fd = nxt
+            tmp = f".ocr-{secrets.token_hex(8)}{_TMP_SUFFIX}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         0o644, dir_fd=dir_fd)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=dir_fd)
+                raise
+        finally:
+            os.close(dir_fd)
 
 
 def _live_pid(fd: int) -> int | None:

@@ -393,7 +393,12 @@ def test_merge_ignores_what_it_did_not_write(tmp_path: Path, card: bytes) -> Non
     (src / "sub").mkdir()
     (src / "sub" / "b.jpg").write_bytes(JUNK)
     (src / "c.jpg").write_bytes(card)
+    (src / "link").mkdir()
+    (src / "link" / "d.jpg").write_bytes(JUNK)
+    outside = tmp_path / "outside"
+    outside.mkdir()
     dest.mkdir()
+    os.symlink(outside, dest / "link")  # a record is never written through it
     stray = ResultRecord(source="elsewhere.jpg", status="ok").model_dump_json()
     (dest / "labels.json").write_text('{"cards": [1, 2]}')
     (dest / "list.json").write_text("[1, 2, 3]")
@@ -408,18 +413,22 @@ def test_merge_ignores_what_it_did_not_write(tmp_path: Path, card: bytes) -> Non
     assert_clean(proc)
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = by_source(dest)
-    assert set(records) == {"a.jpg", "sub/b.jpg", "c.jpg"}
+    assert set(records) == {"a.jpg", "sub/b.jpg", "c.jpg", "link/d.jpg"}
     assert code(records["sub/b.jpg"]) == "write_failed"  # its own name was refused
+    assert code(records["link/d.jpg"]) == "write_failed"
     assert records["c.jpg"].status == "ok"
-    assert sorted(jsonl_sources(dest)) == ["a.jpg", "c.jpg", "sub/b.jpg"]
+    assert sorted(jsonl_sources(dest)) == ["a.jpg", "c.jpg", "link/d.jpg", "sub/b.jpg"]
+    assert os.listdir(outside) == []
 
     # once the obstacle is gone, a rerun stores the real record and merge keeps that one only
     (dest / "sub").unlink()
     proc = run_job(src, dest)
     assert proc.returncode == 0
-    assert sorted(jsonl_sources(dest)) == ["a.jpg", "c.jpg", "sub/b.jpg"]
-    lines = (dest / RESULTS_JSONL).read_text().splitlines()
-    assert "write_failed" not in "".join(lines)
+    assert sorted(jsonl_sources(dest)) == ["a.jpg", "c.jpg", "link/d.jpg", "sub/b.jpg"]
+    merged_codes = {(r := json.loads(line))["source"]: (r["error"] or {}).get("code")
+                    for line in (dest / RESULTS_JSONL).read_text().splitlines()}
+    assert merged_codes["sub/b.jpg"] == "unreadable_image"  # its own record, not the stand-in
+    assert merged_codes["link/d.jpg"] == "write_failed"
 
     merged = ocr_job("merge", str(dest))
     assert_clean(merged)
@@ -597,3 +606,38 @@ def test_a_source_given_as_a_symlink_is_listed(tmp_path: Path) -> None:
     source = LocalSource(tmp_path / "link")
     assert [item.key for item in source.list()] == ["a.jpg"]
     assert source.read(next(source.list())) == JUNK
+
+
+def test_a_read_that_hangs_does_not_hang_the_run(tmp_path: Path) -> None:
+    """The loop itself (`pipeline.run`, real local source and output, the onnx engine): a read
+    that never returns gets a `timeout` record, the inputs after it are done, the run ends."""
+    from ocr_job.config import EngineName, JobConfig
+    from ocr_job.engines import load_engine
+    from ocr_job.pipeline import run
+    from ocr_job.reporting import Reporters
+
+    release = threading.Event()
+
+    class StallingSource(LocalSource):
+        """A folder whose file `stall.jpg` reads like a hung network mount."""
+
+        def read(self, item: InputItem, max_bytes: int = 1 << 20) -> bytes:
+            if item.key == "stall.jpg":
+                release.wait()
+            return super().read(item, max_bytes)
+
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    src.mkdir()
+    for name in ("a.jpg", "stall.jpg", "z.jpg"):
+        (src / name).write_bytes(JUNK)
+    source, sink = StallingSource(src), LocalSink(dest)
+    config = JobConfig(source=str(src), output=str(dest), item_timeout_s=1.0)
+    try:
+        summary = run(list(source.list()), source, sink, load_engine(EngineName.ONNX, 1, False), config,
+                      Reporters([]))
+    finally:
+        release.set()
+    assert summary.processed == 3 and summary.error_codes == {"unreadable_image": 2, "timeout": 1}
+    records = by_source(dest)
+    assert code(records["stall.jpg"]) == "timeout"
+    assert code(records["z.jpg"]) == "unreadable_image"
