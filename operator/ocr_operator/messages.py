@@ -1,0 +1,18 @@
+"""Text that reaches a batch's status, its Events or the operator's log, made from an
+exception: never an input key (keys may hold names, docs/operator.md)."""
+
+from __future__ import annotations
+
+from ocr_job.storage.base import StorageError
+
+MAX_MESSAGE = 300
+
+
+def safe_error(exc: BaseException) -> str:
+    """Our storage errors (made from bucket, prefix and endpoint, never from an input key)
+    keep their message, printable and short; anything else is named by its class only, as
+    its text may quote an input key."""
+    if isinstance(exc, StorageError):
+        text = "".join(c if c.isprintable() else "?" for c in str(exc))
+        return text[:MAX_MESSAGE]
+    return f"{type(exc).__name__} (details withheld: they may quote an input key)"
