@@ -311,10 +311,18 @@ def test_configmap_is_the_operator_config(
     assert config.service_account in worker_accounts
     assert config.worker_image == data["OCRBATCH_WORKER_IMAGE"]
     if which == "default":
-        assert config == OperatorConfig(worker_image=f"ocrbatch-worker:{APP_VERSION}")
+        assert config == OperatorConfig(
+            worker_image=f"ocrbatch-worker:{APP_VERSION}", service_accounts=("ocrbatch-worker",)
+        )
+        assert config.worker_service_accounts == ("ocrbatch-worker",)
+        assert config.allowed_s3_endpoints == ()
     else:
         assert config.s3_endpoint == "http://minio.storage.svc:9000"
         assert config.service_account == "ocr-worker"
+        assert config.worker_service_accounts == ("ocr-worker", "team-b-reader")
+        assert config.allowed_s3_endpoints == (
+            "http://minio.storage.svc:9000", "s3.archive.example:443"
+        )
         assert config.run_as_user == 20002
         assert config.tmp_size_limit == "2Gi"
         assert config.worker_status_interval == 2.5
