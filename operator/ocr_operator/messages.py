@@ -8,10 +8,16 @@ from ocr_job.storage.base import StorageError
 MAX_MESSAGE = 300
 
 
+class SafeError(RuntimeError):
+    """An error whose message was made by `safe_error` (or holds no key by construction)."""
+
+
 def safe_error(exc: BaseException) -> str:
     """Our storage errors (made from bucket, prefix and endpoint, never from an input key)
     keep their message, printable and short; anything else is named by its class only, as
     its text may quote an input key."""
+    if isinstance(exc, SafeError):
+        return str(exc)[:MAX_MESSAGE]
     if isinstance(exc, StorageError):
         text = "".join(c if c.isprintable() else "?" for c in str(exc))
         return text[:MAX_MESSAGE]

@@ -28,7 +28,7 @@ from ocr_operator.jobs import (
     worker_identity,
 )
 from ocr_operator.jobs import manifest_template as manifest_url
-from ocr_operator.messages import safe_error
+from ocr_operator.messages import SafeError, safe_error
 from ocr_operator.metrics import Metrics
 from ocr_operator.model import BatchSpec, spec_digest
 from ocr_operator.oom import decide_retry, job_outcome, oom_kills, parse_index_ranges
@@ -404,7 +404,7 @@ class Reconciler:
         except Exception as exc:
             message = f"planning failed: {safe_error(exc)}"
             self._patch(namespace, name, {"message": message})
-            raise RuntimeError(message) from None
+            raise SafeError(message) from None
         first_attempt = Attempt(number=0, memory=spec.resources.memory)
         planned = {
             "total": plan.total,
