@@ -185,17 +185,14 @@ class Reconciler:
             message = f"invalid spec: {exc.error_count()} error(s), first: {where}: {first['msg']}"
             self._finish_failed(body, status, message, now, generation, REASON_INVALID_SPEC)
             return Phase.FAILED
-        try:
-            check_batch(spec, self.config)
-        except PolicyViolation as exc:
-            self._finish_failed(body, status, exc.message, now, generation, exc.reason)
-            return Phase.FAILED
-
-        # 1. The plan: list once, write the manifests, freeze total and shard count.
+        # 1. The plan: list once, write the manifests, freeze total and shard count. What
+        # the batch asks of the cluster is checked before it is used: here (the source
+        # endpoint) and before each Job (the spec may change in between).
         if status.get("shardCount") is None:
             try:
+                check_batch(spec, self.config)
                 status = self._plan(body, spec, status, now, generation)
-            except BatchStopped as exc:
+            except (PolicyViolation, BatchStopped) as exc:
                 self._finish_failed(body, status, exc.message, now, generation, exc.reason)
                 return Phase.FAILED
 
@@ -272,8 +269,9 @@ class Reconciler:
             job = jobs.get(latest_name)
             if job is None:
                 try:
+                    check_batch(spec, self.config)
                     self._ensure_identity(body, spec)
-                except BatchStopped as exc:
+                except (PolicyViolation, BatchStopped) as exc:
                     self._finish_failed(body, status, exc.message, now, generation, exc.reason)
                     return Phase.FAILED
                 built = build_job(
