@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="read doubtful names again with a second recogniser (onnx engine; "
                           "on by default; or OCR_SECOND_OPINION)")
     run.add_argument("--shard", help="I/N: process shard I of N (stable hash of the key)")
-    run.add_argument("--manifest", help="a file of keys (docs/s3.md); {index} = JOB_COMPLETION_INDEX")
+    run.add_argument("--manifest", help="a file of keys, one per line; {index} = JOB_COMPLETION_INDEX")
     run.add_argument("--log-format", choices=[f.value for f in LogFormat])
     run.add_argument("--no-merge", action="store_true",
                      help="do not write results.jsonl/csv at the end (done anyway for sharded runs)")
