@@ -418,3 +418,36 @@ def test_bad_spec_and_unreachable_bucket(
         assert drop.status("down").get("lastPollTime")
     names = {b["metadata"]["name"] for b in drop.batches()}
     assert names == {"good-ok"}, names
+
+
+def test_intakes_sharing_an_output_never_mix_batches(
+    drop: Drop, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str]
+) -> None:
+    """Two intakes with one output template and a folder of the same name: the later batch
+    meets the earlier one's plan, stops (OutputInUse) and its folder is kept, Failed."""
+    _, out = buckets
+    first_keys = drop.folder("incoming/same", 2)
+    other_keys = drop.folder("elsewhere/same", 3)
+    with run_operator():
+        drop.intake("one", s3_secret, out)
+        planned = wait_for(
+            "the first plan", lambda: (drop.batch("one-same").get("status") or {}).get("total")
+        )
+        assert planned == len(first_keys)
+        drop.intake(
+            "two", s3_secret, out,
+            source={"bucket": drop.bucket, "prefix": "elsewhere/", "credentialsSecret": s3_secret},
+        )
+        stopped = wait_for(
+            "OutputInUse",
+            lambda: (st := drop.batch("two-same").get("status") or {}).get("phase") == "Failed"
+            and st,
+        )
+        cond = next(c for c in stopped["conditions"] if c["type"] == "Failed")
+        assert cond["reason"] == "OutputInUse" and "shardCount" not in stopped
+        entry = wait_for(
+            "failed", lambda: (e := drop.folder_entry("two", "same")) and e["state"] == "Failed" and e
+        )
+        assert entry["phase"] == "Failed"
+        assert set(other_keys) <= set(drop.keys("elsewhere/same/"))
+        assert (drop.batch("one-same").get("status") or {}).get("total") == len(first_keys)
