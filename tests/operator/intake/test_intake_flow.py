@@ -308,8 +308,12 @@ def test_two_intakes_on_overlapping_prefixes(
             "claimedElsewhere", 0
         )
         assert elsewhere == 4
-        entry = drop.folder_entry("parent", "incoming")
-        assert entry and entry["state"] == "ClaimedElsewhere", drop.status("parent")
+        entry = wait_for(
+            "the parent folder claimed elsewhere",
+            lambda: (e := drop.folder_entry("parent", "incoming"))
+            and e["state"] == "ClaimedElsewhere" and e,
+        )
+        assert entry["message"] == "a sub-folder is claimed by another intake"
 
 
 def test_restart_between_claim_and_batch_creates_exactly_one_batch(
