@@ -14,6 +14,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 
 from ocr_operator import GROUP, LABEL_BATCH, LABEL_MANAGED_BY, MANAGER, PLURAL, VERSION
+from ocr_operator.messages import printable
 
 INTAKE_PLURAL = "ocrintakes"
 
@@ -217,7 +218,7 @@ class KubeCluster:
             },
             "type": type,
             "reason": reason,
-            "message": message[:1024],
+            "message": printable(message)[:1024],
             "source": {"component": MANAGER},
             "reportingComponent": MANAGER,
             "firstTimestamp": now,

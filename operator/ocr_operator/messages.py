@@ -8,6 +8,12 @@ from ocr_job.storage.base import StorageError
 MAX_MESSAGE = 300
 
 
+def printable(text: str) -> str:
+    """`text` with every non-printable character (line breaks, escape sequences, controls)
+    shown as `?`: what reaches an Event or a status message cannot drive a terminal."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 class SafeError(RuntimeError):
     """An error whose message was made by `safe_error` (or holds no key by construction)."""
 
@@ -19,6 +25,5 @@ def safe_error(exc: BaseException) -> str:
     if isinstance(exc, SafeError):
         return str(exc)[:MAX_MESSAGE]
     if isinstance(exc, StorageError):
-        text = "".join(c if c.isprintable() else "?" for c in str(exc))
-        return text[:MAX_MESSAGE]
+        return printable(str(exc))[:MAX_MESSAGE]
     return f"{type(exc).__name__} (details withheld: they may quote an input key)"

@@ -353,3 +353,17 @@ def test_integers_over_the_maxima_are_refused_by_the_schema(
     with pytest.raises(ApiException) as err:
         world.apply(batch_body("greedy", src, out, s3_secret, **spec))
     assert err.value.status == 422
+
+
+def test_events_cannot_carry_control_characters(kube: KubeServer, api: k8s.ApiClient) -> None:
+    """Whatever a message is made from (an intake's folder name, a storage error), the Event
+    holds no line break or escape sequence: `kubectl describe` prints it raw."""
+    from ocr_operator.cluster import KubeCluster
+
+    from tests.support.kube import EVENTS
+
+    owner = {"apiVersion": "ocrbatch.io/v1alpha1", "kind": "OcrBatch",
+             "metadata": {"name": "b", "namespace": NAMESPACE, "uid": "u"}}
+    KubeCluster(api, [NAMESPACE]).post_event(owner, "Warning", "Test", "folder \x1b[31mx\ny\r\t!")
+    (event,) = kube.list(EVENTS, NAMESPACE)
+    assert event["message"] == "folder ?[31mx?y??!"
