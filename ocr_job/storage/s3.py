@@ -549,10 +549,8 @@ def _policy_for(target: Minio | S3Settings | _S3Location | None) -> RetryPolicy:
 def write_manifest(
     target: Minio | S3Settings | _S3Location | None, url: str, keys: Iterable[str]
 ) -> int:
-    """Write `keys`, one per line (UTF-8), to the object at `url`. Returns the count.
-
-    `target` gives the connection: a client, settings, or an S3Source/S3Sink.
-    Keys may hold spaces and any unicode, but not line breaks.
+    """Write `keys` (`manifest_text`: any key, escaped) to the object at `url`. Returns
+    the count. `target` gives the connection: a client, settings, or an S3Source/S3Sink.
     """
     bucket, key = parse_s3_url(url)
     if not key:
@@ -570,7 +568,7 @@ def write_manifest(
         call_with_retry(_policy_for(target), f"PUT {url}", put)
     except S3Error as exc:
         raise _client_error(exc, bucket, _endpoint_of(client)) from None
-    return text.count("\n")
+    return text.count("\n") - 1  # the header line
 
 
 def read_manifest(
