@@ -201,7 +201,7 @@ def test_odd_keys_are_planned_and_never_reach_status_events_or_logs(
         ]
         assert sorted(planned) == sorted(keys)  # exactly, control characters and all
         world.job("odd-0")
-        assert world.status("odd")["phase"] == "Running"
+        world.wait_phase("odd", "Running")
         batch = world.batch("odd")
         events = world.events("odd")
     seen = "\n".join([
