@@ -187,9 +187,11 @@ def capture(case: Case, engine: Recording) -> dict[str, Any]:
     if engine.lines or first.look_again:
         angle = pipeline._card_angle(boxes)
         for (name, quad), line in zip(first.look_again.items(), engine.lines, strict=True):
-            if line is None or (line[0] and line[1] < pipeline.LOOK_AGAIN_MIN_SCORE):
+            if line is None or (line[0] and pipeline.BLANK_BELOW <= line[1]
+                                < pipeline.LOOK_AGAIN_MIN_SCORE):
                 continue  # not read: the parser keeps its own judgement
-            looked[name] = None if not line[0] else TextBox(
+            blank = not line[0] or line[1] < pipeline.BLANK_BELOW
+            looked[name] = None if blank else TextBox(
                 line[0], line[1], pipeline._text_extent(quad, line[0]), angle).to_json()
     index = {id(box): i for i, box in enumerate(engine.found)}
     again = {str(index[id(box)]): list(answer) for box, answer in engine.again
