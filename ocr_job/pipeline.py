@@ -349,12 +349,12 @@ def _look_again(card: np.ndarray, engine: ReadsLines, found: list[TextBox], upri
 
 
 #: Text read again where the parser asked scores this much at least, else it is text that
-#: could not be made out (the parser then takes the place as not read). The guilloche of a
-#: blank place was read as "1" at 0.69; faint values and lines read at 0.99 and more.
+#: could not be made out (the parser then takes the place as not read). Faint values and
+#: lines read at 0.99 and more.
 LOOK_AGAIN_MIN_SCORE = 0.9
-#: Below the engine's own floor for text (`engines.onnx.MIN_TEXT_SCORE`), what was read is
-#: the background: the place holds no text (a rosette guilloche read as "60" at 0.42).
-BLANK_BELOW = 0.5
+#: Below this, what was read is the background: the place holds no text (blank places of
+#: the bench's cards: guilloche read as "60" at 0.42, "0900" at 0.56, "1" at 0.69).
+BLANK_BELOW = 0.8
 #: The place read again is this many text heights high (the parser's regions have margins).
 PLACE_HEIGHT_IN_LINES = 1.3
 
