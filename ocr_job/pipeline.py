@@ -243,7 +243,7 @@ def _complete(reading: idcard.CardReading) -> bool:
 
 def _recognise_and_parse(card: np.ndarray, engine: Engine, timings: dict[str, float]) -> idcard.CardReading:
     """Recognise, parse; read again the places the layout says hold a value none was read
-    for, and the doubtful name and authority lines; parse again after each."""
+    for, and the doubtful name and address lines; parse again after each."""
     h, w = card.shape[:2]
     with _timed(timings, "recognise"):
         result = engine.recognise(card)
@@ -269,15 +269,26 @@ def _recognise_and_parse(card: np.ndarray, engine: Engine, timings: dict[str, fl
 #: A name read with a lower score is read again by the engine's second opinion, when it has
 #: one (about a tenth of the fronts). Names misread with confidence scored 0.93-0.99.
 SECOND_OPINION_BELOW = 0.995
+#: An address line read with a lower score is read again too: a character lost or added
+#: below the county still scores high alone (…9-5-270 for …9-5-2701 at 0.96, 88 appended at
+#: 0.93), the two recognisers' share of it less (0.75, 0.90: below the address's 0.9 floor).
+ADDRESS_SECOND_OPINION_BELOW = 0.98
+
 
 def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[int, Callable[[str], str]]:
-    """The boxes of a front's name (when any of them scored below SECOND_OPINION_BELOW) and
-    the boxes for which the parser has known values to offer (`CardReading.candidates`),
-    each with what a reading of it means (`idcard.name_meaning`)."""
+    """The boxes of a front's name (when any of them scored below SECOND_OPINION_BELOW), its
+    address lines scored below ADDRESS_SECOND_OPINION_BELOW, and the boxes for which the
+    parser has known values to offer (`CardReading.candidates`), each with what a reading
+    of it means (`idcard.name_meaning`, `idcard.place_meaning`)."""
     out: dict[int, Callable[[str], str]] = dict.fromkeys(reading.candidates, str)
-    name = reading.sources.get("name") or frozenset() if reading.side == "front" else frozenset()
+    if reading.side != "front":
+        return out
+    name = reading.sources.get("name") or frozenset()
     if name and min(boxes[i].score for i in name) < SECOND_OPINION_BELOW:
         out.update((i, idcard.name_meaning) for i in name)
+    for i in reading.sources.get("address") or ():
+        if boxes[i].score < ADDRESS_SECOND_OPINION_BELOW and i not in out:
+            out[i] = idcard.place_meaning
     return out
 
 
@@ -286,8 +297,8 @@ def _read_again(card: np.ndarray, engine: Rereads, found: list[TextBox], upright
                 candidates: dict[int, tuple[str, ...]] | None = None) -> list[TextBox]:
     """`upright` with the lines at `which` read again by the engine's second opinion: the
     name, which the first recogniser misreads with confidence when it holds a rare
-    character (see `engines.ctc`), and lines read as no known value, with the known values
-    near it (`candidates`) weighed too."""
+    character (see `engines.ctc`), doubtful address lines, and lines read as no known
+    value, with the known values near it (`candidates`) weighed too."""
     candidates = candidates or {}
     out = list(upright)
     for i, meaning in which.items():

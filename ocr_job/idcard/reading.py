@@ -58,9 +58,9 @@ WARNING_CODES: dict[str, str] = {
 #: 骉 → 弱, 婳 → 娅, 䶮 → 龚) scored 0.62-0.91; right names mostly 0.92 and more, but
 #: those with a rare character as low as 0.75, which this bar leaves empty too.
 #: Authorities are checked against the place table, so their bar is lower. Addresses are
-#: checked only down to the county: below it a misread or lost character (an address read
-#: `…9-5-270` for `…9-5-2701` at 0.75, one with `88` more at 0.90, on the styles' bench
-#: cards; right ones at 0.72 and 0.95) is caught by the line's score alone.
+#: checked only down to the county: below it a lost or added character (`…9-5-270` for
+#: `…9-5-2701`, `88` appended; 0.75 and 0.90 once read again by the second opinion, see
+#: `pipeline.ADDRESS_SECOND_OPINION_BELOW`) is caught by the line's score alone.
 MIN_FREE_TEXT_SCORE: dict[str, float] = {"name": 0.92, "address": 0.9, "issuing_authority": 0.7}
 #: Fields no vocabulary, date or checksum check guards.
 FREE_TEXT = frozenset(MIN_FREE_TEXT_SCORE)
