@@ -641,3 +641,14 @@ def test_a_read_that_hangs_does_not_hang_the_run(tmp_path: Path) -> None:
     records = by_source(dest)
     assert code(records["stall.jpg"]) == "timeout"
     assert code(records["z.jpg"]) == "unreadable_image"
+
+
+@pytest.mark.parametrize("text", [b'{"ocrbatchManifest":2}\n"a.jpg"\nnot json\n', b"\xff\xfe.jpg\n"])
+def test_a_damaged_manifest_is_a_clean_error(tmp_path: Path, text: bytes) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "keys.txt").write_bytes(text)
+    proc = ocr_job("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--engine", "onnx",
+                   "--manifest", str(tmp_path / "keys.txt"), timeout=120)
+    assert_clean(proc)
+    assert proc.returncode == 1 and len(error_lines(proc)) == 1
+    assert "manifest" in proc.stderr and "not json" not in proc.stderr
