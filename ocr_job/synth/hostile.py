@@ -413,8 +413,8 @@ def hostile_cases(card: np.ndarray) -> list[HostileCase]:
         HostileCase("bmp-lying-header-12mp.bmp", "truncated", ec.UNREADABLE_IMAGE.value,
                     lambda: _bmp_lying(4000, 3000)),
         HostileCase("bmp-lying-header-40mp.bmp", "bmp", big, lambda: _bmp_lying(w, h)),
-        # Other containers Pillow opens: refused (ICO), or read by their first picture (MPO).
-        HostileCase("icon-256.ico", "other", ec.UNSUPPORTED_FORMAT.value,
+        # Other containers Pillow opens: refused (an ICO named .png), or read by their first picture (MPO).
+        HostileCase("icon-named-png.png", "other", ec.UNSUPPORTED_FORMAT.value,
                     lambda: _encode(_pattern(256, 256), "ICO", sizes=[(256, 256)])),
         HostileCase("mpo-two-pictures.jpg", "multi-frame", READ,
                     lambda: _encode(_pattern(400, 300), "MPO", save_all=True,
