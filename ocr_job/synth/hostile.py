@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,12 +45,6 @@ class HostileCase:
 
 
 # --------------------------------------------------------------------------- pixels
-
-
-def _stripes(width: int, height: int, period: int = 97) -> Iterator[tuple[int, int]]:
-    """Runs of rows (start, count) of one stripe each: the pattern every writer repeats."""
-    for y in range(0, height, period):
-        yield y, min(period, height - y)
 
 
 def _row(width: int, y: int, channels: int, dtype: str) -> np.ndarray:
@@ -289,8 +283,8 @@ def _webp_frames(frames: int) -> bytes:
 
 
 def _card_scan(card: np.ndarray, width: int, fmt: str) -> bytes:
-    """The card (RGB) scaled to `width` px: 16-bit grey PNG, progressive JPEG, 16-bit
-    grey TIFF (strips) or first page of a two-page TIFF."""
+    """The card (RGB) scaled to `width` px, as a progressive JPEG ("jpeg-progressive") or a
+    16-bit grey PNG ("png16")."""
     h, w = card.shape[:2]
     big = cv2.resize(card, (width, round(width * h / w)), interpolation=cv2.INTER_LINEAR)
     if fmt == "jpeg-progressive":
