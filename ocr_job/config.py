@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +82,28 @@ class S3Settings(BaseSettings):
     #: Give up on a storage call when its transient failures have lasted this long (seconds);
     #: the shard then exits with code 1 and nothing unwritten is marked done.
     retry_timeout_s: Annotated[float, Field(ge=0)] = 120.0
+
+    def check(self) -> S3Settings:
+        """`self`, or ValueError when the endpoint is not `host[:port]` or
+        `http(s)://host[:port][/]` (credentials, a path or a bad port in it). The message never
+        repeats the value: it may hold a secret. The worker calls it at start (a usage error,
+        exit 2); the settings themselves stay lenient for the operator's own checks."""
+        text = self.endpoint.strip()
+        parsed = urlsplit(text if "://" in text else f"http://{text}")
+        if parsed.scheme not in ("http", "https"):
+            raise ValueError("OCR_S3_ENDPOINT: the scheme must be http:// or https://")
+        if "@" in parsed.netloc:
+            raise ValueError("OCR_S3_ENDPOINT must not hold credentials; use OCR_S3_ACCESS_KEY "
+                             "and OCR_S3_SECRET_KEY")
+        if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
+            raise ValueError("OCR_S3_ENDPOINT must be host[:port], with no path or query")
+        try:
+            port = parsed.port
+        except ValueError:
+            raise ValueError("OCR_S3_ENDPOINT: the port must be a number from 1 to 65535") from None
+        if not parsed.hostname or port == 0 or any(c.isspace() for c in text):
+            raise ValueError("OCR_S3_ENDPOINT must be host[:port] (e.g. minio:9000)")
+        return self
 
 
 class JobConfig(BaseSettings):
