@@ -241,6 +241,14 @@ def _jpeg(size: tuple[int, int], mode: str, **kw: object) -> bytes:
         else jpeg_with_size(_encode(_pattern(200, 160).convert(mode), "JPEG", quality=80, **kw), *size)
 
 
+def jpeg_many_scans(scans: int) -> bytes:
+    """A 12 MP progressive JPEG whose last scan is repeated: a few bytes per scan, and
+    libjpeg goes over every block again for each."""
+    data = _encode(Image.new("RGB", (4000, 3000), (200, 180, 160)), "JPEG", quality=80, progressive=True)
+    last = data[data.rindex(b"\xff\xda") : -2]
+    return data[:-2] + last * scans + b"\xff\xd9"
+
+
 def _webp_lossless(width: int, height: int) -> bytes:
     """A flat lossless WebP patched to `width`×`height`: a flat image costs no bits per
     pixel in VP8L, so the file still decodes at the claimed size."""
@@ -340,6 +348,8 @@ def hostile_cases(card: np.ndarray) -> list[HostileCase]:
         HostileCase("jpeg-baseline-cmyk-13370.jpg", "jpeg-baseline", READ,
                     lambda: _jpeg((13370, 13370), "CMYK")),
         HostileCase("jpeg-baseline-65000.jpg", "jpeg-baseline", big, lambda: _jpeg((65000, 65000), "RGB")),
+        HostileCase("jpeg-progressive-20000-scans.jpg", "jpeg-progressive", big,
+                    lambda: jpeg_many_scans(20000)),
         HostileCase("jpeg-truncated-progressive.jpg", "truncated", ec.UNREADABLE_IMAGE.value,
                     lambda: _truncated(_card_scan(card, 1600, "jpeg-progressive"), 0.3)),
         # PNG: bit depth and mode decide the decoder's bytes per pixel, not the file size.

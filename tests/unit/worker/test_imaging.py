@@ -169,6 +169,15 @@ def test_a_baseline_jpeg_whose_components_come_in_scans_of_their_own_is_multi_sc
     assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "multi-scan" in info.value.message
 
 
+def test_a_jpeg_of_too_many_scans_is_refused_before_libjpeg_goes_over_them() -> None:
+    data = hostile.jpeg_many_scans(imaging.MAX_JPEG_SCANS)
+    with pytest.raises(ImageError) as info:
+        imaging.decode(data, MAX_PIXELS)
+    assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "scans" in info.value.message
+    ordinary = _jpeg_bytes(_pattern(800, 500), quality=80, progressive=True)
+    assert imaging.decode(ordinary, MAX_PIXELS).shape == (500, 800, 3)
+
+
 def test_pillows_decompression_bomb_warning_is_not_what_decides() -> None:
     # 120 MP claimed: Pillow only warns (over its 89 MP) and would decode it. Drafted at 1/8
     # it is 1.9 MP: decoded reduced, at little cost. A 1-bit PNG of the same size is refused
