@@ -123,6 +123,8 @@ class TiffPage:
     rows_per_strip: int = 64
     tile: int | None = None  # a tiled page: the tiles' side
     blocks: int | None = None  # lie about the strip count (a header that claims more)
+    big_tags: int = 0  # private tags whose values all point at the same padding …
+    big_tag_bytes: int = 0  # … of this many bytes (Pillow reads each value at open)
 
 
 def tiff(pages: list[TiffPage]) -> bytes:
@@ -138,12 +140,14 @@ def tiff(pages: list[TiffPage]) -> bytes:
         block = zlib.compress(rows, 6)
         block_at = len(out)
         out += block + b"\0" * (len(block) % 2)
+        padding_at = len(out)
+        out += b"\0" * (page.big_tag_bytes if page.big_tags else 0)
         if page.tile:
             count = -(-page.width // page.tile) * -(-page.height // page.tile)
         else:
             count = -(-page.height // block_h)
         count = page.blocks or count
-        entries: dict[int, tuple[int, list[int]]] = {
+        entries: dict[int, tuple[int, list[int] | _At]] = {
             256: (4, [page.width]), 257: (4, [page.height]),
             258: (3, [page.bits] * page.samples), 259: (3, [8]),
             262: (3, [2 if page.samples >= 3 else 1]), 277: (3, [page.samples]),
@@ -155,6 +159,7 @@ def tiff(pages: list[TiffPage]) -> bytes:
         else:
             entries |= {273: (4, [block_at] * count), 278: (4, [block_h]),
                         279: (4, [len(block)] * count)}
+        entries |= {40000 + i: (7, _At(page.big_tag_bytes, padding_at)) for i in range(page.big_tags)}
         ifd_at = len(out)
         struct.pack_into("<I", out, next_ptr, ifd_at)
         out += _ifd(entries, ifd_at)
@@ -162,12 +167,23 @@ def tiff(pages: list[TiffPage]) -> bytes:
     return bytes(out)
 
 
-def _ifd(entries: dict[int, tuple[int, list[int]]], at: int) -> bytes:
+@dataclass(frozen=True, slots=True)
+class _At:
+    """A tag value already in the file: `count` values at `offset`."""
+
+    count: int
+    offset: int
+
+
+def _ifd(entries: dict[int, tuple[int, list[int] | _At]], at: int) -> bytes:
     head = struct.pack("<H", len(entries))
     extra = bytearray()
     extra_at = at + 2 + 12 * len(entries) + 4
     for tag in sorted(entries):
         kind, values = entries[tag]
+        if isinstance(values, _At):
+            head += struct.pack("<HHII", tag, kind, values.count, values.offset)
+            continue
         data = struct.pack(f"<{len(values)}{'H' if kind == 3 else 'I'}", *values)
         if len(data) <= 4:
             head += struct.pack("<HHI", tag, kind, len(values)) + data.ljust(4, b"\0")
@@ -396,6 +412,8 @@ def hostile_cases(card: np.ndarray) -> list[HostileCase]:
                     lambda: tiff([TiffPage(w, h, tile=256)])),
         HostileCase("tiff-one-huge-tile.tif", "tiff-tiled", big,
                     lambda: tiff([TiffPage(6000, 6000, bits=16, tile=6000)])),
+        HostileCase("tiff-tag-values-500mib.tif", "tiff-strips", big,
+                    lambda: tiff([TiffPage(300, 200, big_tags=100, big_tag_bytes=5 << 20)])),
         HostileCase("tiff-many-strips.tif", "tiff-strips", big,
                     lambda: tiff([TiffPage(64, 600000, rows_per_strip=1)])),
         HostileCase("tiff-pages-small-then-huge.tif", "multi-frame", READ,
