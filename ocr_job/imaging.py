@@ -103,30 +103,9 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
         raise ImageError(ErrorCode.EMPTY_FILE, "the file is empty")
     _check_tiff_header(data)
     img = _open(data)
-    width, height = img.size
-    _check_shape(width, height)
+    _check_shape(*img.size)
     _check_jpeg_scans(img, data)
-    try:
-        if img.format in ("JPEG", "MPO"):
-            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: large photos never fill memory.
-            img.draft("RGB", _draft_size(width, height))
-        cost = decode_cost(img, data, (width, height))
-    except Exception as exc:  # a header Pillow opened but whose tags make no sense
-        raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"cannot read the image header: {exc}") from None
-    decoded_pixels = img.size[0] * img.size[1]
-    if decoded_pixels > max_pixels:
-        raise ImageError(
-            ErrorCode.IMAGE_TOO_LARGE,
-            f"image is {width}×{height} px ({width * height / 1e6:.0f} MP); "
-            f"the limit is {max_pixels / 1e6:.0f} MP",
-        )
-    if cost > DECODE_BUDGET_BYTES:
-        raise ImageError(
-            ErrorCode.IMAGE_TOO_LARGE,
-            f"decoding this {width}×{height} {_kind(img, data, (width, height))} would take about "
-            f"{cost / MiB:.0f} MiB of memory; the limit is {DECODE_BUDGET_BYTES / MiB:.0f} MiB "
-            f"(a JPEG, or fewer pixels, fits)",
-        )
+    _check_cost(img, data, max_pixels)
     try:
         img.load()  # the first frame only: nothing ever seeks to another
         orientation = _orientation(img)
@@ -167,6 +146,36 @@ def _open(data: bytes) -> Image.Image:
             f"image format {img.format} is not supported; use JPEG, PNG, WEBP, TIFF, BMP or GIF",
         )
     return img
+
+
+def _check_cost(img: Image.Image, data: bytes, max_pixels: int) -> None:
+    """Draft a JPEG to the scale libjpeg will decode it at, then refuse what would decode to
+    more than `max_pixels`, or cost the decoder more than DECODE_BUDGET_BYTES."""
+    width, height = img.size
+    try:
+        if img.format in ("JPEG", "MPO"):
+            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: large photos never fill memory.
+            img.draft("RGB", _draft_size(width, height))
+        cost = decode_cost(img, data, (width, height))
+    except Exception as exc:  # a header Pillow opened but whose tags make no sense
+        raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"cannot read the image header: {exc}") from None
+    if img.size[0] * img.size[1] > max_pixels:
+        raise ImageError(
+            ErrorCode.IMAGE_TOO_LARGE,
+            f"image is {width}×{height} px ({width * height / 1e6:.0f} MP); "
+            f"the limit is {max_pixels / 1e6:.0f} MP",
+        )
+    if cost > DECODE_BUDGET_BYTES:
+        multi_scan = img.format in ("JPEG", "MPO") and _jpeg_coefficient_bytes(img, data, (width, height))
+        kind = (f"{'progressive' if img.info.get('progressive') else 'multi-scan'} {img.mode} JPEG"
+                if multi_scan else f"{img.format} ({img.mode})")
+        fits = "as a baseline JPEG" if multi_scan else "as a JPEG"
+        raise ImageError(
+            ErrorCode.IMAGE_TOO_LARGE,
+            f"decoding this {width}×{height} {kind} would take about {cost / MiB:.0f} MiB of "
+            f"memory; the limit is {DECODE_BUDGET_BYTES / MiB:.0f} MiB ({fits}, or with fewer "
+            f"pixels, it fits)",
+        )
 
 
 def _check_shape(width: int, height: int) -> None:
@@ -321,13 +330,6 @@ def _tiff_first_page(data: bytes) -> tuple[int, int]:
         if size > value_size:  # stored outside the entry, read at open
             tag_bytes += size
     return blocks, tag_bytes
-
-
-def _kind(img: Image.Image, data: bytes, full_size: tuple[int, int]) -> str:
-    """The format and mode, as a person would name them (for messages)."""
-    if img.format in ("JPEG", "MPO") and _jpeg_coefficient_bytes(img, data, full_size):
-        return f"{'progressive' if img.info.get('progressive') else 'multi-scan'} {img.mode} JPEG"
-    return f"{img.format} ({img.mode})"
 
 
 def _draft_size(width: int, height: int) -> tuple[int, int]:
