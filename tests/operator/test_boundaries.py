@@ -201,7 +201,7 @@ def test_odd_keys_are_planned_and_never_reach_status_events_or_logs(
         ]
         assert sorted(planned) == sorted(keys)  # exactly, control characters and all
         world.job("odd-0")
-        assert world.status("odd")["phase"] == "Running"
+        world.wait_phase("odd", "Running")
         batch = world.batch("odd")
         events = world.events("odd")
     seen = "\n".join([
@@ -367,3 +367,22 @@ def test_events_cannot_carry_control_characters(kube: KubeServer, api: k8s.ApiCl
     KubeCluster(api, [NAMESPACE]).post_event(owner, "Warning", "Test", "folder \x1b[31mx\ny\r\t!")
     (event,) = kube.list(EVENTS, NAMESPACE)
     assert event["message"] == "folder ?[31mx?y??!"
+
+
+def test_a_spec_changed_mid_run_is_checked_before_the_next_job(
+    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    s3_server: S3Server,
+) -> None:
+    src, out = buckets
+    put_images(s3_server, src, 2)
+    with run_operator():
+        world.apply(batch_body("turn", src, out, s3_secret))
+        world.job("turn-0")
+        world.wait_phase("turn", "Running")
+        world.custom.patch_namespaced_custom_object(
+            "ocrbatch.io", "v1alpha1", NAMESPACE, "ocrbatches", "turn",
+            {"spec": {"serviceAccountName": "default"}},
+        )
+        world.kube.delete(JOBS, NAMESPACE, "turn-0")  # the next pass would make it again
+        failed_with(world, "turn", "ServiceAccountNotAllowed")
+        assert world.kube.find(JOBS, NAMESPACE, "turn-0") is None
