@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
+from ocr_job.config import DEFAULT_DECODE_BUDGET_MIB
 from ocr_job.engines.base import Point, TextBox
 from ocr_job.records import ErrorCode
 
@@ -56,14 +57,15 @@ class CardImage:
 # --------------------------------------------------------------------------- decode
 
 MiB = 1024 * 1024
-#: The most memory the decoder may hold for one image, estimated from its header
-#: (`decode_cost`: Pillow's frame, plus the format decoder's own buffers); the strip
+#: The most memory the decoder may hold for one image by default (the worker's
+#: `OCR_DECODE_BUDGET_MIB`), estimated from its header (`decode_cost`: the frame, plus the
+#: format decoder's own buffers); the strip
 #: conversion adds ≤ 16 MiB more (measured). The onnx engine loaded, the worker rests at
 #: 200–250 MiB and the engine itself takes 50–85 MiB more on a card: decoding stays within
 #: what the engine takes, so the worker stays under the engine's `MEMORY_NEED_BYTES`
 #: (320 MiB) for any input. Inputs whose decoding would cost more are decoded reduced (JPEG)
 #: or refused with `image_too_large`. Measured per class in docs/reliability.md.
-DECODE_BUDGET_BYTES = 48 * MiB
+DECODE_BUDGET_BYTES = DEFAULT_DECODE_BUDGET_MIB * MiB
 #: A picture of an ID card (1.586:1) may be a page or a strip, but no more elongated than
 #: this: beyond it the card's short side would be under 250 px at the working size, and the
 #: engine is given lines thousands of pixels long.
@@ -92,8 +94,11 @@ _NUMERIC_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 PngImagePlugin.MAX_TEXT_MEMORY = 4 * PngImagePlugin.MAX_TEXT_CHUNK
 
 
-def decode(data: bytes, max_pixels: int) -> np.ndarray:
+def decode(data: bytes, max_pixels: int, budget_bytes: int = DECODE_BUDGET_BYTES) -> np.ndarray:
     """Bytes → BGR uint8, at most WORK_LONG_SIDE on the long side. Raises ImageError.
+
+    `budget_bytes`: the most the decoder may take (`decode_cost`), the worker's
+    `OCR_DECODE_BUDGET_MIB`; inputs that would cost more get `image_too_large`.
 
     Everything that decides the cost is read from the header first: the size, the mode,
     and the decoder's own buffers (`decode_cost`); then only the first frame is decoded,
@@ -105,7 +110,7 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
     img = _open(data)
     _check_shape(*img.size)
     _check_jpeg_scans(img, data)
-    _check_cost(img, data, max_pixels)
+    _check_cost(img, data, max_pixels, budget_bytes)
     try:
         img.load()  # the first frame only: nothing ever seeks to another
         orientation = _orientation(img)
@@ -148,9 +153,9 @@ def _open(data: bytes) -> Image.Image:
     return img
 
 
-def _check_cost(img: Image.Image, data: bytes, max_pixels: int) -> None:
+def _check_cost(img: Image.Image, data: bytes, max_pixels: int, budget_bytes: int) -> None:
     """Draft a JPEG to the scale libjpeg will decode it at, then refuse what would decode to
-    more than `max_pixels`, or cost the decoder more than DECODE_BUDGET_BYTES."""
+    more than `max_pixels`, or cost the decoder more than `budget_bytes`."""
     width, height = img.size
     try:
         if img.format in ("JPEG", "MPO"):
@@ -165,7 +170,7 @@ def _check_cost(img: Image.Image, data: bytes, max_pixels: int) -> None:
             f"image is {width}×{height} px ({width * height / 1e6:.0f} MP); "
             f"the limit is {max_pixels / 1e6:.0f} MP",
         )
-    if cost > DECODE_BUDGET_BYTES:
+    if cost > budget_bytes:
         multi_scan = img.format in ("JPEG", "MPO") and _jpeg_coefficient_bytes(img, data, (width, height))
         kind = (f"{'progressive' if img.info.get('progressive') else 'multi-scan'} {img.mode} JPEG"
                 if multi_scan else f"{img.format} ({img.mode})")
@@ -173,8 +178,8 @@ def _check_cost(img: Image.Image, data: bytes, max_pixels: int) -> None:
         raise ImageError(
             ErrorCode.IMAGE_TOO_LARGE,
             f"decoding this {width}×{height} {kind} would take about {cost / MiB:.0f} MiB of "
-            f"memory; the limit is {DECODE_BUDGET_BYTES / MiB:.0f} MiB ({fits}, or with fewer "
-            f"pixels, it fits)",
+            f"memory; the limit is {budget_bytes / MiB:.0f} MiB (OCR_DECODE_BUDGET_MIB; {fits}, "
+            f"or with fewer pixels, it fits)",
         )
 
 
