@@ -112,9 +112,14 @@ def decode(data: bytes, max_pixels: int, budget_bytes: int = DECODE_BUDGET_BYTES
     _check_jpeg_scans(img, data)
     _check_cost(img, data, max_pixels, budget_bytes)
     try:
-        img.load()  # the first frame only: nothing ever seeks to another
-        orientation = _orientation(img)
-        bgr = _reduced_bgr(img, WORK_LONG_SIDE)
+        if _webp_kind(img, data) is not None:
+            orientation, size = _orientation(img), img.size
+            del img  # the header only: libwebp decodes from `data`
+            bgr = _webp_bgr(data, size)
+        else:
+            img.load()  # the first frame only: nothing ever seeks to another
+            orientation = _orientation(img)
+            bgr = _reduced_bgr(img, WORK_LONG_SIDE)
     except ImageError:
         raise
     except MemoryError:
@@ -122,7 +127,6 @@ def decode(data: bytes, max_pixels: int, budget_bytes: int = DECODE_BUDGET_BYTES
                          "the image needs more memory than the worker has") from None
     except Exception as exc:
         raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"the image data is damaged: {exc}") from None
-    del img
     return np.ascontiguousarray(_turned(bgr, orientation))
 
 
@@ -209,10 +213,56 @@ def decode_cost(img: Image.Image, data: bytes, full_size: tuple[int, int]) -> in
     if img.format == "TIFF":
         return frame + _tiff_block_bytes(img)
     if img.format == "WEBP":
-        return frame + 3 * width * height * 4  # libwebp's canvas, its previous frame, a copy
+        kind = _webp_kind(img, data)
+        if kind is None:  # Pillow's WebPAnimDecoder: its canvas, its previous frame, a copy
+            return frame + 3 * width * height * 4
+        lossy_reduced = kind == "VP8 " and _webp_scale(width, height) > 1
+        return width * height * (WEBP_REDUCED_BYTES if lossy_reduced else WEBP_FULL_BYTES) + 4 * MiB
     if img.format == "BMP" and img.tile and img.tile[0][0] == "bmp_rle":
         return 3 * frame  # Pillow's RLE decoder builds the frame as bytes, twice
     return frame
+
+
+def _webp_kind(img: Image.Image, data: bytes) -> str | None:
+    """"VP8 " (lossy) or "VP8L" (lossless) for a still, opaque WebP, which OpenCV decodes
+    (`_webp_bgr`); None for any other image (animated or with alpha: Pillow decodes it)."""
+    if img.format != "WEBP" or img.mode != "RGB" or getattr(img, "n_frames", 1) != 1:
+        return None
+    pos = 12  # RIFF, size, WEBP; then chunks: fourcc, little-endian size, body (padded to even)
+    while pos + 8 <= len(data):
+        fourcc, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if fourcc in (b"VP8 ", b"VP8L"):
+            return fourcc.decode("ascii")
+        if fourcc in (b"ANIM", b"ANMF", b"ALPH"):
+            return None
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def _webp_scale(width: int, height: int) -> int:
+    """The denominator OpenCV decodes a WebP at (1, 2, 4 or 8): as a JPEG, the smallest
+    size whose long side stays at least DRAFT_MIN_LONG_SIDE."""
+    return max(d for d in (1, 2, 4, 8) if d == 1 or max(width, height) // d >= DRAFT_MIN_LONG_SIDE)
+
+
+#: OpenCV's WebP decoding, bytes per pixel of the full-size picture (measured; see
+#: docs/reliability.md): a lossy one reduced keeps a BGR frame (3 B/px; the reduced result
+#: is counted with the strips); at full size, or lossless (libwebp's ARGB then BGR), 7 B/px.
+WEBP_REDUCED_BYTES = 3
+WEBP_FULL_BYTES = 7
+
+
+def _webp_bgr(data: bytes, size: tuple[int, int]) -> np.ndarray:
+    """A still, opaque WebP of `size` decoded by OpenCV (libwebp, without Pillow's animation
+    canvases), reduced as a JPEG is, then scaled to WORK_LONG_SIDE. EXIF orientation is left
+    to `decode`, which read it from the header."""
+    scale = _webp_scale(*size)
+    flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+             8: cv2.IMREAD_REDUCED_COLOR_8}[scale] | cv2.IMREAD_IGNORE_ORIENTATION  # fmt: skip
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if bgr is None or bgr.ndim != 3 or bgr.shape[2] != 3:
+        raise ImageError(ErrorCode.UNREADABLE_IMAGE, "the image data is damaged: libwebp cannot decode it")
+    return fit(bgr, WORK_LONG_SIDE)
 
 
 def _jpeg_coefficient_bytes(img: Image.Image, data: bytes, full_size: tuple[int, int]) -> int:
