@@ -1,6 +1,6 @@
 """Scenario 2, out of memory for real: one shard holds a scan that needs far more memory
 than the others (a card scanned at 12,600 px as a progressive 4:4:4 JPEG: libjpeg keeps its
-586 MiB of coefficients, about 900 MiB at the worker's peak against about 450 MiB for a
+586 MiB of coefficients, about 830 MiB at the worker's peak against about 450 MiB for a
 card), the batch's limit sits between the two, so that shard's pod is OOM-killed by the
 kernel. The operator retries the shard in a second Job with more memory; the batch succeeds
 and its status tells what happened.
@@ -30,7 +30,7 @@ from tests.e2e.cluster.conftest import (
     report_pods,
 )
 
-#: Between a card's peak (~450 MiB with page cache) and the scan's (~900 MiB); well above
+#: Between a card's peak (~450 MiB with page cache) and the scan's (~830 MiB); well above
 #: the onnx engine's refuse-to-start floor (320 MiB).
 LIMIT = "640Mi"
 RETRY_LIMIT = "1280Mi"  # LIMIT × memoryFactor 2
