@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
+from ocr_job.config import DEFAULT_DECODE_BUDGET_MIB
 from ocr_job.engines.base import Point, TextBox
 from ocr_job.records import ErrorCode
 
@@ -56,14 +57,15 @@ class CardImage:
 # --------------------------------------------------------------------------- decode
 
 MiB = 1024 * 1024
-#: The most memory the decoder may hold for one image, estimated from its header
-#: (`decode_cost`: Pillow's frame, plus the format decoder's own buffers); the strip
+#: The most memory the decoder may hold for one image by default (the worker's
+#: `OCR_DECODE_BUDGET_MIB`), estimated from its header (`decode_cost`: the frame, plus the
+#: format decoder's own buffers); the strip
 #: conversion adds ≤ 16 MiB more (measured). The onnx engine loaded, the worker rests at
 #: 200–250 MiB and the engine itself takes 50–85 MiB more on a card: decoding stays within
 #: what the engine takes, so the worker stays under the engine's `MEMORY_NEED_BYTES`
 #: (320 MiB) for any input. Inputs whose decoding would cost more are decoded reduced (JPEG)
 #: or refused with `image_too_large`. Measured per class in docs/reliability.md.
-DECODE_BUDGET_BYTES = 48 * MiB
+DECODE_BUDGET_BYTES = DEFAULT_DECODE_BUDGET_MIB * MiB
 #: A picture of an ID card (1.586:1) may be a page or a strip, but no more elongated than
 #: this: beyond it the card's short side would be under 250 px at the working size, and the
 #: engine is given lines thousands of pixels long.
@@ -92,8 +94,11 @@ _NUMERIC_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 PngImagePlugin.MAX_TEXT_MEMORY = 4 * PngImagePlugin.MAX_TEXT_CHUNK
 
 
-def decode(data: bytes, max_pixels: int) -> np.ndarray:
+def decode(data: bytes, max_pixels: int, budget_bytes: int = DECODE_BUDGET_BYTES) -> np.ndarray:
     """Bytes → BGR uint8, at most WORK_LONG_SIDE on the long side. Raises ImageError.
+
+    `budget_bytes`: the most the decoder may take (`decode_cost`), the worker's
+    `OCR_DECODE_BUDGET_MIB`; inputs that would cost more get `image_too_large`.
 
     Everything that decides the cost is read from the header first: the size, the mode,
     and the decoder's own buffers (`decode_cost`); then only the first frame is decoded,
@@ -105,11 +110,16 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
     img = _open(data)
     _check_shape(*img.size)
     _check_jpeg_scans(img, data)
-    _check_cost(img, data, max_pixels)
+    _check_cost(img, data, max_pixels, budget_bytes)
     try:
-        img.load()  # the first frame only: nothing ever seeks to another
-        orientation = _orientation(img)
-        bgr = _reduced_bgr(img, WORK_LONG_SIDE)
+        if _webp_kind(img, data) is not None:
+            orientation, size = _orientation(img), img.size
+            del img  # the header only: libwebp decodes from `data`
+            bgr = _webp_bgr(data, size)
+        else:
+            img.load()  # the first frame only: nothing ever seeks to another
+            orientation = _orientation(img)
+            bgr = _reduced_bgr(img, WORK_LONG_SIDE)
     except ImageError:
         raise
     except MemoryError:
@@ -117,7 +127,6 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
                          "the image needs more memory than the worker has") from None
     except Exception as exc:
         raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"the image data is damaged: {exc}") from None
-    del img
     return np.ascontiguousarray(_turned(bgr, orientation))
 
 
@@ -148,9 +157,9 @@ def _open(data: bytes) -> Image.Image:
     return img
 
 
-def _check_cost(img: Image.Image, data: bytes, max_pixels: int) -> None:
+def _check_cost(img: Image.Image, data: bytes, max_pixels: int, budget_bytes: int) -> None:
     """Draft a JPEG to the scale libjpeg will decode it at, then refuse what would decode to
-    more than `max_pixels`, or cost the decoder more than DECODE_BUDGET_BYTES."""
+    more than `max_pixels`, or cost the decoder more than `budget_bytes`."""
     width, height = img.size
     try:
         if img.format in ("JPEG", "MPO"):
@@ -165,7 +174,7 @@ def _check_cost(img: Image.Image, data: bytes, max_pixels: int) -> None:
             f"image is {width}×{height} px ({width * height / 1e6:.0f} MP); "
             f"the limit is {max_pixels / 1e6:.0f} MP",
         )
-    if cost > DECODE_BUDGET_BYTES:
+    if cost > budget_bytes:
         multi_scan = img.format in ("JPEG", "MPO") and _jpeg_coefficient_bytes(img, data, (width, height))
         kind = (f"{'progressive' if img.info.get('progressive') else 'multi-scan'} {img.mode} JPEG"
                 if multi_scan else f"{img.format} ({img.mode})")
@@ -173,8 +182,8 @@ def _check_cost(img: Image.Image, data: bytes, max_pixels: int) -> None:
         raise ImageError(
             ErrorCode.IMAGE_TOO_LARGE,
             f"decoding this {width}×{height} {kind} would take about {cost / MiB:.0f} MiB of "
-            f"memory; the limit is {DECODE_BUDGET_BYTES / MiB:.0f} MiB ({fits}, or with fewer "
-            f"pixels, it fits)",
+            f"memory; the limit is {budget_bytes / MiB:.0f} MiB (OCR_DECODE_BUDGET_MIB; {fits}, "
+            f"or with fewer pixels, it fits)",
         )
 
 
@@ -204,10 +213,56 @@ def decode_cost(img: Image.Image, data: bytes, full_size: tuple[int, int]) -> in
     if img.format == "TIFF":
         return frame + _tiff_block_bytes(img)
     if img.format == "WEBP":
-        return frame + 3 * width * height * 4  # libwebp's canvas, its previous frame, a copy
+        kind = _webp_kind(img, data)
+        if kind is None:  # Pillow's WebPAnimDecoder: its canvas, its previous frame, a copy
+            return frame + 3 * width * height * 4
+        lossy_reduced = kind == "VP8 " and _webp_scale(width, height) > 1
+        return width * height * (WEBP_REDUCED_BYTES if lossy_reduced else WEBP_FULL_BYTES) + 4 * MiB
     if img.format == "BMP" and img.tile and img.tile[0][0] == "bmp_rle":
         return 3 * frame  # Pillow's RLE decoder builds the frame as bytes, twice
     return frame
+
+
+def _webp_kind(img: Image.Image, data: bytes) -> str | None:
+    """"VP8 " (lossy) or "VP8L" (lossless) for a still, opaque WebP, which OpenCV decodes
+    (`_webp_bgr`); None for any other image (animated or with alpha: Pillow decodes it)."""
+    if img.format != "WEBP" or img.mode != "RGB" or getattr(img, "n_frames", 1) != 1:
+        return None
+    pos = 12  # RIFF, size, WEBP; then chunks: fourcc, little-endian size, body (padded to even)
+    while pos + 8 <= len(data):
+        fourcc, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if fourcc in (b"VP8 ", b"VP8L"):
+            return fourcc.decode("ascii")
+        if fourcc in (b"ANIM", b"ANMF", b"ALPH"):
+            return None
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def _webp_scale(width: int, height: int) -> int:
+    """The denominator OpenCV decodes a WebP at (1, 2, 4 or 8): as a JPEG, the smallest
+    size whose long side stays at least DRAFT_MIN_LONG_SIDE."""
+    return max(d for d in (1, 2, 4, 8) if d == 1 or max(width, height) // d >= DRAFT_MIN_LONG_SIDE)
+
+
+#: OpenCV's WebP decoding, bytes per pixel of the full-size picture (measured; see
+#: docs/reliability.md): a lossy one reduced keeps a BGR frame (3 B/px; the reduced result
+#: is counted with the strips); at full size, or lossless (libwebp's ARGB then BGR), 7 B/px.
+WEBP_REDUCED_BYTES = 3
+WEBP_FULL_BYTES = 7
+
+
+def _webp_bgr(data: bytes, size: tuple[int, int]) -> np.ndarray:
+    """A still, opaque WebP of `size` decoded by OpenCV (libwebp, without Pillow's animation
+    canvases), reduced as a JPEG is, then scaled to WORK_LONG_SIDE. EXIF orientation is left
+    to `decode`, which read it from the header."""
+    scale = _webp_scale(*size)
+    flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+             8: cv2.IMREAD_REDUCED_COLOR_8}[scale] | cv2.IMREAD_IGNORE_ORIENTATION  # fmt: skip
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if bgr is None or bgr.ndim != 3 or bgr.shape[2] != 3:
+        raise ImageError(ErrorCode.UNREADABLE_IMAGE, "the image data is damaged: libwebp cannot decode it")
+    return fit(bgr, WORK_LONG_SIDE)
 
 
 def _jpeg_coefficient_bytes(img: Image.Image, data: bytes, full_size: tuple[int, int]) -> int:

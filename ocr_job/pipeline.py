@@ -199,7 +199,7 @@ def process(fetched: Fetched, engine: Engine, config: JobConfig) -> ResultRecord
 def _read_card(item: InputItem, data: bytes, engine: Engine, config: JobConfig,
                timings: dict[str, float]) -> ResultRecord:
     with _timed(timings, "decode"):
-        image = imaging.decode(data, config.max_pixels)
+        image = imaging.decode(data, config.max_pixels, config.decode_budget_mib * imaging.MiB)
     with _timed(timings, "preprocess"):
         located = imaging.locate_card(image, config.card_long_side)
         whole = imaging.fit_view(image, config.card_long_side) if located.found_quad else located.image

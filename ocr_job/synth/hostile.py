@@ -307,12 +307,14 @@ def _webp_frames(frames: int) -> bytes:
 
 
 def _card_scan(card: np.ndarray, width: int, fmt: str) -> bytes:
-    """The card (RGB) scaled to `width` px, as a progressive JPEG ("jpeg-progressive") or a
-    16-bit grey PNG ("png16")."""
+    """The card (RGB) scaled to `width` px, as a progressive JPEG ("jpeg-progressive"), a
+    16-bit grey PNG ("png16") or a lossy WebP ("webp", as phones and chat apps send them)."""
     h, w = card.shape[:2]
     big = cv2.resize(card, (width, round(width * h / w)), interpolation=cv2.INTER_LINEAR)
     if fmt == "jpeg-progressive":
         return _encode(Image.fromarray(big), "JPEG", quality=88, progressive=True)
+    if fmt == "webp":
+        return _encode(Image.fromarray(big), "WEBP", quality=80, method=0)
     grey = cv2.cvtColor(big, cv2.COLOR_RGB2GRAY).astype(np.uint16) * 257
     if fmt == "png16":
         ok, data = cv2.imencode(".png", grey, [cv2.IMWRITE_PNG_COMPRESSION, 1])
@@ -425,6 +427,7 @@ def hostile_cases(card: np.ndarray) -> list[HostileCase]:
         HostileCase("webp-lossless-16383.webp", "bomb", big, lambda: _webp_lossless(16383, 16383)),
         HostileCase("webp-lossless-8mp.webp", "webp", big, lambda: _webp_lossless(3500, 2300)),
         HostileCase("webp-lossless-3mp.webp", "webp", READ, lambda: _webp_lossless(2000, 1500)),
+        HostileCase("webp-lossy-card-4000.webp", "webp", CARD, lambda: _card_scan(card, 4000, "webp")),
         HostileCase("webp-animated-300-frames.webp", "multi-frame", READ, lambda: _webp_frames(300)),
         HostileCase("gif-animated-1000-frames.gif", "multi-frame", READ, lambda: _gif_frames(1000)),
         HostileCase("gif-screen-40mp.gif", "gif", READ, lambda: _gif_screen(w, h)),

@@ -384,3 +384,55 @@ def test_a_whole_picture_view_never_holds_more_pixels_than_a_card(
     view = imaging.fit_view(np.zeros((*shape, 3), np.uint8), 960)
     assert view.shape[:2] == expected
     assert view.shape[0] * view.shape[1] <= 960 * 606
+
+
+def _webp_bytes(img: Image.Image, **kw: object) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="WEBP", **kw)
+    return buf.getvalue()
+
+
+def _photo(w: int, h: int) -> Image.Image:
+    """A photo-like picture: the two-colour pattern with noise (so lossy coding has work)."""
+    noise = np.random.default_rng(3).integers(-20, 21, (h, w, 3))
+    return Image.fromarray(np.clip(np.asarray(_pattern(w, h)).astype(int) + noise, 0, 255).astype(np.uint8))
+
+
+def test_a_12_mp_lossy_webp_photo_fits_the_default_budget_and_keeps_its_colours() -> None:
+    data = _webp_bytes(_photo(4000, 3000), quality=80)
+    img = Image.open(io.BytesIO(data))
+    assert imaging.decode_cost(img, data, img.size) <= imaging.DECODE_BUDGET_BYTES
+    bgr = imaging.decode(data, MAX_PIXELS)
+    assert bgr.shape == (1500, 2000, 3)  # decoded at 1/2 by OpenCV, as a JPEG would be
+    assert bgr[750, 100, 2] > 200 and bgr[750, 100, 0] < 50  # left half red
+    assert bgr[750, 1900, 0] > 200 and bgr[750, 1900, 2] < 50  # right half blue
+
+
+def test_a_lossless_webp_costs_more_and_obeys_the_budget_given() -> None:
+    data = _webp_bytes(_pattern(4000, 3000), lossless=True)
+    img = Image.open(io.BytesIO(data))
+    assert imaging.decode_cost(img, data, img.size) > imaging.DECODE_BUDGET_BYTES
+    with pytest.raises(ImageError) as info:
+        imaging.decode(data, MAX_PIXELS)
+    assert info.value.code is ErrorCode.IMAGE_TOO_LARGE
+    assert "OCR_DECODE_BUDGET_MIB" in info.value.message
+    assert imaging.decode(data, MAX_PIXELS, 128 * imaging.MiB).shape == (1500, 2000, 3)
+
+
+def test_a_small_webp_is_decoded_at_full_size_and_its_exif_orientation_honoured() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    bgr = imaging.decode(_webp_bytes(_pattern(320, 200), quality=95, exif=exif), MAX_PIXELS)
+    assert bgr.shape == (320, 200, 3)  # portrait, once: OpenCV's own rotation is off
+    assert bgr[10, 100, 2] > 200  # red (the old left half) is now on top
+
+
+def test_webp_with_alpha_or_frames_is_read_by_pillow_over_white_first_frame() -> None:
+    rgba = Image.new("RGBA", (320, 200), (0, 0, 255, 0))
+    rgba.paste((255, 0, 0, 255), (0, 0, 160, 200))
+    bgr = imaging.decode(_webp_bytes(rgba, lossless=True), MAX_PIXELS)
+    assert tuple(bgr[100, 40]) == (0, 0, 255) and tuple(bgr[100, 300]) == (255, 255, 255)
+    first, second = _pattern(320, 200), Image.new("RGB", (320, 200), (0, 255, 0))
+    animated = _webp_bytes(first, save_all=True, append_images=[second] * 5, lossless=True)
+    bgr = imaging.decode(animated, MAX_PIXELS)
+    assert tuple(bgr[100, 40]) == (0, 0, 255) and tuple(bgr[100, 300]) == (255, 0, 0)
