@@ -120,12 +120,7 @@ class OnnxEngine:
         from rapidocr import RapidOCR
 
         self._ocr = RapidOCR(params=rapidocr_params(threads))
-        # Load all three models now, not on the first image, each on our own session.
-        paths = bundled_model_paths()
-        for stage, model in (("Det", self._ocr._load_det_model()), ("Cls", self._ocr._load_cls_model()),
-                             ("Rec", self._ocr._load_rec_model())):
-            model.session.session = None  # free rapidocr's session before ours loads
-            model.session.session = _ShrinkingSession(paths[stage], threads)
+        _load_models(self._ocr, threads)
         self._threads = threads
         if second_opinion:
             self._second_path, alphabet = second_rec_paths()
@@ -239,6 +234,14 @@ def _cpu_session(path: Path, threads: int, shared_arena: bool) -> Any:
     from plain allocations that are freed with the session."""
     import onnxruntime as ort
 
+    return ort.InferenceSession(str(path), sess_options=_session_options(threads, shared_arena),
+                                providers=["CPUExecutionProvider"])
+
+
+def _session_options(threads: int, shared_arena: bool) -> Any:
+    """The options of `_cpu_session`."""
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = threads
@@ -249,7 +252,7 @@ def _cpu_session(path: Path, threads: int, shared_arena: bool) -> Any:
     if shared_arena:
         _register_shared_arena()
         options.add_session_config_entry("session.use_env_allocators", "1")
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    return options
 
 
 def det_side(height: int, width: int) -> int:
@@ -259,25 +262,50 @@ def det_side(height: int, width: int) -> int:
     return max(32, int(long_side * scale))
 
 
-class _ShrinkingSession:
-    """An ONNX Runtime session whose every run gives its working memory back.
+def _load_models(ocr: Any, threads: int) -> None:
+    """Load the three models now (not on the first image), each once, on our own sessions.
 
-    It stands in for the `InferenceSession` inside rapidocr's wrapper, which calls
-    `run`, `get_inputs`, `get_outputs` and `get_modelmeta`.
+    rapidocr builds a stage's model on first use from its config, and takes a ready
+    `InferenceSession` from the config's ``session`` key instead of loading the file
+    (rapidocr PR #451): the stage objects are built here with ours, so rapidocr never
+    loads a model of its own (before, it loaded all three and we replaced them: each
+    model read twice at start).
     """
+    from rapidocr.ch_ppocr_cls import TextClassifier
+    from rapidocr.ch_ppocr_det import TextDetector
+    from rapidocr.ch_ppocr_rec import TextRecognizer
 
-    def __init__(self, path: Path, threads: int) -> None:
-        import onnxruntime as ort
+    cfg = ocr.cfg
+    cfg._set_flag("allow_objects", True)  # the config may then hold the session objects
+    paths = bundled_model_paths()
+    for stage, build, attr in (("Det", TextDetector, "text_det"), ("Cls", TextClassifier, "text_cls"),
+                               ("Rec", TextRecognizer, "text_rec")):
+        stage_cfg = cfg[stage]
+        stage_cfg.engine_cfg = cfg.EngineConfig[stage_cfg.engine_type.value]
+        stage_cfg.model_root_dir = cfg.Global.model_root_dir
+        if stage == "Rec":
+            stage_cfg.font_path = cfg.Global.font_path
+        stage_cfg.session = _shrinking_session(paths[stage], threads)
+        setattr(ocr, attr, build(stage_cfg))
+        stage_cfg.session = None  # the stage object holds it; the config need not
 
-        self._session = _cpu_session(path, threads, shared_arena=True)
-        self._run_options = ort.RunOptions()
-        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
-    def run(self, output_names: Any, feeds: dict[str, np.ndarray], run_options: Any = None) -> Any:
-        return self._session.run(output_names, feeds, self._run_options)
+def _shrinking_session(path: Path, threads: int) -> Any:
+    """An ONNX Runtime session (as rapidocr requires: an `InferenceSession`) whose every
+    run gives its working memory back to the arena shared by the engine's sessions."""
+    import onnxruntime as ort
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._session, name)
+    class ShrinkingSession(ort.InferenceSession):
+        def __init__(self) -> None:
+            options = _session_options(threads, shared_arena=True)
+            super().__init__(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+            self._shrink = ort.RunOptions()
+            self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+        def run(self, output_names: Any, input_feed: Any, run_options: Any = None) -> Any:
+            return super().run(output_names, input_feed, self._shrink)
+
+    return ShrinkingSession()
 
 
 def _ms(since: float) -> float:
