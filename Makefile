@@ -8,7 +8,7 @@ SAMPLES ?= samples
 OUT ?= out
 # Extras the tests need: the paddle engine runs in CI too.
 TEST_EXTRAS ?= worker,dev,operator,paddle
-APT_PACKAGES := fonts-noto-cjk fonts-ocr-b
+APT_PACKAGES := fonts-noto-cjk fonts-ocr-b fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-uming fonts-arphic-gbsn00lp
 
 .PHONY: help venv install install-test system-deps kube-binaries run test lint e2e bench clean
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import logging
+import os
 import sys
 from enum import IntEnum
 from pathlib import Path
@@ -55,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("--levels", default="clean,photo,hard",
                          help="comma-separated: clean, photo, hard")
     samples.add_argument("--bad-inputs", action="store_true", help="add broken files too")
+    samples.add_argument("--styles", default=None,
+                         help="comma-separated layout styles (default: all): "
+                              "classic, realdesign, compact, wide")  # fmt: skip
 
     show = sub.add_parser("show", help="print a table of the records in DEST")
     show.add_argument("output", help="a folder or s3://BUCKET/PREFIX")
@@ -66,7 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"run": cmd_run, "merge": cmd_merge, "samples": cmd_samples, "show": cmd_show}
-    return int(handler[args.command](args))
+    try:
+        return int(handler[args.command](args))
+    except ValidationError as exc:  # settings read on the way (OCR_S3_*): a usage error
+        setup_logging()
+        log.error("invalid configuration: %s", _brief(exc))
+        return ExitCode.USAGE
 
 
 # --------------------------------------------------------------------------- run
@@ -87,16 +98,19 @@ def _config_from(args: argparse.Namespace) -> JobConfig:
 
 def cmd_run(args: argparse.Namespace) -> ExitCode:
     from ocr_job import pipeline
-    from ocr_job.engines import MEMORY_NEED_BYTES, EngineError, load_engine
-    from ocr_job.engines.base import Rereads
-    from ocr_job.merge import merge
-    from ocr_job.reporting import Reporters, ShardStatusReporter, default_reporters
+    from ocr_job.engines import MEMORY_NEED_BYTES
     from ocr_job.sharding import expand_index, resolve_shard_index
-    from ocr_job.storage import StorageError, open_sink, open_source, read_manifest
-    from ocr_job.storage.base import SHARDS_DIR
+    from ocr_job.storage import (
+        StorageError,
+        open_sink,
+        open_source,
+        output_inside_source,
+        read_manifest,
+    )
 
     try:
         config = _config_from(args)
+        s3 = S3Settings()
         index = resolve_shard_index()
         if index is None and config.shard is not None:
             index = config.shard.index
@@ -106,6 +120,11 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
         log.error("invalid configuration: %s", _brief(exc))
         return ExitCode.USAGE
     setup_logging(config.log_format)
+    inside = output_inside_source(config.source, config.output)
+    if inside == "":
+        log.error("the output is the source folder itself: records would mix with the inputs; "
+                  "give another --output")
+        return ExitCode.USAGE
 
     limit = cgroup_memory_limit()
     need = MEMORY_NEED_BYTES[config.engine]
@@ -114,15 +133,29 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
                   mib(limit), config.engine.value, mib(need))
         return ExitCode.USAGE
 
-    s3 = S3Settings()
-    try:
-        source = open_source(config.source, s3)
-        sink = open_sink(config.output, s3)
-        manifest = read_manifest(manifest_url, s3) if manifest_url else None
-        items = pipeline.plan_items(source, config.shard, manifest)
-    except (StorageError, OSError) as exc:
-        log.error("cannot use the source or output: %s", exc)
-        return ExitCode.CANNOT_PROCEED
+    with contextlib.ExitStack() as held:
+        try:
+            source = open_source(config.source, s3, skip=inside)
+            sink = open_sink(config.output, s3)
+            held.enter_context(sink.lock())
+            manifest = read_manifest(manifest_url, s3) if manifest_url else None
+            items = pipeline.plan_items(source, config.shard, manifest)
+        except (StorageError, OSError) as exc:
+            log.error("cannot use the source or output: %s", _storage_reason(exc))
+            return ExitCode.CANNOT_PROCEED
+        return _run(args, config, index, limit, source, sink, manifest, items)
+
+
+def _run(args: argparse.Namespace, config: JobConfig, index: int | None, limit: int | None,
+         source: Any, sink: Any, manifest: list[str] | None, items: list[Any]) -> ExitCode:
+    """Load the engine, process `items`, write the shard summary or merge (output locked)."""
+    from ocr_job import pipeline
+    from ocr_job.engines import EngineError, load_engine
+    from ocr_job.engines.base import Rereads
+    from ocr_job.merge import merge
+    from ocr_job.reporting import Reporters, ShardStatusReporter, default_reporters
+    from ocr_job.storage import StorageError
+    from ocr_job.storage.base import SHARDS_DIR
 
     tune_allocator()
     try:
@@ -157,7 +190,8 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
         elif not sharded and not args.no_merge:
             merge(sink)
     except StorageError as exc:
-        log.error("storage outage, stopping; finished items are kept: %s", exc)
+        log.error("cannot go on with the source or output, stopping; finished items are kept: %s",
+                  exc)
         progress.finish(summary, ok=False, message=str(exc))
         return ExitCode.CANNOT_PROCEED
     progress.finish(summary, ok=True)
@@ -179,11 +213,14 @@ def cmd_merge(args: argparse.Namespace) -> ExitCode:
 
     setup_logging()
     try:
-        result = merge(open_sink(args.output, S3Settings()))
+        sink = open_sink(args.output, S3Settings())
+        with sink.lock():
+            result = merge(sink)
     except StorageError as exc:
         log.error("cannot merge: %s", exc)
         return ExitCode.CANNOT_PROCEED
-    log.info("merged %d records (%d ok, %d error)", result.records, result.ok, result.errors)
+    log.info("merged %d records (%d ok, %d error); %d other .json file(s) left out",
+             result.records, result.ok, result.errors, result.ignored)
     return ExitCode.OK
 
 
@@ -191,23 +228,30 @@ def cmd_samples(args: argparse.Namespace) -> ExitCode:
     from ocr_job.synth import generate_set
 
     setup_logging()
+    from ocr_job.synth import STYLES
+
     levels = tuple(level.strip() for level in args.levels.split(",") if level.strip())
+    styles = tuple(s.strip() for s in args.styles.split(",") if s.strip()) if args.styles \
+        else STYLES
     labels = generate_set(args.dest, args.count, seed=args.seed, levels=levels,
-                          bad_inputs=args.bad_inputs)
+                          bad_inputs=args.bad_inputs, styles=styles)
     log.info("wrote %d sample cards to %s (labels: %s)", args.count, args.dest, labels.name)
     return ExitCode.OK
 
 
 def cmd_show(args: argparse.Namespace) -> ExitCode:
+    """A table of DEST's records. Unless `--unmasked`: ID number, birth date, name and
+    address masked, and the source key replaced by its reference, as in the logs (a file
+    name may hold a name in any script)."""
     from rich.console import Console
     from rich.table import Table
 
-    from ocr_job.privacy import mask_id
+    from ocr_job.privacy import key_ref, scrub
     from ocr_job.records import FIELD_NAMES
     from ocr_job.storage import StorageError, open_sink
 
     setup_logging()
-    table = Table(title=f"ocr-job results: {args.output}", show_lines=False)
+    table = Table(title=_cell(scrub(f"ocr-job results: {args.output}")), show_lines=False)
     for column in ("source", "side", *FIELD_NAMES, "checks", "error"):
         table.add_column(column, overflow="fold")
     shown = total = ok = 0
@@ -220,13 +264,14 @@ def cmd_show(args: argparse.Namespace) -> ExitCode:
             shown += 1
             fields = record.fields.model_dump()
             if not args.unmasked:
-                fields["id_number"] = mask_id(fields["id_number"])
+                fields = _masked_fields(fields)
             failed = [k for k, v in record.checks.items() if not v]
-            table.add_row(
-                record.source, record.side or "", *(fields[f] or "" for f in FIELD_NAMES),
-                "ok" if not failed else "✗ " + ",".join(failed),
-                record.error.code.value if record.error else "",
-            )
+            cells = (record.source, record.side or "", *(fields[f] or "" for f in FIELD_NAMES),
+                     "ok" if not failed else "✗ " + ",".join(failed),
+                     record.error.code.value if record.error else "")
+            if not args.unmasked:
+                cells = (key_ref(record.source), *cells[1:])
+            table.add_row(*(_cell(c) for c in cells))
     except StorageError as exc:
         log.error("cannot read results: %s", exc)
         return ExitCode.CANNOT_PROCEED
@@ -237,12 +282,49 @@ def cmd_show(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
-def _brief(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in exc.errors()
-        )
+def _storage_reason(exc: Exception) -> str:
+    """A StorageError's message, or an OSError's reason without its file name."""
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno) if exc.errno != errno.ENOENT else "no such file or folder"
     return str(exc)
+
+
+def _masked_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The birth date is the ID number's hidden digits, so it is hidden with them; a name
+    keeps its first character, an address its province and prefecture."""
+    from ocr_job.privacy import mask_address, mask_date, mask_id, mask_name
+
+    return {**fields, "id_number": mask_id(fields["id_number"]),
+            "birth_date": mask_date(fields["birth_date"]), "name": mask_name(fields["name"]),
+            "address": mask_address(fields["address"])}
+
+
+def _cell(value: str) -> Any:
+    """A table cell: control characters escaped (no terminal escape sequences from a key),
+    never read as rich markup."""
+    from rich.text import Text
+
+    return Text("".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in value))
+
+
+def _brief(exc: Exception) -> str:
+    """A one-line, scrubbed description of a configuration error; a validation error never
+    echoes the value it refused (it may be a secret given to the wrong variable)."""
+    from ocr_job.privacy import scrub
+
+    if isinstance(exc, ValidationError):
+        return scrub("; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {_without_input(err)}"
+            for err in exc.errors()
+        ))
+    return scrub(str(exc))
+
+
+def _without_input(err: Any) -> str:
+    msg, value = str(err["msg"]), err.get("input")
+    if isinstance(value, str) and value:
+        msg = msg.replace(value, "***")
+    return msg
 
 
 if __name__ == "__main__":

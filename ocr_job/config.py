@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +82,28 @@ class S3Settings(BaseSettings):
     #: Give up on a storage call when its transient failures have lasted this long (seconds);
     #: the shard then exits with code 1 and nothing unwritten is marked done.
     retry_timeout_s: Annotated[float, Field(ge=0)] = 120.0
+
+    @field_validator("endpoint")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        """`host[:port]` or `http(s)://host[:port][/]`: no credentials, path or query. The
+        message never repeats the value (it may hold a secret)."""
+        text = value.strip()
+        parsed = urlsplit(text if "://" in text else f"http://{text}")
+        if parsed.scheme not in ("http", "https"):
+            raise ValueError("the endpoint's scheme must be http:// or https://")
+        if "@" in parsed.netloc:
+            raise ValueError("the endpoint must not hold credentials; use OCR_S3_ACCESS_KEY "
+                             "and OCR_S3_SECRET_KEY")
+        if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
+            raise ValueError("the endpoint must be host[:port], with no path or query")
+        try:
+            port = parsed.port
+        except ValueError:
+            raise ValueError("the endpoint's port must be a number from 1 to 65535") from None
+        if not parsed.hostname or port == 0 or any(c.isspace() for c in text):
+            raise ValueError("the endpoint must be host[:port] (e.g. minio:9000)")
+        return text
 
 
 class JobConfig(BaseSettings):

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,10 +26,12 @@ from ocr_job.engines import Engine, TextBox
 from ocr_job.engines.base import Rereads
 from ocr_job.imaging import ImageError
 from ocr_job.memory import release_free_memory
+from ocr_job.privacy import remember_keys
 from ocr_job.records import BACK_FIELDS, FRONT_FIELDS, ErrorCode, ResultRecord
 from ocr_job.reporting import Reporter
 from ocr_job.sharding import in_shard
-from ocr_job.storage import InputItem, Sink, Source, StorageError
+from ocr_job.storage import InputItem, RecordWriteError, Sink, Source, StorageError
+from ocr_job.storage.base import InputRefused, InputTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +40,14 @@ log = logging.getLogger(__name__)
 
 
 def plan_items(source: Source, shard: ShardSpec | None, manifest: list[str] | None) -> list[InputItem]:
-    """The inputs of this run: a manifest's keys, or the listing filtered by shard."""
+    """The inputs of this run: a manifest's keys, or the listing filtered by shard.
+    Their keys are masked in every log line from here on (`privacy.remember_keys`)."""
     if manifest is not None:
+        remember_keys(manifest)
         return list(source.resolve(manifest))
-    return [item for item in source.list() if shard is None or in_shard(item.key, shard)]
+    items = [item for item in source.list() if shard is None or in_shard(item.key, shard)]
+    remember_keys(item.key for item in items)
+    return items
 
 
 # --------------------------------------------------------------------------- fetching
@@ -58,7 +65,7 @@ class Fetched:
 
 
 def fetch(item: InputItem, source: Source, sink: Sink, config: JobConfig) -> Fetched:
-    """Resume check, size cap, then download. StorageError (an outage) propagates."""
+    """Resume check, size cap, then a bounded read. StorageError (an outage) propagates."""
     if item.etag is not None and sink.done_etag(item.key) == item.etag:
         return Fetched(item, skipped=True)
     if item.etag is None and item.size is None:
@@ -68,39 +75,86 @@ def fetch(item: InputItem, source: Source, sink: Sink, config: JobConfig) -> Fet
         return _too_large(item, item.size, config)
     started = time.perf_counter()
     try:
-        data = source.read(item)
+        data = source.read(item, config.max_object_bytes)
     except StorageError:
         raise
+    except InputTooLarge as exc:
+        return _too_large(item, exc.size, config)
+    except InputRefused as exc:  # outside the source, not a regular file: nothing was read
+        return Fetched(item, record=ResultRecord.failure(item.key, exc.code, exc.message))
     except Exception as exc:  # the item alone is unreadable (vanished, permissions)
         # No source_etag: a rerun tries again (the object may have become readable).
         return Fetched(item, record=ResultRecord.failure(
             item.key, ErrorCode.FETCH_FAILED, f"cannot read the input: {type(exc).__name__}"))
     if len(data) > config.max_object_bytes:  # the metadata understated the size
-        return _too_large(item, len(data), config)
+        return _too_large(item, None, config)
     return Fetched(item, data=data, fetch_ms=_ms(started))
 
 
-def _too_large(item: InputItem, size: int, config: JobConfig) -> Fetched:
+def _too_large(item: InputItem, size: int | None, config: JobConfig) -> Fetched:
+    limit = config.max_object_bytes
+    what = f"is {_mib(size)}" if size is not None else "is larger than the limit"
     return Fetched(item, record=ResultRecord.failure(
-        item.key, ErrorCode.OBJECT_TOO_LARGE,
-        f"the input is {size / 1e6:.1f} MB; the limit is {config.max_object_bytes / 1e6:.1f} MB",
+        item.key, ErrorCode.OBJECT_TOO_LARGE, f"the input {what}; the limit is {_mib(limit)}",
         source_etag=item.etag))
 
 
-def prefetched(items: Iterable[InputItem], get: Callable[[InputItem], Fetched]) -> Iterator[Fetched]:
+def _mib(size: int) -> str:
+    """Bytes in MiB, the unit of the README: `20 MiB`, `25.3 MiB`."""
+    return f"{round(size / 2**20, 1):g} MiB"
+
+
+#: Fetches abandoned after their deadline that may still be running; more means the source
+#: has stopped answering, and the run stops (StorageError) rather than pile up threads.
+MAX_HUNG_FETCHES = 4
+
+
+def prefetched(items: Iterable[InputItem], get: Callable[[InputItem], Fetched],
+               timeout_s: float | None = None) -> Iterator[Fetched]:
     """Yield `get(item)` in order while the next item is fetched in the background.
 
-    Exactly one fetch runs ahead of the consumer, never more.
+    Exactly one fetch runs ahead of the consumer. Each runs in its own daemon thread and
+    gets `timeout_s` from its start: a fetch still running then is abandoned (its thread
+    can neither block the run nor its exit) and the item gets a `timeout` record.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
-        pending: Future[Fetched] | None = None
-        for item in items:
-            nxt = pool.submit(get, item)
-            if pending is not None:
-                yield pending.result()
-            pending = nxt
+    hung: list[Future[Fetched]] = []
+    pending: tuple[InputItem, Future[Fetched], float] | None = None
+    for item in items:
+        nxt = (item, _in_thread(get, item), time.monotonic())
         if pending is not None:
-            yield pending.result()
+            yield _wait(*pending, timeout_s, hung)
+        pending = nxt
+    if pending is not None:
+        yield _wait(*pending, timeout_s, hung)
+
+
+def _in_thread(get: Callable[[InputItem], Fetched], item: InputItem) -> Future[Fetched]:
+    future: Future[Fetched] = Future()
+
+    def work() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(get(item))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="prefetch", daemon=True).start()
+    return future
+
+
+def _wait(item: InputItem, future: Future[Fetched], started: float, timeout_s: float | None,
+          hung: list[Future[Fetched]]) -> Fetched:
+    left = None if timeout_s is None else max(0.0, started + timeout_s - time.monotonic())
+    try:
+        return future.result(timeout=left)
+    except TimeoutError:
+        pass
+    hung[:] = [f for f in hung if not f.done()] + [future]
+    if len(hung) > MAX_HUNG_FETCHES:
+        raise StorageError(f"the source stopped answering: {len(hung)} reads hung")
+    log.warning("a fetch took longer than %.0f s; its input gets a timeout record", timeout_s)
+    return Fetched(item, record=ResultRecord.failure(
+        item.key, ErrorCode.TIMEOUT, f"fetching the input took longer than {timeout_s:.0f} s"))
 
 
 # --------------------------------------------------------------------------- one item
@@ -259,7 +313,8 @@ def run(items: list[InputItem], source: Source, sink: Sink, engine: Engine,
     summary.total = len(items)
     started = time.perf_counter()
     reporter.start(summary)
-    for fetched in prefetched(items, lambda item: fetch(item, source, sink, config)):
+    get = functools.partial(fetch, source=source, sink=sink, config=config)
+    for fetched in prefetched(items, get, config.item_timeout_s):
         if fetched.skipped:
             summary.skipped += 1
             summary.processed += 1
@@ -267,12 +322,35 @@ def run(items: list[InputItem], source: Source, sink: Sink, engine: Engine,
             continue
         record = fetched.record or process(fetched, engine, config)
         fetched.data = None
-        sink.write_record(record)  # an outage raises here: the item is not counted as done
+        record = store(sink, record, fetched.item.key)  # an outage raises: the item is not done
         release_free_memory()  # keep RSS flat from one image size to the next
         summary.count(record)
         reporter.advance(summary, record)
     summary.wall_s = round(time.perf_counter() - started, 3)
     return summary
+
+
+def store(sink: Sink, record: ResultRecord, key: str) -> ResultRecord:
+    """Write `record` for input `key`; returns what was stored. When the output refuses this
+    one record (transient failures were retried already), a `write_failed` error record is
+    stored under the key's mapped name instead. When even that is refused, or the output is
+    full, read-only or gone, StorageError ends the run."""
+    try:
+        sink.write_record(record, key)
+        return record
+    except RecordWriteError as exc:
+        reason = str(exc)
+    log.warning("a record was refused by the output (%s); an error record stands in for it",
+                reason)
+    failure = ResultRecord.failure(
+        key, ErrorCode.WRITE_FAILED,
+        f"the result could not be stored under the input's name ({reason}); run again to retry",
+        timings_ms=record.timings_ms)
+    try:
+        sink.write_record(failure, key, mapped=True)
+    except RecordWriteError as exc:
+        raise StorageError(f"the output refuses records even under a safe name ({exc})") from None
+    return failure
 
 
 # --------------------------------------------------------------------------- helpers

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 #: The card fields, in the order they appear as CSV columns.
@@ -46,6 +46,19 @@ class ErrorCode(StrEnum):
     FETCH_FAILED = "fetch_failed"
     TIMEOUT = "timeout"
     INTERNAL_ERROR = "internal_error"
+    OUTSIDE_SOURCE = "outside_source"
+    NOT_A_FILE = "not_a_file"
+    WRITE_FAILED = "write_failed"
+
+
+def display_key(key: str) -> str:
+    """`key` as text a record can hold: a file name's bytes that are not UTF-8 (carried by
+    Python as lone surrogates) are written as backslash escapes (`\\xff`)."""
+    try:
+        raw = key.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate outside surrogateescape's range
+        raw = key.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 class Fields(BaseModel):
@@ -98,6 +111,12 @@ class ResultRecord(BaseModel):
     #: The ETag (or, locally, size and mtime) of the input this record was made from;
     #: a rerun skips inputs whose record carries the same value.
     source_etag: str | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _printable_source(cls, value: str) -> str:
+        """The input's real name, with bytes that are not UTF-8 escaped (`display_key`)."""
+        return display_key(value)
 
     @classmethod
     def failure(

@@ -1,4 +1,7 @@
-"""Progress: a bar on a terminal, log lines otherwise, and shard status in a cluster."""
+"""Progress: a bar on a terminal, log lines otherwise, and shard status in a cluster.
+
+Progress shows counts only; the one free text, the shard's closing message, is scrubbed.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from ocr_job.memory import current_rss_bytes, mib
+from ocr_job.privacy import scrub
 from ocr_job.records import ResultRecord, ShardPhase, ShardStatus, utcnow
 
 if TYPE_CHECKING:
@@ -120,7 +124,8 @@ class ShardStatusReporter:
     def finish(self, summary: RunSummary, *, ok: bool, message: str | None = None) -> None:
         self._sync(summary)
         self.status.phase = ShardPhase.SUCCEEDED if ok else ShardPhase.FAILED
-        self.status.message = message
+        # the status is read by anyone who may read the OcrBatch: no key, name or number
+        self.status.message = scrub(message) if message else message
         self._patcher.update(self.status, force=True)
 
 

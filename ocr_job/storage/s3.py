@@ -15,6 +15,7 @@ never put into a message, a log line or a record.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -27,16 +28,24 @@ import urllib3
 from minio import Minio
 from minio.error import InvalidResponseError, S3Error, ServerError
 
-from ocr_job.config import S3Settings
+from ocr_job.config import DEFAULT_MAX_OBJECT_BYTES, S3Settings
 from ocr_job.records import ResultRecord
 from ocr_job.storage.base import (
+    MAX_RECORD_BYTES,
+    MAX_RECORD_NAME_BYTES,
     RECORD_SUFFIX,
     RESERVED_DIRS,
     InputItem,
+    InputTooLarge,
+    RecordWriteError,
     StorageError,
     is_image_key,
+    is_mapped_name,
+    is_record_at,
     manifest_text,
+    mapped_name,
     parse_manifest,
+    record_name,
     safe_key,
 )
 from ocr_job.storage.retry import RetryPolicy, call_with_retry, describe, is_transient
@@ -59,6 +68,14 @@ _NOT_FOUND = frozenset({"NoSuchKey", "NoSuchObject", "ResourceNotFound"})
 _BAD_CREDENTIALS = frozenset(
     {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 )
+#: Answers to a record PUT that say the bucket cannot be written at all; any other client
+#: error (a key too long or refused, ...) concerns that one record.
+_WRITE_FATAL = _BAD_CREDENTIALS | {"NoSuchBucket", "AccessDenied", "AllAccessDisabled",
+                                   "AccountProblem", "InvalidBucketName"}
+#: S3's limit on an object key (bytes).
+MAX_KEY_BYTES = 1024
+#: Longest output prefix (bytes): room is left for every mapped record name under it.
+MAX_PREFIX_BYTES = 768
 
 _CONTENT_TYPES = {
     ".json": "application/json",
@@ -87,9 +104,11 @@ def join_key(prefix: str, name: str) -> str:
     return f"{prefix}/{name}" if prefix else name
 
 
-def record_key(prefix: str, source_key: str) -> str:
-    """The object key of the record for input `source_key`."""
-    return join_key(prefix, source_key) + RECORD_SUFFIX
+def record_key(prefix: str, source_key: str, *, mapped: bool = False) -> str:
+    """The object key of the record for input `source_key` (see `base.record_name`)."""
+    room = MAX_KEY_BYTES - (len(prefix.encode()) + 1 if prefix else 0)
+    name = mapped_name(source_key) if mapped else record_name(source_key, min(room, MAX_RECORD_NAME_BYTES))
+    return f"{prefix}/{name}" if prefix else name
 
 
 # --------------------------------------------------------------------------- client
@@ -228,11 +247,16 @@ class _S3Location:
     def _fatal(self, exc: S3Error) -> StorageError:
         return _client_error(exc, self.bucket, self.endpoint)
 
-    def _get_bytes(self, key: str) -> bytes:
+    def _get_bytes(self, key: str, limit: int | None = None) -> bytes:
+        """The object's bytes; with `limit`, at most `limit + 1` of them (the rest is never
+        downloaded)."""
+
         def get() -> bytes:
             response = self.client.get_object(self.bucket, key)
             try:
-                return response.read()
+                if limit is None:
+                    return response.read()
+                return _read_bounded(response, limit + 1)
             finally:
                 response.close()
                 response.release_conn()
@@ -262,6 +286,18 @@ class _S3Location:
             raise self._fatal(exc) from None
 
 
+def _read_bounded(response: urllib3.BaseHTTPResponse, most: int) -> bytes:
+    chunks: list[bytes] = []
+    left = most
+    while left > 0:
+        chunk = response.read(min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 def _policy_of(settings: S3Settings) -> RetryPolicy:
     return RetryPolicy(total_s=settings.retry_timeout_s)
 
@@ -270,7 +306,12 @@ def _policy_of(settings: S3Settings) -> RetryPolicy:
 
 
 class S3Source(_S3Location):
-    """Inputs are the image objects under `s3://bucket/prefix/`; keys are full object keys."""
+    """Inputs are the image objects under `s3://bucket/prefix/`; keys are full object keys.
+
+    `skip` is a key prefix (a folder) that is not listed: the output, when it lies inside
+    the source."""
+
+    skip: str | None = None
 
     def list(self) -> Iterator[InputItem]:
         # Some S3 servers (SeaweedFS among them) list in directory order, not key
@@ -283,6 +324,8 @@ class S3Source(_S3Location):
             ):
                 name = obj.object_name
                 if name is None or obj.is_dir or not is_image_key(name):
+                    continue
+                if self.skip and name.startswith(self.skip.rstrip("/") + "/"):
                     continue
                 found.append(InputItem(key=name, size=obj.size, etag=obj.etag or None))
             found.sort(key=lambda item: item.key)
@@ -311,9 +354,11 @@ class S3Source(_S3Location):
             return InputItem(key=key)
         return InputItem(key=key, size=stat.size, etag=stat.etag or None)
 
-    def read(self, item: InputItem) -> bytes:
+    def read(self, item: InputItem, max_bytes: int = DEFAULT_MAX_OBJECT_BYTES) -> bytes:
+        if item.size is not None and item.size > max_bytes:
+            raise InputTooLarge(item.size)
         try:
-            return self._get_bytes(item.key)
+            return self._get_bytes(item.key, max_bytes)
         except S3Error as exc:
             if exc.code in _NOT_FOUND:
                 raise FileNotFoundError(f"object {item.key!r} does not exist") from None
@@ -328,9 +373,31 @@ class S3Sink(_S3Location):
 
     #: Parallel GETs when reading records back (merge).
     read_workers = 8
+    #: Objects skipped by the last `iter_records` (not records written here).
+    ignored = 0
 
-    def record_key(self, source_key: str) -> str:
-        return record_key(self.prefix, source_key)
+    def __init__(
+        self,
+        client: Minio,
+        bucket: str,
+        prefix: str = "",
+        *,
+        policy: RetryPolicy | None = None,
+        check: bool = True,
+    ) -> None:
+        super().__init__(client, bucket, prefix, policy=policy, check=check)
+        if len(self.prefix.encode()) > MAX_PREFIX_BYTES:
+            raise StorageError(
+                f"the output prefix is longer than {MAX_PREFIX_BYTES} bytes: records would not fit "
+                f"S3's {MAX_KEY_BYTES}-byte keys"
+            )
+
+    def record_key(self, source_key: str, *, mapped: bool = False) -> str:
+        return record_key(self.prefix, source_key, mapped=mapped)
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """No lock on S3: the shards of one batch write to one prefix together by design."""
+        return contextlib.nullcontext()
 
     def done_etag(self, key: str) -> str | None:
         obj = self.record_key(key)
@@ -358,16 +425,28 @@ class S3Sink(_S3Location):
             return None
         return record.source_etag
 
-    def write_record(self, record: ResultRecord) -> None:
+    def write_record(
+        self, record: ResultRecord, key: str | None = None, *, mapped: bool = False
+    ) -> None:
         metadata = {META_STATUS: record.status}
-        if record.source_etag and record.source_etag.isascii():
+        if record.source_etag and record.source_etag.isascii() and record.source_etag.isprintable():
             metadata[META_SOURCE_ETAG] = record.source_etag
-        self._put_bytes(
-            self.record_key(record.source),
-            record.model_dump_json(indent=1).encode("utf-8"),
-            "application/json",
-            metadata,
-        )
+        obj = self.record_key(record.source if key is None else key, mapped=mapped)
+        data = record.model_dump_json(indent=1).encode("utf-8")
+
+        def put() -> None:
+            self.client.put_object(self.bucket, obj, io.BytesIO(data), len(data),
+                                   content_type="application/json",
+                                   metadata=metadata)  # type: ignore[arg-type]
+
+        try:
+            self._call("PUT of a record", put)
+        except S3Error as exc:  # transient failures were retried already
+            if exc.code in _WRITE_FATAL:
+                raise self._fatal(exc) from None
+            raise RecordWriteError(describe(exc)) from None
+        except ValueError as exc:  # the SDK refuses the key itself
+            raise RecordWriteError(f"invalid object key ({type(exc).__name__})") from None
 
     def write_text(self, name: str, text: str) -> None:
         key = join_key(self.prefix, name)
@@ -383,20 +462,26 @@ class S3Sink(_S3Location):
             raise self._fatal(exc) from None
 
     def record_keys(self) -> list[str]:
-        """Object keys of every per-input record, sorted (reserved `_…` folders excluded)."""
+        """Object keys of every `.json` object that may be a per-input record: those at their
+        input's name sorted, then the mapped ones (`_mapped/`) sorted; the bookkeeping folders
+        (`_shards/`, `_manifests/`) and objects too large to be a record are left out."""
         base = f"{self.prefix}/" if self.prefix else ""
 
         def list_all() -> list[str]:
-            keys: list[str] = []
+            plain: list[str] = []
+            mapped: list[str] = []
             for obj in self.client.list_objects(self.bucket, prefix=base or None, recursive=True):
                 name = obj.object_name
                 if name is None or obj.is_dir or not name.endswith(RECORD_SUFFIX):
                     continue
-                if name[len(base) :].split("/", 1)[0] in RESERVED_DIRS:
+                rel = name[len(base) :]
+                if rel.split("/", 1)[0] in RESERVED_DIRS:
                     continue
-                keys.append(name)
-            keys.sort()
-            return keys
+                if obj.size is not None and obj.size > MAX_RECORD_BYTES:
+                    self.ignored += 1
+                    continue
+                (mapped if is_mapped_name(rel) else plain).append(name)
+            return sorted(plain) + sorted(mapped)
 
         try:
             return self._call(f"listing {self.url}", list_all)
@@ -404,19 +489,34 @@ class S3Sink(_S3Location):
             raise self._fatal(exc) from None
 
     def iter_records(self) -> Iterator[ResultRecord]:
+        self.ignored = 0
         keys = self.record_keys()
+        base = len(self.prefix) + 1 if self.prefix else 0
 
-        def load(key: str) -> ResultRecord:
+        def load(key: str) -> ResultRecord | None:
             try:
-                return ResultRecord.model_validate_json(self._get_bytes(key))
+                data = self._get_bytes(key, MAX_RECORD_BYTES)
             except S3Error as exc:
+                if exc.code in _NOT_FOUND:  # deleted since the listing
+                    return None
                 raise self._fatal(exc) from None
+            if len(data) > MAX_RECORD_BYTES:
+                return None
+            try:
+                record = ResultRecord.model_validate_json(data)
+            except ValueError:
+                return None
+            return record if is_record_at(key[base:], record) else None
 
         # Bounded read-ahead: at most `window` records in memory at a time.
         window = self.read_workers * 4
         with ThreadPoolExecutor(self.read_workers, thread_name_prefix="s3-read") as pool:
             for start in range(0, len(keys), window):
-                yield from pool.map(load, keys[start : start + window])
+                for record in pool.map(load, keys[start : start + window]):
+                    if record is None:
+                        self.ignored += 1
+                    else:
+                        yield record
 
 
 def _content_type(key: str) -> str:

@@ -14,6 +14,10 @@ Each line of ``labels.jsonl``::
     {"source": "clean/0001-front.jpg",      # relative to dest, POSIX separators
      "side": "front" | "back" | null,
      "level": "clean" | "photo" | "hard" | "bad",
+     "style": "classic" | "realdesign" | "compact" | "wide" | null,  # layout style
+     "traits": {"name": "plain" | "compound" | "rare" | "dotted",
+                "address": "rural" | "road" | "room" | "digits" | "estate" | "estate_digits",
+                "address_lines": 1..4, "face": "<value font face>"} | null,
      "fields": {<all 9 Fields keys; the other side's are null>} | null,
      "expected_error": null | "<ErrorCode value>",
      "transform": {"rotation": 0|90|180|270,   # clockwise turn of the whole picture
@@ -42,6 +46,7 @@ from ocr_job.synth import badinputs as _badinputs
 from ocr_job.synth.augment import LEVELS
 from ocr_job.synth.badinputs import BadInput, write_bad_inputs
 from ocr_job.synth.identity import ETHNICITIES, Identity, make_identity
+from ocr_job.synth.layouts import LAYOUTS, STYLES
 from ocr_job.synth.render import SIDES, render_card
 from ocr_job.synth.sample import Sample, make_sample
 
@@ -50,6 +55,7 @@ __all__ = [
     "GENERATOR_VERSION",
     "LEVELS",
     "SIDES",
+    "STYLES",
     "Identity",
     "Sample",
     "generate_set",
@@ -61,13 +67,14 @@ __all__ = [
 ]
 
 #: Bump when the pictures change for the same arguments (invalidates reused sets).
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 LABELS_FILE = "labels.jsonl"
 PARAMS_FILE = ".params.json"
 BAD_DIR = "bad"
 
 
-def _check_args(count: int, levels: Sequence[str], sides: Sequence[str], width: int) -> None:
+def _check_args(count: int, levels: Sequence[str], sides: Sequence[str], width: int,
+                styles: Sequence[str]) -> None:  # fmt: skip
     if count < 0:
         raise ValueError("count must be >= 0")
     if not levels or any(level not in LEVELS for level in levels):
@@ -76,12 +83,18 @@ def _check_args(count: int, levels: Sequence[str], sides: Sequence[str], width: 
         raise ValueError(f"sides must be a non-empty subset of {SIDES}, not {sides!r}")
     if width < 300:
         raise ValueError("width must be at least 300 px")
+    if not styles or any(style not in LAYOUTS for style in styles):
+        raise ValueError(f"styles must be a non-empty subset of {STYLES}, not {styles!r}")
 
 
-def _plan(index: int, levels: Sequence[str], sides: Sequence[str]) -> tuple[str, str]:
-    """Picture `index`'s level and side: levels cycle fastest, so every level gets
-    every side once count >= len(levels) * len(sides)."""
-    return levels[index % len(levels)], sides[(index // len(levels)) % len(sides)]
+def _plan(index: int, levels: Sequence[str], sides: Sequence[str],
+          styles: Sequence[str]) -> tuple[str, str, str]:  # fmt: skip
+    """Picture `index`'s level, side and style: levels cycle fastest, then sides, then
+    styles, so every style gets every level and side once
+    count >= len(levels) * len(sides) * len(styles)."""
+    per_style = len(levels) * len(sides)
+    return (levels[index % len(levels)], sides[(index // len(levels)) % len(sides)],
+            styles[(index // per_style) % len(styles)])  # fmt: skip
 
 
 def _card_label(source: str, sample: Sample) -> dict[str, Any]:
@@ -89,6 +102,8 @@ def _card_label(source: str, sample: Sample) -> dict[str, Any]:
         "source": source,
         "side": sample.side,
         "level": sample.level,
+        "style": sample.style.layout.name,
+        "traits": sample.traits,
         "fields": sample.fields.model_dump(),
         "expected_error": None,
         "transform": sample.transform,
@@ -100,6 +115,8 @@ def _bad_label(item: BadInput) -> dict[str, Any]:
         "source": f"{BAD_DIR}/{item.name}",
         "side": item.side,
         "level": "bad",
+        "style": None,
+        "traits": None,
         "fields": item.fields.model_dump() if item.fields else None,
         "expected_error": item.expected_error,
         "transform": {"rotation": 0} if item.expected_error is None else None,
@@ -146,18 +163,23 @@ def generate_set(
     sides: Sequence[str] = SIDES,
     width: int = 1000,
     bad_inputs: bool = False,
+    styles: Sequence[str] = STYLES,
 ) -> Path:
     """Write `count` card pictures (plus the bad inputs if asked) and their labels
     under `dest`; return `dest`. See the module docstring for the layout.
+
+    `styles` are the layout styles drawn (`STYLES`: all), cycled per card after
+    levels and sides (see `_plan`).
 
     `width` is the card's width in `clean` pictures; `photo`/`hard` picture sizes
     scale with it (1000–2000 px long side at the default 1000).
     """
     dest = Path(dest)
-    levels, sides = tuple(levels), tuple(sides)
-    _check_args(count, levels, sides, width)
+    levels, sides, styles = tuple(levels), tuple(sides), tuple(styles)
+    _check_args(count, levels, sides, width, styles)
     params = {"version": GENERATOR_VERSION, "count": count, "seed": seed, "levels": levels,
-              "sides": sides, "width": width, "bad_inputs": bad_inputs}  # fmt: skip
+              "sides": sides, "width": width, "bad_inputs": bad_inputs,
+              "styles": styles}  # fmt: skip
     params = json.loads(json.dumps(params))  # tuples → lists, as read back
     if _up_to_date(dest, params):
         return dest
@@ -165,8 +187,8 @@ def generate_set(
     digits = max(4, len(str(count)))
     lines: list[dict[str, Any]] = []
     for index in range(count):
-        level, side = _plan(index, levels, sides)
-        sample = make_sample(f"{seed}:{index}", side, level, width)
+        level, side, style = _plan(index, levels, sides, styles)
+        sample = make_sample(f"{seed}:{index}", side, level, width, style)
         source = f"{level}/{index + 1:0{digits}d}-{side}.jpg"
         (dest / level).mkdir(parents=True, exist_ok=True)
         (dest / source).write_bytes(sample.jpeg())

@@ -5,8 +5,9 @@
   little off-axis (corners jittered a few %, rotated up to ±8°), light noise and
   blur, JPEG quality 75–95; the photo's long side is 1000–2000 px.
 * ``hard``: a photo with one or more of: strong blur or motion blur, JPEG quality
-  30–70, a low-resolution card (500–600 px wide), a glare spot, a 90/180/270°
-  turn of the whole picture, a stronger perspective, or a huge (≤ 4000 px) photo.
+  30–70, a low-resolution card (500–700 px wide), a glare spot, a 90/180/270°
+  turn of the whole picture, a stronger perspective, a huge (≤ 4000 px) photo, or
+  a greyscale copy (a photocopy's contrast, saved as a one-channel JPEG).
 
 The pixel sizes above are for the nominal width 1000 and scale with ``width``
 (no photo exceeds 4000 px on its long side). Photos draw the card at the size it
@@ -34,6 +35,7 @@ from ocr_job.synth.render import CARD_H_MM, card_height, corner_mask
 LEVELS: tuple[str, ...] = ("clean", "photo", "hard")
 HARD_EFFECTS: tuple[str, ...] = (
     "blur", "motion_blur", "low_quality", "low_res", "glare", "turn", "perspective", "huge",
+    "greyscale",
 )  # fmt: skip
 CANVAS_ASPECTS: tuple[float, ...] = (4 / 3, 3 / 2, 16 / 9, 1.0, 3 / 4)
 CARD_ASPECT = card_height(100_000) / 100_000
@@ -49,14 +51,16 @@ class Shot:
     transform: dict[str, Any] = field(default_factory=dict)
 
     def jpeg(self) -> bytes:
-        return encode_jpeg(self.image, self.jpeg_quality)
+        return encode_jpeg(self.image, self.jpeg_quality, grey=bool(self.transform.get("grey")))
 
 
-def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
-    """JPEG bytes of an RGB array (deterministic for the same input)."""
+def encode_jpeg(rgb: np.ndarray, quality: int, grey: bool = False) -> bytes:
+    """JPEG bytes of an RGB array (deterministic for the same input); `grey`: a
+    one-channel JPEG of its first channel (the picture must be grey already)."""
     buf = io.BytesIO()
     subsampling = 0 if quality >= 95 else 2
-    Image.fromarray(rgb).save(buf, "JPEG", quality=quality, subsampling=subsampling)
+    image = Image.fromarray(np.ascontiguousarray(rgb[..., 0])) if grey else Image.fromarray(rgb)
+    image.save(buf, "JPEG", quality=quality, subsampling=subsampling)
     return buf.getvalue()
 
 
@@ -117,7 +121,7 @@ def _geometry(rng: random.Random, scale: float, effects: tuple[str, ...]) -> _Ge
     cw, ch = (long_side, long_side / aspect) if aspect >= 1 else (long_side * aspect, long_side)
     card_w = min(cw / ratio, ch / (CARD_ASPECT * 1.25))
     if "low_res" in effects:
-        card_w = rng.uniform(500, 600)
+        card_w = rng.uniform(500, 700)
         grow = card_w * ratio / cw
         cw, ch = cw * grow, ch * grow
     scale = min(scale, MAX_PHOTO_SIDE / max(cw, ch))
@@ -163,6 +167,8 @@ def _photo(render: RenderFn, rng: random.Random, scale: float, effects: tuple[st
         canvas = _motion_blur(canvas, motion, rng.uniform(0, 180))
     glare = _glare(canvas, geo.corners, rng) if "glare" in effects else None
     _noise(canvas, rng, rng.uniform(2.0, 5.0) if effects else rng.uniform(1.0, 3.0))
+    if "greyscale" in effects:
+        canvas = _photocopy(canvas, rng)
     corners = geo.corners.astype(np.float64)
     rotation = rng.choice((90, 180, 270)) if "turn" in effects else 0
     if rotation:
@@ -171,7 +177,7 @@ def _photo(render: RenderFn, rng: random.Random, scale: float, effects: tuple[st
     transform = _transform(canvas, corners.round(1).tolist(), rotation, round(geo.angle, 2),
                            geo.card_width, quality)  # fmt: skip
     transform.update(effects=sorted(effects), blur_sigma=round(sigma, 2), motion_blur=motion,
-                     glare=glare)  # fmt: skip
+                     glare=glare, grey="greyscale" in effects)  # fmt: skip
     return Shot(canvas, quality, transform)
 
 
@@ -277,6 +283,15 @@ def _noise(canvas: np.ndarray, rng: random.Random, sigma: float) -> None:
     reps = (h // tile.shape[0] + 1, w // tile.shape[1] + 1, 1)
     noise = np.ascontiguousarray(np.tile(tile, reps)[:h, :w])
     canvas[:] = cv2.addWeighted(canvas, 1.0, noise, sigma / 32, 0, dtype=cv2.CV_8U)
+
+
+def _photocopy(image: np.ndarray, rng: random.Random) -> np.ndarray:
+    """A greyscale copy: luminance only, with a copier's raised contrast (pale tints
+    wash out, ink darkens); returned as RGB with three equal channels."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    gain, lift = rng.uniform(1.1, 1.45), rng.uniform(0, 25)
+    grey = np.clip((grey - 128) * gain + 128 + lift, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
 
 
 def _motion_blur(image: np.ndarray, length: int, angle: float) -> np.ndarray:

@@ -1,8 +1,16 @@
 """Finding the fonts the card is printed with, and checking they cover a text.
 
-The CJK faces come from Debian's `fonts-noto-cjk`, the number's OCR-B from
-`fonts-ocr-b`. They are found by searching the usual font directories (then
-`fc-match`), never by a fixed path.
+Every face comes from a Debian package (`FACES` names it): Noto Sans/Serif CJK
+(`fonts-noto-cjk`), the hei faces WenQuanYi Zen Hei and Micro Hei
+(`fonts-wqy-zenhei`, `fonts-wqy-microhei`), the song (Ming) faces AR PL UMing
+and AR PL SungtiL GB (`fonts-arphic-uming`, `fonts-arphic-gbsn00lp`), and the
+number's OCR-B (`fonts-ocr-b`). They are found by searching the usual font
+directories (then `fc-match`), never by a fixed path; a face that is not
+installed raises `FontNotFoundError` naming its package (no silent fallback).
+
+The text faces do not all cover the same characters (SungtiL GB holds GB 2312
+only): `has_glyph` tells, and the renderer draws a character a face lacks with
+`FALLBACK_FACE`, as a card printer's font system would.
 """
 
 from __future__ import annotations
@@ -36,13 +44,22 @@ class FontFace:
 
 
 #: Face key → (file name, family name of the wanted face in the collection, package).
-_FACES: dict[str, tuple[str, str, str]] = {
+FACES: dict[str, tuple[str, str, str]] = {
     "sans": ("NotoSansCJK-Regular.ttc", "Noto Sans CJK SC", "fonts-noto-cjk"),
     "sans-bold": ("NotoSansCJK-Bold.ttc", "Noto Sans CJK SC", "fonts-noto-cjk"),
     "serif": ("NotoSerifCJK-Regular.ttc", "Noto Serif CJK SC", "fonts-noto-cjk"),
     "serif-bold": ("NotoSerifCJK-Bold.ttc", "Noto Serif CJK SC", "fonts-noto-cjk"),
+    "hei": ("wqy-zenhei.ttc", "WenQuanYi Zen Hei", "fonts-wqy-zenhei"),
+    "microhei": ("wqy-microhei.ttc", "WenQuanYi Micro Hei", "fonts-wqy-microhei"),
+    "ming": ("uming.ttc", "AR PL UMing CN", "fonts-arphic-uming"),
+    "sungti": ("gbsn00lp.ttf", "AR PL SungtiL GB", "fonts-arphic-gbsn00lp"),
     "ocrb": ("OCRB.otf", "OCR B", "fonts-ocr-b"),
 }
+#: The hei-style (sans) and song-style (serif) text faces.
+HEI_FACES: tuple[str, ...] = ("sans", "sans-bold", "hei", "microhei")
+SONG_FACES: tuple[str, ...] = ("serif", "serif-bold", "ming", "sungti")
+#: Draws the characters another text face lacks.
+FALLBACK_FACE = "sans"
 
 
 def _search_dirs(file_name: str) -> Path | None:
@@ -68,8 +85,11 @@ def _fc_match(family: str, file_name: str) -> Path | None:
 
 @cache
 def face(key: str) -> FontFace:
-    """The face named `key` ("sans", "serif", "sans-bold", "serif-bold", "ocrb")."""
-    file_name, family, package = _FACES[key]
+    """The face named `key` (a key of `FACES`); FontNotFoundError names the package
+    to install when it is missing."""
+    if key not in FACES:
+        raise KeyError(f"unknown font face {key!r}; known: {sorted(FACES)}")
+    file_name, family, package = FACES[key]
     path = _search_dirs(file_name) or _fc_match(family, file_name)
     if path is None:
         raise FontNotFoundError(
@@ -119,5 +139,18 @@ def missing_glyphs(text: str, keys: tuple[str, ...] = ("sans", "serif")) -> set[
 
 
 def covered(ch: str) -> bool:
-    """Whether every CJK face the card may use can draw `ch`."""
+    """Whether the Noto faces (the fallback of every text face) can draw `ch`."""
     return not missing_glyphs(ch, ("sans", "serif", "sans-bold", "serif-bold"))
+
+
+def runs(key: str, text: str) -> list[tuple[str, str]]:
+    """`text` cut into (face, part) runs: `key` where it has the glyph, else
+    `FALLBACK_FACE`."""
+    out: list[tuple[str, str]] = []
+    for ch in text:
+        use = key if key == FALLBACK_FACE or has_glyph(key, ch) else FALLBACK_FACE
+        if out and out[-1][0] == use:
+            out[-1] = (use, out[-1][1] + ch)
+        else:
+            out.append((use, ch))
+    return out

@@ -53,7 +53,7 @@ _GIVEN_MALE = "伟强磊军洋勇杰涛明超刚平辉鹏华飞鑫波斌宇浩�
 _GIVEN_FEMALE = "芳娜敏静丽艳娟霞秀玲桂英华兰红梅琳婷雪慧莉萍颖倩琴云洁蓉燕丹玉晶佳欣怡悦萱妍"
 _GIVEN_ANY = "子一思嘉雨梓涵诗晓天春海月金振永家荣德新明成安宏心若"
 #: Rare characters seen in real names; only used when the fonts cover them.
-RARE_CHARS: tuple[str, ...] = tuple("堃喆淼犇昇䶮垚珺燚琮玥婳翀骉焱赟")
+RARE_CHARS: tuple[str, ...] = tuple("堃喆淼犇昇䶮垚珺燚琮玥婳翀骉焱赟琤淏暐曌嫄玙璟瑀珏焜甦彧祎昳婕")
 
 _DOT_GIVEN_MALE = (
     "买买提", "艾力", "吐尔逊", "艾尔肯", "努尔兰", "阿不都", "热合曼", "帕尔哈提", "依明",
@@ -76,6 +76,18 @@ _PLACE_STEMS = (
     "桃源", "清泉", "龙泉", "黄土", "沙河", "金沙", "红星", "太平", "永安", "安乐",
 )  # fmt: skip
 _COMPOUNDS = ("小区", "花园", "新村", "家园", "公寓", "嘉园", "苑")
+_ESTATE_STEMS = (
+    "华润城", "复城", "锦绣", "阳光", "翡翠", "世纪", "滨江", "金色", "中央", "东方", "海棠",
+    "紫荆", "香榭", "御景", "凤凰", "天悦", "星河", "明珠", "万象", "君悦", "书香", "云锦",
+)  # fmt: skip
+_ESTATE_KINDS = (
+    "润府", "国际", "华府", "名都", "壹号院", "公馆", "首府", "天地", "城市花园", "新城",
+    "雅苑", "御园", "湾", "府", "里", "华庭", "广场", "国际社区",
+)  # fmt: skip
+#: Kinds of address ending, as `Identity.address_kind` names them.
+ADDRESS_KINDS: tuple[str, ...] = ("rural", "road", "room", "digits", "estate", "estate_digits")
+#: Kinds of name, as `Identity.name_kind` names them.
+NAME_KINDS: tuple[str, ...] = ("plain", "compound", "rare", "dotted")
 _DIGITS_CN = "一二三四五六七八九十"
 
 LIVE_FROM = date(1940, 1, 1)
@@ -83,8 +95,8 @@ LIVE_TO = date(2015, 12, 31)
 ISSUE_FIRST = date(2005, 1, 1)
 ISSUE_LAST = date(2025, 12, 31)
 LONG_TERM = "长期"
-ADDRESS_LINE_CHARS = 11
-ADDRESS_MAX_CHARS = 3 * ADDRESS_LINE_CHARS
+#: The longest address drawn (every layout style's address block holds it).
+ADDRESS_MAX_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -127,6 +139,8 @@ class Identity:
     valid_from: date
     valid_to: date | None  # None: 长期
     region: Region
+    address_kind: str = "road"  # one of ADDRESS_KINDS
+    name_kind: str = "plain"  # one of NAME_KINDS
 
     def fields(self) -> Fields:
         return Fields(
@@ -220,9 +234,15 @@ def region_for(id_number: str) -> Region:
 
 
 def _pick_region(rng: random.Random, birth_year: int, xinjiang: bool) -> Region:
+    """A region that existed in `birth_year`; in Xinjiang when asked, else 6% in
+    Xinjiang and 12% in another autonomous region, prefecture or county (their long
+    names: 广西壮族自治区…, …蒙古族藏族自治州…)."""
     pool = [r for r in regions() if r.since <= birth_year]
-    if xinjiang:
+    roll = rng.random()
+    if xinjiang or roll < 0.06:
         pool = [r for r in pool if r.code.startswith("65")] or pool
+    elif roll < 0.18:
+        pool = [r for r in pool if "自治" in r.prefix] or pool
     return rng.choice(pool)
 
 
@@ -239,18 +259,23 @@ def _pick_ethnicity(rng: random.Random) -> str:
     return rng.choice(ETHNICITIES[1:])
 
 
-def _han_name(rng: random.Random, sex: str, covered: Callable[[str], bool]) -> str:
-    surname = rng.choice(COMPOUND_SURNAMES) if rng.random() < 0.06 else rng.choice(SURNAMES)
+def _han_name(rng: random.Random, sex: str, covered: Callable[[str], bool]) -> tuple[str, str]:
+    """A name and its kind: "compound" (欧阳…), "rare" (a rare given character) or
+    "plain"."""
+    compound = rng.random() < 0.08
+    surname = rng.choice(COMPOUND_SURNAMES) if compound else rng.choice(SURNAMES)
     pool = (_GIVEN_MALE if sex == "男" else _GIVEN_FEMALE) + _GIVEN_ANY
     given_len = 1 if rng.random() < 0.3 else 2
     if len(surname) == 1 and rng.random() < 0.03:
         given_len = 3  # the occasional four-character name
     given = [rng.choice(pool) for _ in range(given_len)]
-    if rng.random() < 0.06:
+    kind = "compound" if compound else "plain"
+    if rng.random() < 0.1:
         rare = [c for c in RARE_CHARS if covered(c)]
         if rare:
             given[rng.randrange(given_len)] = rng.choice(rare)
-    return surname + "".join(given)
+            kind = "rare"
+    return surname + "".join(given), kind
 
 
 def _dot_name(rng: random.Random, sex: str) -> str:
@@ -275,36 +300,65 @@ def _number(rng: random.Random, low: int, high: int) -> str:
     return str(rng.randint(low, high))
 
 
-def _street(rng: random.Random) -> str:
-    """The part after the county: town/road/number, some with 号/室/组."""
-    kind = rng.random()
-    if kind < 0.3:  # rural: 乡镇 + 村 + 组 + 号
+def _room(rng: random.Random) -> str:
+    """A flat's number: floor then door, e.g. 1806, 501."""
+    return f"{rng.randint(1, 33)}{rng.randint(1, 6):02d}"
+
+
+def _estate(rng: random.Random) -> str:
+    """An estate's name as developers coin them: 华润城润府, 复城国际, 锦绣华府."""
+    return rng.choice(_ESTATE_STEMS) + rng.choice(_ESTATE_KINDS)
+
+
+def _building(rng: random.Random) -> str:
+    """Building / unit / flat written the ways addresses end in a number:
+    5栋1806, 3-2-501, 29号楼2单元1601, 7幢302."""
+    form = rng.randrange(4)
+    if form == 0:
+        return f"{_number(rng, 1, 32)}栋{_room(rng)}"
+    if form == 1:
+        return f"{_number(rng, 1, 12)}-{_number(rng, 1, 6)}-{_room(rng)}"
+    if form == 2:
+        return f"{_number(rng, 1, 40)}号楼{_number(rng, 1, 6)}单元{_room(rng)}"
+    return f"{_number(rng, 1, 20)}幢{_room(rng)}"
+
+
+def _street(rng: random.Random) -> tuple[str, str]:
+    """The part after the county and its kind (`ADDRESS_KINDS`): rural (…组 / …号),
+    road (…号), room (…室), digits (…5栋1806, …3-2-501), estate (…复城国际) or
+    estate_digits (…华润城润府3栋2单元1601)."""
+    kind = rng.choices(ADDRESS_KINDS, weights=(20, 12, 20, 20, 14, 14))[0]
+    if kind == "rural":  # 乡镇 + 村 + 组 (+ 号)
         town = rng.choice(_PLACE_STEMS) + rng.choice(("镇", "乡"))
         village = rng.choice(_PLACE_STEMS) + "村"
-        group = (
-            rng.choice(_DIGITS_CN) + "组" if rng.random() < 0.5 else _number(rng, 1, 12) + "组"
-        )
-        return town + village + group + _number(rng, 1, 199) + "号"
+        group = rng.choice(_DIGITS_CN) + "组" if rng.random() < 0.5 else _number(rng, 1, 12) + "组"
+        return town + village + group + (_number(rng, 1, 199) + "号" if rng.random() < 0.7 else ""), kind
     road = rng.choice(_ROAD_STEMS) + rng.choice(_ROAD_KINDS)
-    prefix = rng.choice(_PLACE_STEMS) + "街道" if rng.random() < 0.25 else ""
+    prefix = rng.choice(_PLACE_STEMS) + "街道" if rng.random() < 0.3 else ""
     street = prefix + road + _number(rng, 1, 999) + "号"
-    if kind < 0.75:  # a flat: 小区 / 栋 / 单元 / 室
+    if kind == "road":
+        return street, kind
+    if kind == "room":  # a flat: 小区 / 栋 / 单元 / 室
         if rng.random() < 0.5:
             street += rng.choice(_PLACE_STEMS) + rng.choice(_COMPOUNDS)
         street += _number(rng, 1, 32) + "栋"
         if rng.random() < 0.5:
             street += _number(rng, 1, 6) + "单元"
-        street += f"{rng.randint(1, 30)}{rng.randint(1, 4):02d}室"
-    return street
+        return street + _room(rng) + "室", kind
+    if kind == "digits":
+        return street + _building(rng), kind
+    if kind == "estate":
+        return (street if rng.random() < 0.6 else road) + _estate(rng), kind
+    return (street if rng.random() < 0.3 else road) + _estate(rng) + _building(rng), kind
 
 
-def _address(rng: random.Random, region: Region) -> str:
+def _address(rng: random.Random, region: Region) -> tuple[str, str]:
     prefix = region.prefix
-    for _ in range(20):
-        street = _street(rng)
+    for _ in range(30):
+        street, kind = _street(rng)
         if len(prefix) + len(street) <= ADDRESS_MAX_CHARS:
-            return prefix + street
-    return (prefix + rng.choice(_ROAD_STEMS) + "路1号")[:ADDRESS_MAX_CHARS]
+            return prefix + street, kind
+    return (prefix + rng.choice(_ROAD_STEMS) + "路1号")[:ADDRESS_MAX_CHARS], "road"
 
 
 def validity_years(birth: date, issued: date) -> int | None:
@@ -340,21 +394,24 @@ def make_identity(rng: random.Random, covered: Callable[[str], bool] | None = No
     dotted = rng.random() < 0.05
     if dotted:
         ethnicity = rng.choice(_DOT_NAME_ETHNICITIES)
-        name = _dot_name(rng, sex)
+        name, name_kind = _dot_name(rng, sex), "dotted"
     else:
         ethnicity = _pick_ethnicity(rng)
-        name = _han_name(rng, sex, covered)
+        name, name_kind = _han_name(rng, sex, covered)
     region = _pick_region(rng, birth.year, xinjiang=dotted)
     valid_from, valid_to = _validity(rng, birth)
+    address, address_kind = _address(rng, region)
     return Identity(
         name=name,
         sex=sex,
         ethnicity=ethnicity,
         birth_date=birth,
-        address=_address(rng, region),
+        address=address,
         id_number=_id_number(region, birth, sex, rng),
         issuing_authority=region.issuing_authority(),
         valid_from=valid_from,
         valid_to=valid_to,
         region=region,
+        address_kind=address_kind,
+        name_kind=name_kind,
     )

@@ -1,7 +1,10 @@
 """Drawing both sides of a second-generation resident identity card.
 
 Geometry is in millimetres of the real 85.6 × 54 mm card and scaled to the
-requested pixel width, so the layout is the same at 500 px and at 4000 px.
+requested pixel width, so the layout is the same at 500 px and at 4000 px. Where
+each text goes, and in which face, comes from the card's layout style
+(`ocr_job.synth.layouts`); the small per-card variation (registration, ink,
+tint, which of the style's value faces, the portrait's sitter) from `Style`.
 Images are RGB `uint8` arrays (H, W, 3).
 """
 
@@ -11,143 +14,67 @@ import random
 from dataclasses import dataclass
 from functools import lru_cache
 
-import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ocr_job.synth.fonts import font
-from ocr_job.synth.identity import ADDRESS_LINE_CHARS, Identity
+from ocr_job.synth import artwork
+from ocr_job.synth.artwork import CARD_H_MM, CARD_W_MM, Sitter, card_height
+from ocr_job.synth.fonts import font, runs
+from ocr_job.synth.identity import Identity
+from ocr_job.synth.layouts import CLASSIC, Layout
 
-CARD_W_MM = 85.6
-CARD_H_MM = 54.0
+__all__ = ["CARD_H_MM", "CARD_W_MM", "SIDES", "Style", "card_height", "corner_mask",
+           "drawn_texts", "render_card", "wrap_address"]  # fmt: skip
+
 CORNER_MM = 3.18
 SIDES: tuple[str, ...] = ("front", "back")
 
-LABEL_RGB = (36, 110, 170)
-VALUE_RGB = (22, 22, 24)
-EMBLEM_RGB = (206, 32, 36)
-
-# Front (人像面), millimetres: label column, value column, text baselines.
-LABEL_X = 5.6
-VALUE_X = 15.6
-NAME_Y = 10.2
-SEX_Y = 16.6
-BIRTH_Y = 23.0
-ADDRESS_Y = 29.4
-ADDRESS_STEP = 4.6
-NUMBER_Y = 48.6
-NUMBER_LABEL_X = 5.6
-NUMBER_X = 30.2
-NUMBER_END_X = 78.6
-ETHNIC_LABEL_X = 27.6
-ETHNIC_X = 36.0
-PHOTO_BOX = (53.8, 5.6, 79.8, 38.6)  # x0, y0, x1, y1
-# Birth line: left edges of year, 年, month, 月, day, 日.
-BIRTH_COLUMNS = (15.6, 23.5, 27.4, 31.5, 35.4, 39.5)
-
-LABEL_EM = 2.55
-VALUE_EM = 3.1
-NAME_EM = 3.3
-NUMBER_EM = 3.55
-
-# Back (国徽面).
-EMBLEM_CENTER = (13.6, 14.2)
-EMBLEM_R = 8.6
-TITLE_X0, TITLE_X1 = 28.0, 78.6
-TITLE1_Y, TITLE1_EM = 11.8, 4.3
-TITLE2_Y, TITLE2_EM = 21.6, 6.4
-BACK_LABEL_X = 16.6
-BACK_VALUE_X = 31.2
-AUTHORITY_Y = 42.0
-VALIDITY_Y = 48.0
-BACK_MAX_X = 82.6
+_SKINS = ((236, 200, 170), (226, 186, 150), (214, 170, 134), (196, 150, 114), (176, 130, 96))
+_HAIRS = ((24, 22, 22), (40, 32, 28), (62, 50, 42), (110, 108, 106))
+_CLOTHES = ((30, 34, 44), (52, 60, 80), (238, 238, 234), (90, 40, 40), (40, 70, 60))
 
 
 @dataclass(frozen=True)
 class Style:
-    """The small per-card variation a real card has: typeface, colour, registration."""
+    """The small per-card variation a real card has, within its layout style."""
 
-    serif: bool
+    layout: Layout
+    face: str  # the value face
     dx_mm: float
     dy_mm: float
     ink: tuple[int, int, int]
     label: tuple[int, int, int]
     tint: tuple[int, int, int]
     pattern: int
-    portrait_shade: int
+    sitter: Sitter
 
     @classmethod
-    def draw(cls, rng: random.Random) -> Style:
+    def draw(cls, rng: random.Random, layout: Layout = CLASSIC) -> Style:
         def jitter(rgb: tuple[int, int, int], by: int) -> tuple[int, int, int]:
             return tuple(min(255, max(0, c + rng.randint(-by, by))) for c in rgb)  # type: ignore[return-value]
 
         return cls(
-            serif=rng.random() < 0.35,
+            layout=layout,
+            face=rng.choice(layout.value_faces),
             dx_mm=rng.uniform(-0.45, 0.45),
             dy_mm=rng.uniform(-0.35, 0.35),
-            ink=jitter(VALUE_RGB, 10),
-            label=jitter(LABEL_RGB, 14),
+            ink=jitter(layout.value_rgb, 10),
+            label=jitter(layout.label_rgb, 14),
             tint=(rng.randint(-8, 8), rng.randint(-8, 8), rng.randint(-8, 8)),
             pattern=rng.randrange(4),
-            portrait_shade=rng.randint(-25, 25),
+            sitter=Sitter(
+                shade=rng.randint(-25, 25),
+                skin=rng.choice(_SKINS),
+                hair=rng.choice(_HAIRS),
+                clothes=rng.choice(_CLOTHES),
+                long_hair=rng.random() < 0.4,
+                face_width=rng.uniform(0.36, 0.46),
+            ),
         )
 
     @property
-    def text_face(self) -> str:
-        return "serif" if self.serif else "sans"
-
-
-def card_height(width: int) -> int:
-    return round(width * CARD_H_MM / CARD_W_MM)
-
-
-# --------------------------------------------------------------------------- background
-
-
-PATTERN_WIDTH = 1000  # the background pattern is computed once at this width, then scaled
-
-
-@lru_cache(maxsize=16)
-def _guilloche(side: str, variant: int) -> np.ndarray:
-    """A pale guilloche-like pattern (read-only, cached): two families of wavy lines."""
-    w = PATTERN_WIDTH
-    h = card_height(w)
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32) / np.float32(w / CARD_W_MM)
-    phase = variant * 0.9
-    wave_a = np.cos(4.1 * x + 3.4 * np.sin(0.41 * y + phase) + 1.2 * np.sin(0.23 * x))
-    wave_b = np.cos(3.7 * y + 3.9 * np.sin(0.37 * x - phase) + 1.1 * np.sin(0.19 * y))
-    line_a = np.clip((wave_a - 0.55) * 2.2, 0, 1)
-    line_b = np.clip((wave_b - 0.6) * 2.5, 0, 1)
-    gx = x / CARD_W_MM
-    gy = y / CARD_H_MM
-    if side == "front":
-        base = np.array([236, 240, 242], np.float32)
-        warm = np.exp(-(((gx - 0.45) / 0.35) ** 2) - ((gy - 0.55) / 0.45) ** 2)
-        col_a, col_b, col_w = (170, 196, 224), (222, 200, 160), (250, 232, 214)
-    else:
-        base = np.array([232, 238, 244], np.float32)
-        warm = np.exp(-(((gx - 0.6) / 0.4) ** 2) - ((gy - 0.35) / 0.35) ** 2)
-        col_a, col_b, col_w = (160, 190, 226), (226, 206, 168), (244, 232, 210)
-    img = np.empty((h, w, 3), np.float32)
-    for c in range(3):
-        chan = base[c] + (col_w[c] - base[c]) * 0.65 * warm
-        chan += (col_a[c] - chan) * 0.38 * line_a
-        chan += (col_b[c] - chan) * 0.32 * line_b
-        img[..., c] = chan
-    out = np.clip(img, 0, 255).astype(np.uint8)
-    out.setflags(write=False)
-    return out
-
-
-def _background(width: int, side: str, style: Style) -> np.ndarray:
-    pattern = _guilloche(side, style.pattern)
-    if width != PATTERN_WIDTH:
-        shrink = width < PATTERN_WIDTH
-        pattern = cv2.resize(pattern, (width, card_height(width)),
-                             interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)  # fmt: skip
-    ramp = np.arange(256, dtype=np.int16)
-    lut = np.stack([np.clip(ramp + t, 0, 255) for t in style.tint], axis=1).astype(np.uint8)
-    return cv2.LUT(pattern, lut.reshape(256, 1, 3))
+    def label_face(self) -> str:
+        return self.layout.label_face or self.face
 
 
 @lru_cache(maxsize=64)
@@ -183,6 +110,11 @@ class _Pen:
     def px(self, mm: float) -> int:
         return round(mm * self.k)
 
+    def length_mm(self, text: str, em_mm: float, face: str, tracking_mm: float = 0.0) -> float:
+        size = self.px(em_mm)
+        drawn = sum(font(key, size).getlength(part) for key, part in runs(face, text))
+        return drawn / self.k + tracking_mm * max(0, len(text) - 1)
+
     def text(
         self,
         x_mm: float,
@@ -191,124 +123,100 @@ class _Pen:
         em_mm: float,
         fill: tuple[int, int, int],
         face: str | None = None,
-        anchor: str = "ls",
         max_x_mm: float | None = None,
+        tracking_mm: float = 0.0,
     ) -> None:
-        key = face or self.style.text_face
-        f = font(key, self.px(em_mm))
+        """`text` with its baseline's left end at (x, y); a character the face lacks
+        comes from the fallback face; shrunk to end at `max_x_mm` if it would not."""
+        key = face or self.style.face
+        size = self.px(em_mm)
         if max_x_mm is not None:
-            room = (max_x_mm - x_mm) * self.k
-            length = f.getlength(text)
-            if length > room:
-                f = font(key, int(self.px(em_mm) * room / length))
-        pos = (self.px(x_mm + self.style.dx_mm), self.px(y_mm + self.style.dy_mm))
-        self.draw.text(pos, text, font=f, fill=fill, anchor=anchor)
+            length = self.length_mm(text, em_mm, key, tracking_mm)
+            if length > max_x_mm - x_mm:
+                size = int(size * (max_x_mm - x_mm) / length)
+                tracking_mm *= (max_x_mm - x_mm) / length
+        x = (x_mm + self.style.dx_mm) * self.k
+        y = self.px(y_mm + self.style.dy_mm)
+        for part_key, part in runs(key, text):
+            f = font(part_key, size)
+            if not tracking_mm:
+                self.draw.text((round(x), y), part, font=f, fill=fill, anchor="ls")
+                x += f.getlength(part)
+                continue
+            for ch in part:
+                self.draw.text((round(x), y), ch, font=f, fill=fill, anchor="ls")
+                x += f.getlength(ch) + tracking_mm * self.k
 
-    def spaced(
-        self, x0: float, x1: float, y: float, text: str, em: float, fill: tuple[int, int, int]
-    ) -> None:
-        """Characters spread evenly from x0 to x1 (the card's letter-spaced titles)."""
-        step = (x1 - x0 - em) / max(1, len(text) - 1)
+    def spaced(self, x0: float, y: float, text: str, em: float, gap: float,
+               fill: tuple[int, int, int], face: str | None = None) -> float:  # fmt: skip
+        """Characters one em plus `gap` apart from x0 (the card's letter-spaced labels
+        and titles); returns the right end (mm)."""
         for i, ch in enumerate(text):
-            self.text(x0 + i * step, y, ch, em, fill)
+            self.text(x0 + i * (em + gap), y, ch, em, fill, face)
+        return x0 + len(text) * em + (len(text) - 1) * gap
 
-    def label(self, x: float, y: float, text: str) -> None:
-        """A two-character field label, letter-spaced like 姓 名."""
-        if len(text) == 2:
-            self.spaced(x, x + 2.0 * LABEL_EM + 0.9, y, text, LABEL_EM, self.style.label)
-        else:
-            self.text(x, y, text, LABEL_EM, self.style.label)
+    def label(self, x: float, y: float, text: str) -> float:
+        """A field label in the label colour and face; returns its right end (mm)."""
+        lay = self.style.layout
+        return self.spaced(x, y, text, lay.label_em, lay.label_gap, self.style.label,
+                           self.style.label_face)  # fmt: skip
 
 
-def wrap_address(address: str, per_line: int = ADDRESS_LINE_CHARS) -> list[str]:
-    """The address as printed: `per_line` characters a line, at most three lines."""
-    return [address[i : i + per_line] for i in range(0, len(address), per_line)][:3]
+def wrap_address(address: str, per_line: int = CLASSIC.address_chars,
+                 max_lines: int = CLASSIC.address_lines) -> list[str]:  # fmt: skip
+    """The address as printed: `per_line` characters a line. An address longer than
+    the block is an error (the label would not match the picture)."""
+    lines = [address[i : i + per_line] for i in range(0, len(address), per_line)]
+    if len(lines) > max_lines:
+        raise ValueError(f"address of {len(address)} characters does not fit "
+                         f"{max_lines} lines of {per_line}")  # fmt: skip
+    return lines
 
 
 def _front(pen: _Pen, who: Identity) -> None:
-    s = pen.style
-    pen.label(LABEL_X, NAME_Y, "姓名")
-    pen.text(VALUE_X, NAME_Y, who.name, NAME_EM, s.ink, max_x_mm=PHOTO_BOX[0] - 0.8)
-    pen.label(LABEL_X, SEX_Y, "性别")
-    pen.text(VALUE_X, SEX_Y, who.sex, VALUE_EM, s.ink)
-    pen.label(ETHNIC_LABEL_X, SEX_Y, "民族")
-    pen.text(ETHNIC_X, SEX_Y, who.ethnicity, VALUE_EM, s.ink)
-    pen.label(LABEL_X, BIRTH_Y, "出生")
+    s, lay = pen.style, pen.style.layout
+    right = lay.value_right
+    pen.label(lay.label_x, lay.name_y, "姓名")
+    pen.text(lay.value_x, lay.name_y, who.name, lay.name_em, s.ink, max_x_mm=right)
+    pen.label(lay.label_x, lay.sex_y, "性别")
+    pen.text(lay.value_x, lay.sex_y, who.sex, lay.value_em, s.ink)
+    label_end = pen.label(lay.ethnic_label_x, lay.sex_y, "民族")
+    length = pen.length_mm(who.ethnicity, lay.value_em, s.face)
+    ethnic_x = max(label_end + 0.8, min(lay.ethnic_x, right - length))
+    pen.text(ethnic_x, lay.sex_y, who.ethnicity, lay.value_em, s.ink, max_x_mm=right)
+    pen.label(lay.label_x, lay.birth_y, "出生")
     b = who.birth_date
-    year_x, nian_x, month_x, yue_x, day_x, ri_x = BIRTH_COLUMNS
-    pen.text(year_x, BIRTH_Y, str(b.year), VALUE_EM, s.ink)
-    pen.text(nian_x, BIRTH_Y, "年", LABEL_EM, s.label)
-    pen.text(month_x, BIRTH_Y, str(b.month), VALUE_EM, s.ink)
-    pen.text(yue_x, BIRTH_Y, "月", LABEL_EM, s.label)
-    pen.text(day_x, BIRTH_Y, str(b.day), VALUE_EM, s.ink)
-    pen.text(ri_x, BIRTH_Y, "日", LABEL_EM, s.label)
-    pen.label(LABEL_X, ADDRESS_Y, "住址")
-    for i, line in enumerate(wrap_address(who.address)):
-        y = ADDRESS_Y + i * ADDRESS_STEP
-        pen.text(VALUE_X, y, line, VALUE_EM, s.ink, max_x_mm=PHOTO_BOX[0] - 0.3)
-    pen.text(NUMBER_LABEL_X, NUMBER_Y, "公民身份号码", LABEL_EM + 0.15, s.label)
-    pen.text(NUMBER_X, NUMBER_Y, who.id_number, NUMBER_EM, s.ink, face="ocrb",
-             max_x_mm=NUMBER_END_X + 1.5)  # fmt: skip
+    year_x, nian_x, month_x, yue_x, day_x, ri_x = lay.birth_columns
+    for x, text in ((year_x, str(b.year)), (month_x, str(b.month)), (day_x, str(b.day))):
+        pen.text(x, lay.birth_y, text, lay.value_em, s.ink)
+    for x, text in ((nian_x, "年"), (yue_x, "月"), (ri_x, "日")):
+        pen.text(x, lay.birth_y, text, lay.label_em, s.label, s.label_face)
+    pen.label(lay.label_x, lay.address_y, "住址")
+    for i, line in enumerate(wrap_address(who.address, lay.address_chars, lay.address_lines)):
+        y = lay.address_y + i * lay.address_step
+        pen.text(lay.value_x, y, line, lay.value_em, s.ink, max_x_mm=right)
+    pen.text(lay.number_label_x, lay.number_y, "公民身份号码", lay.label_em + 0.15, s.label,
+             s.label_face)  # fmt: skip
+    pen.text(lay.number_x, lay.number_y, who.id_number, lay.number_em, s.ink, face="ocrb",
+             max_x_mm=CARD_W_MM - 3.0, tracking_mm=lay.number_tracking)  # fmt: skip
 
 
-def _portrait(image: Image.Image, pen: _Pen) -> None:
-    """A grey head-and-shoulders placeholder where the photo is printed."""
-    x0, y0, x1, y1 = (pen.px(v) for v in PHOTO_BOX)
-    w, h = x1 - x0, y1 - y0
-    shade = 150 + pen.style.portrait_shade
-    layer = Image.new("L", (w, h), 0)
-    d = ImageDraw.Draw(layer)
-    d.ellipse((w * 0.27, h * 0.12, w * 0.73, h * 0.58), fill=255)  # head
-    d.rectangle((w * 0.41, h * 0.5, w * 0.59, h * 0.72), fill=255)  # neck
-    d.ellipse((w * 0.0, h * 0.66, w * 1.0, h * 1.35), fill=255)  # shoulders
-    body = Image.new("RGB", (w, h), (shade, shade, shade + 4))
-    hair = Image.new("L", (w, h), 0)
-    ImageDraw.Draw(hair).chord((w * 0.26, h * 0.1, w * 0.74, h * 0.5), 180, 360, fill=255)
-    image.paste(body, (x0, y0), layer)
-    image.paste((shade - 70,) * 3, (x0, y0), hair)
-
-
-def _emblem(draw: ImageDraw.ImageDraw, pen: _Pen) -> None:
-    """The national emblem as a red disc with a ring, a big star and four small ones."""
-    cx, cy = (pen.px(v) for v in EMBLEM_CENTER)
-    r = EMBLEM_R * pen.k
-    draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=EMBLEM_RGB)
-    ring = r * 0.86
-    draw.ellipse((cx - ring, cy - ring, cx + ring, cy + ring), outline=(246, 200, 60),
-                 width=max(1, round(r * 0.05)))  # fmt: skip
-    gold = (250, 210, 70)
-    _star(draw, cx - r * 0.2, cy - r * 0.2, r * 0.34, gold)
-    for i in range(4):
-        angle = np.deg2rad(-60 + i * 30)
-        _star(draw, cx - r * 0.2 + np.cos(angle) * r * 0.55,
-              cy - r * 0.2 + np.sin(angle) * r * 0.55, r * 0.11, gold)  # fmt: skip
-    draw.rectangle((cx - r * 0.55, cy + r * 0.35, cx + r * 0.55, cy + r * 0.5), fill=gold)
-
-
-def _star(draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float, fill: tuple[int, ...]) -> None:
-    points = []
-    for i in range(10):
-        rad = r if i % 2 == 0 else r * 0.38
-        a = -np.pi / 2 + i * np.pi / 5
-        points.append((cx + rad * np.cos(a), cy + rad * np.sin(a)))
-    draw.polygon(points, fill=fill)
-
-
-def _back(pen: _Pen, who: Identity) -> None:
-    s = pen.style
-    _emblem(pen.draw, pen)
-    pen.spaced(TITLE_X0, TITLE_X1, TITLE1_Y, "中华人民共和国", TITLE1_EM, s.ink)
-    title_face = "serif-bold" if s.serif else "sans-bold"
-    step = (TITLE_X1 - TITLE_X0 - TITLE2_EM) / 4
-    for i, ch in enumerate("居民身份证"):
-        pen.text(TITLE_X0 + i * step, TITLE2_Y, ch, TITLE2_EM, s.ink, face=title_face)
-    pen.spaced(BACK_LABEL_X, BACK_LABEL_X + 4 * LABEL_EM + 0.6, AUTHORITY_Y, "签发机关",
-               LABEL_EM, s.label)  # fmt: skip
-    pen.text(BACK_VALUE_X, AUTHORITY_Y, who.issuing_authority, VALUE_EM, s.ink,
-             max_x_mm=BACK_MAX_X)  # fmt: skip
-    pen.spaced(BACK_LABEL_X, BACK_LABEL_X + 4 * LABEL_EM + 0.6, VALIDITY_Y, "有效期限",
-               LABEL_EM, s.label)  # fmt: skip
-    pen.text(BACK_VALUE_X, VALIDITY_Y, who.validity_text, VALUE_EM, s.ink, max_x_mm=BACK_MAX_X)
+def _back(image: Image.Image, pen: _Pen, who: Identity) -> None:
+    s, lay = pen.style, pen.style.layout
+    if lay.great_wall:
+        artwork.great_wall(image, pen.k, (150, 150, 168))
+    cx, cy = (pen.px(v) for v in lay.emblem_center)
+    artwork.emblem(pen.draw, cx, cy, lay.emblem_r * pen.k)
+    (x0, x1), (y1, y2), (em1, em2) = lay.title_x, lay.title_y, lay.title_em
+    face1, face2 = lay.title_faces
+    title1, title2 = "中华人民共和国", "居民身份证"
+    pen.spaced(x0, y1, title1, em1, (x1 - x0 - len(title1) * em1) / 6, s.ink, face1)
+    pen.spaced(x0, y2, title2, em2, (x1 - x0 - len(title2) * em2) / 4, s.ink, face2)
+    for y, label, value in ((lay.authority_y, "签发机关", who.issuing_authority),
+                            (lay.validity_y, "有效期限", who.validity_text)):  # fmt: skip
+        pen.spaced(lay.back_label_x, y, label, lay.label_em, lay.back_label_gap, s.label,
+                   s.label_face)  # fmt: skip
+        pen.text(lay.back_value_x, y, value, lay.back_value_em, s.ink, max_x_mm=CARD_W_MM - 3.0)
 
 
 def drawn_texts(who: Identity, side: str) -> list[str]:
@@ -321,7 +229,8 @@ def drawn_texts(who: Identity, side: str) -> list[str]:
 
 def render_card(who: Identity, side: str, width: int = 1000, seed: int | None = None,
                 style: Style | None = None) -> np.ndarray:  # fmt: skip
-    """Draw one side of `who`'s card, `width` pixels wide, as an RGB array.
+    """Draw one side of `who`'s card, `width` pixels wide, as an RGB array, in
+    `style` (default: a classic-layout style drawn from `seed`).
 
     Pixels outside the rounded corners are the background pattern; use
     `corner_mask(width)` to cut the card out.
@@ -331,11 +240,16 @@ def render_card(who: Identity, side: str, width: int = 1000, seed: int | None = 
     if width < 100:
         raise ValueError("width must be at least 100 px")
     style = style or Style.draw(random.Random(seed))
-    image = Image.fromarray(_background(width, side, style))
+    lay = style.layout
+    image = Image.fromarray(artwork.background(lay.background, side, style.pattern, width,
+                                               style.tint))  # fmt: skip
     pen = _Pen(image, width, style)
     if side == "front":
-        _portrait(image, pen)
+        box = (pen.px(lay.photo_box[0]), pen.px(lay.photo_box[1]), pen.px(lay.photo_box[2]),
+               pen.px(lay.photo_box[3]))  # fmt: skip
+        portrait = artwork.face if lay.portrait == "face" else artwork.silhouette
+        portrait(image, box, style.sitter)
         _front(pen, who)
     else:
-        _back(pen, who)
+        _back(image, pen, who)
     return np.asarray(image)

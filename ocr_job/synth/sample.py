@@ -12,7 +12,8 @@ from ocr_job.records import Fields
 from ocr_job.synth.augment import Shot, make_shot
 from ocr_job.synth.fonts import covered
 from ocr_job.synth.identity import Identity, make_identity
-from ocr_job.synth.render import Style, render_card
+from ocr_job.synth.layouts import layout
+from ocr_job.synth.render import Style, render_card, wrap_address
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Sample:
     side: str
     level: str
     shot: Shot
+    style: Style
 
     @property
     def image(self) -> np.ndarray:
@@ -45,6 +47,15 @@ class Sample:
     def jpeg(self) -> bytes:
         return self.shot.jpeg()
 
+    @property
+    def traits(self) -> dict[str, Any]:
+        """What kind of card this is, for per-class reports: the classes of name and
+        address, the address's printed lines and the value face."""
+        lay = self.style.layout
+        lines = len(wrap_address(self.identity.address, lay.address_chars, lay.address_lines))
+        return {"name": self.identity.name_kind, "address": self.identity.address_kind,
+                "address_lines": lines, "face": self.style.face}  # fmt: skip
+
 
 def identity_for(key: str) -> Identity:
     """The person of sample `key` (any string; the same key gives the same person)."""
@@ -52,14 +63,15 @@ def identity_for(key: str) -> Identity:
 
 
 def make_sample(key: str | int, side: str = "front", level: str = "clean",
-                width: int = 1000) -> Sample:  # fmt: skip
-    """A picture of `side` at difficulty `level`, a pure function of its arguments."""
+                width: int = 1000, style: str = "classic") -> Sample:  # fmt: skip
+    """A picture of `side` at difficulty `level` in layout style `style`, a pure
+    function of its arguments."""
     who = identity_for(str(key))
-    style = Style.draw(random.Random(f"{key}:style"))
+    drawn = Style.draw(random.Random(f"{key}:style"), layout(style))
     shot = make_shot(
         level,
-        lambda w: render_card(who, side, w, style=style),
+        lambda w: render_card(who, side, w, style=drawn),
         random.Random(f"{key}:{side}:{level}:shot"),
         width,
     )
-    return Sample(who, side, level, shot)
+    return Sample(who, side, level, shot, drawn)

@@ -56,6 +56,7 @@ from typing import Any
 import kmock
 from ocr_operator.quantities import memory_bytes
 
+from tests.support import started
 from tests.support.kube import JOBS, PODS, SECRETS, KubeServer
 
 log = logging.getLogger(__name__)
@@ -753,6 +754,7 @@ class PodRunner:
                 user=uid, group=gid, extra_groups=[] if uid is not None else None,
             )
             pod.pid, pod._alive, pod.started = proc.pid, True, time.monotonic()
+            started.remember(proc.pid)
         self._patch_pod(pod, {
             "phase": "Running", "startTime": _now(), "podIP": "127.0.0.1", "hostIP": "127.0.0.1",
             "conditions": [{"type": t, "status": "True"} for t in

@@ -41,6 +41,8 @@ from typing import IO, Any
 
 import yaml
 
+from tests.support import started
+
 KUBE_VERSION = "1.20.2"
 HOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -237,6 +239,7 @@ class _Proc:
             list(argv), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, env=dict(env) if env is not None else None,
         )
+        started.remember(self.popen.pid)
 
     @property
     def pid(self) -> int:

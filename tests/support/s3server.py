@@ -39,6 +39,7 @@ from minio.error import S3Error
 from pydantic import SecretStr
 
 from ocr_job.config import S3Settings
+from tests.support import started
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +238,7 @@ class S3Server:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() ends it and its children
         )
+        started.remember(self.proc.pid)
         try:
             self._wait_ready(timeout_s)
         except BaseException:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ocr_job.records import ResultRecord
-from ocr_job.storage.base import safe_key
+from ocr_job.storage.base import mapped_name, safe_key
 from ocr_job.storage.s3 import S3Sink, parse_s3_url, record_key
 from tests.support.s3server import S3Server
 
@@ -24,7 +24,13 @@ from tests.support.s3server import S3Server
 )
 def test_safe_key(key: str, expected: str) -> None:
     assert safe_key(key) == expected
-    assert record_key("out/res", key) == f"out/res/{expected}.json"
+    # A canonical key keeps its name; any other is mapped, so that two keys that normalise
+    # alike (`a/../b.jpg`, `a/b.jpg`) never share a record.
+    if key == expected:
+        assert record_key("out/res", key) == f"out/res/{expected}.json"
+    else:
+        assert record_key("out/res", key) == "out/res/" + mapped_name(key)
+        assert record_key("out/res", key) != record_key("out/res", expected)
 
 
 @pytest.mark.parametrize("key", ["", "/", "..", "./..", "//./"])
@@ -55,19 +61,19 @@ def test_parse_s3_url_rejects(url: str) -> None:
 def test_hostile_keys_stay_under_the_prefix(s3_server: S3Server, s3_bucket: str) -> None:
     client = s3_server.client()
     sink = S3Sink(client, s3_bucket, "tenant-a/res")
-    hostile = ["../../etc/x.jpg", "/abs/y.jpg", "a//b/./c.jpg", "../tenant-b/res/z.jpg"]
+    hostile = ["../../etc/x.jpg", "/abs/y.jpg", "a//b/./c.jpg", "../tenant-b/res/z.jpg",
+               "etc/x.jpg", "a/b/c.jpg"]
     for key in hostile:
         sink.write_record(ResultRecord(source=key, status="ok", source_etag="e-" + key))
     sink.write_text("../../escape.txt", "x")
 
     keys = sorted(o.object_name or "" for o in client.list_objects(s3_bucket, recursive=True))
-    assert keys == [
-        "tenant-a/res/a/b/c.jpg.json",
-        "tenant-a/res/abs/y.jpg.json",
-        "tenant-a/res/escape.txt",
-        "tenant-a/res/etc/x.jpg.json",
-        "tenant-a/res/tenant-b/res/z.jpg.json",
-    ]
+    assert len(keys) == len(hostile) + 1  # no two keys share a record
+    assert all(k.startswith("tenant-a/res/") for k in keys)
+    assert "tenant-a/res/escape.txt" in keys
+    assert "tenant-a/res/etc/x.jpg.json" in keys and "tenant-a/res/a/b/c.jpg.json" in keys
+    assert sum(k.startswith("tenant-a/res/_mapped/") for k in keys) == 4
     # The record keeps the original source, and resume finds it by the same key.
-    assert sink.done_etag("../../etc/x.jpg") == "e-../../etc/x.jpg"
-    assert {r.source for r in sink.iter_records()} == set(hostile)
+    for key in hostile:
+        assert sink.done_etag(key) == "e-" + key
+    assert sorted(r.source for r in sink.iter_records()) == sorted(hostile)

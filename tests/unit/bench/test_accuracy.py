@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bench import accuracy
 
 NUMBER = "11010119900102003X"
@@ -83,3 +85,60 @@ def test_report_per_level_and_field() -> None:
 def test_levels_argument_is_checked() -> None:
     args = accuracy.parse_args(["--levels", "clean,hard", "--count", "30"])
     assert args.levels == ("clean", "hard") and args.count == 30
+
+
+def styled(level: str, side: str, style: str, address: str = "digits",
+           lines: int = 3) -> dict[str, Any]:
+    traits = {"name": "plain", "address": address, "address_lines": lines, "face": "hei"}
+    return {**label(level, side), "style": style, "traits": traits}
+
+
+def test_report_per_style_and_level_with_wrong_and_empty_apart() -> None:
+    labels = {"a.jpg": styled("clean", "front", "classic"),
+              "b.jpg": styled("hard", "front", "realdesign", "estate", 4),
+              "c.jpg": styled("hard", "back", "realdesign"),
+              "d.jpg": styled("clean", "front", "realdesign", "estate", 4)}
+    records = [record("a.jpg", "front"),
+               record("b.jpg", "front", ("address",), address=None),  # empty
+               record("c.jpg", "back", issuing_authority="某县公安局"),  # wrong, silent
+               record("d.jpg", "front", address="北京市东城区")]  # wrong, silent
+    text, payload = accuracy.report(records, labels)
+    assert payload["per_style"]["classic"]["all_right"] == 1
+    assert payload["per_style"]["realdesign"]["all_right"] == 0
+    assert payload["per_style"]["realdesign"]["cards"] == 3
+    assert payload["kinds_per_style"]["realdesign"]["wrong"] == 2
+    assert payload["kinds_per_style"]["realdesign"]["empty"] == 1
+    assert payload["kinds_per_style"]["classic"] == accuracy.count_kinds([])
+    hard = payload["per_style_level"]["realdesign"]["hard"]
+    assert hard["cards"] == 2 and hard["kinds"]["wrong"] == 1 and hard["kinds"]["empty"] == 1
+    assert hard["fields"] == 6 + 3 and hard["fields_right"] == 7
+    assert payload["per_style_level"]["classic"]["clean"]["all_right"] == 1
+    estate = payload["per_trait"]["address"]["estate"]
+    assert estate == {"cards": 2, "right": 0, "wrong": 1, "empty": 1}
+    assert payload["per_trait"]["address"]["digits"] == {"cards": 1, "right": 1, "wrong": 0,
+                                                         "empty": 0}
+    assert payload["per_trait"]["address_lines"]["4"]["cards"] == 2
+    # every wrong value is printed, with its style; the number never whole
+    assert "per layout style:" in text and "style × level" in text
+    wrong_lines = [ln for ln in text.splitlines() if ln.startswith("  wrong ")]
+    assert len(wrong_lines) == 2
+    assert any("realdesign" in ln and "北京市东城区" in ln for ln in wrong_lines)
+    assert NUMBER not in text
+    assert [m["style"] for m in payload["misses"]] == ["realdesign"] * 3
+
+
+def test_a_set_without_styles_still_reports_per_level() -> None:
+    labels = {"a.jpg": label("clean", "front")}
+    text, payload = accuracy.report([record("a.jpg", "front")], labels)
+    assert payload["per_style"] == {} and "per layout style:" not in text
+    assert payload["per_level"]["clean"]["all_right"] == 1
+
+
+def test_styles_and_cards_arguments() -> None:
+    from ocr_job.synth import STYLES
+
+    assert accuracy.parse_args([]).styles == STYLES
+    args = accuracy.parse_args(["--styles", "wide,realdesign", "--cards", "x"])
+    assert args.styles == ("wide", "realdesign") and str(args.cards) == "x"
+    with pytest.raises(SystemExit):
+        accuracy.parse_args(["--styles", "gothic"])

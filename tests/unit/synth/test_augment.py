@@ -63,7 +63,7 @@ def test_hard_covers_every_effect_and_tracks_the_turn() -> None:
     effects: set[str] = set()
     rotations: set[int] = set()
     who = identity_for("hard")
-    for i in range(40):
+    for i in range(60):
         shot = make_shot("hard", lambda w: render_card(who, "front", w, seed=1),
                          random.Random(f"hard:{i}"), 250)  # fmt: skip
         t = shot.transform
@@ -75,9 +75,16 @@ def test_hard_covers_every_effect_and_tracks_the_turn() -> None:
         if "low_quality" in t["effects"]:
             assert 30 <= t["jpeg_quality"] <= 70
         if "low_res" in t["effects"]:
-            assert 120 <= t["card_width"] <= 155  # 500–600 px at width 1000
+            assert 120 <= t["card_width"] <= 180  # 500–700 px at width 1000
+        if "greyscale" in t["effects"]:
+            assert t["grey"]
+            image = Image.open(io.BytesIO(shot.jpeg()))
+            assert image.mode == "L" and image.size == tuple(t["size"])
+            assert np.array_equal(shot.image[..., 0], shot.image[..., 2])
+        else:
+            assert not t["grey"]
     assert effects == {"blur", "motion_blur", "low_quality", "low_res", "glare", "turn",
-                       "perspective", "huge"}  # fmt: skip
+                       "perspective", "huge", "greyscale"}  # fmt: skip
     assert rotations == {0, 90, 180, 270}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from datetime import date
 
@@ -11,10 +12,13 @@ from stdnum.cn import ric
 
 from ocr_job.synth.fonts import covered
 from ocr_job.synth.identity import (
-    ADDRESS_LINE_CHARS,
+    ADDRESS_KINDS,
+    ADDRESS_MAX_CHARS,
     COMPOUND_SURNAMES,
     ETHNICITIES,
     LONG_TERM,
+    NAME_KINDS,
+    RARE_CHARS,
     Identity,
     make_identity,
     region_for,
@@ -66,14 +70,45 @@ def test_address_and_authority_name_the_id_numbers_region(people: list[Identity]
             assert p.issuing_authority == f"{region.county}公安局"
 
 
-def test_addresses_fit_three_lines_and_often_wrap(people: list[Identity]) -> None:
+def test_addresses_fit_and_often_take_three_or_four_lines(people: list[Identity]) -> None:
     lengths = [len(p.address) for p in people]
-    assert max(lengths) <= 3 * ADDRESS_LINE_CHARS
-    wrapped = sum(n > ADDRESS_LINE_CHARS for n in lengths) / N
-    assert wrapped > 0.5
+    assert max(lengths) <= ADDRESS_MAX_CHARS
+    # at eleven characters a line (the printed card's): three lines, and four
+    assert sum(n > 22 for n in lengths) / N > 0.4
+    assert sum(n > 33 for n in lengths) / N > 0.03
     assert sum(any(c.isdigit() for c in p.address) for p in people) / N > 0.5
-    assert any("室" in p.address for p in people)
-    assert any("组" in p.address for p in people)
+
+
+ENDINGS = {
+    "rural": r"[组号]$",
+    "road": r"\d+号$",
+    "room": r"\d+室$",
+    "digits": r"(\d+栋\d{3,4}|\d+-\d+-\d{3,4}|\d+号楼\d+单元\d{3,4}|\d+幢\d{3,4})$",
+    "estate": r"[^\d号室组]$",
+    "estate_digits": r"[^\d号](\d+栋\d+|\d+-\d+-\d+|\d+号楼\d+单元\d+|\d+幢\d+)$",
+}
+
+
+def test_every_kind_of_address_ending_occurs_and_ends_as_its_kind(
+    people: list[Identity],
+) -> None:
+    kinds = Counter(p.address_kind for p in people)
+    assert set(kinds) == set(ADDRESS_KINDS) == set(ENDINGS)
+    assert min(kinds.values()) > N * 0.05
+    for p in people:
+        assert re.search(ENDINGS[p.address_kind], p.address), (p.address_kind, p.address)
+    forms = {re.sub(r"\d+", "9", re.search(ENDINGS["digits"], p.address).group(1))
+             for p in people if p.address_kind == "digits"}
+    assert forms == {"9栋9", "9-9-9", "9号楼9单元9", "9幢9"}
+
+
+def test_long_autonomous_region_addresses_and_county_authorities(people: list[Identity]) -> None:
+    xinjiang = [p for p in people if p.address.startswith("新疆维吾尔自治区")]
+    assert len(xinjiang) / N > 0.06  # dotted names live there, and 6% of the others
+    assert any(p.address.startswith("广西壮族自治区") for p in people)
+    assert sum("自治州" in p.address or "自治县" in p.address for p in people) / N > 0.05
+    assert max(len(p.region.prefix) for p in xinjiang) >= 20
+    assert any(re.fullmatch(r"..县公安局", p.issuing_authority) for p in people)
 
 
 def test_names_cover_the_hard_cases(people: list[Identity]) -> None:
@@ -81,7 +116,17 @@ def test_names_cover_the_hard_cases(people: list[Identity]) -> None:
     assert all(2 <= len(n) <= 12 for n in names)
     dotted = [n for n in names if "·" in n]
     assert 0.02 < len(dotted) / N < 0.09
-    assert any(n.startswith(COMPOUND_SURNAMES) for n in names)
+    kinds = Counter(p.name_kind for p in people)
+    assert set(kinds) == set(NAME_KINDS)
+    assert kinds["compound"] / N > 0.04 and kinds["rare"] / N > 0.05
+    for p in people:
+        compound, rare = p.name.startswith(COMPOUND_SURNAMES), any(c in RARE_CHARS for c in p.name)
+        assert (p.name_kind == "rare") == rare
+        assert (p.name_kind == "dotted") == ("·" in p.name)
+        assert p.name_kind != "compound" or compound
+        assert p.name_kind != "plain" or not compound
+    for wanted in "骉婳琤燚垚淏":
+        assert wanted in RARE_CHARS
     assert any(len(n) == 4 and "·" not in n for n in names)
     han = sum(p.ethnicity == "汉" for p in people) / N
     assert 0.68 < han < 0.82

@@ -16,7 +16,8 @@ from PIL import Image
 from stdnum.cn import ric
 
 from ocr_job.records import FIELD_NAMES, ErrorCode, Fields
-from ocr_job.synth import PARAMS_FILE, generate_set, load_labels, write_bad_inputs
+from ocr_job.synth import PARAMS_FILE, STYLES, generate_set, load_labels, write_bad_inputs
+from ocr_job.synth.layouts import LAYOUTS
 
 COUNT = 7
 WIDTH = 400  # small pictures keep the suite fast; the layout is the same at any width
@@ -110,6 +111,39 @@ def test_rejects_bad_arguments(tmp_path: Path) -> None:
         generate_set(tmp_path, 1, levels=("blurry",))
     with pytest.raises(ValueError, match="sides"):
         generate_set(tmp_path, 1, sides=("left",))
+    with pytest.raises(ValueError, match="styles"):
+        generate_set(tmp_path, 1, styles=("gothic",))
+    with pytest.raises(ValueError, match="styles"):
+        generate_set(tmp_path, 1, styles=())
+
+
+def test_labels_carry_the_style_and_every_style_gets_every_level_and_side(
+    tmp_path: Path,
+) -> None:
+    per_style = 2  # levels × sides
+    dest = generate_set(tmp_path / "styles", per_style * len(STYLES), seed=3, width=WIDTH,
+                        levels=("clean",))  # fmt: skip
+    cards = list(load_labels(dest).values())
+    assert [c["style"] for c in cards] == [s for s in STYLES for _ in range(per_style)]
+    for style in STYLES:
+        assert {c["side"] for c in cards if c["style"] == style} == {"front", "back"}
+    for card in cards:
+        traits = card["traits"]
+        assert set(traits) == {"name", "address", "address_lines", "face"}
+        assert traits["face"] in LAYOUTS[card["style"]].value_faces
+    assert json.loads((dest / PARAMS_FILE).read_text())["params"]["styles"] == list(STYLES)
+    # one style only: the same people, drawn another way
+    one = load_labels(generate_set(tmp_path / "wide", 2, seed=3, width=WIDTH,
+                                   levels=("clean",), styles=("wide",)))  # fmt: skip
+    assert {c["style"] for c in one.values()} == {"wide"}
+    assert [c["fields"] for c in one.values()] == [c["fields"] for c in cards[:2]]
+    assert (tmp_path / "wide/clean/0001-front.jpg").read_bytes() != \
+        (dest / "clean/0001-front.jpg").read_bytes()
+
+
+def test_bad_inputs_have_no_style(labels: dict[str, dict[str, Any]]) -> None:
+    for label in labels.values():
+        assert (label["style"] is None) == (label["level"] == "bad")
 
 
 # --------------------------------------------------------------------------- bad inputs
@@ -180,3 +214,11 @@ def test_no_card_photo_is_a_plain_picture(bad: Path) -> None:
     with Image.open(io.BytesIO(data)) as image:
         image.load()
         assert min(image.size) >= 1000
+
+
+def test_samples_command_takes_styles(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "ocr_job.cli", "samples", str(tmp_path / "cli"), "--count", "2",
+           "--levels", "clean", "--styles", "compact,realdesign"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    labels = load_labels(tmp_path / "cli")
+    assert [c["style"] for c in labels.values()] == ["compact", "compact"]

@@ -58,6 +58,10 @@ def test_masking() -> None:
     assert mask_id("11010519900307803X") == "110105********803X"
     assert mask_name("欧阳娜娜") == "欧***"
     assert scrub("bad number 11010519900307803X in a.jpg") == "bad number 110105********803X in a.jpg"
+    assert mask_id("110105900307803") == "110105******803"  # first generation: 15 digits
+    assert scrub("sfz11010519900307803X.jpg 1101 0519 9003 0780 3X") == (
+        "sfz110105********803X.jpg 1101 05** **** **80 3X")
+    assert scrub("took 1234 ms, 12345678901 bytes") == "took 1234 ms, 12345678901 bytes"
 
 
 def test_scrub_filter_masks_log_records(caplog: pytest.LogCaptureFixture) -> None:

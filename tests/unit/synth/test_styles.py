@@ -1,0 +1,161 @@
+"""Layout styles: they really differ on the rendered card, each follows its layout,
+each holds the longest address, and their fonts come from packages (or fail clearly)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ocr_job.synth import fonts
+from ocr_job.synth.identity import ADDRESS_MAX_CHARS
+from ocr_job.synth.layouts import LAYOUTS, STYLES, Layout, layout
+from ocr_job.synth.render import SIDES, Style, render_card, wrap_address
+from ocr_job.synth.sample import identity_for
+
+WIDTH = 1000
+K = WIDTH / 85.6  # pixels per millimetre
+
+
+def _style(lay: Layout, seed: int = 1) -> Style:
+    """A style of `lay` with no registration shift, so positions can be measured."""
+    return dataclasses.replace(Style.draw(random.Random(seed), lay), dx_mm=0.0, dy_mm=0.0)
+
+
+def _measure(lay: Layout) -> dict[str, float]:
+    """On the rendered front: the 姓名 label's two characters (left/right, mm) and
+    where the name's ink starts, found from the label colour and the dark ink."""
+    image = render_card(identity_for("styles:measure"), "front", WIDTH, style=_style(lay))
+    r, b = image[..., 0].astype(int), image[..., 2].astype(int)
+    label = (b - r > 60) & (r < 120)
+    ink = image.max(axis=2) < 90
+    rows = slice(round((lay.name_y - lay.name_em) * K), round((lay.name_y + 0.5) * K))
+    cols = np.flatnonzero(label[rows].any(axis=0))
+    runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
+    assert len(runs) == 2, "the label 姓名 is two characters"
+    value = np.flatnonzero(ink[rows, : round(lay.photo_box[0] * K)].any(axis=0))
+    return {"label_x": runs[0][0] / K, "label_gap": (runs[1][0] - runs[0][-1]) / K,
+            "value_x": value[0] / K}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def measured() -> dict[str, dict[str, float]]:
+    return {name: _measure(lay) for name, lay in LAYOUTS.items()}
+
+
+def test_there_are_at_least_three_styles_and_the_old_one_stays() -> None:
+    assert len(STYLES) >= 3
+    assert {"classic", "realdesign"} <= set(STYLES)
+    with pytest.raises(ValueError, match="style must be one of"):
+        layout("nope")
+
+
+def test_each_style_prints_where_its_layout_says(measured: dict[str, dict[str, float]]) -> None:
+    for name, lay in LAYOUTS.items():
+        got = measured[name]
+        assert abs(got["label_x"] - lay.label_x) < 0.6, name
+        assert abs(got["value_x"] - lay.value_x) < 0.6, name
+
+
+def test_styles_differ_visibly_on_the_card(measured: dict[str, dict[str, float]]) -> None:
+    """Every two styles differ by more than a millimetre in the label's position, its
+    inner gap (姓 名 vs 姓名) or the value column."""
+    for a, b in itertools.combinations(STYLES, 2):
+        diff = max(abs(measured[a][k] - measured[b][k]) for k in measured[a])
+        assert diff > 1.0, (a, b, measured[a], measured[b])
+    gaps = sorted(m["label_gap"] for m in measured.values())
+    assert gaps[-1] - gaps[0] > 2.0  # a tight 姓名 and a wide 姓  名
+
+
+def test_styles_differ_in_wrapping_ethnicity_and_line_pitch() -> None:
+    lays = list(LAYOUTS.values())
+    assert len({lay.address_chars for lay in lays}) >= 3
+    assert len({lay.address_step for lay in lays}) >= 3
+    gaps = [lay.ethnic_x - lay.ethnic_label_x for lay in lays]
+    assert max(gaps) - min(gaps) > 8  # 民族 汉 close, and far right
+    assert len({lay.background for lay in lays}) == 3
+    assert {lay.portrait for lay in lays} == {"face", "silhouette"}
+
+
+def test_fonts_hei_and_song_values_and_ocrb_numbers() -> None:
+    faces = {f for lay in LAYOUTS.values() for f in lay.value_faces}
+    assert faces & {"hei", "microhei"} and faces & {"ming", "sungti"}
+    for key in faces | {"ocrb"}:
+        assert fonts.face(key).path  # installed, from its package
+    # every style's faces draw different shapes for the same text
+    masks = {key: bytes(fonts.font(key, 40).getmask("张建国")) for key in faces}
+    assert len(set(masks.values())) == len(faces)
+
+
+def test_a_character_a_face_lacks_comes_from_the_fallback() -> None:
+    assert not fonts.has_glyph("sungti", "骉")  # GB 2312 only
+    assert fonts.runs("sungti", "王骉") == [("sungti", "王"), (fonts.FALLBACK_FACE, "骉")]
+    assert fonts.runs("hei", "王骉") == [("hei", "王骉")]
+
+
+@pytest.mark.parametrize("name", STYLES)
+def test_every_style_holds_the_longest_address_without_shrinking(name: str) -> None:
+    lay = LAYOUTS[name]
+    assert lay.address_capacity >= ADDRESS_MAX_CHARS
+    lines = wrap_address("国" * ADDRESS_MAX_CHARS, lay.address_chars, lay.address_lines)
+    assert len(lines) <= lay.address_lines
+    pen_room = lay.value_right - lay.value_x
+    size = round(lay.value_em * K)
+    for face in lay.value_faces:
+        length = fonts.font(face, size).getlength("国" * lay.address_chars) / K
+        assert length <= pen_room, (name, face)
+    last = lay.address_y + (lay.address_lines - 1) * lay.address_step
+    assert last + 1.0 < lay.number_y - lay.number_em * 0.7  # above the number line
+    with pytest.raises(ValueError, match="does not fit"):
+        wrap_address("国" * (lay.address_capacity + 1), lay.address_chars, lay.address_lines)
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_realdesign_artwork(side: str) -> None:
+    """The printed card's design: a face in the portrait (skin, not grey), a rosette
+    background, the Great Wall behind the back's middle."""
+    real, classic = LAYOUTS["realdesign"], LAYOUTS["classic"]
+    who = identity_for("styles:art")
+    a = render_card(who, side, 600, style=_style(real)).astype(int)
+    b = render_card(who, side, 600, style=_style(classic)).astype(int)
+    k = 600 / 85.6
+    if side == "front":
+        x0, y0, x1, y1 = (round(v * k) for v in real.photo_box)
+        photo = a[y0:y1, x0:x1]
+        skin = (photo[..., 0] - photo[..., 2] > 45) & (photo[..., 0] > 150)
+        assert skin.mean() > 0.05
+        x0, y0, x1, y1 = (round(v * k) for v in classic.photo_box)
+        grey = b[y0:y1, x0:x1]
+        assert ((grey[..., 0] - grey[..., 2] > 45) & (grey[..., 0] > 150)).mean() < 0.01
+    else:
+        band = slice(round(27 * k), round(36 * k))  # below the title, above the labels
+        assert a[band].mean() < b[band].mean() - 3  # the wall darkens the middle
+    assert np.abs(a[: round(4 * k), round(30 * k):round(50 * k)].mean(axis=(0, 1))
+                  - b[: round(4 * k), round(30 * k):round(50 * k)].mean(axis=(0, 1))).max() > 1
+
+
+def test_a_missing_face_fails_naming_its_package(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:  # fmt: skip
+    monkeypatch.setattr(fonts, "FONT_DIRS", (tmp_path,))
+    monkeypatch.setattr(fonts.shutil, "which", lambda _name: None)
+    fonts.face.cache_clear()
+    fonts.font.cache_clear()
+    fonts.has_glyph.cache_clear()
+    fonts._notdef_masks.cache_clear()
+    try:
+        for key, package in (("hei", "fonts-wqy-zenhei"), ("ming", "fonts-arphic-uming"),
+                             ("sungti", "fonts-arphic-gbsn00lp")):  # fmt: skip
+            with pytest.raises(fonts.FontNotFoundError, match=package):
+                fonts.face(key)
+        with pytest.raises(fonts.FontNotFoundError):
+            render_card(identity_for("styles:missing"), "front", 300,
+                        style=_style(LAYOUTS["realdesign"]))  # fmt: skip
+    finally:
+        fonts.face.cache_clear()
+        fonts.font.cache_clear()
+        fonts.has_glyph.cache_clear()
+        fonts._notdef_masks.cache_clear()
