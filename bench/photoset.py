@@ -13,6 +13,8 @@ itself, seen in perspective and under uneven light:
   its margin) and ``gradient`` (a coloured sheet lit from one side);
 * light: a colour cast, a brightness falloff, now and then the soft shadow of a
   phone across the picture, a little focus blur, sensor noise, JPEG;
+* styles: every layout style of `ocr_job.synth.STYLES`, in turn (two pictures,
+  front and back, per style before the next);
 * kinds (`KINDS`, the label's ``level``): ``desk`` pictures of 1,500–3,000 px on
   their long side, ``phone`` photos of 4,000 px (4:3, 3:4 or 16:9, card 35–65 %
   of the width), and ``grey`` copies (a desk picture saved as a greyscale JPEG).
@@ -62,7 +64,7 @@ CARD_SHARE = {"desk": (0.45, 0.8), "phone": (0.55, 0.85), "grey": (0.45, 0.8)}
 THUMB_MM = 2.6
 CARD_W_MM, CARD_H_MM = 85.6, 54.0
 #: Bump when the pictures change for the same arguments.
-VERSION = 1
+VERSION = 2
 LABELS_FILE = "labels.jsonl"
 PARAMS_FILE = ".params.json"
 
@@ -70,32 +72,24 @@ PARAMS_FILE = ".params.json"
 # --------------------------------------------------------------------------- styles
 
 
-def styles() -> tuple[str | None, ...]:
-    """The card layout styles `ocr_job.synth` offers (its ``STYLES``), or (None,) for
-    a generator that has one layout."""
-    import ocr_job.synth as synth
+def styles() -> tuple[str, ...]:
+    """The card layout styles the generator offers (`ocr_job.synth.STYLES`)."""
+    from ocr_job.synth import STYLES
 
-    offered = getattr(synth, "STYLES", None) or getattr(synth, "LAYOUTS", None)
-    return tuple(offered) if offered else (None,)
+    return tuple(STYLES)
 
 
-def render(key: str, side: str, width: int, style: str | None) -> tuple[np.ndarray, Any]:
+def render(key: str, side: str, width: int, style: str) -> tuple[np.ndarray, Any]:
     """One side of person `key`'s card in layout `style`, `width` px wide (RGB), and its
-    fields."""
-    import inspect
-
+    fields (as `ocr_job.synth.make_sample` draws a card)."""
     from ocr_job.synth import render_card
+    from ocr_job.synth.layouts import layout
     from ocr_job.synth.render import Style
     from ocr_job.synth.sample import identity_for
 
     who = identity_for(key)
-    kwargs: dict[str, Any] = {"style": Style.draw(random.Random(f"{key}:style"))}
-    if style is not None:
-        params = inspect.signature(render_card).parameters
-        name = next(n for n in ("layout", "style_name", "design") if n in params)
-        kwargs[name] = style
-    card = render_card(who, side, width, **kwargs)
-    return card, who.side_fields(side)
+    drawn = Style.draw(random.Random(f"{key}:style"), layout(style))
+    return render_card(who, side, width, style=drawn), who.side_fields(side)
 
 
 # --------------------------------------------------------------------------- plan
@@ -108,12 +102,12 @@ class Plan:
     index: int
     key: str  # the person (and the card's per-card variation)
     side: str
-    style: str | None
+    style: str
     kind: str
     background: str
 
 
-def plan(count: int, seed: int, style_names: tuple[str | None, ...]) -> list[Plan]:
+def plan(count: int, seed: int, style_names: tuple[str, ...]) -> list[Plan]:
     """Pictures 0..count-1: sides alternate, styles and kinds cycle, backgrounds are drawn
     so that every background meets every kind."""
     out = []
@@ -126,7 +120,8 @@ def plan(count: int, seed: int, style_names: tuple[str | None, ...]) -> list[Pla
         # sides alternate, and swap every cycle of kinds, so each kind sees both sides
         side = SIDES[(i + i // len(KIND_CYCLE)) % 2]
         out.append(Plan(index=i, key=f"photoset:{seed}:{i}", side=side,
-                        style=style_names[(i // 2) % len(style_names)], kind=kind,
+                        style=style_names[(i // 2 + i // len(KIND_CYCLE)) % len(style_names)],
+                        kind=kind,
                         background=background))
     return out
 

@@ -98,6 +98,7 @@ def test_the_plan_mixes_kinds_sides_styles_and_backgrounds() -> None:
         assert {p.side for p in chosen} == {"front", "back"}, kind
     assert {p.style for p in plans} == {"a", "b", "c"}
     assert {(p.style, p.side) for p in plans} == {(s, side) for s in "abc" for side in ("front", "back")}
+    assert {(p.style, p.kind) for p in plans} == {(s, k) for s in "abc" for k in photoset.KINDS}
     assert {p.background for p in plans} == set(photoset.BACKGROUNDS)
     assert photoset.plan(48, seed=3, style_names=("a", "b", "c")) == plans
 
