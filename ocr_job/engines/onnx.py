@@ -21,6 +21,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,7 @@ class OnnxEngine:
         self._ocr = RapidOCR(params=rapidocr_params(threads))
         _load_models(self._ocr, threads)
         self._threads = threads
+        self._lines_pool: ThreadPoolExecutor | None = None
         if second_opinion:
             self._second_path, alphabet = second_rec_paths()
             self._second_alphabet = ["blank", *alphabet.read_text(encoding="utf-8").splitlines(), " "]
@@ -170,15 +172,45 @@ class OnnxEngine:
         crops, angle = self._turned_as_the_card(crops)
         timings["cls"] = _ms(t1)
         t2 = time.perf_counter()
-        rec = ocr.recognize_txt(crops)
+        texts, scores = self._read_lines(crops)
         timings["rec"] = _ms(t2)
         boxes = map_boxes_to_original(det.boxes, op_record, h, w)
         out: list[TextBox] = []
-        for quad, text, score in zip(boxes, rec.txts, rec.scores, strict=True):
+        for quad, text, score in zip(boxes, texts, scores, strict=True):
             if not text.strip() or score < MIN_TEXT_SCORE:
                 continue
             out.append(TextBox(text=text, score=float(score), points=points_of(quad), angle=angle))
         return OcrResult(boxes=out, timings_ms=timings)
+
+    def _read_lines(self, crops: list[np.ndarray]) -> tuple[list[str], list[float]]:
+        """The recogniser's text and score for each line crop, one line per call.
+
+        With more than one thread the lines are shared out (widest first, each to the
+        least loaded) among that many threads, each running the recogniser on one core:
+        a line is too small a job for ONNX Runtime to spread over cores itself.
+        """
+        if self._threads <= 1 or len(crops) <= 1:
+            rec = self._ocr.recognize_txt(crops)
+            return list(rec.txts), [float(s) for s in rec.scores]
+        shares: list[list[int]] = [[] for _ in range(self._threads)]
+        load = [0] * self._threads
+        for i in sorted(range(len(crops)), key=lambda i: -crops[i].shape[1]):
+            least = load.index(min(load))
+            shares[least].append(i)
+            load[least] += crops[i].shape[1]
+        texts, scores = [""] * len(crops), [0.0] * len(crops)
+        for share, rec in zip(shares, self._pool().map(
+                lambda share: self._ocr.recognize_txt([crops[i] for i in share]) if share else None,
+                shares), strict=True):
+            for i, text, score in zip(share, rec.txts if rec else (), rec.scores if rec else (),
+                                      strict=True):
+                texts[i], scores[i] = text, float(score)
+        return texts, scores
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._lines_pool is None:
+            self._lines_pool = ThreadPoolExecutor(self._threads, thread_name_prefix="rec")
+        return self._lines_pool
 
     def _turned_as_the_card(self, crops: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
         """Every line turned the way most of the picture's text is (weighted by line width),
@@ -188,13 +220,35 @@ class OnnxEngine:
         line, sometimes turns a short one over: "00号" was then read as "台00" (0.78) where
         the line as it stood reads "00号" (1.00).
         """
-        ocr = self._ocr
-        _, cls = ocr.cls_and_rotate(crops)  # the verdicts; it turns copies, not `crops`
-        upside_down = sum(crop.shape[1] for crop, (label, score) in zip(crops, cls.cls_res, strict=True)
-                          if "180" in label and score > ocr.cfg.Cls.cls_thresh)
-        if 2 * upside_down <= sum(crop.shape[1] for crop in crops):
+        if not upside_down(crops, self._ocr.text_cls):
             return crops, 0
         return [np.ascontiguousarray(np.rot90(crop, 2)) for crop in crops], 180
+
+
+def upside_down(crops: list[np.ndarray], classify: Callable[[list[np.ndarray]], Any]) -> bool:
+    """Whether most of the lines' width (over half) is upside down by the angle classifier
+    `classify` (rapidocr's `TextClassifier`): a verdict of 180° above its threshold.
+
+    The widest lines are asked first, a batch at a time, and the asking stops as soon as the
+    lines not yet asked could no longer change the answer: the same answer as asking every
+    line, for about half the classifier calls (the widest lines hold most of the width).
+    """
+    widths = [crop.shape[1] for crop in crops]
+    total = sum(widths)
+    order = sorted(range(len(crops)), key=lambda i: -widths[i])
+    turned = asked = 0
+    step = max(1, int(getattr(classify, "cls_batch_num", 6)))
+    threshold = float(getattr(classify, "cls_thresh", 0.9))
+    for start in range(0, len(order), step):
+        batch = order[start:start + step]
+        verdicts = classify([crops[i] for i in batch]).cls_res
+        for i, (label, score) in zip(batch, verdicts, strict=True):
+            asked += widths[i]
+            if "180" in label and score > threshold:
+                turned += widths[i]
+        if 2 * turned > total or 2 * (turned + total - asked) <= total:
+            break  # decided whatever the rest says
+    return 2 * turned > total
 
 
 @functools.cache
@@ -285,7 +339,8 @@ def _load_models(ocr: Any, threads: int) -> None:
         stage_cfg.model_root_dir = cfg.Global.model_root_dir
         if stage == "Rec":
             stage_cfg.font_path = cfg.Global.font_path
-        stage_cfg.session = _shrinking_session(paths[stage], threads)
+        # the recogniser's lines are shared out among `threads` threads (`_read_lines`)
+        stage_cfg.session = _shrinking_session(paths[stage], 1 if stage == "Rec" else threads)
         setattr(ocr, attr, build(stage_cfg))
         stage_cfg.session = None  # the stage object holds it; the config need not
 
