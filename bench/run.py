@@ -1,26 +1,30 @@
-"""`make bench`: memory, speed and accuracy of `ocr-job` against the PaddleOCR baseline.
+"""`make bench`: memory, speed and accuracy of `ocr-job` against PaddleOCR.
 
-    python -m bench.run [--cards N] [--large N] [--long N] [--configs a,b,...] [--seed S]
+    python -m bench.run [--cards N] [--large N] [--long N] [--photos N] [--rounds R]
+                        [--configs a,b,...] [--seed S]
 
 1. Generates (or reuses) a seeded synthetic set under ``bench/data/``: ``--cards``
    cards at the generator's default size (card 1000 px wide, pictures 1000–2000 px)
    plus ``--large`` cards drawn twice as large (pictures up to 4000 px), all
-   three levels, both sides; and a ``--long`` set that repeats those pictures
-   cyclically (hard links) to reach e.g. 2,000 inputs without generating them.
-2. Runs each configuration in its own child process, one after the other:
-   ``ocr-job run`` (``python -m ocr_job.cli``) per engine/threads, the PaddleOCR
-   baseline (``python -m bench.baseline``), and optionally ``ocr-job`` against
-   a real S3 server.
+   three levels, both sides; a ``--long`` set that repeats those pictures
+   cyclically (hard links) to reach e.g. 2,000 inputs without generating them; and
+   the photographed set (``--photos``, `bench.photoset`).
+2. Runs the default configuration over the long run (memory growth), then every
+   compared configuration (``ocr-job`` per engine/threads, the PaddleOCR baselines
+   of `bench.baseline`: library defaults, MKL-DNN with 1 and 2 threads) on each set,
+   pair by pair (`compare`: the set dealt into ``--rounds`` parts, the configurations
+   taking turns on each part), and optionally ``ocr-job`` against a real S3 server.
 3. While a child runs, the harness samples its ``VmRSS`` from
    ``/proc/<pid>/status`` every ``--interval`` seconds together with the number
    of finished inputs (record files in the output folder, objects under the S3
    output prefix, or lines of the baseline's timing file) and writes those
-   samples to ``bench/results/<config>.rss.jsonl``. "After the engine loads" is
-   the sample taken when the child logs ``engine … loaded``. Peak RSS is the
-   child's own ``VmHWM``. RSS at inputs 200 and N is the resting RSS the worker
+   samples next to its output folder (``<config>.rss.jsonl``). "After the engine
+   loads" is the sample taken when the child logs ``engine … loaded``. Peak RSS is
+   the child's own ``VmHWM``. RSS at inputs 200 and N is the resting RSS the worker
    logs on its progress lines (see RESTING_SPAN).
-4. Scores the records against ``labels.jsonl`` and writes a Markdown table and a
-   JSON file to ``bench/results/`` (and prints the table).
+4. Scores the records against the labels and writes a Markdown table and a JSON
+   file to ``bench/results/`` (and prints them), with the budget lines and the
+   verdict: the worker's ratio to the fastest baseline on each set.
 
 See docs/benchmarks.md for what each figure means and the last measured table.
 """
