@@ -55,6 +55,7 @@ class Miss:
     flagged: bool  # a warning names this field (or the record failed)
     confidence: float | None = None
     style: str | None = None  # the card's layout style (None: a set without styles)
+    codes: str = ""  # the codes of the warnings that name this field, comma-separated
 
 
 def _fields_of(side: str) -> tuple[str, ...]:
@@ -63,6 +64,11 @@ def _fields_of(side: str) -> tuple[str, ...]:
 
 def _warned_fields(record: dict[str, Any]) -> set[str | None]:
     return {w.get("field") for w in record.get("warnings") or []}
+
+
+def _codes(record: dict[str, Any], name: str) -> str:
+    return ",".join(sorted({str(w.get("code")) for w in record.get("warnings") or []
+                            if w.get("field") == name}))  # fmt: skip
 
 
 def card_misses(source: str, label: dict[str, Any], record: dict[str, Any] | None) -> list[Miss]:
@@ -83,7 +89,8 @@ def card_misses(source: str, label: dict[str, Any], record: dict[str, Any] | Non
             continue
         kind = EMPTY if have in (None, "") else WRONG
         confidence = (record.get("confidence") or {}).get(name)
-        out.append(Miss(source, level, name, kind, want, have, name in warned, confidence, style))
+        out.append(Miss(source, level, name, kind, want, have, name in warned, confidence, style,
+                        _codes(record, name)))
     return out
 
 
@@ -171,8 +178,9 @@ def style_level_table(records: list[dict[str, Any]], labels: dict[str, dict[str,
     wrong / empty counts."""
     styles = by_key(labels, lambda label: label.get("style"))
     levels = sorted({label["level"] for label in labels.values()})
-    lines = [f"{'style × level':<14}" + "".join(f"{lv:>34}" for lv in levels)]
-    lines.append(" " * 14 + f"{'cards right  fields right  wrong/empty':>34}" * len(levels))
+    lines = [f"{'style × level':<14}" + "".join(f"{lv:^38}" for lv in levels)]
+    lines.append(" " * 14 + f"  {'cards right':>11} {'fields right':>12} {'wrong/empty':>11}"
+                 * len(levels))
     payload: dict[str, Any] = {}
     for style, group in styles.items():
         cells = []
@@ -181,11 +189,11 @@ def style_level_table(records: list[dict[str, Any]], labels: dict[str, dict[str,
             acc = score(records, subset)
             kinds = count_kinds(m for m in misses if m.source in subset)
             right, total = _fields_right(acc)
-            cells.append(f"{_pct(acc.all_right, acc.cards)} {_pct(right, total)} "
-                         f"{kinds[WRONG]:>6}/{kinds[EMPTY]:<5}")
+            cells.append(f"  {_pct(acc.all_right, acc.cards):>11} {_pct(right, total):>12} "
+                         f"{kinds[WRONG]:>6}/{kinds[EMPTY]:<4}")
             payload.setdefault(style, {})[level] = {
                 **accuracy_json(acc), "fields_right": right, "fields": total, "kinds": kinds}
-        lines.append(f"{style:<14}" + "".join(f"{c:>34}" for c in cells))
+        lines.append(f"{style:<14}" + "".join(cells))
     return lines, payload
 
 
@@ -248,8 +256,9 @@ def report(records: list[dict[str, Any]], labels: dict[str, dict[str, Any]]) -> 
         expected, got = shown(miss)
         flag = "warned" if miss.flagged else "SILENT"
         conf = f" conf={miss.confidence:.3f}" if miss.confidence is not None else ""
+        codes = f" [{miss.codes}]" if miss.codes else ""
         lines.append(f"  {miss.kind:<5} {flag:<6} {miss.style or '-':<10} {miss.source:<26} "
-                     f"{miss.field:<17} expected={expected!r} got={got!r}{conf}")
+                     f"{miss.field:<17} expected={expected!r} got={got!r}{conf}{codes}")
     payload = {
         "per_level": {lv: accuracy_json(acc) for lv, acc in scores.items()},
         "all": accuracy_json(overall),

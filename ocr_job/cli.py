@@ -110,7 +110,7 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
 
     try:
         config = _config_from(args)
-        s3 = S3Settings()
+        s3 = S3Settings().check()
         index = resolve_shard_index()
         if index is None and config.shard is not None:
             index = config.shard.index
@@ -137,7 +137,9 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
         try:
             source = open_source(config.source, s3, skip=inside)
             sink = open_sink(config.output, s3)
-            held.enter_context(sink.lock())
+            sharded = manifest_url is not None or (config.shard is not None
+                                                   and config.shard.count > 1)
+            held.enter_context(sink.lock(shared=sharded))
             manifest = read_manifest(manifest_url, s3) if manifest_url else None
             items = pipeline.plan_items(source, config.shard, manifest)
         except (StorageError, OSError) as exc:
@@ -213,7 +215,12 @@ def cmd_merge(args: argparse.Namespace) -> ExitCode:
 
     setup_logging()
     try:
-        sink = open_sink(args.output, S3Settings())
+        s3 = S3Settings().check()
+    except ValueError as exc:
+        log.error("invalid configuration: %s", _brief(exc))
+        return ExitCode.USAGE
+    try:
+        sink = open_sink(args.output, s3)
         with sink.lock():
             result = merge(sink)
     except StorageError as exc:

@@ -83,27 +83,27 @@ class S3Settings(BaseSettings):
     #: the shard then exits with code 1 and nothing unwritten is marked done.
     retry_timeout_s: Annotated[float, Field(ge=0)] = 120.0
 
-    @field_validator("endpoint")
-    @classmethod
-    def _host_and_port(cls, value: str) -> str:
-        """`host[:port]` or `http(s)://host[:port][/]`: no credentials, path or query. The
-        message never repeats the value (it may hold a secret)."""
-        text = value.strip()
+    def check(self) -> S3Settings:
+        """`self`, or ValueError when the endpoint is not `host[:port]` or
+        `http(s)://host[:port][/]` (credentials, a path or a bad port in it). The message never
+        repeats the value: it may hold a secret. The worker calls it at start (a usage error,
+        exit 2); the settings themselves stay lenient for the operator's own checks."""
+        text = self.endpoint.strip()
         parsed = urlsplit(text if "://" in text else f"http://{text}")
         if parsed.scheme not in ("http", "https"):
-            raise ValueError("the endpoint's scheme must be http:// or https://")
+            raise ValueError("OCR_S3_ENDPOINT: the scheme must be http:// or https://")
         if "@" in parsed.netloc:
-            raise ValueError("the endpoint must not hold credentials; use OCR_S3_ACCESS_KEY "
+            raise ValueError("OCR_S3_ENDPOINT must not hold credentials; use OCR_S3_ACCESS_KEY "
                              "and OCR_S3_SECRET_KEY")
         if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
-            raise ValueError("the endpoint must be host[:port], with no path or query")
+            raise ValueError("OCR_S3_ENDPOINT must be host[:port], with no path or query")
         try:
             port = parsed.port
         except ValueError:
-            raise ValueError("the endpoint's port must be a number from 1 to 65535") from None
+            raise ValueError("OCR_S3_ENDPOINT: the port must be a number from 1 to 65535") from None
         if not parsed.hostname or port == 0 or any(c.isspace() for c in text):
-            raise ValueError("the endpoint must be host[:port] (e.g. minio:9000)")
-        return text
+            raise ValueError("OCR_S3_ENDPOINT must be host[:port] (e.g. minio:9000)")
+        return self
 
 
 class JobConfig(BaseSettings):

@@ -1,7 +1,8 @@
 """Image stages of the pipeline: safe decode, card localisation, and upright geometry.
 
-- `decode` refuses bad and oversized inputs before paying for them, honours EXIF
-  orientation and normalises every mode (CMYK, 16-bit, palette, alpha) to BGR uint8.
+- `decode` refuses bad and oversized inputs before paying for them (the decoder's memory
+  is estimated from the header), decodes only the first frame, honours EXIF orientation
+  and normalises every mode (CMYK, 16-bit, float, palette, alpha) to BGR uint8 in strips.
 - `locate_card` finds the card's quadrilateral, undoes its perspective and scales it
   so the detector never sees more than `long_side` pixels: that cap keeps memory flat.
 - `upright_boxes` resolves 180° turns and residual skew on the engine's boxes, so the
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 import warnings
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from ocr_job.engines.base import Point, TextBox
 from ocr_job.records import ErrorCode
@@ -58,19 +60,89 @@ class CardImage:
 
 # --------------------------------------------------------------------------- decode
 
+MiB = 1024 * 1024
+#: The most memory the decoder may hold for one image, estimated from its header
+#: (`decode_cost`: Pillow's frame, plus the format decoder's own buffers); the strip
+#: conversion adds ≤ 16 MiB more (measured). The onnx engine loaded, the worker rests at
+#: 200–250 MiB and the engine itself takes 50–85 MiB more on a card: decoding stays within
+#: what the engine takes, so the worker stays under the engine's `MEMORY_NEED_BYTES`
+#: (320 MiB) for any input. Inputs whose decoding would cost more are decoded reduced (JPEG)
+#: or refused with `image_too_large`. Measured per class in docs/reliability.md.
+DECODE_BUDGET_BYTES = 48 * MiB
+#: A picture of an ID card (1.586:1) may be a page or a strip, but no more elongated than
+#: this: beyond it the card's short side would be under 250 px at the working size, and the
+#: engine is given lines thousands of pixels long.
+MAX_ASPECT_RATIO = 8.0
+#: Frames are converted to RGB and scaled down in strips of about this many pixels, so no
+#: full-size copy (RGB, float) of a large frame is ever made.
+STRIP_PIXELS = 1 << 18
+#: A TIFF whose first page is cut into more strips or tiles than this is refused before
+#: Pillow opens it (it builds a list entry per strip: ~100 bytes each, at open).
+MAX_TIFF_BLOCKS = 65_536
+#: A TIFF whose first page's tag values add up to more than this is refused before Pillow
+#: opens it (it reads every value into memory). Real files: offsets, an ICC profile, XMP.
+MAX_TIFF_TAG_BYTES = 16 * MiB
+#: A JPEG of more scans than this is refused: libjpeg goes over every block of a component
+#: for each scan that holds it (measured: 1,000 repeated scans of a 12 MP picture, 97 kB,
+#: took 29 s; 20 MB of them would take hours, in C, where the item timeout cannot stop it).
+#: Encoders write 1 (baseline) to about 10–20 (progressive).
+MAX_JPEG_SCANS = 100
+#: Bytes per pixel of Pillow's frame buffer by mode (4 for every mode not listed).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+#: Modes with numeric samples, scaled to 0–255 from their range rather than converted.
+_NUMERIC_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
+
+# Pillow keeps a PNG's text chunks in memory, up to 64 MiB of inflated text by default
+# (a zTXt bomb of a few kB): allow 4 MiB, ample for any real metadata.
+PngImagePlugin.MAX_TEXT_MEMORY = 4 * PngImagePlugin.MAX_TEXT_CHUNK
+
 
 def decode(data: bytes, max_pixels: int) -> np.ndarray:
-    """Bytes → BGR uint8, at most WORK_LONG_SIDE on the long side. Raises ImageError."""
+    """Bytes → BGR uint8, at most WORK_LONG_SIDE on the long side. Raises ImageError.
+
+    Everything that decides the cost is read from the header first: the size, the mode,
+    and the decoder's own buffers (`decode_cost`); then only the first frame is decoded,
+    reduced by libjpeg where it can be, and converted to RGB and scaled down in strips.
+    """
     if not data:
         raise ImageError(ErrorCode.EMPTY_FILE, "the file is empty")
+    _check_tiff_header(data)
+    img = _open(data)
+    _check_shape(*img.size)
+    _check_jpeg_scans(img, data)
+    _check_cost(img, data, max_pixels)
+    try:
+        img.load()  # the first frame only: nothing ever seeks to another
+        orientation = _orientation(img)
+        bgr = _reduced_bgr(img, WORK_LONG_SIDE)
+    except ImageError:
+        raise
+    except MemoryError:
+        raise ImageError(ErrorCode.IMAGE_TOO_LARGE,
+                         "the image needs more memory than the worker has") from None
+    except Exception as exc:
+        raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"the image data is damaged: {exc}") from None
+    del img
+    return np.ascontiguousarray(_turned(bgr, orientation))
+
+
+def _open(data: bytes) -> Image.Image:
+    """The image's header, nothing decoded.
+
+    What an image may cost is decided by `decode`, from the header, for every format.
+    Pillow's own decompression-bomb check is not relied on: over 89 MP it only warns (and
+    lets the image through), which is ignored here; over 179 MP it raises at open, before
+    a JPEG could be drafted, which is kept as a last net and reported as `image_too_large`.
+    """
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # bomb warnings; a damaged EXIF block: read what is there
             img = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise ImageError(ErrorCode.UNREADABLE_IMAGE, "not an image file (unknown format)") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageError(ErrorCode.IMAGE_TOO_LARGE, f"image is too large to decode: {exc}") from None
+    except Image.DecompressionBombError:
+        raise ImageError(ErrorCode.IMAGE_TOO_LARGE,
+                         f"image is over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} MP") from None
     except Exception as exc:
         raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"cannot read the image header: {exc}") from None
     if img.format not in SUPPORTED_FORMATS:
@@ -78,49 +150,191 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
             ErrorCode.UNSUPPORTED_FORMAT,
             f"image format {img.format} is not supported; use JPEG, PNG, WEBP, TIFF, BMP or GIF",
         )
+    return img
+
+
+def _check_cost(img: Image.Image, data: bytes, max_pixels: int) -> None:
+    """Draft a JPEG to the scale libjpeg will decode it at, then refuse what would decode to
+    more than `max_pixels`, or cost the decoder more than DECODE_BUDGET_BYTES."""
     width, height = img.size
-    if min(width, height) < MIN_SIDE:
-        raise ImageError(
-            ErrorCode.IMAGE_TOO_SMALL,
-            f"image is {width}×{height} px; at least {MIN_SIDE} px on each side is needed",
-        )
-    if img.format == "JPEG":
-        # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: large photos never fill memory.
-        img.draft("RGB", _draft_size(width, height))
-    decoded_pixels = img.size[0] * img.size[1]
-    if decoded_pixels > max_pixels:
+    try:
+        if img.format in ("JPEG", "MPO"):
+            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: large photos never fill memory.
+            img.draft("RGB", _draft_size(width, height))
+        cost = decode_cost(img, data, (width, height))
+    except Exception as exc:  # a header Pillow opened but whose tags make no sense
+        raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"cannot read the image header: {exc}") from None
+    if img.size[0] * img.size[1] > max_pixels:
         raise ImageError(
             ErrorCode.IMAGE_TOO_LARGE,
             f"image is {width}×{height} px ({width * height / 1e6:.0f} MP); "
             f"the limit is {max_pixels / 1e6:.0f} MP",
         )
-    try:
-        img.load()
-        # Shrink before any other copy is made (turn, mode change, array, BGR): a large
-        # photo is held at full size exactly once, by the decoder.
-        img = _shrink(img, WORK_LONG_SIDE)
-        img = ImageOps.exif_transpose(img) or img
-        rgb = _to_rgb(img)
-    except ImageError:
-        raise
-    except Exception as exc:
-        raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"the image data is damaged: {exc}") from None
-    del img
-    return fit(np.ascontiguousarray(rgb[..., ::-1]), WORK_LONG_SIDE)
+    if cost > DECODE_BUDGET_BYTES:
+        multi_scan = img.format in ("JPEG", "MPO") and _jpeg_coefficient_bytes(img, data, (width, height))
+        kind = (f"{'progressive' if img.info.get('progressive') else 'multi-scan'} {img.mode} JPEG"
+                if multi_scan else f"{img.format} ({img.mode})")
+        fits = "as a baseline JPEG" if multi_scan else "as a JPEG"
+        raise ImageError(
+            ErrorCode.IMAGE_TOO_LARGE,
+            f"decoding this {width}×{height} {kind} would take about {cost / MiB:.0f} MiB of "
+            f"memory; the limit is {DECODE_BUDGET_BYTES / MiB:.0f} MiB ({fits}, or with fewer "
+            f"pixels, it fits)",
+        )
 
 
-#: Pillow modes whose resize is a true area filter; others are converted first, then fitted.
-_SHRINKABLE_MODES = frozenset({"RGB", "RGBA", "RGBX", "L", "LA", "CMYK"})
+def _check_shape(width: int, height: int) -> None:
+    if min(width, height) < MIN_SIDE:
+        raise ImageError(
+            ErrorCode.IMAGE_TOO_SMALL,
+            f"image is {width}×{height} px; at least {MIN_SIDE} px on each side is needed",
+        )
+    ratio = max(width, height) / min(width, height)
+    if ratio > MAX_ASPECT_RATIO:
+        raise ImageError(
+            ErrorCode.IMAGE_TOO_ELONGATED,
+            f"image is {width}×{height} px ({ratio:.0f}:1); a picture of an ID card is at most "
+            f"{MAX_ASPECT_RATIO:.0f}:1",
+        )
 
 
-def _shrink(img: Image.Image, long_side: int) -> Image.Image:
-    """`img` scaled down to at most `long_side` (box filter, like cv2's INTER_AREA)."""
+def decode_cost(img: Image.Image, data: bytes, full_size: tuple[int, int]) -> int:
+    """Bytes the decoder will hold for `img`'s first frame, from the header: Pillow's frame
+    buffer (at its size after `draft`), plus what the format's decoder keeps besides.
+    `full_size`: the size the header gives (before `draft`)."""
     width, height = img.size
-    scale = long_side / max(width, height)
-    if scale >= 1.0 or img.mode not in _SHRINKABLE_MODES:
-        return img
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return img.resize(size, Image.Resampling.BOX)
+    frame = width * height * _MODE_BYTES.get(img.mode, 4)
+    if img.format in ("JPEG", "MPO"):
+        return frame + _jpeg_coefficient_bytes(img, data, full_size)
+    if img.format == "TIFF":
+        return frame + _tiff_block_bytes(img)
+    if img.format == "WEBP":
+        return frame + 3 * width * height * 4  # libwebp's canvas, its previous frame, a copy
+    if img.format == "BMP" and img.tile and img.tile[0][0] == "bmp_rle":
+        return 3 * frame  # Pillow's RLE decoder builds the frame as bytes, twice
+    return frame
+
+
+def _jpeg_coefficient_bytes(img: Image.Image, data: bytes, full_size: tuple[int, int]) -> int:
+    """libjpeg holds every DCT coefficient of the full-size image (2 bytes a pixel per
+    component, at its sampling) when the file has several scans: progressive, or
+    components in scans of their own. `draft` does not reduce this."""
+    frame_components = len(getattr(img, "layer", ())) or 1
+    if not img.info.get("progressive") and _jpeg_first_scan_components(data) >= frame_components:
+        return 0
+    width, height = full_size
+    layers = getattr(img, "layer", None) or [("", 1, 1, 0)]
+    h_max = max(layer[1] for layer in layers) or 1
+    v_max = max(layer[2] for layer in layers) or 1
+    total = 0
+    for _, h, v, _ in layers:
+        blocks_w = math.ceil(math.ceil(width * h / h_max) / 8)
+        blocks_h = math.ceil(math.ceil(height * v / v_max) / 8)
+        total += blocks_w * blocks_h * 64 * 2
+    return total
+
+
+def _check_jpeg_scans(img: Image.Image, data: bytes) -> None:
+    """Refuse a JPEG of more than MAX_JPEG_SCANS scans (each start-of-scan marker: entropy
+    coded data never holds its bytes, 0xFF being stuffed)."""
+    if img.format not in ("JPEG", "MPO"):
+        return
+    scans = data.count(b"\xff\xda")
+    if scans > MAX_JPEG_SCANS:
+        raise ImageError(
+            ErrorCode.IMAGE_TOO_LARGE,
+            f"the JPEG has {scans} scans; decoding more than {MAX_JPEG_SCANS} costs too much time",
+        )
+
+
+def _jpeg_first_scan_components(data: bytes) -> int:
+    """How many components the first scan (SOS) of a JPEG holds; 0 when none is found."""
+    pos = 2
+    while pos + 4 < len(data):
+        if data[pos] != 0xFF:
+            return 0
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            pos += 2
+            continue
+        if marker == 0xDA:
+            return data[pos + 4]
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return 0
+
+
+def _tiff_block_bytes(img: Image.Image) -> int:
+    """The largest strip or tile of a TIFF's page, as stored (before conversion): libtiff
+    decodes one at a time into a buffer of that size."""
+    tags = getattr(img, "tag_v2", {})
+    width, height = img.size
+    bits = sum(tags.get(258, (8,)) or (8,)) or 8
+    if 322 in tags and 323 in tags:
+        block_w, block_h = int(tags[322]), int(tags[323])
+    else:
+        block_w, block_h = width, min(height, int(tags.get(278, height) or height))
+    return block_w * block_h * bits // 8
+
+
+def _check_tiff_header(data: bytes) -> None:
+    """Refuse a TIFF whose first page Pillow would pay too much for at open, before it
+    does: more than MAX_TIFF_BLOCKS strips or tiles (a list entry each: hundreds of MiB for
+    a 5 MB file), or tags whose values add up to more than MAX_TIFF_TAG_BYTES (each tag's
+    value is read into memory, and a hundred tags can each point at the whole file)."""
+    blocks, tag_bytes = _tiff_first_page(data)
+    if blocks > MAX_TIFF_BLOCKS:
+        raise ImageError(
+            ErrorCode.IMAGE_TOO_LARGE,
+            f"the TIFF's first page is cut into {blocks} strips or tiles; the limit is {MAX_TIFF_BLOCKS}",
+        )
+    if tag_bytes > MAX_TIFF_TAG_BYTES:
+        raise ImageError(
+            ErrorCode.IMAGE_TOO_LARGE,
+            f"the TIFF's tags hold {tag_bytes / MiB:.0f} MiB of values; "
+            f"the limit is {MAX_TIFF_TAG_BYTES / MiB:.0f} MiB",
+        )
+
+
+#: Bytes per value of each TIFF field type (BYTE … IFD8); unknown types count one.
+_TIFF_TYPE_BYTES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8,
+                    13: 4, 16: 8, 17: 8, 18: 8}
+
+
+def _tiff_first_page(data: bytes) -> tuple[int, int]:
+    """Of a TIFF's first page (IFD): the number of strip or tile offsets, and the bytes of
+    the tag values stored outside the IFD. (0, 0) if not a TIFF."""
+    order = {b"II": "<", b"MM": ">"}.get(data[:2])
+    if order is None or len(data) < 16:
+        return 0, 0
+    magic = struct.unpack(order + "H", data[2:4])[0]
+    if magic == 42:
+        head, count_fmt, entry_size, value_fmt = 8, "H", 12, "I"
+        first = struct.unpack(order + "I", data[4:8])[0]
+    elif magic == 43:  # BigTIFF
+        head, count_fmt, entry_size, value_fmt = 16, "Q", 20, "Q"
+        first = struct.unpack(order + "Q", data[8:16])[0]
+    else:
+        return 0, 0
+    count_size, value_size = struct.calcsize(count_fmt), struct.calcsize(value_fmt)
+    if first < head or first + count_size > len(data):
+        return 0, 0
+    entries = struct.unpack(order + count_fmt, data[first : first + count_size])[0]
+    blocks = tag_bytes = 0
+    for i in range(entries):
+        at = first + count_size + i * entry_size
+        if at + entry_size > len(data):
+            break
+        tag, kind = struct.unpack(order + "HH", data[at : at + 4])
+        count = struct.unpack(order + value_fmt, data[at + 4 : at + 4 + value_size])[0]
+        if tag in (273, 324):  # StripOffsets, TileOffsets
+            blocks = max(blocks, count)
+        size = count * _TIFF_TYPE_BYTES.get(kind, 1)
+        if size > value_size:  # stored outside the entry, read at open
+            tag_bytes += size
+    return blocks, tag_bytes
 
 
 def _draft_size(width: int, height: int) -> tuple[int, int]:
@@ -128,24 +342,79 @@ def _draft_size(width: int, height: int) -> tuple[int, int]:
     return max(1, int(width * scale)), max(1, int(height * scale))
 
 
-def _to_rgb(img: Image.Image) -> np.ndarray:
-    """Any Pillow mode → RGB uint8 array; transparency is laid over white."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        top = arr.max() if arr.size else 0.0
-        scale = 255.0 / (65535.0 if top > 255 else max(top, 1.0))
-        grey = np.clip(arr * scale, 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.stack([grey] * 3, axis=-1))
-    if img.mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        grey = ((arr - lo) / max(hi - lo, 1e-9) * 255).astype(np.uint8)
-        return np.ascontiguousarray(np.stack([grey] * 3, axis=-1))
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+def _reduced_bgr(img: Image.Image, long_side: int) -> np.ndarray:
+    """The loaded frame as BGR uint8, scaled down to at most `long_side` (area filter),
+    converted strip by strip: no full-size copy in any mode."""
+    width, height = img.size
+    scale = min(1.0, long_side / max(width, height))
+    out_w, out_h = max(1, math.floor(width * scale + 0.5)), max(1, math.floor(height * scale + 0.5))
+    levels = _levels(img)
+    rows = max(STRIP_PIXELS // width, 2 * math.ceil(height / out_h))
+    out = np.empty((out_h, out_w, 3), np.uint8)
+    for y0 in range(0, height, rows):
+        y1 = min(height, y0 + rows)
+        o0, o1 = math.floor(y0 * out_h / height + 0.5), math.floor(y1 * out_h / height + 0.5)
+        if o1 <= o0:
+            continue
+        strip = _to_rgb(img.crop((0, y0, width, y1)), levels)
+        if strip.shape[:2] != (o1 - o0, out_w):
+            strip = cv2.resize(strip, (out_w, o1 - o0), interpolation=cv2.INTER_AREA)
+        out[o0:o1] = strip[..., ::-1]
+    return out
+
+
+def _levels(img: Image.Image) -> tuple[float, float] | None:
+    """The range numeric modes are scaled from: 16-bit samples keep their scale (0–65535,
+    or 0–max for 8-bit data stored in 16 bits); 32-bit integers and floats their range."""
+    if img.mode not in _NUMERIC_MODES:
+        return None
+    lo, hi = (float(v) for v in img.getextrema())  # type: ignore[arg-type]
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        lo, hi = 0.0, 1.0
+    if img.mode.startswith("I;16"):
+        return 0.0, 65535.0 if hi > 255 else max(hi, 1.0)
+    return lo, max(hi, lo + 1e-9)
+
+
+def _to_rgb(img: Image.Image, levels: tuple[float, float] | None = None) -> np.ndarray:
+    """Any Pillow mode → RGB uint8 array; transparency is laid over white; numeric modes
+    are scaled from `levels` (float32, one strip at a time)."""
+    if img.mode in _NUMERIC_MODES:
+        lo, hi = levels or _levels(img) or (0.0, 1.0)
+        arr = np.asarray(img).astype(np.float32)
+        np.nan_to_num(arr, copy=False, nan=lo, posinf=hi, neginf=lo)
+        arr -= lo
+        arr *= 255.0 / (hi - lo)
+        grey = np.clip(arr, 0, 255, out=arr).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=-1)
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
     return np.asarray(img.convert("RGB"))
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        value = img.getexif().get(0x0112, 1)
+    except Exception:  # a damaged EXIF block: the picture as stored
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _turned(image: np.ndarray, orientation: int) -> np.ndarray:
+    """`image` as displayed: EXIF orientation 2–8 undone (as `ImageOps.exif_transpose`)."""
+    turns = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: np.swapaxes(a, 0, 1),
+        6: lambda a: np.rot90(a, k=-1),
+        7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1],
+        8: lambda a: np.rot90(a, k=1),
+    }
+    turn = turns.get(orientation)
+    return image if turn is None else turn(image)
 
 
 def fit(image: np.ndarray, long_side: int) -> np.ndarray:

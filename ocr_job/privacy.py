@@ -107,16 +107,18 @@ def scrub_letters(text: str) -> str:
 
 # --------------------------------------------------------------------------- credentials
 
+# Every repetition is bounded, so that no text makes these patterns quadratic.
 #: Up to the last `@` of the word: a password may hold `@` or `/` written raw.
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s'\"<>]*@")
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,30}://)[^\s'\"<>]{0,256}@")
 #: `user:secret@host`, with a scheme or without (an endpoint written as host:port).
 _BARE_USERINFO = re.compile(
-    r"(?i)(?<![\w.%+-])((?:[a-z][a-z0-9+.-]*://)?)[\w.%+-]+:[^\s'\"<>]+@(?=[\w\[])")
+    r"(?i)(?<![\w.%+-])((?:[a-z][a-z0-9+.-]{0,30}://)?)[\w.%+-]{1,128}:[^\s'\"<>]{1,256}@(?=[\w\[])")
 _SECRET_PARAM = re.compile(
-    r"(?i)([\w-]*(?:secret|passw(?:or)?d|token|signature|credential|access[_-]?key|api[_-]?key)"
-    r"[\w-]*)=(\"[^\"]*\"|'[^']*'|[^\s,;&'\"]+)")
-_AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\n]+")
-_PYDANTIC_INPUT = re.compile(r"input_value=.*?(?=, input_type=|\]$)", re.MULTILINE)
+    r"(?i)(?<![\w-])([\w-]{0,64}(?:secret|passw(?:or)?d|token|signature|credential|access[_-]?key"
+    r"|api[_-]?key)[\w-]{0,64})=(\"[^\"]{0,1024}\"|'[^']{0,1024}'|[^\s,;&'\"]{1,1024})")
+_AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s{0,8}[:=]\s{0,8}['\"]?)[^'\"\n]+")
+#: pydantic's echo of a refused value, up to its `input_type` or the end of the line.
+_PYDANTIC_INPUT = re.compile(r"input_value=.*?(?:(?=, input_type=)|$)", re.MULTILINE)
 
 
 def scrub_credentials(text: str) -> str:

@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_FORMAT = "unsupported_format"
     IMAGE_TOO_SMALL = "image_too_small"
     IMAGE_TOO_LARGE = "image_too_large"
+    IMAGE_TOO_ELONGATED = "image_too_elongated"
     OBJECT_TOO_LARGE = "object_too_large"
     NO_CARD_FOUND = "no_card_found"
     FETCH_FAILED = "fetch_failed"

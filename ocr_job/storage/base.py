@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
@@ -152,27 +153,44 @@ def is_mapped_name(name: str) -> bool:
     return name.startswith(MAPPED_DIR + "/")
 
 
+#: First line of a manifest written by `manifest_text`: each following line is one key as a
+#: JSON string (ASCII only), so a key may hold line breaks, control characters and escaped
+#: non-UTF-8 bytes. A manifest without it is read the old way: one raw key per line.
+MANIFEST_HEADER = '{"ocrbatchManifest":2}'
+
+
 def parse_manifest(text: str) -> list[str]:
-    """Keys of a manifest: one per `\\n`-separated line (a trailing `\\r` dropped), empty lines
-    skipped. Keys may hold spaces and any unicode, so nothing else is stripped."""
-    keys = (line[:-1] if line.endswith("\r") else line for line in text.split("\n"))
-    return [key for key in keys if key]
+    """Keys of a manifest: JSON-string lines after `MANIFEST_HEADER`, else one raw key per
+    `\\n`-separated line (a trailing `\\r` dropped). Empty lines are skipped either way."""
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    if not lines or lines[0] != MANIFEST_HEADER:
+        return [key for key in lines if key]
+    keys = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line:
+            continue
+        try:
+            key = json.loads(line)
+        except ValueError:
+            key = None
+        if not isinstance(key, str):  # the message never quotes the line: it is a key
+            raise ValueError(f"manifest line {number} is not a JSON string")
+        keys.append(key)
+    return keys
 
 
 def manifest_text(keys: Iterable[str]) -> str:
-    """The manifest of `keys`: one per line, UTF-8. A key cannot hold a line break."""
-    lines = []
-    for key in keys:
-        if not key or "\n" in key or "\r" in key:
-            raise ValueError(f"a manifest cannot hold the key {key!r}")
-        lines.append(f"{key}\n")
-    return "".join(lines)
+    """The manifest of `keys`: the header, then one JSON string per line (ASCII)."""
+    return "".join([MANIFEST_HEADER, "\n", *(json.dumps(key) + "\n" for key in keys)])
 
 
 def is_record_at(name: str, record: ResultRecord) -> bool:
     """True when `record`, found at `name` (relative to the output), sits where the worker
-    stores it: its source plus `.json`, or under `_mapped/`."""
-    return is_mapped_name(name) or name == record.source + RECORD_SUFFIX
+    stores it: under `_mapped/`, or at its source plus `.json` when that source may be stored
+    so (a record an older worker left at a name now mapped is not one of this output's)."""
+    if is_mapped_name(name):
+        return True
+    return name == record.source + RECORD_SUFFIX and is_plain_key(record.source)
 
 
 class Source(Protocol):
@@ -224,7 +242,7 @@ class Sink(Protocol):
         anything too large or unparsable) are skipped, counted in `ignored`."""
         ...
 
-    def lock(self) -> AbstractContextManager[None]:
-        """Held while a run or merge writes to the output (raises StorageError when another
-        process holds it)."""
+    def lock(self, shared: bool = False) -> AbstractContextManager[None]:
+        """Held while a run or merge writes to the output: exclusive, or `shared` by the
+        shards of one sharded run (StorageError when a conflicting holder has it)."""
         ...

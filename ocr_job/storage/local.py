@@ -87,8 +87,9 @@ class LocalSource:
         folder descriptors, so trees deeper than PATH_MAX are listed too."""
         keys: list[str] = []
         try:
-            for dirpath, dirnames, filenames, dir_fd in os.fwalk(self.root, onerror=_raise):
-                rel = os.path.relpath(dirpath, self.root)
+            # the real path: a SOURCE given as a symlink to a folder is walked too
+            for dirpath, dirnames, filenames, dir_fd in os.fwalk(self._real_root, onerror=_raise):
+                rel = os.path.relpath(dirpath, self._real_root)
                 base = "" if rel == os.curdir else rel.replace(os.sep, "/") + "/"
                 kept = []
                 for name in sorted(dirnames):
@@ -237,9 +238,11 @@ class LocalSink:
     # ----------------------------------------------------------------- lock
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """An exclusive `flock` on `<output>/.ocr-job.lock`, released when the process ends
-        (however it ends). Another holder → StorageError naming its pid."""
+    def lock(self, shared: bool = False) -> Iterator[None]:
+        """A `flock` on `<output>/.ocr-job.lock`, released when the process ends (however it
+        ends): exclusive for a whole run or a merge, `shared` for one shard of a sharded run
+        (shards have disjoint inputs, so they may write side by side). A conflicting holder →
+        StorageError naming its pid."""
         path = self.root / LOCK_FILE
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
@@ -247,18 +250,19 @@ class LocalSink:
             raise _output_error(exc) from None
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                holder = _live_pid(fd)
+                who = f"another ocr-job (pid {holder})" if holder else "another ocr-job"
                 raise StorageError(
-                    f"another ocr-job (pid {holder}) is writing to this output folder; wait for "
-                    "it to finish or give another output"
+                    f"{who} is writing to this output folder; wait for it to finish or give "
+                    "another output"
                 ) from None
             except OSError as exc:  # a file system without locks: go on unlocked
                 log.warning("the output folder cannot be locked (%s)", _reason(exc))
-            with contextlib.suppress(OSError):  # a full disk: the first record write says so
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            if not shared or _live_pid(fd) is None:  # one live holder's pid is enough
+                with contextlib.suppress(OSError):  # a full disk: the first write says so
+                    os.pwrite(fd, f"{os.getpid():<10}\n".encode(), 0)
             yield
         finally:
             os.close(fd)
@@ -281,7 +285,7 @@ class LocalSink:
         key = record.source if key is None else key
         name = mapped_name(key) if mapped else record_name(key)
         try:
-            self._write_atomic(self.root / name, record.model_dump_json(indent=1))
+            self._write_atomic(name, record.model_dump_json(indent=1))
         except OSError as exc:
             if exc.errno in _OUTPUT_GONE or _is_denied(exc, self.root):
                 raise _output_error(exc) from None
@@ -289,7 +293,7 @@ class LocalSink:
 
     def write_text(self, name: str, text: str) -> None:
         try:
-            self._write_atomic(self.root / safe_key(name), text)
+            self._write_atomic(safe_key(name), text)
         except OSError as exc:
             raise _output_error(exc) from None
 
@@ -342,20 +346,46 @@ class LocalSink:
         except ValueError:
             return None
 
-    @staticmethod
-    def _write_atomic(path: Path, text: str) -> None:
-        """Write through a temporary file of a unique name in the same folder, then rename."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".ocr-{secrets.token_hex(8)}{_TMP_SUFFIX}")
+    def _write_atomic(self, rel: str, text: str) -> None:
+        """Write `rel` (relative to the output) through a temporary file of a unique name in
+        the same folder, then rename. Folders are made and entered one by one from the
+        output's descriptor, never through a symlink: nothing is written outside the output
+        (a symlinked folder is ELOOP, a file where a folder should be ENOTDIR)."""
+        *folders, name = rel.split("/")
+        dir_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+            for folder in folders:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(folder, 0o777, dir_fd=dir_fd)
+                nxt = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                              dir_fd=dir_fd)
+                os.close(dir_fd)
+                dir_fd = nxt
+            tmp = f".ocr-{secrets.token_hex(8)}{_TMP_SUFFIX}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         0o644, dir_fd=dir_fd)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=dir_fd)
+                raise
+        finally:
+            os.close(dir_fd)
+
+
+def _live_pid(fd: int) -> int | None:
+    """The pid recorded in the lock file, when that process is alive."""
+    try:
+        pid = int(os.pread(fd, 16, 0).decode("ascii").strip())
+        os.kill(pid, 0)
+    except PermissionError:  # alive, another user's
+        return pid
+    except (OSError, ValueError):
+        return None
+    return pid if pid != os.getpid() else None
 
 
 def _is_denied(exc: OSError, root: Path) -> bool:

@@ -4,6 +4,9 @@ Layout under an output URL `s3://bucket/prefix` (see docs/s3.md):
 
     prefix/<input key>.json        one record per input; user metadata carries the
                                    source ETag and the status (resume = one HEAD)
+    prefix/_mapped/<…>~<hash>.json the record of an input whose key cannot be a record
+                                   key as such (too long, control characters, ...: see
+                                   `base.record_name`)
     prefix/_shards/shard-NNNN.json a shard's summary
     prefix/_manifests/...          manifests written by the planner
     prefix/results.jsonl|csv       written by `ocr-job merge`
@@ -395,7 +398,7 @@ class S3Sink(_S3Location):
     def record_key(self, source_key: str, *, mapped: bool = False) -> str:
         return record_key(self.prefix, source_key, mapped=mapped)
 
-    def lock(self) -> contextlib.AbstractContextManager[None]:
+    def lock(self, shared: bool = False) -> contextlib.AbstractContextManager[None]:
         """No lock on S3: the shards of one batch write to one prefix together by design."""
         return contextlib.nullcontext()
 
@@ -546,10 +549,8 @@ def _policy_for(target: Minio | S3Settings | _S3Location | None) -> RetryPolicy:
 def write_manifest(
     target: Minio | S3Settings | _S3Location | None, url: str, keys: Iterable[str]
 ) -> int:
-    """Write `keys`, one per line (UTF-8), to the object at `url`. Returns the count.
-
-    `target` gives the connection: a client, settings, or an S3Source/S3Sink.
-    Keys may hold spaces and any unicode, but not line breaks.
+    """Write `keys` (`manifest_text`: any key, escaped) to the object at `url`. Returns
+    the count. `target` gives the connection: a client, settings, or an S3Source/S3Sink.
     """
     bucket, key = parse_s3_url(url)
     if not key:
@@ -567,7 +568,7 @@ def write_manifest(
         call_with_retry(_policy_for(target), f"PUT {url}", put)
     except S3Error as exc:
         raise _client_error(exc, bucket, _endpoint_of(client)) from None
-    return text.count("\n")
+    return text.count("\n") - 1  # the header line
 
 
 def read_manifest(
@@ -594,7 +595,12 @@ def read_manifest(
         if exc.code in _NOT_FOUND:
             raise StorageError(f"manifest {url} does not exist") from None
         raise _client_error(exc, bucket, _endpoint_of(client)) from None
-    return parse_manifest(data.decode("utf-8"))
+    try:
+        return parse_manifest(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise StorageError(f"manifest {url} is not UTF-8 text") from None
+    except ValueError as exc:  # a damaged line (the message never quotes it)
+        raise StorageError(f"manifest {url} cannot be read: {exc}") from None
 
 
 __all__ = [

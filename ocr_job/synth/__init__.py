@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 #: Bump when the pictures change for the same arguments (invalidates reused sets).
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 LABELS_FILE = "labels.jsonl"
 PARAMS_FILE = ".params.json"
 BAD_DIR = "bad"

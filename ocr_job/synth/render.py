@@ -162,11 +162,28 @@ class _Pen:
                            self.style.label_face)  # fmt: skip
 
 
+def _units(ch: str) -> float:
+    """Width of `ch` in the address block: digits, Latin letters and hyphens are half
+    the width of a Chinese character."""
+    return 0.5 if ch.isascii() else 1.0
+
+
 def wrap_address(address: str, per_line: int = CLASSIC.address_chars,
                  max_lines: int = CLASSIC.address_lines) -> list[str]:  # fmt: skip
-    """The address as printed: `per_line` characters a line. An address longer than
-    the block is an error (the label would not match the picture)."""
-    lines = [address[i : i + per_line] for i in range(0, len(address), per_line)]
+    """The address as printed: lines as wide as `per_line` Chinese characters (a
+    digit takes half), broken wherever the line is full, even inside a number, as the
+    card's printer does. An address longer than the block is an error (the label
+    would not match the picture)."""
+    lines: list[str] = []
+    line, width = "", 0.0
+    for ch in address:
+        if width + _units(ch) > per_line:
+            lines.append(line)
+            line, width = "", 0.0
+        line += ch
+        width += _units(ch)
+    if line:
+        lines.append(line)
     if len(lines) > max_lines:
         raise ValueError(f"address of {len(address)} characters does not fit "
                          f"{max_lines} lines of {per_line}")  # fmt: skip

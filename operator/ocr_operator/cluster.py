@@ -14,6 +14,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 
 from ocr_operator import GROUP, LABEL_BATCH, LABEL_MANAGED_BY, MANAGER, PLURAL, VERSION
+from ocr_operator.messages import printable
 
 INTAKE_PLURAL = "ocrintakes"
 
@@ -38,6 +39,11 @@ class Cluster(Protocol):
     def list_pods(self, namespace: str, batch: str) -> list[dict[str, Any]]: ...
 
     def read_secret(self, namespace: str, name: str) -> dict[str, str]: ...
+
+    def ensure_owned(self, obj: dict[str, Any]) -> bool:
+        """Create a namespaced object (ServiceAccount, Role, RoleBinding) unless it exists;
+        True when it is ours: created now, or existing with our controller reference."""
+        ...
 
     def post_event(
         self, batch: dict[str, Any], type: str, reason: str, message: str
@@ -144,6 +150,33 @@ class KubeCluster:
         data = _json(self.core.read_namespaced_secret(name, namespace, _preload_content=False))
         return {k: base64.b64decode(v).decode() for k, v in (data.get("data") or {}).items()}
 
+    def ensure_owned(self, obj: dict[str, Any]) -> bool:
+        meta = obj["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        rbac = k8s.RbacAuthorizationV1Api(self.api)
+        create, read = {
+            "ServiceAccount": (
+                self.core.create_namespaced_service_account,
+                self.core.read_namespaced_service_account,
+            ),
+            "Role": (rbac.create_namespaced_role, rbac.read_namespaced_role),
+            "RoleBinding": (
+                rbac.create_namespaced_role_binding, rbac.read_namespaced_role_binding
+            ),
+        }[obj["kind"]]
+        try:
+            create(namespace, obj, _preload_content=False)
+            return True
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        found = _json(read(name, namespace, _preload_content=False))
+        uids = {ref.get("uid") for ref in meta.get("ownerReferences") or []}
+        return any(
+            ref.get("uid") in uids and ref.get("controller")
+            for ref in (found.get("metadata") or {}).get("ownerReferences") or []
+        )
+
     # ---------------------------------------------------------------- OcrIntake (intake.py)
 
     def get_intake(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -185,7 +218,7 @@ class KubeCluster:
             },
             "type": type,
             "reason": reason,
-            "message": message[:1024],
+            "message": printable(message)[:1024],
             "source": {"component": MANAGER},
             "reportingComponent": MANAGER,
             "firstTimestamp": now,

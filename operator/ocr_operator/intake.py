@@ -69,6 +69,7 @@ from ocr_operator.intake_model import (
 )
 from ocr_operator.intake_storage import IntakeStorage, S3IntakeStorage, read_manifests
 from ocr_operator.jobs import SECRET_ACCESS_KEY, SECRET_SECRET_KEY
+from ocr_operator.policy import PolicyViolation, check_endpoint
 from ocr_operator.scheduler import Scheduler
 from ocr_operator.status import set_condition
 
@@ -224,6 +225,10 @@ class IntakeReconciler:
     def s3_settings(self, namespace: str, spec: IntakeSpec) -> S3Settings:
         values: dict[str, Any] = {}
         src = spec.source
+        try:
+            check_endpoint("spec.source.endpoint", src.endpoint, self.config)
+        except PolicyViolation as exc:
+            raise NotReady(exc.reason, exc.message) from None
         endpoint = src.endpoint or self.config.s3_endpoint
         if endpoint:
             values["endpoint"] = endpoint

@@ -14,6 +14,7 @@ import kopf
 from ocr_job.config import JobConfig
 from ocr_job.sharding import SHARD_INDEXES_ENV
 from ocr_operator import (
+    GROUP,
     LABEL_ATTEMPT,
     LABEL_BATCH,
     LABEL_COMPONENT,
@@ -21,6 +22,7 @@ from ocr_operator import (
     LABEL_NAME,
     LABEL_QUEUE,
     MANAGER,
+    PLURAL,
 )
 from ocr_operator.config import OperatorConfig
 from ocr_operator.model import BatchSpec, s3_url
@@ -52,7 +54,15 @@ class Attempt:
 
 def job_name(batch: str, attempt: int) -> str:
     """`<batch>-<attempt>`, or a truncated name with a hash when that is over 63 chars."""
-    suffix = f"-{attempt}"
+    return _derived_name(batch, f"-{attempt}")
+
+
+def identity_name(batch: str) -> str:
+    """The per-batch worker ServiceAccount, Role and RoleBinding: `<batch>-ocr-worker`."""
+    return _derived_name(batch, "-ocr-worker")
+
+
+def _derived_name(batch: str, suffix: str) -> str:
     name = f"{batch}{suffix}"
     if len(name) <= MAX_NAME:
         return name
@@ -68,6 +78,50 @@ def batch_labels(batch: str) -> dict[str, str]:
         LABEL_MANAGED_BY: MANAGER,
         LABEL_BATCH: batch,
     }
+
+
+def worker_account(batch: str, spec: BatchSpec) -> str:
+    """The workers' ServiceAccount: the spec's (allowlisted, `policy`) or the batch's own."""
+    return spec.service_account_name or identity_name(batch)
+
+
+def worker_identity(owner: Mapping[str, Any], spec: BatchSpec) -> list[dict[str, Any]]:
+    """What lets a batch's workers report, and nothing more (docs/operator.md, "Cluster
+    surface"): a Role allowing `patch` on this batch's status only (`resourceNames`), bound
+    to the workers' ServiceAccount, which is the batch's own unless the spec names one.
+    Every object is owned by the batch (garbage-collected with it)."""
+    meta = owner["metadata"]
+    batch, namespace = meta["name"], meta["namespace"]
+    name = identity_name(batch)
+    account = worker_account(batch, spec)
+
+    def obj(api_version: str, kind: str, **body: Any) -> dict[str, Any]:
+        made: dict[str, Any] = {
+            "apiVersion": api_version,
+            "kind": kind,
+            "metadata": {"name": name, "namespace": namespace, "labels": batch_labels(batch)},
+            **body,
+        }
+        kopf.append_owner_reference(made, owner=owner)  # type: ignore[arg-type]
+        return made
+
+    objects = []
+    if not spec.service_account_name:
+        # The pod asks for its token (automountServiceAccountToken in the Job's pod spec).
+        objects.append(obj("v1", "ServiceAccount", automountServiceAccountToken=False))
+    rbac = "rbac.authorization.k8s.io/v1"
+    objects.append(obj(rbac, "Role", rules=[{
+        "apiGroups": [GROUP],
+        "resources": [f"{PLURAL}/status"],
+        "resourceNames": [batch],
+        "verbs": ["patch"],
+    }]))
+    objects.append(obj(
+        rbac, "RoleBinding",
+        roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        subjects=[{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+    ))
+    return objects
 
 
 def manifest_template(spec: BatchSpec) -> str:
@@ -204,7 +258,9 @@ def build_job(
             "metadata": {"labels": dict(labels)},
             "spec": {
                 "restartPolicy": "Never",
-                "serviceAccountName": spec.service_account_name or config.service_account,
+                "serviceAccountName": worker_account(batch, spec),
+                # The only API call of a worker is its status patch (ocr_job/status.py).
+                "automountServiceAccountToken": True,
                 "securityContext": {
                     "runAsNonRoot": True,
                     "runAsUser": config.run_as_user,

@@ -3,6 +3,12 @@
 The plan is then frozen: its total and shard count go to the status, and a `plan.json`
 beside the manifests lets a restarted operator pick it up without listing again.
 Re-planning after a crash rewrites the same manifests (the listing is sorted).
+
+A plan belongs to one batch: `plan.json` names its owner (the batch's uid) and the digest
+of the spec it was made from (`model.spec_digest`). It is written first as a claim (state
+`planning`, created only if absent), then completed (state `planned`). A batch whose output
+holds a plan it does not own never reads its manifests (docs/operator.md, "One plan, one
+batch").
 """
 
 from __future__ import annotations
@@ -17,8 +23,11 @@ from ocr_job.storage.base import MANIFESTS_DIR, manifest_text
 __all__ = [
     "MANIFESTS_DIR",
     "MANIFEST_PATTERN",
+    "PLANNED",
+    "PLANNING",
     "PLAN_FILE",
     "Plan",
+    "PlanOwner",
     "make_plan",
     "manifest_name",
     "manifest_text",
@@ -31,22 +40,67 @@ PLAN_FILE = "plan.json"
 MANIFEST_PATTERN = "shard-{index:04d}.txt"
 
 
+PLANNING = "planning"
+PLANNED = "planned"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOwner:
+    """The batch a plan belongs to; `uid` decides, namespace and name are for people."""
+
+    uid: str
+    namespace: str
+    name: str
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     total: int
     shard_count: int
     shard_size: int
+    #: None: a plan written before plans had owners (never reused: foreign).
+    owner: PlanOwner | None = None
+    spec_digest: str = ""
+    state: str = PLANNED
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
+        """Raises ValueError (or a subclass) on anything that is not a plan."""
         data = json.loads(text)
-        return cls(
-            total=int(data["total"]),
-            shard_count=int(data["shard_count"]),
-            shard_size=int(data["shard_size"]),
+        if not isinstance(data, dict):
+            raise ValueError("plan.json is not an object")
+        owner = data.get("owner")
+        try:
+            return cls(
+                total=int(data["total"]),
+                shard_count=int(data["shard_count"]),
+                shard_size=int(data["shard_size"]),
+                owner=PlanOwner(
+                    uid=str(owner["uid"]),
+                    namespace=str(owner["namespace"]),
+                    name=str(owner["name"]),
+                ) if isinstance(owner, dict) else None,
+                spec_digest=str(data.get("spec_digest") or ""),
+                state=str(data.get("state") or PLANNED),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"plan.json lacks {exc}") from None
+
+    @classmethod
+    def claim(cls, owner: PlanOwner, spec_digest: str, shard_size: int) -> Plan:
+        """The first `plan.json` of a batch: who plans here, before any manifest."""
+        return cls(0, 0, shard_size, owner=owner, spec_digest=spec_digest, state=PLANNING)
+
+    def owned_by(self, uid: str) -> bool:
+        return self.owner is not None and self.owner.uid == uid
+
+    def reusable_by(self, uid: str, spec_digest: str) -> bool:
+        """A complete plan of this batch made from this very spec."""
+        return (
+            self.owned_by(uid) and self.state == PLANNED and self.spec_digest == spec_digest
         )
 
 
@@ -79,6 +133,8 @@ def make_plan(
     shard_size: int,
     include: Sequence[str] = (),
     write_manifest: Callable[[int, list[str]], None],
+    owner: PlanOwner | None = None,
+    spec_digest: str = "",
 ) -> Plan:
     """Stream `keys` (sorted, relative to the source prefix) into manifests; return the plan."""
     total = 0
@@ -88,6 +144,9 @@ def make_plan(
         write_manifest(index, chunk)
         total += len(chunk)
         count = index + 1
-    return Plan(total=total, shard_count=count, shard_size=shard_size)
+    return Plan(
+        total=total, shard_count=count, shard_size=shard_size, owner=owner,
+        spec_digest=spec_digest,
+    )
 
 

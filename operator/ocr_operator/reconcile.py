@@ -19,12 +19,21 @@ from pydantic import ValidationError
 from ocr_job.config import S3Settings
 from ocr_operator.cluster import Cluster
 from ocr_operator.config import OperatorConfig
-from ocr_operator.jobs import SECRET_ACCESS_KEY, SECRET_SECRET_KEY, Attempt, build_job, job_name
+from ocr_operator.jobs import (
+    SECRET_ACCESS_KEY,
+    SECRET_SECRET_KEY,
+    Attempt,
+    build_job,
+    job_name,
+    worker_identity,
+)
 from ocr_operator.jobs import manifest_template as manifest_url
+from ocr_operator.messages import SafeError, safe_error
 from ocr_operator.metrics import Metrics
-from ocr_operator.model import BatchSpec
+from ocr_operator.model import BatchSpec, spec_digest
 from ocr_operator.oom import decide_retry, job_outcome, oom_kills, parse_index_ranges
-from ocr_operator.planner import make_plan, matches
+from ocr_operator.planner import Plan, PlanOwner, make_plan, matches
+from ocr_operator.policy import PolicyViolation, check_batch
 from ocr_operator.status import (
     TERMINAL,
     Counts,
@@ -40,7 +49,21 @@ from ocr_operator.storage import BatchStorage, S3BatchStorage
 log = logging.getLogger(__name__)
 
 MAX_OOM_ENTRIES = 50
+#: Condition reasons (and Event reasons) of a batch that stops before its workers start.
+REASON_INVALID_SPEC = "InvalidSpec"
+REASON_OUTPUT_IN_USE = "OutputInUse"
+REASON_IDENTITY_CONFLICT = "IdentityConflict"
 StorageFactory = Callable[[BatchSpec, S3Settings], BatchStorage]
+
+
+class BatchStopped(Exception):
+    """The batch cannot go on (a foreign plan, an identity it does not own): it fails with
+    this condition reason and message."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
 
 
 def iso(now: datetime) -> str:
@@ -157,13 +180,21 @@ class Reconciler:
         try:
             spec = BatchSpec.parse(body.get("spec") or {})
         except ValidationError as exc:
-            message = f"invalid spec: {exc.error_count()} error(s), first: {exc.errors()[0]['msg']}"
-            self._finish_failed(body, status, message, now, generation)
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            message = f"invalid spec: {exc.error_count()} error(s), first: {where}: {first['msg']}"
+            self._finish_failed(body, status, message, now, generation, REASON_INVALID_SPEC)
             return Phase.FAILED
-
-        # 1. The plan: list once, write the manifests, freeze total and shard count.
+        # 1. The plan: list once, write the manifests, freeze total and shard count. What
+        # the batch asks of the cluster is checked before it is used: here (the source
+        # endpoint) and before each Job (the spec may change in between).
         if status.get("shardCount") is None:
-            status = self._plan(body, spec, status, now, generation)
+            try:
+                check_batch(spec, self.config)
+                status = self._plan(body, spec, status, now, generation)
+            except (PolicyViolation, BatchStopped) as exc:
+                self._finish_failed(body, status, exc.message, now, generation, exc.reason)
+                return Phase.FAILED
 
         total = int(status["total"])
         shard_count = int(status["shardCount"])
@@ -229,13 +260,20 @@ class Reconciler:
                     latest = decision.attempt
                     outcomes[latest.number] = job_outcome(None, latest)
 
-        # 4. The latest attempt's Job exists and follows spec.suspend.
+        # 4. The latest attempt's Job exists (with its workers' identity) and follows
+        # spec.suspend.
         latest_outcome = outcomes[latest.number]
         all_done = done >= set(range(shard_count))
         if shard_count and not all_done and not job_failed and not latest_outcome.finished:
             latest_name = job_name(name, latest.number)
             job = jobs.get(latest_name)
             if job is None:
+                try:
+                    check_batch(spec, self.config)
+                    self._ensure_identity(body, spec)
+                except (PolicyViolation, BatchStopped) as exc:
+                    self._finish_failed(body, status, exc.message, now, generation, exc.reason)
+                    return Phase.FAILED
                 built = build_job(
                     owner=body, spec=spec, shard_count=shard_count, attempt=latest,
                     config=self.config,
@@ -358,18 +396,13 @@ class Reconciler:
             self._event(body, "Normal", "Planning", "listing the source")
         try:
             storage = self.storage(namespace, spec)
-            plan = storage.read_plan()
-            if plan is None or plan.shard_size != spec.shard_size:
-                include = spec.source.include
-                plan = make_plan(
-                    (k for k in storage.list_keys() if matches(k, include)),
-                    shard_size=spec.shard_size,
-                    write_manifest=storage.write_manifest,
-                )
-                storage.write_plan(plan)
-        except Exception as exc:
-            self._patch(namespace, name, {"message": f"planning failed: {exc}"[:500]})
+            plan = self._own_plan(storage, body, spec)
+        except BatchStopped:
             raise
+        except Exception as exc:
+            message = f"planning failed: {safe_error(exc)}"
+            self._patch(namespace, name, {"message": message})
+            raise SafeError(message) from None
         first_attempt = Attempt(number=0, memory=spec.resources.memory)
         planned = {
             "total": plan.total,
@@ -387,6 +420,72 @@ class Reconciler:
         status.pop("message", None)
         return status
 
+    def _own_plan(self, storage: BatchStorage, body: dict[str, Any], spec: BatchSpec) -> Plan:
+        """This batch's plan: reused when complete and made from this spec, else made now
+        under a claim. A plan of any other batch (or one without an owner, or unreadable)
+        stops the batch: its manifests are never read."""
+        meta = body["metadata"]
+        uid = str(meta.get("uid") or "")
+        owner = PlanOwner(uid=uid, namespace=meta["namespace"], name=meta["name"])
+        digest = spec_digest(spec)
+        found = self._read_plan(storage, body)
+        if found is not None and found.reusable_by(uid, digest):
+            return found
+        if found is None:
+            storage.create_plan(Plan.claim(owner, digest, spec.shard_size))
+        # Read back: after a lost race (or a server that ignores If-None-Match), whose is it?
+        self._check_owner(self._read_plan(storage, body), body)
+        plan = make_plan(
+            (k for k in storage.list_keys() if matches(k, spec.source.include)),
+            shard_size=spec.shard_size,
+            write_manifest=storage.write_manifest,
+            owner=owner,
+            spec_digest=digest,
+        )
+        # A server that ignores If-None-Match lets two claims through: the last one wins.
+        self._check_owner(self._read_plan(storage, body), body)
+        storage.write_plan(plan)
+        return plan
+
+    def _read_plan(self, storage: BatchStorage, body: Mapping[str, Any]) -> Plan | None:
+        try:
+            return storage.read_plan()
+        except ValueError:
+            raise BatchStopped(
+                REASON_OUTPUT_IN_USE,
+                "the output prefix holds a _manifests/plan.json this batch cannot read;"
+                " it is not reused: choose another output prefix or remove _manifests/",
+            ) from None
+
+    def _check_owner(self, plan: Plan | None, body: Mapping[str, Any]) -> None:
+        meta = body["metadata"]
+        if plan is not None and plan.owned_by(str(meta.get("uid") or "")):
+            return
+        if plan is None:
+            whose = "a plan that vanished while planning"
+        elif plan.owner is None:
+            whose = "the plan of an older batch (no owner recorded)"
+        elif (plan.owner.namespace, plan.owner.name) == (meta["namespace"], meta["name"]):
+            whose = f"the plan of an earlier batch of this name (uid {plan.owner.uid})"
+        elif plan.owner.namespace == meta["namespace"]:
+            whose = f"the plan of the batch {plan.owner.name} (uid {plan.owner.uid})"
+        else:
+            whose = "the plan of a batch in another namespace"
+        raise BatchStopped(
+            REASON_OUTPUT_IN_USE,
+            f"the output prefix holds {whose}; an output prefix belongs to one batch:"
+            " choose another output prefix, or remove its _manifests/ folder",
+        )
+
+    def _ensure_identity(self, body: dict[str, Any], spec: BatchSpec) -> None:
+        for obj in worker_identity(body, spec):
+            if not self.cluster.ensure_owned(obj):
+                raise BatchStopped(
+                    REASON_IDENTITY_CONFLICT,
+                    f"a {obj['kind']} named {obj['metadata']['name']} exists and is not this"
+                    " batch's; rename the batch or remove that object",
+                )
+
     def _sync_suspend(self, namespace: str, job: Mapping[str, Any], spec: BatchSpec) -> None:
         current = bool((job.get("spec") or {}).get("suspend"))
         wanted = spec.suspend
@@ -403,6 +502,7 @@ class Reconciler:
         message: str,
         now: datetime,
         generation: int | None,
+        reason: str,
     ) -> None:
         counts = Counts(int(status.get("total") or 0), 0, 0, 0)
         patch = {
@@ -417,13 +517,14 @@ class Reconciler:
                 message=message,
                 now=now,
                 generation=generation,
+                failed_reason=reason,
             ),
         }
         meta = body["metadata"]
         self._patch(meta["namespace"], meta["name"], patch)
-        event = phase_event(status.get("phase"), Phase.FAILED, counts, message)
-        if event:
-            self._event(body, *event)
+        if status.get("phase") != Phase.FAILED:
+            self._event(body, "Warning", reason, message)
+        log.warning("batch %s/%s failed: %s", meta["namespace"], meta["name"], reason)
 
     def _patch(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         self.cluster.patch_batch_status(namespace, name, patch)

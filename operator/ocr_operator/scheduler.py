@@ -7,6 +7,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from ocr_operator.messages import safe_error
+
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]
@@ -43,8 +45,7 @@ class Scheduler:
                 self._failures[key] = count + 1
                 delay = self._retry_delays[min(count, len(self._retry_delays) - 1)]
                 log.warning(
-                    "reconcile of %s/%s failed (%s: %s); retry in %ss",
-                    *key, type(exc).__name__, exc, delay,
+                    "reconcile of %s/%s failed (%s); retry in %ss", *key, safe_error(exc), delay
                 )
                 await asyncio.sleep(delay)
                 self._dirty.add(key)

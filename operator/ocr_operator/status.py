@@ -175,8 +175,10 @@ def conditions_for(
     message: str | None,
     now: datetime,
     generation: int | None = None,
+    failed_reason: str = "ShardsFailed",
 ) -> list[dict[str, Any]]:
-    """Every condition of `phase`, as a full list (merge patches replace lists whole)."""
+    """Every condition of `phase`, as a full list (merge patches replace lists whole).
+    `failed_reason` is the Failed condition's reason when the phase is Failed."""
     conds = list(previous)
     planned = phase != Phase.PLANNING and shard_count is not None
     conds = set_condition(
@@ -217,7 +219,7 @@ def conditions_for(
         conds,
         type=COND_FAILED,
         status=failed,
-        reason="ShardsFailed" if failed else "NoFailure",
+        reason=failed_reason if failed else "NoFailure",
         message=(message or "") if failed else "",
         now=now,
         generation=generation,

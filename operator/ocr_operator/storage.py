@@ -8,9 +8,13 @@ from typing import Protocol
 
 from ocr_job.config import S3Settings
 from ocr_job.merge import MergeSummary, merge
-from ocr_job.storage.base import RESULTS_CSV, RESULTS_JSONL
+from ocr_job.storage.base import RESULTS_CSV, RESULTS_JSONL, StorageError
 from ocr_operator.model import BatchSpec, s3_url
 from ocr_operator.planner import MANIFESTS_DIR, PLAN_FILE, Plan, manifest_name
+
+PLAN_KEY = f"{MANIFESTS_DIR}/{PLAN_FILE}"
+#: What S3 servers answer to `If-None-Match: *` on an existing key.
+_EXISTS = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 
 
 class BatchStorage(Protocol):
@@ -20,7 +24,14 @@ class BatchStorage(Protocol):
 
     def write_manifest(self, index: int, keys: list[str]) -> None: ...
 
-    def read_plan(self) -> Plan | None: ...
+    def read_plan(self) -> Plan | None:
+        """The output's `plan.json`; None when there is none. ValueError: unreadable."""
+        ...
+
+    def create_plan(self, plan: Plan) -> bool:
+        """Write `plan.json` only if there is none (If-None-Match: *); False if one exists.
+        Servers that ignore the precondition overwrite: callers read the plan back."""
+        ...
 
     def write_plan(self, plan: Plan) -> None: ...
 
@@ -61,11 +72,34 @@ class S3BatchStorage:
         write_manifest(self._sink, url, [self._full(k) for k in keys])
 
     def read_plan(self) -> Plan | None:
-        text = self._sink.read_text(f"{MANIFESTS_DIR}/{PLAN_FILE}")
-        return Plan.from_json(text) if text else None
+        text = self._sink.read_text(PLAN_KEY)
+        return Plan.from_json(text) if text is not None else None
+
+    def create_plan(self, plan: Plan) -> bool:
+        from minio.error import S3Error
+
+        from ocr_job.storage.retry import call_with_retry
+        from ocr_job.storage.s3 import join_key
+
+        sink = self._sink
+        data = plan.to_json().encode()
+        key = join_key(sink.prefix, PLAN_KEY)
+
+        def put() -> None:  # the public put_object cannot send a precondition
+            sink.client._put_object(
+                sink.bucket, key, data, {"If-None-Match": "*", "Content-Type": "application/json"}
+            )
+
+        try:
+            call_with_retry(sink.policy, f"PUT s3://{sink.bucket}/{key}", put)
+        except S3Error as exc:
+            if exc.code in _EXISTS:
+                return False
+            raise StorageError(f"cannot write the plan under {sink.url}: {exc.code}") from None
+        return True
 
     def write_plan(self, plan: Plan) -> None:
-        self._sink.write_text(f"{MANIFESTS_DIR}/{PLAN_FILE}", plan.to_json())
+        self._sink.write_text(PLAN_KEY, plan.to_json())
 
     def merge(self) -> MergeSummary:
         return merge(self._sink)

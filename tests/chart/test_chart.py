@@ -311,10 +311,18 @@ def test_configmap_is_the_operator_config(
     assert config.service_account in worker_accounts
     assert config.worker_image == data["OCRBATCH_WORKER_IMAGE"]
     if which == "default":
-        assert config == OperatorConfig(worker_image=f"ocrbatch-worker:{APP_VERSION}")
+        assert config == OperatorConfig(
+            worker_image=f"ocrbatch-worker:{APP_VERSION}", service_accounts=("ocrbatch-worker",)
+        )
+        assert config.worker_service_accounts == ("ocrbatch-worker",)
+        assert config.allowed_s3_endpoints == ()
     else:
         assert config.s3_endpoint == "http://minio.storage.svc:9000"
         assert config.service_account == "ocr-worker"
+        assert config.worker_service_accounts == ("ocr-worker", "team-b-reader")
+        assert config.allowed_s3_endpoints == (
+            "http://minio.storage.svc:9000", "s3.archive.example:443"
+        )
         assert config.run_as_user == 20002
         assert config.tmp_size_limit == "2Gi"
         assert config.worker_status_interval == 2.5
@@ -402,3 +410,20 @@ def test_notes_tell_how_to_start(helm: Path) -> None:
     assert "kubectl apply -f examples/ocrbatch.yaml" in notes
     assert "get ocrb" in notes
     assert (ROOT / "examples" / "ocrbatch.yaml").is_file()
+
+
+def test_the_allowlists_default_to_the_charts_own(template: Callable[..., str]) -> None:
+    """s3.allowedEndpoints empty: only s3.endpoint; worker.serviceAccounts empty: only the
+    chart's worker account (read through the operator's own OperatorConfig.from_env)."""
+    pytest.importorskip("kopf")
+    from ocr_operator.config import OperatorConfig
+
+    def config(*args: str) -> OperatorConfig:
+        return OperatorConfig.from_env(one(load_all(template(*args)), "ConfigMap")["data"])
+
+    chosen = config("--set", "s3.endpoint=http://s3.example:9000")
+    assert chosen.allowed_s3_endpoints == ("http://s3.example:9000",)
+    assert chosen.worker_service_accounts == (chosen.service_account,)
+    assert config().allowed_s3_endpoints == ()
+    opened = config("--set", "s3.allowedEndpoints={*}")
+    assert opened.allowed_s3_endpoints == ("*",)

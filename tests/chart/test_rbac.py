@@ -34,6 +34,13 @@ CLUSTER_CALLS: dict[str, list[Access]] = {
     "list_intakes": [("ocrbatch.io", "ocrintakes", "list")],
     "patch_intake_status": [("ocrbatch.io", "ocrintakes/status", "patch")],
     "create_batch": [("ocrbatch.io", "ocrbatches", "create")],
+    # Each batch's worker identity (jobs.worker_identity): made once, then checked as ours.
+    "ensure_owned": [
+        (g, r, v)
+        for g, r in [("", "serviceaccounts"), ("rbac.authorization.k8s.io", "roles"),
+                     ("rbac.authorization.k8s.io", "rolebindings")]
+        for v in ("create", "get")
+    ],
 }
 #: The protocols whose methods are the operator's API calls: (module, class).
 PROTOCOLS = [("ocr_operator.cluster", "Cluster"), ("ocr_operator.intake", "IntakeCluster")]
@@ -65,8 +72,13 @@ OPERATOR_GRANT: set[Access] = {
     ("", "events", "create"),
     ("", "events", "patch"),
     ("", "secrets", "get"),
+    *CLUSTER_CALLS["ensure_owned"],
 }
-WORKER_RULES = [{"apiGroups": ["ocrbatch.io"], "resources": ["ocrbatches/status"], "verbs": ["patch"]}]
+#: The per-batch Role the operator makes (jobs.worker_identity), for a batch named `cards`.
+WORKER_RULES = [{
+    "apiGroups": ["ocrbatch.io"], "resources": ["ocrbatches/status"],
+    "resourceNames": ["cards"], "verbs": ["patch"],
+}]
 
 
 def grants(rules: Iterable[Rule]) -> set[Access]:
@@ -183,33 +195,38 @@ def test_watch_namespaces_mean_a_role_in_each_and_nothing_cluster_wide(
         ("custom", ["team-a", "team-b", "team-c"], "ocr-worker"),
     ],
 )
-def test_worker_may_only_patch_batch_status(
+def test_the_chart_grants_workers_nothing(
     default_docs: list[Manifest],
     custom_docs: list[Manifest],
     which: str,
     namespaces: list[str],
     account: str,
 ) -> None:
+    """The shared worker ServiceAccount has no Role and no token unless a pod asks: the
+    operator grants each batch's workers a Role on that batch's status only (WORKER_RULES)."""
     docs = default_docs if which == "default" else custom_docs
-    worker_roles = roles(docs, "worker")
-    assert all(r["kind"] == "Role" for r in worker_roles)
-    assert sorted(r["metadata"]["namespace"] for r in worker_roles) == namespaces
-    for role in worker_roles:
-        assert role["rules"] == WORKER_RULES
+    assert not roles(docs, "worker")
+    assert not [
+        b for b in of_kind(docs, "RoleBinding") + of_kind(docs, "ClusterRoleBinding")
+        if b["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"
+    ]
     accounts = [
         sa for sa in of_kind(docs, "ServiceAccount") if sa["metadata"]["name"] == account
     ]
     assert sorted(sa["metadata"]["namespace"] for sa in accounts) == namespaces
-    bindings = [
-        b
-        for b in of_kind(docs, "RoleBinding")
-        if b["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"
-    ]
-    assert sorted(b["metadata"]["namespace"] for b in bindings) == namespaces
-    for binding in bindings:
-        ns = binding["metadata"]["namespace"]
-        assert binding["roleRef"]["kind"] == "Role"
-        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": ns}]
+    assert all(sa["automountServiceAccountToken"] is False for sa in accounts)
+
+
+def test_the_per_batch_role_is_what_the_worker_needs() -> None:
+    pytest.importorskip("kopf")
+    from ocr_operator.jobs import worker_identity
+    from ocr_operator.model import BatchSpec
+
+    owner = {"apiVersion": "ocrbatch.io/v1alpha1", "kind": "OcrBatch",
+             "metadata": {"name": "cards", "namespace": "ocr", "uid": "u"}}
+    spec = BatchSpec.parse({"source": {"bucket": "in"}, "output": {"bucket": "out"}})
+    role = next(o for o in worker_identity(owner, spec) if o["kind"] == "Role")
+    assert role["rules"] == WORKER_RULES
 
 
 @pytest.mark.parametrize("which", ["default", "custom", "no_secrets"])

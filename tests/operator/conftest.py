@@ -76,14 +76,16 @@ OperatorFactory = Callable[[], Any]
 def run_operator(
     kube: KubeServer, api: k8s.ApiClient, s3_server: S3Server
 ) -> Callable[[], Any]:
-    """`with run_operator() as state:` — one kopf operator (fresh registry) until the block ends."""
+    """`with run_operator(**config) as state:` — one kopf operator (fresh registry, config
+    fields overridden by `config`) until the block ends."""
 
     @contextmanager
-    def start() -> Iterator[OperatorState]:
+    def start(**config: Any) -> Iterator[OperatorState]:
         registry = kopf.OperatorRegistry()
         state = OperatorState(
             config=OperatorConfig(
-                s3_endpoint=s3_server.endpoint, resync_seconds=1.0, worker_image="worker:test"
+                s3_endpoint=s3_server.endpoint, resync_seconds=1.0, worker_image="worker:test",
+                **config,
             ),
             namespaces=[NAMESPACE],
             cluster_factory=lambda: KubeCluster(api, [NAMESPACE]),

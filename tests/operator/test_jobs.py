@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 from ocr_operator.config import OperatorConfig
-from ocr_operator.jobs import Attempt, build_job, job_name, shard_of
+from ocr_operator.jobs import (
+    Attempt,
+    build_job,
+    identity_name,
+    job_name,
+    shard_of,
+    worker_identity,
+)
 from ocr_operator.model import BatchSpec
 
 OWNER = {
@@ -136,7 +143,7 @@ def test_s3_endpoint_from_spec_or_config() -> None:
 
 
 def test_labels_owner_and_service_account() -> None:
-    job = build(service_account="custom-sa")
+    job = build(service_account="custom-sa")  # the shared account is used only when named
     labels = job["metadata"]["labels"]
     assert labels["app.kubernetes.io/name"] == "ocrbatch"
     assert labels["app.kubernetes.io/component"] == "worker"
@@ -145,9 +152,39 @@ def test_labels_owner_and_service_account() -> None:
     assert job["spec"]["template"]["metadata"]["labels"]["ocrbatch.io/batch"] == "cards"
     (ref,) = job["metadata"]["ownerReferences"]
     assert ref["uid"] == "uid-1" and ref["kind"] == "OcrBatch" and ref["controller"] is True
-    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "custom-sa"
+    pod = job["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "cards-ocr-worker" == identity_name("cards")
+    assert pod["automountServiceAccountToken"] is True  # the status patch needs it
     own = build(spec(serviceAccountName="batch-sa"))
     assert own["spec"]["template"]["spec"]["serviceAccountName"] == "batch-sa"
+
+
+def test_worker_identity_may_patch_its_own_batch_status_only() -> None:
+    account, role, binding = worker_identity(OWNER, spec())
+    assert [o["kind"] for o in (account, role, binding)] == [
+        "ServiceAccount", "Role", "RoleBinding"
+    ]
+    assert account["automountServiceAccountToken"] is False
+    for obj in (account, role, binding):
+        assert obj["metadata"]["name"] == "cards-ocr-worker"
+        assert obj["metadata"]["namespace"] == "ocr"
+        (ref,) = obj["metadata"]["ownerReferences"]
+        assert ref["uid"] == "uid-1" and ref["controller"] is True
+    assert role["rules"] == [{
+        "apiGroups": ["ocrbatch.io"], "resources": ["ocrbatches/status"],
+        "resourceNames": ["cards"], "verbs": ["patch"],
+    }]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "cards-ocr-worker", "namespace": "ocr"}
+    ]
+    # A named (allowlisted) account gets the Role, and no ServiceAccount is made.
+    role, binding = worker_identity(OWNER, spec(serviceAccountName="shared-sa"))
+    assert binding["subjects"][0]["name"] == "shared-sa"
+    assert role["rules"][0]["resourceNames"] == ["cards"]
+    long = {**OWNER, "metadata": {**OWNER["metadata"], "name": "b" * 63}}
+    assert len(identity_name("b" * 63)) <= 63
+    assert worker_identity(long, spec())[1]["rules"][0]["resourceNames"] == ["b" * 63]
 
 
 def test_suspend_queue_and_ttl() -> None:

@@ -97,6 +97,17 @@ BAD: list[tuple[str, dict[str, Any] | None, list[str]]] = [
     ("bad-memory", {"resources": {"memory": "lots"}}, ["spec.resources.memory", "should match"]),
     ("bad-type", {"parallelism": "four"}, ["spec.parallelism", "Invalid value", "integer"]),
     ("no-spec", None, ["spec", "Required value"]),
+    # Maxima (docs/operator.md, "Cluster surface"): what a 1.20 schema can state.
+    ("ttl-over-max", {"ttlSecondsAfterFinished": 10**9},
+     ["spec.ttlSecondsAfterFinished", "less than or equal to 2592000"]),
+    ("cpu-int-over-max", {"resources": {"cpu": 100}},
+     ["spec.resources.cpu", "less than or equal to 32"]),
+    ("memory-too-long", {"resources": {"memory": "1" * 40}},
+     ["spec.resources.memory", "should be at most 16 chars long"]),
+    ("max-memory-too-long", {"retry": {"maxMemory": "9" * 20 + "Gi"}},
+     ["spec.retry.maxMemory", "should be at most 16 chars long"]),
+    ("endpoint-too-long", {"source": {"bucket": "scans", "endpoint": "a" * 300}},
+     ["spec.source.endpoint", "should be at most 255 chars long"]),
 ]
 
 

@@ -71,12 +71,16 @@ class Operator:
 
 
 @pytest.fixture
-def operator(real_cluster: RealCluster, namespace: str, tmp_path: Path) -> Iterator[Operator]:
-    """The operator watching `namespace`, as a subprocess (stopped by PID afterwards)."""
+def operator(
+    real_cluster: RealCluster, namespace: str, tmp_path: Path, s3: S3Server
+) -> Iterator[Operator]:
+    """The operator watching `namespace`, as a subprocess (stopped by PID afterwards); the
+    test S3 server is its only allowed endpoint."""
     log_path = tmp_path / "operator.log"
     env = real_cluster.env()
     env.update(
         OCRBATCH_RESYNC_SECONDS="3",
+        OCRBATCH_ALLOWED_S3_ENDPOINTS=s3.endpoint,
         PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "operator")]),
     )
     with log_path.open("wb") as log:
@@ -216,3 +220,115 @@ def test_operator_plans_and_creates_the_job(
         return False
 
     wait_until("the Job to be garbage collected", job_gone, timeout_s=30)
+
+
+def _odd_keys(prefix: str) -> list[str]:
+    """Keys with line breaks, a tab, an escape sequence, and one of 1024 bytes (the S3
+    maximum; SeaweedFS caps one path segment at 255 bytes). Each holds MARKER."""
+    keys = [f"{prefix}{MARKER}{odd}.jpg" for odd in ("\nnl", "\rcr", "\ttab", "\x1b[31mred")]
+    head = f"{prefix}{MARKER}/"
+    body = "/".join(["x" * 250] * 4)
+    keys.append(head + body[: 1024 - len(head) - len(".jpg")] + ".jpg")
+    assert len(keys[-1].encode()) == 1024
+    return keys
+
+
+MARKER = "ID-110101199003077777"  # stands for a name in a file name
+
+
+def test_boundaries_on_the_real_apiserver(
+    api: k8s.ApiClient,
+    custom: k8s.CustomObjectsApi,
+    namespace: str,
+    s3: S3Server,
+    operator: Operator,
+) -> None:
+    """Odd keys are planned and never reach the status, the Events or the log; a second batch
+    on the same output prefix stops (OutputInUse); a ServiceAccount off the allowlist stops
+    the batch; the per-batch identity is garbage-collected with the batch."""
+    core, rbac = k8s.CoreV1Api(api), k8s.RbacAuthorizationV1Api(api)
+    core.create_namespaced_secret(namespace, {"metadata": {"name": "s3-credentials"}, "data": {
+        "accessKey": base64.b64encode(s3.access_key.encode()).decode(),
+        "secretKey": base64.b64encode(s3.secret_key.encode()).decode(),
+    }})
+    bucket = s3.make_bucket()
+    keys = _odd_keys("odd/")
+    for key in keys:
+        s3.client().put_object(bucket, key, io.BytesIO(b"\xff\xd8fake"), 6)
+
+    def spec(prefix: str, out: str, **more: Any) -> dict[str, Any]:
+        return {"source": {"bucket": bucket, "prefix": prefix, "endpoint": s3.endpoint,
+                           "credentialsSecret": "s3-credentials"},
+                "output": {"bucket": bucket, "prefix": out}, "shardSize": 2, **more}
+
+    def status(name: str) -> dict[str, Any]:
+        got = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        return dict(got.get("status") or {})
+
+    def create(name: str, body: dict[str, Any]) -> str:
+        made = custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, ocrbatch(name, namespace, body)
+        )
+        return str(made["metadata"]["uid"])
+
+    def failed(name: str, reason: str) -> dict[str, Any]:
+        got = wait_until(f"{name} Failed ({reason})", lambda: (
+            (st := status(name)).get("phase") == "Failed" and st
+        ), timeout_s=60, abort=operator.exited)
+        cond = next(c for c in got["conditions"] if c["type"] == "Failed")
+        assert cond["reason"] == reason, cond
+        return got
+
+    def events(uid: str) -> list[Any]:
+        return core.list_namespaced_event(
+            namespace, field_selector=f"involvedObject.uid={uid}"
+        ).items
+
+    try:
+        uid = create("odd", spec("odd/", "odd-out/"))
+        planned = wait_until("the plan", lambda: status("odd").get("jobs") and status("odd"),
+                             timeout_s=60, abort=operator.exited)
+        assert planned["total"] == len(keys) and planned["shardCount"] == 3
+        from ocr_job.storage.s3 import read_manifest
+
+        listed = [k for i in range(3)
+                  for k in read_manifest(planned["manifests"].format(index=i), s3.settings())]
+        assert sorted(listed) == sorted(keys)
+
+        thief_uid = create("thief", spec("elsewhere/", "odd-out/"))
+        stopped = failed("thief", "OutputInUse")
+        assert "the batch odd" in stopped["message"]
+        wait_until("the OutputInUse Event",
+                   lambda: "OutputInUse" in {e.reason for e in events(thief_uid)})
+
+        create("admin", spec("odd/", "admin-out/", serviceAccountName="default"))
+        failed("admin", "ServiceAccountNotAllowed")
+
+        name = "odd-ocr-worker"
+        assert core.read_namespaced_service_account(name, namespace).metadata.owner_references[0].uid == uid
+        role = rbac.read_namespaced_role(name, namespace)
+        assert role.rules[0].resource_names == ["odd"]
+        seen = "\n".join([
+            json.dumps(custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "odd")),
+            *(f"{e.reason} {e.message}" for e in events(uid)),
+            operator.log.read_text(errors="replace"),
+        ])
+        assert MARKER not in seen and "\x1b" not in seen
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- operator log:\n{_tail(operator.log)}") from None
+
+    custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "odd")
+
+    def identity_gone() -> bool:
+        for read in (core.read_namespaced_service_account, rbac.read_namespaced_role,
+                     rbac.read_namespaced_role_binding):
+            try:
+                read(name, namespace)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+            else:
+                return False
+        return True
+
+    wait_until("the batch's identity to be garbage collected", identity_gone, timeout_s=30)

@@ -18,6 +18,9 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
+from ocr_operator.cluster import KubeCluster
+from ocr_operator.jobs import identity_name, worker_identity
+from ocr_operator.model import BatchSpec
 
 from tests.realkube.helpers import CHART_DIR, GROUP, PLURAL, VERSION, ocrbatch
 from tests.support.realkube import RealCluster
@@ -135,6 +138,13 @@ OPERATOR_MAY = [
     ("get", f"secrets/{SECRET}", None),
     # An OcrIntake turns into OcrBatches (ocr_operator/cluster.py create_batch).
     ("create", "ocrbatches", None),
+    # Each batch's worker identity (ocr_operator/jobs.py worker_identity).
+    ("create", "serviceaccounts", None),
+    ("get", "serviceaccounts", None),
+    ("create", "roles.rbac.authorization.k8s.io", None),
+    ("get", "roles.rbac.authorization.k8s.io", None),
+    ("create", "rolebindings.rbac.authorization.k8s.io", None),
+    ("get", "rolebindings.rbac.authorization.k8s.io", None),
 ]
 OPERATOR_MAY_NOT = [
     ("delete", "ocrbatches", None),
@@ -147,13 +157,19 @@ OPERATOR_MAY_NOT = [
     ("get", "secrets/other-secret", None),
     ("create", "secrets", None),
     ("get", "configmaps", None),
-    ("create", "roles.rbac.authorization.k8s.io", None),
-    ("create", "rolebindings.rbac.authorization.k8s.io", None),
+    ("patch", "roles.rbac.authorization.k8s.io", None),
+    ("delete", "rolebindings.rbac.authorization.k8s.io", None),
+    ("bind", "clusterroles.rbac.authorization.k8s.io", None),
+    ("escalate", "roles.rbac.authorization.k8s.io", None),
+    ("delete", "serviceaccounts", None),
     ("create", "serviceaccounts", "token"),
     ("*", "*", None),
 ]
-WORKER_MAY = [("patch", "ocrbatches", "status")]
+#: The chart's shared worker ServiceAccount holds nothing: the operator grants each batch's
+#: workers its own Role (test_real_service_account_tokens).
+WORKER_MAY: list[Any] = []
 WORKER_MAY_NOT = [
+    ("patch", "ocrbatches", "status"),
     ("get", "ocrbatches", None),
     ("list", "ocrbatches", None),
     ("watch", "ocrbatches", None),
@@ -211,7 +227,9 @@ def test_operator_can_exactly_what_it_needs(real_cluster: RealCluster, install: 
     assert not wrong, f"operator ServiceAccount {sa} ({install.mode}):\n" + "\n".join(wrong)
 
 
-def test_worker_can_only_patch_batch_status(real_cluster: RealCluster, install: Install) -> None:
+def test_the_shared_worker_account_can_nothing(
+    real_cluster: RealCluster, install: Install
+) -> None:
     sa, ns = install.worker_sa, install.batch_ns
     wrong = _check(real_cluster, sa, ns, WORKER_MAY, True)
     wrong += _check(real_cluster, sa, ns, WORKER_MAY_NOT, False)
@@ -245,11 +263,26 @@ def test_real_service_account_tokens(
             if exc.status != 409:
                 raise
 
-    worker = real_cluster.api_client(real_cluster.service_account_token(*install.worker_sa))
+    # The operator, with its own token, makes the batch's worker identity (the code path of
+    # a reconcile pass: RBAC's escalation check and the owner-reference check run here).
+    operator = real_cluster.api_client(real_cluster.service_account_token(*install.operator_sa))
+    body = custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
+    custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, ocrbatch(f"{name}-b", ns))
+    as_operator = KubeCluster(operator, [ns])
+    for obj in worker_identity(body, BatchSpec.parse(body["spec"])):
+        assert as_operator.ensure_owned(obj), obj["kind"]
+        assert as_operator.ensure_owned(obj), f"{obj['kind']} again: still ours"
+
+    worker = real_cluster.api_client(real_cluster.service_account_token(ns, identity_name(name)))
     w_custom, w_core, w_batch = k8s.CustomObjectsApi(worker), k8s.CoreV1Api(worker), k8s.BatchV1Api(worker)
     shard_patch = {"status": {"shards": {"0": {"index": 0, "phase": "Running", "processed": 1}}}}
     assert _status(lambda: w_custom.patch_namespaced_custom_object_status(
         GROUP, VERSION, ns, PLURAL, name, shard_patch)) == 200
+    # Another batch of the namespace: resourceNames keeps it out.
+    assert _status(lambda: w_custom.patch_namespaced_custom_object_status(
+        GROUP, VERSION, ns, PLURAL, f"{name}-b", shard_patch)) == 403
+    assert _status(lambda: w_custom.get_namespaced_custom_object(
+        GROUP, VERSION, ns, PLURAL, name)) == 403
     assert _status(lambda: w_custom.patch_namespaced_custom_object(
         GROUP, VERSION, ns, PLURAL, name, {"spec": {"parallelism": 9}})) == 403
     assert _status(lambda: w_core.read_namespaced_secret(SECRET, ns)) == 403
@@ -259,8 +292,13 @@ def test_real_service_account_tokens(
     stored = custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
     assert stored["status"]["shards"]["0"]["processed"] == 1
     assert stored["spec"]["parallelism"] == 4
+    other = custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, f"{name}-b")
+    assert "shards" not in (other.get("status") or {})
+    # The chart's shared account, by itself: nothing.
+    shared = real_cluster.api_client(real_cluster.service_account_token(*install.worker_sa))
+    assert _status(lambda: k8s.CustomObjectsApi(shared).patch_namespaced_custom_object_status(
+        GROUP, VERSION, ns, PLURAL, name, shard_patch)) == 403
 
-    operator = real_cluster.api_client(real_cluster.service_account_token(*install.operator_sa))
     o_custom, o_core = k8s.CustomObjectsApi(operator), k8s.CoreV1Api(operator)
     items = o_custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]
     assert name in {i["metadata"]["name"] for i in items}

@@ -51,6 +51,8 @@ BUILTINS: dict[str, tuple[str, str, str, bool]] = {
     "events": ("", "v1", "Event", True),
     "namespaces": ("", "v1", "Namespace", False),
     "serviceaccounts": ("", "v1", "ServiceAccount", True),
+    "roles": ("rbac.authorization.k8s.io", "v1", "Role", True),
+    "rolebindings": ("rbac.authorization.k8s.io", "v1", "RoleBinding", True),
     "jobs": ("batch", "v1", "Job", True),
     "leases": ("coordination.k8s.io", "v1", "Lease", True),
 }

@@ -122,6 +122,15 @@ cluster.py, intake.py and kopf's event handlers):
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
+# Each batch's worker identity (jobs.worker_identity): its ServiceAccount, and a Role that
+# may patch that batch's status only, with its RoleBinding. The operator can grant only what
+# it holds itself (RBAC's escalation check): `patch ocrbatches/status`.
+- apiGroups: [""]
+  resources: ["serviceaccounts"]
+  verbs: ["get", "create"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles", "rolebindings"]
+  verbs: ["get", "create"]
 {{- with .Values.rbac.credentialsSecrets }}
 - apiGroups: [""]
   resources: ["secrets"]

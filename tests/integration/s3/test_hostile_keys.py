@@ -151,3 +151,21 @@ def test_write_failed_stand_in_is_superseded(s3_server: S3Server) -> None:
     sink.write_record(ResultRecord(source="b.jpg", status="ok"))
     summary = merge(sink)
     assert (summary.records, summary.ok) == (2, 2)
+
+
+def test_output_inside_the_source_is_not_listed(s3_server: S3Server) -> None:
+    from ocr_job.storage import open_source, output_inside_source
+
+    client = s3_server.client()
+    bucket = s3_server.make_bucket()
+    for key in ("in/a.jpg", "in/out/earlier-input.jpg", "in/outer/b.jpg"):
+        client.put_object(bucket, key, io.BytesIO(JUNK), len(JUNK))
+    assert output_inside_source(f"s3://{bucket}/in", f"s3://{bucket}/in/") == ""
+    assert output_inside_source(f"s3://{bucket}/in", f"s3://{bucket}/inx") is None
+    assert output_inside_source(f"s3://{bucket}/in", "s3://other/in/out") is None
+    skip = output_inside_source(f"s3://{bucket}/in", f"s3://{bucket}/in/out")
+    assert skip == "out"
+    source = open_source(f"s3://{bucket}/in", s3_server.settings(), skip=skip)
+    assert [item.key for item in source.list()] == ["in/a.jpg", "in/outer/b.jpg"]
+    whole = open_source(f"s3://{bucket}", s3_server.settings(), skip="in/out")
+    assert [item.key for item in whole.list()] == ["in/a.jpg", "in/outer/b.jpg"]

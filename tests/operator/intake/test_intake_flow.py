@@ -17,6 +17,7 @@ from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 from ocr_operator.intake_model import CLAIM_KEYS, CLAIM_MARKER, DONE_MARKER, Claim, keys_hash
 
+from ocr_job.storage.base import parse_manifest
 from tests.operator.conftest import NAMESPACE
 from tests.support.kube import EVENTS, KubeServer
 from tests.support.s3server import S3Server
@@ -264,7 +265,7 @@ def test_quiet_mode_and_more_than_1000_objects(
         batch = drop.batch("quiet-big")
         claim = json.loads(drop.read(f"incoming/big/{CLAIM_MARKER}") or b"{}")
         assert claim["objects"] == 1105
-        listed = (drop.read(f"incoming/big/{CLAIM_KEYS}") or b"").decode().split()
+        listed = parse_manifest((drop.read(f"incoming/big/{CLAIM_KEYS}") or b"").decode())
         assert len(listed) == 1105
         all_keys = [k.removeprefix("incoming/big/") for k in [*keys, *drop.keys("incoming/big/")]]
         assert claim["keysSha256"] == keys_hash(
@@ -307,8 +308,12 @@ def test_two_intakes_on_overlapping_prefixes(
             "claimedElsewhere", 0
         )
         assert elsewhere == 4
-        entry = drop.folder_entry("parent", "incoming")
-        assert entry and entry["state"] == "ClaimedElsewhere", drop.status("parent")
+        entry = wait_for(
+            "the parent folder claimed elsewhere",
+            lambda: (e := drop.folder_entry("parent", "incoming"))
+            and e["state"] == "ClaimedElsewhere" and e,
+        )
+        assert entry["message"] == "a sub-folder is claimed by another intake"
 
 
 def test_restart_between_claim_and_batch_creates_exactly_one_batch(
@@ -345,16 +350,35 @@ def _closed_port() -> int:
 
 
 def test_bad_spec_and_unreachable_bucket(
-    drop: Drop, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str]
+    drop: Drop, run_operator: Callable[..., Any], s3_secret: str, buckets: tuple[str, str],
+    s3_server: S3Server,
 ) -> None:
     _, out = buckets
     drop.folder("incoming/ok", 1)
-    with run_operator():
+    port = _closed_port()
+    allowed = (s3_server.endpoint, f"127.0.0.1:{port}")
+    with run_operator(s3_endpoints=allowed):
         with pytest.raises(ApiException) as err:
             drop.intake("bad", s3_secret, out, onSuccess={"action": "shred"})
         assert err.value.status == 422 and "spec.onSuccess.action" in err.value.body
 
-        port = _closed_port()
+        # An endpoint off the operator's allowlist is never called.
+        drop.intake(
+            "elsewhere", s3_secret, out,
+            source={"bucket": drop.bucket, "prefix": "incoming/", "credentialsSecret": s3_secret,
+                    "endpoint": "http://127.0.0.1:1"},
+        )
+        refused = wait_for(
+            "EndpointNotAllowed",
+            lambda: next(
+                (c for c in drop.status("elsewhere").get("conditions") or []
+                 if c["type"] == "Ready" and c["reason"] == "EndpointNotAllowed"),
+                None,
+            ),
+        )
+        assert refused["status"] == "False" and "127.0.0.1" not in refused["message"]
+        assert "EndpointNotAllowed" in [e["reason"] for e in drop.events("elsewhere")]
+
         drop.intake(
             "down", s3_secret, out,
             source={"bucket": drop.bucket, "prefix": "incoming/", "credentialsSecret": s3_secret,
@@ -398,3 +422,36 @@ def test_bad_spec_and_unreachable_bucket(
         assert drop.status("down").get("lastPollTime")
     names = {b["metadata"]["name"] for b in drop.batches()}
     assert names == {"good-ok"}, names
+
+
+def test_intakes_sharing_an_output_never_mix_batches(
+    drop: Drop, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str]
+) -> None:
+    """Two intakes with one output template and a folder of the same name: the later batch
+    meets the earlier one's plan, stops (OutputInUse) and its folder is kept, Failed."""
+    _, out = buckets
+    first_keys = drop.folder("incoming/same", 2)
+    other_keys = drop.folder("elsewhere/same", 3)
+    with run_operator():
+        drop.intake("one", s3_secret, out)
+        planned = wait_for(
+            "the first plan", lambda: (drop.batch("one-same").get("status") or {}).get("total")
+        )
+        assert planned == len(first_keys)
+        drop.intake(
+            "two", s3_secret, out,
+            source={"bucket": drop.bucket, "prefix": "elsewhere/", "credentialsSecret": s3_secret},
+        )
+        stopped = wait_for(
+            "OutputInUse",
+            lambda: (st := drop.batch("two-same").get("status") or {}).get("phase") == "Failed"
+            and st,
+        )
+        cond = next(c for c in stopped["conditions"] if c["type"] == "Failed")
+        assert cond["reason"] == "OutputInUse" and "shardCount" not in stopped
+        entry = wait_for(
+            "failed", lambda: (e := drop.folder_entry("two", "same")) and e["state"] == "Failed" and e
+        )
+        assert entry["phase"] == "Failed"
+        assert set(other_keys) <= set(drop.keys("elsewhere/same/"))
+        assert (drop.batch("one-same").get("status") or {}).get("total") == len(first_keys)

@@ -368,7 +368,7 @@ def test_a_second_opinion_turns_a_confident_misreading_into_a_warning(
     name. The two recognisers disagree, so the name is left empty with a warning."""
     from ocr_job.pipeline import _recognise_and_parse
 
-    card = _rare_name_card("熊骉萍", "rare-骉-3")
+    card = _rare_name_card("熊骉萍", "rare-骉-4")
     assert _recognise_and_parse(card, onnx_alone, {}).fields.name == "熊弱萍"
     both = _recognise_and_parse(card, onnx_second, {})
     assert both.fields.name is None

@@ -159,3 +159,22 @@ def test_a_missing_face_fails_naming_its_package(monkeypatch: pytest.MonkeyPatch
         fonts.font.cache_clear()
         fonts.has_glyph.cache_clear()
         fonts._notdef_masks.cache_clear()
+
+
+def test_address_lines_wrap_by_width_digits_taking_half() -> None:
+    assert wrap_address("北京市东城区东华门街道1号", 6, 4) == ["北京市东城区", "东华门街道1", "号"]
+    assert wrap_address("工农路1806号", 4, 4) == ["工农路18", "06号"]
+    assert wrap_address("甲乙丙丁", 2, 2) == ["甲乙", "丙丁"]
+    lines = wrap_address("新疆维吾尔自治区昌吉回族自治州呼图壁县育才西路736号19栋2404", 11, 4)
+    assert lines[-1] == "路736号19栋2404" and len(lines) == 3  # by count: 4, "4" alone
+
+
+def test_addresses_take_three_and_four_lines_on_the_printed_design() -> None:
+    from collections import Counter
+
+    people = [identity_for(f"styles:lines:{i}") for i in range(600)]
+    for name in ("classic", "realdesign", "wide"):
+        lay = LAYOUTS[name]
+        lines = Counter(len(wrap_address(p.address, lay.address_chars, lay.address_lines))
+                        for p in people)  # fmt: skip
+        assert lines[3] > 0.3 * len(people) and lines[4] > 0.02 * len(people), (name, lines)

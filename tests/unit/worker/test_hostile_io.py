@@ -393,7 +393,12 @@ def test_merge_ignores_what_it_did_not_write(tmp_path: Path, card: bytes) -> Non
     (src / "sub").mkdir()
     (src / "sub" / "b.jpg").write_bytes(JUNK)
     (src / "c.jpg").write_bytes(card)
+    (src / "link").mkdir()
+    (src / "link" / "d.jpg").write_bytes(JUNK)
+    outside = tmp_path / "outside"
+    outside.mkdir()
     dest.mkdir()
+    os.symlink(outside, dest / "link")  # a record is never written through it
     stray = ResultRecord(source="elsewhere.jpg", status="ok").model_dump_json()
     (dest / "labels.json").write_text('{"cards": [1, 2]}')
     (dest / "list.json").write_text("[1, 2, 3]")
@@ -408,18 +413,22 @@ def test_merge_ignores_what_it_did_not_write(tmp_path: Path, card: bytes) -> Non
     assert_clean(proc)
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = by_source(dest)
-    assert set(records) == {"a.jpg", "sub/b.jpg", "c.jpg"}
+    assert set(records) == {"a.jpg", "sub/b.jpg", "c.jpg", "link/d.jpg"}
     assert code(records["sub/b.jpg"]) == "write_failed"  # its own name was refused
+    assert code(records["link/d.jpg"]) == "write_failed"
     assert records["c.jpg"].status == "ok"
-    assert sorted(jsonl_sources(dest)) == ["a.jpg", "c.jpg", "sub/b.jpg"]
+    assert sorted(jsonl_sources(dest)) == ["a.jpg", "c.jpg", "link/d.jpg", "sub/b.jpg"]
+    assert os.listdir(outside) == []
 
     # once the obstacle is gone, a rerun stores the real record and merge keeps that one only
     (dest / "sub").unlink()
     proc = run_job(src, dest)
     assert proc.returncode == 0
-    assert sorted(jsonl_sources(dest)) == ["a.jpg", "c.jpg", "sub/b.jpg"]
-    lines = (dest / RESULTS_JSONL).read_text().splitlines()
-    assert "write_failed" not in "".join(lines)
+    assert sorted(jsonl_sources(dest)) == ["a.jpg", "c.jpg", "link/d.jpg", "sub/b.jpg"]
+    merged_codes = {(r := json.loads(line))["source"]: (r["error"] or {}).get("code")
+                    for line in (dest / RESULTS_JSONL).read_text().splitlines()}
+    assert merged_codes["sub/b.jpg"] == "unreadable_image"  # its own record, not the stand-in
+    assert merged_codes["link/d.jpg"] == "write_failed"
 
     merged = ocr_job("merge", str(dest))
     assert_clean(merged)
@@ -550,3 +559,123 @@ def test_bad_flags_exit_2(tmp_path: Path) -> None:
         proc = ocr_job(*args, timeout=120)
         assert_clean(proc)
         assert proc.returncode == 2
+
+
+def test_shards_share_the_output_but_a_whole_run_does_not(tmp_path: Path) -> None:
+    """Shards (disjoint inputs) may write one output side by side; a whole run or a merge
+    may not run beside them."""
+    import fcntl
+
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    src.mkdir()
+    dest.mkdir()
+    for i in range(4):
+        (src / f"{i}.jpg").write_bytes(JUNK)
+    fd = os.open(dest / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # as a running shard holds it
+        os.pwrite(fd, f"{os.getpid():<10}\n".encode(), 0)
+        shard = ocr_job("run", str(src), "-o", str(dest), "--engine", "onnx", "--shard", "0/2")
+        whole = run_job(src, dest)
+    finally:
+        os.close(fd)
+    assert_clean(shard)
+    assert shard.returncode == 0, shard.stderr[-2000:]
+    assert (dest / "_shards" / "shard-0000.json").is_file()
+    assert_clean(whole)
+    assert whole.returncode == 1 and f"another ocr-job (pid {os.getpid()})" in whole.stderr
+
+
+def test_merge_keeps_only_records_where_the_worker_puts_them(tmp_path: Path) -> None:
+    """A record at a name the worker no longer uses for its source (one an older worker
+    wrote for a key with a control character) is not merged beside the current one."""
+    sink = LocalSink(tmp_path)
+    key = "a\x01b.jpg"
+    (tmp_path / f"{key}.json").write_text(ResultRecord(source=key, status="ok").model_dump_json())
+    sink.write_record(ResultRecord(source=key, status="ok", source_etag="now"), key)
+    sink.write_record(ResultRecord(source="plain.jpg", status="ok"), "plain.jpg")
+    summary = merge(sink)
+    assert (summary.records, summary.ignored) == (2, 1)
+    assert sorted(jsonl_sources(tmp_path)) == sorted([key, "plain.jpg"])
+
+
+def test_a_source_given_as_a_symlink_is_listed(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "a.jpg").write_bytes(JUNK)
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    source = LocalSource(tmp_path / "link")
+    assert [item.key for item in source.list()] == ["a.jpg"]
+    assert source.read(next(source.list())) == JUNK
+
+
+def test_a_read_that_hangs_does_not_hang_the_run(tmp_path: Path) -> None:
+    """The loop itself (`pipeline.run`, real local source and output, the onnx engine): a read
+    that never returns gets a `timeout` record, the inputs after it are done, the run ends."""
+    from ocr_job.config import EngineName, JobConfig
+    from ocr_job.engines import load_engine
+    from ocr_job.pipeline import run
+    from ocr_job.reporting import Reporters
+
+    release = threading.Event()
+
+    class StallingSource(LocalSource):
+        """A folder whose file `stall.jpg` reads like a hung network mount."""
+
+        def read(self, item: InputItem, max_bytes: int = 1 << 20) -> bytes:
+            if item.key == "stall.jpg":
+                release.wait()
+            return super().read(item, max_bytes)
+
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    src.mkdir()
+    for name in ("a.jpg", "stall.jpg", "z.jpg"):
+        (src / name).write_bytes(JUNK)
+    source, sink = StallingSource(src), LocalSink(dest)
+    config = JobConfig(source=str(src), output=str(dest), item_timeout_s=1.0)
+    try:
+        summary = run(list(source.list()), source, sink, load_engine(EngineName.ONNX, 1, False), config,
+                      Reporters([]))
+    finally:
+        release.set()
+    assert summary.processed == 3 and summary.error_codes == {"unreadable_image": 2, "timeout": 1}
+    records = by_source(dest)
+    assert code(records["stall.jpg"]) == "timeout"
+    assert code(records["z.jpg"]) == "unreadable_image"
+
+
+@pytest.mark.parametrize("text", [b'{"ocrbatchManifest":2}\n"a.jpg"\nnot json\n', b"\xff\xfe.jpg\n"])
+def test_a_damaged_manifest_is_a_clean_error(tmp_path: Path, text: bytes) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "keys.txt").write_bytes(text)
+    proc = ocr_job("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--engine", "onnx",
+                   "--manifest", str(tmp_path / "keys.txt"), timeout=120)
+    assert_clean(proc)
+    assert proc.returncode == 1 and len(error_lines(proc)) == 1
+    assert "manifest" in proc.stderr and "not json" not in proc.stderr
+
+
+def test_manifest_keys_are_held_to_the_same_rules(tmp_path: Path, card: bytes) -> None:
+    """Keys from a manifest (the operator's escaped format): a line break in a key, a path
+    out of SRC, an absolute path, a key that does not exist: one record each."""
+    from ocr_job.storage.base import manifest_text
+
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    src.mkdir()
+    (src / "line\nbreak.jpg").write_bytes(JUNK)
+    (src / "ok.jpg").write_bytes(card)
+    (tmp_path / "outside.jpg").write_bytes(card)
+    keys = ["line\nbreak.jpg", "../outside.jpg", str(tmp_path / "outside.jpg"), "gone.jpg",
+            "sub/../ok.jpg", "ok.jpg"]
+    (tmp_path / "keys.txt").write_text(manifest_text(keys))
+    proc = ocr_job("run", str(src), "-o", str(dest), "--engine", "onnx",
+                   "--manifest", str(tmp_path / "keys.txt"))
+    assert_clean(proc)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert {s: code(r) for s, r in by_source(dest).items()} == {
+        "line\nbreak.jpg": "unreadable_image",
+        "../outside.jpg": "outside_source",
+        str(tmp_path / "outside.jpg"): "outside_source",
+        "gone.jpg": "fetch_failed",
+        "sub/../ok.jpg": None,  # resolved inside SRC: read, under its own key
+        "ok.jpg": None,
+    }

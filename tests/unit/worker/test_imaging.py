@@ -9,12 +9,13 @@ import zlib
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ocr_job import imaging
 from ocr_job.engines.base import TextBox
 from ocr_job.imaging import ImageError
 from ocr_job.records import ErrorCode
+from ocr_job.synth import hostile
 
 MAX_PIXELS = 40_000_000
 
@@ -131,6 +132,179 @@ def test_jpeg_just_under_twice_the_work_side_is_decoded_at_half_scale() -> None:
     data = _jpeg_bytes(_pattern(3800, 2400), quality=80)
     bgr = imaging.decode(data, max_pixels=3_000_000)
     assert bgr.shape[:2] == (1200, 1900)
+
+
+# --------------------------------------------------------------------------- decode's memory
+
+
+def _with_first_scan_components(data: bytes, count: int) -> bytes:
+    """`data` (a JPEG) whose first scan header claims `count` components (a multi-scan file
+    when fewer than the frame's)."""
+    out = bytearray(data)
+    pos = out.index(b"\xff\xda")
+    out[pos + 4] = count
+    return bytes(out)
+
+
+def test_a_large_progressive_jpeg_is_refused_from_its_header() -> None:
+    small = _jpeg_bytes(_pattern(200, 160).convert("CMYK"), quality=80, progressive=True)
+    data = hostile.jpeg_with_size(small, 13370, 13370)
+    with pytest.raises(ImageError) as info:
+        imaging.decode(data, MAX_PIXELS)
+    assert info.value.code is ErrorCode.IMAGE_TOO_LARGE
+    assert "progressive CMYK JPEG" in info.value.message and "MiB" in info.value.message
+
+
+def test_the_same_jpeg_as_one_baseline_scan_is_decoded_reduced() -> None:
+    small = _jpeg_bytes(_pattern(200, 160).convert("CMYK"), quality=80)
+    bgr = imaging.decode(hostile.jpeg_with_size(small, 13370, 13370), MAX_PIXELS)
+    assert bgr.shape == (1672, 1672, 3)  # drafted at 1/8; libjpeg pads the short scan
+
+
+def test_a_baseline_jpeg_whose_components_come_in_scans_of_their_own_is_multi_scan() -> None:
+    data = hostile.jpeg_with_size(_jpeg_bytes(_pattern(200, 160), quality=80, subsampling=0), 8000, 5000)
+    assert imaging._jpeg_first_scan_components(data) == 3
+    with pytest.raises(ImageError) as info:
+        imaging.decode(_with_first_scan_components(data, 1), MAX_PIXELS)
+    assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "multi-scan" in info.value.message
+
+
+def test_a_jpeg_of_too_many_scans_is_refused_before_libjpeg_goes_over_them() -> None:
+    data = hostile.jpeg_many_scans(imaging.MAX_JPEG_SCANS)
+    with pytest.raises(ImageError) as info:
+        imaging.decode(data, MAX_PIXELS)
+    assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "scans" in info.value.message
+    ordinary = _jpeg_bytes(_pattern(800, 500), quality=80, progressive=True)
+    assert imaging.decode(ordinary, MAX_PIXELS).shape == (500, 800, 3)
+
+
+def test_pillows_decompression_bomb_warning_is_not_what_decides() -> None:
+    # 120 MP claimed: Pillow only warns (over its 89 MP) and would decode it. Drafted at 1/8
+    # it is 1.9 MP: decoded reduced, at little cost. A 1-bit PNG of the same size is refused
+    # by the pixel cap, before Pillow would have let it through.
+    small = _jpeg_bytes(_pattern(200, 160), quality=80)
+    bgr = imaging.decode(hostile.jpeg_with_size(small, 12000, 10000), MAX_PIXELS)
+    assert max(bgr.shape[:2]) <= imaging.WORK_LONG_SIDE
+    with pytest.raises(ImageError) as info:
+        imaging.decode(_huge_png_header(12000, 10000), MAX_PIXELS)
+    assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "120 MP" in info.value.message
+
+
+@pytest.mark.parametrize(("mode", "per_pixel"), [("L", 1), ("P", 1), ("I;16", 2), ("RGB", 4), ("RGBA", 4)])
+def test_decode_cost_follows_the_mode_not_the_file_size(mode: str, per_pixel: int) -> None:
+    img = Image.open(io.BytesIO(_png_bytes(Image.new(mode, (1000, 500)))))
+    assert imaging.decode_cost(img, b"", img.size) == 1000 * 500 * per_pixel
+
+
+def test_decode_cost_of_a_progressive_jpeg_counts_every_coefficient() -> None:
+    data = hostile.jpeg_with_size(_jpeg_bytes(_pattern(200, 160), quality=80, progressive=True,
+                                              subsampling=2), 8000, 4000)  # 4:2:0
+    img = Image.open(io.BytesIO(data))
+    img.draft("RGB", imaging._draft_size(8000, 4000))
+    coefficients = (8000 * 4000 + 2 * 4000 * 2000) * 2
+    assert imaging.decode_cost(img, data, (8000, 4000)) == img.size[0] * img.size[1] * 4 + coefficients
+
+
+def test_decode_cost_of_tiff_counts_its_largest_strip_or_tile() -> None:
+    for page, block in [(hostile.TiffPage(2000, 1000, bits=16, rows_per_strip=1000), 2000 * 1000 * 2),
+                        (hostile.TiffPage(2000, 1000, tile=512), 512 * 512)]:
+        img = Image.open(io.BytesIO(hostile.tiff([page])))
+        assert imaging.decode_cost(img, b"", img.size) == img.size[0] * img.size[1] * \
+            imaging._MODE_BYTES.get(img.mode, 4) + block
+
+
+def test_a_tiff_cut_into_too_many_strips_is_refused_before_pillow_opens_it() -> None:
+    data = hostile.tiff([hostile.TiffPage(64, imaging.MAX_TIFF_BLOCKS + 1, rows_per_strip=1)])
+    assert imaging._tiff_first_page(data)[0] == imaging.MAX_TIFF_BLOCKS + 1
+    with pytest.raises(ImageError) as info:
+        imaging.decode(data, MAX_PIXELS)
+    assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "strips" in info.value.message
+
+
+def test_a_tiff_whose_tags_point_at_the_whole_file_is_refused_before_pillow_reads_them() -> None:
+    page = hostile.TiffPage(300, 200, big_tags=20, big_tag_bytes=1 << 20)
+    data = hostile.tiff([page])
+    assert imaging._tiff_first_page(data)[1] >= 20 << 20
+    with pytest.raises(ImageError) as info:
+        imaging.decode(data, MAX_PIXELS)
+    assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "tags" in info.value.message
+    few = hostile.tiff([hostile.TiffPage(300, 200, big_tags=2, big_tag_bytes=1 << 20)])
+    assert imaging.decode(few, MAX_PIXELS).shape == (200, 300, 3)
+
+
+def test_only_the_first_page_of_a_tiff_counts() -> None:
+    huge = hostile.TiffPage(60000, 60000, bits=32, sample_format=3)
+    data = hostile.tiff([hostile.TiffPage(300, 200), huge])
+    assert imaging.decode(data, MAX_PIXELS).shape == (200, 300, 3)
+
+
+@pytest.mark.parametrize("sample_format", [2, 3])
+def test_32_bit_samples_are_scaled_from_their_range_in_strips(sample_format: int) -> None:
+    data = hostile.tiff([hostile.TiffPage(2400, 400, bits=32, sample_format=sample_format)])
+    bgr = imaging.decode(data, MAX_PIXELS)
+    assert bgr.shape == (333, 2000, 3)
+    assert bgr.min() <= 2 and bgr.max() >= 253  # the range spread over 0–255, not clipped
+
+
+def test_a_large_16_bit_image_converted_in_strips_matches_the_whole_conversion() -> None:
+    rng = np.random.default_rng(3)
+    ramp = np.tile(np.linspace(0, 65535, 3001), (2003, 1)) + rng.normal(0, 500, (2003, 3001))
+    grey16 = np.clip(ramp, 0, 65535).astype(np.uint16)
+    bgr = imaging.decode(_png_bytes(Image.fromarray(grey16)), MAX_PIXELS)
+    whole = cv2.resize((grey16 / 65535 * 255).astype(np.float32), (bgr.shape[1], bgr.shape[0]),
+                       interpolation=cv2.INTER_AREA)
+    assert np.abs(bgr[..., 0].astype(np.float32) - whole).mean() < 1.0
+
+
+def test_an_animated_gif_is_read_by_its_first_frame_only() -> None:
+    first = Image.new("P", (120, 80), 0)
+    first.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    second = Image.new("P", (120, 80), 1)
+    second.putpalette(first.getpalette() or [])
+    buf = io.BytesIO()
+    first.save(buf, format="GIF", save_all=True, append_images=[second] * 50)
+    assert tuple(imaging.decode(buf.getvalue(), MAX_PIXELS)[40, 60]) == (0, 0, 255)  # red
+
+
+def test_png_text_chunks_are_held_to_a_few_mib() -> None:
+    with pytest.raises(ImageError) as info:
+        imaging.decode(hostile.png_text_bomb(), MAX_PIXELS)
+    assert info.value.code is ErrorCode.UNREADABLE_IMAGE and "text chunks" in info.value.message
+
+
+@pytest.mark.parametrize(("size", "code"), [
+    ((800, 100), None),  # 8:1, the most elongated a picture of a card may be
+    ((810, 100), ErrorCode.IMAGE_TOO_ELONGATED),
+    ((100, 2000), ErrorCode.IMAGE_TOO_ELONGATED),
+    ((20000, 40), ErrorCode.IMAGE_TOO_SMALL),
+])
+def test_absurd_aspect_ratios_are_refused_from_the_header(size: tuple[int, int],
+                                                          code: ErrorCode | None) -> None:
+    data = _png_bytes(Image.new("L", size, 200))
+    if code is None:
+        assert imaging.decode(data, MAX_PIXELS).shape[:2] == (size[1], size[0])
+        return
+    with pytest.raises(ImageError) as info:
+        imaging.decode(data, MAX_PIXELS)
+    assert info.value.code is code and "px" in info.value.message
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_is_undone_as_pillow_does(orientation: int) -> None:
+    img = _pattern(320, 200)
+    arr = np.asarray(img).copy()
+    arr[:40, :60] = (0, 255, 0)  # a green corner tells every turn apart
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = _png_bytes_with_exif(Image.fromarray(arr), exif)
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    assert np.array_equal(imaging.decode(data, MAX_PIXELS)[..., ::-1], expected)
+
+
+def _png_bytes_with_exif(img: Image.Image, exif: Image.Exif) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", exif=exif)
+    return buf.getvalue()
 
 
 def _card_on_background(rotate: int = 0) -> np.ndarray:
