@@ -21,7 +21,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +122,6 @@ class OnnxEngine:
         self._ocr = RapidOCR(params=rapidocr_params(threads))
         _load_models(self._ocr, threads)
         self._threads = threads
-        self._lines_pool: ThreadPoolExecutor | None = None
         if second_opinion:
             self._second_path, alphabet = second_rec_paths()
             self._second_alphabet = ["blank", *alphabet.read_text(encoding="utf-8").splitlines(), " "]
@@ -188,45 +186,15 @@ class OnnxEngine:
         crops, angle = self._turned_as_the_card(crops)
         timings["cls"] = _ms(t1)
         t2 = time.perf_counter()
-        texts, scores = self._read_lines(crops)
+        rec = ocr.recognize_txt(crops)
         timings["rec"] = _ms(t2)
         boxes = map_boxes_to_original(det.boxes, op_record, h, w)
         out: list[TextBox] = []
-        for quad, text, score in zip(boxes, texts, scores, strict=True):
+        for quad, text, score in zip(boxes, rec.txts, rec.scores, strict=True):
             if not text.strip() or score < MIN_TEXT_SCORE:
                 continue
             out.append(TextBox(text=text, score=float(score), points=points_of(quad), angle=angle))
         return OcrResult(boxes=out, timings_ms=timings)
-
-    def _read_lines(self, crops: list[np.ndarray]) -> tuple[list[str], list[float]]:
-        """The recogniser's text and score for each line crop, one line per call.
-
-        With more than one thread the lines are shared out (widest first, each to the
-        least loaded) among that many threads, each running the recogniser on one core:
-        a line is too small a job for ONNX Runtime to spread over cores itself.
-        """
-        if self._threads <= 1 or len(crops) <= 1:
-            rec = self._ocr.recognize_txt(crops)
-            return list(rec.txts), [float(s) for s in rec.scores]
-        shares: list[list[int]] = [[] for _ in range(self._threads)]
-        load = [0] * self._threads
-        for i in sorted(range(len(crops)), key=lambda i: -crops[i].shape[1]):
-            least = load.index(min(load))
-            shares[least].append(i)
-            load[least] += crops[i].shape[1]
-        texts, scores = [""] * len(crops), [0.0] * len(crops)
-        for share, rec in zip(shares, self._pool().map(
-                lambda share: self._ocr.recognize_txt([crops[i] for i in share]) if share else None,
-                shares), strict=True):
-            for i, text, score in zip(share, rec.txts if rec else (), rec.scores if rec else (),
-                                      strict=True):
-                texts[i], scores[i] = text, float(score)
-        return texts, scores
-
-    def _pool(self) -> ThreadPoolExecutor:
-        if self._lines_pool is None:
-            self._lines_pool = ThreadPoolExecutor(self._threads, thread_name_prefix="rec")
-        return self._lines_pool
 
     def _turned_as_the_card(self, crops: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
         """Every line turned the way most of the picture's text is (weighted by line width),
@@ -367,8 +335,7 @@ def _load_models(ocr: Any, threads: int) -> None:
         stage_cfg.model_root_dir = cfg.Global.model_root_dir
         if stage == "Rec":
             stage_cfg.font_path = cfg.Global.font_path
-        # the recogniser's lines are shared out among `threads` threads (`_read_lines`)
-        stage_cfg.session = _shrinking_session(paths[stage], 1 if stage == "Rec" else threads)
+        stage_cfg.session = _shrinking_session(paths[stage], threads)
         setattr(ocr, attr, build(stage_cfg))
         stage_cfg.session = None  # the stage object holds it; the config need not
 

@@ -88,16 +88,3 @@ def test_each_model_is_loaded_once(monkeypatch: pytest.MonkeyPatch) -> None:
     for stage in (ocr.text_det, ocr.text_cls, ocr.text_rec):
         assert isinstance(stage.session.session, ort.InferenceSession)
 
-
-def test_two_threads_read_every_line_as_one_thread_does() -> None:
-    """With two threads the recogniser's lines are shared out; each line's reading and its
-    place in the result stay the same."""
-    from ocr_job import imaging
-    from ocr_job.synth import make_sample
-
-    card = imaging.locate_card(make_sample("speed:1", "front", "clean").bgr, 960).image
-    one = onnx.OnnxEngine(threads=1, second_opinion=False).recognise(card)
-    two = onnx.OnnxEngine(threads=2, second_opinion=False).recognise(card)
-    assert len(one.boxes) >= 6
-    assert [(b.text, b.points) for b in two.boxes] == [(b.text, b.points) for b in one.boxes]
-    assert [b.score for b in two.boxes] == pytest.approx([b.score for b in one.boxes], abs=1e-4)
