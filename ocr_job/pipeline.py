@@ -330,8 +330,9 @@ def _look_again(card: np.ndarray, engine: ReadsLines, found: list[TextBox], upri
                 places: dict[str, Quad]) -> tuple[list[TextBox], list[TextBox], frozenset[str]]:
     """The places the parser named read again as one line each: what was read there added
     to both box lists (`found` in the card image's coordinates, `upright` in the parser's),
-    and the names of the places read: with text, or seen to hold none (a place holding
-    text the engine could not make out is not among them)."""
+    and the names of the places read: with text, or seen to hold none (what reads below
+    BLANK_BELOW is background); a place holding text the engine could not make out is not
+    among them."""
     to_image = _upright_to_image(found, upright)
     angle = _card_angle(upright)
     found, upright = list(found), list(upright)
@@ -345,11 +346,11 @@ def _look_again(card: np.ndarray, engine: ReadsLines, found: list[TextBox], upri
         except Exception as exc:  # a failed look leaves the reading as it was
             log.warning("reading a place again failed (%s)", type(exc).__name__)
             continue
-        if line is None or (line[0] and line[1] < LOOK_AGAIN_MIN_SCORE):
+        if line is None or (line[0] and BLANK_BELOW <= line[1] < LOOK_AGAIN_MIN_SCORE):
             continue
         looked.append(name)
         text, score = line
-        if not text:
+        if not text or score < BLANK_BELOW:
             continue
         found.append(TextBox(text, score, corners))
         upright.append(TextBox(text, score, _text_extent(quad, text), angle=angle))
@@ -357,9 +358,12 @@ def _look_again(card: np.ndarray, engine: ReadsLines, found: list[TextBox], upri
 
 
 #: Text read again where the parser asked scores this much at least, else it is text that
-#: could not be made out (the parser then takes the place as not read). The guilloche of a
-#: blank place was read as "1" at 0.69; faint values and lines read at 0.99 and more.
+#: could not be made out (the parser then takes the place as not read). Faint values and
+#: lines read at 0.99 and more.
 LOOK_AGAIN_MIN_SCORE = 0.9
+#: Below this, what was read is the background: the place holds no text (blank places of
+#: the bench's cards: guilloche read as "60" at 0.42, "0900" at 0.56, "1" at 0.69).
+BLANK_BELOW = 0.8
 #: The place read again is this many text heights high (the parser's regions have margins).
 PLACE_HEIGHT_IN_LINES = 1.3
 

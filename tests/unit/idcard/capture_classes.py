@@ -11,9 +11,11 @@ asked it to look again, and its second opinions::
     python -m tests.unit.idcard.capture_classes [CASE ...]
 
 writes `fixtures/engine_class<N>_<case>.json`. The expected fields are the person's, never
-the parser's output; a case is kept only when its boxes alone (the parser before this
-issue, or any parser that neither looks again nor asks a second opinion) would not read
-it all right, which the script prints for each case.
+the parser's output; a case is kept only when the parser before this issue read it
+wrong (checked by running that parser's fixture test on it).
+
+The fixtures were captured with the generator's first (classic) layout before it had
+layout styles; with today's generator the same keys draw other cards.
 """
 
 from __future__ import annotations
@@ -108,7 +110,8 @@ def person(case: Case) -> tuple[Any, dict[str, Any]]:
     """The person drawn (some values as the font prints them) and the true fields."""
     from ocr_job.idcard.vocab import normalise_ethnicity
     from ocr_job.synth.fonts import covered
-    from ocr_job.synth.identity import ADDRESS_LINE_CHARS, make_identity
+    from ocr_job.synth.identity import make_identity
+    from ocr_job.synth.layouts import CLASSIC
 
     who = make_identity(random.Random(case.key), covered)
     change = dict(case.change)
@@ -117,7 +120,7 @@ def person(case: Case) -> tuple[Any, dict[str, Any]]:
         change["address"] = who.region.prefix + street
     wrapped = change.pop("last_lines", None)
     if wrapped is not None:  # the second line ends with wrapped[0], the third is wrapped[1]
-        room = 2 * ADDRESS_LINE_CHARS - len(who.region.prefix) - len(wrapped[0])
+        room = 2 * CLASSIC.address_chars - len(who.region.prefix) - len(wrapped[0])
         filler = ("人民路幸福小区" * 4)[:max(room, 0)]
         change["address"] = who.region.prefix + filler + "".join(wrapped)
     drawn = dataclasses.replace(who, **change)
@@ -157,10 +160,11 @@ class Recording:
 
 
 def drawn_card(drawn: Any, case: Case, style: Any) -> np.ndarray:
-    from ocr_job.synth import render
+    from ocr_job.synth import artwork, render
 
     rgb = render.render_card(drawn, case.side, WIDTH, style=style)
-    blank = render._background(WIDTH, case.side, style)
+    blank = artwork.background(style.layout.background, case.side, style.pattern, WIDTH,
+                               style.tint)
     for move in case.moves:
         rgb = _move(rgb, blank, *move)
     return rgb
@@ -183,9 +187,11 @@ def capture(case: Case, engine: Recording) -> dict[str, Any]:
     if engine.lines or first.look_again:
         angle = pipeline._card_angle(boxes)
         for (name, quad), line in zip(first.look_again.items(), engine.lines, strict=True):
-            if line is None or (line[0] and line[1] < pipeline.LOOK_AGAIN_MIN_SCORE):
+            if line is None or (line[0] and pipeline.BLANK_BELOW <= line[1]
+                                < pipeline.LOOK_AGAIN_MIN_SCORE):
                 continue  # not read: the parser keeps its own judgement
-            looked[name] = None if not line[0] else TextBox(
+            blank = not line[0] or line[1] < pipeline.BLANK_BELOW
+            looked[name] = None if blank else TextBox(
                 line[0], line[1], pipeline._text_extent(quad, line[0]), angle).to_json()
     index = {id(box): i for i, box in enumerate(engine.found)}
     again = {str(index[id(box)]): list(answer) for box, answer in engine.again
