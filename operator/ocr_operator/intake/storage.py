@@ -16,7 +16,7 @@ from minio.error import S3Error
 from ocr_job.config import S3Settings
 from ocr_job.storage.base import StorageError, parse_manifest
 from ocr_job.storage.retry import RetryPolicy, call_with_retry, describe
-from ocr_operator.intake_model import ObjectInfo
+from ocr_operator.intake.model import ObjectInfo
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,7 @@ class IntakeStorage(Protocol):
 
 
 class S3IntakeStorage:
-    def __init__(
-        self, settings: S3Settings, bucket: str, *, policy: RetryPolicy | None = None
-    ) -> None:
+    def __init__(self, settings: S3Settings, bucket: str, *, policy: RetryPolicy | None = None) -> None:
         from ocr_job.storage.s3 import make_client
 
         self.client: Minio = make_client(
@@ -195,9 +193,7 @@ class S3IntakeStorage:
         return parse_manifest(data.decode("utf-8"))
 
 
-def read_manifests(
-    settings: S3Settings, template: str, shard_count: int
-) -> set[str]:
+def read_manifests(settings: S3Settings, template: str, shard_count: int) -> set[str]:
     """Every key in a batch's shard manifests (`s3://…/shard-{index:04d}.txt`)."""
     from ocr_job.storage.s3 import make_client, read_manifest
 
@@ -209,4 +205,3 @@ def read_manifests(
         except StorageError as exc:
             log.warning("a manifest could not be read: %s", describe(exc))
     return keys
-

@@ -2,7 +2,7 @@
 
 Nothing here does I/O: batch names, folder names, readiness, the claim record, the batch a
 folder gets, which objects of a finished folder are moved and which arrived late, and the
-status counts. `intake.py` does the I/O around these.
+status counts. `reconcile.py` does the I/O around these.
 """
 
 from __future__ import annotations
@@ -18,12 +18,18 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from ocr_operator import GROUP, VERSION
-from ocr_operator.model import OutputSpec, SourceSpec, SpecModel
+from ocr_operator.batch.model import OutputSpec, SourceSpec, SpecModel
+from ocr_operator.kube import (
+    API_VERSION,
+    GROUP,
+    INTAKE_KIND,
+    KIND,
+    LABEL_INTAKE,
+    LABEL_MANAGED_BY,
+    LABEL_NAME,
+    MANAGER,
+)
 
-INTAKE_PLURAL = "ocrintakes"
-INTAKE_KIND = "OcrIntake"
-LABEL_INTAKE = f"{GROUP}/intake"
 ANNOTATION_FOLDER = f"{GROUP}/intake-folder"
 
 #: Marker objects the intake writes in a folder (top level of the folder).
@@ -329,20 +335,20 @@ def batch_for(
         if value is not None:
             source[key] = value
     return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "OcrBatch",
+        "apiVersion": API_VERSION,
+        "kind": KIND,
         "metadata": {
             "name": name,
             "namespace": meta["namespace"],
             "labels": {
-                "app.kubernetes.io/name": "ocrbatch",
-                "app.kubernetes.io/managed-by": "ocr-operator",
+                LABEL_NAME: "ocrbatch",
+                LABEL_MANAGED_BY: MANAGER,
                 LABEL_INTAKE: label_value(meta["name"]),
             },
             "annotations": {ANNOTATION_FOLDER: folder},
             "ownerReferences": [
                 {
-                    "apiVersion": f"{GROUP}/{VERSION}",
+                    "apiVersion": API_VERSION,
                     "kind": INTAKE_KIND,
                     "name": meta["name"],
                     "uid": meta["uid"],
@@ -474,9 +480,7 @@ def folders_from_status(status: Mapping[str, Any]) -> dict[str, FolderEntry]:
 
 def folders_to_status(folders: Mapping[str, FolderEntry]) -> list[dict[str, Any]]:
     """Active and waiting folders by name, then the latest finished ones (bounded)."""
-    live = sorted(
-        (f for f in folders.values() if f.state not in FINISHED), key=lambda f: f.name
-    )
+    live = sorted((f for f in folders.values() if f.state not in FINISHED), key=lambda f: f.name)
     finished = sorted(
         (f for f in folders.values() if f.state in FINISHED),
         key=lambda f: (f.finished_at or "", f.name),
