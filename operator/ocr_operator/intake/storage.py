@@ -16,6 +16,7 @@ from minio.error import S3Error
 from ocr_job.config import S3Settings
 from ocr_job.storage.base import StorageError, parse_manifest
 from ocr_job.storage.retry import RetryPolicy, call_with_retry, describe
+from ocr_job.storage.s3 import get_object_bytes, make_client, read_manifest
 from ocr_operator.intake.model import ObjectInfo
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,6 @@ class IntakeStorage(Protocol):
 
 class S3IntakeStorage:
     def __init__(self, settings: S3Settings, bucket: str, *, policy: RetryPolicy | None = None) -> None:
-        from ocr_job.storage.s3 import make_client
-
         self.client: Minio = make_client(
             settings, connect_timeout_s=CONNECT_TIMEOUT_S, read_timeout_s=READ_TIMEOUT_S
         )
@@ -123,16 +122,11 @@ class S3IntakeStorage:
     def read(self, key: str) -> bytes | None:
         def run() -> bytes | None:
             try:
-                response = self.client.get_object(self.bucket, key)
+                return get_object_bytes(self.client, self.bucket, key)
             except S3Error as exc:
                 if exc.code in _NOT_FOUND:
                     return None
                 raise
-            try:
-                return response.read()
-            finally:
-                response.close()
-                response.release_conn()
 
         return self._call(f"reading a marker in {self.bucket!r}", run)
 
@@ -195,8 +189,6 @@ class S3IntakeStorage:
 
 def read_manifests(settings: S3Settings, template: str, shard_count: int) -> set[str]:
     """Every key in a batch's shard manifests (`s3://…/shard-{index:04d}.txt`)."""
-    from ocr_job.storage.s3 import make_client, read_manifest
-
     client = make_client(settings, connect_timeout_s=CONNECT_TIMEOUT_S)
     keys: set[str] = set()
     for index in range(shard_count):
