@@ -157,8 +157,9 @@ def test_quantities() -> None:
     assert memory_bytes("1k") == 1000
     assert format_memory(2**31) == "2Gi"
     assert format_memory(1000) == "1Mi"
-    with pytest.raises(ValueError):
-        memory_bytes("lots")
+    for bad in ("lots", "512m", "-1Gi", ""):
+        with pytest.raises(ValueError):
+            memory_bytes(bad)
     assert threads_for_cpu("500m") == 1
     assert threads_for_cpu(3) == 3
     assert threads_for_cpu("1.6") == 2
