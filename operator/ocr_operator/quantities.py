@@ -15,7 +15,7 @@ _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
 def _parse(quantity: str | int | float, what: str) -> Decimal:
     try:
-        value = parse_quantity(quantity)
+        value = Decimal(parse_quantity(quantity))  # type: ignore[no-untyped-call]  # untyped in the client
     except (ValueError, InvalidOperation, TypeError):
         raise ValueError(f"not a {what} quantity: {quantity!r}") from None
     if value < 0:

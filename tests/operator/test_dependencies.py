@@ -37,7 +37,10 @@ def _loaded() -> dict[str, object]:
     """Every operator module imported in a fresh interpreter (the test process has more)."""
     out = subprocess.run(
         [sys.executable, "-c", _LOAD_EVERYTHING],
-        capture_output=True, text=True, check=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
     )
     return dict(json.loads(out.stdout))
 
@@ -73,8 +76,6 @@ def test_the_operator_loads_no_worker_library() -> None:
 
 
 def test_the_worker_extra_lists_the_worker_libraries() -> None:
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"
-    ]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     worker = {_name(r) for r in extras["worker"]}
     assert {"opencc", "rapidfuzz", "python-stdnum", "rich"} <= worker

@@ -43,7 +43,7 @@ def imports_of(name: str, tree: ast.Module, known: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             base = node.module
             if node.level:
-                base = ".".join([*name.split(".")[:-node.level], node.module])
+                base = ".".join([*name.split(".")[: -node.level], node.module])
             targets = [base] + [f"{base}.{a.name}" for a in node.names]
         else:
             continue
@@ -67,7 +67,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt):], nxt]
+                return [*stack[stack.index(nxt) :], nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         state[node] = 2

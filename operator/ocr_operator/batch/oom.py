@@ -32,7 +32,7 @@ class JobOutcome:
 def _condition(job: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     for cond in job.get("status", {}).get("conditions") or []:
         if cond.get("type") == kind and cond.get("status") == "True":
-            return cond
+            return dict(cond)
     return None
 
 
@@ -54,7 +54,7 @@ def job_outcome(job: Mapping[str, Any] | None, attempt: Attempt) -> JobOutcome:
     failed = shards(status.get("failedIndexes")) - completed
     complete = _condition(job, "Complete")
     failed_cond = _condition(job, "Failed")
-    job_failed = bool(failed_cond) and failed_cond.get("reason") != "FailedIndexes"
+    job_failed = failed_cond is not None and failed_cond.get("reason") != "FailedIndexes"
     cond = failed_cond or complete
     return JobOutcome(
         finished=bool(complete or failed_cond),

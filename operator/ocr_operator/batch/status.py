@@ -175,7 +175,7 @@ def conditions_for(
 ) -> list[dict[str, Any]]:
     """Every condition of `phase`, as a full list (merge patches replace lists whole).
     `failed_reason` is the Failed condition's reason when the phase is Failed."""
-    conds = list(previous)
+    conds: list[dict[str, Any]] = [dict(c) for c in previous]
     planned = phase != Phase.PLANNING and shard_count is not None
     conds = set_condition(
         conds,

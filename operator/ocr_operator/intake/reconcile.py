@@ -186,7 +186,9 @@ class IntakeReconciler:
         patch: dict[str, Any],
     ) -> None:
         generation = body["metadata"].get("generation")
-        previous = next((c for c in status.get("conditions") or [] if c.get("type") == COND_READY), {})
+        previous: Mapping[str, Any] = next(
+            (c for c in status.get("conditions") or [] if c.get("type") == COND_READY), {}
+        )
         patch["conditions"] = set_condition(
             status.get("conditions") or [],
             type=COND_READY,
