@@ -138,7 +138,7 @@ OPERATOR_MAY = [
     ("get", f"secrets/{SECRET}", None),
     # An OcrIntake turns into OcrBatches (ocr_operator/cluster.py create_batch).
     ("create", "ocrbatches", None),
-    # Each batch's worker identity (ocr_operator/jobs.py worker_identity).
+    # Each batch's worker identity (ocr_operator/batch/jobs.py worker_identity).
     ("create", "serviceaccounts", None),
     ("get", "serviceaccounts", None),
     ("create", "roles.rbac.authorization.k8s.io", None),
