@@ -69,6 +69,7 @@ test: install-test
 
 # Files already in ruff format's style (the rest is adopted in a commit of its own).
 FORMATTED := operator tests/operator/test_layout.py tests/operator/test_dependencies.py \
+	tests/operator/test_steps.py \
 	tests/support/waiting.py
 
 lint: venv

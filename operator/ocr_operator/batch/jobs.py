@@ -184,6 +184,7 @@ def build_job(
     config: OperatorConfig,
 ) -> dict[str, Any]:
     """The Indexed Job of `attempt` for the OcrBatch `owner` (its body: metadata with uid)."""
+    # Long on purpose: one Job manifest written out as the API shows it, read top to bottom.
     meta = owner["metadata"]
     batch, namespace = meta["name"], meta["namespace"]
     labels = {**batch_labels(batch), LABEL_ATTEMPT: str(attempt.number)}

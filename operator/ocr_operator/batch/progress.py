@@ -1,16 +1,18 @@
 """What a batch's status and its Jobs say about its progress: the attempts (to and from the
-status), the shards done and given up, the OOM kills not yet recorded. Pure functions, each
-a step of `reconcile.Reconciler` that can be tested alone."""
+status), the shards done and given up, the OOM kills not yet recorded, and the status a
+pass writes. Pure functions, each a step of `reconcile.Reconciler` that can be tested alone."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ocr_operator.batch.jobs import Attempt, job_name
 from ocr_operator.batch.oom import JobOutcome, OomKill, job_outcome
-from ocr_operator.kube import parse_index_ranges
+from ocr_operator.batch.status import TERMINAL, Counts, Phase, conditions_for
+from ocr_operator.kube import format_index_ranges, iso, parse_index_ranges
 
 #: OOM kills kept in status.oomKills (oomKillCount keeps the total).
 MAX_OOM_ENTRIES = 50
@@ -115,3 +117,72 @@ def new_oom_kills(
         "oomKills": entries[-MAX_OOM_ENTRIES:],
         "oomKillCount": int(status.get("oomKillCount") or 0) + len(new),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """What every step of one pass knows about the batch."""
+
+    body: dict[str, Any]
+    status: dict[str, Any]
+    now: datetime
+    generation: int | None
+
+    @property
+    def namespace(self) -> str:
+        return str(self.body["metadata"]["namespace"])
+
+    @property
+    def name(self) -> str:
+        return str(self.body["metadata"]["name"])
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """The merge step's answer: where the batch stands once its shards stopped."""
+
+    counts: Counts
+    all_done: bool
+    merged: bool
+    given_up: bool
+    message: str | None
+    results: dict[str, str] | None
+
+
+def status_patch(p: Pass, phase: Phase, progress: Progress, ending: Ending) -> dict[str, Any]:
+    """The status fields a pass that got past planning writes (unchanged ones are dropped
+    by `Reconciler._write`)."""
+    message = ending.message
+    if phase == Phase.FAILED and not message:
+        message = "some shards could not finish"
+    shard_count = int(p.status["shardCount"])
+    counts = ending.counts
+    patch: dict[str, Any] = {
+        "phase": str(phase),
+        "total": int(p.status["total"]),
+        "processed": counts.processed,
+        "succeeded": counts.succeeded,
+        "failed": counts.failed,
+        "progress": counts.progress,
+        "completedShards": format_index_ranges(progress.done),
+        "failedShards": format_index_ranges(progress.failed_for_good),
+        **progress.attempts_status(p.name),
+        "conditions": conditions_for(
+            p.status.get("conditions") or [],
+            phase=phase,
+            counts=counts,
+            shard_count=shard_count,
+            message=message,
+            now=p.now,
+            generation=p.generation,
+        ),
+    }
+    if ending.results is not None:
+        patch["results"] = ending.results
+    if p.generation is not None:
+        patch["observedGeneration"] = p.generation
+    if message and phase in (Phase.FAILED, Phase.RUNNING):
+        patch["message"] = message
+    if phase in TERMINAL and not p.status.get("completionTime"):
+        patch["completionTime"] = iso(p.now)
+    return patch

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +28,15 @@ from ocr_operator.batch.ownership import (
     own_plan,
 )
 from ocr_operator.batch.policy import PolicyViolation, check_batch
-from ocr_operator.batch.progress import Progress, attempt_to_status, new_oom_kills, progress_of
+from ocr_operator.batch.progress import (
+    Ending,
+    Pass,
+    Progress,
+    attempt_to_status,
+    new_oom_kills,
+    progress_of,
+    status_patch,
+)
 from ocr_operator.batch.s3 import s3_settings
 from ocr_operator.batch.status import (
     TERMINAL,
@@ -51,36 +58,6 @@ from ocr_operator.metrics import Metrics
 log = logging.getLogger(__name__)
 
 StorageFactory = Callable[[BatchSpec, S3Settings], BatchStorage]
-
-
-@dataclass(frozen=True, slots=True)
-class Pass:
-    """What every step of one pass knows about the batch."""
-
-    body: dict[str, Any]
-    status: dict[str, Any]
-    now: datetime
-    generation: int | None
-
-    @property
-    def namespace(self) -> str:
-        return str(self.body["metadata"]["namespace"])
-
-    @property
-    def name(self) -> str:
-        return str(self.body["metadata"]["name"])
-
-
-@dataclass(frozen=True, slots=True)
-class Ending:
-    """The merge step's answer: where the batch stands once its shards stopped."""
-
-    counts: Counts
-    all_done: bool
-    merged: bool
-    given_up: bool
-    message: str | None
-    results: dict[str, str] | None
 
 
 def parse_spec(body: Mapping[str, Any]) -> BatchSpec:
@@ -392,42 +369,3 @@ class Reconciler:
         changed = status_diff(p.status, patch)
         if changed:
             self._patch(p.namespace, p.name, changed)
-
-
-def status_patch(p: Pass, phase: Phase, progress: Progress, ending: Ending) -> dict[str, Any]:
-    """The status fields a pass that got past planning writes (unchanged ones are dropped
-    by `Reconciler._write`)."""
-    message = ending.message
-    if phase == Phase.FAILED and not message:
-        message = "some shards could not finish"
-    shard_count = int(p.status["shardCount"])
-    counts = ending.counts
-    patch: dict[str, Any] = {
-        "phase": str(phase),
-        "total": int(p.status["total"]),
-        "processed": counts.processed,
-        "succeeded": counts.succeeded,
-        "failed": counts.failed,
-        "progress": counts.progress,
-        "completedShards": format_index_ranges(progress.done),
-        "failedShards": format_index_ranges(progress.failed_for_good),
-        **progress.attempts_status(p.name),
-        "conditions": conditions_for(
-            p.status.get("conditions") or [],
-            phase=phase,
-            counts=counts,
-            shard_count=shard_count,
-            message=message,
-            now=p.now,
-            generation=p.generation,
-        ),
-    }
-    if ending.results is not None:
-        patch["results"] = ending.results
-    if p.generation is not None:
-        patch["observedGeneration"] = p.generation
-    if message and phase in (Phase.FAILED, Phase.RUNNING):
-        patch["message"] = message
-    if phase in TERMINAL and not p.status.get("completionTime"):
-        patch["completionTime"] = iso(p.now)
-    return patch

@@ -13,10 +13,12 @@ from ocr_job.config import S3Settings
 from ocr_operator.intake.model import (
     CLAIM_KEYS,
     DONE_MARKER,
-    FolderEntry,
     IntakeSpec,
     Settlement,
     settle,
+)
+from ocr_operator.intake.status import (
+    FolderEntry,
 )
 from ocr_operator.intake.storage import IntakeStorage
 from ocr_operator.kube import iso

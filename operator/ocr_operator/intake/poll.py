@@ -18,8 +18,6 @@ from ocr_operator.intake.model import (
     CLAIM_MARKER,
     DONE_MARKER,
     Claim,
-    FolderEntry,
-    FolderState,
     IntakeSpec,
     ObjectInfo,
     ancestors,
@@ -31,6 +29,10 @@ from ocr_operator.intake.model import (
     keys_hash,
     parse_claim,
     quiet_readiness,
+)
+from ocr_operator.intake.status import (
+    FolderEntry,
+    FolderState,
 )
 from ocr_operator.intake.storage import IntakeStorage
 from ocr_operator.kube import iso, parse_iso

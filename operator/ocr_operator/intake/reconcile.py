@@ -36,17 +36,21 @@ from ocr_operator.cluster import IntakeCluster
 from ocr_operator.config import OperatorConfig
 from ocr_operator.intake import finish, poll
 from ocr_operator.intake.model import (
-    ACTIVE,
-    FINISHED,
     SUCCESS_PHASES,
     TERMINAL_PHASES,
-    FolderEntry,
-    FolderState,
     IntakeSpec,
     batch_for,
-    counts,
+)
+from ocr_operator.intake.status import (
+    ACTIVE,
+    COND_READY,
+    FINISHED,
+    FolderEntry,
+    FolderState,
+    folder_patch,
     folders_from_status,
-    folders_to_status,
+    ready_patch,
+    spec_message,
 )
 from ocr_operator.intake.storage import IntakeStorage, S3IntakeStorage, read_manifests
 from ocr_operator.kube import iso, status_diff, utcnow
@@ -54,9 +58,6 @@ from ocr_operator.kube import iso, status_diff, utcnow
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]
-
-COND_READY = "Ready"
-COND_SUSPENDED = "Suspended"
 
 
 StorageFactory = Callable[[S3Settings, str], IntakeStorage]
@@ -108,7 +109,7 @@ class IntakeReconciler:
         try:
             spec = IntakeSpec.parse(body.get("spec") or {})
         except (ValidationError, ValueError) as exc:
-            self._not_ready(body, status, "InvalidSpec", _spec_message(exc), now, patch)
+            self._not_ready(body, status, "InvalidSpec", spec_message(exc), now, patch)
             return
         folders = folders_from_status(status)
         totals = {"done": int(status.get("done") or 0), "failed": int(status.get("failed") or 0)}
@@ -120,16 +121,16 @@ class IntakeReconciler:
                 patch["seen"] = self._poll(body, spec, store, folders, now)
                 patch["lastPollTime"] = iso(now)
         except NotReady as exc:
-            patch.update(_folder_patch(folders, totals))
+            patch.update(folder_patch(folders, totals))
             self._not_ready(body, status, exc.reason, exc.message, now, patch)
             return
         except StorageError as exc:
-            patch.update(_folder_patch(folders, totals))
+            patch.update(folder_patch(folders, totals))
             if wants_poll:
                 patch["lastPollTime"] = iso(now)
             self._not_ready(body, status, "BucketUnreachable", str(exc)[:500], now, patch)
             return
-        patch.update(_folder_patch(folders, totals))
+        patch.update(folder_patch(folders, totals))
         if wants_poll:  # only a successful poll says the bucket is fine (a follow-only pass
             # may come right after a failed poll: it must not flip Ready back)
             patch.update(ready_patch(status, spec, now, generation))
@@ -154,7 +155,7 @@ class IntakeReconciler:
         try:
             return s3_settings(src, self.config, secret)
         except ValidationError as exc:
-            raise NotReady("InvalidSpec", _spec_message(exc)) from None
+            raise NotReady("InvalidSpec", spec_message(exc)) from None
 
     def _credentials(self, namespace: str, name: str | None) -> dict[str, str] | None:
         if not name:
@@ -389,45 +390,3 @@ class IntakeReconciler:
             f"folder {folder}: {claim.objects} object(s) claimed for batch {claim.batch}",
         )
         return poll.claimed_entry(folder, claim)
-
-
-def ready_patch(
-    status: Mapping[str, Any], spec: IntakeSpec, now: datetime, generation: int | None
-) -> dict[str, Any]:
-    """The status of a successful poll: Ready, Suspended as the spec says, no message."""
-    conds = set_condition(
-        status.get("conditions") or [],
-        type=COND_READY,
-        status=True,
-        reason="Polling",
-        message=f"polling every {spec.poll_interval_seconds}s",
-        now=now,
-        generation=generation,
-    )
-    patch: dict[str, Any] = {
-        "conditions": set_condition(
-            conds,
-            type=COND_SUSPENDED,
-            status=spec.suspend,
-            reason="Suspended" if spec.suspend else "NotSuspended",
-            message="spec.suspend is true: no new folder is claimed" if spec.suspend else "",
-            now=now,
-            generation=generation,
-        ),
-        "message": None,
-    }
-    if generation is not None:
-        patch["observedGeneration"] = generation
-    return patch
-
-
-def _folder_patch(folders: Mapping[str, FolderEntry], totals: Mapping[str, int]) -> dict[str, Any]:
-    return {"folders": folders_to_status(folders), **counts(folders), **totals}
-
-
-def _spec_message(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return f"invalid spec: {where}: {first['msg']}"[:500]
-    return f"invalid spec: {exc}"[:500]

@@ -19,21 +19,15 @@ from ocr_operator.intake.model import (
     CLAIM_KEYS,
     CLAIM_MARKER,
     DONE_MARKER,
-    MAX_FINISHED_ENTRIES,
     Claim,
-    FolderEntry,
-    FolderState,
     IntakeSpec,
     ObjectInfo,
     ancestors,
     batch_for,
     batch_name,
-    counts,
     dns_label,
     fingerprint,
     folder_of,
-    folders_from_status,
-    folders_to_status,
     foreign_claims_below,
     keys_hash,
     label_value,
@@ -42,6 +36,14 @@ from ocr_operator.intake.model import (
     settle,
 )
 from ocr_operator.intake.runtime import PollClock
+from ocr_operator.intake.status import (
+    MAX_FINISHED_ENTRIES,
+    FolderEntry,
+    FolderState,
+    counts,
+    folders_from_status,
+    folders_to_status,
+)
 from ocr_operator.intake.storage import S3IntakeStorage
 from ocr_operator.kube import INTAKE_PLURAL, LABEL_INTAKE
 
