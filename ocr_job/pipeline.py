@@ -23,7 +23,8 @@ import numpy as np
 from ocr_job import idcard, imaging
 from ocr_job.config import JobConfig, ShardSpec
 from ocr_job.engines import Engine, TextBox
-from ocr_job.engines.base import Rereads
+from ocr_job.engines.base import Point, ReadsLines, Rereads
+from ocr_job.idcard.reading import Quad
 from ocr_job.imaging import ImageError
 from ocr_job.memory import release_free_memory
 from ocr_job.privacy import remember_keys
@@ -241,35 +242,71 @@ def _complete(reading: idcard.CardReading) -> bool:
 
 
 def _recognise_and_parse(card: np.ndarray, engine: Engine, timings: dict[str, float]) -> idcard.CardReading:
+    """Recognise, parse; read again the places the layout says hold a value none was read
+    for, and the doubtful name and address lines; parse again after each."""
     h, w = card.shape[:2]
     with _timed(timings, "recognise"):
         result = engine.recognise(card)
+    found = list(result.boxes)
     boxes = imaging.upright_boxes(result.boxes, w, h)
     with _timed(timings, "parse"):
         reading = idcard.parse(boxes, w, h)
-    name = reading.sources.get("name") if reading.side == "front" else None
-    if name and isinstance(engine, Rereads) and min(boxes[i].score for i in name) < SECOND_OPINION_BELOW:
-        with _timed(timings, "reread"):
-            boxes = _read_again(card, engine, result.boxes, boxes, name)
+    looked: frozenset[str] = frozenset()
+    if reading.look_again and isinstance(engine, ReadsLines) and len(boxes) >= 3:
+        with _timed(timings, "look_again"):
+            found, boxes, looked = _look_again(card, engine, found, boxes, reading.look_again)
         with _timed(timings, "parse"):
-            reading = idcard.parse(boxes, w, h)
+            reading = idcard.parse(boxes, w, h, looked)
+    doubtful = _doubtful_lines(reading, boxes)
+    if doubtful and isinstance(engine, Rereads):
+        with _timed(timings, "reread"):
+            boxes = _read_again(card, engine, found, boxes, doubtful, reading.candidates)
+        with _timed(timings, "parse"):
+            reading = idcard.parse(boxes, w, h, looked)
     return reading
 
 
 #: A name read with a lower score is read again by the engine's second opinion, when it has
 #: one (about a tenth of the fronts). Names misread with confidence scored 0.93-0.99.
 SECOND_OPINION_BELOW = 0.995
+#: An address line read with a lower score is read again too: a street or village name
+#: misread by one character still scores high (the region table cannot check below the
+#: county).
+ADDRESS_SECOND_OPINION_BELOW = 0.98
+
+
+def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[int, Callable[[str], str]]:
+    """The boxes of a front's name (when any of them scored below SECOND_OPINION_BELOW), its
+    address lines scored below ADDRESS_SECOND_OPINION_BELOW, and the boxes for which the
+    parser has known values to offer (`CardReading.candidates`), each with what a reading
+    of it means (`idcard.name_meaning`, `idcard.place_meaning`)."""
+    out: dict[int, Callable[[str], str]] = dict.fromkeys(reading.candidates, str)
+    if reading.side != "front":
+        return out
+    name = reading.sources.get("name") or frozenset()
+    if name and min(boxes[i].score for i in name) < SECOND_OPINION_BELOW:
+        out.update((i, idcard.name_meaning) for i in name)
+    for i in reading.sources.get("address") or ():
+        if boxes[i].score < ADDRESS_SECOND_OPINION_BELOW and i not in out:
+            out[i] = idcard.place_meaning
+    return out
 
 
 def _read_again(card: np.ndarray, engine: Rereads, found: list[TextBox], upright: list[TextBox],
-                which: frozenset[int]) -> list[TextBox]:
+                which: dict[int, Callable[[str], str]],
+                candidates: dict[int, tuple[str, ...]] | None = None) -> list[TextBox]:
     """`upright` with the lines at `which` read again by the engine's second opinion: the
     name, which the first recogniser misreads with confidence when it holds a rare
-    character (see `engines.ctc`)."""
+    character (see `engines.ctc`), doubtful address lines, and lines read as no known
+    value, with the known values near it (`candidates`) weighed too."""
+    candidates = candidates or {}
     out = list(upright)
-    for i in which:
+    for i, meaning in which.items():
         try:
-            again = engine.reread(card, found[i], idcard.name_meaning)
+            if i in candidates:
+                again = engine.reread(card, found[i], meaning, candidates[i])
+            else:
+                again = engine.reread(card, found[i], meaning)
         except TimeoutError:
             raise  # the input's deadline
         except Exception as exc:  # a second opinion that fails leaves the first reading
@@ -278,6 +315,87 @@ def _read_again(card: np.ndarray, engine: Rereads, found: list[TextBox], upright
         if again is not None:
             out[i] = dataclasses.replace(upright[i], text=again[0], score=again[1])
     return out
+
+
+def _look_again(card: np.ndarray, engine: ReadsLines, found: list[TextBox], upright: list[TextBox],
+                places: dict[str, Quad]) -> tuple[list[TextBox], list[TextBox], frozenset[str]]:
+    """The places the parser named read again as one line each: what was read there added
+    to both box lists (`found` in the card image's coordinates, `upright` in the parser's),
+    and the names of the places read: with text, or seen to hold none (a place holding
+    text the engine could not make out is not among them)."""
+    to_image = _upright_to_image(found, upright)
+    angle = _card_angle(upright)
+    found, upright = list(found), list(upright)
+    looked = []
+    for name, quad in places.items():
+        corners = to_image(quad)
+        try:
+            line = engine.read_line(card, corners)
+        except TimeoutError:
+            raise
+        except Exception as exc:  # a failed look leaves the reading as it was
+            log.warning("reading a place again failed (%s)", type(exc).__name__)
+            continue
+        if line is None or (line[0] and line[1] < LOOK_AGAIN_MIN_SCORE):
+            continue
+        looked.append(name)
+        text, score = line
+        if not text:
+            continue
+        found.append(TextBox(text, score, corners))
+        upright.append(TextBox(text, score, _text_extent(quad, text), angle=angle))
+    return found, upright, frozenset(looked)
+
+
+#: Text read again where the parser asked scores this much at least, else it is text that
+#: could not be made out (the parser then takes the place as not read). The guilloche of a
+#: blank place was read as "1" at 0.69; faint values and lines read at 0.99 and more.
+LOOK_AGAIN_MIN_SCORE = 0.9
+#: The place read again is this many text heights high (the parser's regions have margins).
+PLACE_HEIGHT_IN_LINES = 1.3
+
+
+def _text_extent(quad: Quad, text: str) -> Corners:
+    """The part of an upright place (`quad`, axis-aligned) that `text`, read there, fills
+    from its left edge: about a line height per CJK character, half that for a digit (the
+    parser measures lines by where their text ends)."""
+    (x0, y0), (x1, _), (_, y1) = quad[0], quad[1], quad[2]
+    height = (y1 - y0) / PLACE_HEIGHT_IN_LINES
+    width = sum(0.55 if ch.isascii() else 1.0 for ch in text.strip()) * height
+    end = min(x1, x0 + width + 0.3 * height)
+    return ((x0, y0), (end, y0), (end, y1), (x0, y1))
+
+
+def _four(points: Iterable[tuple[float, float]]) -> Corners:
+    p = [(float(x), float(y)) for x, y in points]
+    return (p[0], p[1], p[2], p[3])
+
+
+def _card_angle(boxes: list[TextBox]) -> int:
+    """The angle most of the card's characters were read at (the parser takes a box read at
+    another as a misreading)."""
+    by_angle: dict[int, int] = {}
+    for box in boxes:
+        by_angle[box.angle] = by_angle.get(box.angle, 0) + len(box.text.strip())
+    return max(by_angle, key=lambda a: (by_angle[a], a == 0)) if by_angle else 0
+
+
+Corners = tuple[Point, Point, Point, Point]
+
+
+def _upright_to_image(found: list[TextBox], upright: list[TextBox]) -> Callable[[Quad], Corners]:
+    """Points of the parser's upright card geometry → the card image's pixels: the affine
+    map that takes every upright box's centre to its found box's (`imaging.upright_boxes`
+    turns and rotates; the boxes are the same, in the same order)."""
+    src = np.array([[b.cx, b.cy, 1.0] for b in upright])
+    dst = np.array([[b.cx, b.cy] for b in found])
+    matrix = np.linalg.lstsq(src, dst, rcond=None)[0]
+
+    def mapped(quad: Quad) -> Corners:
+        points = np.array([[x, y, 1.0] for x, y in quad]) @ matrix
+        return _four(points.tolist())
+
+    return mapped
 
 
 # --------------------------------------------------------------------------- the run

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # the parser imports TextBox from here and must stay free of numpy
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     import numpy as np
 
@@ -101,10 +101,24 @@ class Engine(Protocol):
 class Rereads(Protocol):
     """An engine that can read one of its lines again, with a second opinion."""
 
-    def reread(self, image: np.ndarray, box: TextBox,
-               same: Callable[[str], str] = str) -> tuple[str, float] | None:
+    def reread(self, image: np.ndarray, box: TextBox, same: Callable[[str], str] = str,
+               also: Sequence[str] = ()) -> tuple[str, float] | None:
         """`box` (as `recognise(image)` returned it) read again: text and score (how sure
-        the engine is of the text's meaning, `same` mapping a text to it), or None."""
+        the engine is of the text's meaning, `same` mapping a text to it), or None. `also`:
+        readings to weigh besides the engine's own (known values the box may hold)."""
+        ...
+
+
+@runtime_checkable
+class ReadsLines(Protocol):
+    """An engine that can read a given place of an image as one text line, without
+    detecting it first (the detector may miss a one-character value or a faint line)."""
+
+    def read_line(self, image: np.ndarray,
+                  quad: tuple[Point, Point, Point, Point]) -> tuple[str, float] | None:
+        """The text inside `quad` (top-left, top-right, bottom-right, bottom-left in reading
+        order, in `image`'s pixel coordinates) and its score: ("", 0.0) when the place
+        holds no text; None when it cannot be read (a degenerate place)."""
         ...
 
 

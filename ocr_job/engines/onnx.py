@@ -20,14 +20,14 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ocr_job.engines import ctc
-from ocr_job.engines.base import EngineError, OcrResult, TextBox, points_of
+from ocr_job.engines.base import EngineError, OcrResult, Point, TextBox, points_of
 from ocr_job.memory import release_free_memory
 
 log = logging.getLogger(__name__)
@@ -133,8 +133,8 @@ class OnnxEngine:
             # only then is this engine a `Rereads` (its protocol checks for the attribute)
             self.reread = self._reread
 
-    def _reread(self, image: np.ndarray, box: TextBox,
-               same: Callable[[str], str] = str) -> tuple[str, float] | None:
+    def _reread(self, image: np.ndarray, box: TextBox, same: Callable[[str], str] = str,
+                also: Sequence[str] = ()) -> tuple[str, float] | None:
         """The line of `box` (as `recognise` returned it for `image`) read by both
         recognisers: the text they find likeliest together, and the share of the
         candidates' joint likelihood of the ones that mean the same (`same`; see `ctc`).
@@ -154,7 +154,23 @@ class OnnxEngine:
         second = _run_once(self._second_path, batch, self._threads)
         return ctc.joint_reading([ctc.Opinion(first, rec.postprocess_op.character),
                                   ctc.Opinion(second, self._second_alphabet)],
-                                 also=[box.text], same=same)
+                                 also=[box.text, *also], same=same)
+
+    def read_line(self, image: np.ndarray,
+                  quad: tuple[Point, Point, Point, Point]) -> tuple[str, float] | None:
+        """The place `quad` of `image` read by the recogniser as one line (no detection,
+        no angle classifier: `quad` is in reading order): ("", 0.0) for a place where it
+        sees no text, a text scored below MIN_TEXT_SCORE for text it cannot make out."""
+
+        points = np.array(quad, dtype=np.float32)
+        width = float(np.linalg.norm(points[1] - points[0]))
+        height = float(np.linalg.norm(points[3] - points[0]))
+        if min(width, height) < 2:
+            return None
+        crop = _crop_in_reading_order(image, points, round(width), round(height))
+        rec = self._ocr.recognize_txt([crop])
+        text = rec.txts[0].strip()
+        return (text, float(rec.scores[0])) if text else ("", 0.0)
 
     def recognise(self, image: np.ndarray) -> OcrResult:
         from rapidocr.main import RapidOCRError
@@ -214,6 +230,18 @@ def _register_shared_arena() -> None:
 
     cpu = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
     ort.create_and_register_allocator(cpu, ort.OrtArenaCfg({"arena_extend_strategy": 0}))
+
+
+def _crop_in_reading_order(image: np.ndarray, points: np.ndarray, width: int,
+                           height: int) -> np.ndarray:
+    """The quadrilateral `points` of `image` warped to a `width` x `height` rectangle, its
+    first point top left (rapidocr's crop turns tall crops by 90°: this one never does)."""
+    import cv2
+
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(points, target)
+    return cv2.warpPerspective(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE,
+                               flags=cv2.INTER_CUBIC)
 
 
 def _run_once(path: Path, batch: np.ndarray, threads: int) -> np.ndarray:

@@ -7,15 +7,16 @@ confidence, the checks that could be evaluated and warnings for a person to look
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Collection, Sequence
 
 from ocr_job.engines.base import TextBox
 
 from .checks import period_ok, validity_rule_ok
-from .layout import deskew, group_lines, runs_sideways, without_picture_regions
+from .layout import deskew, group_lines, runs_sideways, undo_deskew, without_picture_regions
 from .reading import CHECK_CODES, WARNING_CODES, CardReading
 from .registry import card_types
-from .vocab import name_meaning
+from .vocab import name_meaning, place_meaning
 
 __all__ = [
     "CHECK_CODES",
@@ -24,12 +25,19 @@ __all__ = [
     "name_meaning",
     "parse",
     "period_ok",
+    "place_meaning",
     "validity_rule_ok",
 ]
 
 
-def parse(boxes: Sequence[TextBox], width: int, height: int) -> CardReading:
-    """Side, fields, confidence, checks and warnings of one card's text boxes."""
+def parse(boxes: Sequence[TextBox], width: int, height: int,
+          looked: Collection[str] = ()) -> CardReading:
+    """Side, fields, confidence, checks and warnings of one card's text boxes.
+
+    `reading.look_again` names the places where the layout says a value must be printed
+    and none was read; a caller that reads them again adds what it found to `boxes` and
+    parses once more with `looked` naming them (a place looked at and found empty is
+    then taken as empty)."""
     items = deskew(boxes, width, height)
     if not items:
         return CardReading.nothing("no text was recognised")
@@ -45,4 +53,9 @@ def parse(boxes: Sequence[TextBox], width: int, height: int) -> CardReading:
     if best is None:
         return CardReading.nothing("no identity card text was recognised")
     card, side, _ = best
-    return card.read(side, items, width, height)
+    reading = card.read(side, items, width, height, looked)
+    if not reading.look_again:
+        return reading
+    regions = {name: undo_deskew(region, boxes, width, height)
+               for name, region in reading.look_again.items()}
+    return dataclasses.replace(reading, look_again=regions)

@@ -18,7 +18,7 @@ from .layout import (
     without_misread_labels,
 )
 from .reading import Draft
-from .vocab import BACK_LABELS, BACK_TITLES, match_label, normalise_place
+from .vocab import BACK_LABELS, BACK_TITLES, match_label, normalise_place, squeeze
 
 #: Where values start on a back (share of the card width), when no label says so.
 VALUE_X = 0.38
@@ -109,6 +109,27 @@ def _join_dangling_labels(rows: list[tuple[str | None, Chars]], lines: list[Line
     return out, out_heights
 
 
+def _check_authority(draft: Draft, chars: Chars, items: list[Item]) -> None:
+    """The authority names a known city or county, else it is left out (with a warning).
+    When known names are one misread character away and the authority was read in one
+    box, the box's readings with those names are offered to the engine's second opinion
+    (`Draft.candidates`)."""
+    value = draft.values.get("issuing_authority")
+    if value is None or places.authority_known(value):
+        return
+    draft.drop("issuing_authority", "place_unknown", "the issuing authority is not a "
+               "public security bureau of a known city or county")
+    boxes = chars.boxes()
+    near = places.authority_candidates(value)
+    if len(boxes) != 1 or not near:
+        return
+    (box,) = boxes
+    text = next(squeeze(i.text) for i in items if i.index == box)
+    if text.endswith(chars.text):  # the box may begin with the label: so do its readings
+        label = text[: len(text) - len(chars.text)]
+        draft.candidates[box] = tuple(label + name for name in near)
+
+
 def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None:
     """Fill `draft` with the back fields and the validity check."""
     lines = [
@@ -162,8 +183,5 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
                 authority = drop_label_boxes(chars, value_x - 0.03 * width,
                                              value_x + 0.02 * width)
     draft.put("issuing_authority", normalise_place(authority.text), authority)
-    value = draft.values.get("issuing_authority")
-    if value is not None and not places.authority_known(value):
-        draft.drop("issuing_authority", "place_unknown", "the issuing authority is not a "
-                   "public security bureau of a known city or county")
+    _check_authority(draft, authority, items)
     check_back(draft)

@@ -6,8 +6,10 @@ order of the front (name, sex/ethnicity, birth, address, number) decides.
 
 from __future__ import annotations
 
+import datetime
 import re
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 
 from . import idnumber, places
 from .checks import check_front
@@ -21,9 +23,10 @@ from .layout import (
     chars_of,
     drop_label_boxes,
     group_lines,
+    value_region,
     without_misread_labels,
 )
-from .reading import Draft
+from .reading import Draft, Region
 from .vocab import (
     ADDRESS_ENDINGS,
     FRONT_LABELS,
@@ -200,33 +203,53 @@ def _photo_corner(items: list[Item], width: int, height: int) -> tuple[float, fl
     return left + PHOTO_FROM_TEXT * (number.x1 - left), min(number.y0, NUMBER_Y * height)
 
 
-def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> None:
-    """Fill `draft` with the front fields and checks."""
-    photo_x, photo_y = _photo_corner(items, width, height)
-    items = [i for i in items if not (i.x0 > photo_x and i.cy < photo_y)]
-    lines = without_misread_labels(group_lines(items))
+@dataclass(slots=True)
+class FrontLayout:
+    """The front as its geometry reads: the lines above the number line, each classified,
+    the number line, the value column and the photo's corner."""
 
-    # the number line: the lowest line with a number-like run, else the labelled one
-    number_at, number = len(lines), EMPTY
-    glued = EMPTY
+    rows: list[Row]  # the lines above the address label (all of them when there is none)
+    tail: list[Row]  # the address label's line and the lines below it, down to the number
+    number: Chars  # the number's characters (EMPTY: none read)
+    number_top: float  # where the number line begins (the card's lower text edge when unread)
+    glued: Chars  # address text read in one box with the number
+    glued_starts_address: bool
+    value_x: float  # where values begin
+    photo_x: float
+    width: int
+    height: int
+
+    @property
+    def kinds(self) -> list[str | None]:
+        return [r.kind for r in self.rows]
+
+
+def _number_line(lines: list[Line]) -> tuple[int, Chars, Chars]:
+    """(index, number, text before it) of the lowest line with a number-like run, else of
+    the labelled one, else (len(lines), EMPTY, EMPTY)."""
     for k in range(len(lines) - 1, -1, -1):
         chars = lines[k].chars()
         span = _id_run(chars)
         if span:
-            number_at, number = k, chars[span[0]: span[1]]
-            glued = _cut_number(chars)
-            break
-    else:
-        for k, line in enumerate(lines):
-            if any(s in line.chars().text for s in FRONT_LABELS["id_number"]):
-                number_at = k
-                break
+            return k, chars[span[0]: span[1]], _cut_number(chars)
+    for k, line in enumerate(lines):
+        if any(s in line.chars().text for s in FRONT_LABELS["id_number"]):
+            return k, EMPTY, EMPTY
+    return len(lines), EMPTY, EMPTY
 
+
+def _front_layout(items: list[Item], width: int, height: int) -> FrontLayout:
+    photo_x, photo_y = _photo_corner(items, width, height)
+    items = [i for i in items if not (i.x0 > photo_x and i.cy < photo_y)]
+    lines = without_misread_labels(group_lines(items))
+    number_at, number, glued = _number_line(lines)
+    number_top = lines[number_at].y0 if number_at < len(lines) else NUMBER_Y * height
     rows = [_classify(line) for line in lines[:number_at]]
     birth_at = next((i for i, r in enumerate(rows) if r.kind == "birth_date"), len(rows))
     rows = [Row(r.line, None, r.value) if r.guessed and i > birth_at else r
             for i, r in enumerate(rows)]
-    starts = [r.value.x0 for r in rows if r.labelled and r.kind not in ("sex", "ethnicity") and r.value.text]
+    starts = [r.value.x0 for r in rows
+              if r.labelled and r.kind not in ("sex", "ethnicity") and r.value.text]
     value_x = sorted(starts)[len(starts) // 2] if starts else VALUE_X * width
     glued_label = match_label(glued.text, FRONT_LABELS)
     glued_starts_address = glued_label is not None and glued_label[0] == "address"
@@ -234,64 +257,118 @@ def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> Non
         glued = glued[len(glued_label[1]):] if glued_starts_address else EMPTY
     elif glued.text and glued.x0 < value_x - 0.03 * width:
         glued = EMPTY  # an unread label, not address text
-
     kinds = [r.kind for r in rows]
     addr_at = kinds.index("address") if "address" in kinds else len(rows)
-    rows, tail_rows, kinds = rows[:addr_at], rows[addr_at:], kinds[:addr_at]
-    first_known = next((i for i, k in enumerate(kinds) if k in ("sex", "ethnicity",
-                                                                  "birth_date", "address")),
-                       len(rows))
+    return FrontLayout(rows[:addr_at], rows[addr_at:], number, number_top, glued,
+                       glued_starts_address, value_x, photo_x, width, height)
 
-    # name: its labelled line, else the last unlabelled line above the sex line
+
+def parse_front(items: list[Item], width: int, height: int, draft: Draft,
+                looked: Collection[str] = ()) -> None:
+    """Fill `draft` with the front fields and checks. `looked`: the regions the caller has
+    read again (see `Draft.look_again`); what was found there is among `items`."""
+    card = _front_layout(items, width, height)
+    _read_name(draft, card)
+    _read_sex_and_ethnicity(draft, card, looked)
+    birth, birth_chars = _read_birth(draft, card)
+    _read_address(draft, card, looked)
+    reading = None
+    if card.number.text:
+        reading = idnumber.read(card.number.text, birth)
+        draft.put("id_number", reading.number, card.number)
+    _check_address_place(draft, reading)
+    check_front(draft, reading)
+    if birth is None and birth_chars.text:
+        _birth_from_number(draft, birth_chars, reading)
+
+
+def _read_name(draft: Draft, card: FrontLayout) -> None:
+    """The name: its labelled line (and aligned lines below it, a long name wrapped), else
+    the last unlabelled line above the sex line."""
+    rows, kinds, width = card.rows, card.kinds, card.width
+    first_known = next((i for i, k in enumerate(kinds)
+                        if k in ("sex", "ethnicity", "birth_date", "address")), len(rows))
     name_chars = EMPTY
     if "name" in kinds:
         at = kinds.index("name")
         name_chars = rows[at].value
         for row in rows[at + 1: first_known]:
-            if row.kind is None and _aligned(row.line, value_x, width):
+            if row.kind is None and _aligned(row.line, card.value_x, width):
                 name_chars = name_chars + row.value
     else:
         unlabelled = [r for r in rows[:first_known] if r.kind is None]
         if unlabelled:
-            name_chars = drop_label_boxes(unlabelled[-1].value, value_x - 0.02 * width,
-                                          value_x + 0.02 * width)
+            name_chars = drop_label_boxes(unlabelled[-1].value, card.value_x - 0.02 * width,
+                                          card.value_x + 0.02 * width)
     _put_name(draft, name_chars)
 
-    # sex and ethnicity
-    for row in rows:
-        if row.kind == "sex":
-            sex, ethnicity = _split_sex_line(row.value)
-            draft.put("sex", sex.text, sex)
-            if ethnicity.text:
-                _put_ethnicity(draft, ethnicity)
-            break
+
+def _read_sex_and_ethnicity(draft: Draft, card: FrontLayout, looked: Collection[str]) -> None:
+    """Sex and ethnicity from their line; where a label was read without its value, the
+    place the value must be printed (right of the label) is asked to be read again."""
+    kinds = card.kinds
+    sex_row = next((r for r in card.rows if r.kind == "sex"), None)
+    if sex_row is not None:
+        sex, ethnicity = _split_sex_line(sex_row.value)
+        draft.put("sex", sex.text, sex)
+        if ethnicity.text:
+            _put_ethnicity(draft, ethnicity)
     if "ethnicity" in kinds and "ethnicity" not in draft.values:
-        _put_ethnicity(draft, rows[kinds.index("ethnicity")].value)
+        _put_ethnicity(draft, card.rows[kinds.index("ethnicity")].value)
+    lines = [r.line for r in card.rows if r.kind in ("sex", "ethnicity")]
+    for name in ("sex", "ethnicity"):
+        if name in draft.values or name in looked or name in {w.field for w in draft.warnings}:
+            continue
+        region = next((r for line in lines if (r := value_region(line, name, card.photo_x))),
+                      None)
+        if region is not None:
+            draft.look_again[name] = region
 
-    # birth date
-    birth, birth_chars = None, EMPTY
-    if "birth_date" in kinds:
-        birth_chars = rows[kinds.index("birth_date")].value
-        birth = parse_birth(birth_chars.text)
-        if birth is not None:
-            draft.put("birth_date", birth.isoformat(), birth_chars)
 
-    # address: the labelled line and the aligned lines below it, down to the number
-    # (below the address label no other label is printed: every line there is address)
-    address, prev = EMPTY, None
-    if glued_starts_address:
-        tail = []
-    elif tail_rows:
-        address, prev = _cut_number(tail_rows[0].value), tail_rows[0].line
-        tail = tail_rows[1:]
-    else:
-        after = max((i for i, k in enumerate(kinds) if k in ("sex", "birth_date")), default=-1)
-        tail = [r for r in rows[after + 1:] if r.kind is None] if after >= 0 else []
-    # Address lines start one under the other; a line that starts further right, or a
-    # line of text in the value column away from its start, lost its beginning.
-    starts = [address.x0] if tail_rows and _starts_box(address, tail_rows[0].line) else []
-    hole = False
-    for row in tail:
+def _read_birth(draft: Draft, card: FrontLayout) -> tuple[datetime.date | None, Chars]:
+    kinds = card.kinds
+    if "birth_date" not in kinds:
+        return None, EMPTY
+    chars = card.rows[kinds.index("birth_date")].value
+    birth = parse_birth(chars.text)
+    if birth is not None:
+        draft.put("birth_date", birth.isoformat(), chars)
+    return birth, chars
+
+
+@dataclass(slots=True)
+class AddressBlock:
+    """The address as read: its characters, the lines they came from, and whether a part of
+    a line or a whole line between two read ones was lost."""
+
+    chars: Chars = EMPTY
+    lines: list[tuple[Line, Chars]] = field(default_factory=list)
+    hole: bool = False
+
+
+def _address_rows(card: FrontLayout) -> tuple[Chars, Line | None, list[Row]]:
+    """The address text on its label's line (with that line) and the rows below it."""
+    if card.glued_starts_address:
+        return EMPTY, None, []
+    if card.tail:
+        return _cut_number(card.tail[0].value), card.tail[0].line, card.tail[1:]
+    kinds = card.kinds
+    after = max((i for i, k in enumerate(kinds) if k in ("sex", "birth_date")), default=-1)
+    rows = [r for r in card.rows[after + 1:] if r.kind is None] if after >= 0 else []
+    return EMPTY, None, rows
+
+
+def _address_block(card: FrontLayout) -> AddressBlock:
+    """The labelled line and the aligned lines below it, down to the number (below the
+    address label no other label is printed: every line there is address).
+
+    Address lines start one under the other; a line that starts further right, or a line
+    of text in the value column away from its start, lost its beginning."""
+    width, value_x = card.width, card.value_x
+    first, prev, rows = _address_rows(card)
+    block = AddressBlock(first, [(prev, first)] if prev is not None and first.text else [])
+    starts = [first.x0] if prev is not None and _starts_box(first, prev) else []
+    for row in rows:
         # a character left in the label column is an unread label (`址` alone) or noise;
         # so is a box that ends where the value column starts (a misread `住址`)
         value = drop_label_boxes(row.line.chars(), value_x - 0.04 * width,
@@ -303,36 +380,90 @@ def parse_front(items: list[Item], width: int, height: int, draft: Draft) -> Non
             break
         # address lines follow each other 0.9-1.5 line heights apart: twice that, and a
         # whole line between them was not detected
-        hole = hole or (prev is not None and gap > LINE_LOST * max(prev.height, 1.0))
+        block.hole |= prev is not None and gap > LINE_LOST * max(prev.height, 1.0)
         if abs(value.x0 - value_x) > 0.06 * width:
-            hole = hole or (value.x0 > value_x and len(value) >= 2)  # else a speck of noise
+            block.hole |= value.x0 > value_x and len(value) >= 2  # else a speck of noise
             continue
-        address = address + _cut_number(value)
+        value = _cut_number(value)
+        block.chars = block.chars + value
+        if value.text:
+            block.lines.append((row.line, value))
         if _starts_box(value, row.line):
             starts.append(value.x0)
         prev = row.line
-    hole = hole or (len(starts) > 1 and max(starts) - min(starts) > 0.025 * width)
-    if glued.text:
-        address = address + glued
-    if hole and address.text:
+    block.hole |= len(starts) > 1 and max(starts) - min(starts) > 0.025 * width
+    if card.glued.text:
+        block.chars = block.chars + card.glued
+    return block
+
+
+#: The last address line ends this many line heights short of the others' right edge (or,
+#: for a one-line address, of the photo) or less: it reaches the margin, and the address
+#: may go on on the next line.
+FULL_LINE_SLACK = 1.0
+ONE_LINE_SLACK = 2.0
+#: Address lines are this many line heights apart where only one line was read.
+LINE_PITCH = 1.3
+
+
+def _after_address(block: AddressBlock, card: FrontLayout) -> Region | None:
+    """Where more of the address would be printed if some of it was not read: right of its
+    last line up to the margin when that line ends short of it, else (the line reaches the
+    margin) the next line's place, when there is room for one above the number line.
+    None when the block is full."""
+    if not block.lines:
+        return None
+    heights = sorted(line.height for line, _ in block.lines)
+    h = max(heights[len(heights) // 2], 1.0)
+    last_line, last = block.lines[-1]
+    end = last.xs[-1][1]
+    if len(block.lines) > 1:
+        others = block.lines[:-1]
+        reach = max(chars.xs[-1][1] for _, chars in others)
+        full = end >= reach - FULL_LINE_SLACK * h or len(last) >= max(len(c) for _, c in others)
+        gaps = [b.cy - a.cy for (a, _), (b, _) in zip(block.lines, block.lines[1:], strict=False)]
+        pitch = sorted(gaps)[len(gaps) // 2]
+    else:
+        reach = max(end, card.photo_x - ONE_LINE_SLACK * h)
+        full = end >= reach
+        pitch = LINE_PITCH * h
+    if not full:
+        return (end + 0.1 * h, last_line.y0 - 0.1 * h, reach + 0.5 * h, last_line.y1 + 0.1 * h)
+    below = last_line.cy + pitch
+    if below + 0.6 * h > card.number_top:
+        return None
+    # the lines start one under the other, where a box of their own begins
+    start = min((chars.x0 for line, chars in block.lines if _starts_box(chars, line)),
+                default=card.value_x)
+    return (start - 0.2 * h, below - 0.65 * h, reach + 0.5 * h, below + 0.65 * h)
+
+
+def _read_address(draft: Draft, card: FrontLayout, looked: Collection[str]) -> None:
+    """The address when all of its lines were read: none lost between two read ones or
+    begun mid-way, and nothing printed after its end, right of its last line (up to the
+    margin) or, when that line reaches the margin, on the next line's place. That place
+    is asked to be read again (`Draft.look_again`); once it has been (`looked`), what was
+    read there is among the lines, and nothing read means nothing printed. Until then (and
+    for a caller that cannot read places again, or read something there it could not make
+    out), the last character decides: a house, flat or village word closes an address
+    (`vocab.ADDRESS_ENDINGS`)."""
+    block = _address_block(card)
+    address = block.chars
+    if not address.text:
+        return
+    if block.hole:
         draft.warn("address_incomplete", "a line of the address was read only in part",
                    "address")
-    elif address.text and address.text[-1] not in ADDRESS_ENDINGS:
-        # an address ends in 号, 室, 组, 村...: anything else (a digit) means its end was lost
-        draft.warn("address_incomplete", f"the address ends in {address.text[-1]!r}, not in "
-                   "号, 室, 组, 村 or the like: its end was not read", "address")
-    else:
-        draft.put("address", normalise_place(address.text), address)
-
-    # the identity number
-    reading = None
-    if number.text:
-        reading = idnumber.read(number.text, birth)
-        draft.put("id_number", reading.number, number)
-    _check_address_place(draft, reading)
-    check_front(draft, reading)
-    if birth is None and birth_chars.text:
-        _birth_from_number(draft, birth_chars, reading)
+        return
+    region = _after_address(block, card)
+    last = address.text[-1]
+    if region is not None and "address" not in looked:
+        draft.look_again["address"] = region
+        if last not in ADDRESS_ENDINGS:
+            draft.warn("address_incomplete", f"the address ends in {last!r} and the place "
+                       "after it was not read: its end may be lost", "address")
+            return
+    draft.put("address", normalise_place(address.text), address)
 
 
 def _check_address_place(draft: Draft, reading: idnumber.IdReading | None) -> None:

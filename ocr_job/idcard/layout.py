@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ocr_job.engines.base import TextBox
 
-from .vocab import match_label, to_halfwidth
+from .vocab import FRONT_LABELS, match_label, squeeze, to_halfwidth
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,24 +105,47 @@ def after_label(line: Line, labels: dict[str, tuple[str, ...]]) -> tuple[str, Ch
         value = rest
     for item in line.items[1:]:
         more = chars_of(item)
-        value = value[: len(value) - _overlap_repeat(value, more)] + more
+        value = value[: len(value) - _overlap_repeat(value, more, item.height)] + more
     return label[0], value
 
 
+#: The width of a digit, a Latin letter or a sign against a CJK character's in the card's
+#: fonts (half-width forms, about half an em).
+NARROW_SHARE = 0.55
+
+
+def _advance(ch: str) -> float:
+    return NARROW_SHARE if ch.isascii() else 1.0
+
+
 def chars_of(item: Item) -> Chars:
-    """The box's characters without whitespace, each given an equal share of the width."""
+    """The box's characters without whitespace, each given a share of the width by its
+    kind (a digit is about half as wide as a CJK character): `出生1971` ends where its
+    last digit ends, not half a character further left."""
     text = to_halfwidth(item.text)
-    n = max(len(text), 1)
-    step = (item.x1 - item.x0) / n
+    total = sum(_advance(ch) for ch in text) or 1.0
+    unit = (item.x1 - item.x0) / total
+    spans, at = [], item.x0
+    for ch in text:
+        step = _advance(ch) * unit
+        spans.append((at, at + step))
+        at += step
     keep = [i for i, ch in enumerate(text) if not ch.isspace()]
     return Chars(
         "".join(text[i] for i in keep),
         tuple(item.index for _ in keep),
-        tuple((item.x0 + i * step, item.x0 + (i + 1) * step) for i in keep),
+        tuple(spans[i] for i in keep),
     )
 
 
-def _overlap_repeat(before: Chars, after: Chars) -> int:
+#: Two boxes of a line that hold different characters overlap by their margins, up to
+#: about this share of their height; a character read in both makes them overlap by more,
+#: and by at least this share of its width.
+BOX_MARGINS = 0.45
+SAME_GLYPH_OVERLAP = 0.4
+
+
+def _overlap_repeat(before: Chars, after: Chars, height: float = 0.0) -> int:
     """How many trailing characters of `before` the overlapping box `after` repeats."""
     if not before.text or not after.text or before.xs[-1][1] <= after.x0:
         return 0
@@ -130,9 +153,13 @@ def _overlap_repeat(before: Chars, after: Chars) -> int:
     for k in range(min(inside + 1, len(before), len(after)), 0, -1):
         if before.text.endswith(after.text[:k]):
             return k
-    # the same glyphs read twice, differently: trust the box they lie inside of
+    # the same glyphs read twice, differently: trust the box they lie inside of. Boxes of
+    # one line split in two overlap by their margins alone (`出生1971` + `年6月18日`):
+    # a glyph read twice makes them overlap by most of its width more.
     x0, x1 = before.xs[-1]
-    if before.xs[-1][1] - after.x0 >= 0.4 * (x1 - x0):
+    width = x1 - x0
+    if before.xs[-1][1] - after.x0 >= max(SAME_GLYPH_OVERLAP * width,
+                                          BOX_MARGINS * height + 0.1 * width):
         return sum((a + b) / 2 > after.x0 - 0.1 * (x1 - x0) for a, b in before.xs)
     return 0
 
@@ -143,7 +170,7 @@ def join(items: Iterable[Item]) -> Chars:
     out = EMPTY
     for item in items:
         chars = chars_of(item)
-        repeat = _overlap_repeat(out, chars)
+        repeat = _overlap_repeat(out, chars, item.height)
         out = out[: len(out) - repeat] + chars
     return out
 
@@ -308,3 +335,40 @@ def without_picture_regions(items: Sequence[Item]) -> list[Item]:
 
 def layout(boxes: Sequence[TextBox], width: int, height: int) -> list[Line]:
     return group_lines(without_picture_regions(deskew(boxes, width, height)))
+
+
+#: A value's region right of its label: at most this many line heights wide (柯尔克孜 is
+#: four characters), and at least this many (a narrower gap holds no value).
+VALUE_REGION_WIDTH = 5.0
+MIN_VALUE_REGION = 1.6
+
+
+def value_region(line: Line, field: str, right_limit: float) -> tuple[float, float, float, float] | None:
+    """Where the value of `field` must be printed on `line`, when its label was read as a
+    box of its own and nothing was read right of it up to the next box: from the label's
+    end to the next box (or `right_limit`, the photo), as high as the label's line.
+    None when the label is not there or no value fits."""
+    spellings = FRONT_LABELS[field]
+    for k, item in enumerate(line.items):
+        if squeeze(item.text) not in spellings:
+            continue
+        h = max(item.height, 1.0)
+        x0 = item.x1
+        x1 = min(x0 + VALUE_REGION_WIDTH * h, right_limit)
+        if k + 1 < len(line.items):
+            x1 = min(x1, line.items[k + 1].x0)
+        if x1 - x0 < MIN_VALUE_REGION * h:
+            return None
+        return (x0, item.y0 - 0.15 * h, x1, item.y1 + 0.15 * h)
+    return None
+
+
+def undo_deskew(quad: Sequence[tuple[float, float]], boxes: Sequence[TextBox],
+                width: int, height: int) -> tuple[tuple[float, float], ...]:
+    """The points of `quad`, given in the deskewed card's coordinates (`deskew`), in the
+    coordinates of `boxes`."""
+    angle = skew_angle(boxes)
+    cos, sin = math.cos(angle), math.sin(angle)
+    cx, cy = width / 2, height / 2
+    return tuple((cx + (x - cx) * cos - (y - cy) * sin, cy + (x - cx) * sin + (y - cy) * cos)
+                 for x, y in quad)

@@ -283,3 +283,39 @@ def authority_known(text: str) -> bool:
         return False
     district = match.group("district")
     return district is None or district in names or district + "区" in names
+
+
+def _one_misread(read: str, pool: Iterator[str] | set[str]) -> list[str]:
+    """The names of `pool` as long as `read` with exactly one character otherwise."""
+    return [name for name in pool if len(name) == len(read) and Hamming.distance(read, name) == 1]
+
+
+def _districts_of(city: str) -> set[str]:
+    """The names of the places under the prefectures named `city`, with and without 区."""
+    table = divisions()
+    prefectures = [c for c in _codes_by_name(current=False).get(city, ()) if len(c) == 6]
+    out: set[str] = set()
+    for code, entry in table.items():
+        if any(_under(code, p) for p in prefectures) and not _is_prefecture(code):
+            out.update(entry.names)
+            out.update(n[:-1] for n in entry.names if n.endswith("区") and len(n) > 2)
+    return out
+
+
+def authority_candidates(text: str) -> list[str]:
+    """The known authorities one misread character of a place name away from `text`
+    (`滩溪县公安局`: 濉溪县公安局, 绩溪县公安局…; `韶关市公安局贞江分局`: …浈江分局,
+    …北江分局…: the district among the city's): which of them is printed, the glyphs must
+    tell (the engine's second opinion judges them); none for a known authority."""
+    match = _AUTHORITY.fullmatch(text)
+    if match is None or authority_known(text):
+        return []
+    names = _codes_by_name(current=False)
+    city, district = match.group("city"), match.group("district")
+    if city not in names:
+        if district is not None or len(city) < 3:
+            return []
+        return [f"{name}公安局" for name in _one_misread(city, iter(names))]
+    if district is None or len(district) < 2:
+        return []
+    return [f"{city}公安局{name}分局" for name in _one_misread(district, _districts_of(city))]

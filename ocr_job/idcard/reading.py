@@ -9,6 +9,12 @@ from ocr_job.records import Fields, RecordWarning, Side
 
 from .layout import Chars
 
+#: A place on the card (x0, y0, x1, y1), in the parser's deskewed card coordinates.
+Region = tuple[float, float, float, float]
+#: The four corners of a place on the card (top-left, top-right, bottom-right, bottom-left),
+#: in the coordinates of the boxes `parse` was given.
+Quad = tuple[tuple[float, float], ...]
+
 #: Every warning code `parse` emits (stable snake_case; never rename one).
 WARNING_CODES: dict[str, str] = {
     "no_card_text": "no identity card was recognised in the boxes (side is None)",
@@ -16,8 +22,10 @@ WARNING_CODES: dict[str, str] = {
     "value_unparsed": "a date or period was found but could not be read as one",
     "value_untrusted": "part of the value was read the other way up than the rest of the "
                        "card (a misreading): the field is left empty",
-    "address_incomplete": "part of the address was not read (a line begun mid-way, or no "
-                          "closing 号/室/组...): it is left empty rather than reported short",
+    "address_incomplete": "part of the address was not read (a line lost between two read "
+                          "ones, a line begun mid-way, or text after its last line that could "
+                          "not be read again and no closing 号/室/组...): it is left empty "
+                          "rather than reported short",
     "value_low_confidence": "a name, address or authority was recognised with a score below "
                             "its MIN_FREE_TEXT_SCORE (name 0.92, address and authority 0.7), "
                             "an ethnicity outside the 56 groups below 0.9, or one end of the "
@@ -76,6 +84,13 @@ class CardReading:
     card_type: str | None = None  # which registered card type read it
     #: per field read (kept or not): the positions of the boxes it was read from
     sources: dict[str, frozenset[int]] = field(default_factory=dict)
+    #: Places where the layout says text must be and none was read (a one-character value
+    #: the detector missed; the line after an address line that reaches the margin), by
+    #: field: the caller may read them again and parse once more, saying which it read.
+    look_again: dict[str, Quad] = field(default_factory=dict)
+    #: Boxes read as a value no vocabulary knows, by position, with the values one misread
+    #: character away that are known: a second opinion may tell which one is printed.
+    candidates: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def nothing(cls, message: str) -> CardReading:
@@ -100,6 +115,8 @@ class Draft:
     checks: dict[str, bool] = field(default_factory=dict)
     warnings: list[RecordWarning] = field(default_factory=list)
     sources: dict[str, frozenset[int]] = field(default_factory=dict)
+    look_again: dict[str, Region] = field(default_factory=dict)
+    candidates: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     def put(self, name: str, value: str | None, source: Chars | set[int]) -> None:
         """Set a field from the boxes it was read from (an empty value is not set; nor is
@@ -157,4 +174,7 @@ class Draft:
             warnings=list(self.warnings),
             card_type=card_type,
             sources=dict(self.sources),
+            look_again={name: ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+                        for name, (x0, y0, x1, y1) in self.look_again.items()},
+            candidates=dict(self.candidates),
         )

@@ -3,6 +3,7 @@ module beside `resident.py` that provides a `CardType` and is listed in `CARD_TY
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 from ocr_job.records import Side
@@ -18,8 +19,10 @@ class CardType(Protocol):
         """The side these lines show and how sure that is (0: not this card type)."""
         ...
 
-    def read(self, side: Side, items: list[Item], width: int, height: int) -> CardReading:
-        """The fields, checks and warnings of `side`."""
+    def read(self, side: Side, items: list[Item], width: int, height: int,
+             looked: Collection[str] = ()) -> CardReading:
+        """The fields, checks and warnings of `side` (`looked`: the places of
+        `CardReading.look_again` the caller has read again)."""
         ...
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ocr_job.records import BACK_FIELDS, FRONT_FIELDS, Side
@@ -61,11 +62,12 @@ class ResidentCard:
             return "back", back
         return None, 0.0
 
-    def read(self, side: Side, items: list[Item], width: int, height: int) -> CardReading:
+    def read(self, side: Side, items: list[Item], width: int, height: int,
+             looked: Collection[str] = ()) -> CardReading:
         draft = Draft(scores=_scores(items),
                       untrusted=frozenset(i.index for i in items if i.against))
         if side == "front":
-            parse_front(items, width, height, draft)
+            parse_front(items, width, height, draft, looked)
             draft.require(FRONT_FIELDS)
         else:
             parse_back(items, width, height, draft)

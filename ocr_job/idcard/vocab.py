@@ -42,8 +42,8 @@ BACK_LABELS: dict[str, tuple[str, ...]] = {
     "validity": ("有效期限", "有效朝限", "有效期陨", "有效期"),
 }
 
-#: The last character of a whole address: a house, flat, group or village word. An address
-#: that ends otherwise (a digit, a half-read word) lost its end.
+#: The last character of a whole address: a house, flat, group or village word. Used only
+#: where the card's geometry cannot tell (see `front._read_address`).
 ADDRESS_ENDINGS = frozenset(
     "号室组村队社屯户庄楼栋幢座层院巷弄里街路道园苑区场站厂所校舍寓门坊元"
     "湾沟坪寨营堡岗铺集口坝塘岭冲垸店坡峪洼圩窝台嘴坎滩桥"
@@ -169,6 +169,14 @@ def name_meaning(text: str) -> str:
     return _NAME_LABEL_START.sub("", normalise_name(text))
 
 
+def place_meaning(text: str) -> str:
+    """What a line read for the address says: normalised, without its label (`住址 北京市`,
+    `住址北京市` and `北京市` all mean 北京市)."""
+    value = normalise_place(text)
+    label = match_label(value, {"address": FRONT_LABELS["address"]})
+    return value[len(label[1]):] if label else value
+
+
 #: Characters no name holds: 址 of 住址, 码 of 号码, 号 of a house number; 省, 县, 栋, 室 of
 #: an address. (A misread rare character, such as 骉 read as 弱, is caught by the name's
 #: confidence floor, not by a list of characters: real names may hold 弱.)
@@ -192,11 +200,20 @@ def implausible_name(name: str) -> str | None:
 
 
 def normalise_ethnicity(text: str) -> str:
-    """The printed name of the group: `汉族` → `汉`, old spellings → current ones."""
+    """The printed name of the group: `汉族` → `汉`, old spellings → current ones, and the
+    traditional forms some fonts are read as (`漢` → `汉`, `維吾爾` → `维吾尔`) → the
+    simplified name the card prints, when that is one of the 56 groups."""
     value = squeeze(text)
     if value.endswith("族") and len(value) > 1:
         value = value[:-1]
-    return OLD_ETHNICITIES.get(value, value)
+    value = OLD_ETHNICITIES.get(value, value)
+    if value in ETHNICITIES:
+        return value
+    for simplified in (simplify(value), _to_simplified().convert(value)):
+        simplified = OLD_ETHNICITIES.get(simplified, simplified)
+        if simplified in ETHNICITIES:
+            return simplified
+    return value
 
 
 def is_known_ethnicity(value: str) -> bool:

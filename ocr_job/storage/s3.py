@@ -593,7 +593,12 @@ def read_manifest(
         if exc.code in _NOT_FOUND:
             raise StorageError(f"manifest {url} does not exist") from None
         raise _client_error(exc, bucket, _endpoint_of(client)) from None
-    return parse_manifest(data.decode("utf-8"))
+    try:
+        return parse_manifest(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise StorageError(f"manifest {url} is not UTF-8 text") from None
+    except ValueError as exc:  # a damaged line (the message never quotes it)
+        raise StorageError(f"manifest {url} cannot be read: {exc}") from None
 
 
 __all__ = [

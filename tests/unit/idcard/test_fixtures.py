@@ -1,7 +1,13 @@
-"""Every JSON fixture: boxes in, the expected side, fields, checks and warning codes out."""
+"""Every JSON fixture: boxes in, the expected side, fields, checks and warning codes out.
+
+A fixture captured through the pipeline's reading step (`capture_classes`) also holds what
+the engine read where the parser asked it to look again (`looked_again`: per place, the box
+added, or null for nothing read) and its second opinions (`read_again`: per box index, the
+text and score): they are replayed as the pipeline does, parsing again after each."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -9,7 +15,7 @@ from typing import Any
 import pytest
 
 from ocr_job.engines.base import TextBox
-from ocr_job.idcard import CHECK_CODES, WARNING_CODES, parse
+from ocr_job.idcard import CHECK_CODES, WARNING_CODES, CardReading, parse
 from ocr_job.records import FIELD_NAMES
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("*.json"))
@@ -19,11 +25,29 @@ def load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def replay(case: dict[str, Any]) -> CardReading:
+    """Parse the fixture's boxes; add what the engine read where the parser asked it to
+    look again and parse again; take its second opinions and parse again."""
+    boxes = [TextBox.from_json(b) for b in case["boxes"]]
+    width, height = case["width"], case["height"]
+    reading = parse(boxes, width, height)
+    looked = case.get("looked_again")
+    if looked is not None:
+        assert set(looked) <= set(reading.look_again)
+        boxes += [TextBox.from_json(b) for b in looked.values() if b is not None]
+        reading = parse(boxes, width, height, tuple(looked))
+    again = case.get("read_again") or {}
+    if again:
+        for index, (text, score) in again.items():
+            boxes[int(index)] = dataclasses.replace(boxes[int(index)], text=text, score=score)
+        reading = parse(boxes, width, height, tuple(looked or ()))
+    return reading
+
+
 @pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
 def test_fixture(path: Path) -> None:
     case = load(path)
-    boxes = [TextBox.from_json(b) for b in case["boxes"]]
-    reading = parse(boxes, case["width"], case["height"])
+    reading = replay(case)
     expected = case["expected"]
 
     assert reading.side == expected["side"]

@@ -356,3 +356,44 @@ def test_an_address_line_lost_between_two_read_ones_leaves_the_address_empty() -
     reading = read([b for b in specs if b.text != lines[1]])
     assert reading.fields.address is None
     assert codes(reading) == ["address_incomplete", "field_missing"]
+
+
+# -- issue 14: completeness from the card's geometry, places to look at again
+
+
+@pytest.mark.parametrize("last", ["5栋1806", "3-2-501", "华润城润府"])
+def test_an_address_is_whole_once_the_place_after_it_holds_nothing(last: str) -> None:
+    specs = front("张三", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街", last], ZHANG)
+    first = read(specs)
+    # until the place right of its last line has been read again, its end decides
+    assert first.fields.address is None and "address" in first.look_again
+    (x0, y0), (x1, _), (_, y1), _ = first.look_again["address"]
+    last_box = next(b for b in specs if b.text == last)
+    assert x0 >= last_box.x + last_box.width() - 5 and y0 < last_box.y < y1 and x1 > x0
+    again = parse(render(specs), W, H, looked=("address",))
+    assert again.fields.address == "北京市东城区景山前街" + last
+    assert again.warnings == [] and again.look_again == {}
+
+
+def test_the_next_lines_place_is_asked_for_when_the_last_line_reaches_the_margin() -> None:
+    lines = ["广东省深圳市南山区粤海", "街道科技园社区深南大厦"]
+    reading = read(front("欧阳娜娜", "男", "汉", ("1985", "12", "31"), lines, LI_X))
+    (x0, y0), _, (x1, y1), _ = reading.look_again["address"]
+    assert 345 + 20 < y0 < 390 < y1 < 540 - 15  # below the last line, above the number
+    assert x0 < 175 and x1 > 170 + 34 * 11
+    assert reading.fields.address is None  # 厦 does not close an address: not yet whole
+    line3 = B("10000号", 170, 390)
+    whole = parse(render([*front("欧阳娜娜", "男", "汉", ("1985", "12", "31"), lines, LI_X),
+                          line3]), W, H, looked=("address",))
+    assert whole.fields.address == "".join(lines) + "10000号"
+
+
+def test_a_missing_one_character_value_is_looked_for_right_of_its_label() -> None:
+    specs = [b for b in front("张三", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街4号"],
+                              ZHANG) if b.text != "男"]
+    reading = read(specs)
+    assert reading.fields.sex is None
+    (x0, y0), (x1, _), (_, y1), _ = reading.look_again["sex"]
+    assert 120 <= x0 < 170 and 170 + 34 <= x1 <= 330 and y0 < 150 < y1
+    found = parse(render([*specs, B("男", 175, 150)]), W, H, looked=("sex",))
+    assert found.fields.sex == "男" and "sex" not in found.look_again

@@ -47,7 +47,10 @@ def test_names(raw: str, name: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "value"),
     [("汉", "汉"), ("汉族", "汉"), ("维吾尔族", "维吾尔"), ("毛难", "毛南"), ("毛难族", "毛南"),
-     ("崩龙", "德昂"), ("蒙 古", "蒙古"), ("穿青人", "穿青人")],
+     ("崩龙", "德昂"), ("蒙 古", "蒙古"), ("穿青人", "穿青人"),
+     # traditional forms some fonts are read as: the simplified name the card prints
+     ("漢", "汉"), ("漢族", "汉"), ("維吾爾", "维吾尔"), ("朝鮮族", "朝鲜"), ("達斡爾", "达斡尔"),
+     ("俄羅斯", "俄罗斯"), ("獨龍", "独龙"), ("烏孜別克", "乌孜别克"), ("鄂倫春", "鄂伦春")],
 )
 def test_ethnicity(raw: str, value: str) -> None:
     assert normalise_ethnicity(raw) == value

@@ -169,6 +169,15 @@ def test_a_baseline_jpeg_whose_components_come_in_scans_of_their_own_is_multi_sc
     assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "multi-scan" in info.value.message
 
 
+def test_a_jpeg_of_too_many_scans_is_refused_before_libjpeg_goes_over_them() -> None:
+    data = hostile.jpeg_many_scans(imaging.MAX_JPEG_SCANS)
+    with pytest.raises(ImageError) as info:
+        imaging.decode(data, MAX_PIXELS)
+    assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "scans" in info.value.message
+    ordinary = _jpeg_bytes(_pattern(800, 500), quality=80, progressive=True)
+    assert imaging.decode(ordinary, MAX_PIXELS).shape == (500, 800, 3)
+
+
 def test_pillows_decompression_bomb_warning_is_not_what_decides() -> None:
     # 120 MP claimed: Pillow only warns (over its 89 MP) and would decode it. Drafted at 1/8
     # it is 1.9 MP: decoded reduced, at little cost. A 1-bit PNG of the same size is refused
@@ -206,10 +215,21 @@ def test_decode_cost_of_tiff_counts_its_largest_strip_or_tile() -> None:
 
 def test_a_tiff_cut_into_too_many_strips_is_refused_before_pillow_opens_it() -> None:
     data = hostile.tiff([hostile.TiffPage(64, imaging.MAX_TIFF_BLOCKS + 1, rows_per_strip=1)])
-    assert imaging._tiff_block_count(data) == imaging.MAX_TIFF_BLOCKS + 1
+    assert imaging._tiff_first_page(data)[0] == imaging.MAX_TIFF_BLOCKS + 1
     with pytest.raises(ImageError) as info:
         imaging.decode(data, MAX_PIXELS)
     assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "strips" in info.value.message
+
+
+def test_a_tiff_whose_tags_point_at_the_whole_file_is_refused_before_pillow_reads_them() -> None:
+    page = hostile.TiffPage(300, 200, big_tags=20, big_tag_bytes=1 << 20)
+    data = hostile.tiff([page])
+    assert imaging._tiff_first_page(data)[1] >= 20 << 20
+    with pytest.raises(ImageError) as info:
+        imaging.decode(data, MAX_PIXELS)
+    assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "tags" in info.value.message
+    few = hostile.tiff([hostile.TiffPage(300, 200, big_tags=2, big_tag_bytes=1 << 20)])
+    assert imaging.decode(few, MAX_PIXELS).shape == (200, 300, 3)
 
 
 def test_only_the_first_page_of_a_tiff_counts() -> None:

@@ -39,7 +39,8 @@ class _Engine:
     def recognise(self, image: np.ndarray) -> OcrResult:
         return OcrResult(boxes=self.boxes)
 
-    def reread(self, image: np.ndarray, box: TextBox, same: Any = str) -> tuple[str, float] | None:
+    def reread(self, image: np.ndarray, box: TextBox, same: Any = str,
+               also: Any = ()) -> tuple[str, float] | None:
         self.asked += 1
         if isinstance(self.again, BaseException):
             raise self.again
@@ -83,3 +84,65 @@ def test_the_inputs_deadline_is_not_swallowed() -> None:
     engine = _Engine(_front("姓名张三", 0.95), TimeoutError())
     with pytest.raises(TimeoutError):
         pipeline._recognise_and_parse(CARD, engine, {})
+
+
+# -- places the parser asks to be read again (issue 14)
+
+
+class _Looking(_Engine):
+    """A stand-in engine that also reads places again: `lines` are its answers in turn,
+    then no text (the parser asks for the sex's place first, then the address's)."""
+
+    def __init__(self, boxes: list[TextBox], lines: list[Any]) -> None:
+        super().__init__(boxes, None)
+        self.lines, self.places = list(lines), []  # type: ignore[var-annotated]
+
+    def read_line(self, image: np.ndarray, quad: Any) -> tuple[str, float] | None:
+        self.places.append(quad)
+        answer = self.lines.pop(0) if self.lines else ("", 0.0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+
+def _front_without_sex() -> list[TextBox]:
+    return [b for b in _front("姓名张三", 0.999) if b.text != "性别男"] + [
+        _box("性别", 1.0, 60, 145, 80)]
+
+
+def test_a_value_with_no_box_is_read_where_the_layout_puts_it() -> None:
+    engine = _Looking(_front_without_sex(), [("男", 0.99)])
+    timings: dict[str, float] = {}
+    reading = pipeline._recognise_and_parse(CARD, engine, timings)
+    assert reading.fields.sex == "男" and "look_again" in timings
+    (x0, y0), (x1, _), (_, y1), _ = engine.places[0]  # right of the label, on its line
+    assert 139 < x0 < 150 and x1 < 301 and y0 < 165 < y1
+
+
+def test_a_place_seen_empty_leaves_the_field_missing_with_its_warning() -> None:
+    engine = _Looking(_front_without_sex(), [("", 0.0)])
+    reading = pipeline._recognise_and_parse(CARD, engine, {})
+    assert reading.fields.sex is None
+    assert ("field_missing", "sex") in {(w.code, w.field) for w in reading.warnings}
+
+
+def test_a_failing_look_leaves_the_first_reading(caplog: pytest.LogCaptureFixture) -> None:
+    engine = _Looking(_front_without_sex(), [RuntimeError("crop failed")])
+    with caplog.at_level(logging.WARNING):
+        reading = pipeline._recognise_and_parse(CARD, engine, {})
+    assert reading.fields.name == "张三" and reading.fields.sex is None
+    assert "reading a place again failed (RuntimeError)" in caplog.text
+
+
+def test_places_map_back_onto_a_card_turned_upside_down() -> None:
+    """The engine's boxes of a card lying 180° turned: the place asked for (in upright
+    coordinates) is handed to the engine in the picture's own, turned with it."""
+    def turned(box: TextBox) -> TextBox:
+        p = [(W - x, H - y) for x, y in box.points]
+        return TextBox(box.text, box.score, (p[2], p[3], p[0], p[1]), angle=180)
+
+    engine = _Looking([turned(b) for b in _front_without_sex()], [("男", 0.99)])
+    reading = pipeline._recognise_and_parse(CARD, engine, {})
+    assert reading.fields.sex == "男"
+    (x0, y0), (x1, _), (_, y1), _ = engine.places[0]
+    assert W - 150 < x0 <= W - 139 and x1 >= W - 300 and y0 > H - 165 > y1  # reading order kept
