@@ -134,7 +134,7 @@ class Reconciler:
             progress = progress_of(name, p.status, self.cluster.list_jobs(namespace, name))
             kills = oom_kills(self.cluster.list_pods(namespace, name), progress.attempts)
             patch = self._record_oom_kills(p, kills)
-            self._retry(p, spec, progress, kills)
+            self._retry(p, spec, progress, kills, patch)
             self._ensure_job(p, spec, progress)
         except (PolicyViolation, BatchStopped) as exc:
             self._finish_failed(p, exc.message, exc.reason)
@@ -201,9 +201,17 @@ class Reconciler:
             self.metrics.oom_kills.inc()
         return patch
 
-    def _retry(self, p: Pass, spec: BatchSpec, progress: Progress, kills: list[Any]) -> None:
+    def _retry(
+        self,
+        p: Pass,
+        spec: BatchSpec,
+        progress: Progress,
+        kills: list[Any],
+        oom_patch: dict[str, Any],
+    ) -> None:
         """Retry the latest attempt's OOM-killed shards with more memory: the new attempt
-        is recorded in the status before its Job exists (restart-safe)."""
+        (and the kills that caused it) is recorded in the status before its Job exists
+        (restart-safe; whoever sees the retry Job sees why)."""
         shard_count = int(p.status["shardCount"])
         if progress.job_failed or not shard_count:
             return
@@ -222,6 +230,7 @@ class Reconciler:
             p.namespace,
             p.name,
             {
+                **oom_patch,
                 **progress.attempts_status(p.name),
                 "failedShards": format_index_ranges(progress.failed_for_good),
                 "message": progress.message,
