@@ -38,7 +38,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
-import itertools
 import json
 import logging
 import os
@@ -53,11 +52,13 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import kmock
+from ocr_operator.kube import COMPLETION_INDEX_KEY as INDEX_KEY
+from ocr_operator.kube import format_index_ranges as format_ranges
+from ocr_operator.kube import iso, utcnow
 from ocr_operator.quantities import memory_bytes
 
 from tests.support import started
@@ -66,24 +67,13 @@ from tests.support.kube import JOBS, PODS, SECRETS, KubeServer
 log = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-INDEX_KEY = "batch.kubernetes.io/job-completion-index"
 #: Prefix of every cgroup this module creates (so leftovers are recognisable).
 CGROUP_PREFIX = "ocrbatch-pod-"
 _UNLIMITED = 1 << 60
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def format_ranges(indexes: Iterable[int]) -> str:
-    """{0, 1, 2, 5} -> "0-2,5" (the Job's completedIndexes format)."""
-    ordered = sorted(set(indexes))
-    parts: list[str] = []
-    for _, group in itertools.groupby(enumerate(ordered), key=lambda p: p[1] - p[0]):
-        run = [v for _, v in group]
-        parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
-    return ",".join(parts)
+    return iso(utcnow())
 
 
 # ---------------------------------------------------------------------------- cgroups
