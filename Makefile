@@ -65,6 +65,8 @@ run: install system-deps
 
 test: install-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check $(FORMATTED)
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 # Files already in ruff format's style (the rest is adopted in a commit of its own).
