@@ -17,7 +17,7 @@ import math
 import cv2
 import numpy as np
 import pytest
-from ocr_operator import LABEL_BATCH
+from ocr_operator.kube import LABEL_BATCH
 
 from ocr_job.synth import make_sample
 from tests.e2e.cluster.conftest import (
