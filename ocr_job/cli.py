@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import sys
-from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +16,11 @@ from pydantic import ValidationError
 
 from ocr_job import __version__
 from ocr_job.config import EngineName, JobConfig, LogFormat, S3Settings
+from ocr_job.exit_codes import ExitCode
 from ocr_job.logs import setup_logging
 from ocr_job.memory import cgroup_memory_limit, mib, peak_rss_bytes, tune_allocator
 
 log = logging.getLogger("ocr_job")
-
-
-class ExitCode(IntEnum):
-    OK = 0  #: every input got a record (error records included)
-    CANNOT_PROCEED = 1  #: unreadable source or destination, storage outage, engine failed to load
-    USAGE = 2  #: bad flags or configuration, or a memory limit below the engine's need
 
 
 def build_parser() -> argparse.ArgumentParser:

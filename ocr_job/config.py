@@ -20,6 +20,9 @@ ENV_PREFIX = "OCR_"
 DEFAULT_MAX_OBJECT_BYTES = 20 * 1024 * 1024
 #: Default decoded-pixel cap: larger images get an `image_too_large` record before decoding.
 DEFAULT_MAX_PIXELS = 40_000_000
+#: Default decoder memory budget (MiB): an image whose decoding would cost more, estimated
+#: from its header, gets an `image_too_large` record (see `ocr_job.imaging.decode`).
+DEFAULT_DECODE_BUDGET_MIB = 48
 #: The long side (px) the located card is scaled to before detection. Keeps memory flat.
 DEFAULT_CARD_LONG_SIDE = 960
 
@@ -123,6 +126,10 @@ class JobConfig(BaseSettings):
     manifest: str | None = None
     max_object_bytes: Annotated[int, Field(ge=1)] = DEFAULT_MAX_OBJECT_BYTES
     max_pixels: Annotated[int, Field(ge=1)] = DEFAULT_MAX_PIXELS
+    #: The most memory (MiB) the decoder may take for one image. The default keeps the worker
+    #: under the engine's need at the Job's default memory; raise it with the pod's memory
+    #: to accept larger PNG, TIFF and WebP scans (docs/reliability.md).
+    decode_budget_mib: Annotated[int, Field(ge=1, le=1 << 20)] = DEFAULT_DECODE_BUDGET_MIB
     card_long_side: Annotated[int, Field(ge=320, le=4096)] = DEFAULT_CARD_LONG_SIDE
     item_timeout_s: Annotated[float, Field(gt=0)] = 120.0
     log_format: LogFormat = LogFormat.AUTO

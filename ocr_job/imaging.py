@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
+from ocr_job.config import DEFAULT_DECODE_BUDGET_MIB
 from ocr_job.engines.base import Point, TextBox
 from ocr_job.records import ErrorCode
 
@@ -34,6 +35,11 @@ WORK_LONG_SIDE = 2000
 #: side stays at least this: a 3,800 px photo decodes at 1,900 px instead of at full size
 #: (58 MB in Pillow's four bytes per pixel, the worker's peak on such photos).
 DRAFT_MIN_LONG_SIDE = 1400
+#: A picture within this share of the card's aspect ratio is taken as cropped to the card
+#: (a scan, a crop with thin margins: within 2.5%), where a small outline found inside is
+#: a detail of the card (the portrait's frame), not the card. A 3:2 photo is 5.4% off the
+#: card's 1.585: at 8% its cards under a quarter of the picture were never located.
+CROPPED_CARD_ASPECT = 0.04
 #: Formats the decoder accepts (Pillow's names).
 SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP", "TIFF", "WEBP"})
 
@@ -56,14 +62,15 @@ class CardImage:
 # --------------------------------------------------------------------------- decode
 
 MiB = 1024 * 1024
-#: The most memory the decoder may hold for one image, estimated from its header
-#: (`decode_cost`: Pillow's frame, plus the format decoder's own buffers); the strip
+#: The most memory the decoder may hold for one image by default (the worker's
+#: `OCR_DECODE_BUDGET_MIB`), estimated from its header (`decode_cost`: the frame, plus the
+#: format decoder's own buffers); the strip
 #: conversion adds ≤ 16 MiB more (measured). The onnx engine loaded, the worker rests at
 #: 200–250 MiB and the engine itself takes 50–85 MiB more on a card: decoding stays within
 #: what the engine takes, so the worker stays under the engine's `MEMORY_NEED_BYTES`
 #: (320 MiB) for any input. Inputs whose decoding would cost more are decoded reduced (JPEG)
 #: or refused with `image_too_large`. Measured per class in docs/reliability.md.
-DECODE_BUDGET_BYTES = 48 * MiB
+DECODE_BUDGET_BYTES = DEFAULT_DECODE_BUDGET_MIB * MiB
 #: A picture of an ID card (1.586:1) may be a page or a strip, but no more elongated than
 #: this: beyond it the card's short side would be under 250 px at the working size, and the
 #: engine is given lines thousands of pixels long.
@@ -74,6 +81,14 @@ STRIP_PIXELS = 1 << 18
 #: A TIFF whose first page is cut into more strips or tiles than this is refused before
 #: Pillow opens it (it builds a list entry per strip: ~100 bytes each, at open).
 MAX_TIFF_BLOCKS = 65_536
+#: A TIFF whose first page's tag values add up to more than this is refused before Pillow
+#: opens it (it reads every value into memory). Real files: offsets, an ICC profile, XMP.
+MAX_TIFF_TAG_BYTES = 16 * MiB
+#: A JPEG of more scans than this is refused: libjpeg goes over every block of a component
+#: for each scan that holds it (measured: 1,000 repeated scans of a 12 MP picture, 97 kB,
+#: took 29 s; 20 MB of them would take hours, in C, where the item timeout cannot stop it).
+#: Encoders write 1 (baseline) to about 10–20 (progressive).
+MAX_JPEG_SCANS = 100
 #: Bytes per pixel of Pillow's frame buffer by mode (4 for every mode not listed).
 _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 #: Modes with numeric samples, scaled to 0–255 from their range rather than converted.
@@ -84,8 +99,11 @@ _NUMERIC_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 PngImagePlugin.MAX_TEXT_MEMORY = 4 * PngImagePlugin.MAX_TEXT_CHUNK
 
 
-def decode(data: bytes, max_pixels: int) -> np.ndarray:
+def decode(data: bytes, max_pixels: int, budget_bytes: int = DECODE_BUDGET_BYTES) -> np.ndarray:
     """Bytes → BGR uint8, at most WORK_LONG_SIDE on the long side. Raises ImageError.
+
+    `budget_bytes`: the most the decoder may take (`decode_cost`), the worker's
+    `OCR_DECODE_BUDGET_MIB`; inputs that would cost more get `image_too_large`.
 
     Everything that decides the cost is read from the header first: the size, the mode,
     and the decoder's own buffers (`decode_cost`); then only the first frame is decoded,
@@ -93,35 +111,20 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
     """
     if not data:
         raise ImageError(ErrorCode.EMPTY_FILE, "the file is empty")
-    _check_tiff_blocks(data)
+    _check_tiff_header(data)
     img = _open(data)
-    width, height = img.size
-    _check_shape(width, height)
+    _check_shape(*img.size)
+    _check_jpeg_scans(img, data)
+    _check_cost(img, data, max_pixels, budget_bytes)
     try:
-        if img.format in ("JPEG", "MPO"):
-            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: large photos never fill memory.
-            img.draft("RGB", _draft_size(width, height))
-        cost = decode_cost(img, data, (width, height))
-    except Exception as exc:  # a header Pillow opened but whose tags make no sense
-        raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"cannot read the image header: {exc}") from None
-    decoded_pixels = img.size[0] * img.size[1]
-    if decoded_pixels > max_pixels:
-        raise ImageError(
-            ErrorCode.IMAGE_TOO_LARGE,
-            f"image is {width}×{height} px ({width * height / 1e6:.0f} MP); "
-            f"the limit is {max_pixels / 1e6:.0f} MP",
-        )
-    if cost > DECODE_BUDGET_BYTES:
-        raise ImageError(
-            ErrorCode.IMAGE_TOO_LARGE,
-            f"decoding this {width}×{height} {_kind(img, data, (width, height))} would take about "
-            f"{cost / MiB:.0f} MiB of memory; the limit is {DECODE_BUDGET_BYTES / MiB:.0f} MiB "
-            f"(a JPEG, or fewer pixels, fits)",
-        )
-    try:
-        img.load()  # the first frame only: nothing ever seeks to another
-        orientation = _orientation(img)
-        bgr = _reduced_bgr(img, WORK_LONG_SIDE)
+        if _webp_kind(img, data) is not None:
+            orientation, size = _orientation(img), img.size
+            del img  # the header only: libwebp decodes from `data`
+            bgr = _webp_bgr(data, size)
+        else:
+            img.load()  # the first frame only: nothing ever seeks to another
+            orientation = _orientation(img)
+            bgr = _reduced_bgr(img, WORK_LONG_SIDE)
     except ImageError:
         raise
     except MemoryError:
@@ -129,7 +132,6 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
                          "the image needs more memory than the worker has") from None
     except Exception as exc:
         raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"the image data is damaged: {exc}") from None
-    del img
     return np.ascontiguousarray(_turned(bgr, orientation))
 
 
@@ -160,6 +162,36 @@ def _open(data: bytes) -> Image.Image:
     return img
 
 
+def _check_cost(img: Image.Image, data: bytes, max_pixels: int, budget_bytes: int) -> None:
+    """Draft a JPEG to the scale libjpeg will decode it at, then refuse what would decode to
+    more than `max_pixels`, or cost the decoder more than `budget_bytes`."""
+    width, height = img.size
+    try:
+        if img.format in ("JPEG", "MPO"):
+            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: large photos never fill memory.
+            img.draft("RGB", _draft_size(width, height))
+        cost = decode_cost(img, data, (width, height))
+    except Exception as exc:  # a header Pillow opened but whose tags make no sense
+        raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"cannot read the image header: {exc}") from None
+    if img.size[0] * img.size[1] > max_pixels:
+        raise ImageError(
+            ErrorCode.IMAGE_TOO_LARGE,
+            f"image is {width}×{height} px ({width * height / 1e6:.0f} MP); "
+            f"the limit is {max_pixels / 1e6:.0f} MP",
+        )
+    if cost > budget_bytes:
+        multi_scan = img.format in ("JPEG", "MPO") and _jpeg_coefficient_bytes(img, data, (width, height))
+        kind = (f"{'progressive' if img.info.get('progressive') else 'multi-scan'} {img.mode} JPEG"
+                if multi_scan else f"{img.format} ({img.mode})")
+        fits = "as a baseline JPEG" if multi_scan else "as a JPEG"
+        raise ImageError(
+            ErrorCode.IMAGE_TOO_LARGE,
+            f"decoding this {width}×{height} {kind} would take about {cost / MiB:.0f} MiB of "
+            f"memory; the limit is {budget_bytes / MiB:.0f} MiB (OCR_DECODE_BUDGET_MIB; {fits}, "
+            f"or with fewer pixels, it fits)",
+        )
+
+
 def _check_shape(width: int, height: int) -> None:
     if min(width, height) < MIN_SIDE:
         raise ImageError(
@@ -186,10 +218,56 @@ def decode_cost(img: Image.Image, data: bytes, full_size: tuple[int, int]) -> in
     if img.format == "TIFF":
         return frame + _tiff_block_bytes(img)
     if img.format == "WEBP":
-        return frame + 3 * width * height * 4  # libwebp's canvas, its previous frame, a copy
+        kind = _webp_kind(img, data)
+        if kind is None:  # Pillow's WebPAnimDecoder: its canvas, its previous frame, a copy
+            return frame + 3 * width * height * 4
+        lossy_reduced = kind == "VP8 " and _webp_scale(width, height) > 1
+        return width * height * (WEBP_REDUCED_BYTES if lossy_reduced else WEBP_FULL_BYTES) + 4 * MiB
     if img.format == "BMP" and img.tile and img.tile[0][0] == "bmp_rle":
         return 3 * frame  # Pillow's RLE decoder builds the frame as bytes, twice
     return frame
+
+
+def _webp_kind(img: Image.Image, data: bytes) -> str | None:
+    """"VP8 " (lossy) or "VP8L" (lossless) for a still, opaque WebP, which OpenCV decodes
+    (`_webp_bgr`); None for any other image (animated or with alpha: Pillow decodes it)."""
+    if img.format != "WEBP" or img.mode != "RGB" or getattr(img, "n_frames", 1) != 1:
+        return None
+    pos = 12  # RIFF, size, WEBP; then chunks: fourcc, little-endian size, body (padded to even)
+    while pos + 8 <= len(data):
+        fourcc, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if fourcc in (b"VP8 ", b"VP8L"):
+            return fourcc.decode("ascii")
+        if fourcc in (b"ANIM", b"ANMF", b"ALPH"):
+            return None
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def _webp_scale(width: int, height: int) -> int:
+    """The denominator OpenCV decodes a WebP at (1, 2, 4 or 8): as a JPEG, the smallest
+    size whose long side stays at least DRAFT_MIN_LONG_SIDE."""
+    return max(d for d in (1, 2, 4, 8) if d == 1 or max(width, height) // d >= DRAFT_MIN_LONG_SIDE)
+
+
+#: OpenCV's WebP decoding, bytes per pixel of the full-size picture (measured; see
+#: docs/reliability.md): a lossy one reduced keeps a BGR frame (3 B/px; the reduced result
+#: is counted with the strips); at full size, or lossless (libwebp's ARGB then BGR), 7 B/px.
+WEBP_REDUCED_BYTES = 3
+WEBP_FULL_BYTES = 7
+
+
+def _webp_bgr(data: bytes, size: tuple[int, int]) -> np.ndarray:
+    """A still, opaque WebP of `size` decoded by OpenCV (libwebp, without Pillow's animation
+    canvases), reduced as a JPEG is, then scaled to WORK_LONG_SIDE. EXIF orientation is left
+    to `decode`, which read it from the header."""
+    scale = _webp_scale(*size)
+    flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+             8: cv2.IMREAD_REDUCED_COLOR_8}[scale] | cv2.IMREAD_IGNORE_ORIENTATION  # fmt: skip
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if bgr is None or bgr.ndim != 3 or bgr.shape[2] != 3:
+        raise ImageError(ErrorCode.UNREADABLE_IMAGE, "the image data is damaged: libwebp cannot decode it")
+    return fit(bgr, WORK_LONG_SIDE)
 
 
 def _jpeg_coefficient_bytes(img: Image.Image, data: bytes, full_size: tuple[int, int]) -> int:
@@ -209,6 +287,19 @@ def _jpeg_coefficient_bytes(img: Image.Image, data: bytes, full_size: tuple[int,
         blocks_h = math.ceil(math.ceil(height * v / v_max) / 8)
         total += blocks_w * blocks_h * 64 * 2
     return total
+
+
+def _check_jpeg_scans(img: Image.Image, data: bytes) -> None:
+    """Refuse a JPEG of more than MAX_JPEG_SCANS scans (each start-of-scan marker: entropy
+    coded data never holds its bytes, 0xFF being stuffed)."""
+    if img.format not in ("JPEG", "MPO"):
+        return
+    scans = data.count(b"\xff\xda")
+    if scans > MAX_JPEG_SCANS:
+        raise ImageError(
+            ErrorCode.IMAGE_TOO_LARGE,
+            f"the JPEG has {scans} scans; decoding more than {MAX_JPEG_SCANS} costs too much time",
+        )
 
 
 def _jpeg_first_scan_components(data: bytes) -> int:
@@ -243,22 +334,36 @@ def _tiff_block_bytes(img: Image.Image) -> int:
     return block_w * block_h * bits // 8
 
 
-def _check_tiff_blocks(data: bytes) -> None:
-    """Refuse a TIFF whose first page holds more than MAX_TIFF_BLOCKS strips or tiles,
-    before Pillow builds its per-strip list (hundreds of MiB for a 5 MB file)."""
-    count = _tiff_block_count(data)
-    if count > MAX_TIFF_BLOCKS:
+def _check_tiff_header(data: bytes) -> None:
+    """Refuse a TIFF whose first page Pillow would pay too much for at open, before it
+    does: more than MAX_TIFF_BLOCKS strips or tiles (a list entry each: hundreds of MiB for
+    a 5 MB file), or tags whose values add up to more than MAX_TIFF_TAG_BYTES (each tag's
+    value is read into memory, and a hundred tags can each point at the whole file)."""
+    blocks, tag_bytes = _tiff_first_page(data)
+    if blocks > MAX_TIFF_BLOCKS:
         raise ImageError(
             ErrorCode.IMAGE_TOO_LARGE,
-            f"the TIFF's first page is cut into {count} strips or tiles; the limit is {MAX_TIFF_BLOCKS}",
+            f"the TIFF's first page is cut into {blocks} strips or tiles; the limit is {MAX_TIFF_BLOCKS}",
+        )
+    if tag_bytes > MAX_TIFF_TAG_BYTES:
+        raise ImageError(
+            ErrorCode.IMAGE_TOO_LARGE,
+            f"the TIFF's tags hold {tag_bytes / MiB:.0f} MiB of values; "
+            f"the limit is {MAX_TIFF_TAG_BYTES / MiB:.0f} MiB",
         )
 
 
-def _tiff_block_count(data: bytes) -> int:
-    """The number of strip or tile offsets of a TIFF's first page (0 if not a TIFF)."""
+#: Bytes per value of each TIFF field type (BYTE … IFD8); unknown types count one.
+_TIFF_TYPE_BYTES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8,
+                    13: 4, 16: 8, 17: 8, 18: 8}
+
+
+def _tiff_first_page(data: bytes) -> tuple[int, int]:
+    """Of a TIFF's first page (IFD): the number of strip or tile offsets, and the bytes of
+    the tag values stored outside the IFD. (0, 0) if not a TIFF."""
     order = {b"II": "<", b"MM": ">"}.get(data[:2])
     if order is None or len(data) < 16:
-        return 0
+        return 0, 0
     magic = struct.unpack(order + "H", data[2:4])[0]
     if magic == 42:
         head, count_fmt, entry_size, value_fmt = 8, "H", 12, "I"
@@ -267,28 +372,24 @@ def _tiff_block_count(data: bytes) -> int:
         head, count_fmt, entry_size, value_fmt = 16, "Q", 20, "Q"
         first = struct.unpack(order + "Q", data[8:16])[0]
     else:
-        return 0
-    count_size = struct.calcsize(count_fmt)
+        return 0, 0
+    count_size, value_size = struct.calcsize(count_fmt), struct.calcsize(value_fmt)
     if first < head or first + count_size > len(data):
-        return 0
+        return 0, 0
     entries = struct.unpack(order + count_fmt, data[first : first + count_size])[0]
-    most = 0
-    for i in range(min(entries, 4096)):
+    blocks = tag_bytes = 0
+    for i in range(entries):
         at = first + count_size + i * entry_size
         if at + entry_size > len(data):
             break
-        tag = struct.unpack(order + "H", data[at : at + 2])[0]
+        tag, kind = struct.unpack(order + "HH", data[at : at + 4])
+        count = struct.unpack(order + value_fmt, data[at + 4 : at + 4 + value_size])[0]
         if tag in (273, 324):  # StripOffsets, TileOffsets
-            value = data[at + 4 : at + 4 + struct.calcsize(value_fmt)]
-            most = max(most, struct.unpack(order + value_fmt, value)[0])
-    return most
-
-
-def _kind(img: Image.Image, data: bytes, full_size: tuple[int, int]) -> str:
-    """The format and mode, as a person would name them (for messages)."""
-    if img.format in ("JPEG", "MPO") and _jpeg_coefficient_bytes(img, data, full_size):
-        return f"{'progressive' if img.info.get('progressive') else 'multi-scan'} {img.mode} JPEG"
-    return f"{img.format} ({img.mode})"
+            blocks = max(blocks, count)
+        size = count * _TIFF_TYPE_BYTES.get(kind, 1)
+        if size > value_size:  # stored outside the entry, read at open
+            tag_bytes += size
+    return blocks, tag_bytes
 
 
 def _draft_size(width: int, height: int) -> tuple[int, int]:
@@ -429,7 +530,7 @@ def find_card_quad(image: np.ndarray) -> np.ndarray | None:
     grey = cv2.GaussianBlur(grey, (5, 5), 0)
     edges = _Edges(grey)
     band = max(4.0, 0.012 * max(sh, sw))
-    card_shaped = abs(max(sw, sh) / min(sw, sh) / CARD_ASPECT - 1) < 0.08
+    card_shaped = abs(max(sw, sh) / min(sw, sh) / CARD_ASPECT - 1) < CROPPED_CARD_ASPECT
     candidates: list[np.ndarray] = []
     for region in _edge_maps(grey):
         contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)

@@ -32,7 +32,7 @@ from ocr_job.records import BACK_FIELDS, FRONT_FIELDS, ErrorCode, ResultRecord
 from ocr_job.reporting import Reporter
 from ocr_job.sharding import in_shard
 from ocr_job.storage import InputItem, RecordWriteError, Sink, Source, StorageError
-from ocr_job.storage.base import InputRefused, InputTooLarge
+from ocr_job.storage.base import InputRefused, InputTooLarge, is_plain_key, mapped_name
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +44,20 @@ def plan_items(source: Source, shard: ShardSpec | None, manifest: list[str] | No
     """The inputs of this run: a manifest's keys, or the listing filtered by shard.
     Their keys are masked in every log line from here on (`privacy.remember_keys`)."""
     if manifest is not None:
-        remember_keys(manifest)
+        remember_keys(_with_stored_names(manifest))
         return list(source.resolve(manifest))
     items = [item for item in source.list() if shard is None or in_shard(item.key, shard)]
-    remember_keys(item.key for item in items)
+    remember_keys(_with_stored_names(item.key for item in items))
     return items
+
+
+def _with_stored_names(keys: Iterable[str]) -> Iterator[str]:
+    """Each key and, when its record is stored under a mapped name, that name: it keeps a
+    readable start of the key, so it is masked in logs as the key is."""
+    for key in keys:
+        yield key
+        if not is_plain_key(key):
+            yield mapped_name(key)
 
 
 # --------------------------------------------------------------------------- fetching
@@ -190,7 +199,7 @@ def process(fetched: Fetched, engine: Engine, config: JobConfig) -> ResultRecord
 def _read_card(item: InputItem, data: bytes, engine: Engine, config: JobConfig,
                timings: dict[str, float]) -> ResultRecord:
     with _timed(timings, "decode"):
-        image = imaging.decode(data, config.max_pixels)
+        image = imaging.decode(data, config.max_pixels, config.decode_budget_mib * imaging.MiB)
     with _timed(timings, "preprocess"):
         located = imaging.locate_card(image, config.card_long_side)
         whole = imaging.fit_view(image, config.card_long_side) if located.found_quad else located.image

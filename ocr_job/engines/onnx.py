@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 
 from ocr_job.engines import ctc
-from ocr_job.engines.base import EngineError, OcrResult, Point, TextBox, points_of
+from ocr_job.engines.base import (
+    EngineError,
+    OcrResult,
+    Point,
+    TextBox,
+    crop_in_reading_order,
+    points_of,
+)
 from ocr_job.memory import release_free_memory
 
 log = logging.getLogger(__name__)
@@ -120,12 +127,7 @@ class OnnxEngine:
         from rapidocr import RapidOCR
 
         self._ocr = RapidOCR(params=rapidocr_params(threads))
-        # Load all three models now, not on the first image, each on our own session.
-        paths = bundled_model_paths()
-        for stage, model in (("Det", self._ocr._load_det_model()), ("Cls", self._ocr._load_cls_model()),
-                             ("Rec", self._ocr._load_rec_model())):
-            model.session.session = None  # free rapidocr's session before ours loads
-            model.session.session = _ShrinkingSession(paths[stage], threads)
+        _load_models(self._ocr, threads)
         self._threads = threads
         if second_opinion:
             self._second_path, alphabet = second_rec_paths()
@@ -162,12 +164,9 @@ class OnnxEngine:
         no angle classifier: `quad` is in reading order): ("", 0.0) for a place where it
         sees no text, a text scored below MIN_TEXT_SCORE for text it cannot make out."""
 
-        points = np.array(quad, dtype=np.float32)
-        width = float(np.linalg.norm(points[1] - points[0]))
-        height = float(np.linalg.norm(points[3] - points[0]))
-        if min(width, height) < 2:
+        crop = crop_in_reading_order(image, quad)
+        if crop is None:
             return None
-        crop = _crop_in_reading_order(image, points, round(width), round(height))
         rec = self._ocr.recognize_txt([crop])
         text = rec.txts[0].strip()
         return (text, float(rec.scores[0])) if text else ("", 0.0)
@@ -209,13 +208,35 @@ class OnnxEngine:
         line, sometimes turns a short one over: "00号" was then read as "台00" (0.78) where
         the line as it stood reads "00号" (1.00).
         """
-        ocr = self._ocr
-        _, cls = ocr.cls_and_rotate(crops)  # the verdicts; it turns copies, not `crops`
-        upside_down = sum(crop.shape[1] for crop, (label, score) in zip(crops, cls.cls_res, strict=True)
-                          if "180" in label and score > ocr.cfg.Cls.cls_thresh)
-        if 2 * upside_down <= sum(crop.shape[1] for crop in crops):
+        if not upside_down(crops, self._ocr.text_cls):
             return crops, 0
         return [np.ascontiguousarray(np.rot90(crop, 2)) for crop in crops], 180
+
+
+def upside_down(crops: list[np.ndarray], classify: Callable[[list[np.ndarray]], Any]) -> bool:
+    """Whether most of the lines' width (over half) is upside down by the angle classifier
+    `classify` (rapidocr's `TextClassifier`): a verdict of 180° above its threshold.
+
+    The widest lines are asked first, a batch at a time, and the asking stops as soon as the
+    lines not yet asked could no longer change the answer: the same answer as asking every
+    line, for about half the classifier calls (the widest lines hold most of the width).
+    """
+    widths = [crop.shape[1] for crop in crops]
+    total = sum(widths)
+    order = sorted(range(len(crops)), key=lambda i: -widths[i])
+    turned = asked = 0
+    step = max(1, int(getattr(classify, "cls_batch_num", 6)))
+    threshold = float(getattr(classify, "cls_thresh", 0.9))
+    for start in range(0, len(order), step):
+        batch = order[start:start + step]
+        verdicts = classify([crops[i] for i in batch]).cls_res
+        for i, (label, score) in zip(batch, verdicts, strict=True):
+            asked += widths[i]
+            if "180" in label and score > threshold:
+                turned += widths[i]
+        if 2 * turned > total or 2 * (turned + total - asked) <= total:
+            break  # decided whatever the rest says
+    return 2 * turned > total
 
 
 @functools.cache
@@ -230,18 +251,6 @@ def _register_shared_arena() -> None:
 
     cpu = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
     ort.create_and_register_allocator(cpu, ort.OrtArenaCfg({"arena_extend_strategy": 0}))
-
-
-def _crop_in_reading_order(image: np.ndarray, points: np.ndarray, width: int,
-                           height: int) -> np.ndarray:
-    """The quadrilateral `points` of `image` warped to a `width` x `height` rectangle, its
-    first point top left (rapidocr's crop turns tall crops by 90°: this one never does)."""
-    import cv2
-
-    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
-    matrix = cv2.getPerspectiveTransform(points, target)
-    return cv2.warpPerspective(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE,
-                               flags=cv2.INTER_CUBIC)
 
 
 def _run_once(path: Path, batch: np.ndarray, threads: int) -> np.ndarray:
@@ -267,6 +276,14 @@ def _cpu_session(path: Path, threads: int, shared_arena: bool) -> Any:
     from plain allocations that are freed with the session."""
     import onnxruntime as ort
 
+    return ort.InferenceSession(str(path), sess_options=_session_options(threads, shared_arena),
+                                providers=["CPUExecutionProvider"])
+
+
+def _session_options(threads: int, shared_arena: bool) -> Any:
+    """The options of `_cpu_session`."""
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = threads
@@ -277,7 +294,7 @@ def _cpu_session(path: Path, threads: int, shared_arena: bool) -> Any:
     if shared_arena:
         _register_shared_arena()
         options.add_session_config_entry("session.use_env_allocators", "1")
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    return options
 
 
 def det_side(height: int, width: int) -> int:
@@ -287,25 +304,50 @@ def det_side(height: int, width: int) -> int:
     return max(32, int(long_side * scale))
 
 
-class _ShrinkingSession:
-    """An ONNX Runtime session whose every run gives its working memory back.
+def _load_models(ocr: Any, threads: int) -> None:
+    """Load the three models now (not on the first image), each once, on our own sessions.
 
-    It stands in for the `InferenceSession` inside rapidocr's wrapper, which calls
-    `run`, `get_inputs`, `get_outputs` and `get_modelmeta`.
+    rapidocr builds a stage's model on first use from its config, and takes a ready
+    `InferenceSession` from the config's ``session`` key instead of loading the file
+    (rapidocr PR #451): the stage objects are built here with ours, so rapidocr never
+    loads a model of its own (before, it loaded all three and we replaced them: each
+    model read twice at start).
     """
+    from rapidocr.ch_ppocr_cls import TextClassifier
+    from rapidocr.ch_ppocr_det import TextDetector
+    from rapidocr.ch_ppocr_rec import TextRecognizer
 
-    def __init__(self, path: Path, threads: int) -> None:
-        import onnxruntime as ort
+    cfg = ocr.cfg
+    cfg._set_flag("allow_objects", True)  # the config may then hold the session objects
+    paths = bundled_model_paths()
+    for stage, build, attr in (("Det", TextDetector, "text_det"), ("Cls", TextClassifier, "text_cls"),
+                               ("Rec", TextRecognizer, "text_rec")):
+        stage_cfg = cfg[stage]
+        stage_cfg.engine_cfg = cfg.EngineConfig[stage_cfg.engine_type.value]
+        stage_cfg.model_root_dir = cfg.Global.model_root_dir
+        if stage == "Rec":
+            stage_cfg.font_path = cfg.Global.font_path
+        stage_cfg.session = _shrinking_session(paths[stage], threads)
+        setattr(ocr, attr, build(stage_cfg))
+        stage_cfg.session = None  # the stage object holds it; the config need not
 
-        self._session = _cpu_session(path, threads, shared_arena=True)
-        self._run_options = ort.RunOptions()
-        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
-    def run(self, output_names: Any, feeds: dict[str, np.ndarray], run_options: Any = None) -> Any:
-        return self._session.run(output_names, feeds, self._run_options)
+def _shrinking_session(path: Path, threads: int) -> Any:
+    """An ONNX Runtime session (as rapidocr requires: an `InferenceSession`) whose every
+    run gives its working memory back to the arena shared by the engine's sessions."""
+    import onnxruntime as ort
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._session, name)
+    class ShrinkingSession(ort.InferenceSession):
+        def __init__(self) -> None:
+            options = _session_options(threads, shared_arena=True)
+            super().__init__(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+            self._shrink = ort.RunOptions()
+            self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+        def run(self, output_names: Any, input_feed: Any, run_options: Any = None) -> Any:
+            return super().run(output_names, input_feed, self._shrink)
+
+    return ShrinkingSession()
 
 
 def _ms(since: float) -> float:

@@ -52,7 +52,14 @@ from typing import Any
 
 import numpy as np
 
-from ocr_job.engines.base import EngineError, OcrResult, TextBox, points_of
+from ocr_job.engines.base import (
+    EngineError,
+    OcrResult,
+    Point,
+    TextBox,
+    crop_in_reading_order,
+    points_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +191,16 @@ class PaddleEngine:
             out.append(TextBox(text=text, score=float(score), points=points_of(quad),
                                angle=180 if flipped else 0))
         return OcrResult(boxes=out, timings_ms=timings)
+
+    def read_line(self, image: np.ndarray,
+                  quad: tuple[Point, Point, Point, Point]) -> tuple[str, float] | None:
+        """The place `quad` of `image` read by the recogniser as one line (no detection,
+        no angle classifier: `quad` is in reading order): ("", 0.0) where it sees no text."""
+        crop = crop_in_reading_order(image, quad)
+        if crop is None:
+            return None
+        text, score = self._recognise_line(crop)
+        return (text.strip(), score) if text.strip() else ("", 0.0)
 
     def _recognise_line(self, crop: np.ndarray) -> tuple[str, float]:
         """One text line through the recogniser at a bucketed width (batch of one)."""

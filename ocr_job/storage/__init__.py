@@ -90,7 +90,8 @@ def read_manifest(url: str, s3: S3Settings | None = None) -> list[str]:
 
         return read_s3_manifest(url, s3 or S3Settings())
     try:
-        text = Path(url).read_text(encoding="utf-8")
+        return parse_manifest(Path(url).read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise StorageError("the manifest is not UTF-8 text") from None
-    return parse_manifest(text)
+    except ValueError as exc:  # a damaged line (the message never quotes it)
+        raise StorageError(f"the manifest cannot be read: {exc}") from None

@@ -254,17 +254,10 @@ class _S3Location:
         """The object's bytes; with `limit`, at most `limit + 1` of them (the rest is never
         downloaded)."""
 
-        def get() -> bytes:
-            response = self.client.get_object(self.bucket, key)
-            try:
-                if limit is None:
-                    return response.read()
-                return _read_bounded(response, limit + 1)
-            finally:
-                response.close()
-                response.release_conn()
-
-        return self._call(f"GET s3://{self.bucket}/{key}", get)
+        return self._call(
+            f"GET s3://{self.bucket}/{key}",
+            lambda: get_object_bytes(self.client, self.bucket, key, limit),
+        )
 
     def _put_bytes(
         self,
@@ -287,6 +280,17 @@ class _S3Location:
             self._call(f"PUT s3://{self.bucket}/{key}", put)
         except S3Error as exc:  # a write that cannot succeed is fatal for the run
             raise self._fatal(exc) from None
+
+
+def get_object_bytes(client: Minio, bucket: str, key: str, limit: int | None = None) -> bytes:
+    """One GET: the object's bytes (with `limit`, at most `limit + 1` of them), the
+    connection released to the pool whatever happens. S3Error comes through."""
+    response = client.get_object(bucket, key)
+    try:
+        return response.read() if limit is None else _read_bounded(response, limit + 1)
+    finally:
+        response.close()
+        response.release_conn()
 
 
 def _read_bounded(response: urllib3.BaseHTTPResponse, most: int) -> bytes:
@@ -581,21 +585,20 @@ def read_manifest(
         raise StorageError(str(exc)) from None
     client = _client_of(target)
 
-    def get() -> bytes:
-        response = client.get_object(bucket, key)
-        try:
-            return response.read()
-        finally:
-            response.close()
-            response.release_conn()
-
     try:
-        data = call_with_retry(_policy_for(target), f"GET {url}", get)
+        data = call_with_retry(
+            _policy_for(target), f"GET {url}", lambda: get_object_bytes(client, bucket, key)
+        )
     except S3Error as exc:
         if exc.code in _NOT_FOUND:
             raise StorageError(f"manifest {url} does not exist") from None
         raise _client_error(exc, bucket, _endpoint_of(client)) from None
-    return parse_manifest(data.decode("utf-8"))
+    try:
+        return parse_manifest(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise StorageError(f"manifest {url} is not UTF-8 text") from None
+    except ValueError as exc:  # a damaged line (the message never quotes it)
+        raise StorageError(f"manifest {url} cannot be read: {exc}") from None
 
 
 __all__ = [

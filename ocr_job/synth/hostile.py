@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,12 +45,6 @@ class HostileCase:
 
 
 # --------------------------------------------------------------------------- pixels
-
-
-def _stripes(width: int, height: int, period: int = 97) -> Iterator[tuple[int, int]]:
-    """Runs of rows (start, count) of one stripe each: the pattern every writer repeats."""
-    for y in range(0, height, period):
-        yield y, min(period, height - y)
 
 
 def _row(width: int, y: int, channels: int, dtype: str) -> np.ndarray:
@@ -129,6 +123,8 @@ class TiffPage:
     rows_per_strip: int = 64
     tile: int | None = None  # a tiled page: the tiles' side
     blocks: int | None = None  # lie about the strip count (a header that claims more)
+    big_tags: int = 0  # private tags whose values all point at the same padding …
+    big_tag_bytes: int = 0  # … of this many bytes (Pillow reads each value at open)
 
 
 def tiff(pages: list[TiffPage]) -> bytes:
@@ -144,12 +140,14 @@ def tiff(pages: list[TiffPage]) -> bytes:
         block = zlib.compress(rows, 6)
         block_at = len(out)
         out += block + b"\0" * (len(block) % 2)
+        padding_at = len(out)
+        out += b"\0" * (page.big_tag_bytes if page.big_tags else 0)
         if page.tile:
             count = -(-page.width // page.tile) * -(-page.height // page.tile)
         else:
             count = -(-page.height // block_h)
         count = page.blocks or count
-        entries: dict[int, tuple[int, list[int]]] = {
+        entries: dict[int, tuple[int, list[int] | _At]] = {
             256: (4, [page.width]), 257: (4, [page.height]),
             258: (3, [page.bits] * page.samples), 259: (3, [8]),
             262: (3, [2 if page.samples >= 3 else 1]), 277: (3, [page.samples]),
@@ -161,6 +159,7 @@ def tiff(pages: list[TiffPage]) -> bytes:
         else:
             entries |= {273: (4, [block_at] * count), 278: (4, [block_h]),
                         279: (4, [len(block)] * count)}
+        entries |= {40000 + i: (7, _At(page.big_tag_bytes, padding_at)) for i in range(page.big_tags)}
         ifd_at = len(out)
         struct.pack_into("<I", out, next_ptr, ifd_at)
         out += _ifd(entries, ifd_at)
@@ -168,12 +167,23 @@ def tiff(pages: list[TiffPage]) -> bytes:
     return bytes(out)
 
 
-def _ifd(entries: dict[int, tuple[int, list[int]]], at: int) -> bytes:
+@dataclass(frozen=True, slots=True)
+class _At:
+    """A tag value already in the file: `count` values at `offset`."""
+
+    count: int
+    offset: int
+
+
+def _ifd(entries: dict[int, tuple[int, list[int] | _At]], at: int) -> bytes:
     head = struct.pack("<H", len(entries))
     extra = bytearray()
     extra_at = at + 2 + 12 * len(entries) + 4
     for tag in sorted(entries):
         kind, values = entries[tag]
+        if isinstance(values, _At):
+            head += struct.pack("<HHII", tag, kind, values.count, values.offset)
+            continue
         data = struct.pack(f"<{len(values)}{'H' if kind == 3 else 'I'}", *values)
         if len(data) <= 4:
             head += struct.pack("<HHI", tag, kind, len(values)) + data.ljust(4, b"\0")
@@ -247,6 +257,14 @@ def _jpeg(size: tuple[int, int], mode: str, **kw: object) -> bytes:
         else jpeg_with_size(_encode(_pattern(200, 160).convert(mode), "JPEG", quality=80, **kw), *size)
 
 
+def jpeg_many_scans(scans: int) -> bytes:
+    """A 12 MP progressive JPEG whose last scan is repeated: a few bytes per scan, and
+    libjpeg goes over every block again for each."""
+    data = _encode(Image.new("RGB", (4000, 3000), (200, 180, 160)), "JPEG", quality=80, progressive=True)
+    last = data[data.rindex(b"\xff\xda") : -2]
+    return data[:-2] + last * scans + b"\xff\xd9"
+
+
 def _webp_lossless(width: int, height: int) -> bytes:
     """A flat lossless WebP patched to `width`×`height`: a flat image costs no bits per
     pixel in VP8L, so the file still decodes at the claimed size."""
@@ -289,12 +307,14 @@ def _webp_frames(frames: int) -> bytes:
 
 
 def _card_scan(card: np.ndarray, width: int, fmt: str) -> bytes:
-    """The card (RGB) scaled to `width` px: 16-bit grey PNG, progressive JPEG, 16-bit
-    grey TIFF (strips) or first page of a two-page TIFF."""
+    """The card (RGB) scaled to `width` px, as a progressive JPEG ("jpeg-progressive"), a
+    16-bit grey PNG ("png16") or a lossy WebP ("webp", as phones and chat apps send them)."""
     h, w = card.shape[:2]
     big = cv2.resize(card, (width, round(width * h / w)), interpolation=cv2.INTER_LINEAR)
     if fmt == "jpeg-progressive":
         return _encode(Image.fromarray(big), "JPEG", quality=88, progressive=True)
+    if fmt == "webp":
+        return _encode(Image.fromarray(big), "WEBP", quality=80, method=0)
     grey = cv2.cvtColor(big, cv2.COLOR_RGB2GRAY).astype(np.uint16) * 257
     if fmt == "png16":
         ok, data = cv2.imencode(".png", grey, [cv2.IMWRITE_PNG_COMPRESSION, 1])
@@ -346,6 +366,8 @@ def hostile_cases(card: np.ndarray) -> list[HostileCase]:
         HostileCase("jpeg-baseline-cmyk-13370.jpg", "jpeg-baseline", READ,
                     lambda: _jpeg((13370, 13370), "CMYK")),
         HostileCase("jpeg-baseline-65000.jpg", "jpeg-baseline", big, lambda: _jpeg((65000, 65000), "RGB")),
+        HostileCase("jpeg-progressive-20000-scans.jpg", "jpeg-progressive", big,
+                    lambda: jpeg_many_scans(20000)),
         HostileCase("jpeg-truncated-progressive.jpg", "truncated", ec.UNREADABLE_IMAGE.value,
                     lambda: _truncated(_card_scan(card, 1600, "jpeg-progressive"), 0.3)),
         # PNG: bit depth and mode decide the decoder's bytes per pixel, not the file size.
@@ -392,6 +414,8 @@ def hostile_cases(card: np.ndarray) -> list[HostileCase]:
                     lambda: tiff([TiffPage(w, h, tile=256)])),
         HostileCase("tiff-one-huge-tile.tif", "tiff-tiled", big,
                     lambda: tiff([TiffPage(6000, 6000, bits=16, tile=6000)])),
+        HostileCase("tiff-tag-values-500mib.tif", "tiff-strips", big,
+                    lambda: tiff([TiffPage(300, 200, big_tags=100, big_tag_bytes=5 << 20)])),
         HostileCase("tiff-many-strips.tif", "tiff-strips", big,
                     lambda: tiff([TiffPage(64, 600000, rows_per_strip=1)])),
         HostileCase("tiff-pages-small-then-huge.tif", "multi-frame", READ,
@@ -403,6 +427,7 @@ def hostile_cases(card: np.ndarray) -> list[HostileCase]:
         HostileCase("webp-lossless-16383.webp", "bomb", big, lambda: _webp_lossless(16383, 16383)),
         HostileCase("webp-lossless-8mp.webp", "webp", big, lambda: _webp_lossless(3500, 2300)),
         HostileCase("webp-lossless-3mp.webp", "webp", READ, lambda: _webp_lossless(2000, 1500)),
+        HostileCase("webp-lossy-card-4000.webp", "webp", CARD, lambda: _card_scan(card, 4000, "webp")),
         HostileCase("webp-animated-300-frames.webp", "multi-frame", READ, lambda: _webp_frames(300)),
         HostileCase("gif-animated-1000-frames.gif", "multi-frame", READ, lambda: _gif_frames(1000)),
         HostileCase("gif-screen-40mp.gif", "gif", READ, lambda: _gif_screen(w, h)),
@@ -413,8 +438,8 @@ def hostile_cases(card: np.ndarray) -> list[HostileCase]:
         HostileCase("bmp-lying-header-12mp.bmp", "truncated", ec.UNREADABLE_IMAGE.value,
                     lambda: _bmp_lying(4000, 3000)),
         HostileCase("bmp-lying-header-40mp.bmp", "bmp", big, lambda: _bmp_lying(w, h)),
-        # Other containers Pillow opens: refused (ICO), or read by their first picture (MPO).
-        HostileCase("icon-256.ico", "other", ec.UNSUPPORTED_FORMAT.value,
+        # Other containers Pillow opens: refused (an ICO named .png), or read by their first picture (MPO).
+        HostileCase("icon-named-png.png", "other", ec.UNSUPPORTED_FORMAT.value,
                     lambda: _encode(_pattern(256, 256), "ICO", sizes=[(256, 256)])),
         HostileCase("mpo-two-pictures.jpg", "multi-frame", READ,
                     lambda: _encode(_pattern(400, 300), "MPO", save_all=True,

@@ -1,41 +1,15 @@
-"""ocr-operator: reconciles OcrBatch resources into Indexed Jobs of `ocr-job` workers.
+"""ocr-operator: reconciles OcrBatch resources into Indexed Jobs of `ocr-job` workers, and
+OcrIntake resources (drop folders in a bucket) into OcrBatches.
 
-The package lives under `operator/` (which is not itself a package). Handlers are thin
-(`handlers.py`); the decisions are pure functions (`planner`, `jobs`, `status`, `oom`).
+The package lives under `operator/` (which is not itself a package). Layout (no import
+cycles, `tests/operator/test_layout.py`):
+
+* `kube`: the API group, plurals, labels, timestamps, index ranges, status diff (a leaf);
+* `batch/`: one OcrBatch (spec model, policy, planner, Jobs, OOM retries, status, storage,
+  and `batch.reconcile`, the pass over one batch);
+* `intake/`: one OcrIntake (spec model, storage, `intake.reconcile`, `intake.runtime`); it
+  creates OcrBatches and so may import `batch`, never the other way round;
+* `cluster`, `scheduler`, `metrics`, `messages`, `config`, `quantities`: shared plumbing;
+* `handlers`: every kopf registration; `kopf_settings`: kopf's own settings; `cli`: the
+  `ocr-operator` entry point.
 """
-
-from __future__ import annotations
-
-GROUP = "ocrbatch.io"
-VERSION = "v1alpha1"
-PLURAL = "ocrbatches"
-KIND = "OcrBatch"
-API_VERSION = f"{GROUP}/{VERSION}"
-
-#: Labels on every object the operator creates.
-LABEL_NAME = "app.kubernetes.io/name"
-LABEL_COMPONENT = "app.kubernetes.io/component"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-LABEL_BATCH = f"{GROUP}/batch"
-LABEL_ATTEMPT = f"{GROUP}/attempt"
-LABEL_QUEUE = "kueue.x-k8s.io/queue-name"
-MANAGER = "ocr-operator"
-
-#: Set by the Job controller on the pods of an Indexed Job.
-COMPLETION_INDEX_KEY = "batch.kubernetes.io/job-completion-index"
-
-__all__ = [
-    "API_VERSION",
-    "COMPLETION_INDEX_KEY",
-    "GROUP",
-    "KIND",
-    "LABEL_ATTEMPT",
-    "LABEL_BATCH",
-    "LABEL_COMPONENT",
-    "LABEL_MANAGED_BY",
-    "LABEL_NAME",
-    "LABEL_QUEUE",
-    "MANAGER",
-    "PLURAL",
-    "VERSION",
-]

@@ -18,13 +18,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument(
-        "-n", "--namespace", action="append", default=[], metavar="NS",
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="NS",
         help="watch this namespace (repeatable; globs as in kopf)",
     )
     scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace")
-    parser.add_argument(
-        "--standalone", action="store_true", help="no peering with other operator instances"
-    )
+    parser.add_argument("--standalone", action="store_true", help="no peering with other operator instances")
     parser.add_argument("--liveness", metavar="URL", help="e.g. http://0.0.0.0:8080/healthz")
     parser.add_argument("--metrics-port", type=int, metavar="PORT", help="serve /metrics here")
     parser.add_argument("-v", "--verbose", action="store_true")

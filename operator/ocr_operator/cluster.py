@@ -6,17 +6,26 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 
-from ocr_operator import GROUP, LABEL_BATCH, LABEL_MANAGED_BY, MANAGER, PLURAL, VERSION
+from ocr_operator.kube import (
+    API_VERSION,
+    GROUP,
+    INTAKE_PLURAL,
+    KIND,
+    LABEL_BATCH,
+    LABEL_MANAGED_BY,
+    MANAGER,
+    PLURAL,
+    VERSION,
+    iso,
+    utcnow,
+)
 from ocr_operator.messages import printable
-
-INTAKE_PLURAL = "ocrintakes"
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +54,29 @@ class Cluster(Protocol):
         True when it is ours: created now, or existing with our controller reference."""
         ...
 
-    def post_event(
-        self, batch: dict[str, Any], type: str, reason: str, message: str
-    ) -> None: ...
+    def post_event(self, batch: dict[str, Any], type: str, reason: str, message: str) -> None: ...
+
+
+class IntakeCluster(Protocol):
+    """What the intake reconciler calls (`intake.reconcile`)."""
+
+    def get_intake(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    def list_intakes(self) -> list[dict[str, Any]]: ...
+
+    def patch_intake_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None: ...
+
+    def get_batch(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    def create_batch(self, body: dict[str, Any]) -> bool: ...
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, str]: ...
+
+    def post_event(self, batch: dict[str, Any], type: str, reason: str, message: str) -> None: ...
+
+
+class OperatorCluster(Cluster, IntakeCluster, Protocol):
+    """Both: what one operator's handlers are given (`KubeCluster`, the tests' emulator)."""
 
 
 def load_api_client() -> k8s.ApiClient:
@@ -92,14 +121,16 @@ class KubeCluster:
     def _list(self, plural: str) -> list[dict[str, Any]]:
         """Every object of `plural` in the watched namespaces (or cluster-wide)."""
         if not self.namespaces:
-            return list(_json(self.custom.list_cluster_custom_object(
-                GROUP, VERSION, plural, _preload_content=False
-            )).get("items", []))
+            return list(
+                _json(
+                    self.custom.list_cluster_custom_object(GROUP, VERSION, plural, _preload_content=False)
+                ).get("items", [])
+            )
         items: list[dict[str, Any]] = []
         for ns in self.namespaces:
-            items += _json(self.custom.list_namespaced_custom_object(
-                GROUP, VERSION, ns, plural, _preload_content=False
-            )).get("items", [])
+            items += _json(
+                self.custom.list_namespaced_custom_object(GROUP, VERSION, ns, plural, _preload_content=False)
+            ).get("items", [])
         return items
 
     def _patch_status(self, plural: str, namespace: str, name: str, patch: dict[str, Any]) -> None:
@@ -118,17 +149,13 @@ class KubeCluster:
 
     def list_jobs(self, namespace: str, batch: str) -> list[dict[str, Any]]:
         data = _json(
-            self.batch.list_namespaced_job(
-                namespace, label_selector=_selector(batch), _preload_content=False
-            )
+            self.batch.list_namespaced_job(namespace, label_selector=_selector(batch), _preload_content=False)
         )
         return list(data.get("items") or [])
 
     def create_job(self, job: dict[str, Any]) -> bool:
         try:
-            self.batch.create_namespaced_job(
-                job["metadata"]["namespace"], job, _preload_content=False
-            )
+            self.batch.create_namespaced_job(job["metadata"]["namespace"], job, _preload_content=False)
         except ApiException as exc:
             if exc.status == 409:
                 return False
@@ -140,9 +167,7 @@ class KubeCluster:
 
     def list_pods(self, namespace: str, batch: str) -> list[dict[str, Any]]:
         data = _json(
-            self.core.list_namespaced_pod(
-                namespace, label_selector=_selector(batch), _preload_content=False
-            )
+            self.core.list_namespaced_pod(namespace, label_selector=_selector(batch), _preload_content=False)
         )
         return list(data.get("items") or [])
 
@@ -160,9 +185,7 @@ class KubeCluster:
                 self.core.read_namespaced_service_account,
             ),
             "Role": (rbac.create_namespaced_role, rbac.read_namespaced_role),
-            "RoleBinding": (
-                rbac.create_namespaced_role_binding, rbac.read_namespaced_role_binding
-            ),
+            "RoleBinding": (rbac.create_namespaced_role_binding, rbac.read_namespaced_role_binding),
         }[obj["kind"]]
         try:
             create(namespace, obj, _preload_content=False)
@@ -177,7 +200,7 @@ class KubeCluster:
             for ref in (found.get("metadata") or {}).get("ownerReferences") or []
         )
 
-    # ---------------------------------------------------------------- OcrIntake (intake.py)
+    # ---------------------------------------------------------------- OcrIntake (intake/)
 
     def get_intake(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self._get(INTAKE_PLURAL, namespace, name)
@@ -193,7 +216,11 @@ class KubeCluster:
         """Create an OcrBatch; False when one of that name exists already (409)."""
         try:
             self.custom.create_namespaced_custom_object(
-                GROUP, VERSION, body["metadata"]["namespace"], PLURAL, body,
+                GROUP,
+                VERSION,
+                body["metadata"]["namespace"],
+                PLURAL,
+                body,
                 _preload_content=False,
             )
         except ApiException as exc:
@@ -204,14 +231,14 @@ class KubeCluster:
 
     def post_event(self, batch: dict[str, Any], type: str, reason: str, message: str) -> None:
         meta = batch["metadata"]
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = iso(utcnow())
         event = {
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
             "involvedObject": {
-                "apiVersion": batch.get("apiVersion", f"{GROUP}/{VERSION}"),
-                "kind": batch.get("kind", "OcrBatch"),
+                "apiVersion": batch.get("apiVersion", API_VERSION),
+                "kind": batch.get("kind", KIND),
                 "name": meta["name"],
                 "namespace": meta["namespace"],
                 "uid": meta.get("uid"),

@@ -1,30 +1,46 @@
-"""The operator's own configuration, from `OCRBATCH_*` environment variables."""
+"""The operator's own configuration, from `OCRBATCH_*` environment variables (the chart's
+ConfigMap), read by pydantic-settings."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_WORKER_IMAGE = "ocrbatch-worker:0.1.0"
 DEFAULT_SERVICE_ACCOUNT = "ocrbatch-worker"
+ENV_PREFIX = "OCRBATCH_"
+
+#: A comma- or space-separated list in the environment (chart values are joined with commas).
+Words = Annotated[tuple[str, ...] | None, NoDecode]
 
 
-@dataclass(frozen=True, slots=True)
-class OperatorConfig:
+def _env(name: str) -> Any:
+    return Field(validation_alias=f"{ENV_PREFIX}{name}")
+
+
+class OperatorConfig(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, populate_by_name=True
+    )
+
     #: The worker image of every Job.
     worker_image: str = DEFAULT_WORKER_IMAGE
     image_pull_policy: str = "IfNotPresent"
     #: The chart's worker ServiceAccount: the default entry of `worker_service_accounts`.
-    service_account: str = DEFAULT_SERVICE_ACCOUNT
+    service_account: str = Field(
+        DEFAULT_SERVICE_ACCOUNT, validation_alias=f"{ENV_PREFIX}WORKER_SERVICE_ACCOUNT"
+    )
     #: ServiceAccounts a batch may name in spec.serviceAccountName (unset: a per-batch
     #: one); None: `service_account` alone.
-    service_accounts: tuple[str, ...] | None = None
+    service_accounts: Words = Field(None, validation_alias=f"{ENV_PREFIX}WORKER_SERVICE_ACCOUNTS")
     #: S3 endpoint for batches that do not name one (host:port or URL).
     s3_endpoint: str | None = None
     #: Endpoints a batch or intake may name (`policy.normalize_endpoint`; "*" any); None:
     #: `s3_endpoint` alone.
-    s3_endpoints: tuple[str, ...] | None = None
+    s3_endpoints: Words = Field(None, validation_alias=f"{ENV_PREFIX}ALLOWED_S3_ENDPOINTS")
     #: Seconds between two full resyncs of every batch (events trigger sooner).
     resync_seconds: float = 30.0
     #: Minimum seconds between two status patches of one worker.
@@ -33,6 +49,18 @@ class OperatorConfig:
     run_as_user: int = 10001
     #: Size limit of the workers' /tmp emptyDir.
     tmp_size_limit: str = "1Gi"
+
+    @field_validator("service_accounts", "s3_endpoints", mode="before")
+    @classmethod
+    def _words(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(w for w in value.replace(",", " ").split() if w) or None
+        return value or None
+
+    @field_validator("s3_endpoint", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return value or None
 
     @property
     def worker_service_accounts(self) -> tuple[str, ...]:
@@ -46,26 +74,12 @@ class OperatorConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
-        env = os.environ if env is None else env
-        defaults = cls()
-        service_account = env.get("OCRBATCH_WORKER_SERVICE_ACCOUNT", defaults.service_account)
-        s3_endpoint = env.get("OCRBATCH_S3_ENDPOINT") or None
-        return cls(
-            worker_image=env.get("OCRBATCH_WORKER_IMAGE", defaults.worker_image),
-            image_pull_policy=env.get("OCRBATCH_IMAGE_PULL_POLICY", defaults.image_pull_policy),
-            service_account=service_account,
-            service_accounts=_words(env.get("OCRBATCH_WORKER_SERVICE_ACCOUNTS")) or None,
-            s3_endpoint=s3_endpoint,
-            s3_endpoints=_words(env.get("OCRBATCH_ALLOWED_S3_ENDPOINTS")) or None,
-            resync_seconds=float(env.get("OCRBATCH_RESYNC_SECONDS", defaults.resync_seconds)),
-            worker_status_interval=float(
-                env.get("OCRBATCH_WORKER_STATUS_INTERVAL", defaults.worker_status_interval)
-            ),
-            run_as_user=int(env.get("OCRBATCH_RUN_AS_USER", defaults.run_as_user)),
-            tmp_size_limit=env.get("OCRBATCH_TMP_SIZE_LIMIT", defaults.tmp_size_limit),
-        )
-
-
-def _words(value: str | None) -> tuple[str, ...]:
-    """A comma- or space-separated list (chart values are joined with commas)."""
-    return tuple(w for w in (value or "").replace(",", " ").split() if w)
+        """From the process environment, or from `env` alone (a ConfigMap's data)."""
+        if env is None:
+            return cls()
+        names = {
+            (f.validation_alias if isinstance(f.validation_alias, str) else None)
+            or f"{ENV_PREFIX}{name.upper()}": name
+            for name, f in cls.model_fields.items()
+        }
+        return cls.model_validate({names[k]: v for k, v in env.items() if k in names})

@@ -1,5 +1,7 @@
-"""kopf handlers: thin. Every event of an OcrBatch or of one of its Jobs pokes the batch's
-reconcile pass (`reconcile.py`); a resync loop pokes every batch now and then.
+"""Every kopf registration of the operator, thin. Every event of an OcrBatch or of one of
+its Jobs pokes the batch's reconcile pass (`batch/reconcile.py`); a resync loop pokes every
+batch now and then. Every event of an OcrIntake, or of a batch it made, pokes the intake's
+pass (`intake/reconcile.py`); its poll loop (`intake/runtime.py`) asks for polls when due.
 
 No finalizer: deletion is left to owner references (the Jobs, then their pods, are garbage
 collected), so deleting a batch never hangs while the operator is down. That is also why
@@ -10,20 +12,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
 
-from ocr_operator import GROUP, LABEL_BATCH, LABEL_MANAGED_BY, MANAGER, PLURAL, VERSION
-from ocr_operator.cluster import Cluster, KubeCluster, load_api_client
+from ocr_operator.batch.reconcile import Reconciler, StorageFactory
+from ocr_operator.batch.storage import S3BatchStorage
+from ocr_operator.cluster import Cluster, KubeCluster, OperatorCluster, load_api_client
 from ocr_operator.config import OperatorConfig
+from ocr_operator.intake.runtime import IntakeRuntime
+from ocr_operator.kopf_settings import configure
+from ocr_operator.kube import (
+    GROUP,
+    INTAKE_KIND,
+    INTAKE_PLURAL,
+    LABEL_BATCH,
+    LABEL_INTAKE,
+    LABEL_MANAGED_BY,
+    MANAGER,
+    PLURAL,
+    VERSION,
+)
 from ocr_operator.metrics import Metrics
-from ocr_operator.reconcile import Reconciler, StorageFactory
 from ocr_operator.scheduler import Scheduler
-from ocr_operator.settings import configure
-from ocr_operator.storage import S3BatchStorage
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +48,19 @@ class OperatorState:
     config: OperatorConfig = field(default_factory=OperatorConfig.from_env)
     namespaces: list[str] | None = None
     metrics_port: int | None = None
-    cluster_factory: Callable[[], Cluster] | None = None
+    cluster_factory: Callable[[], OperatorCluster] | None = None
     storage_factory: StorageFactory = S3BatchStorage
     metrics: Metrics = field(default_factory=lambda: Metrics(None))
     reconciler: Reconciler | None = None
     scheduler: Scheduler | None = None
     resync: asyncio.Task[None] | None = None
-    #: The OcrIntake side (`intake.IntakeRuntime`), made at startup.
-    intake: Any = None
+    #: The OcrIntake side, made at startup.
+    intake: IntakeRuntime | None = None
+
+    def make_cluster(self) -> OperatorCluster:
+        if self.cluster_factory is not None:
+            return self.cluster_factory()
+        return KubeCluster(load_api_client(), self.namespaces)
 
     def poke(self, namespace: str | None, name: str | None) -> None:
         if self.scheduler is not None and namespace and name:
@@ -67,10 +85,7 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure(settings)
-        factory = state.cluster_factory or (
-            lambda: KubeCluster(load_api_client(), state.namespaces)
-        )
-        cluster = factory()
+        cluster = state.make_cluster()
         state.reconciler = Reconciler(
             cluster, state.config, storage_factory=state.storage_factory, metrics=state.metrics
         )
@@ -87,19 +102,52 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
             await state.scheduler.close()
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
-    async def batch_event(
-        type: str | None, name: str | None, namespace: str | None, **_: Any
-    ) -> None:
+    async def batch_event(type: str | None, name: str | None, namespace: str | None, **_: Any) -> None:
         if type != "DELETED":
             state.poke(namespace, name)
 
-    @kopf.on.event(
-        "batch", "v1", "jobs", labels={LABEL_MANAGED_BY: MANAGER}, registry=registry
-    )
+    @kopf.on.event("batch", "v1", "jobs", labels={LABEL_MANAGED_BY: MANAGER}, registry=registry)
     async def job_event(labels: kopf.Labels, namespace: str | None, **_: Any) -> None:
         state.poke(namespace, labels.get(LABEL_BATCH))
 
-    # OcrIntake: drop folders in a bucket become batches (intake.py, docs/intake.md).
-    from ocr_operator.intake import register_intake
-
     register_intake(registry, state)
+
+
+def _owner_intake(meta: Mapping[str, Any]) -> str | None:
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("kind") == INTAKE_KIND and str(ref.get("apiVersion", "")).startswith(GROUP):
+            return str(ref.get("name"))
+    return None
+
+
+def register_intake(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
+    """The OcrIntake handlers: drop folders in a bucket become batches (docs/intake.md)."""
+
+    @kopf.on.startup(registry=registry)
+    async def intake_startup(**_: Any) -> None:
+        runtime = IntakeRuntime(state.make_cluster(), state.config)
+        runtime.task = asyncio.get_running_loop().create_task(runtime.run())
+        state.intake = runtime
+
+    @kopf.on.cleanup(registry=registry)
+    async def intake_cleanup(**_: Any) -> None:
+        if state.intake is not None:
+            await state.intake.close()
+
+    @kopf.on.event(GROUP, VERSION, INTAKE_PLURAL, registry=registry)
+    async def intake_event(
+        type: str | None, body: kopf.Body, name: str | None, namespace: str | None, **_: Any
+    ) -> None:
+        runtime = state.intake
+        if runtime is None or not namespace or not name:
+            return
+        if type == "DELETED":
+            runtime.forget(namespace, name)
+            return
+        runtime.observe(body)
+        runtime.poke(namespace, name)
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, labels={LABEL_INTAKE: kopf.PRESENT}, registry=registry)
+    async def intake_batch_event(meta: kopf.Meta, namespace: str | None, **_: Any) -> None:
+        if state.intake is not None:
+            state.intake.poke(namespace, _owner_intake(meta))

@@ -7,7 +7,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from ocr_operator.status import Counts, Phase
+from ocr_operator.batch.status import Counts, Phase
 
 
 class Metrics:
@@ -21,12 +21,8 @@ class Metrics:
         self.reconcile_errors = Counter(
             "ocrbatch_reconcile_errors", "Reconcile passes that raised.", registry=self.registry
         )
-        self.jobs_created = Counter(
-            "ocrbatch_jobs_created", "Worker Jobs created.", registry=self.registry
-        )
-        self.oom_kills = Counter(
-            "ocrbatch_oom_kills", "Worker pods seen OOM-killed.", registry=self.registry
-        )
+        self.jobs_created = Counter("ocrbatch_jobs_created", "Worker Jobs created.", registry=self.registry)
+        self.oom_kills = Counter("ocrbatch_oom_kills", "Worker pods seen OOM-killed.", registry=self.registry)
         self.phase = Gauge(
             "ocrbatch_phase",
             "1 for the current phase of each batch.",

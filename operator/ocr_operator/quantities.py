@@ -1,33 +1,43 @@
-"""Kubernetes quantities: memory to bytes and back, cpu to cores."""
+"""Kubernetes quantities: memory to bytes and back, cpu to cores. Parsing is the official
+client's (`kubernetes.utils.quantity`); what is ours is the operator's policy on top: no
+negative quantity, no milli-bytes (`512m` is a typo of `512Mi`, not half a byte), and the
+rounding of a retry's memory."""
 
 from __future__ import annotations
 
 import math
-import re
+from decimal import Decimal, InvalidOperation
+
+from kubernetes.utils.quantity import format_quantity, parse_quantity
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
-_DECIMAL = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
-_MEMORY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
-_CPU = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m)?$")
+
+
+def _parse(quantity: str | int | float, what: str) -> Decimal:
+    try:
+        value = Decimal(parse_quantity(quantity))  # type: ignore[no-untyped-call]  # untyped in the client
+    except (ValueError, InvalidOperation, TypeError):
+        raise ValueError(f"not a {what} quantity: {quantity!r}") from None
+    if value < 0:
+        raise ValueError(f"not a {what} quantity: {quantity!r}")
+    return value
 
 
 def memory_bytes(quantity: str | int) -> int:
-    """`512Mi` -> 536870912. Raises ValueError on anything else."""
+    """`512Mi` -> 536870912 (fractions of a byte round up). Raises ValueError on anything
+    else, milli-bytes included."""
     if isinstance(quantity, int):
         return quantity
-    match = _MEMORY.fullmatch(quantity.strip())
-    if not match:
-        raise ValueError(f"not a memory quantity: {quantity!r}")
-    number, unit = match.groups()
-    scale = _BINARY.get(unit or "") or _DECIMAL.get(unit or "", 1)
-    return math.ceil(float(number) * scale)
+    if quantity.strip().endswith("m"):
+        raise ValueError(f"not a memory quantity (milli-bytes): {quantity!r}")
+    return math.ceil(_parse(quantity, "memory"))
 
 
 def format_memory(n_bytes: int) -> str:
     """Bytes as the largest binary unit that is exact, else whole Mi rounded up."""
     for unit in ("Ti", "Gi", "Mi", "Ki"):
         if n_bytes % _BINARY[unit] == 0 and n_bytes >= _BINARY[unit]:
-            return f"{n_bytes // _BINARY[unit]}{unit}"
+            return format_quantity(Decimal(n_bytes), unit)
     return f"{math.ceil(n_bytes / _BINARY['Mi'])}Mi"
 
 
@@ -47,13 +57,7 @@ def scale_memory(quantity: str, factor: float, ceiling: str) -> str | None:
 
 def cpu_cores(quantity: str | int | float) -> float:
     """`500m` -> 0.5, `"2"` -> 2.0."""
-    if isinstance(quantity, int | float):
-        return float(quantity)
-    match = _CPU.fullmatch(quantity.strip())
-    if not match:
-        raise ValueError(f"not a cpu quantity: {quantity!r}")
-    number, milli = match.groups()
-    return float(number) / (1000 if milli else 1)
+    return float(_parse(quantity, "cpu"))
 
 
 def threads_for_cpu(quantity: str | int | float) -> int:

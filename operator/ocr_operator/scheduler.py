@@ -44,9 +44,7 @@ class Scheduler:
                 count = self._failures.get(key, 0)
                 self._failures[key] = count + 1
                 delay = self._retry_delays[min(count, len(self._retry_delays) - 1)]
-                log.warning(
-                    "reconcile of %s/%s failed (%s); retry in %ss", *key, safe_error(exc), delay
-                )
+                log.warning("reconcile of %s/%s failed (%s); retry in %ss", *key, safe_error(exc), delay)
                 await asyncio.sleep(delay)
                 self._dirty.add(key)
             else:

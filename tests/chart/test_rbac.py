@@ -29,7 +29,7 @@ CLUSTER_CALLS: dict[str, list[Access]] = {
     "list_pods": [("", "pods", "list")],
     "read_secret": [("", "secrets", "get")],
     "post_event": [("", "events", "create")],
-    # The intake's `IntakeCluster` protocol (operator/ocr_operator/intake.py).
+    # The intake's `IntakeCluster` protocol (operator/ocr_operator/cluster.py).
     "get_intake": [("ocrbatch.io", "ocrintakes", "get")],
     "list_intakes": [("ocrbatch.io", "ocrintakes", "list")],
     "patch_intake_status": [("ocrbatch.io", "ocrintakes/status", "patch")],
@@ -43,7 +43,7 @@ CLUSTER_CALLS: dict[str, list[Access]] = {
     ],
 }
 #: The protocols whose methods are the operator's API calls: (module, class).
-PROTOCOLS = [("ocr_operator.cluster", "Cluster"), ("ocr_operator.intake", "IntakeCluster")]
+PROTOCOLS = [("ocr_operator.cluster", "Cluster"), ("ocr_operator.cluster", "IntakeCluster")]
 #: Creating an object whose ownerReference has blockOwnerDeletion (kopf's default) needs
 #: `update` on the owner's finalizers under OwnerReferencesPermissionEnforcement.
 OWNER_CALLS: list[Access] = [
@@ -219,8 +219,8 @@ def test_the_chart_grants_workers_nothing(
 
 def test_the_per_batch_role_is_what_the_worker_needs() -> None:
     pytest.importorskip("kopf")
-    from ocr_operator.jobs import worker_identity
-    from ocr_operator.model import BatchSpec
+    from ocr_operator.batch.jobs import worker_identity
+    from ocr_operator.batch.model import BatchSpec
 
     owner = {"apiVersion": "ocrbatch.io/v1alpha1", "kind": "OcrBatch",
              "metadata": {"name": "cards", "namespace": "ocr", "uid": "u"}}

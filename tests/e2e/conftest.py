@@ -8,14 +8,15 @@ import pytest
 
 from ocr_job.synth import generate_set
 
-#: Enough cards for every level × side × rotation mix the generator cycles through.
+#: Enough cards for every level × side × style the generator cycles through; seed 1 of
+#: generator version 4 turns hard cards by 90, 180 and 270 degrees (the test reads each).
 CARD_COUNT = 108
 
 
 @pytest.fixture(scope="session")
 def card_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dest = tmp_path_factory.mktemp("cards")
-    generate_set(dest, CARD_COUNT, seed=7, bad_inputs=True)
+    generate_set(dest, CARD_COUNT, seed=1, bad_inputs=True)
     return dest
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
-from ocr_operator.jobs import identity_name
-from ocr_operator.planner import PLAN_FILE, Plan
+from ocr_operator.batch.jobs import identity_name
+from ocr_operator.batch.planner import PLAN_FILE, Plan
 
 from ocr_job.storage.base import MANIFESTS_DIR
 from ocr_job.storage.s3 import read_manifest
@@ -221,7 +221,7 @@ def test_a_failing_plan_puts_no_key_into_the_status(
 ) -> None:
     """A planning error whose text quotes a key (an error we did not write) reaches the
     status and the log as its class name only."""
-    from ocr_operator.storage import S3BatchStorage
+    from ocr_operator.batch.storage import S3BatchStorage
 
     class Quoting(S3BatchStorage):
         def write_manifest(self, index: int, keys: list[str]) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from ocr_operator.model import BatchSpec
+from ocr_operator.batch.model import BatchSpec
 
 from ocr_job.records import ShardPhase, ShardStatus
 from tests.support.kube import admit, crd_schema, schema_errors

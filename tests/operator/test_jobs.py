@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from ocr_operator.config import OperatorConfig
-from ocr_operator.jobs import (
+from ocr_operator.batch.jobs import (
     Attempt,
     build_job,
     identity_name,
@@ -15,7 +14,8 @@ from ocr_operator.jobs import (
     shard_of,
     worker_identity,
 )
-from ocr_operator.model import BatchSpec
+from ocr_operator.batch.model import BatchSpec
+from ocr_operator.config import OperatorConfig
 
 OWNER = {
     "apiVersion": "ocrbatch.io/v1alpha1",

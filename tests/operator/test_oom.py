@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ocr_operator.jobs import Attempt
-from ocr_operator.model import RetrySpec
-from ocr_operator.oom import (
+from ocr_operator.batch.jobs import Attempt
+from ocr_operator.batch.model import RetrySpec
+from ocr_operator.batch.oom import (
     OomKill,
     decide_retry,
     job_outcome,
     oom_kills,
-    parse_index_ranges,
 )
+from ocr_operator.kube import format_index_ranges, parse_index_ranges
 from ocr_operator.quantities import format_memory, memory_bytes, scale_memory, threads_for_cpu
-from ocr_operator.reconcile import format_index_ranges
 
 
 @pytest.mark.parametrize(
@@ -158,8 +157,9 @@ def test_quantities() -> None:
     assert memory_bytes("1k") == 1000
     assert format_memory(2**31) == "2Gi"
     assert format_memory(1000) == "1Mi"
-    with pytest.raises(ValueError):
-        memory_bytes("lots")
+    for bad in ("lots", "512m", "-1Gi", ""):
+        with pytest.raises(ValueError):
+            memory_bytes(bad)
     assert threads_for_cpu("500m") == 1
     assert threads_for_cpu(3) == 3
     assert threads_for_cpu("1.6") == 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,23 +17,13 @@ from ocr_job.storage.s3 import S3Sink, make_client, read_manifest
 from tests.operator.conftest import NAMESPACE
 from tests.support.kube import EVENTS, JOBS, PODS, JobController, KubeServer
 from tests.support.s3server import S3Server
+from tests.support.waiting import wait_for, wait_for_advances
 
 pytestmark = pytest.mark.timeout(120)
 
 GROUP, VERSION, PLURAL = "ocrbatch.io", "v1alpha1", "ocrbatches"
 BATCHES = (GROUP, VERSION, PLURAL)
 SECRET_MARKER = "ID-440101199001011234"  # stands for personal data in keys: never in events
-
-
-def wait_for(what: str, fn: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def put_images(s3: S3Server, bucket: str, count: int, prefix: str = "scans") -> list[str]:
@@ -297,7 +286,9 @@ def test_an_operator_restart_mid_batch_loses_nothing(
         wait_for("progress", lambda: world.status("again").get("processed") == 3)
     before = world.status("again")
     with run_operator() as state:
-        time.sleep(1.5)  # a resync or two
+        # Two full passes of the restarted operator (its start, then a resync).
+        passes = state.metrics.registry.get_sample_value
+        wait_for_advances("passes", lambda: passes("ocrbatch_reconcile_seconds_count"), 2)
         assert [j["metadata"]["name"] for j in world.kube.list(JOBS, NAMESPACE)] == ["again-0"]
         after = world.status("again")
         assert after["attempts"] == before["attempts"]

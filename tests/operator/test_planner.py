@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ocr_operator.model import BatchSpec, spec_digest
-from ocr_operator.planner import (
+from ocr_operator.batch.model import BatchSpec, spec_digest
+from ocr_operator.batch.planner import (
     PLANNING,
     Plan,
     PlanOwner,

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ocr_operator.config import OperatorConfig
-from ocr_operator.model import MAX_MEMORY, BatchSpec
-from ocr_operator.policy import (
+from ocr_operator.batch.model import MAX_MEMORY, BatchSpec
+from ocr_operator.batch.policy import (
     PolicyViolation,
     check_batch,
     endpoint_allowed,
     normalize_endpoint,
 )
+from ocr_operator.config import OperatorConfig
 
 
 def spec(**change: Any) -> BatchSpec:
@@ -114,7 +114,7 @@ def test_the_model_refuses_what_the_crd_refuses(change: dict[str, Any]) -> None:
 
 
 def test_model_maxima_match_the_crd(crd: dict[str, Any]) -> None:
-    from ocr_operator import model
+    from ocr_operator.batch import model
 
     props = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][
         "properties"

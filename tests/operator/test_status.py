@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from ocr_operator.status import (
+from ocr_operator.batch.status import (
     Counts,
     Phase,
     aggregate,

@@ -18,9 +18,9 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
+from ocr_operator.batch.jobs import identity_name, worker_identity
+from ocr_operator.batch.model import BatchSpec
 from ocr_operator.cluster import KubeCluster
-from ocr_operator.jobs import identity_name, worker_identity
-from ocr_operator.model import BatchSpec
 
 from tests.realkube.helpers import CHART_DIR, GROUP, PLURAL, VERSION, ocrbatch
 from tests.support.realkube import RealCluster
@@ -138,7 +138,7 @@ OPERATOR_MAY = [
     ("get", f"secrets/{SECRET}", None),
     # An OcrIntake turns into OcrBatches (ocr_operator/cluster.py create_batch).
     ("create", "ocrbatches", None),
-    # Each batch's worker identity (ocr_operator/jobs.py worker_identity).
+    # Each batch's worker identity (ocr_operator/batch/jobs.py worker_identity).
     ("create", "serviceaccounts", None),
     ("get", "serviceaccounts", None),
     ("create", "roles.rbac.authorization.k8s.io", None),

@@ -22,6 +22,10 @@ for an Indexed Job:
   `backoffLimitPerIndex`, `backoffLimit`, `maxFailedIndexes`, `podFailurePolicy` (FailJob,
   Count, Ignore, FailIndex on exit codes and pod conditions) and `suspend`.
 
+Like a cluster's mutating admission policy (a MutatingAdmissionPolicy or webhook), `add_env`
+sets env vars in the container of every pod created afterwards whose labels match (e.g. the
+pods of one batch), over the Job template's own; the Job and the operator do not see it.
+
 Not emulated: `ttlSecondsAfterFinished`, `activeDeadlineSeconds`, image pulls, the exponential
 pod-retry delay (a fixed `retry_delay_s` instead), node-level eviction.
 
@@ -34,7 +38,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
-import itertools
 import json
 import logging
 import os
@@ -49,11 +52,13 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import kmock
+from ocr_operator.kube import COMPLETION_INDEX_KEY as INDEX_KEY
+from ocr_operator.kube import format_index_ranges as format_ranges
+from ocr_operator.kube import iso, utcnow
 from ocr_operator.quantities import memory_bytes
 
 from tests.support import started
@@ -62,24 +67,13 @@ from tests.support.kube import JOBS, PODS, SECRETS, KubeServer
 log = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-INDEX_KEY = "batch.kubernetes.io/job-completion-index"
 #: Prefix of every cgroup this module creates (so leftovers are recognisable).
 CGROUP_PREFIX = "ocrbatch-pod-"
 _UNLIMITED = 1 << 60
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def format_ranges(indexes: Iterable[int]) -> str:
-    """{0, 1, 2, 5} -> "0-2,5" (the Job's completedIndexes format)."""
-    ordered = sorted(set(indexes))
-    parts: list[str] = []
-    for _, group in itertools.groupby(enumerate(ordered), key=lambda p: p[1] - p[0]):
-        run = [v for _, v in group]
-        parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
-    return ",".join(parts)
+    return iso(utcnow())
 
 
 # ---------------------------------------------------------------------------- cgroups
@@ -380,6 +374,8 @@ class PodRunner:
         #: Every cgroup this runner made (see `leftover_cgroups`).
         self.cgroup_paths: list[Path] = []
         self._live: set[str] = set()
+        #: (label selector, env) pairs applied to new pods: see `add_env`.
+        self._admitted_env: list[tuple[dict[str, str], dict[str, str]]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -415,6 +411,13 @@ class PodRunner:
         self.stop()
 
     # ------------------------------------------------------------------ for tests
+
+    def add_env(self, labels: Mapping[str, str], env: Mapping[str, str]) -> None:
+        """Set `env` in the first container of every pod created from now on whose labels
+        include `labels`, replacing variables of the same name: what a cluster's mutating
+        admission policy does at pod creation (e.g. a setting raised for one batch's pods)."""
+        with self._lock:
+            self._admitted_env.append((dict(labels), dict(env)))
 
     def runs(self, job: str | None = None) -> list[PodRun]:
         with self._lock:
@@ -572,6 +575,7 @@ class PodRunner:
         annotations[INDEX_KEY] = str(pod.index)
         spec = json.loads(json.dumps(template["spec"]))
         spec.update(nodeName="local", hostname=f"{state.name}-{pod.index}")
+        self._admit(labels, spec["containers"][0])
         return {
             "metadata": {
                 "name": pod.name,
@@ -587,6 +591,15 @@ class PodRunner:
             "spec": spec,
             "status": {"phase": "Pending", "qosClass": "Guaranteed"},
         }
+
+    def _admit(self, labels: Mapping[str, str], container: dict[str, Any]) -> None:
+        """Apply the `add_env` policies whose selector `labels` match to a new pod's container."""
+        with self._lock:
+            policies = [env for selector, env in self._admitted_env
+                        if all(labels.get(k) == v for k, v in selector.items())]  # fmt: skip
+        for env in policies:
+            kept = [var for var in container.get("env") or [] if var["name"] not in env]
+            container["env"] = kept + [{"name": k, "value": v} for k, v in env.items()]
 
     def _patch_pod(self, pod: PodRun, status: dict[str, Any]) -> None:
         with contextlib.suppress(kmock.KubernetesError):  # deleted (cascade, suspend)

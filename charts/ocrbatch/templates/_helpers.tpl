@@ -83,10 +83,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 The operator's API access, derived from what ocr-operator calls (operator/ocr_operator/
-cluster.py, intake.py and kopf's event handlers):
+cluster.py, intake/ and kopf's event handlers):
 - ocrbatches: kopf lists and watches them (event handlers), the reconciler gets one, the
   resync loop lists them, the intake creates one per ready drop folder; patch because kopf
-  strips its own finalizer and annotations (settings.py: annotation storage) from an object
+  strips its own finalizer and annotations (kopf_settings.py: annotation storage) from an object
   when no handler needs them.
 - ocrintakes: kopf lists and watches them, the intake gets and lists them; patch as above.
 - ocrbatches/status, ocrintakes/status: the reconcilers merge-patch the status.

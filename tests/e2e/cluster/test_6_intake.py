@@ -28,8 +28,8 @@ from tests.e2e.cluster.conftest import (
 def _intake_missing() -> str | None:
     if not (ROOT / "crds" / "ocrintakes.yaml").is_file():
         return "crds/ocrintakes.yaml is not there yet"
-    if importlib.util.find_spec("ocr_operator.intake") is None:
-        return "ocr_operator.intake is not there yet"
+    if importlib.util.find_spec("ocr_operator.intake.reconcile") is None:
+        return "ocr_operator.intake.reconcile is not there yet"
     from ocr_operator import handlers
 
     if "register_intake" not in inspect.getsource(handlers):
@@ -46,7 +46,7 @@ INTAKES = (GROUP, "v1alpha1", "ocrintakes")
 
 
 def test_a_drop_folder_becomes_a_batch_while_another_runs(world: World, cards: CardLibrary) -> None:
-    from ocr_operator.intake_model import batch_name
+    from ocr_operator.intake.model import batch_name
 
     main_set = cards.get("intake-main", SIZES.cards, seed=6, bad_inputs=False)
     drop_set = cards.get("intake-drop", max(6, SIZES.cards // 2), seed=61, bad_inputs=True)

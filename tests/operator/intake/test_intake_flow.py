@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import socket
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,12 +14,13 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
-from ocr_operator.intake_model import CLAIM_KEYS, CLAIM_MARKER, DONE_MARKER, Claim, keys_hash
+from ocr_operator.intake.model import CLAIM_KEYS, CLAIM_MARKER, DONE_MARKER, Claim, keys_hash
 
 from ocr_job.storage.base import parse_manifest
 from tests.operator.conftest import NAMESPACE
 from tests.support.kube import EVENTS, KubeServer
 from tests.support.s3server import S3Server
+from tests.support.waiting import wait_for, wait_for_advances
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -28,17 +28,6 @@ GROUP, VERSION = "ocrbatch.io", "v1alpha1"
 BATCHES = (GROUP, VERSION, "ocrbatches")
 INTAKES = (GROUP, VERSION, "ocrintakes")
 ID_IN_KEY = "ID-440101199001011234"  # stands for personal data in keys: never in events
-
-
-def wait_for(what: str, fn: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 class Drop:
@@ -193,7 +182,9 @@ def test_marker_folders_become_batches_archived_on_success(
         )
         assert len(second) == 1
         assert second[0]["spec"]["source"]["prefix"] == "incoming/2026-11-30 Beijing"
-        time.sleep(2.5)  # a few more polls: nothing new
+        wait_for_advances(  # a few more polls: nothing new
+            "polls", lambda: drop.status("branches").get("lastPollTime"), 2
+        )
         assert len(drop.batches()) == 2
         assert "finalizers" not in drop.kube.get(INTAKES, NAMESPACE, "branches")["metadata"]
 
@@ -224,7 +215,9 @@ def test_late_objects_are_reported(
         )
         done = json.loads(drop.read("incoming/f1/_DONE") or b"{}")
         assert done["lateObjects"] == 1 and done["phase"] == "PartiallySucceeded"
-        time.sleep(2)  # the folder stays claimed: no second batch
+        wait_for_advances(  # the folder stays claimed: no second batch
+            "polls", lambda: drop.status("late").get("lastPollTime"), 2
+        )
         assert [b["metadata"]["name"] for b in drop.batches()] == ["late-f1"]
     reasons = [e["reason"] for e in drop.events("late")]
     assert "LateObjects" in reasons
@@ -294,7 +287,8 @@ def test_two_intakes_on_overlapping_prefixes(
                 "readiness": {"mode": "quiet", "quietSeconds": 1}}
         drop.intake("parent", s3_secret, out, **body)
         wait_for("4 batches", lambda: len(drop.batches()) >= 4)
-        time.sleep(3)  # several more polls of all three intakes
+        for name in ("alpha", "beta", "parent"):  # several more polls of all three
+            wait_for_advances("polls", lambda n=name: drop.status(n).get("lastPollTime"), 2)
         batches = drop.batches()
         folders = sorted(b["metadata"]["annotations"]["ocrbatch.io/intake-folder"] for b in batches)
         assert folders == ["f0", "f1", "f2", "f3"]
@@ -332,14 +326,14 @@ def test_restart_between_claim_and_batch_creates_exactly_one_batch(
     drop.put(f"incoming/crash/{CLAIM_MARKER}", claim.to_json().encode())
     with run_operator():
         drop.batch("restart-crash")
-        time.sleep(2.5)
+        wait_for_advances("polls", lambda: drop.status("restart").get("lastPollTime"), 2)
         assert [b["metadata"]["name"] for b in drop.batches()] == ["restart-crash"]
         again = json.loads(drop.read(f"incoming/crash/{CLAIM_MARKER}") or b"{}")
         assert again["nonce"] == "before-the-crash"  # not claimed a second time
         entry = drop.folder_entry("restart", "crash")
         assert entry and entry["state"] == "Running"
     with run_operator():  # a plain restart: nothing new
-        time.sleep(2.5)
+        wait_for_advances("polls", lambda: drop.status("restart").get("lastPollTime"), 2)
         assert [b["metadata"]["name"] for b in drop.batches()] == ["restart-crash"]
 
 
@@ -398,7 +392,9 @@ def test_bad_spec_and_unreachable_bucket(
             "the event", lambda: "BucketUnreachable" in [e["reason"] for e in drop.events("down")]
         )
 
-        time.sleep(2.5)  # more failed polls: still not ready, one Event, no flapping
+        wait_for_advances(  # more failed polls: still not ready, one Event, no flapping
+            "polls", lambda: drop.status("down").get("lastPollTime"), 2
+        )
         conds = {c["type"]: c for c in drop.status("down")["conditions"]}
         assert conds["Ready"]["status"] == "False"
         assert [e["reason"] for e in drop.events("down")].count("BucketUnreachable") == 1

@@ -15,29 +15,19 @@ from typing import Any
 
 import pytest
 import yaml
-from ocr_operator.cluster import INTAKE_PLURAL as CLUSTER_PLURAL
-from ocr_operator.intake import PollClock
-from ocr_operator.intake_model import (
+from ocr_operator.intake.model import (
     CLAIM_KEYS,
     CLAIM_MARKER,
     DONE_MARKER,
-    INTAKE_PLURAL,
-    LABEL_INTAKE,
-    MAX_FINISHED_ENTRIES,
     Claim,
-    FolderEntry,
-    FolderState,
     IntakeSpec,
     ObjectInfo,
     ancestors,
     batch_for,
     batch_name,
-    counts,
     dns_label,
     fingerprint,
     folder_of,
-    folders_from_status,
-    folders_to_status,
     foreign_claims_below,
     keys_hash,
     label_value,
@@ -45,7 +35,17 @@ from ocr_operator.intake_model import (
     quiet_readiness,
     settle,
 )
-from ocr_operator.intake_storage import S3IntakeStorage
+from ocr_operator.intake.runtime import PollClock
+from ocr_operator.intake.status import (
+    MAX_FINISHED_ENTRIES,
+    FolderEntry,
+    FolderState,
+    counts,
+    folders_from_status,
+    folders_to_status,
+)
+from ocr_operator.intake.storage import S3IntakeStorage
+from ocr_operator.kube import INTAKE_PLURAL, LABEL_INTAKE
 
 from tests.support.kube import admit, crd_schema, schema_errors
 from tests.support.s3server import S3Server
@@ -278,7 +278,7 @@ def body(**spec_: Any) -> dict[str, Any]:
 
 def test_crd_names_columns_and_plural(intake_crd: dict[str, Any]) -> None:
     crd_spec = intake_crd["spec"]
-    assert crd_spec["names"]["plural"] == INTAKE_PLURAL == CLUSTER_PLURAL
+    assert crd_spec["names"]["plural"] == INTAKE_PLURAL
     assert crd_spec["names"]["shortNames"] == ["ocri"] and crd_spec["scope"] == "Namespaced"
     version = crd_spec["versions"][0]
     assert version["subresources"] == {"status": {}}
@@ -367,8 +367,7 @@ def test_conditional_create_has_exactly_one_winner(s3_server: S3Server) -> None:
 
 
 def test_nested_prefixes_defer_to_an_existing_claim() -> None:
-    from ocr_operator.config import OperatorConfig
-    from ocr_operator.intake import IntakeReconciler
+    from ocr_operator.intake.poll import nested_claim
 
     class Store:
         def __init__(self, existing: set[str]) -> None:
@@ -377,13 +376,12 @@ def test_nested_prefixes_defer_to_an_existing_claim() -> None:
         def exists(self, key: str) -> bool:
             return key in self.existing
 
-    reconciler = IntakeReconciler(cluster=None, config=OperatorConfig())  # type: ignore[arg-type]
     inner = [ObjectInfo("a.jpg")]
     # The intake on "intake/incoming/": its folders are inside the claimed "intake/incoming/".
-    blocked = reconciler._nested_claim(Store({"intake/incoming/_CLAIMED"}), "intake/incoming/", inner)
+    blocked = nested_claim(Store({"intake/incoming/_CLAIMED"}), "intake/incoming/", inner)
     assert blocked and "enclosing" in blocked
-    assert reconciler._nested_claim(Store(set()), "intake/incoming/", inner) is None
+    assert nested_claim(Store(set()), "intake/incoming/", inner) is None
     # The intake on "intake/": its folder "incoming" holds a claimed sub-folder.
     outer = [ObjectInfo("x/a.jpg"), ObjectInfo("x/_CLAIMED")]
-    blocked = reconciler._nested_claim(Store(set()), "intake/", outer)
+    blocked = nested_claim(Store(set()), "intake/", outer)
     assert blocked and "sub-folder" in blocked

@@ -98,20 +98,122 @@ def test_growth_compares_the_resting_rss_the_worker_logs(caplog: pytest.LogCaptu
     assert result.growth is not None and result.growth > 0.03
 
 
-def test_budget_verdicts() -> None:
+META = {"date": "today", "machine": "toy", "command": "python -m bench.run", "inputs": "none",
+        "long": 2000}
+
+
+def _result(key: str, **figures: object) -> bench.Result:
+    set_name, config = key.split("/")
+    return bench.Result(config, config, set=set_name, **figures)  # type: ignore[arg-type]
+
+
+def test_budget_verdicts_judge_the_worker_against_the_fastest_baseline_on_each_set() -> None:
     mib = bench.MIB
-    onnx = bench.Result("onnx-1", "onnx", images=2000, peak_rss=280 * mib,
-                        rss_at={"200": 200 * mib, "2000": 204 * mib}, growth=0.02,
-                        images_per_s_core=2.0, images_per_cpu_s=2.5)
-    base = bench.Result("baseline", "baseline", images=100, peak_rss=2000 * mib,
-                        images_per_s_core=1.0, images_per_cpu_s=2.0)
-    paddle = bench.Result("paddle", "paddle", images=100, peak_rss=1300 * mib)
-    lines = bench.budget_lines({"onnx-1": onnx, "baseline": base, "paddle": paddle}, 2000)
-    assert [verdict for _, _, verdict in lines] == ["PASS", "PASS", "PASS", "FAIL"]
-    table = bench.markdown({"onnx-1": onnx, "baseline": base, "paddle": paddle}, {
-        "date": "today", "machine": "toy", "command": "python -m bench.run", "inputs": "none",
-        "long": 2000})
-    assert "| ocr-job peak RSS" in table and "**FAIL**" in table
+    results = {r.set + "/" + r.config: r for r in (
+        _result("long/onnx-1", images=2000, peak_rss=250 * mib, growth=0.02),
+        # cards: 1 thread 3.2 / max(2.0, 2.4) = 1.33x FAIL; 2 threads 5.0 / 3.0 = 1.67x PASS
+        _result("cards/onnx-1", images=100, peak_rss=240 * mib, images_per_cpu_s=3.2),
+        _result("cards/onnx-2", images=100, peak_rss=250 * mib, images_per_s=5.0),
+        _result("cards/baseline", images=100, peak_rss=2000 * mib, images_per_cpu_s=2.0,
+                images_per_s=2.5),
+        _result("cards/mkldnn-1", images=100, peak_rss=900 * mib, images_per_cpu_s=2.4,
+                images_per_s=2.3),
+        _result("cards/mkldnn-2", images=100, peak_rss=950 * mib, images_per_cpu_s=1.9,
+                images_per_s=3.0),
+        _result("cards/paddle", images=100, peak_rss=1300 * mib),
+        # photos: the worker's peak is the highest (260 MiB > 256); 1 thread 3.0 / 2.0 = 1.5x
+        _result("photos/onnx-1", images=40, peak_rss=260 * mib, images_per_cpu_s=3.0),
+        _result("photos/mkldnn-1", images=40, peak_rss=3000 * mib, images_per_cpu_s=2.0),
+    )}
+    lines = bench.budget_lines(results, 2000)
+    verdicts = {rule.split(" ≥")[0]: (measured, verdict) for rule, measured, verdict in lines}
+    assert verdicts["ocr-job peak RSS, default engine (onnx, 1 thread), every set (cards up to "
+                    "4000 px, phone photos) ≤ 256 MiB"] == ("260 MiB (photos)", "FAIL")
+    assert verdicts["bench cards: onnx-1 images per CPU-second"] == (
+        "3.20 vs 2.40 (mkldnn-1) = 1.33×", "FAIL")
+    assert verdicts["bench cards: onnx-2 images per wall-second"] == (
+        "5.00 vs 3.00 (mkldnn-2) = 1.67×", "PASS")
+    assert verdicts["photographed set (bench/photoset.py): onnx-1 images per CPU-second"] == (
+        "3.00 vs 2.00 (mkldnn-1) = 1.50×", "PASS")
+    assert [v for rule, _, v in lines if "paddle peak" in rule] == ["FAIL"]  # 1300 / 2000 = 65%
+    line = bench.verdict_line(results)
+    assert "bench cards, onnx-1: 1.33× (FAIL)" in line and "onnx-2: 1.67× (PASS)" in line
+    table = bench.markdown(results, META)
+    assert "**Photographed set (bench/photoset.py)**" in table and "**FAIL**" in table
+
+
+def test_combine_adds_up_the_work_windows_of_the_rounds() -> None:
+    mib = bench.MIB
+
+    def run(loaded: float, last: float, cpu0: float, cpu1: float, peak: int) -> bench.ChildRun:
+        return bench.ChildRun(returncode=0, wall_s=last + 1, peak_rss=peak * mib,
+                              ru_maxrss=peak * mib, cpu_s=cpu1 + 0.5, samples=[], loaded_t=loaded,
+                              loaded_rss=100 * mib, loaded_cpu=cpu0, last_count_t=last,
+                              last_count_cpu=cpu1)
+
+    both = bench.combine([run(2.0, 12.0, 1.5, 9.5, 200), run(3.0, 8.0, 2.0, 6.0, 240)])
+    assert both.last_count_t == 15.0 and both.last_count_cpu == 12.0  # 10 + 5 s, 8 + 4 CPU-s
+    assert both.peak_rss == 240 * mib and both.loaded_t == 0.0
+    result = bench.Result("onnx-1", "t", images=30)
+    bench.summarise(result, both, [0.5] * 30, 1.0, None)
+    assert result.images_per_cpu_s == 2.5 and result.images_per_s == 2.0
+
+
+def test_split_deals_every_card_into_one_part_with_the_same_mix(tmp_path: Path) -> None:
+    cards = tmp_path / "cards"
+    labels = {}
+    for level in ("desk", "grey", "phone"):
+        for i in range(4):
+            key = f"{level}/{i:04d}-front.jpg"
+            (cards / key).parent.mkdir(parents=True, exist_ok=True)
+            (cards / key).write_bytes(b"x")
+            labels[key] = {"level": level}
+    data = bench.DataSet(cards=cards, long=cards, labels=labels, long_of={})
+
+    parts = data.split(2)
+
+    assert sorted(k for part in parts for k in part.labels) == sorted(labels)
+    for part in parts:
+        assert sorted(str(p.relative_to(part.cards)) for p in part.cards.rglob("*.jpg")) == sorted(
+            part.labels)
+        assert {v["level"] for v in part.labels.values()} == {"desk", "grey", "phone"}
+    assert data.split(1)[0].cards == cards
+
+
+def test_compare_takes_turns_and_skips_what_cannot_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The order of the configurations turns each round; the runs are real child processes
+    (a toy command in place of ocr-job and the baseline)."""
+    order: list[tuple[int, str]] = []
+
+    def toy(cfg: bench.Config, data: bench.DataSet, out: Path, interval: float) -> bench.Round:
+        order.append((len(order), cfg.name))
+        rows = [{"source": k, "status": "ok", "side": "front", "fields": LABEL_FRONT["fields"],
+                 "seconds": 0.1} for k in sorted(data.labels)]
+        loaded = "import sys; print('engine toy loaded', file=sys.stderr)"
+        run = bench.run_child([sys.executable, "-c", loaded], lambda: len(rows),
+                              out.with_name("side.jsonl"), interval=0.01)
+        return bench.Round(run, rows)
+
+    monkeypatch.setattr(bench, "run_ocr_job", toy)
+    monkeypatch.setattr(bench, "run_baseline", toy)
+    monkeypatch.setattr(bench, "skip_reason", lambda cfg: "absent" if cfg.name == "paddle" else None)
+    cards = tmp_path / "cards"
+    labels = {}
+    for i in range(4):
+        (cards / f"{i}.jpg").parent.mkdir(parents=True, exist_ok=True)
+        (cards / f"{i}.jpg").write_bytes(b"x")
+        labels[f"{i}.jpg"] = {**LABEL_FRONT}
+    data = bench.DataSet(cards=cards, long=cards, labels=labels, long_of={})
+    cfgs = [bench.CONFIGS[n] for n in ("onnx-1", "paddle", "mkldnn-1")]
+
+    results = bench.compare(cfgs, data, "photos", 2, tmp_path / "out", 0.01, say=lambda _: None)
+
+    assert [name for _, name in order] == ["onnx-1", "mkldnn-1", "mkldnn-1", "onnx-1"]
+    assert results["paddle"].skipped == "absent"
+    assert results["onnx-1"].images == 4 and results["onnx-1"].rounds == 2
+    assert results["onnx-1"].accuracy is not None and results["onnx-1"].accuracy["all_right"] == 4
+    assert results["mkldnn-1"].accuracy is None and results["mkldnn-1"].set == "photos"
 
 
 def test_accuracy_targets_judge_each_level_by_its_weakest_field() -> None:
@@ -125,19 +227,25 @@ def test_accuracy_targets_judge_each_level_by_its_weakest_field() -> None:
     for key, field in (("clean0.jpg", "name"), ("hard0.jpg", "address"), ("hard1.jpg", "address")):
         records[list(labels).index(key)]["fields"] = {**LABEL_FRONT["fields"], field: "x"}
     acc = bench.accuracy_json(bench.score(records, labels))
-    onnx = bench.Result("onnx-1", "onnx", accuracy=acc)
-    lines = bench.accuracy_lines({"onnx-1": onnx})
+    onnx = _result("long/onnx-1", accuracy=acc)
+    lines = bench.accuracy_lines({"long/onnx-1": onnx})
     assert [(measured, verdict) for _, measured, verdict in lines] == [
         ("lowest: name 99.0% (99/100)", "FAIL"),
         ("every field 100.0%", "PASS"),
         ("lowest: address 98.0% (98/100)", "PASS"),
         ("99.0% (297/300)", "PASS"),
     ]
-    table = bench.markdown({"onnx-1": onnx}, {
-        "date": "today", "machine": "toy", "command": "python -m bench.run", "inputs": "none",
-        "long": 2000})
+    table = bench.markdown({"long/onnx-1": onnx}, META)
     assert "| per-field exact match, clean cards ≥ 99.5% | lowest: name 99.0% (99/100) | **FAIL** |" in table
     assert "| name | 99.0% (99/100) | 100.0% (100/100) | 100.0% (100/100) |" in table
+
+
+def test_score_tallies_styles_when_the_labels_name_them() -> None:
+    labels = {"a.jpg": {**LABEL_FRONT, "style": "s1"}, "b.jpg": {**LABEL_FRONT, "style": "s2"}}
+    records = [{"source": "a.jpg", "status": "ok", "side": "front", "fields": LABEL_FRONT["fields"]}]
+    acc = bench.accuracy_json(bench.score(records, labels))
+    assert acc["per_style"] == {"s1": {"all_right": 1, "cards": 1, "rate": 1.0},
+                                "s2": {"all_right": 0, "cards": 1, "rate": 0.0}}
 
 
 def test_subset_keeps_every_group_and_level_and_links_only_its_cards(tmp_path: Path) -> None:

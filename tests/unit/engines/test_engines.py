@@ -109,6 +109,21 @@ def _reads_upside_down(engine: Engine) -> None:
     assert sorted(_texts(result)) == sorted(LINES)
 
 
+def _reads_a_given_place(engine: Engine) -> None:
+    """A line's place read without detection gives its text; an empty place gives ""."""
+    from ocr_job.engines.base import ReadsLines
+
+    assert isinstance(engine, ReadsLines)
+    image = render_lines()
+    result = engine.recognise(image)
+    for box in result.boxes:
+        text, score = engine.read_line(image, box.points) or ("", 0.0)
+        assert (text, score > 0.9) == (box.text, True)
+    blank = np.full((60, 300, 3), 250, dtype=np.uint8)
+    assert engine.read_line(blank, ((0, 0), (300, 0), (300, 60), (0, 60))) == ("", 0.0)
+    assert engine.read_line(image, ((5, 5), (6, 5), (6, 6), (5, 6))) is None  # no place
+
+
 # --------------------------------------------------------------------------- onnx
 
 
@@ -122,6 +137,10 @@ def onnx_engine(offline: pytest.MonkeyPatch) -> Engine:
     for path in bundled_model_paths().values():
         assert path.is_file()
     return OnnxEngine(threads=1)
+
+
+def test_onnx_reads_a_given_place(onnx_engine: Engine) -> None:
+    _reads_a_given_place(onnx_engine)
 
 
 def test_onnx_loads_offline_from_the_wheel(onnx_engine: Engine) -> None:
@@ -264,6 +283,14 @@ def test_paddle_reads_rendered_text(paddle_engine: Engine) -> None:
 @needs_paddle
 def test_paddle_flags_upside_down_lines(paddle_engine: Engine) -> None:
     _reads_upside_down(paddle_engine)
+
+
+@pytest.mark.paddle
+@needs_paddle
+def test_paddle_reads_a_given_place(paddle_engine: Engine) -> None:
+    """The parser's look-again (a value or an address line the detector missed) needs it
+    from both engines."""
+    _reads_a_given_place(paddle_engine)
 
 
 @pytest.mark.paddle

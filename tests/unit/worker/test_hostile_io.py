@@ -641,3 +641,41 @@ def test_a_read_that_hangs_does_not_hang_the_run(tmp_path: Path) -> None:
     records = by_source(dest)
     assert code(records["stall.jpg"]) == "timeout"
     assert code(records["z.jpg"]) == "unreadable_image"
+
+
+@pytest.mark.parametrize("text", [b'{"ocrbatchManifest":2}\n"a.jpg"\nnot json\n', b"\xff\xfe.jpg\n"])
+def test_a_damaged_manifest_is_a_clean_error(tmp_path: Path, text: bytes) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "keys.txt").write_bytes(text)
+    proc = ocr_job("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--engine", "onnx",
+                   "--manifest", str(tmp_path / "keys.txt"), timeout=120)
+    assert_clean(proc)
+    assert proc.returncode == 1 and len(error_lines(proc)) == 1
+    assert "manifest" in proc.stderr and "not json" not in proc.stderr
+
+
+def test_manifest_keys_are_held_to_the_same_rules(tmp_path: Path, card: bytes) -> None:
+    """Keys from a manifest (the operator's escaped format): a line break in a key, a path
+    out of SRC, an absolute path, a key that does not exist: one record each."""
+    from ocr_job.storage.base import manifest_text
+
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    src.mkdir()
+    (src / "line\nbreak.jpg").write_bytes(JUNK)
+    (src / "ok.jpg").write_bytes(card)
+    (tmp_path / "outside.jpg").write_bytes(card)
+    keys = ["line\nbreak.jpg", "../outside.jpg", str(tmp_path / "outside.jpg"), "gone.jpg",
+            "sub/../ok.jpg", "ok.jpg"]
+    (tmp_path / "keys.txt").write_text(manifest_text(keys))
+    proc = ocr_job("run", str(src), "-o", str(dest), "--engine", "onnx",
+                   "--manifest", str(tmp_path / "keys.txt"))
+    assert_clean(proc)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert {s: code(r) for s, r in by_source(dest).items()} == {
+        "line\nbreak.jpg": "unreadable_image",
+        "../outside.jpg": "outside_source",
+        str(tmp_path / "outside.jpg"): "outside_source",
+        "gone.jpg": "fetch_failed",
+        "sub/../ok.jpg": None,  # resolved inside SRC: read, under its own key
+        "ok.jpg": None,
+    }

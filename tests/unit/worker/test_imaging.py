@@ -169,6 +169,15 @@ def test_a_baseline_jpeg_whose_components_come_in_scans_of_their_own_is_multi_sc
     assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "multi-scan" in info.value.message
 
 
+def test_a_jpeg_of_too_many_scans_is_refused_before_libjpeg_goes_over_them() -> None:
+    data = hostile.jpeg_many_scans(imaging.MAX_JPEG_SCANS)
+    with pytest.raises(ImageError) as info:
+        imaging.decode(data, MAX_PIXELS)
+    assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "scans" in info.value.message
+    ordinary = _jpeg_bytes(_pattern(800, 500), quality=80, progressive=True)
+    assert imaging.decode(ordinary, MAX_PIXELS).shape == (500, 800, 3)
+
+
 def test_pillows_decompression_bomb_warning_is_not_what_decides() -> None:
     # 120 MP claimed: Pillow only warns (over its 89 MP) and would decode it. Drafted at 1/8
     # it is 1.9 MP: decoded reduced, at little cost. A 1-bit PNG of the same size is refused
@@ -206,10 +215,21 @@ def test_decode_cost_of_tiff_counts_its_largest_strip_or_tile() -> None:
 
 def test_a_tiff_cut_into_too_many_strips_is_refused_before_pillow_opens_it() -> None:
     data = hostile.tiff([hostile.TiffPage(64, imaging.MAX_TIFF_BLOCKS + 1, rows_per_strip=1)])
-    assert imaging._tiff_block_count(data) == imaging.MAX_TIFF_BLOCKS + 1
+    assert imaging._tiff_first_page(data)[0] == imaging.MAX_TIFF_BLOCKS + 1
     with pytest.raises(ImageError) as info:
         imaging.decode(data, MAX_PIXELS)
     assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "strips" in info.value.message
+
+
+def test_a_tiff_whose_tags_point_at_the_whole_file_is_refused_before_pillow_reads_them() -> None:
+    page = hostile.TiffPage(300, 200, big_tags=20, big_tag_bytes=1 << 20)
+    data = hostile.tiff([page])
+    assert imaging._tiff_first_page(data)[1] >= 20 << 20
+    with pytest.raises(ImageError) as info:
+        imaging.decode(data, MAX_PIXELS)
+    assert info.value.code is ErrorCode.IMAGE_TOO_LARGE and "tags" in info.value.message
+    few = hostile.tiff([hostile.TiffPage(300, 200, big_tags=2, big_tag_bytes=1 << 20)])
+    assert imaging.decode(few, MAX_PIXELS).shape == (200, 300, 3)
 
 
 def test_only_the_first_page_of_a_tiff_counts() -> None:
@@ -364,3 +384,55 @@ def test_a_whole_picture_view_never_holds_more_pixels_than_a_card(
     view = imaging.fit_view(np.zeros((*shape, 3), np.uint8), 960)
     assert view.shape[:2] == expected
     assert view.shape[0] * view.shape[1] <= 960 * 606
+
+
+def _webp_bytes(img: Image.Image, **kw: object) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="WEBP", **kw)
+    return buf.getvalue()
+
+
+def _photo(w: int, h: int) -> Image.Image:
+    """A photo-like picture: the two-colour pattern with noise (so lossy coding has work)."""
+    noise = np.random.default_rng(3).integers(-20, 21, (h, w, 3))
+    return Image.fromarray(np.clip(np.asarray(_pattern(w, h)).astype(int) + noise, 0, 255).astype(np.uint8))
+
+
+def test_a_12_mp_lossy_webp_photo_fits_the_default_budget_and_keeps_its_colours() -> None:
+    data = _webp_bytes(_photo(4000, 3000), quality=80)
+    img = Image.open(io.BytesIO(data))
+    assert imaging.decode_cost(img, data, img.size) <= imaging.DECODE_BUDGET_BYTES
+    bgr = imaging.decode(data, MAX_PIXELS)
+    assert bgr.shape == (1500, 2000, 3)  # decoded at 1/2 by OpenCV, as a JPEG would be
+    assert bgr[750, 100, 2] > 200 and bgr[750, 100, 0] < 50  # left half red
+    assert bgr[750, 1900, 0] > 200 and bgr[750, 1900, 2] < 50  # right half blue
+
+
+def test_a_lossless_webp_costs_more_and_obeys_the_budget_given() -> None:
+    data = _webp_bytes(_pattern(4000, 3000), lossless=True)
+    img = Image.open(io.BytesIO(data))
+    assert imaging.decode_cost(img, data, img.size) > imaging.DECODE_BUDGET_BYTES
+    with pytest.raises(ImageError) as info:
+        imaging.decode(data, MAX_PIXELS)
+    assert info.value.code is ErrorCode.IMAGE_TOO_LARGE
+    assert "OCR_DECODE_BUDGET_MIB" in info.value.message
+    assert imaging.decode(data, MAX_PIXELS, 128 * imaging.MiB).shape == (1500, 2000, 3)
+
+
+def test_a_small_webp_is_decoded_at_full_size_and_its_exif_orientation_honoured() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    bgr = imaging.decode(_webp_bytes(_pattern(320, 200), quality=95, exif=exif), MAX_PIXELS)
+    assert bgr.shape == (320, 200, 3)  # portrait, once: OpenCV's own rotation is off
+    assert bgr[10, 100, 2] > 200  # red (the old left half) is now on top
+
+
+def test_webp_with_alpha_or_frames_is_read_by_pillow_over_white_first_frame() -> None:
+    rgba = Image.new("RGBA", (320, 200), (0, 0, 255, 0))
+    rgba.paste((255, 0, 0, 255), (0, 0, 160, 200))
+    bgr = imaging.decode(_webp_bytes(rgba, lossless=True), MAX_PIXELS)
+    assert tuple(bgr[100, 40]) == (0, 0, 255) and tuple(bgr[100, 300]) == (255, 255, 255)
+    first, second = _pattern(320, 200), Image.new("RGB", (320, 200), (0, 255, 0))
+    animated = _webp_bytes(first, save_all=True, append_images=[second] * 5, lossless=True)
+    bgr = imaging.decode(animated, MAX_PIXELS)
+    assert tuple(bgr[100, 40]) == (0, 0, 255) and tuple(bgr[100, 300]) == (255, 0, 0)

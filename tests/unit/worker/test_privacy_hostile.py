@@ -437,3 +437,19 @@ def test_a_line_whose_arguments_do_not_fit_is_not_printed_raw() -> None:
     assert "input %d of %d (the arguments did not fit the message)" in err
     assert "input sfz110105********8031.jpg" in err
     assert "Logging error" not in err
+
+
+def test_the_plan_masks_its_keys_and_their_mapped_record_names(tmp_path: Path) -> None:
+    """A key whose record cannot be named after it (too long, a line break) is stored under
+    a mapped name that keeps a readable start of the key: it is masked like the key."""
+    from ocr_job.pipeline import plan_items
+    from ocr_job.storage import open_source
+    from ocr_job.storage.base import mapped_name
+
+    keys = [f"{LATIN_NAME}-" + "x" * 300 + ".jpg", f"{LATIN_NAME}\nsfz.jpg", f"{LATIN_NAME}.jpg"]
+    items = plan_items(open_source(str(tmp_path), S3Settings()), None, keys)
+    assert [item.key for item in items] == keys
+    for key in keys:
+        for text in (f"input {key!r} cannot be used", f"PUT s3://b/out/{mapped_name(key)} failed"):
+            assert LATIN_NAME in text
+            assert LATIN_NAME not in scrub(text), scrub(text)

@@ -9,8 +9,8 @@ from typing import Protocol
 from ocr_job.config import S3Settings
 from ocr_job.merge import MergeSummary, merge
 from ocr_job.storage.base import RESULTS_CSV, RESULTS_JSONL, StorageError
-from ocr_operator.model import BatchSpec, s3_url
-from ocr_operator.planner import MANIFESTS_DIR, PLAN_FILE, Plan, manifest_name
+from ocr_operator.batch.model import BatchSpec, s3_url
+from ocr_operator.batch.planner import MANIFESTS_DIR, PLAN_FILE, Plan, manifest_name
 
 PLAN_KEY = f"{MANIFESTS_DIR}/{PLAN_FILE}"
 #: What S3 servers answer to `If-None-Match: *` on an existing key.

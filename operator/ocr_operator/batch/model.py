@@ -25,9 +25,7 @@ MAX_SHARD_SIZE = 100_000
 class SpecModel(BaseModel):
     """The base of the CRDs' spec models: camelCase aliases, unknown keys ignored, frozen."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
 
 
 class SourceSpec(SpecModel):

@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ocr_operator.config import OperatorConfig
-from ocr_operator.model import (
+from ocr_operator.batch.model import (
     MAX_CPU_CORES,
     MAX_MEMORY,
     BatchSpec,
 )
+from ocr_operator.config import OperatorConfig
 from ocr_operator.quantities import cpu_cores, memory_bytes
 
 #: An allowlist entry that allows every endpoint (an explicit opt-out, never the default).
@@ -95,9 +95,7 @@ def check_limits(spec: BatchSpec) -> None:
         if memory_bytes(value) > cap:
             raise PolicyViolation(REASON_LIMITS, f"{field} is over the maximum {MAX_MEMORY}")
     if cpu_cores(spec.resources.cpu) > MAX_CPU_CORES:
-        raise PolicyViolation(
-            REASON_LIMITS, f"spec.resources.cpu is over the maximum {MAX_CPU_CORES}"
-        )
+        raise PolicyViolation(REASON_LIMITS, f"spec.resources.cpu is over the maximum {MAX_CPU_CORES}")
 
 
 def check_batch(spec: BatchSpec, config: OperatorConfig) -> None:

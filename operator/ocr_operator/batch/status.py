@@ -17,6 +17,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from ocr_operator.kube import iso
+
 
 class Phase(StrEnum):
     PENDING = "Pending"
@@ -89,9 +91,7 @@ def aggregate(
         failed += _int(report.get("failed"))
     if shard_sizes:
         processed += sum(shard_sizes.get(i, 0) for i in done_set - seen)
-    return Counts(
-        total=total, processed=min(processed, total), succeeded=succeeded, failed=failed
-    )
+    return Counts(total=total, processed=min(processed, total), succeeded=succeeded, failed=failed)
 
 
 def shard_sizes(total: int, shard_size: int, shard_count: int) -> dict[int, int]:
@@ -123,10 +123,6 @@ def derive_phase(
     return Phase.RUNNING
 
 
-def _iso(now: datetime) -> str:
-    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def set_condition(
     conditions: Sequence[Mapping[str, Any]],
     *,
@@ -146,7 +142,7 @@ def set_condition(
         if cond.get("type") == type:
             found = True
             if cond.get("status") != wanted or "lastTransitionTime" not in cond:
-                cond["lastTransitionTime"] = _iso(now)
+                cond["lastTransitionTime"] = iso(now)
             cond.update(status=wanted, reason=reason, message=message)
             if generation is not None:
                 cond["observedGeneration"] = generation
@@ -157,7 +153,7 @@ def set_condition(
             "status": wanted,
             "reason": reason,
             "message": message,
-            "lastTransitionTime": _iso(now),
+            "lastTransitionTime": iso(now),
         }
         if generation is not None:
             cond["observedGeneration"] = generation
@@ -179,16 +175,14 @@ def conditions_for(
 ) -> list[dict[str, Any]]:
     """Every condition of `phase`, as a full list (merge patches replace lists whole).
     `failed_reason` is the Failed condition's reason when the phase is Failed."""
-    conds = list(previous)
+    conds: list[dict[str, Any]] = [dict(c) for c in previous]
     planned = phase != Phase.PLANNING and shard_count is not None
     conds = set_condition(
         conds,
         type=COND_PLANNED,
         status=planned,
         reason="Planned" if planned else "Planning",
-        message=(
-            f"{counts.total} inputs in {shard_count} shards" if planned else "listing the source"
-        ),
+        message=(f"{counts.total} inputs in {shard_count} shards" if planned else "listing the source"),
         now=now,
         generation=generation,
     )
@@ -208,9 +202,7 @@ def conditions_for(
         type=COND_COMPLETE,
         status=complete,
         reason=str(phase) if complete else "InProgress",
-        message=(
-            f"{counts.total} records, {counts.failed} item failures" if complete else counts.progress
-        ),
+        message=(f"{counts.total} records, {counts.failed} item failures" if complete else counts.progress),
         now=now,
         generation=generation,
     )
@@ -227,9 +219,9 @@ def conditions_for(
     return conds
 
 
-def phase_event(old: str | None, new: Phase, counts: Counts, message: str | None) -> tuple[
-    str, str, str
-] | None:
+def phase_event(
+    old: str | None, new: Phase, counts: Counts, message: str | None
+) -> tuple[str, str, str] | None:
     """The Kubernetes Event (type, reason, message) of a phase change; None if unchanged.
 
     Messages hold counts only: never a name, a key or an ID number.

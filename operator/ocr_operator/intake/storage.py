@@ -16,7 +16,8 @@ from minio.error import S3Error
 from ocr_job.config import S3Settings
 from ocr_job.storage.base import StorageError, parse_manifest
 from ocr_job.storage.retry import RetryPolicy, call_with_retry, describe
-from ocr_operator.intake_model import ObjectInfo
+from ocr_job.storage.s3 import get_object_bytes, make_client, read_manifest
+from ocr_operator.intake.model import ObjectInfo
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,7 @@ class IntakeStorage(Protocol):
 
 
 class S3IntakeStorage:
-    def __init__(
-        self, settings: S3Settings, bucket: str, *, policy: RetryPolicy | None = None
-    ) -> None:
-        from ocr_job.storage.s3 import make_client
-
+    def __init__(self, settings: S3Settings, bucket: str, *, policy: RetryPolicy | None = None) -> None:
         self.client: Minio = make_client(
             settings, connect_timeout_s=CONNECT_TIMEOUT_S, read_timeout_s=READ_TIMEOUT_S
         )
@@ -125,16 +122,11 @@ class S3IntakeStorage:
     def read(self, key: str) -> bytes | None:
         def run() -> bytes | None:
             try:
-                response = self.client.get_object(self.bucket, key)
+                return get_object_bytes(self.client, self.bucket, key)
             except S3Error as exc:
                 if exc.code in _NOT_FOUND:
                     return None
                 raise
-            try:
-                return response.read()
-            finally:
-                response.close()
-                response.release_conn()
 
         return self._call(f"reading a marker in {self.bucket!r}", run)
 
@@ -195,12 +187,8 @@ class S3IntakeStorage:
         return parse_manifest(data.decode("utf-8"))
 
 
-def read_manifests(
-    settings: S3Settings, template: str, shard_count: int
-) -> set[str]:
+def read_manifests(settings: S3Settings, template: str, shard_count: int) -> set[str]:
     """Every key in a batch's shard manifests (`s3://…/shard-{index:04d}.txt`)."""
-    from ocr_job.storage.s3 import make_client, read_manifest
-
     client = make_client(settings, connect_timeout_s=CONNECT_TIMEOUT_S)
     keys: set[str] = set()
     for index in range(shard_count):
@@ -209,4 +197,3 @@ def read_manifests(
         except StorageError as exc:
             log.warning("a manifest could not be read: %s", describe(exc))
     return keys
-

@@ -7,27 +7,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ocr_operator import COMPLETION_INDEX_KEY, LABEL_ATTEMPT
-from ocr_operator.jobs import Attempt, shard_of
-from ocr_operator.model import RetrySpec
+from ocr_operator.batch.jobs import Attempt, shard_of
+from ocr_operator.batch.model import RetrySpec
+from ocr_operator.kube import COMPLETION_INDEX_KEY, LABEL_ATTEMPT, parse_index_ranges
 from ocr_operator.quantities import scale_memory
 
 OOM_REASON = "OOMKilled"
-
-
-def parse_index_ranges(text: str | None) -> set[int]:
-    """The Job's `completedIndexes`/`failedIndexes` format: `1,3-5,7` -> {1, 3, 4, 5, 7}."""
-    result: set[int] = set()
-    for part in (text or "").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "-" in part:
-            low, high = part.split("-", 1)
-            result.update(range(int(low), int(high) + 1))
-        else:
-            result.add(int(part))
-    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +32,7 @@ class JobOutcome:
 def _condition(job: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     for cond in job.get("status", {}).get("conditions") or []:
         if cond.get("type") == kind and cond.get("status") == "True":
-            return cond
+            return dict(cond)
     return None
 
 
@@ -69,7 +54,7 @@ def job_outcome(job: Mapping[str, Any] | None, attempt: Attempt) -> JobOutcome:
     failed = shards(status.get("failedIndexes")) - completed
     complete = _condition(job, "Complete")
     failed_cond = _condition(job, "Failed")
-    job_failed = bool(failed_cond) and failed_cond.get("reason") != "FailedIndexes"
+    job_failed = failed_cond is not None and failed_cond.get("reason") != "FailedIndexes"
     cond = failed_cond or complete
     return JobOutcome(
         finished=bool(complete or failed_cond),
@@ -193,8 +178,7 @@ def decide_retry(
             attempt=None,
             given_up=frozenset(failed),
             message=(
-                f"{len(oom)} shard(s) ran out of memory at {latest.memory}, "
-                f"the maximum ({retry.max_memory})"
+                f"{len(oom)} shard(s) ran out of memory at {latest.memory}, the maximum ({retry.max_memory})"
             ),
         )
     return RetryDecision(

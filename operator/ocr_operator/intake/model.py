@@ -2,7 +2,7 @@
 
 Nothing here does I/O: batch names, folder names, readiness, the claim record, the batch a
 folder gets, which objects of a finished folder are moved and which arrived late, and the
-status counts. `intake.py` does the I/O around these.
+status counts. `reconcile.py` does the I/O around these.
 """
 
 from __future__ import annotations
@@ -11,19 +11,24 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from ocr_operator import GROUP, VERSION
-from ocr_operator.model import OutputSpec, SourceSpec, SpecModel
+from ocr_operator.batch.model import OutputSpec, SourceSpec, SpecModel
+from ocr_operator.kube import (
+    API_VERSION,
+    GROUP,
+    INTAKE_KIND,
+    KIND,
+    LABEL_INTAKE,
+    LABEL_MANAGED_BY,
+    LABEL_NAME,
+    MANAGER,
+)
 
-INTAKE_PLURAL = "ocrintakes"
-INTAKE_KIND = "OcrIntake"
-LABEL_INTAKE = f"{GROUP}/intake"
 ANNOTATION_FOLDER = f"{GROUP}/intake-folder"
 
 #: Marker objects the intake writes in a folder (top level of the folder).
@@ -35,8 +40,6 @@ DEFAULT_READY_MARKER = "_READY"
 #: A Kubernetes object name that is also a valid label value.
 MAX_NAME = 63
 HASH_LEN = 8
-#: Finished folders kept in status.folders (the counters keep the totals).
-MAX_FINISHED_ENTRIES = 50
 
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")
 _DASHES = re.compile(r"-{2,}")
@@ -329,20 +332,20 @@ def batch_for(
         if value is not None:
             source[key] = value
     return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "OcrBatch",
+        "apiVersion": API_VERSION,
+        "kind": KIND,
         "metadata": {
             "name": name,
             "namespace": meta["namespace"],
             "labels": {
-                "app.kubernetes.io/name": "ocrbatch",
-                "app.kubernetes.io/managed-by": "ocr-operator",
+                LABEL_NAME: "ocrbatch",
+                LABEL_MANAGED_BY: MANAGER,
                 LABEL_INTAKE: label_value(meta["name"]),
             },
             "annotations": {ANNOTATION_FOLDER: folder},
             "ownerReferences": [
                 {
-                    "apiVersion": f"{GROUP}/{VERSION}",
+                    "apiVersion": API_VERSION,
                     "kind": INTAKE_KIND,
                     "name": meta["name"],
                     "uid": meta["uid"],
@@ -393,102 +396,3 @@ def settle(
 
 SUCCESS_PHASES = frozenset({"Succeeded", "PartiallySucceeded"})
 TERMINAL_PHASES = frozenset({*SUCCESS_PHASES, "Failed"})
-
-
-# --------------------------------------------------------------------------- status
-
-
-class FolderState(StrEnum):
-    WAITING = "Waiting"  # seen, not ready yet
-    CLAIMED = "Claimed"  # claim marker written, batch not confirmed
-    RUNNING = "Running"  # batch exists, not finished
-    DONE = "Done"  # batch succeeded; onSuccess applied
-    FAILED = "Failed"  # batch failed; folder kept
-    TAKEN = "ClaimedElsewhere"  # another intake's claim (this or a nested folder)
-
-
-ACTIVE = frozenset({FolderState.CLAIMED, FolderState.RUNNING})
-FINISHED = frozenset({FolderState.DONE, FolderState.FAILED})
-
-
-@dataclass(slots=True)
-class FolderEntry:
-    name: str
-    state: FolderState
-    batch: str | None = None
-    objects: int | None = None
-    fingerprint: str | None = None
-    since: str | None = None
-    phase: str | None = None
-    late_objects: int | None = None
-    claimed_at: str | None = None
-    finished_at: str | None = None
-    message: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_status(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "state": str(self.state)}
-        for key, value in (
-            ("batch", self.batch),
-            ("objects", self.objects),
-            ("fingerprint", self.fingerprint),
-            ("since", self.since),
-            ("phase", self.phase),
-            ("lateObjects", self.late_objects),
-            ("claimedAt", self.claimed_at),
-            ("finishedAt", self.finished_at),
-            ("message", self.message),
-        ):
-            if value is not None:
-                out[key] = value
-        return out
-
-    @classmethod
-    def from_status(cls, entry: Mapping[str, Any]) -> FolderEntry | None:
-        try:
-            state = FolderState(entry["state"])
-            return cls(
-                name=str(entry["name"]),
-                state=state,
-                batch=entry.get("batch"),
-                objects=entry.get("objects"),
-                fingerprint=entry.get("fingerprint"),
-                since=entry.get("since"),
-                phase=entry.get("phase"),
-                late_objects=entry.get("lateObjects"),
-                claimed_at=entry.get("claimedAt"),
-                finished_at=entry.get("finishedAt"),
-                message=entry.get("message"),
-            )
-        except (KeyError, ValueError, TypeError):
-            return None
-
-
-def folders_from_status(status: Mapping[str, Any]) -> dict[str, FolderEntry]:
-    result: dict[str, FolderEntry] = {}
-    for raw in status.get("folders") or []:
-        if isinstance(raw, Mapping) and (entry := FolderEntry.from_status(raw)) is not None:
-            result[entry.name] = entry
-    return result
-
-
-def folders_to_status(folders: Mapping[str, FolderEntry]) -> list[dict[str, Any]]:
-    """Active and waiting folders by name, then the latest finished ones (bounded)."""
-    live = sorted(
-        (f for f in folders.values() if f.state not in FINISHED), key=lambda f: f.name
-    )
-    finished = sorted(
-        (f for f in folders.values() if f.state in FINISHED),
-        key=lambda f: (f.finished_at or "", f.name),
-    )[-MAX_FINISHED_ENTRIES:]
-    return [f.to_status() for f in (*live, *finished)]
-
-
-def counts(folders: Mapping[str, FolderEntry]) -> dict[str, int]:
-    states = [f.state for f in folders.values()]
-    return {
-        "waiting": states.count(FolderState.WAITING),
-        "claimed": states.count(FolderState.CLAIMED),
-        "running": states.count(FolderState.RUNNING),
-        "claimedElsewhere": states.count(FolderState.TAKEN),
-    }

@@ -82,7 +82,9 @@ class Plan:
                     uid=str(owner["uid"]),
                     namespace=str(owner["namespace"]),
                     name=str(owner["name"]),
-                ) if isinstance(owner, dict) else None,
+                )
+                if isinstance(owner, dict)
+                else None,
                 spec_digest=str(data.get("spec_digest") or ""),
                 state=str(data.get("state") or PLANNED),
             )
@@ -99,9 +101,7 @@ class Plan:
 
     def reusable_by(self, uid: str, spec_digest: str) -> bool:
         """A complete plan of this batch made from this very spec."""
-        return (
-            self.owned_by(uid) and self.state == PLANNED and self.spec_digest == spec_digest
-        )
+        return self.owned_by(uid) and self.state == PLANNED and self.spec_digest == spec_digest
 
 
 def manifest_name(index: int) -> str:
@@ -145,8 +145,9 @@ def make_plan(
         total += len(chunk)
         count = index + 1
     return Plan(
-        total=total, shard_count=count, shard_size=shard_size, owner=owner,
+        total=total,
+        shard_count=count,
+        shard_size=shard_size,
+        owner=owner,
         spec_digest=spec_digest,
     )
-
-

@@ -12,8 +12,13 @@ from typing import Any
 import kopf
 
 from ocr_job.config import JobConfig
+from ocr_job.exit_codes import ExitCode
 from ocr_job.sharding import SHARD_INDEXES_ENV
-from ocr_operator import (
+from ocr_operator.batch.model import BatchSpec, s3_url
+from ocr_operator.batch.planner import MANIFEST_PATTERN, MANIFESTS_DIR
+from ocr_operator.batch.s3 import SECRET_ACCESS_KEY, SECRET_SECRET_KEY, endpoint_env
+from ocr_operator.config import OperatorConfig
+from ocr_operator.kube import (
     GROUP,
     LABEL_ATTEMPT,
     LABEL_BATCH,
@@ -24,19 +29,14 @@ from ocr_operator import (
     MANAGER,
     PLURAL,
 )
-from ocr_operator.config import OperatorConfig
-from ocr_operator.model import BatchSpec, s3_url
-from ocr_operator.planner import MANIFEST_PATTERN, MANIFESTS_DIR
 from ocr_operator.quantities import threads_for_cpu
 
 CONTAINER = "worker"
 MAX_NAME = 63
-#: Exit codes of `ocr-job run` (see the worker CLI).
-EXIT_USAGE = 2
+#: A container killed by the kernel (128 + SIGKILL): the OOM killer's exit code.
 EXIT_OOM_KILLED = 137
-#: Env var of a retry Job: the shard index of each completion index, comma-separated.
-SECRET_ACCESS_KEY = "accessKey"
-SECRET_SECRET_KEY = "secretKey"
+#: The memory of an attempt, on its Job.
+ANNOTATION_MEMORY = f"{GROUP}/memory"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,38 +110,33 @@ def worker_identity(owner: Mapping[str, Any], spec: BatchSpec) -> list[dict[str,
         # The pod asks for its token (automountServiceAccountToken in the Job's pod spec).
         objects.append(obj("v1", "ServiceAccount", automountServiceAccountToken=False))
     rbac = "rbac.authorization.k8s.io/v1"
-    objects.append(obj(rbac, "Role", rules=[{
-        "apiGroups": [GROUP],
-        "resources": [f"{PLURAL}/status"],
-        "resourceNames": [batch],
-        "verbs": ["patch"],
-    }]))
-    objects.append(obj(
-        rbac, "RoleBinding",
-        roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        subjects=[{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
-    ))
+    objects.append(
+        obj(
+            rbac,
+            "Role",
+            rules=[
+                {
+                    "apiGroups": [GROUP],
+                    "resources": [f"{PLURAL}/status"],
+                    "resourceNames": [batch],
+                    "verbs": ["patch"],
+                }
+            ],
+        )
+    )
+    objects.append(
+        obj(
+            rbac,
+            "RoleBinding",
+            roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            subjects=[{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+        )
+    )
     return objects
 
 
 def manifest_template(spec: BatchSpec) -> str:
     return s3_url(spec.output.bucket, spec.output.prefix, MANIFESTS_DIR, MANIFEST_PATTERN)
-
-
-def s3_endpoint_env(spec: BatchSpec, config: OperatorConfig) -> dict[str, str]:
-    env: dict[str, str] = {}
-    endpoint = spec.source.endpoint or config.s3_endpoint
-    secure = spec.source.secure
-    if endpoint:
-        if endpoint.startswith("https://"):
-            secure = True if secure is None else secure
-        endpoint = endpoint.removeprefix("https://").removeprefix("http://").rstrip("/")
-        env["OCR_S3_ENDPOINT"] = endpoint
-    if secure is not None:
-        env["OCR_S3_SECURE"] = "true" if secure else "false"
-    if spec.source.region:
-        env["OCR_S3_REGION"] = spec.source.region
-    return env
 
 
 def worker_env(
@@ -162,7 +157,7 @@ def worker_env(
         status_target=f"{namespace}/{batch}",
         status_interval_s=config.worker_status_interval,
     )
-    plain = {**job_config.to_env(), **s3_endpoint_env(spec, config), "HOME": "/tmp"}
+    plain = {**job_config.to_env(), **endpoint_env(spec.source, config), "HOME": "/tmp"}
     if attempt.indexes is not None:
         plain[SHARD_INDEXES_ENV] = ",".join(str(i) for i in attempt.indexes)
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(plain.items())]
@@ -174,9 +169,7 @@ def worker_env(
             env.append(
                 {
                     "name": var,
-                    "valueFrom": {
-                        "secretKeyRef": {"name": spec.source.credentials_secret, "key": key}
-                    },
+                    "valueFrom": {"secretKeyRef": {"name": spec.source.credentials_secret, "key": key}},
                 }
             )
     return env
@@ -191,6 +184,7 @@ def build_job(
     config: OperatorConfig,
 ) -> dict[str, Any]:
     """The Indexed Job of `attempt` for the OcrBatch `owner` (its body: metadata with uid)."""
+    # Long on purpose: one Job manifest written out as the API shows it, read top to bottom.
     meta = owner["metadata"]
     batch, namespace = meta["name"], meta["namespace"]
     labels = {**batch_labels(batch), LABEL_ATTEMPT: str(attempt.number)}
@@ -211,9 +205,7 @@ def build_job(
             "--manifest",
             manifest_template(spec),
         ],
-        "env": worker_env(
-            namespace=namespace, batch=batch, spec=spec, attempt=attempt, config=config
-        ),
+        "env": worker_env(namespace=namespace, batch=batch, spec=spec, attempt=attempt, config=config),
         "resources": {"requests": dict(resources), "limits": dict(resources)},
         "securityContext": {
             "runAsNonRoot": True,
@@ -240,7 +232,7 @@ def build_job(
                     "onExitCodes": {
                         "containerName": CONTAINER,
                         "operator": "In",
-                        "values": [EXIT_USAGE],
+                        "values": [int(ExitCode.USAGE)],
                     },
                 },
                 {
@@ -282,7 +274,7 @@ def build_job(
             "name": job_name(batch, attempt.number),
             "namespace": namespace,
             "labels": job_labels,
-            "annotations": {"ocrbatch.io/memory": attempt.memory},
+            "annotations": {ANNOTATION_MEMORY: attempt.memory},
         },
         "spec": job_spec,
     }

@@ -6,13 +6,13 @@ import logging
 
 import kopf
 
-FIELD_MANAGER = "ocr-operator"
+from ocr_operator.kube import GROUP
 
 
 def configure(settings: kopf.OperatorSettings) -> None:
     # Handler progress and the diff-base live in annotations: the status belongs to the
     # reconciler and the workers (a kopf write there would race them).
-    prefix = "ocrbatch.io"
+    prefix = GROUP
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=prefix)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=prefix, key="last-handled-configuration"

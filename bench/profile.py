@@ -1,0 +1,131 @@
+"""Where the worker's CPU-seconds go, stage by stage, on a folder of pictures.
+
+    python -m bench.profile FOLDER [--limit N] [--threads 1] [--out TABLE.md]
+
+Loads the default engine once and runs the worker's own per-input code
+(`ocr_job.pipeline.process`) on each picture in the folder (sorted, recursively),
+in this process, under cProfile with the *thread's CPU clock* as its timer: with one
+ONNX Runtime thread the models run in the calling thread, so each stage's figure is
+CPU-seconds, which other work on the machine does not inflate (wall-clock would).
+
+Prints a Markdown table: per stage (decode, locating the card, detector, angle
+classifier, recogniser, second opinion, parser) its CPU-seconds over all pictures,
+its share and its milliseconds per picture; and how many recogniser passes a picture
+took (`pipeline._card_views` tries another view while a reading is incomplete).
+cProfile's own overhead falls on the Python-heavy stages (parser, locating), a few %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+#: Stage → the functions (module path suffix, function name) whose cumulative time it is.
+#: A function called inside another stage's function is counted in the inner stage only
+#: where it says so (the detector and the recogniser inside `recognise`).
+STAGES: dict[str, tuple[tuple[str, str], ...]] = {
+    "decode (imaging.decode)": (("ocr_job/imaging.py", "decode"),),
+    "locate the card (imaging.locate_card, fit_view)": (
+        ("ocr_job/imaging.py", "locate_card"), ("ocr_job/imaging.py", "fit_view")),
+    "detector (rapidocr TextDetector, incl. crops)": (("rapidocr/main.py", "detect_and_crop"),),
+    "angle classifier (OnnxEngine._turned_as_the_card)": (
+        ("ocr_job/engines/onnx.py", "_turned_as_the_card"),),
+    "recogniser (rapidocr TextRecognizer)": (("rapidocr/main.py", "recognize_txt"),),
+    "second opinion (OnnxEngine._reread)": (("ocr_job/engines/onnx.py", "_reread"),),
+    "parser (idcard.parse)": (("ocr_job/idcard/__init__.py", "parse"),),
+}
+TOTAL = ("ocr_job/pipeline.py", "process")
+
+
+def pictures(folder: Path) -> list[Path]:
+    suffixes = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+
+
+def cumulative(stats: pstats.Stats, wanted: Iterable[tuple[str, str]]) -> float:
+    """Cumulative seconds of the functions `wanted` ((file suffix, name) pairs)."""
+    total = 0.0
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    for (filename, _line, name), (_cc, _nc, _tt, ct, _callers) in raw.items():
+        if any(filename.endswith(suffix) and name == fn for suffix, fn in wanted):
+            total += ct
+    return total
+
+
+def stage_table(stats: pstats.Stats, images: int, passes: Counter[int]) -> str:
+    """The Markdown table of CPU-seconds per stage."""
+    whole = cumulative(stats, [TOTAL])
+    rows = ["| stage | CPU-s | share | ms per picture |", "|---|---:|---:|---:|"]
+    accounted = 0.0
+    for stage, funcs in STAGES.items():
+        seconds = cumulative(stats, funcs)
+        accounted += seconds
+        rows.append(f"| {stage} | {seconds:.1f} | {100 * seconds / max(whole, 1e-9):.0f}% "
+                    f"| {1000 * seconds / max(images, 1):.0f} |")
+    rest = max(0.0, whole - accounted)
+    rows.append(f"| the rest (records, scaling, boxes, …) | {rest:.1f} "
+                f"| {100 * rest / max(whole, 1e-9):.0f}% | {1000 * rest / max(images, 1):.0f} |")
+    rows.append(f"| **per input, all stages** (`pipeline.process`) | **{whole:.1f}** | 100% "
+                f"| **{1000 * whole / max(images, 1):.0f}** |")
+    spread = ", ".join(f"{n} pass{'es' if n > 1 else ''}: {c}" for n, c in sorted(passes.items()))
+    rows.append("")
+    rows.append(f"{images} pictures; recogniser passes per picture: {spread}.")
+    return "\n".join(rows) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--limit", type=int, default=0, help="at most this many pictures")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, help="also write the table here")
+    parser.add_argument("--pstats", type=Path, help="also dump cProfile's raw stats here")
+    args = parser.parse_args(argv)
+
+    from ocr_job.config import EngineName, JobConfig
+    from ocr_job.engines import load_engine
+    from ocr_job.pipeline import Fetched, process
+    from ocr_job.storage import InputItem
+
+    paths = pictures(args.folder)[: args.limit or None]
+    config = JobConfig(source=str(args.folder), output=str(args.folder))
+    engine = load_engine(EngineName.ONNX, threads=args.threads)
+    calls = Counter[int]()
+    recognise = engine.recognise
+
+    def counted(image: Any) -> Any:
+        counted.n += 1  # type: ignore[attr-defined]
+        return recognise(image)
+
+    engine.recognise = counted  # type: ignore[method-assign]
+    profiler = cProfile.Profile(timer=time.thread_time)
+    started = time.process_time()
+    for path in paths:
+        data = path.read_bytes()
+        counted.n = 0  # type: ignore[attr-defined]
+        profiler.enable()
+        process(Fetched(InputItem(path.name, len(data)), data=data), engine, config)
+        profiler.disable()
+        calls[counted.n] += 1  # type: ignore[attr-defined]
+    cpu = time.process_time() - started
+    stats = pstats.Stats(profiler)
+    table = stage_table(stats, len(paths), calls)
+    table += f"Process CPU-seconds over the loop (all threads, profiler included): {cpu:.1f}.\n"
+    print(table)
+    if args.out:
+        args.out.write_text(table, encoding="utf-8")
+    if args.pstats:
+        stats.dump_stats(str(args.pstats))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""What a batch's status and its Jobs say about its progress: the attempts (to and from the
+status), the shards done and given up, the OOM kills not yet recorded, and the status a
+pass writes. Pure functions, each a step of `reconcile.Reconciler` that can be tested alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ocr_operator.batch.jobs import Attempt, job_name
+from ocr_operator.batch.oom import JobOutcome, OomKill, job_outcome
+from ocr_operator.batch.status import TERMINAL, Counts, Phase, conditions_for
+from ocr_operator.kube import format_index_ranges, iso, parse_index_ranges
+
+#: OOM kills kept in status.oomKills (oomKillCount keeps the total).
+MAX_OOM_ENTRIES = 50
+
+
+def attempts_from_status(status: Mapping[str, Any]) -> list[Attempt]:
+    result = []
+    for entry in status.get("attempts") or []:
+        indexes = entry.get("indexes")
+        result.append(
+            Attempt(
+                number=int(entry["attempt"]),
+                memory=str(entry["memory"]),
+                indexes=tuple(int(i) for i in indexes) if indexes is not None else None,
+                reason=entry.get("reason"),
+            )
+        )
+    return sorted(result, key=lambda a: a.number)
+
+
+def attempt_to_status(batch: str, attempt: Attempt) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "attempt": attempt.number,
+        "job": job_name(batch, attempt.number),
+        "memory": attempt.memory,
+    }
+    if attempt.indexes is not None:
+        entry["indexes"] = list(attempt.indexes)
+    if attempt.reason:
+        entry["reason"] = attempt.reason
+    return entry
+
+
+@dataclass
+class Progress:
+    """One pass's view of a planned batch; the retry step may add an attempt."""
+
+    attempts: list[Attempt]
+    jobs: dict[str, dict[str, Any]]
+    outcomes: dict[int, JobOutcome]
+    #: Shards finished (by any attempt) and shards that will never finish.
+    done: set[int]
+    failed_for_good: set[int]
+    message: str | None
+    #: A Job failed as a whole (FailJob: a usage error of the workers).
+    job_failed: bool
+    retry_pending: bool = field(default=False)
+
+    @property
+    def latest(self) -> Attempt:
+        return self.attempts[-1]
+
+    @property
+    def latest_outcome(self) -> JobOutcome:
+        return self.outcomes[self.latest.number]
+
+    def all_done(self, shard_count: int) -> bool:
+        return self.done >= set(range(shard_count))
+
+    def attempts_status(self, batch: str) -> dict[str, Any]:
+        return {
+            "attempts": [attempt_to_status(batch, a) for a in self.attempts],
+            "jobs": [job_name(batch, a.number) for a in self.attempts],
+        }
+
+
+def progress_of(batch: str, status: Mapping[str, Any], jobs: Iterable[Mapping[str, Any]]) -> Progress:
+    """The attempts of the status, each with the outcome of its Job (missing: not run)."""
+    attempts = attempts_from_status(status)
+    by_name = {str(j["metadata"]["name"]): dict(j) for j in jobs}
+    outcomes = {a.number: job_outcome(by_name.get(job_name(batch, a.number)), a) for a in attempts}
+    done = parse_index_ranges(status.get("completedShards"))
+    for outcome in outcomes.values():
+        done |= outcome.completed
+    failed = next((o for o in outcomes.values() if o.job_failed), None)
+    message: str | None = status.get("message")
+    if failed is not None:
+        message = f"worker Job failed: {failed.reason or 'unknown'}"
+        if failed.message:
+            message += f": {failed.message[:200]}"
+    return Progress(
+        attempts=attempts,
+        jobs=by_name,
+        outcomes=outcomes,
+        done=done,
+        failed_for_good=parse_index_ranges(status.get("failedShards")) - done,
+        message=message,
+        job_failed=failed is not None,
+    )
+
+
+def new_oom_kills(
+    status: Mapping[str, Any], kills: Iterable[OomKill]
+) -> tuple[list[OomKill], dict[str, Any]]:
+    """The kills not in the status yet, and the status fields that record them."""
+    known = {e.get("pod") for e in status.get("oomKills") or []}
+    new = [k for k in kills if k.pod not in known]
+    if not new:
+        return [], {}
+    entries = list(status.get("oomKills") or []) + [k.to_status() for k in new]
+    return new, {
+        "oomKills": entries[-MAX_OOM_ENTRIES:],
+        "oomKillCount": int(status.get("oomKillCount") or 0) + len(new),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """What every step of one pass knows about the batch."""
+
+    body: dict[str, Any]
+    status: dict[str, Any]
+    now: datetime
+    generation: int | None
+
+    @property
+    def namespace(self) -> str:
+        return str(self.body["metadata"]["namespace"])
+
+    @property
+    def name(self) -> str:
+        return str(self.body["metadata"]["name"])
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """The merge step's answer: where the batch stands once its shards stopped."""
+
+    counts: Counts
+    all_done: bool
+    merged: bool
+    given_up: bool
+    message: str | None
+    results: dict[str, str] | None
+
+
+def status_patch(p: Pass, phase: Phase, progress: Progress, ending: Ending) -> dict[str, Any]:
+    """The status fields a pass that got past planning writes (unchanged ones are dropped
+    by `Reconciler._write`)."""
+    message = ending.message
+    if phase == Phase.FAILED and not message:
+        message = "some shards could not finish"
+    shard_count = int(p.status["shardCount"])
+    counts = ending.counts
+    patch: dict[str, Any] = {
+        "phase": str(phase),
+        "total": int(p.status["total"]),
+        "processed": counts.processed,
+        "succeeded": counts.succeeded,
+        "failed": counts.failed,
+        "progress": counts.progress,
+        "completedShards": format_index_ranges(progress.done),
+        "failedShards": format_index_ranges(progress.failed_for_good),
+        **progress.attempts_status(p.name),
+        "conditions": conditions_for(
+            p.status.get("conditions") or [],
+            phase=phase,
+            counts=counts,
+            shard_count=shard_count,
+            message=message,
+            now=p.now,
+            generation=p.generation,
+        ),
+    }
+    if ending.results is not None:
+        patch["results"] = ending.results
+    if p.generation is not None:
+        patch["observedGeneration"] = p.generation
+    if message and phase in (Phase.FAILED, Phase.RUNNING):
+        patch["message"] = message
+    if phase in TERMINAL and not p.status.get("completionTime"):
+        patch["completionTime"] = iso(p.now)
+    return patch
