@@ -31,6 +31,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import pytest
 import urllib3
@@ -107,6 +108,28 @@ def _plain_client(endpoint: str, access: str, secret: str, timeout_s: float) -> 
     )
 
 
+#: Answers of a live server that a retry may get past: under load `weed mini` answers a
+#: PUT with InternalError now and then while it assigns a volume (seen in CI runs).
+_TRANSIENT_CODES = frozenset({"InternalError", "ServiceUnavailable", "SlowDown"})
+_SETUP_ATTEMPTS = 4
+
+
+class _SetupClient(Minio):
+    """A client for test set-up and checks: a request the server answered with a transient
+    error is sent again (a few times, with backoff); a refused connection is not (an
+    outage a test made on purpose stays an error at once)."""
+
+    def _url_open(self, *args: Any, **kwargs: Any) -> Any:
+        for attempt in range(_SETUP_ATTEMPTS):
+            try:
+                return super()._url_open(*args, **kwargs)
+            except S3Error as exc:
+                if exc.code not in _TRANSIENT_CODES or attempt == _SETUP_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.5 * 2**attempt)  # backoff between attempts, not a wait for a state
+        raise AssertionError("unreachable")
+
+
 class S3Server:
     """One `weed mini` process serving S3 on 127.0.0.1, with data under `base_dir`."""
 
@@ -163,8 +186,14 @@ class S3Server:
         }
 
     def client(self, timeout_s: float = 30.0) -> Minio:
-        """A minio client for set-up and checks; it never retries."""
-        return _plain_client(self.endpoint, self.access_key, self.secret_key, timeout_s)
+        """A minio client for set-up and checks: no retries at the HTTP level; a transient
+        error answer is sent again (`_SetupClient`)."""
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s), retries=False, maxsize=16
+        )
+        return _SetupClient(self.endpoint, access_key=self.access_key,
+                            secret_key=self.secret_key, secure=False, region=REGION,
+                            http_client=http)
 
     def make_bucket(self, name: str | None = None) -> str:
         name = name or f"t-{secrets.token_hex(6)}"
@@ -248,7 +277,7 @@ class S3Server:
 
     def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        probe = self.client(timeout_s=5.0)
+        probe = _plain_client(self.endpoint, self.access_key, self.secret_key, 5.0)
         last: BaseException | None = None
         while time.monotonic() < deadline:  # 1. the S3 API answers
             self._check_alive()
@@ -263,7 +292,7 @@ class S3Server:
         # 2. old data reads back (after a restart, GETs fail with InternalError until the
         #    volume server has re-registered) and a write goes through (the first PUT
         #    after a restart can stall for a while).
-        writer = self.client(timeout_s=30.0)
+        writer = _plain_client(self.endpoint, self.access_key, self.secret_key, 30.0)
         while time.monotonic() < deadline:
             self._check_alive()
             try:

@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-DEFAULT_TIMEOUT_S = 20.0
+#: Generous: a wait returns as soon as its condition holds, so only a failure waits this
+#: long; a shared 2-core CI machine can take many seconds for a pass or a poll.
+DEFAULT_TIMEOUT_S = 120.0
 
 
 def wait_for(what: str, fn: Callable[[], Any], timeout: float = DEFAULT_TIMEOUT_S) -> Any:
