@@ -97,12 +97,13 @@ def _free_port_pair(taken: set[int]) -> int:
     raise S3ServerError("no free port pair found")
 
 
-def _plain_client(endpoint: str, access: str, secret: str, timeout_s: float) -> Minio:
-    """A client without any retries (for readiness polling and test set-up)."""
+def _plain_client(endpoint: str, access: str, secret: str, timeout_s: float,
+                  kind: type[Minio] = Minio) -> Minio:
+    """A client without retries at the HTTP level (`kind` may add its own)."""
     http = urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s), retries=False, maxsize=16
     )
-    return Minio(
+    return kind(
         endpoint, access_key=access, secret_key=secret, secure=False, region=REGION,
         http_client=http,
     )
@@ -188,12 +189,8 @@ class S3Server:
     def client(self, timeout_s: float = 30.0) -> Minio:
         """A minio client for set-up and checks: no retries at the HTTP level; a transient
         error answer is sent again (`_SetupClient`)."""
-        http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s), retries=False, maxsize=16
-        )
-        return _SetupClient(self.endpoint, access_key=self.access_key,
-                            secret_key=self.secret_key, secure=False, region=REGION,
-                            http_client=http)
+        return _plain_client(self.endpoint, self.access_key, self.secret_key, timeout_s,
+                             kind=_SetupClient)
 
     def make_bucket(self, name: str | None = None) -> str:
         name = name or f"t-{secrets.token_hex(6)}"
