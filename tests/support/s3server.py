@@ -217,6 +217,7 @@ class S3Server:
             "-s3.port.lance=0",
             "-s3.allowDeleteBucketNotEmpty=false",
             "-s3.autoCreateBucket=false",
+            "-volume.max=4000",
         ]
         for name in COMPONENTS:
             if name != "s3":
