@@ -89,7 +89,11 @@ test: install-test
 # Files already in ruff format's style (the rest is adopted in a commit of its own).
 FORMATTED := operator tests/operator/test_layout.py tests/operator/test_dependencies.py \
 	tests/operator/test_steps.py \
-	tests/support/waiting.py
+	tests/support/waiting.py tests/support/cgroups.py tests/support/job_controller.py \
+	tests/support/kube.py tests/support/kube_emulator.py tests/support/kube_rules.py \
+	tests/support/kubelet.py tests/support/pods.py tests/support/podrunner.py \
+	tests/support/realkube.py tests/support/realkube_binaries.py tests/support/realkube_parts.py \
+	scripts/__init__.py tests/unit/test_support_layout.py
 
 lint: venv
 	$(PIP) install --quiet -e ".[operator,dev]"

@@ -11,7 +11,7 @@ import yaml
 from ocr_operator.batch.model import BatchSpec
 
 from ocr_job.records import ShardPhase, ShardStatus
-from tests.support.kube import admit, crd_schema, schema_errors
+from tests.support.kube_rules import admit, crd_schema, schema_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL: dict[str, Any] = {

@@ -10,13 +10,8 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes import watch
 
-from tests.support.kube import (
-    JOBS,
-    KubeServer,
-    field_selector_matches,
-    label_selector_matches,
-    merge_patch,
-)
+from tests.support.kube import JOBS, KubeServer
+from tests.support.kube_rules import field_selector_matches, label_selector_matches, merge_patch
 
 BATCHES = ("ocrbatch.io", "v1alpha1", "ocrbatches")
 BODY: dict[str, Any] = {

@@ -5,7 +5,7 @@ number through `pipeline.process` with the real onnx engine. No crash, no hang p
 per-item timeout, no internal_error: every input ends as an ok record or an error record
 with its code.
 
-The fuzzer (tests/e2e/cluster/fuzzing.py) runs as child processes in memory cgroups about a
+The fuzzer (scripts/fuzzing.py) runs as child processes in memory cgroups about a
 worker's size, so a segfault in a native decoder, a runaway allocation or a hang in C fails
 this test with the child's output instead of killing pytest."""
 
@@ -39,14 +39,14 @@ pytestmark = pytest.mark.timeout(int(TIMEOUT_S + 600))
 
 def run_fuzzer(args: list[str], limit_bytes: int, timeout_s: float
                ) -> tuple[subprocess.CompletedProcess[str], int, int | None]:  # fmt: skip
-    """`python -m tests.e2e.cluster.fuzzing ARGS` in a memory cgroup: (process, OOM kills, peak)."""
+    """`python -m scripts.fuzzing ARGS` in a memory cgroup: (process, OOM kills, peak)."""
     group = MemoryCgroup(f"{CGROUP_PREFIX}fuzz-{secrets.token_hex(3)}", limit_bytes)
     try:
         with tempfile.TemporaryDirectory(prefix="ocrbatch-fuzz-") as home:
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "LANG": "C.UTF-8",
                    "PYTHONPATH": str(ROOT)}  # fmt: skip
             wrapper = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(group.procs),
-                       sys.executable, "-m", "tests.e2e.cluster.fuzzing", *args]  # fmt: skip
+                       sys.executable, "-m", "scripts.fuzzing", *args]  # fmt: skip
             proc = subprocess.run(wrapper, cwd=ROOT, env=env, capture_output=True, text=True,
                                   timeout=timeout_s, check=False)  # fmt: skip
         return proc, group.oom_kills(), group.peak_bytes()
@@ -92,7 +92,7 @@ def test_garbage_bytes_get_records_not_crashes(leak_log: LeakLog) -> None:
 
 def test_the_fuzzer_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
     """The harness is not vacuous: an exception in the checked path fails the run."""
-    from tests.e2e.cluster import fuzzing
+    from scripts import fuzzing
 
     def broken(data: bytes, max_pixels: int) -> object:
         raise ValueError("a bug")

@@ -47,7 +47,7 @@ from ocr_operator.intake.status import (
 from ocr_operator.intake.storage import S3IntakeStorage
 from ocr_operator.kube import INTAKE_PLURAL, LABEL_INTAKE
 
-from tests.support.kube import admit, crd_schema, schema_errors
+from tests.support.kube_rules import admit, crd_schema, schema_errors
 from tests.support.s3server import S3Server
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -330,7 +330,7 @@ def test_crd_rejects(schema: dict[str, Any], change: dict[str, Any], field: str)
 
 
 def admit_defaults_only(obj: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    from tests.support.kube import apply_defaults, prune
+    from tests.support.kube_rules import apply_defaults, prune
 
     return apply_defaults(prune(copy.deepcopy(obj), schema), schema)
 

@@ -1,6 +1,6 @@
 """Every JSON fixture: boxes in, the expected side, fields, checks and warning codes out.
 
-A fixture captured through the pipeline's reading step (`capture_classes`) also holds what
+A fixture captured through the pipeline's reading step (`scripts/capture_classes.py`) also holds what
 the engine read where the parser asked it to look again (`looked_again`: per place, the box
 added, or null for nothing read) and its second opinions (`read_again`: per box index, the
 text and score): they are replayed as the pipeline does, parsing again after each."""

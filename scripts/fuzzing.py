@@ -2,12 +2,12 @@
 preprocess path (`imaging.decode` + `imaging.locate_card`) and through the whole item path
 (`pipeline.process` with the real onnx engine, loaded once).
 
-Run as a child process by `test_7_garbage_input.py`, inside a memory cgroup, so that a crash
+Run as a child process by `tests/e2e/cluster/test_7_garbage_input.py`, inside a memory cgroup, so that a crash
 in native code (a segfault in a decoder), a runaway allocation (OOM kill) or a hang in C
 (no Python signal can interrupt it; `faulthandler` dumps the stack and exits) fails the test
 instead of taking pytest down:
 
-    python -m tests.e2e.cluster.fuzzing --examples 250 --pipeline-examples 12 [--seed N | --random]
+    python -m scripts.fuzzing --examples 250 --pipeline-examples 12 [--seed N | --random]
 
 Seeds are real generated cards in every format the worker reads; the mutations are
 truncations, bit flips, overwritten and inserted or deleted chunks, and header edits that

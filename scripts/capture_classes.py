@@ -8,9 +8,9 @@ goes through the pipeline's reading step (`pipeline._recognise_and_parse`) with 
 engine, and everything the engine said is saved: the boxes, what it read where the parser
 asked it to look again, and its second opinions::
 
-    python -m tests.unit.idcard.capture_classes [CASE ...]
+    python -m scripts.capture_classes [CASE ...]
 
-writes `fixtures/engine_class<N>_<case>.json`. The expected fields are the person's, never
+writes `tests/unit/idcard/fixtures/engine_class<N>_<case>.json`. The expected fields are the person's, never
 the parser's output; a case is kept only when the parser before this issue read it
 wrong (checked by running that parser's fixture test on it).
 
@@ -25,16 +25,13 @@ import json
 import random
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ocr_job.engines.base import TextBox
+from scripts.capture_fixtures import FIXTURES, expected_checks
 
-from .capture import expected_checks
-
-FIXTURES = Path(__file__).parent / "fixtures"
 WIDTH = 960
 HEIGHT = 606
 

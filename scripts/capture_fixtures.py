@@ -1,12 +1,12 @@
 """Save real engine box lists of synthetic cards as parser fixtures.
 
 Needs the engine and the generator (not the unit tests): run
-`python -m tests.unit.idcard.capture [count] [seed] [level] [skew]` to write
-`fixtures/engine_<level>_s<seed>_*.json`. Each card is cropped with its true corners (as
+`python -m scripts.capture_fixtures [count] [seed] [level] [skew]` to write
+`tests/unit/idcard/fixtures/engine_<level>_s<seed>_*.json`. Each card is cropped with its true corners (as
 the pipeline would) and then turned by a random angle within ±skew degrees.
 The expected fields are the generator's true labels, never the parser's output.
 
-`python -m tests.unit.idcard.capture --view SET SOURCE VIEW` prints the boxes the
+`python -m scripts.capture_fixtures --view SET SOURCE VIEW` prints the boxes the
 pipeline hands the parser for its view VIEW (in the order it tries them: the located card,
 the whole picture, the whole picture turned 90°) of picture SOURCE of a generated set, as
 JSON, for a fixture whose expected values are then written by hand from the set's labels.
@@ -27,7 +27,7 @@ import numpy as np
 from ocr_job.idcard import idnumber
 from ocr_job.idcard.vocab import is_known_ethnicity
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "unit" / "idcard" / "fixtures"
 
 
 def crop(image: np.ndarray, corners: list[list[float]], width: int) -> np.ndarray:
