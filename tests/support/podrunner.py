@@ -12,7 +12,9 @@ node's capacity):
   `podFailurePolicy` and `suspend`;
 * the kubelet's part (`tests/support/kubelet.py`, `Kubelet`): each pod's container as a
   local process in a memory cgroup of its own (`tests/support/cgroups.py`), its outcome as
-  Pod status (Completed/Error/OOMKilled).
+  Pod status (Completed/Error/OOMKilled); with `OCRBATCH_E2E_RUNTIME=podman`
+  (`tests/support/podman_kubelet.py`, `PodmanKubelet`) as a podman container of the pod's
+  image instead (the worker image `make images` builds).
 
 Like a cluster's mutating admission policy (a MutatingAdmissionPolicy or webhook), `add_env`
 sets env vars in the container of every pod created afterwards whose labels match (e.g. the
@@ -49,9 +51,11 @@ from tests.support.cgroups import (
     own_memory_cgroup,
     reachable_by_others,
 )
+from tests.support.containers import requested_runtime
 from tests.support.job_controller import IndexedJob, failure_action, format_ranges
 from tests.support.kube import JOBS, PODS, KubeServer
 from tests.support.kubelet import Kubelet
+from tests.support.podman_kubelet import PodmanKubelet
 from tests.support.pods import PodRun
 
 log = logging.getLogger(__name__)
@@ -73,8 +77,12 @@ class PodRunner:
         grace_s: float = 5.0,
         honour_run_as: bool = True,
         bin_dir: Path | None = None,
+        runtime: str | None = None,
     ) -> None:
         self.kube = kube
+        #: "processes" (local processes, `Kubelet`) or "podman" (containers of the pod's
+        #: image, `PodmanKubelet`); default: $OCRBATCH_E2E_RUNTIME, else processes.
+        self.runtime = runtime or requested_runtime()
         self.namespaces = list(namespaces)
         self.max_processes = max_processes
         self.poll_s = poll_s
@@ -96,7 +104,7 @@ class PodRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pod_threads: list[threading.Thread] = []
-        self.kubelet = Kubelet(
+        self.kubelet = (PodmanKubelet if self.runtime == "podman" else Kubelet)(
             kube,
             self.workdir,
             self.kubeconfig,

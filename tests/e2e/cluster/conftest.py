@@ -38,6 +38,7 @@ from ocr_operator.handlers import OperatorState, register  # noqa: E402
 
 from ocr_job.records import CSV_COLUMNS, ResultRecord  # noqa: E402
 from ocr_job.synth import generate_set, load_labels  # noqa: E402
+from tests.support.containers import podman_unavailable, requested_runtime  # noqa: E402
 from tests.support.kube import EVENTS, JOBS, PODS, SECRETS, KubeServer, load_crd  # noqa: E402
 from tests.support.podrunner import (  # noqa: E402
     PodRun,
@@ -164,12 +165,22 @@ def leak_log() -> LeakLog:
 _UNAVAILABLE: list[str | None] = []
 
 
+#: How pods run: local processes (default) or podman containers of the worker image
+#: (OCRBATCH_E2E_RUNTIME=podman, `make e2e-podman`; tests/support/containers.py).
+RUNTIME = requested_runtime()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _cgroups_needed() -> None:
     if not _UNAVAILABLE:
-        _UNAVAILABLE.append(cgroups_unavailable())
+        reason = cgroups_unavailable()
+        if reason is None and RUNTIME == "podman":
+            reason = podman_unavailable(OperatorConfig().worker_image)
+        _UNAVAILABLE.append(reason)
+        if reason is None and RUNTIME == "podman":
+            report(f"pods run as podman containers of {OperatorConfig().worker_image}")
     if _UNAVAILABLE[0]:
-        pytest.skip(f"the cluster e2e suite runs pods in memory cgroups: {_UNAVAILABLE[0]}")
+        pytest.skip(f"the cluster e2e suite runs pods in memory cgroups ({RUNTIME}): {_UNAVAILABLE[0]}")
 
 
 # ---------------------------------------------------------------------------- card sets

@@ -80,7 +80,8 @@ def kube() -> Iterator[KubeServer]:
 
 @pytest.fixture
 def runner(kube: KubeServer) -> Iterator[PodRunner]:
-    with PodRunner(kube, [NS], retry_delay_s=0.1, grace_s=1.0) as pods:
+    # Throwaway Python scripts, no image: the process runtime whatever OCRBATCH_E2E_RUNTIME says.
+    with PodRunner(kube, [NS], retry_delay_s=0.1, grace_s=1.0, runtime="processes") as pods:
         yield pods
     assert pods.cgroup_paths and pods.leftover_cgroups() == [], "every cgroup made is removed"
 
