@@ -168,6 +168,8 @@ _UNAVAILABLE: list[str | None] = []
 #: How pods run: local processes (default) or podman containers of the worker image
 #: (OCRBATCH_E2E_RUNTIME=podman, `make e2e-podman`; tests/support/containers.py).
 RUNTIME = requested_runtime()
+#: The image of the operator's worker Jobs: with podman, the one `make images` built.
+WORKER_IMAGE = OperatorConfig().worker_image if RUNTIME == "podman" else "ocrbatch-worker:e2e"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -175,10 +177,10 @@ def _cgroups_needed() -> None:
     if not _UNAVAILABLE:
         reason = cgroups_unavailable()
         if reason is None and RUNTIME == "podman":
-            reason = podman_unavailable(OperatorConfig().worker_image)
+            reason = podman_unavailable(WORKER_IMAGE)
         _UNAVAILABLE.append(reason)
         if reason is None and RUNTIME == "podman":
-            report(f"pods run as podman containers of {OperatorConfig().worker_image}")
+            report(f"pods run as podman containers of {WORKER_IMAGE}")
     if _UNAVAILABLE[0]:
         pytest.skip(f"the cluster e2e suite runs pods in memory cgroups ({RUNTIME}): {_UNAVAILABLE[0]}")
 
@@ -322,7 +324,7 @@ class World:
         state = OperatorState(
             config=OperatorConfig(
                 s3_endpoint=self.s3.endpoint, resync_seconds=2.0,
-                worker_image="ocrbatch-worker:e2e", worker_status_interval=1.0,
+                worker_image=WORKER_IMAGE, worker_status_interval=1.0,
             ),
             namespaces=[NAMESPACE],
             cluster_factory=lambda: KubeCluster(self.api, [NAMESPACE]),
