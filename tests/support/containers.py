@@ -185,11 +185,15 @@ class ContainerSpec:
         if uid == 0:
             raise ContainerError("runAsNonRoot and the container would run as root")
 
-    def create_args(self, name: str, env_file: Path, cgroup_parent: str | None) -> list[str]:
+    def create_args(
+        self, name: str, env_file: Path, cgroup_parent: str | None, pidfile: Path | None = None
+    ) -> list[str]:
         """The `podman create` arguments."""
         args = ["create", "--name", name, "--pull", "never", *ULIMITS, "--network", "host",
                 "--hostname", self.hostname, "--env-file", str(env_file),
                 "--cgroups", "no-conmon"]  # fmt: skip
+        if pidfile is not None:
+            args += ["--pidfile", str(pidfile)]
         if cgroup_parent:
             args += ["--cgroup-parent", cgroup_parent]
         if self.command:
@@ -254,7 +258,10 @@ class Container:
         env_file = workdir / "env"
         env_file.touch(mode=0o600)
         env_file.write_text(spec.env_file_text(), encoding="utf-8")
-        self.id = podman(*spec.create_args(name, env_file, cgroup_parent)).strip()
+        #: podman writes the container's host pid here when it starts (cheaper to watch
+        #: than `podman inspect`).
+        self.pidfile = workdir / "pid"
+        self.id = podman(*spec.create_args(name, env_file, cgroup_parent, self.pidfile)).strip()
         env_file.unlink()
         self.static_dir = Path(podman("inspect", "--format", "{{.StaticDir}}", self.id).strip())
 
@@ -275,10 +282,9 @@ class Container:
         container ended first)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            state = self.state()
-            if state.get("Pid"):
-                return int(state["Pid"])
-            if state.get("Status") in ("exited", "stopped") or client.poll() is not None:
+            with contextlib.suppress(OSError, ValueError):
+                return int(self.pidfile.read_text().strip())
+            if client.poll() is not None:
                 return None
             time.sleep(0.05)
         return None
