@@ -12,6 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ocr_job.imaging import CARD_ASPECT, CROPPED_CARD_ASPECT
 from ocr_job.records import Crops
 from ocr_job.storage import Sink
 from ocr_job.storage.base import RECORD_SUFFIX, is_plain_key, mapped_name
@@ -39,6 +40,9 @@ def make_crops(view: np.ndarray, side: str | None, turned: bool) -> dict[str, by
     if side is None:
         return {}
     card = np.ascontiguousarray(view[::-1, ::-1]) if turned else view
+    h, w = card.shape[:2]
+    if abs(w / h / CARD_ASPECT - 1) < CROPPED_CARD_ASPECT:  # a picture cut to the card
+        card = cv2.resize(card, (w, round(w / CARD_ASPECT)), interpolation=cv2.INTER_AREA)
     out = {"card": encode(card)}
     if side == "front":
         out["portrait"] = encode(portrait(card))

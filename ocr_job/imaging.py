@@ -522,7 +522,8 @@ def find_card_quad(image: np.ndarray) -> np.ndarray | None:
     return quads[0]
 
 
-def card_quads(image: np.ndarray, min_share: float = 0.12) -> tuple[list[np.ndarray], bool]:
+def card_quads(image: np.ndarray, min_share: float = 0.12,
+               loose: bool = False) -> tuple[list[np.ndarray], bool]:
     """Every clear card outline in `image`.
 
     Candidates come from several edge and threshold maps. Each candidate's sides are
@@ -532,7 +533,8 @@ def card_quads(image: np.ndarray, min_share: float = 0.12) -> tuple[list[np.ndar
     false regions in threshold maps; a card's printed pattern has edges everywhere, but
     not in one direction along a line). Outlines are returned largest first (float32, image
     coords), each covering at least `min_share` of the picture, with whether the picture
-    itself is card-shaped (cropped to a card).
+    itself is card-shaped (cropped to a card). `loose`: a side may be mostly hidden (by a
+    finger over the card's edge) when the others run along edges.
     """
     h, w = image.shape[:2]
     scale = min(1.0, 640 / max(h, w))
@@ -554,7 +556,8 @@ def card_quads(image: np.ndarray, min_share: float = 0.12) -> tuple[list[np.ndar
                 continue  # none, or the frame of the picture
             quad = _refine_sides(quad, edges.points, band)
             sides = [edges.support(quad[i], quad[(i + 1) % 4]) for i in range(4)]
-            if sum(sides) / 4 >= 0.75 and min(sides) >= 0.5:
+            least, mean = (0.2, 0.65) if loose else (0.5, 0.75)
+            if sum(sides) / 4 >= mean and min(sides) >= least:
                 candidates.append(quad)
     candidates.sort(key=cv2.contourArea, reverse=True)
     return [(quad / scale).astype(np.float32) for quad in candidates], card_shaped

@@ -218,7 +218,7 @@ def _read_card(item: InputItem, data: bytes, engine: Engine, config: JobConfig,
         raise ImageError(ErrorCode.NO_CARD_FOUND, "no ID card was recognised in the image")
     with _timed(timings, "quality"):
         seen = quality.inspect(best_view, best.side, best_turned, best_view is located.image
-                               and located.found_quad)
+                               and located.found_quad, scene)
         if config.crops:
             crops_out.update(crops.make_crops(best_view, best.side, best_turned))
     return ResultRecord(

@@ -76,6 +76,9 @@ class Survey:
 
     warnings: list[str] = field(default_factory=list)
     quads: int = 0
+    #: The card straightened from an outline found only loosely (a side hidden, e.g. by a
+    #: finger), for `inspect` when the card was read without an outline; else None.
+    card: np.ndarray | None = None
 
 
 @dataclass
@@ -100,7 +103,13 @@ def survey(image: np.ndarray) -> Survey:
     out.quads = len(quads)
     if len(quads) >= 2 and cv2.contourArea(quads[1]) >= OTHER_CARD_SHARE * cv2.contourArea(quads[0]):
         out.warnings.append("multiple_cards")
-    if _incomplete(image, quads[0] if quads else None, card_shaped):
+    outline = quads[0] if quads else None
+    if outline is None and not card_shaped:
+        loose, _ = imaging.card_quads(image, loose=True)
+        if loose:
+            outline = loose[0]
+            out.card = imaging._warp(image, outline, 1000)
+    if _incomplete(image, outline, card_shaped):
         out.warnings.append("card_incomplete")
     return out
 
@@ -118,8 +127,8 @@ def _distinct(quads: list[np.ndarray]) -> list[np.ndarray]:
 
 def _incomplete(image: np.ndarray, quad: np.ndarray | None, card_shaped: bool) -> bool:
     h, w = image.shape[:2]
-    if quad is not None:
-        margin = -0.005 * max(h, w)
+    if quad is not None:  # a corner at (within 0.5 % of) the picture's edge, or beyond
+        margin = 0.005 * max(h, w)
         xs, ys = quad[:, 0], quad[:, 1]
         return bool((xs < margin).any() or (ys < margin).any() or (xs > w - 1 - margin).any()
                     or (ys > h - 1 - margin).any())  # fmt: skip
@@ -174,7 +183,7 @@ def _cut_outline(poly: np.ndarray, edges: imaging._Edges, size: tuple[int, int],
         if length >= 0.15 * min(w, h) and \
                 edges.support(a.astype(np.float32), b.astype(np.float32)) >= 0.7:
             backed += 1
-    return border >= 0.1 * min(w, h) and backed >= 2
+    return border >= 0.2 * min(w, h) and backed >= 2
 
 
 def _on_border(point: np.ndarray, w: int, h: int, near: float) -> bool:
@@ -185,9 +194,14 @@ def _on_border(point: np.ndarray, w: int, h: int, near: float) -> bool:
 # --------------------------------------------------------------------------- the card
 
 
-def inspect(card: np.ndarray, side: str | None, turned: bool, located: bool) -> Inspection:
+def inspect(card: np.ndarray, side: str | None, turned: bool, located: bool,
+            scene: Survey | None = None) -> Inspection:
     """The card's quality and warnings. `card`: BGR as read (straightened and ID-1 when
-    `located`, or a picture cut to the card); `turned`: the card is upside down in it."""
+    `located`, or a picture cut to the card); `turned`: the card is upside down in it.
+    A card read without its outline is measured on the survey's loosely found one, if any
+    (its orientation in the picture is the one it was read in)."""
+    if not located and scene is not None and scene.card is not None:
+        card, located = scene.card, True
     view = imaging.fit(card, 1000) if card.shape[1] > 1000 else card
     scale = 1000 / view.shape[1]
     h, w = view.shape[:2]
@@ -198,11 +212,11 @@ def inspect(card: np.ndarray, side: str | None, turned: bool, located: bool) -> 
     grey = cv2.cvtColor(view, cv2.COLOR_BGR2GRAY)
     measures = {
         "edge_width": edge_width(grey) * scale,
-        "glare": glare_share(view, grey, text),
-        "chroma": chroma_spread(lab, inset),
-        # Without the card's outline, a woven or grained background would count.
+        # Without the card's outline, a white or blown-out background would count.
+        "glare": glare_share(view, text) if located else 0.0,
+        "chroma": chroma_spread(view, inset),
+        # Without it, a woven or grained background would count; or pass for an occluder.
         "screen_peaks": spectral_peaks(view) if located else 0.0,
-        # Without the card's outline, the picture's background would pass for an occluder.
         "occluder": occluder_share(view, lab, grey, text) if located else 0.0,
     }
     sharpness = float(np.clip((8.0 - measures["edge_width"]) / 6.5, 0.0, 1.0))
@@ -270,31 +284,37 @@ def edge_width(grey: np.ndarray) -> float:
     return max(widths) if widths else 8.0  # no edge worth the name: as blurred as it gets
 
 
-def glare_share(view: np.ndarray, grey: np.ndarray, text: np.ndarray) -> float:
+def glare_share(view: np.ndarray, text: np.ndarray) -> float:
     """The share of the text area in the largest saturated patch in it that stands out
-    from the card around it (the ring around the patch is darker: a highlight, not a card
-    printed or lit white all over)."""
+    from the card around it (most of the ring around it is not saturated): a highlight,
+    not a card, paper or copy printed or lit white all over."""
     saturated = (view.min(axis=2) >= SATURATED).astype(np.uint8)
     saturated = cv2.morphologyEx(saturated, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     saturated &= text.astype(np.uint8)
+    area_of_text = max(1, int(text.sum()))
+    if int(saturated.sum()) > 0.5 * area_of_text:
+        return 0.0  # blown out, or white, all over: no highlight stands out
     count, labels, stats, _ = cv2.connectedComponentsWithStats(saturated, connectivity=8)
-    if count <= 1 or np.median(grey[text]) > SATURATED - 10:
-        return 0.0  # nothing saturated, or a card blown out (or printed white) all over
     best = 0
     for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:5] + 1:
         area = int(stats[i, cv2.CC_STAT_AREA])
         blob = (labels == i).astype(np.uint8)
         reach = max(9, int(np.sqrt(area)))
         ring = (cv2.dilate(blob, np.ones((reach, reach), np.uint8)) > 0) & (blob == 0) & text
-        if ring.any() and np.median(grey[ring]) <= SATURATED - 5:
+        if ring.any() and saturated[ring].mean() < 0.5:
             best = max(best, area)
-    return best / max(1, int(text.sum()))
+    return best / area_of_text
 
 
-def chroma_spread(lab: np.ndarray, mask: np.ndarray | None) -> float:
-    """99th percentile of the distance of each pixel's (a*, b*) from the median's."""
-    ab = lab[..., 1:].reshape(-1, 2) if mask is None else lab[..., 1:][mask]
-    ab = ab[:: max(1, len(ab) // 100_000)].astype(np.float32)
+def chroma_spread(view: np.ndarray, mask: np.ndarray) -> float:
+    """How much colour the card holds: each channel scaled so its bright end (99th
+    percentile) is white (a cast from the light or the paper multiplies every channel),
+    then the 99th percentile of the distance of each pixel's (a*, b*) from the median's."""
+    pixels = view[mask][:: max(1, int(mask.sum()) // 100_000)].astype(np.float32)
+    white = np.maximum(np.percentile(pixels, 99, axis=0), 1.0)
+    balanced = np.clip(pixels * (255 / white), 0, 255).astype(np.uint8)
+    ab = cv2.cvtColor(balanced.reshape(-1, 1, 3), cv2.COLOR_BGR2LAB).reshape(-1, 3)[:, 1:]
+    ab = ab.astype(np.float32)
     centre = np.median(ab, axis=0)
     return float(np.percentile(np.hypot(*(ab - centre).T), 99))
 

@@ -10,7 +10,8 @@ Kinds (`KINDS`), each a pure function of its key:
 * ``screen``: the card shown on a screen (its pixels drawn as RGB sub-pixel stripes with a
   dark grid) and photographed: the camera samples the grid, which makes moiré.
 * ``cut``: a photo whose card runs past one or two edges of the picture (8–35 % of it).
-* ``finger``: a finger-shaped, skin-coloured occluder over the card's text.
+* ``finger``: a finger-shaped, skin-coloured occluder over the card's text, reaching in
+  from 6–20 mm beyond the card's edge (a thumb holding the card).
 * ``glare``: a saturated highlight over the card's text.
 * ``blur``: a card out of focus (Gaussian, 2.5–4.5 px a 1,000 px card) or shaken (motion
   blur of 14–28 px a 1,000 px card).
@@ -286,8 +287,10 @@ def _finger(render: Render, rng: random.Random) -> Made:
         np.array([[0, 0], [85.6, 0], [85.6, 54], [0, 54]], np.float32), corners)
     tip = cv2.perspectiveTransform(np.array([[tip_mm]], np.float32), matrix)[0, 0]
     side = rng.choice(("bottom", "left", "top"))
-    start_mm = {"bottom": (tip_mm[0] + rng.uniform(-10, 10), 80.0), "left": (-30.0, tip_mm[1]),
-                "top": (tip_mm[0] + rng.uniform(-10, 10), -30.0)}[side]
+    beyond = rng.uniform(6, 20)  # a thumb holding the card by its edge
+    start_mm = {"bottom": (tip_mm[0] + rng.uniform(-10, 10), 54 + beyond),
+                "left": (-beyond, tip_mm[1]),
+                "top": (tip_mm[0] + rng.uniform(-10, 10), -beyond)}[side]
     start = cv2.perspectiveTransform(np.array([[start_mm]], np.float32), matrix)[0, 0]
     width = card_w * rng.uniform(0.14, 0.2)
     _draw_finger(image, start, tip, width, rng)
