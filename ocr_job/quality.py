@@ -294,7 +294,7 @@ def glare_share(view: np.ndarray, text: np.ndarray) -> float:
     area_of_text = max(1, int(text.sum()))
     if int(saturated.sum()) > 0.5 * area_of_text:
         return 0.0  # blown out, or white, all over: no highlight stands out
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(saturated, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(saturated, connectivity=8)
     best = 0
     for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:5] + 1:
         area = int(stats[i, cv2.CC_STAT_AREA])
