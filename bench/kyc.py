@@ -13,7 +13,8 @@ as the pipeline runs them on the view it read. `--pipeline` runs the real worker
 and cases the engine cannot read (no side) count as misses.
 
 Per warning: TP, FP, FN, precision, recall, and its false-alarm rate on the clean colour
-cases (the share of them that raise it), against the issue's targets.
+cases (the share of them that raise it), against the issue's targets (none is set for
+`multiple_cards`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from ocr_job.synth.layouts import STYLES
 TARGETS: dict[str, tuple[float, float]] = {
     "photocopy": (0.9, 0.02), "card_incomplete": (0.9, 0.02), "glare": (0.9, 0.02),
     "image_blurry": (0.9, 0.02), "screen_recapture": (0.8, 0.05), "occlusion": (0.8, 0.05),
-    "multiple_cards": (0.9, 0.02),
 }  # fmt: skip
 
 
@@ -86,10 +86,11 @@ def score(results: Iterable[tuple[str, frozenset[str], set[str]]]) -> dict[str, 
             "false_alarms": round(alarms / len(clean), 3) if clean else None,
             "clean_cases": len(clean),
         }  # fmt: skip
-        least, most = TARGETS[code]
         entry = per[code]
-        entry["met"] = (entry["recall"] is not None and entry["recall"] >= least
-                        and entry["false_alarms"] is not None and entry["false_alarms"] <= most)
+        if code in TARGETS:  # the issue sets none for multiple_cards
+            least, most = TARGETS[code]
+            entry["met"] = (entry["recall"] is not None and entry["recall"] >= least
+                            and entry["false_alarms"] is not None and entry["false_alarms"] <= most)
     kinds: dict[str, dict[str, int]] = {}
     for kind, _, got in rows:
         counts = kinds.setdefault(kind, {"cases": 0})
@@ -103,10 +104,13 @@ def report(result: dict[str, Any]) -> str:
     lines = ["| warning | TP | FP | FN | precision | recall | false alarms (clean) | target | met |",
              "|---|---|---|---|---|---|---|---|---|"]
     for code, r in result["warnings"].items():
-        least, most = TARGETS[code]
+        target, met = "–", "–"
+        if code in TARGETS:
+            target = f"≥ {TARGETS[code][0]:.0%} / ≤ {TARGETS[code][1]:.0%}"
+            met = "yes" if r["met"] else "NO"
         lines.append(f"| `{code}` | {r['tp']} | {r['fp']} | {r['fn']} | {_pct(r['precision'])} | "
                      f"{_pct(r['recall'])} | {_pct(r['false_alarms'])} of {r['clean_cases']} | "
-                     f"≥ {least:.0%} / ≤ {most:.0%} | {'yes' if r['met'] else 'NO'} |")
+                     f"{target} | {met} |")
     lines += ["", "| kind | cases | warnings raised |", "|---|---|---|"]
     for kind, counts in result["kinds"].items():
         raised = ", ".join(f"{c} {n}" for c, n in sorted(counts.items()) if c != "cases") or "none"
@@ -125,13 +129,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-kind", type=int, default=16)
     parser.add_argument("--styles", default=",".join(STYLES))
     parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--clean-per-kind", type=int, default=None,
+                        help="cases of each clean kind (default: 3 × --per-kind)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--pipeline", action="store_true", help="score the real worker's records")
     parser.add_argument("--output", type=Path, help="the worker's output (with --pipeline)")
     args = parser.parse_args(argv)
     styles, kinds = tuple(args.styles.split(",")), tuple(args.kinds.split(","))
-    named = [(f"s{seed}/{name}", case) for seed in (int(s) for s in args.seeds.split(","))
-             for name, case in cases(seed, args.per_kind, styles, kinds)]  # fmt: skip
+    clean_count = args.clean_per_kind or 3 * args.per_kind
+    named = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for kind in kinds:
+            count = clean_count if kind in CLEAN_KINDS else args.per_kind
+            named += [(f"s{seed}/{name}", case) for name, case in cases(seed, count, styles, (kind,))]
     if args.pipeline:
         output = args.output or Path(tempfile.mkdtemp(prefix="bench-kyc-"))
         found = detect_with_worker(named, output)

@@ -522,8 +522,8 @@ def find_card_quad(image: np.ndarray) -> np.ndarray | None:
     return quads[0]
 
 
-def card_quads(image: np.ndarray, min_share: float = 0.12,
-               loose: bool = False) -> tuple[list[np.ndarray], bool]:
+def card_quads(image: np.ndarray, min_share: float = 0.12, loose: bool = False,
+               cut: bool = False) -> tuple[list[np.ndarray], bool]:
     """Every clear card outline in `image`.
 
     Candidates come from several edge and threshold maps. Each candidate's sides are
@@ -534,7 +534,9 @@ def card_quads(image: np.ndarray, min_share: float = 0.12,
     not in one direction along a line). Outlines are returned largest first (float32, image
     coords), each covering at least `min_share` of the picture, with whether the picture
     itself is card-shaped (cropped to a card). `loose`: a side may be mostly hidden (by a
-    finger over the card's edge) when the others run along edges.
+    finger over the card's edge) when the others run along edges. `cut`: only outlines
+    with a side along the picture's border, which needs no edge there (a card cut by the
+    picture's edge; any share of it may be cut off, so any aspect from 1:1 to 3:1).
     """
     h, w = image.shape[:2]
     scale = min(1.0, 640 / max(h, w))
@@ -551,11 +553,18 @@ def card_quads(image: np.ndarray, min_share: float = 0.12,
     for region in _edge_maps(grey):
         contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:5]:
-            quad = _quad_of(contour, area, min_share)
+            quad = _quad_of(contour, area, min_share, (0.9, 3.0) if cut else (1.25, 2.0),
+                            (0.02, 0.03, 0.05, 0.08, 0.12) if loose else (0.02, 0.03, 0.05))
             if quad is None or cv2.contourArea(quad) > 0.93 * area:
                 continue  # none, or the frame of the picture
             quad = _refine_sides(quad, edges.points, band)
             sides = [edges.support(quad[i], quad[(i + 1) % 4]) for i in range(4)]
+            if cut:
+                along = [_along_border(quad[i], quad[(i + 1) % 4], sw, sh, band) for i in range(4)]
+                inner = [v for a, v in zip(along, sides, strict=True) if not a]
+                if not 2 <= len(inner) <= 3 or min(inner) < 0.5:
+                    continue  # no side cut, or a strip of the background along the border
+                sides = [1.0 if a else v for a, v in zip(along, sides, strict=True)]
             least, mean = (0.2, 0.65) if loose else (0.5, 0.75)
             if sum(sides) / 4 >= mean and min(sides) >= least:
                 candidates.append(quad)
@@ -642,13 +651,26 @@ def _edge_maps(grey: np.ndarray) -> list[np.ndarray]:
     return [canny, soft, otsu, cv2.bitwise_not(otsu)]
 
 
-def _quad_of(contour: np.ndarray, image_area: float, min_share: float = 0.12) -> np.ndarray | None:
+def _along_border(a: np.ndarray, b: np.ndarray, width: int, height: int, band: float) -> bool:
+    """Whether side a→b runs along (or beyond) one border of a `width`×`height` picture."""
+    return bool(any(
+        (a[k] < band and b[k] < band) or (a[k] > size - 1 - band and b[k] > size - 1 - band)
+        for k, size in ((0, width), (1, height))
+    ))  # fmt: skip
+
+
+def _quad_of(contour: np.ndarray, image_area: float, min_share: float = 0.12,
+             aspects: tuple[float, float] = (1.25, 2.0),
+             steps: tuple[float, ...] = (0.02, 0.03, 0.05)) -> np.ndarray | None:
+    """A four-cornered outline of `contour` (its hull simplified by each of `steps` of its
+    perimeter in turn; larger steps cut off what sticks out of the card: a finger), or
+    None."""
     if cv2.contourArea(contour) < min_share * image_area:
         return None
     hull = cv2.convexHull(contour)
     peri = cv2.arcLength(hull, True)
     quad: np.ndarray | None = None
-    for eps in (0.02, 0.03, 0.05):
+    for eps in steps:
         approx = cv2.approxPolyDP(hull, eps * peri, True)
         if len(approx) == 4:
             quad = approx.reshape(4, 2).astype(np.float32)
@@ -662,7 +684,7 @@ def _quad_of(contour: np.ndarray, image_area: float, min_share: float = 0.12) ->
     top = np.linalg.norm(quad[1] - quad[0])
     left = np.linalg.norm(quad[3] - quad[0])
     long_, short = max(top, left), min(top, left)
-    if short < 1 or not 1.25 <= long_ / short <= 2.0:
+    if short < 1 or not aspects[0] <= long_ / short <= aspects[1]:
         return None
     return quad
 

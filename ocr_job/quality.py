@@ -50,6 +50,9 @@ BLURRY_BELOW = 0.35
 GLARE_MIN_SHARE = 0.004
 #: Every channel at least this: the sensor saturated.
 SATURATED = 245
+#: A highlight stands out: the card around it (the ring's median, darkest channel) is this
+#: much below saturation at least (a pale card lit a little too much is not glare).
+GLARE_STEP = 15
 #: Chroma spread (CIELAB units of OpenCV's 8-bit a*, b*) below which the card has no colour.
 PHOTOCOPY_CHROMA = 9.0
 #: A spectral bin this many times the median around it is a peak; this many peaks a grid.
@@ -127,14 +130,14 @@ def _distinct(quads: list[np.ndarray]) -> list[np.ndarray]:
 
 def _incomplete(image: np.ndarray, quad: np.ndarray | None, card_shaped: bool) -> bool:
     h, w = image.shape[:2]
-    if quad is not None:  # a corner at (within 0.5 % of) the picture's edge, or beyond
-        margin = 0.005 * max(h, w)
+    if quad is not None:  # a corner beyond the picture's edge (by more than 0.5 %)
+        margin = -0.005 * max(h, w)
         xs, ys = quad[:, 0], quad[:, 1]
         return bool((xs < margin).any() or (ys < margin).any() or (xs > w - 1 - margin).any()
                     or (ys > h - 1 - margin).any())  # fmt: skip
     if card_shaped:
         return False  # a scan cut to the card
-    return _runs_off(image)
+    return bool(imaging.card_quads(image, loose=True, cut=True)[0]) or _runs_off(image)
 
 
 def _runs_off(image: np.ndarray) -> bool:
@@ -212,8 +215,7 @@ def inspect(card: np.ndarray, side: str | None, turned: bool, located: bool,
     grey = cv2.cvtColor(view, cv2.COLOR_BGR2GRAY)
     measures = {
         "edge_width": edge_width(grey) * scale,
-        # Without the card's outline, a white or blown-out background would count.
-        "glare": glare_share(view, text) if located else 0.0,
+        "glare": glare_share(view, text),
         "chroma": chroma_spread(view, inset),
         # Without it, a woven or grained background would count; or pass for an occluder.
         "screen_peaks": spectral_peaks(view) if located else 0.0,
@@ -295,13 +297,14 @@ def glare_share(view: np.ndarray, text: np.ndarray) -> float:
     if int(saturated.sum()) > 0.5 * area_of_text:
         return 0.0  # blown out, or white, all over: no highlight stands out
     _, labels, stats, _ = cv2.connectedComponentsWithStats(saturated, connectivity=8)
+    grey = view.min(axis=2)
     best = 0
     for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:5] + 1:
         area = int(stats[i, cv2.CC_STAT_AREA])
         blob = (labels == i).astype(np.uint8)
-        reach = max(9, int(np.sqrt(area)))
+        reach = max(15, int(2 * np.sqrt(area)))  # beyond the highlight's soft rim
         ring = (cv2.dilate(blob, np.ones((reach, reach), np.uint8)) > 0) & (blob == 0) & text
-        if ring.any() and saturated[ring].mean() < 0.5:
+        if ring.any() and saturated[ring].mean() < 0.5 and np.median(grey[ring]) <= SATURATED - GLARE_STEP:
             best = max(best, area)
     return best / area_of_text
 
@@ -352,7 +355,9 @@ def occluder_share(view: np.ndarray, lab: np.ndarray, grey: np.ndarray, text: np
     mean = cv2.blur(g, (9, 9))
     std = np.sqrt(np.maximum(cv2.blur(g * g, (9, 9)) - mean * mean, 0))
     region = (far & (std < 6.0) & (grey < SATURATED - 15) & text).astype(np.uint8)
-    region = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((7, 7), np.uint8))
+    # An object wider than any printed stroke (15 px of a 1,000 px card: 1.3 mm; the back's
+    # title strokes are under 1 mm): opening with that square keeps it, removes print.
+    region = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((15, 15), np.uint8))
     count, _, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
     if count <= 1:
         return 0.0
