@@ -557,10 +557,11 @@ def card_quads(image: np.ndarray, min_share: float = 0.12, loose: bool = False,
                             (0.02, 0.03, 0.05, 0.08, 0.12) if loose else (0.02, 0.03, 0.05))
             if quad is None or cv2.contourArea(quad) > 0.93 * area:
                 continue  # none, or the frame of the picture
+            found = quad
             quad = _refine_sides(quad, edges.points, band)
             sides = [edges.support(quad[i], quad[(i + 1) % 4]) for i in range(4)]
-            if cut:
-                along = [_along_border(quad[i], quad[(i + 1) % 4], sw, sh, band) for i in range(4)]
+            if cut:  # judged as found: refitting may pull a cut side onto the print near it
+                along = [_along_border(found[i], found[(i + 1) % 4], sw, sh, band) for i in range(4)]
                 inner = [v for a, v in zip(along, sides, strict=True) if not a]
                 if not 2 <= len(inner) <= 3 or min(inner) < 0.5:
                     continue  # no side cut, or a strip of the background along the border

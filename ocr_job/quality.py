@@ -129,15 +129,21 @@ def _distinct(quads: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _incomplete(image: np.ndarray, quad: np.ndarray | None, card_shaped: bool) -> bool:
+    """A corner of the card's outline beyond the picture's edge, or (in a picture not cut
+    to a card) an outline with a side along the picture's border, or without any outline
+    a card-like region running into the border."""
     h, w = image.shape[:2]
     if quad is not None:  # a corner beyond the picture's edge (by more than 0.5 %)
         margin = -0.005 * max(h, w)
         xs, ys = quad[:, 0], quad[:, 1]
-        return bool((xs < margin).any() or (ys < margin).any() or (xs > w - 1 - margin).any()
-                    or (ys > h - 1 - margin).any())  # fmt: skip
+        if bool((xs < margin).any() or (ys < margin).any() or (xs > w - 1 - margin).any()
+                or (ys > h - 1 - margin).any()):  # fmt: skip
+            return True
     if card_shaped:
         return False  # a scan cut to the card
-    return bool(imaging.card_quads(image, loose=True, cut=True)[0]) or _runs_off(image)
+    if imaging.card_quads(image, loose=True, cut=True)[0]:
+        return True
+    return quad is None and _runs_off(image)
 
 
 def _runs_off(image: np.ndarray) -> bool:
