@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--second-opinion", action=argparse.BooleanOptionalAction, default=None,
                      help="read doubtful names again with a second recogniser (onnx engine; "
                           "on by default; or OCR_SECOND_OPINION)")
+    run.add_argument("--crops", action=argparse.BooleanOptionalAction, default=None,
+                     help="write the card and portrait crops beside each record (personal "
+                          "data; off by default; or OCR_CROPS)")
     run.add_argument("--shard", help="I/N: process shard I of N (stable hash of the key)")
     run.add_argument("--manifest", help="a file of keys, one per line; {index} = JOB_COMPLETION_INDEX")
     run.add_argument("--log-format", choices=[f.value for f in LogFormat])
@@ -84,6 +87,7 @@ def _config_from(args: argparse.Namespace) -> JobConfig:
             "source": args.source, "output": args.output, "engine": args.engine,
             "threads": args.threads, "shard": args.shard, "manifest": args.manifest,
             "log_format": args.log_format, "second_opinion": args.second_opinion,
+            "crops": args.crops,
         }.items()
         if value is not None
     }

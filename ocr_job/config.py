@@ -122,6 +122,9 @@ class JobConfig(BaseSettings):
     #: and score it by the two recognisers' agreement: no confident misreading of a rare
     #: character. The model is loaded for each such name and unloaded (docs/benchmarks.md).
     second_opinion: bool = True
+    #: Write the card and portrait crops beside each record (`ocr_job.crops`): images of
+    #: personal data, off unless asked for.
+    crops: bool = False
     shard: ShardSpec | None = None
     manifest: str | None = None
     max_object_bytes: Annotated[int, Field(ge=1)] = DEFAULT_MAX_OBJECT_BYTES

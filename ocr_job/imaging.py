@@ -511,14 +511,32 @@ def locate_card(image: np.ndarray, long_side: int) -> CardImage:
 
 
 def find_card_quad(image: np.ndarray) -> np.ndarray | None:
-    """The four corners (float32, image coords) of the card, or None if no clear outline.
+    """The four corners (float32, image coords) of the card, or None if no clear outline
+    (the largest of `card_quads`)."""
+    quads, card_shaped = card_quads(image)
+    if not quads:
+        return None
+    h, w = image.shape[:2]
+    if card_shaped and cv2.contourArea(quads[0]) < 0.25 * h * w:
+        return None  # a card-shaped image whose largest outline is small: a detail of the card
+    return quads[0]
+
+
+def card_quads(image: np.ndarray, min_share: float = 0.12, loose: bool = False,
+               cut: bool = False) -> tuple[list[np.ndarray], bool]:
+    """Every clear card outline in `image`.
 
     Candidates come from several edge and threshold maps. Each candidate's sides are
     refitted to the edge pixels along them (a polygon approximation cuts the rounded
     corners, which moves the sides by a few pixels), and a candidate counts only when
     every side runs along an edge of its own direction (lighting gradients make large
     false regions in threshold maps; a card's printed pattern has edges everywhere, but
-    not in one direction along a line). The largest such outline wins.
+    not in one direction along a line). Outlines are returned largest first (float32, image
+    coords), each covering at least `min_share` of the picture, with whether the picture
+    itself is card-shaped (cropped to a card). `loose`: a side may be mostly hidden (by a
+    finger over the card's edge) when the others run along edges. `cut`: only outlines
+    with a side along the picture's border, which needs no edge there (a card cut by the
+    picture's edge; any share of it may be cut off, so any aspect from 1:1 to 3:1).
     """
     h, w = image.shape[:2]
     scale = min(1.0, 640 / max(h, w))
@@ -535,19 +553,24 @@ def find_card_quad(image: np.ndarray) -> np.ndarray | None:
     for region in _edge_maps(grey):
         contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:5]:
-            quad = _quad_of(contour, area)
+            quad = _quad_of(contour, area, min_share, (0.9, 3.0) if cut else (1.25, 2.0),
+                            (0.02, 0.03, 0.05, 0.08, 0.12) if loose else (0.02, 0.03, 0.05))
             if quad is None or cv2.contourArea(quad) > 0.93 * area:
                 continue  # none, or the frame of the picture
+            found = quad
             quad = _refine_sides(quad, edges.points, band)
             sides = [edges.support(quad[i], quad[(i + 1) % 4]) for i in range(4)]
-            if sum(sides) / 4 >= 0.75 and min(sides) >= 0.5:
+            if cut:  # judged as found: refitting may pull a cut side onto the print near it
+                along = [_along_border(found[i], found[(i + 1) % 4], sw, sh, band) for i in range(4)]
+                inner = [v for a, v in zip(along, sides, strict=True) if not a]
+                if not 2 <= len(inner) <= 3 or min(inner) < 0.5:
+                    continue  # no side cut, or a strip of the background along the border
+                sides = [1.0 if a else v for a, v in zip(along, sides, strict=True)]
+            least, mean = (0.2, 0.65) if loose else (0.5, 0.75)
+            if sum(sides) / 4 >= mean and min(sides) >= least:
                 candidates.append(quad)
-    if not candidates:
-        return None
-    best = max(candidates, key=cv2.contourArea)
-    if card_shaped and cv2.contourArea(best) < 0.25 * area:
-        return None  # a card-shaped image whose largest outline is small: a detail of the card
-    return (best / scale).astype(np.float32)
+    candidates.sort(key=cv2.contourArea, reverse=True)
+    return [(quad / scale).astype(np.float32) for quad in candidates], card_shaped
 
 
 class _Edges:
@@ -585,12 +608,12 @@ class _Edges:
 
 
 def _refine_sides(quad: np.ndarray, points: np.ndarray, band: float) -> np.ndarray:
-    """`quad` with each side refitted to the edge points within `band` px of its middle
+    """`quad` (any polygon) with each side refitted to the edge points within `band` px of its middle
     part, and the corners moved to where the refitted sides meet (two rounds)."""
     for _ in range(2):
         lines: list[tuple[np.ndarray, np.ndarray]] = []
-        for i in range(4):
-            a, b = quad[i].astype(np.float64), quad[(i + 1) % 4].astype(np.float64)
+        for i in range(len(quad)):
+            a, b = quad[i].astype(np.float64), quad[(i + 1) % len(quad)].astype(np.float64)
             length = float(np.hypot(*(b - a)))
             if length < 1:
                 return quad
@@ -606,7 +629,7 @@ def _refine_sides(quad: np.ndarray, points: np.ndarray, band: float) -> np.ndarr
             else:
                 lines.append((a, u))
         corners = []
-        for i in range(4):
+        for i in range(len(quad)):
             (p1, d1), (p2, d2) = lines[i - 1], lines[i]
             m = np.array([[d1[0], -d2[0]], [d1[1], -d2[1]]])
             if abs(np.linalg.det(m)) < 1e-6:
@@ -629,13 +652,26 @@ def _edge_maps(grey: np.ndarray) -> list[np.ndarray]:
     return [canny, soft, otsu, cv2.bitwise_not(otsu)]
 
 
-def _quad_of(contour: np.ndarray, image_area: float) -> np.ndarray | None:
-    if cv2.contourArea(contour) < 0.12 * image_area:
+def _along_border(a: np.ndarray, b: np.ndarray, width: int, height: int, band: float) -> bool:
+    """Whether side a→b runs along (or beyond) one border of a `width`×`height` picture."""
+    return bool(any(
+        (a[k] < band and b[k] < band) or (a[k] > size - 1 - band and b[k] > size - 1 - band)
+        for k, size in ((0, width), (1, height))
+    ))  # fmt: skip
+
+
+def _quad_of(contour: np.ndarray, image_area: float, min_share: float = 0.12,
+             aspects: tuple[float, float] = (1.25, 2.0),
+             steps: tuple[float, ...] = (0.02, 0.03, 0.05)) -> np.ndarray | None:
+    """A four-cornered outline of `contour` (its hull simplified by each of `steps` of its
+    perimeter in turn; larger steps cut off what sticks out of the card: a finger), or
+    None."""
+    if cv2.contourArea(contour) < min_share * image_area:
         return None
     hull = cv2.convexHull(contour)
     peri = cv2.arcLength(hull, True)
     quad: np.ndarray | None = None
-    for eps in (0.02, 0.03, 0.05):
+    for eps in steps:
         approx = cv2.approxPolyDP(hull, eps * peri, True)
         if len(approx) == 4:
             quad = approx.reshape(4, 2).astype(np.float32)
@@ -649,7 +685,7 @@ def _quad_of(contour: np.ndarray, image_area: float) -> np.ndarray | None:
     top = np.linalg.norm(quad[1] - quad[0])
     left = np.linalg.norm(quad[3] - quad[0])
     long_, short = max(top, left), min(top, left)
-    if short < 1 or not 1.25 <= long_ / short <= 2.0:
+    if short < 1 or not aspects[0] <= long_ / short <= aspects[1]:
         return None
     return quad
 
@@ -690,14 +726,19 @@ def upright_boxes(boxes: list[TextBox], width: int, height: int) -> list[TextBox
     """
     if not boxes:
         return boxes
-    flipped = sum(len(b.text) for b in boxes if b.angle == 180)
-    total = sum(len(b.text) for b in boxes)
-    if flipped * 2 > total:
+    if is_turned(boxes):
         boxes = [_turn_180(b, width, height) for b in boxes]
     angle = _skew_degrees(boxes)
     if abs(angle) >= 1.0:
         boxes = [_rotate(b, -angle, width / 2, height / 2) for b in boxes]
     return boxes
+
+
+def is_turned(boxes: list[TextBox]) -> bool:
+    """True when most of the text (by characters) was read upside down: the card is turned
+    180° in the image (`upright_boxes` turns the geometry then)."""
+    flipped = sum(len(b.text) for b in boxes if b.angle == 180)
+    return flipped * 2 > sum(len(b.text) for b in boxes)
 
 
 def _turn_180(box: TextBox, width: int, height: int) -> TextBox:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ocr_job import idcard, imaging
+from ocr_job import crops, idcard, imaging, quality
 from ocr_job.config import JobConfig, ShardSpec
 from ocr_job.engines import Engine, TextBox
 from ocr_job.engines.base import Point, ReadsLines, Rereads
@@ -72,6 +72,7 @@ class Fetched:
     record: ResultRecord | None = None  # an error record made without OCR
     skipped: bool = False  # a record from the same source ETag exists already
     fetch_ms: float = 0.0
+    crops: dict[str, bytes] = field(default_factory=dict)  # with `--crops`: JPEGs by kind
 
 
 def fetch(item: InputItem, source: Source, sink: Sink, config: JobConfig) -> Fetched:
@@ -177,7 +178,7 @@ def process(fetched: Fetched, engine: Engine, config: JobConfig) -> ResultRecord
     assert fetched.data is not None
     try:
         with _deadline(config.item_timeout_s):
-            return _read_card(item, fetched.data, engine, config, timings)
+            return _read_card(item, fetched.data, engine, config, timings, fetched.crops)
     except ImageError as exc:
         return ResultRecord.failure(item.key, exc.code, exc.message, source_etag=item.etag,
                                     timings_ms=timings)
@@ -197,22 +198,29 @@ def process(fetched: Fetched, engine: Engine, config: JobConfig) -> ResultRecord
 
 
 def _read_card(item: InputItem, data: bytes, engine: Engine, config: JobConfig,
-               timings: dict[str, float]) -> ResultRecord:
+               timings: dict[str, float], crops_out: dict[str, bytes]) -> ResultRecord:
     with _timed(timings, "decode"):
         image = imaging.decode(data, config.max_pixels, config.decode_budget_mib * imaging.MiB)
     with _timed(timings, "preprocess"):
         located = imaging.locate_card(image, config.card_long_side)
         whole = imaging.fit_view(image, config.card_long_side) if located.found_quad else located.image
+        scene = quality.survey(image)
     del image  # only card-sized copies are kept while the engine runs
     best: idcard.CardReading | None = None
     for view in _card_views(located, whole):
-        reading = _recognise_and_parse(view, engine, timings)
+        turned: list[bool] = []
+        reading = _recognise_and_parse(view, engine, timings, turned)
         if best is None or _rank(reading) > _rank(best):
-            best = reading
+            best, best_view, best_turned = reading, view, turned[0]
         if _complete(best):
             break
     if best is None or best.side is None:
         raise ImageError(ErrorCode.NO_CARD_FOUND, "no ID card was recognised in the image")
+    with _timed(timings, "quality"):
+        seen = quality.inspect(best_view, best.side, best_turned, best_view is located.image
+                               and located.found_quad, scene)
+        if config.crops:
+            crops_out.update(crops.make_crops(best_view, best.side, best_turned))
     return ResultRecord(
         source=item.key,
         status="ok",
@@ -220,9 +228,10 @@ def _read_card(item: InputItem, data: bytes, engine: Engine, config: JobConfig,
         fields=best.fields,
         confidence=best.confidence,
         checks=best.checks,
-        warnings=best.warnings,
+        warnings=best.warnings + [quality.warning(c) for c in scene.warnings + seen.warnings],
         timings_ms=timings,
         source_etag=item.etag,
+        quality=seen.quality,
     )
 
 
@@ -250,13 +259,17 @@ def _complete(reading: idcard.CardReading) -> bool:
     return all(values[f] is not None for f in wanted) and all(reading.checks.values())
 
 
-def _recognise_and_parse(card: np.ndarray, engine: Engine, timings: dict[str, float]) -> idcard.CardReading:
+def _recognise_and_parse(card: np.ndarray, engine: Engine, timings: dict[str, float],
+                         turned: list[bool] | None = None) -> idcard.CardReading:
     """Recognise, parse; read again the places the layout says hold a value none was read
-    for, and the doubtful name and address lines; parse again after each."""
+    for, and the doubtful name and address lines; parse again after each. Whether the card
+    is upside down in `card` (`imaging.is_turned`) is appended to `turned`."""
     h, w = card.shape[:2]
     with _timed(timings, "recognise"):
         result = engine.recognise(card)
     found = list(result.boxes)
+    if turned is not None:
+        turned.append(imaging.is_turned(found))
     boxes = imaging.upright_boxes(result.boxes, w, h)
     with _timed(timings, "parse"):
         reading = idcard.parse(boxes, w, h)
@@ -453,7 +466,8 @@ def run(items: list[InputItem], source: Source, sink: Sink, engine: Engine,
             continue
         record = fetched.record or process(fetched, engine, config)
         fetched.data = None
-        record = store(sink, record, fetched.item.key)  # an outage raises: the item is not done
+        record = store(sink, record, fetched.item.key, fetched.crops)  # an outage raises
+        fetched.crops = {}
         release_free_memory()  # keep RSS flat from one image size to the next
         summary.count(record)
         reporter.advance(summary, record)
@@ -461,12 +475,16 @@ def run(items: list[InputItem], source: Source, sink: Sink, engine: Engine,
     return summary
 
 
-def store(sink: Sink, record: ResultRecord, key: str) -> ResultRecord:
-    """Write `record` for input `key`; returns what was stored. When the output refuses this
-    one record (transient failures were retried already), a `write_failed` error record is
-    stored under the key's mapped name instead. When even that is refused, or the output is
-    full, read-only or gone, StorageError ends the run."""
+def store(sink: Sink, record: ResultRecord, key: str,
+          card_crops: dict[str, bytes] | None = None) -> ResultRecord:
+    """Write `record` for input `key`, after its crops (`--crops`); returns what was stored.
+    When the output refuses this one record or crop (transient failures were retried
+    already), a `write_failed` error record is stored under the key's mapped name instead.
+    When even that is refused, or the output is full, read-only or gone, StorageError ends
+    the run."""
     try:
+        if card_crops:
+            record.crops = crops.store_crops(sink, key, card_crops)
         sink.write_record(record, key)
         return record
     except RecordWriteError as exc:

@@ -88,6 +88,39 @@ class RecordWarning(BaseModel):
     field: str | None = None
 
 
+#: The picture's quality and authenticity warnings (`ocr_job.quality`), stable snake_case
+#: codes like the parser's (`ocr_job.idcard.reading.WARNING_CODES`); README's table lists them.
+IMAGE_WARNING_CODES: dict[str, str] = {
+    "image_blurry": "the card's sharpness is below 0.35 (its sharpest edges spread over more "
+                    "than about 5.7 px of a card 1,000 px wide): fields may be misread",
+    "glare": "a saturated highlight covers part of the card's text area",
+    "card_incomplete": "part of the card's border lies outside the picture",
+    "occlusion": "something covers part of the card's text area (a finger, a sticker)",
+    "photocopy": "a greyscale or toner copy of the card, not a photo or scan of the card itself",
+    "screen_recapture": "a photo of a screen showing the card (moiré, a pixel grid)",
+    "multiple_cards": "more than one card is in the picture: the largest was read",
+}
+
+
+class Quality(BaseModel):
+    """How good the picture of the card is (`ocr_job.quality`; README's record section)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    score: float  # 0..1, higher better: the lower of sharpness and 1 - 10 * glare
+    sharpness: float  # 0..1: 1 at crisp edges, below 0.35 blurred (`image_blurry`)
+    glare: float  # the share of the card's text area under a saturated highlight (0: none)
+
+
+class Crops(BaseModel):
+    """Where the card's crops are stored, relative to the output (`ocr_job.crops`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    card: str | None = None
+    portrait: str | None = None
+
+
 class RecordError(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -109,6 +142,10 @@ class ResultRecord(BaseModel):
     warnings: list[RecordWarning] = Field(default_factory=list)
     error: RecordError | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    #: The picture's quality, on every record with a side (`ocr_job.quality`).
+    quality: Quality | None = None
+    #: The card and portrait crops written with `--crops`; null without.
+    crops: Crops | None = None
     #: The ETag (or, locally, size and mtime) of the input this record was made from;
     #: a rerun skips inputs whose record carries the same value.
     source_etag: str | None = None

@@ -232,6 +232,11 @@ class Sink(Protocol):
         """Write a batch-level file (results.jsonl, a shard summary) under the output."""
         ...
 
+    def write_blob(self, name: str, data: bytes) -> None:
+        """Store `data` (a crop) at `name` under the output. Raises RecordWriteError when
+        this file alone cannot be stored, StorageError when the output cannot be written."""
+        ...
+
     def read_text(self, name: str) -> str | None:
         ...
 

@@ -291,6 +291,14 @@ class LocalSink:
                 raise _output_error(exc) from None
             raise RecordWriteError(_reason(exc)) from None
 
+    def write_blob(self, name: str, data: bytes) -> None:
+        try:
+            self._write_atomic(safe_key(name), data)
+        except OSError as exc:
+            if exc.errno in _OUTPUT_GONE or _is_denied(exc, self.root):
+                raise _output_error(exc) from None
+            raise RecordWriteError(_reason(exc)) from None
+
     def write_text(self, name: str, text: str) -> None:
         try:
             self._write_atomic(safe_key(name), text)
@@ -346,7 +354,7 @@ class LocalSink:
         except ValueError:
             return None
 
-    def _write_atomic(self, rel: str, text: str) -> None:
+    def _write_atomic(self, rel: str, text: str | bytes) -> None:
         """Write `rel` (relative to the output) through a temporary file of a unique name in
         the same folder, then rename. Folders are made and entered one by one from the
         output's descriptor, never through a symlink: nothing is written outside the output
@@ -365,8 +373,8 @@ class LocalSink:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                          0o644, dir_fd=dir_fd)
             try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(text)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(text.encode("utf-8") if isinstance(text, str) else text)
                 os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             except BaseException:
                 with contextlib.suppress(OSError):

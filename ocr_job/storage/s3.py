@@ -85,6 +85,7 @@ _CONTENT_TYPES = {
     ".jsonl": "application/x-ndjson",
     ".csv": "text/csv; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
+    ".jpg": "image/jpeg",
 }
 
 
@@ -453,6 +454,22 @@ class S3Sink(_S3Location):
                 raise self._fatal(exc) from None
             raise RecordWriteError(describe(exc)) from None
         except ValueError as exc:  # the SDK refuses the key itself
+            raise RecordWriteError(f"invalid object key ({type(exc).__name__})") from None
+
+    def write_blob(self, name: str, data: bytes) -> None:
+        obj = join_key(self.prefix, name)
+
+        def put() -> None:
+            self.client.put_object(self.bucket, obj, io.BytesIO(data), len(data),
+                                   content_type=_content_type(obj))
+
+        try:
+            self._call("PUT of a crop", put)  # the key may hold a name: never logged
+        except S3Error as exc:
+            if exc.code in _WRITE_FATAL:
+                raise self._fatal(exc) from None
+            raise RecordWriteError(describe(exc)) from None
+        except ValueError as exc:
             raise RecordWriteError(f"invalid object key ({type(exc).__name__})") from None
 
     def write_text(self, name: str, text: str) -> None:

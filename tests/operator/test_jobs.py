@@ -14,7 +14,7 @@ from ocr_operator.batch.jobs import (
     shard_of,
     worker_identity,
 )
-from ocr_operator.batch.model import BatchSpec
+from ocr_operator.batch.model import BatchSpec, spec_digest
 from ocr_operator.config import OperatorConfig
 
 OWNER = {
@@ -79,6 +79,13 @@ def test_parallelism_never_above_completions() -> None:
 def test_the_second_opinion_reaches_the_worker_and_is_on_unless_turned_off() -> None:
     assert env(build(spec()))["OCR_SECOND_OPINION"] == "True"
     assert env(build(spec(engine={"secondOpinion": False})))["OCR_SECOND_OPINION"] == "False"
+
+
+def test_crops_reach_the_worker_only_when_asked_for() -> None:
+    assert env(build(spec()))["OCR_CROPS"] == "False"
+    asked = spec(output={"bucket": "results", "prefix": "run1", "crops": True})
+    assert env(build(asked))["OCR_CROPS"] == "True"
+    assert spec_digest(asked) == spec_digest(spec())  # the same plan and output
 
 
 def test_resources_requests_equal_limits_and_threads_follow_cpu() -> None:

@@ -153,6 +153,7 @@ def worker_env(
         engine=spec.engine.name,
         threads=spec.engine.threads or threads_for_cpu(spec.resources.cpu),
         second_opinion=spec.engine.second_opinion,
+        crops=spec.output.crops,
         manifest=manifest_template(spec),
         status_target=f"{namespace}/{batch}",
         status_interval_s=config.worker_status_interval,

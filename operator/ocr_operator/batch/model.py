@@ -41,6 +41,7 @@ class SourceSpec(SpecModel):
 class OutputSpec(SpecModel):
     bucket: str
     prefix: str = ""
+    crops: bool = False  # the worker's `crops` (JobConfig): card and portrait JPEGs
 
 
 class EngineSpec(SpecModel):
@@ -107,7 +108,7 @@ def spec_digest(spec: BatchSpec) -> str:
         "source": spec.source.model_dump(
             mode="json", include={"bucket", "prefix", "include", "endpoint", "region"}
         ),
-        "output": spec.output.model_dump(mode="json"),
+        "output": spec.output.model_dump(mode="json", include={"bucket", "prefix"}),
         "shardSize": spec.shard_size,
     }
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"))

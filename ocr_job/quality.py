@@ -1,0 +1,370 @@
+"""The picture's quality and authenticity: measures and warnings (`IMAGE_WARNING_CODES`).
+
+Two passes, both on pictures the pipeline has already made (nothing full-size is kept):
+
+* `survey(image)`, on the decoded picture before the card is read: the card outlines in it
+  (`imaging.card_quads`) → `multiple_cards`; a card-like region whose border runs off the
+  picture, or an outline with a corner outside it → `card_incomplete`.
+* `inspect(card, side, turned, located)`, on the card as read (straightened when its outline
+  was found), once its side and orientation are known:
+
+  - sharpness: the width of the card's sharpest edges (ink strokes, borders), measured as
+    the local contrast over the steepest slope, in pixels of a card 1,000 px wide;
+    `sharpness = clip((8 - width) / 6.5)`: 1 for a crisp edge (~1.5 px), below
+    BLURRY_BELOW (0.35: wider than ~5.7 px) → `image_blurry`.
+  - glare: the share of the card's text area (the card without its portrait or emblem)
+    under a saturated, colourless highlight (every channel ≥ 245) in one patch large
+    enough to hide characters (≥ GLARE_MIN_SHARE of the text area) → `glare`.
+  - photocopy: a printed card has colour (blue labels, a red emblem, a tinted guilloche,
+    a portrait): the 99th percentile of the chroma's distance from the card's median
+    colour (CIELAB a*, b*) below PHOTOCOPY_CHROMA means a greyscale or toner copy (a
+    uniform colour cast, from the light or a tinted paper, does not count).
+  - screen_recapture: a screen's pixel grid, sampled by a camera, leaves sharp isolated
+    peaks in the picture's spectrum (moiré); printed cards and paper have none. The
+    highest peak over the median of its frequency ring, in the high-passed grey and
+    chroma channels, above SCREEN_PEAK → `screen_recapture`.
+  - occlusion: an object over the text area is a region of one colour, far from the
+    card's own (ΔE > OCCLUDER_DELTA_E), smooth (no print texture), of at least
+    OCCLUDER_MIN_SHARE of the text area → `occlusion`.
+
+`quality.score` is the lowest of sharpness and 1 − glare·10 (clipped to 0..1).
+The thresholds are physical: they were set from the measures' meaning and checked on the
+generated cases of `ocr_job.synth.kyc_cases` (bench/kyc.py), not fitted to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ocr_job import imaging
+from ocr_job.records import IMAGE_WARNING_CODES, Quality, RecordWarning
+
+#: Sharpness below this raises `image_blurry` (edges spread over more than ~5.7 px of a
+#: card 1,000 px wide: strokes of 小5号 text, ~0.35 mm, are then lost in the blur).
+BLURRY_BELOW = 0.35
+#: A saturated patch covering this share of the text area raises `glare` (about one
+#: character of the name line, ~3.5 mm × 3.5 mm of the ~55 mm × 50 mm text area).
+GLARE_MIN_SHARE = 0.004
+#: Every channel at least this: the sensor saturated.
+SATURATED = 245
+#: A highlight stands out: the card around it (the ring's median, darkest channel) is this
+#: much below saturation at least (a pale card lit a little too much is not glare).
+GLARE_STEP = 15
+#: Chroma spread (CIELAB units of OpenCV's 8-bit a*, b*) below which the card has no colour.
+PHOTOCOPY_CHROMA = 9.0
+#: A spectral bin this many times the median around it is a peak; this many peaks a grid.
+PEAK_RATIO = 4.0
+SCREEN_PEAKS = 60
+#: An occluder's colour differs from the card's by more than this (CIELAB ΔE, 8-bit scale).
+OCCLUDER_DELTA_E = 30.0
+#: And covers at least this share of the text area.
+OCCLUDER_MIN_SHARE = 0.02
+#: A second outline counts as another card when it covers this share of the largest one's
+#: area at least and barely overlaps it.
+OTHER_CARD_SHARE = 0.2
+
+#: The card's size in mm (ID-1) and where its portrait and emblem are (GA 450), with
+#: margins for the layouts' spread: these places are not text area.
+CARD_MM = (85.6, 54.0)
+PORTRAIT_MM = (52.0, 3.5, 84.0, 41.0)
+EMBLEM_MM = (2.0, 2.0, 26.0, 27.0)
+
+
+@dataclass
+class Survey:
+    """What the whole picture says, before the card is read."""
+
+    warnings: list[str] = field(default_factory=list)
+    quads: int = 0
+    #: The card straightened from an outline found only loosely (a side hidden, e.g. by a
+    #: finger), for `inspect` when the card was read without an outline; else None.
+    card: np.ndarray | None = None
+
+
+@dataclass
+class Inspection:
+    quality: Quality
+    warnings: list[str]
+    measures: dict[str, float]
+
+
+def warning(code: str) -> RecordWarning:
+    return RecordWarning(code=code, message=IMAGE_WARNING_CODES[code])
+
+
+# --------------------------------------------------------------------------- the picture
+
+
+def survey(image: np.ndarray) -> Survey:
+    """`multiple_cards` and `card_incomplete` from the decoded picture (BGR)."""
+    out = Survey()
+    quads, card_shaped = imaging.card_quads(image, min_share=0.03)
+    quads = _distinct(quads)
+    out.quads = len(quads)
+    if len(quads) >= 2 and cv2.contourArea(quads[1]) >= OTHER_CARD_SHARE * cv2.contourArea(quads[0]):
+        out.warnings.append("multiple_cards")
+    outline = quads[0] if quads else None
+    if outline is None and not card_shaped:
+        loose, _ = imaging.card_quads(image, loose=True)
+        if loose:
+            outline = loose[0]
+            out.card = imaging._warp(image, outline, 1000)
+    if _incomplete(image, outline, card_shaped):
+        out.warnings.append("card_incomplete")
+    return out
+
+
+def _distinct(quads: list[np.ndarray]) -> list[np.ndarray]:
+    """The outlines, largest first, without those whose centre lies inside a larger one
+    (the same card found in another map, or a detail of it: the portrait's frame)."""
+    kept: list[np.ndarray] = []
+    for quad in quads:
+        centre = tuple(float(v) for v in quad.mean(axis=0))
+        if all(cv2.pointPolygonTest(k.reshape(-1, 1, 2), centre, False) < 0 for k in kept):
+            kept.append(quad)
+    return kept
+
+
+def _incomplete(image: np.ndarray, quad: np.ndarray | None, card_shaped: bool) -> bool:
+    """A corner of the card's outline beyond the picture's edge, or (in a picture not cut
+    to a card) an outline with a side along the picture's border, or without any outline
+    a card-like region running into the border."""
+    h, w = image.shape[:2]
+    if quad is not None:  # a corner beyond the picture's edge (by more than 0.5 %)
+        margin = -0.005 * max(h, w)
+        xs, ys = quad[:, 0], quad[:, 1]
+        if bool((xs < margin).any() or (ys < margin).any() or (xs > w - 1 - margin).any()
+                or (ys > h - 1 - margin).any()):  # fmt: skip
+            return True
+    if card_shaped:
+        return False  # a scan cut to the card
+    if imaging.card_quads(image, loose=True, cut=True)[0]:
+        return True
+    return quad is None and _runs_off(image)
+
+
+def _runs_off(image: np.ndarray) -> bool:
+    """A large region with straight, edge-backed sides inside the picture and a side along
+    the picture's border: a card that goes on past the edge."""
+    h, w = image.shape[:2]
+    scale = min(1.0, 640 / max(h, w))
+    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                       interpolation=cv2.INTER_AREA) if scale < 1 else image  # fmt: skip
+    sh, sw = small.shape[:2]
+    grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
+    edges = imaging._Edges(grey)
+    near = 0.012 * max(sh, sw)
+    for region in imaging._edge_maps(grey):
+        contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:3]:
+            area = cv2.contourArea(contour)
+            if not 0.1 * sh * sw <= area <= 0.9 * sh * sw:
+                continue
+            hull = cv2.convexHull(contour)
+            for eps in (0.015, 0.03, 0.05):
+                poly = cv2.approxPolyDP(hull, eps * cv2.arcLength(hull, True), True).reshape(-1, 2)
+                if len(poly) > 6:
+                    continue
+                poly = imaging._refine_sides(poly.astype(np.float32), edges.points, near)
+                if _cut_outline(poly.astype(np.float64), edges, (sw, sh), near):
+                    return True
+    return False
+
+
+def _cut_outline(poly: np.ndarray, edges: imaging._Edges, size: tuple[int, int],
+                 near: float) -> bool:  # fmt: skip
+    """`poly` has a side of at least a tenth of the picture along the picture's border, and
+    two or more long sides inside it that run along edges (the card's own border)."""
+    w, h = size
+    border = inner = 0.0
+    backed = 0
+    for i in range(len(poly)):
+        a, b = poly[i], poly[(i + 1) % len(poly)]
+        length = float(np.hypot(*(b - a)))
+        if _on_border((a + b) / 2, w, h, near) and _on_border(a, w, h, 2 * near) \
+                and _on_border(b, w, h, 2 * near):
+            border += length
+            continue
+        inner += length
+        if length >= 0.15 * min(w, h) and \
+                edges.support(a.astype(np.float32), b.astype(np.float32)) >= 0.7:
+            backed += 1
+    return border >= 0.2 * min(w, h) and backed >= 2
+
+
+def _on_border(point: np.ndarray, w: int, h: int, near: float) -> bool:
+    x, y = float(point[0]), float(point[1])
+    return x < near or y < near or x > w - 1 - near or y > h - 1 - near
+
+
+# --------------------------------------------------------------------------- the card
+
+
+def inspect(card: np.ndarray, side: str | None, turned: bool, located: bool,
+            scene: Survey | None = None) -> Inspection:
+    """The card's quality and warnings. `card`: BGR as read (straightened and ID-1 when
+    `located`, or a picture cut to the card); `turned`: the card is upside down in it.
+    A card read without its outline is measured on the survey's loosely found one, if any
+    (its orientation in the picture is the one it was read in)."""
+    if not located and scene is not None and scene.card is not None:
+        card, located = scene.card, True
+    view = imaging.fit(card, 1000) if card.shape[1] > 1000 else card
+    scale = 1000 / view.shape[1]
+    h, w = view.shape[:2]
+    located = located or abs(max(h, w) / min(h, w) / imaging.CARD_ASPECT - 1) < imaging.CROPPED_CARD_ASPECT
+    inset = _inset(view.shape[:2])
+    text = text_mask(view.shape[:2], side, turned) if located else inset
+    lab = cv2.cvtColor(view, cv2.COLOR_BGR2LAB)
+    grey = cv2.cvtColor(view, cv2.COLOR_BGR2GRAY)
+    measures = {
+        "edge_width": edge_width(grey) * scale,
+        "glare": glare_share(view, text),
+        "chroma": chroma_spread(view, inset),
+        # Without it, a woven or grained background would count; or pass for an occluder.
+        "screen_peaks": spectral_peaks(view) if located else 0.0,
+        "occluder": occluder_share(view, lab, grey, text) if located else 0.0,
+    }
+    sharpness = float(np.clip((8.0 - measures["edge_width"]) / 6.5, 0.0, 1.0))
+    found = []
+    if sharpness < BLURRY_BELOW:
+        found.append("image_blurry")
+    if measures["glare"] >= GLARE_MIN_SHARE:
+        found.append("glare")
+    if measures["chroma"] < PHOTOCOPY_CHROMA:
+        found.append("photocopy")
+    if measures["screen_peaks"] >= SCREEN_PEAKS:
+        found.append("screen_recapture")
+    elif measures["occluder"] >= OCCLUDER_MIN_SHARE:  # a screen's frame is no occluder
+        found.append("occlusion")
+    score = min(sharpness, float(np.clip(1 - 10 * measures["glare"], 0, 1)))
+    quality = Quality(score=round(score, 3), sharpness=round(sharpness, 3),
+                      glare=round(measures["glare"], 4))  # fmt: skip
+    return Inspection(quality, found, {k: round(v, 4) for k, v in measures.items()})
+
+
+def _inset(shape: tuple[int, ...], share: float = 0.04) -> np.ndarray:
+    h, w = shape[:2]
+    mask = np.zeros((h, w), bool)
+    dy, dx = round(h * share), round(w * share)
+    mask[dy : h - dy, dx : w - dx] = True
+    return mask
+
+
+def text_mask(shape: tuple[int, ...], side: str | None, turned: bool) -> np.ndarray:
+    """The card's text area in a straightened card view: the card inside a 4 % margin,
+    without the portrait (front) or the emblem (back), turned with the card."""
+    h, w = shape[:2]
+    mask = _inset(shape)
+    box = PORTRAIT_MM if side == "front" else EMBLEM_MM if side == "back" else None
+    if box is not None:
+        x0, y0, x1, y1 = (round(box[0] / CARD_MM[0] * w), round(box[1] / CARD_MM[1] * h),
+                          round(box[2] / CARD_MM[0] * w), round(box[3] / CARD_MM[1] * h))  # fmt: skip
+        if turned:
+            x0, y0, x1, y1 = w - x1, h - y1, w - x0, h - y0
+        mask[y0:y1, x0:x1] = False
+    return mask
+
+
+def edge_width(grey: np.ndarray) -> float:
+    """The width (px) of the picture's sharpest edges, in its blurriest direction: at the
+    steepest gradient maxima of each of four directions, the local contrast (15×15 range)
+    over the slope (px⁻¹), median; the largest of the four (a shaken picture keeps sharp
+    edges across the shake)."""
+    g = grey.astype(np.float32)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3) / 8
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3) / 8
+    slope = cv2.magnitude(gx, gy)
+    kernel = np.ones((15, 15), np.uint8)
+    contrast = cv2.dilate(g, kernel) - cv2.erode(g, kernel)
+    peaks = (slope >= cv2.dilate(slope, np.ones((3, 3), np.uint8))) & (contrast >= 40)
+    direction = ((np.arctan2(gy, gx) + np.pi) / (np.pi / 4)).astype(np.int32) % 4
+    widths = []
+    for d in range(4):
+        chosen = peaks & (direction == d)
+        values = slope[chosen]
+        if values.size < 30:
+            continue
+        top = np.argsort(values)[-max(30, values.size // 20):]
+        widths.append(float(np.median(contrast[chosen][top] / np.maximum(values[top], 1e-3))))
+    return max(widths) if widths else 8.0  # no edge worth the name: as blurred as it gets
+
+
+def glare_share(view: np.ndarray, text: np.ndarray) -> float:
+    """The share of the text area in the largest saturated patch in it that stands out
+    from the card around it (most of the ring around it is not saturated): a highlight,
+    not a card, paper or copy printed or lit white all over."""
+    saturated = (view.min(axis=2) >= SATURATED).astype(np.uint8)
+    saturated = cv2.morphologyEx(saturated, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    saturated &= text.astype(np.uint8)
+    area_of_text = max(1, int(text.sum()))
+    if int(saturated.sum()) > 0.5 * area_of_text:
+        return 0.0  # blown out, or white, all over: no highlight stands out
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(saturated, connectivity=8)
+    grey = view.min(axis=2)
+    best = 0
+    for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:5] + 1:
+        area = int(stats[i, cv2.CC_STAT_AREA])
+        blob = (labels == i).astype(np.uint8)
+        reach = max(15, int(2 * np.sqrt(area)))  # beyond the highlight's soft rim
+        ring = (cv2.dilate(blob, np.ones((reach, reach), np.uint8)) > 0) & (blob == 0) & text
+        if ring.any() and saturated[ring].mean() < 0.5 and np.median(grey[ring]) <= SATURATED - GLARE_STEP:
+            best = max(best, area)
+    return best / area_of_text
+
+
+def chroma_spread(view: np.ndarray, mask: np.ndarray) -> float:
+    """How much colour the card holds: each channel scaled so its bright end (99th
+    percentile) is white (a cast from the light or the paper multiplies every channel),
+    then the 99th percentile of the distance of each pixel's (a*, b*) from the median's."""
+    pixels = view[mask][:: max(1, int(mask.sum()) // 100_000)].astype(np.float32)
+    white = np.maximum(np.percentile(pixels, 99, axis=0), 1.0)
+    balanced = np.clip(pixels * (255 / white), 0, 255).astype(np.uint8)
+    ab = cv2.cvtColor(balanced.reshape(-1, 1, 3), cv2.COLOR_BGR2LAB).reshape(-1, 3)[:, 1:]
+    ab = ab.astype(np.float32)
+    centre = np.median(ab, axis=0)
+    return float(np.percentile(np.hypot(*(ab - centre).T), 99))
+
+
+def spectral_peaks(view: np.ndarray) -> float:
+    """How many frequencies stand out of the high-passed lightness's spectrum: bins more
+    than PEAK_RATIO times the median of the 9×9 bins around them, between 0.06 and 0.48
+    cycles/px. A screen's grid, sampled by a camera, makes many isolated peaks (its
+    harmonics and their aliases: moiré); print and paper few. (Chroma is not used: fine
+    tinted guilloche has periodic chroma of its own.)"""
+    h, w = view.shape[:2]
+    n = 512
+    y0, x0 = max(0, (h - n) // 2), max(0, (w - n) // 2)
+    patch = view[y0 : y0 + n, x0 : x0 + n]
+    light = cv2.cvtColor(patch, cv2.COLOR_BGR2LAB)[..., 0].astype(np.float32)
+    ph, pw = light.shape
+    window = np.outer(np.hanning(ph), np.hanning(pw)).astype(np.float32)
+    radius = np.fft.fftshift(np.hypot(np.fft.fftfreq(ph)[:, None], np.fft.fftfreq(pw)[None, :]))
+    band = (radius >= 0.06) & (radius <= 0.48)
+    high = light - cv2.GaussianBlur(light, (0, 0), 3)
+    log_mag = np.log(np.abs(np.fft.fftshift(np.fft.fft2(high * window))) + 1e-3)
+    step = 0.04  # log-magnitude in 8-bit steps, for OpenCV's median filter
+    levels = np.clip((log_mag - log_mag.min()) / step, 0, 255).astype(np.uint8)
+    rise = (levels.astype(np.int16) - cv2.medianBlur(levels, 9)) * step
+    return float(int(((rise >= np.log(PEAK_RATIO)) & band).sum()) // 2)  # each peak shows twice
+
+
+def occluder_share(view: np.ndarray, lab: np.ndarray, grey: np.ndarray, text: np.ndarray) -> float:
+    """The share of the text area in the largest smooth, unsaturated region of a colour far
+    from the card's (its median over the text area)."""
+    labf = lab.astype(np.float32)
+    card = np.median(labf[text], axis=0)
+    far = np.linalg.norm(labf - card, axis=2) > OCCLUDER_DELTA_E
+    g = grey.astype(np.float32)
+    mean = cv2.blur(g, (9, 9))
+    std = np.sqrt(np.maximum(cv2.blur(g * g, (9, 9)) - mean * mean, 0))
+    region = (far & (std < 6.0) & (grey < SATURATED - 15) & text).astype(np.uint8)
+    # An object wider than any printed stroke (15 px of a 1,000 px card: 1.3 mm; the back's
+    # title strokes are under 1 mm): opening with that square keeps it, removes print.
+    region = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((15, 15), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
+    if count <= 1:
+        return 0.0
+    return float(stats[1:, cv2.CC_STAT_AREA].max()) / max(1, int(text.sum()))
