@@ -513,12 +513,32 @@ def locate_card(image: np.ndarray, long_side: int) -> CardImage:
 def find_card_quad(image: np.ndarray) -> np.ndarray | None:
     """The four corners (float32, image coords) of the card, or None if no clear outline.
 
+    The largest of `card_outlines`; in a picture cropped to about the card's shape, an
+    outline under a quarter of it is a detail of the card (the portrait's frame): None.
+    """
+    h, w = image.shape[:2]
+    card_shaped = abs(max(w, h) / min(w, h) / CARD_ASPECT - 1) < CROPPED_CARD_ASPECT
+    candidates = card_outlines(image)
+    if not candidates:
+        return None
+    best = max(candidates, key=cv2.contourArea)
+    if card_shaped and cv2.contourArea(best) < 0.25 * h * w:
+        return None
+    return best
+
+
+def card_outlines(image: np.ndarray, min_share: float = 0.12, per_map: int = 5,
+                  nested: bool = False) -> list[np.ndarray]:  # fmt: skip
+    """Every card-shaped outline found (float32 corners, image coords; may overlap), each
+    at least `min_share` of the picture, from the `per_map` largest regions of each map
+    (outer regions only, or, `nested`, regions inside others too: cards on a page).
+
     Candidates come from several edge and threshold maps. Each candidate's sides are
     refitted to the edge pixels along them (a polygon approximation cuts the rounded
     corners, which moves the sides by a few pixels), and a candidate counts only when
     every side runs along an edge of its own direction (lighting gradients make large
     false regions in threshold maps; a card's printed pattern has edges everywhere, but
-    not in one direction along a line). The largest such outline wins.
+    not in one direction along a line).
     """
     h, w = image.shape[:2]
     scale = min(1.0, 640 / max(h, w))
@@ -530,24 +550,19 @@ def find_card_quad(image: np.ndarray) -> np.ndarray | None:
     grey = cv2.GaussianBlur(grey, (5, 5), 0)
     edges = _Edges(grey)
     band = max(4.0, 0.012 * max(sh, sw))
-    card_shaped = abs(max(sw, sh) / min(sw, sh) / CARD_ASPECT - 1) < CROPPED_CARD_ASPECT
     candidates: list[np.ndarray] = []
     for region in _edge_maps(grey):
-        contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:5]:
-            quad = _quad_of(contour, area)
+        mode = cv2.RETR_LIST if nested else cv2.RETR_EXTERNAL
+        contours, _ = cv2.findContours(region, mode, cv2.CHAIN_APPROX_SIMPLE)
+        for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:per_map]:
+            quad = _quad_of(contour, area, min_share)
             if quad is None or cv2.contourArea(quad) > 0.93 * area:
                 continue  # none, or the frame of the picture
             quad = _refine_sides(quad, edges.points, band)
             sides = [edges.support(quad[i], quad[(i + 1) % 4]) for i in range(4)]
             if sum(sides) / 4 >= 0.75 and min(sides) >= 0.5:
-                candidates.append(quad)
-    if not candidates:
-        return None
-    best = max(candidates, key=cv2.contourArea)
-    if card_shaped and cv2.contourArea(best) < 0.25 * area:
-        return None  # a card-shaped image whose largest outline is small: a detail of the card
-    return (best / scale).astype(np.float32)
+                candidates.append((quad / scale).astype(np.float32))
+    return candidates
 
 
 class _Edges:
@@ -629,8 +644,8 @@ def _edge_maps(grey: np.ndarray) -> list[np.ndarray]:
     return [canny, soft, otsu, cv2.bitwise_not(otsu)]
 
 
-def _quad_of(contour: np.ndarray, image_area: float) -> np.ndarray | None:
-    if cv2.contourArea(contour) < 0.12 * image_area:
+def _quad_of(contour: np.ndarray, image_area: float, min_share: float = 0.12) -> np.ndarray | None:
+    if cv2.contourArea(contour) < min_share * image_area:
         return None
     hull = cv2.convexHull(contour)
     peri = cv2.arcLength(hull, True)
@@ -662,6 +677,11 @@ def _order_corners(quad: np.ndarray) -> np.ndarray:
         [quad[np.argmin(s)], quad[np.argmin(d)], quad[np.argmax(s)], quad[np.argmax(d)]],
         dtype=np.float32,
     )
+
+
+def warp_card(image: np.ndarray, quad: np.ndarray, long_side: int) -> np.ndarray:
+    """The card at `quad` straightened to the ID-1 aspect, `long_side` px wide."""
+    return _warp(image, quad, long_side)
 
 
 def _warp(image: np.ndarray, quad: np.ndarray, long_side: int) -> np.ndarray:
