@@ -1,0 +1,150 @@
+"""PDF inputs: each page one input (`NAME.pdf#page=N`), one record each; bad PDFs refused
+with coded errors; the render stays within the decode budget; a rerun skips pages done."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ocr_job import pdfpages
+from ocr_job.imaging import ImageError
+from ocr_job.records import ErrorCode
+from ocr_job.storage.base import is_plain_key, mapped_name, record_name
+from ocr_job.storage.local import LocalSink
+from ocr_job.synth import make_sample
+from ocr_job.synth.pages import blank_pdf, broken_pdf, encrypted_pdf, pdf_of, two_sided_page
+
+pytestmark = pytest.mark.timeout(900)
+
+MiB = 1 << 20
+
+
+def _code(data: bytes, page: int = 1, budget_mib: int = 48) -> ErrorCode:
+    with pytest.raises(ImageError) as caught:
+        pdfpages.page_count(data)
+        pdfpages.render_page(data, page, budget_mib * MiB, 40_000_000)
+    return caught.value.code
+
+
+@pytest.fixture(scope="module")
+def page_image() -> object:
+    return two_sided_page(3, "classic", "scan")
+
+
+def test_page_keys_round_trip_and_get_their_own_record_names() -> None:
+    for pdf in ("a.pdf", "dir/张三 身份证.PDF", "x#page=2.pdf", "odd\nname.pdf", "a.pdf#page=1/b.pdf"):
+        for page in (1, 2, 200):
+            key = pdfpages.page_key(pdf, page)
+            assert pdfpages.page_of(key) == (pdf, page)
+            assert record_name(key) != record_name(pdf)
+    assert pdfpages.page_of("a.pdf") is None
+    assert pdfpages.page_of("a.pdf#page=0") is None
+    assert pdfpages.page_of("a.jpg#page=1") is None
+    assert is_plain_key("scans/a.pdf#page=3")
+    assert record_name("scans/a.pdf#page=3") == "scans/a.pdf#page=3.json"
+    odd = pdfpages.page_key("odd\nname.pdf", 2)  # mapped, and distinct from page 1's
+    assert record_name(odd) == mapped_name(odd) != mapped_name(pdfpages.page_key("odd\nname.pdf", 1))
+
+
+def test_bad_pdfs_get_coded_errors() -> None:
+    assert _code(encrypted_pdf()) is ErrorCode.PDF_ENCRYPTED
+    assert _code(broken_pdf()) is ErrorCode.PDF_UNREADABLE
+    assert _code(b"%PDF-1.4\n") is ErrorCode.PDF_UNREADABLE
+    assert _code(b"") is ErrorCode.EMPTY_FILE
+    assert _code(blank_pdf(pdfpages.MAX_PDF_PAGES + 1)) is ErrorCode.PDF_TOO_MANY_PAGES
+    assert _code(blank_pdf(1, (14400.0, 14400.0))) is ErrorCode.PDF_PAGE_TOO_LARGE  # 5 m a side
+    assert pdfpages.page_count(blank_pdf(pdfpages.MAX_PDF_PAGES)) == pdfpages.MAX_PDF_PAGES
+
+
+def test_a_page_outside_the_pdf_is_an_error() -> None:
+    assert _code(blank_pdf(2), page=3) is ErrorCode.PDF_UNREADABLE
+
+
+def test_pages_render_at_300_dpi_when_the_budget_allows(page_image) -> None:  # type: ignore[no-untyped-def]
+    data = pdf_of([page_image.image])
+    full = pdfpages.render_page(data, 1, 128 * MiB, 40_000_000)
+    width_px = page_image.image.shape[1]
+    assert abs(full.shape[1] - width_px) <= 2  # A4 at 300 dpi: a card is 1,011 px wide
+    assert page_image.card_width * full.shape[1] / width_px >= 900
+    reduced = pdfpages.render_page(data, 1, 48 * MiB, 40_000_000)
+    assert reduced.shape[1] < full.shape[1]  # the page's image alone takes 35 MB decoded
+
+
+_MEASURE = textwrap.dedent("""
+    import sys
+    from ocr_job import pdfpages
+    data = open(sys.argv[1], "rb").read()
+    budget = int(sys.argv[2]) << 20
+    pdfpages.page_count(data)
+    pdfpages.render_page(data, 1, budget, 40_000_000)  # warm up: PDFium's own tables
+    def hwm():
+        return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM"))
+    def rss():
+        return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmRSS"))
+    base = rss()
+    open("/proc/self/clear_refs", "w").write("5")
+    image = pdfpages.render_page(data, 1, budget, 40_000_000)
+    print(hwm() - base, image.shape[1])
+""")
+
+
+@pytest.mark.parametrize("budget_mib", [48, 96])
+def test_rendering_a_page_stays_within_the_budget(tmp_path: Path, page_image, budget_mib: int) -> None:  # type: ignore[no-untyped-def]
+    """Measured in a child process: what rendering an A4 scan (a 300 dpi JPEG on the page)
+    adds to the peak, the page's pixels included, is within OCR_DECODE_BUDGET_MIB."""
+    pdf = tmp_path / "scan.pdf"
+    pdf.write_bytes(pdf_of([page_image.image]))
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, str(pdf), str(budget_mib)],
+                          capture_output=True, text=True, check=True, timeout=300)
+    grown, width = (int(v) for v in proc.stdout.split())
+    assert width > 0
+    assert grown <= budget_mib * MiB, (grown / MiB, budget_mib)
+
+
+def _run(src: Path, dest: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCR_", "AWS_"))}
+    env.update(OCR_LOG_FORMAT="plain", OCR_SECOND_OPINION="false")
+    return subprocess.run([sys.executable, "-m", "ocr_job.cli", "run", str(src), "--output", str(dest),
+                           "--engine", "onnx"], env=env, capture_output=True, text=True, timeout=800,
+                          check=False)  # fmt: skip
+
+
+def test_a_folder_of_pdfs_gets_one_record_per_page(tmp_path: Path, page_image) -> None:  # type: ignore[no-untyped-def]
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    (src / "scans").mkdir(parents=True)
+    card = make_sample(21, "front", "clean", width=1000)
+    (src / "scans" / "kyc.pdf").write_bytes(pdf_of([page_image.image, card.image], dpi=300))
+    (src / "bad").mkdir()
+    (src / "bad" / "locked.pdf").write_bytes(encrypted_pdf())
+    (src / "bad" / "broken.pdf").write_bytes(broken_pdf())
+    (src / "bad" / "long.pdf").write_bytes(blank_pdf(pdfpages.MAX_PDF_PAGES + 1))
+    (src / "bad" / "blank.PDF").write_bytes(blank_pdf(1))
+
+    proc = _run(src, dest)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    records = {r.source: r for r in LocalSink(dest).iter_records()}
+    assert sorted(records) == ["bad/blank.PDF#page=1", "bad/broken.pdf", "bad/locked.pdf", "bad/long.pdf",
+                               "scans/kyc.pdf#page=1", "scans/kyc.pdf#page=2"]  # fmt: skip
+    codes = {k: r.error.code.value for k, r in records.items() if r.error}
+    assert codes == {"bad/blank.PDF#page=1": "no_card_found", "bad/broken.pdf": "pdf_unreadable",
+                     "bad/locked.pdf": "pdf_encrypted", "bad/long.pdf": "pdf_too_many_pages"}  # fmt: skip
+    both = records["scans/kyc.pdf#page=1"]
+    assert both.side == "both"
+    assert both.fields == page_image.fields
+    front = records["scans/kyc.pdf#page=2"]
+    assert front.side == "front"
+    assert front.fields == card.fields
+    assert (dest / "scans" / "kyc.pdf#page=2.json").is_file()
+    lines = (dest / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 6 and {json.loads(line)["source"] for line in lines} == set(records)
+
+    again = _run(src, dest)  # every page and PDF has its record: nothing is read again
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "6 skipped" in again.stderr
