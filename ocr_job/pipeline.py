@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ocr_job import idcard, imaging
-from ocr_job.config import JobConfig, ShardSpec
+from ocr_job import idcard, imaging, pdfpages, twosided
+from ocr_job.config import DEFAULT_MAX_OBJECT_BYTES, JobConfig, ShardSpec
 from ocr_job.engines import Engine, TextBox
 from ocr_job.engines.base import Point, ReadsLines, Rereads
 from ocr_job.idcard.reading import Quad
@@ -40,13 +40,18 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- planning
 
 
-def plan_items(source: Source, shard: ShardSpec | None, manifest: list[str] | None) -> list[InputItem]:
-    """The inputs of this run: a manifest's keys, or the listing filtered by shard.
+def plan_items(source: Source, shard: ShardSpec | None, manifest: list[str] | None,
+               max_object_bytes: int | None = None) -> list[InputItem]:
+    """The inputs of this run: a manifest's keys, or the listing filtered by shard, with
+    each PDF expanded into its pages (`pdfpages.expand`; a PDF's pages stay in its shard).
     Their keys are masked in every log line from here on (`privacy.remember_keys`)."""
     if manifest is not None:
         remember_keys(_with_stored_names(manifest))
-        return list(source.resolve(manifest))
-    items = [item for item in source.list() if shard is None or in_shard(item.key, shard)]
+        items = list(pdfpages.PagedSource(source).resolve(manifest))
+    else:
+        items = [item for item in source.list() if shard is None or in_shard(item.key, shard)]
+        remember_keys(_with_stored_names(item.key for item in items))
+    items = list(pdfpages.expand(items, source, max_object_bytes or DEFAULT_MAX_OBJECT_BYTES))
     remember_keys(_with_stored_names(item.key for item in items))
     return items
 
@@ -199,18 +204,19 @@ def process(fetched: Fetched, engine: Engine, config: JobConfig) -> ResultRecord
 def _read_card(item: InputItem, data: bytes, engine: Engine, config: JobConfig,
                timings: dict[str, float]) -> ResultRecord:
     with _timed(timings, "decode"):
-        image = imaging.decode(data, config.max_pixels, config.decode_budget_mib * imaging.MiB)
+        image = pdfpages.decode(item.key, data, config.max_pixels, config.decode_budget_mib * imaging.MiB)
     with _timed(timings, "preprocess"):
-        located = imaging.locate_card(image, config.card_long_side)
-        whole = imaging.fit_view(image, config.card_long_side) if located.found_quad else located.image
-    del image  # only card-sized copies are kept while the engine runs
-    best: idcard.CardReading | None = None
-    for view in _card_views(located, whole):
-        reading = _recognise_and_parse(view, engine, timings)
-        if best is None or _rank(reading) > _rank(best):
-            best = reading
-        if _complete(best):
-            break
+        cards = twosided.cards_apart(image, config.card_long_side)  # a two-sided copy, a page
+        if cards:
+            image = imaging.fit(image, imaging.WORK_LONG_SIDE)  # kept small while they are read
+    best = twosided.combine([_best_reading([card], engine, timings) for card in cards])
+    del cards
+    if best is None:
+        with _timed(timings, "preprocess"):
+            located = imaging.locate_card(image, config.card_long_side)
+            whole = imaging.fit_view(image, config.card_long_side) if located.found_quad else located.image
+        del image  # only card-sized copies are kept while the engine runs
+        best = _best_reading(_card_views(located, whole), engine, timings)
     if best is None or best.side is None:
         raise ImageError(ErrorCode.NO_CARD_FOUND, "no ID card was recognised in the image")
     return ResultRecord(
@@ -224,6 +230,19 @@ def _read_card(item: InputItem, data: bytes, engine: Engine, config: JobConfig,
         timings_ms=timings,
         source_etag=item.etag,
     )
+
+
+def _best_reading(views: Iterable[np.ndarray], engine: Engine,
+                  timings: dict[str, float]) -> idcard.CardReading | None:
+    """The best reading of the card `views`, read in turn until one is complete."""
+    best: idcard.CardReading | None = None
+    for view in views:
+        reading = _recognise_and_parse(view, engine, timings)
+        if best is None or _rank(reading) > _rank(best):
+            best = reading
+        if _complete(best):
+            break
+    return best
 
 
 def _card_views(located: imaging.CardImage, whole: np.ndarray) -> Iterator[np.ndarray]:
@@ -443,6 +462,7 @@ def run(items: list[InputItem], source: Source, sink: Sink, engine: Engine,
     summary = summary if summary is not None else RunSummary()
     summary.total = len(items)
     started = time.perf_counter()
+    source = pdfpages.PagedSource(source)  # pages read their PDF, once for all its pages
     reporter.start(summary)
     get = functools.partial(fetch, source=source, sink=sink, config=config)
     for fetched in prefetched(items, get, config.item_timeout_s):
