@@ -76,8 +76,10 @@ def cards_apart(image: np.ndarray, long_side: int) -> list[np.ndarray]:
     """The cards of a picture of several (or of one card small on a page), each
     straightened to `long_side` px; [] for a picture the plain path reads (one card
     taking a good part of it, or none found)."""
-    quads = card_quads(image)
     h, w = image.shape[:2]
+    if abs(max(w, h) / min(w, h) / imaging.CARD_ASPECT - 1) < imaging.CROPPED_CARD_ASPECT:
+        return []  # a picture cropped to one card: what is inside it are details of it
+    quads = card_quads(image)
     if len(quads) < 2 and not (quads and cv2.contourArea(quads[0]) < PLAIN_MIN_SHARE * h * w):
         return []
     return [imaging.warp_card(image, quad, long_side) for quad in quads]
