@@ -211,12 +211,14 @@ def _read_card(item: InputItem, data: bytes, engine: Engine, config: JobConfig,
             image = imaging.fit(image, imaging.WORK_LONG_SIDE)  # kept small while they are read
     best = twosided.combine([_best_reading([card], engine, timings) for card in cards])
     del cards
-    if best is None:
+    if best is None or (best.side != "both" and not _complete(best)):
         with _timed(timings, "preprocess"):
             located = imaging.locate_card(image, config.card_long_side)
             whole = imaging.fit_view(image, config.card_long_side) if located.found_quad else located.image
         del image  # only card-sized copies are kept while the engine runs
-        best = _best_reading(_card_views(located, whole), engine, timings)
+        plain = _best_reading(_card_views(located, whole), engine, timings)
+        if best is None or (plain is not None and _rank(plain) > _rank(best)):
+            best = plain
     if best is None or best.side is None:
         raise ImageError(ErrorCode.NO_CARD_FOUND, "no ID card was recognised in the image")
     return ResultRecord(
