@@ -148,3 +148,39 @@ def test_a_folder_of_pdfs_gets_one_record_per_page(tmp_path: Path, page_image) -
     again = _run(src, dest)  # every page and PDF has its record: nothing is read again
     assert again.returncode == 0, again.stderr[-3000:]
     assert "6 skipped" in again.stderr
+
+
+def test_a_bucket_of_pdfs_gets_one_record_per_page_and_resumes(s3_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The S3 source lists PDFs; their pages are expanded and their records stored under
+    `KEY#page=N.json`; the rerun skips them by the PDF's ETag."""
+    client = s3_server.client()
+    src, dst = s3_server.make_bucket(), s3_server.make_bucket()
+    cards = [make_sample(seed, side, "clean", width=1000) for seed, side in ((41, "front"), (42, "back"))]
+    pdf = tmp_path / "two.pdf"
+    pdf.write_bytes(pdf_of([c.image for c in cards], dpi=300))
+    client.fput_object(src, "in/张 三/two.pdf", str(pdf))
+    locked = tmp_path / "locked.pdf"
+    locked.write_bytes(encrypted_pdf(seed=3))
+    client.fput_object(src, "in/locked.pdf", str(locked))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCR_", "AWS_"))}
+    env.update(s3_server.env(), OCR_LOG_FORMAT="plain", OCR_SECOND_OPINION="false",
+               OCR_S3_RETRY_TIMEOUT_S="60")  # fmt: skip
+    args = [sys.executable, "-m", "ocr_job.cli", "run", f"s3://{src}/in", "--output", f"s3://{dst}/out"]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    names = sorted(o.object_name or "" for o in client.list_objects(dst, prefix="out/", recursive=True))
+    assert "out/in/张 三/two.pdf#page=1.json" in names and "out/in/张 三/two.pdf#page=2.json" in names
+    records = {}
+    for name in ("in/张 三/two.pdf#page=1", "in/张 三/two.pdf#page=2", "in/locked.pdf"):
+        response = client.get_object(dst, f"out/{name}.json")
+        try:
+            records[name] = json.loads(response.read())
+        finally:
+            response.close()
+    assert records["in/张 三/two.pdf#page=1"]["side"] == "front"
+    assert records["in/张 三/two.pdf#page=1"]["fields"] == cards[0].fields.model_dump()
+    assert records["in/张 三/two.pdf#page=2"]["fields"] == cards[1].fields.model_dump()
+    assert records["in/locked.pdf"]["error"]["code"] == "pdf_encrypted"
+    again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "3 skipped" in again.stderr
