@@ -2,7 +2,7 @@
 
     python -m bench.pages [--seeds 8] [--styles classic,realdesign,compact,wide]
                           [--kinds scan,grey,photo] [--pdfs 3] [--pdf-pages 4]
-                          [--temporary 8] [--data DIR] [--json FILE]
+                          [--temporary 8] [--data DIR] [--json FILE] [--budget MIB]
 
 1. Generates, under ``--data``: a two-sided A4 page (``ocr_job.synth.pages``) for every
    seed × style × kind, as a JPEG (``pages/``); ``--pdfs`` PDFs of ``--pdf-pages`` pages
@@ -75,11 +75,13 @@ def _write_temporary(folder: Path, count: int) -> dict[str, dict[str, Any]]:
     return labels
 
 
-def _run(src: Path, dest: Path) -> tuple[dict[str, ResultRecord], int]:
+def _run(src: Path, dest: Path, budget_mib: int | None = None) -> tuple[dict[str, ResultRecord], int]:
     """The worker's records of `src` and the peak RSS (bytes) of its process alone."""
     shutil.rmtree(dest, ignore_errors=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OCR_", "AWS_"))}
     env["OCR_LOG_FORMAT"] = "plain"
+    if budget_mib is not None:
+        env["OCR_DECODE_BUDGET_MIB"] = str(budget_mib)
     log = dest.parent / f"{dest.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
@@ -133,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temporary", type=int, default=8)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--budget", type=int, help="OCR_DECODE_BUDGET_MIB of the PDF run "
+                        "(default: the worker's)")
     args = parser.parse_args(argv)
     styles, kinds = args.styles.split(","), args.kinds.split(",")
     shutil.rmtree(args.data, ignore_errors=True)
@@ -145,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                            "peak_rss_mib": round(peak / 2**20)}  # fmt: skip
     if args.pdfs:
         labels = _write_pdfs(src, args.pdfs, args.pdf_pages, styles)
-        records, peak = _run(src / "pdfs", out / "pdfs")
+        records, peak = _run(src / "pdfs", out / "pdfs", args.budget)
         relative = {k[len("pdfs/"):]: v for k, v in labels.items()}
         report["pdfs"] = {**_score(relative, records), "peak_rss_mib": round(peak / 2**20),
                           "records": len(records), "pages": len(relative),
