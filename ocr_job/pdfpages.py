@@ -210,7 +210,7 @@ def decode(key: str, data: bytes, max_pixels: int, budget_bytes: int) -> np.ndar
     page = page_of(key)
     if page is not None:
         return render_page(data, page[1], budget_bytes, max_pixels)
-    if is_pdf_key(key) or data[:5] == b"%PDF-":
+    if is_pdf_key(key):
         page_count(data)  # raises the reason it was not expanded
         raise ImageError(ErrorCode.FETCH_FAILED,
                          "the PDF could not be read when the run was planned; run again")
