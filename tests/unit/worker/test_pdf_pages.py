@@ -184,3 +184,33 @@ def test_a_bucket_of_pdfs_gets_one_record_per_page_and_resumes(s3_server, tmp_pa
     again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "3 skipped" in again.stderr
+
+
+def test_the_pages_of_one_pdf_cost_one_read_of_it(tmp_path: Path) -> None:
+    """Planning reads each PDF once to count its pages; the run reads it once more for all
+    of its pages (the last PDF read is kept), and a manifest's page key resolves to it."""
+    from ocr_job.pipeline import plan_items
+    from ocr_job.storage.local import LocalSource
+
+    (tmp_path / "a.pdf").write_bytes(blank_pdf(3))
+    (tmp_path / "b.pdf").write_bytes(blank_pdf(2))
+    reads: list[str] = []
+
+    class Counting(LocalSource):
+        def read(self, item, max_bytes=pdfpages.DEFAULT_MAX_OBJECT_BYTES):  # type: ignore[no-untyped-def]
+            reads.append(item.key)
+            return super().read(item, max_bytes)
+
+    source = Counting(tmp_path)
+    items = plan_items(source, None, None)
+    assert [i.key for i in items] == ["a.pdf#page=1", "a.pdf#page=2", "a.pdf#page=3",
+                                      "b.pdf#page=1", "b.pdf#page=2"]  # fmt: skip
+    assert len({i.etag for i in items[:3]}) == 1 and items[0].etag is not None
+    assert reads == ["a.pdf", "b.pdf"]
+    paged = pdfpages.PagedSource(source)
+    for item in items:
+        assert pdfpages.page_count(paged.read(item)) in (2, 3)
+    assert reads == ["a.pdf", "b.pdf", "a.pdf", "b.pdf"]
+    resolved = list(paged.resolve(["b.pdf#page=2", "missing.pdf#page=1"]))
+    assert (resolved[0].key, resolved[0].etag) == ("b.pdf#page=2", items[3].etag)
+    assert resolved[1].etag is None  # no such PDF: its fetch gives fetch_failed
