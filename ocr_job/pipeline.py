@@ -183,8 +183,9 @@ def process(fetched: Fetched, engine: Engine, config: JobConfig) -> ResultRecord
     try:
         with _deadline(config.item_timeout_s):
             return _read_card(item, fetched.data, engine, config, timings)
-    except ImageError as exc:
-        return ResultRecord.failure(item.key, exc.code, exc.message, source_etag=item.etag,
+    except ImageError as exc:  # fetch_failed (a PDF unread at planning): a rerun tries again
+        etag = None if exc.code is ErrorCode.FETCH_FAILED else item.etag
+        return ResultRecord.failure(item.key, exc.code, exc.message, source_etag=etag,
                                     timings_ms=timings)
     except TimeoutError:
         return ResultRecord.failure(item.key, ErrorCode.TIMEOUT,
