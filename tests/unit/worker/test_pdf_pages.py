@@ -214,3 +214,20 @@ def test_the_pages_of_one_pdf_cost_one_read_of_it(tmp_path: Path) -> None:
     resolved = list(paged.resolve(["b.pdf#page=2", "missing.pdf#page=1"]))
     assert (resolved[0].key, resolved[0].etag) == ("b.pdf#page=2", items[3].etag)
     assert resolved[1].etag is None  # no such PDF: its fetch gives fetch_failed
+
+
+def test_a_pdf_left_whole_at_planning_is_tried_again_by_a_rerun() -> None:
+    """A `.pdf` item that reached processing unexpanded (its read failed at planning) but
+    opens now gets `fetch_failed` without the ETag, so the next run expands it; a PDF
+    that cannot be opened keeps its code and its ETag (a rerun skips it)."""
+    from ocr_job import pipeline
+    from ocr_job.config import JobConfig
+    from ocr_job.storage.base import InputItem
+
+    config = JobConfig(source="src", output="out")
+    good = pipeline.process(pipeline.Fetched(InputItem("a.pdf", 10, "e1"), data=blank_pdf(2)),
+                            None, config)  # type: ignore[arg-type]  # no page is read
+    assert (good.error and good.error.code.value, good.source_etag) == ("fetch_failed", None)
+    locked = pipeline.process(pipeline.Fetched(InputItem("b.pdf", 10, "e2"), data=encrypted_pdf()),
+                              None, config)  # type: ignore[arg-type]
+    assert (locked.error and locked.error.code.value, locked.source_etag) == ("pdf_encrypted", "e2")
