@@ -139,7 +139,7 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
                                                    and config.shard.count > 1)
             held.enter_context(sink.lock(shared=sharded))
             manifest = read_manifest(manifest_url, s3) if manifest_url else None
-            items = pipeline.plan_items(source, config.shard, manifest)
+            items = pipeline.plan_items(source, config.shard, manifest, config.max_object_bytes)
         except (StorageError, OSError) as exc:
             log.error("cannot use the source or output: %s", _storage_reason(exc))
             return ExitCode.CANNOT_PROCEED

@@ -523,7 +523,8 @@ def find_card_quad(image: np.ndarray) -> np.ndarray | None:
 
 
 def card_quads(image: np.ndarray, min_share: float = 0.12, loose: bool = False,
-               cut: bool = False) -> tuple[list[np.ndarray], bool]:
+               cut: bool = False, per_map: int = 5,
+               nested: bool = False) -> tuple[list[np.ndarray], bool]:  # fmt: skip
     """Every clear card outline in `image`.
 
     Candidates come from several edge and threshold maps. Each candidate's sides are
@@ -537,6 +538,8 @@ def card_quads(image: np.ndarray, min_share: float = 0.12, loose: bool = False,
     finger over the card's edge) when the others run along edges. `cut`: only outlines
     with a side along the picture's border, which needs no edge there (a card cut by the
     picture's edge; any share of it may be cut off, so any aspect from 1:1 to 3:1).
+    The `per_map` largest regions of each map are tried: outer regions only, or, `nested`,
+    regions inside others too (cards on a page).
     """
     h, w = image.shape[:2]
     scale = min(1.0, 640 / max(h, w))
@@ -551,8 +554,9 @@ def card_quads(image: np.ndarray, min_share: float = 0.12, loose: bool = False,
     card_shaped = abs(max(sw, sh) / min(sw, sh) / CARD_ASPECT - 1) < CROPPED_CARD_ASPECT
     candidates: list[np.ndarray] = []
     for region in _edge_maps(grey):
-        contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:5]:
+        mode = cv2.RETR_LIST if nested else cv2.RETR_EXTERNAL
+        contours, _ = cv2.findContours(region, mode, cv2.CHAIN_APPROX_SIMPLE)
+        for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:per_map]:
             quad = _quad_of(contour, area, min_share, (0.9, 3.0) if cut else (1.25, 2.0),
                             (0.02, 0.03, 0.05, 0.08, 0.12) if loose else (0.02, 0.03, 0.05))
             if quad is None or cv2.contourArea(quad) > 0.93 * area:
@@ -571,6 +575,12 @@ def card_quads(image: np.ndarray, min_share: float = 0.12, loose: bool = False,
                 candidates.append(quad)
     candidates.sort(key=cv2.contourArea, reverse=True)
     return [(quad / scale).astype(np.float32) for quad in candidates], card_shaped
+
+
+def card_outlines(image: np.ndarray, min_share: float = 0.12, per_map: int = 5,
+                  nested: bool = False) -> list[np.ndarray]:  # fmt: skip
+    """Every clear card outline (`card_quads`, largest first), without the picture's shape."""
+    return card_quads(image, min_share, per_map=per_map, nested=nested)[0]
 
 
 class _Edges:
@@ -698,6 +708,11 @@ def _order_corners(quad: np.ndarray) -> np.ndarray:
         [quad[np.argmin(s)], quad[np.argmin(d)], quad[np.argmax(s)], quad[np.argmax(d)]],
         dtype=np.float32,
     )
+
+
+def warp_card(image: np.ndarray, quad: np.ndarray, long_side: int) -> np.ndarray:
+    """The card at `quad` straightened to the ID-1 aspect, `long_side` px wide."""
+    return _warp(image, quad, long_side)
 
 
 def _warp(image: np.ndarray, quad: np.ndarray, long_side: int) -> np.ndarray:

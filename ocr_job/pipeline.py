@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ocr_job import crops, idcard, imaging, quality
-from ocr_job.config import JobConfig, ShardSpec
+from ocr_job import crops, idcard, imaging, pdfpages, quality, twosided
+from ocr_job.config import DEFAULT_MAX_OBJECT_BYTES, JobConfig, ShardSpec
 from ocr_job.engines import Engine, TextBox
 from ocr_job.engines.base import Point, ReadsLines, Rereads
 from ocr_job.idcard.reading import Quad
@@ -40,13 +40,18 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- planning
 
 
-def plan_items(source: Source, shard: ShardSpec | None, manifest: list[str] | None) -> list[InputItem]:
-    """The inputs of this run: a manifest's keys, or the listing filtered by shard.
+def plan_items(source: Source, shard: ShardSpec | None, manifest: list[str] | None,
+               max_object_bytes: int | None = None) -> list[InputItem]:
+    """The inputs of this run: a manifest's keys, or the listing filtered by shard, with
+    each PDF expanded into its pages (`pdfpages.expand`; a PDF's pages stay in its shard).
     Their keys are masked in every log line from here on (`privacy.remember_keys`)."""
     if manifest is not None:
         remember_keys(_with_stored_names(manifest))
-        return list(source.resolve(manifest))
-    items = [item for item in source.list() if shard is None or in_shard(item.key, shard)]
+        items = list(pdfpages.PagedSource(source).resolve(manifest))
+    else:
+        items = [item for item in source.list() if shard is None or in_shard(item.key, shard)]
+        remember_keys(_with_stored_names(item.key for item in items))
+    items = list(pdfpages.expand(items, source, max_object_bytes or DEFAULT_MAX_OBJECT_BYTES))
     remember_keys(_with_stored_names(item.key for item in items))
     return items
 
@@ -179,8 +184,9 @@ def process(fetched: Fetched, engine: Engine, config: JobConfig) -> ResultRecord
     try:
         with _deadline(config.item_timeout_s):
             return _read_card(item, fetched.data, engine, config, timings, fetched.crops)
-    except ImageError as exc:
-        return ResultRecord.failure(item.key, exc.code, exc.message, source_etag=item.etag,
+    except ImageError as exc:  # fetch_failed (a PDF unread at planning): a rerun tries again
+        etag = None if exc.code is ErrorCode.FETCH_FAILED else item.etag
+        return ResultRecord.failure(item.key, exc.code, exc.message, source_etag=etag,
                                     timings_ms=timings)
     except TimeoutError:
         return ResultRecord.failure(item.key, ErrorCode.TIMEOUT,
@@ -200,27 +206,32 @@ def process(fetched: Fetched, engine: Engine, config: JobConfig) -> ResultRecord
 def _read_card(item: InputItem, data: bytes, engine: Engine, config: JobConfig,
                timings: dict[str, float], crops_out: dict[str, bytes]) -> ResultRecord:
     with _timed(timings, "decode"):
-        image = imaging.decode(data, config.max_pixels, config.decode_budget_mib * imaging.MiB)
+        image = pdfpages.decode(item.key, data, config.max_pixels, config.decode_budget_mib * imaging.MiB)
     with _timed(timings, "preprocess"):
-        located = imaging.locate_card(image, config.card_long_side)
-        whole = imaging.fit_view(image, config.card_long_side) if located.found_quad else located.image
         scene = quality.survey(image)
-    del image  # only card-sized copies are kept while the engine runs
-    best: idcard.CardReading | None = None
-    for view in _card_views(located, whole):
-        turned: list[bool] = []
-        reading = _recognise_and_parse(view, engine, timings, turned)
-        if best is None or _rank(reading) > _rank(best):
-            best, best_view, best_turned = reading, view, turned[0]
-        if _complete(best):
-            break
-    if best is None or best.side is None:
+        cards = twosided.cards_apart(image, config.card_long_side)  # a two-sided copy, a page
+        if cards:
+            image = imaging.fit(image, imaging.WORK_LONG_SIDE)  # kept small while they are read
+    apart = [r for r in (_best_read([card], engine, timings, card) for card in cards) if r]
+    del cards
+    best = twosided.combine([r.reading for r in apart])
+    shown = _shown(apart, best)
+    if best is None or (best.side != "both" and not _complete(best)):
+        with _timed(timings, "preprocess"):
+            located = imaging.locate_card(image, config.card_long_side)
+            whole = imaging.fit_view(image, config.card_long_side) if located.found_quad else located.image
+        del image  # only card-sized copies are kept while the engine runs
+        card = located.image if located.found_quad else None
+        plain = _best_read(_card_views(located, whole), engine, timings, card)
+        if plain is not None and (best is None or _rank(plain.reading) > _rank(best)):
+            best, shown = plain.reading, plain
+    if best is None or best.side is None or shown is None:
         raise ImageError(ErrorCode.NO_CARD_FOUND, "no ID card was recognised in the image")
+    side = shown.reading.side or best.side  # "both": the front's view stands for the card
     with _timed(timings, "quality"):
-        seen = quality.inspect(best_view, best.side, best_turned, best_view is located.image
-                               and located.found_quad, scene)
+        seen = quality.inspect(shown.view, side, shown.turned, shown.located, scene)
         if config.crops:
-            crops_out.update(crops.make_crops(best_view, best.side, best_turned))
+            crops_out.update(crops.make_crops(shown.view, side, shown.turned))
     return ResultRecord(
         source=item.key,
         status="ok",
@@ -233,6 +244,42 @@ def _read_card(item: InputItem, data: bytes, engine: Engine, config: JobConfig,
         source_etag=item.etag,
         quality=seen.quality,
     )
+
+
+@dataclass
+class _Read:
+    """A reading with the view it was read from: whether that view is upside down and
+    whether it is a located card (its outline was found)."""
+
+    reading: idcard.CardReading
+    view: np.ndarray
+    turned: bool
+    located: bool
+
+
+def _best_read(views: Iterable[np.ndarray], engine: Engine, timings: dict[str, float],
+               located: np.ndarray | None) -> _Read | None:
+    """The best reading of the card `views` (`located`: the one that is a located card),
+    read in turn until one is complete."""
+    best: _Read | None = None
+    for view in views:
+        turned: list[bool] = []
+        reading = _recognise_and_parse(view, engine, timings, turned)
+        if best is None or _rank(reading) > _rank(best.reading):
+            best = _Read(reading, view, bool(turned and turned[0]), view is located)
+        if _complete(best.reading):
+            break
+    return best
+
+
+def _shown(apart: list[_Read], best: idcard.CardReading | None) -> _Read | None:
+    """The read whose view stands for `best` among the cards read apart (for a front and
+    a back combined, the front)."""
+    for read in apart:
+        if read.reading is best:
+            return read
+    fronts = [r for r in apart if r.reading.side == "front"]
+    return max(fronts, key=lambda r: _rank(r.reading)) if fronts else None
 
 
 def _card_views(located: imaging.CardImage, whole: np.ndarray) -> Iterator[np.ndarray]:
@@ -456,6 +503,7 @@ def run(items: list[InputItem], source: Source, sink: Sink, engine: Engine,
     summary = summary if summary is not None else RunSummary()
     summary.total = len(items)
     started = time.perf_counter()
+    source = pdfpages.PagedSource(source)  # pages read their PDF, once for all its pages
     reporter.start(summary)
     get = functools.partial(fetch, source=source, sink=sink, config=config)
     for fetched in prefetched(items, get, config.item_timeout_s):

@@ -29,7 +29,9 @@ FIELD_NAMES: tuple[str, ...] = (
 FRONT_FIELDS: tuple[str, ...] = FIELD_NAMES[:6]
 BACK_FIELDS: tuple[str, ...] = FIELD_NAMES[6:]
 
-Side = Literal["front", "back"]
+#: "both": one picture of the card's two sides (a two-sided copy), or a card whose one
+#: side carries all nine fields (the temporary card); every field may then be set.
+Side = Literal["front", "back", "both"]
 Status = Literal["ok", "error"]
 
 
@@ -50,6 +52,10 @@ class ErrorCode(StrEnum):
     OUTSIDE_SOURCE = "outside_source"
     NOT_A_FILE = "not_a_file"
     WRITE_FAILED = "write_failed"
+    PDF_ENCRYPTED = "pdf_encrypted"
+    PDF_UNREADABLE = "pdf_unreadable"
+    PDF_TOO_MANY_PAGES = "pdf_too_many_pages"
+    PDF_PAGE_TOO_LARGE = "pdf_page_too_large"
 
 
 def display_key(key: str) -> str:

@@ -50,6 +50,10 @@ WARNING_CODES: dict[str, str] = {
     "ethnicity_corrected": "a misread ethnicity was replaced by the one group it is one "
                            "character away from",
     "validity_period_invalid": "the validity period is not 5/10/20 years or 长期",
+    "temporary_card": "the card is a temporary resident identity card (临时居民身份证): its data "
+                      "side carries all nine fields (side both), its period is three months",
+    "validity_age_mismatch": "the validity period (back) does not fit the holder's age at "
+                             "issue from the birth date (front): a two-sided reading",
 }
 
 #: Free-text fields (no vocabulary, date or checksum check guards them all) recognised
@@ -74,6 +78,7 @@ CHECK_CODES: dict[str, str] = {
     "address_matches_region": "address_region_mismatch",
     "ethnicity_known": "ethnicity_unknown",
     "validity_period": "validity_period_invalid",
+    "validity_matches_age": "validity_age_mismatch",
 }
 
 

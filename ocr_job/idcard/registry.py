@@ -27,6 +27,6 @@ class CardType(Protocol):
 
 
 def card_types() -> list[CardType]:
-    from . import resident
+    from . import resident, temporary
 
-    return [resident.RESIDENT_CARD]
+    return [resident.RESIDENT_CARD, temporary.TEMPORARY_CARD]

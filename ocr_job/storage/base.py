@@ -77,8 +77,13 @@ class InputItem:
     etag: str | None = None
 
 
+#: PDFs are inputs too: each page becomes one (`ocr_job.pdfpages`).
+INPUT_SUFFIXES: tuple[str, ...] = (*IMAGE_SUFFIXES, ".pdf")
+
+
 def is_image_key(key: str) -> bool:
-    return key.lower().endswith(IMAGE_SUFFIXES)
+    """Whether `key` is listed as an input: an image's suffix, or a PDF's."""
+    return key.lower().endswith(INPUT_SUFFIXES)
 
 
 def safe_key(key: str) -> str:
