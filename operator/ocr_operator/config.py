@@ -43,7 +43,10 @@ class OperatorConfig(BaseSettings):
     s3_endpoints: Words = Field(None, validation_alias=f"{ENV_PREFIX}ALLOWED_S3_ENDPOINTS")
     #: Seconds between two full resyncs of every batch (events trigger sooner).
     resync_seconds: float = 30.0
-    #: Minimum seconds between two status patches of one worker.
+    #: Minimum seconds between two reconcile passes of one batch: the bound on the API
+    #: writes a batch causes (one status patch per pass at most, docs/operator.md).
+    min_pass_seconds: float = Field(2.0, ge=0.0)
+    #: Minimum seconds between two progress writes of one worker (to the output prefix).
     worker_status_interval: float = 5.0
     #: Numeric uid/gid the workers run as.
     run_as_user: int = 10001

@@ -28,6 +28,7 @@ from ocr_operator.kube import (
     LABEL_QUEUE,
     MANAGER,
     PLURAL,
+    format_index_ranges,
 )
 from ocr_operator.quantities import threads_for_cpu
 
@@ -159,7 +160,7 @@ def worker_env(
     )
     plain = {**job_config.to_env(), **endpoint_env(spec.source, config), "HOME": "/tmp"}
     if attempt.indexes is not None:
-        plain[SHARD_INDEXES_ENV] = ",".join(str(i) for i in attempt.indexes)
+        plain[SHARD_INDEXES_ENV] = format_index_ranges(attempt.indexes)
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(plain.items())]
     if spec.source.credentials_secret:
         for var, key in (

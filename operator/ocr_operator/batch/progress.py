@@ -11,22 +11,30 @@ from typing import Any
 
 from ocr_operator.batch.jobs import Attempt, job_name
 from ocr_operator.batch.oom import JobOutcome, OomKill, job_outcome
-from ocr_operator.batch.status import TERMINAL, Counts, Phase, conditions_for
-from ocr_operator.kube import format_index_ranges, iso, parse_index_ranges
+from ocr_operator.batch.status import TERMINAL, Counts, Phase, conditions_for, rate_and_eta
+from ocr_operator.batch.tally import Live, Tally
+from ocr_operator.kube import format_index_ranges, iso, parse_index_ranges, parse_iso
 
 #: OOM kills kept in status.oomKills (oomKillCount keeps the total).
 MAX_OOM_ENTRIES = 50
 
 
 def attempts_from_status(status: Mapping[str, Any]) -> list[Attempt]:
+    """The attempts of a status; a retry's shards as ranges (`shards`), or as the list an
+    older operator wrote (`indexes`)."""
     result = []
     for entry in status.get("attempts") or []:
-        indexes = entry.get("indexes")
+        shards = entry.get("shards")
+        indexes: tuple[int, ...] | None = None
+        if shards is not None:
+            indexes = tuple(sorted(parse_index_ranges(str(shards))))
+        elif entry.get("indexes") is not None:
+            indexes = tuple(int(i) for i in entry["indexes"])
         result.append(
             Attempt(
                 number=int(entry["attempt"]),
                 memory=str(entry["memory"]),
-                indexes=tuple(int(i) for i in indexes) if indexes is not None else None,
+                indexes=indexes,
                 reason=entry.get("reason"),
             )
         )
@@ -40,7 +48,7 @@ def attempt_to_status(batch: str, attempt: Attempt) -> dict[str, Any]:
         "memory": attempt.memory,
     }
     if attempt.indexes is not None:
-        entry["indexes"] = list(attempt.indexes)
+        entry["shards"] = format_index_ranges(attempt.indexes)
     if attempt.reason:
         entry["reason"] = attempt.reason
     return entry
@@ -104,15 +112,26 @@ def progress_of(batch: str, status: Mapping[str, Any], jobs: Iterable[Mapping[st
     )
 
 
+def _kill_order(time: str | None, pod: str | None) -> tuple[str, str]:
+    return (time or "", pod or "")
+
+
 def new_oom_kills(
     status: Mapping[str, Any], kills: Iterable[OomKill]
 ) -> tuple[list[OomKill], dict[str, Any]]:
-    """The kills not in the status yet, and the status fields that record them."""
-    known = {e.get("pod") for e in status.get("oomKills") or []}
-    new = [k for k in kills if k.pod not in known]
+    """The kills not in the status yet, and the status fields that record them. The status
+    keeps the last `MAX_OOM_ENTRIES` kills (in (time, pod) order) and the count of all: a kill
+    is new when it is not among those kept and comes after the last one kept."""
+    entries = list(status.get("oomKills") or [])
+    known = {e.get("pod") for e in entries}
+    mark = max((_kill_order(e.get("time"), e.get("pod")) for e in entries), default=None)
+    new = [
+        k for k in sorted(kills, key=lambda k: _kill_order(k.time, k.pod))
+        if k.pod not in known and (mark is None or _kill_order(k.time, k.pod) > mark)
+    ]
     if not new:
         return [], {}
-    entries = list(status.get("oomKills") or []) + [k.to_status() for k in new]
+    entries += [k.to_status() for k in new]
     return new, {
         "oomKills": entries[-MAX_OOM_ENTRIES:],
         "oomKillCount": int(status.get("oomKillCount") or 0) + len(new),
@@ -147,11 +166,15 @@ class Ending:
     given_up: bool
     message: str | None
     results: dict[str, str] | None
+    #: The folded shard summaries and the sampled running shards of this pass.
+    tally: Tally = field(default_factory=Tally)
+    live: Live = field(default_factory=Live)
 
 
 def status_patch(p: Pass, phase: Phase, progress: Progress, ending: Ending) -> dict[str, Any]:
     """The status fields a pass that got past planning writes (unchanged ones are dropped
-    by `Reconciler._write`)."""
+    by `Reconciler._write`). Every field is an aggregate or a set of index ranges: the
+    status does not grow with the batch (docs/operator.md, "Progress at scale")."""
     message = ending.message
     if phase == Phase.FAILED and not message:
         message = "some shards could not finish"
@@ -164,8 +187,10 @@ def status_patch(p: Pass, phase: Phase, progress: Progress, ending: Ending) -> d
         "succeeded": counts.succeeded,
         "failed": counts.failed,
         "progress": counts.progress,
+        "runningShards": 0 if phase in TERMINAL else ending.live.running,
         "completedShards": format_index_ranges(progress.done),
         "failedShards": format_index_ranges(progress.failed_for_good),
+        **ending.tally.to_status(),
         **progress.attempts_status(p.name),
         "conditions": conditions_for(
             p.status.get("conditions") or [],
@@ -177,6 +202,11 @@ def status_patch(p: Pass, phase: Phase, progress: Progress, ending: Ending) -> d
             generation=p.generation,
         ),
     }
+    if counts.processed != p.status.get("processed") or phase in TERMINAL:
+        # the rate and ETA move with the counts only (a pass that saw nothing new writes nothing)
+        per_minute, eta = rate_and_eta(counts, parse_iso(p.status.get("startTime")), p.now)
+        patch["inputsPerMinute"] = per_minute
+        patch["estimatedCompletionTime"] = iso(eta) if eta and phase not in TERMINAL else None
     if ending.results is not None:
         patch["results"] = ending.results
     if p.generation is not None:

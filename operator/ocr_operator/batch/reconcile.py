@@ -42,13 +42,12 @@ from ocr_operator.batch.status import (
     TERMINAL,
     Counts,
     Phase,
-    aggregate,
     conditions_for,
     derive_phase,
     phase_event,
-    shard_sizes,
 )
 from ocr_operator.batch.storage import BatchStorage, S3BatchStorage
+from ocr_operator.batch.tally import Live, Tally, counts_of, inputs_in, read_tally
 from ocr_operator.cluster import Cluster
 from ocr_operator.config import OperatorConfig
 from ocr_operator.kube import format_index_ranges, iso, status_diff, utcnow
@@ -273,16 +272,13 @@ class Reconciler:
         finished = progress.latest_outcome.finished and not progress.retry_pending
         all_done = progress.all_done(shard_count)
         given_up = bool(progress.failed_for_good) or progress.job_failed or (finished and not all_done)
-        counts = aggregate(
-            p.status.get("shards") or {},
-            total=total,
-            shard_sizes=shard_sizes(total, spec.shard_size, shard_count),
-            done=progress.done,
-        )
+        tally, live = self._tally(p, spec, progress)
+        done_inputs = inputs_in(progress.done, total=total, size=spec.shard_size, shard_count=shard_count)
+        counts = counts_of(total=total, done_inputs=done_inputs, tally=tally, live=live)
         message = progress.message
         stopped = all_done or finished or progress.job_failed
         if not (stopped and (all_done or progress.done)):
-            return Ending(counts, all_done, False, given_up, message, None)
+            return Ending(counts, all_done, False, given_up, message, None, tally, live)
         try:
             storage = self.storage(p.namespace, spec)
             summary = storage.merge()
@@ -290,7 +286,7 @@ class Reconciler:
             if all_done and not given_up:
                 raise
             log.warning("merge of %s/%s failed: %s", p.namespace, p.name, safe_error(exc))
-            return Ending(counts, all_done, False, given_up, message, None)
+            return Ending(counts, all_done, False, given_up, message, None, tally, live)
         counts = Counts(
             total=total,
             processed=min(summary.records, total),
@@ -300,7 +296,26 @@ class Reconciler:
         if all_done and summary.records < total:
             given_up = True
             message = f"{total - summary.records} input(s) have no record"
-        return Ending(counts, all_done, True, given_up, message, storage.results())
+        return Ending(counts, all_done, True, given_up, message, storage.results(), tally, live)
+
+    def _tally(self, p: Pass, spec: BatchSpec, progress: Progress) -> tuple[Tally, Live]:
+        """The shard files' part of the counts (`batch/tally.py`); on a storage error, what
+        the status had (the next pass reads again)."""
+        try:
+            storage = self.storage(p.namespace, spec)
+            finished = progress.latest_outcome.finished
+            return read_tally(
+                p.status,
+                shard_size_=spec.shard_size,
+                parallelism=spec.parallelism,
+                done=progress.done,
+                given_up=progress.failed_for_good,
+                running=() if finished else progress.latest.indexes,
+                read=storage.read_json,
+            )
+        except Exception as exc:
+            log.warning("reading the shard files of %s/%s failed: %s", p.namespace, p.name, safe_error(exc))
+            return Tally.from_status(p.status), Live()
 
     def _write_status(
         self,

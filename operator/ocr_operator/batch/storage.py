@@ -3,8 +3,9 @@ the plan, merge the results. The S3 implementation uses `ocr_job.storage.s3`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from ocr_job.config import S3Settings
 from ocr_job.merge import MergeSummary, merge
@@ -13,6 +14,8 @@ from ocr_operator.batch.model import BatchSpec, s3_url
 from ocr_operator.batch.planner import MANIFESTS_DIR, PLAN_FILE, Plan, manifest_name
 
 PLAN_KEY = f"{MANIFESTS_DIR}/{PLAN_FILE}"
+#: A shard file larger than this is not one a worker wrote (it is ignored).
+MAX_SHARD_FILE = 64 * 1024
 #: What S3 servers answer to `If-None-Match: *` on an existing key.
 _EXISTS = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 
@@ -34,6 +37,11 @@ class BatchStorage(Protocol):
         ...
 
     def write_plan(self, plan: Plan) -> None: ...
+
+    def read_json(self, name: str) -> dict[str, Any] | None:
+        """A small JSON object under the output (a shard's summary or progress); None when
+        absent, unparsable or not an object."""
+        ...
 
     def merge(self) -> MergeSummary: ...
 
@@ -100,6 +108,16 @@ class S3BatchStorage:
 
     def write_plan(self, plan: Plan) -> None:
         self._sink.write_text(PLAN_KEY, plan.to_json())
+
+    def read_json(self, name: str) -> dict[str, Any] | None:
+        text = self._sink.read_text(name)
+        if text is None or len(text) > MAX_SHARD_FILE:
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
 
     def merge(self) -> MergeSummary:
         return merge(self._sink)
