@@ -5,6 +5,7 @@ shape for index ranges: every other shard done, every other one OOM-killed and r
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from kubernetes import client as k8s
@@ -29,8 +30,10 @@ def object_size(kube: KubeServer, name: str) -> int:
     return len(json.dumps(kube.get(BATCHES, NAMESPACE, name), indent=4).encode())
 
 
-def planned(kube: KubeServer, name: str, src: str, out: str, secret: str) -> None:
-    """A batch whose plan of 5,000 shards is frozen in its status (as planning leaves it)."""
+def planned(
+    kube: KubeServer, name: str, src: str, out: str, secret: str, shards: int = SHARDS
+) -> None:
+    """A batch whose plan of `shards` shards is frozen in its status (as planning leaves it)."""
     kube.create(BATCHES, {
         "apiVersion": "ocrbatch.io/v1alpha1", "kind": "OcrBatch",
         "metadata": {"name": name, "namespace": NAMESPACE},
@@ -38,7 +41,7 @@ def planned(kube: KubeServer, name: str, src: str, out: str, secret: str) -> Non
                  "shardSize": SHARD_SIZE, "parallelism": 200},
     })
     kube.patch(BATCHES, NAMESPACE, name, {"status": {
-        "phase": "Running", "total": SHARDS * SHARD_SIZE, "shardCount": SHARDS,
+        "phase": "Running", "total": shards * SHARD_SIZE, "shardCount": shards,
         "startTime": "2026-12-06T07:00:00Z", "manifests": f"s3://{out}/_manifests/shard-{{index:04d}}.txt",
         "attempts": [{"attempt": 0, "job": f"{name}-0", "memory": "512Mi"}], "jobs": [f"{name}-0"],
     }}, "status")
@@ -79,3 +82,47 @@ def test_a_batch_of_5000_shards_keeps_its_status_under_64_kib(
     assert status["failedShards"] == ",".join(str(i) for i in range(121, SHARDS, 2))
     assert "shards" not in status
     assert max(sizes) < LIMIT, sizes
+
+
+def env_of(job: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def test_a_batch_above_the_shards_per_job_runs_in_parts_one_after_the_other(
+    kube: KubeServer, api: k8s.ApiClient, s3_server: S3Server, buckets: tuple[str, str],
+    s3_secret: str,
+) -> None:
+    src, out = buckets
+    config = OperatorConfig(s3_endpoint=s3_server.endpoint, worker_image="worker:test",
+                            max_shards_per_job=2)
+    reconciler = Reconciler(KubeCluster(api, [NAMESPACE]), config)
+    jobs = JobController(kube)
+    planned(kube, "parts", src, out, s3_secret, shards=5)
+
+    reconciler.reconcile(NAMESPACE, "parts")
+    first = kube.get(JOBS, NAMESPACE, "parts-0")
+    assert first["spec"]["completions"] == 2 and "OCR_SHARD_INDEXES" not in env_of(first)
+    assert kube.find(JOBS, NAMESPACE, "parts-0p1") is None  # one part at a time
+    jobs.finish(first, completed="0-1")
+
+    reconciler.reconcile(NAMESPACE, "parts")
+    second = kube.get(JOBS, NAMESPACE, "parts-0p1")
+    assert second["spec"]["completions"] == 2 and env_of(second)["OCR_SHARD_INDEXES"] == "2-3"
+    jobs.run_pod(second, 1, exit_code=137, reason="OOMKilled")  # completion 1: shard 3
+    jobs.finish(second, completed="0", failed="1")
+
+    reconciler.reconcile(NAMESPACE, "parts")
+    third = kube.get(JOBS, NAMESPACE, "parts-0p2")
+    assert third["spec"]["completions"] == 1 and env_of(third)["OCR_SHARD_INDEXES"] == "4"
+    assert kube.find(JOBS, NAMESPACE, "parts-1") is None  # the retry waits for the attempt
+    jobs.finish(third, completed="0")
+
+    assert reconciler.reconcile(NAMESPACE, "parts") == "Running"
+    status = kube.get(BATCHES, NAMESPACE, "parts")["status"]
+    assert status["completedShards"] == "0-2,4"
+    assert status["oomKills"][0]["index"] == 3
+    assert status["attempts"][1]["shards"] == "3"
+    assert status["jobs"] == ["parts-0", "parts-0p1", "parts-0p2", "parts-1"]
+    retry = kube.get(JOBS, NAMESPACE, "parts-1")
+    assert retry["spec"]["completions"] == 1 and env_of(retry)["OCR_SHARD_INDEXES"] == "3"
+    assert retry["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] == "768Mi"

@@ -4,15 +4,16 @@ pass writes. Pure functions, each a step of `reconcile.Reconciler` that can be t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ocr_operator.batch.jobs import Attempt, job_name
-from ocr_operator.batch.oom import JobOutcome, OomKill, job_outcome
+from ocr_operator.batch.jobs import Attempt, job_name, job_parts
+from ocr_operator.batch.oom import JobOutcome, OomKill, combined, job_outcome
 from ocr_operator.batch.status import TERMINAL, Counts, Phase, conditions_for, rate_and_eta
 from ocr_operator.batch.tally import Live, Tally
+from ocr_operator.config import DEFAULT_SHARDS_PER_JOB
 from ocr_operator.kube import format_index_ranges, iso, parse_index_ranges, parse_iso
 
 #: OOM kills kept in status.oomKills (oomKillCount keeps the total).
@@ -60,6 +61,7 @@ class Progress:
 
     attempts: list[Attempt]
     jobs: dict[str, dict[str, Any]]
+    #: Each attempt's outcome: all its Jobs (parts) together.
     outcomes: dict[int, JobOutcome]
     #: Shards finished (by any attempt) and shards that will never finish.
     done: set[int]
@@ -68,6 +70,9 @@ class Progress:
     #: A Job failed as a whole (FailJob: a usage error of the workers).
     job_failed: bool
     retry_pending: bool = field(default=False)
+    #: The plan's shards (0: not known, one Job per attempt) and the shards per Job.
+    shard_count: int = 0
+    per_job: int = DEFAULT_SHARDS_PER_JOB
 
     @property
     def latest(self) -> Attempt:
@@ -80,36 +85,69 @@ class Progress:
     def all_done(self, shard_count: int) -> bool:
         return self.done >= set(range(shard_count))
 
+    def parts(self, attempt: Attempt) -> list[Sequence[int] | None]:
+        """The shards of each Job of `attempt` (None: the attempt's own, one Job)."""
+        if not self.shard_count:
+            return [None]
+        return list(job_parts(attempt, self.shard_count, self.per_job)) or [None]
+
+    def job_names(self, batch: str, attempt: Attempt) -> list[str]:
+        return [job_name(batch, attempt.number, k) for k in range(len(self.parts(attempt)))]
+
+    def part_outcomes(self, batch: str, attempt: Attempt) -> list[JobOutcome]:
+        return [
+            job_outcome(self.jobs.get(job_name(batch, attempt.number, k)), attempt, shards)
+            for k, shards in enumerate(self.parts(attempt))
+        ]
+
+    def shard_of_pod(self, attempt: Attempt, part: int, ci: int) -> int | None:
+        parts = self.parts(attempt)
+        if part >= len(parts):
+            return None
+        shards = parts[part]
+        if shards is None:
+            shards = attempt.indexes
+            if shards is None:
+                return ci
+        return shards[ci] if ci < len(shards) else None
+
     def attempts_status(self, batch: str) -> dict[str, Any]:
         return {
             "attempts": [attempt_to_status(batch, a) for a in self.attempts],
-            "jobs": [job_name(batch, a.number) for a in self.attempts],
+            "jobs": [name for a in self.attempts for name in self.job_names(batch, a)],
         }
 
 
-def progress_of(batch: str, status: Mapping[str, Any], jobs: Iterable[Mapping[str, Any]]) -> Progress:
-    """The attempts of the status, each with the outcome of its Job (missing: not run)."""
-    attempts = attempts_from_status(status)
-    by_name = {str(j["metadata"]["name"]): dict(j) for j in jobs}
-    outcomes = {a.number: job_outcome(by_name.get(job_name(batch, a.number)), a) for a in attempts}
-    done = parse_index_ranges(status.get("completedShards"))
-    for outcome in outcomes.values():
-        done |= outcome.completed
-    failed = next((o for o in outcomes.values() if o.job_failed), None)
-    message: str | None = status.get("message")
-    if failed is not None:
-        message = f"worker Job failed: {failed.reason or 'unknown'}"
-        if failed.message:
-            message += f": {failed.message[:200]}"
-    return Progress(
-        attempts=attempts,
-        jobs=by_name,
-        outcomes=outcomes,
-        done=done,
-        failed_for_good=parse_index_ranges(status.get("failedShards")) - done,
-        message=message,
-        job_failed=failed is not None,
+def progress_of(
+    batch: str,
+    status: Mapping[str, Any],
+    jobs: Iterable[Mapping[str, Any]],
+    per_job: int = DEFAULT_SHARDS_PER_JOB,
+) -> Progress:
+    """The attempts of the status, each with the outcome of its Jobs (missing: not run)."""
+    progress = Progress(
+        attempts=attempts_from_status(status),
+        jobs={str(j["metadata"]["name"]): dict(j) for j in jobs},
+        outcomes={},
+        done=parse_index_ranges(status.get("completedShards")),
+        failed_for_good=set(),
+        message=status.get("message"),
+        job_failed=False,
+        shard_count=int(status.get("shardCount") or 0),
+        per_job=per_job,
     )
+    for attempt in progress.attempts:
+        outcome = combined(progress.part_outcomes(batch, attempt))
+        progress.outcomes[attempt.number] = outcome
+        progress.done |= outcome.completed
+    failed = next((o for o in progress.outcomes.values() if o.job_failed), None)
+    if failed is not None:
+        progress.job_failed = True
+        progress.message = f"worker Job failed: {failed.reason or 'unknown'}"
+        if failed.message:
+            progress.message += f": {failed.message[:200]}"
+    progress.failed_for_good = parse_index_ranges(status.get("failedShards")) - progress.done
+    return progress
 
 
 def _kill_order(time: str | None, pod: str | None) -> tuple[str, str]:
@@ -216,3 +254,23 @@ def status_patch(p: Pass, phase: Phase, progress: Progress, ending: Ending) -> d
     if phase in TERMINAL and not p.status.get("completionTime"):
         patch["completionTime"] = iso(p.now)
     return patch
+
+
+def failed_patch(p: Pass, message: str, reason: str) -> dict[str, Any]:
+    """The status of a batch that stops for `reason` (before or between its Jobs)."""
+    counts = Counts(int(p.status.get("total") or 0), 0, 0, 0)
+    return {
+        "phase": str(Phase.FAILED),
+        "message": message,
+        "completionTime": iso(p.now),
+        "conditions": conditions_for(
+            p.status.get("conditions") or [],
+            phase=Phase.FAILED,
+            counts=counts,
+            shard_count=p.status.get("shardCount"),
+            message=message,
+            now=p.now,
+            generation=p.generation,
+            failed_reason=reason,
+        ),
+    }

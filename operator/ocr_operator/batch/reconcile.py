@@ -33,6 +33,7 @@ from ocr_operator.batch.progress import (
     Pass,
     Progress,
     attempt_to_status,
+    failed_patch,
     new_oom_kills,
     progress_of,
     status_patch,
@@ -130,8 +131,10 @@ class Reconciler:
             if status.get("shardCount") is None:
                 check_batch(spec, self.config)
                 p = Pass(body, self._plan(p, spec), now, p.generation)
-            progress = progress_of(name, p.status, self.cluster.list_jobs(namespace, name))
-            kills = oom_kills(self.cluster.list_pods(namespace, name), progress.attempts)
+            jobs = self.cluster.list_jobs(namespace, name)
+            progress = progress_of(name, p.status, jobs, self.config.max_shards_per_job)
+            pods = self.cluster.list_pods(namespace, name)
+            kills = oom_kills(pods, progress.attempts, progress.shard_of_pod)
             patch = self._record_oom_kills(p, kills)
             self._retry(p, spec, progress, kills, patch)
             self._ensure_job(p, spec, progress)
@@ -238,8 +241,9 @@ class Reconciler:
         self._event(p.body, "Warning", "Retrying", progress.message or "retrying")
 
     def _ensure_job(self, p: Pass, spec: BatchSpec, progress: Progress) -> None:
-        """The latest attempt's Job exists (with its workers' identity) and follows
-        spec.suspend, while shards remain."""
+        """The latest attempt's Jobs exist (with their workers' identity) and follow
+        spec.suspend, while shards remain. Its parts run one after the other: part k's Job
+        is made once the parts before it finished (spec.parallelism holds for the batch)."""
         shard_count = int(p.status["shardCount"])
         if (
             not shard_count
@@ -248,23 +252,33 @@ class Reconciler:
             or progress.latest_outcome.finished
         ):
             return
-        latest_name = job_name(p.name, progress.latest.number)
-        job = progress.jobs.get(latest_name)
-        if job is not None:
-            self._sync_suspend(p.namespace, job, spec)
+        latest = progress.latest
+        outcomes = progress.part_outcomes(p.name, latest)
+        for part, outcome in enumerate(outcomes):
+            job = progress.jobs.get(job_name(p.name, latest.number, part))
+            if job is not None:
+                if not outcome.finished:
+                    self._sync_suspend(p.namespace, job, spec)
+                continue
+            if not all(o.finished for o in outcomes[:part]):
+                return
+            self._create_job(p, spec, shard_count, latest, part)
             return
+
+    def _create_job(self, p: Pass, spec: BatchSpec, shard_count: int, attempt: Attempt, part: int) -> None:
         check_batch(spec, self.config)
         self._ensure_identity(p.body, spec)
         built = build_job(
             owner=p.body,
             spec=spec,
             shard_count=shard_count,
-            attempt=progress.latest,
+            attempt=attempt,
             config=self.config,
+            part=part,
         )
         if self.cluster.create_job(built):
             self.metrics.jobs_created.inc()
-            log.info("created Job %s/%s", p.namespace, latest_name)
+            log.info("created Job %s/%s", p.namespace, built["metadata"]["name"])
 
     def _merge(self, p: Pass, spec: BatchSpec, progress: Progress) -> Ending:
         """Once the shards stopped: merge the records into results.jsonl / results.csv."""
@@ -364,25 +378,8 @@ class Reconciler:
             log.info("Job %s suspend=%s", job["metadata"]["name"], wanted)
 
     def _finish_failed(self, p: Pass, message: str, reason: str) -> None:
-        status = p.status
-        counts = Counts(int(status.get("total") or 0), 0, 0, 0)
-        patch = {
-            "phase": str(Phase.FAILED),
-            "message": message,
-            "completionTime": iso(p.now),
-            "conditions": conditions_for(
-                status.get("conditions") or [],
-                phase=Phase.FAILED,
-                counts=counts,
-                shard_count=status.get("shardCount"),
-                message=message,
-                now=p.now,
-                generation=p.generation,
-                failed_reason=reason,
-            ),
-        }
-        self._patch(p.namespace, p.name, patch)
-        if status.get("phase") != Phase.FAILED:
+        self._patch(p.namespace, p.name, failed_patch(p, message, reason))
+        if p.status.get("phase") != Phase.FAILED:
             self._event(p.body, "Warning", reason, message)
         log.warning("batch %s/%s failed: %s", p.namespace, p.name, reason)
 

@@ -7,9 +7,11 @@ import json
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from minio.error import S3Error
+
 from ocr_job.config import S3Settings
 from ocr_job.merge import MergeSummary, merge
-from ocr_job.storage.base import RESULTS_CSV, RESULTS_JSONL, StorageError
+from ocr_job.storage.base import RESULTS_CSV, RESULTS_JSONL, StorageError, is_image_key
 from ocr_operator.batch.model import BatchSpec, s3_url
 from ocr_operator.batch.planner import MANIFESTS_DIR, PLAN_FILE, Plan, manifest_name
 
@@ -66,8 +68,18 @@ class S3BatchStorage:
         return key[len(prefix) + 1 :] if prefix and key.startswith(prefix + "/") else key
 
     def list_keys(self) -> Iterator[str]:
-        for item in self._source.list():
-            yield self._relative(item.key)
+        """Image keys page by page as the server lists them (a page in memory, not the
+        listing; `S3Source.list` sorts the whole listing, which the worker can afford for
+        one shard, not the operator for a whole batch)."""
+        source = self._source
+        prefix = f"{source.prefix}/" if source.prefix else None
+        try:
+            for obj in source.client.list_objects(source.bucket, prefix=prefix, recursive=True):
+                name = obj.object_name
+                if name is not None and not obj.is_dir and is_image_key(name):
+                    yield self._relative(name)
+        except S3Error as exc:
+            raise StorageError(f"cannot list the source {source.url}: {exc.code}") from None
 
     def _full(self, key: str) -> str:
         prefix = self._source.prefix
@@ -84,8 +96,6 @@ class S3BatchStorage:
         return Plan.from_json(text) if text is not None else None
 
     def create_plan(self, plan: Plan) -> bool:
-        from minio.error import S3Error
-
         from ocr_job.storage.retry import call_with_retry
         from ocr_job.storage.s3 import join_key
 
