@@ -24,7 +24,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Self, TypeVar
+from typing import BinaryIO, Self, TypeVar
 
 import certifi
 import urllib3
@@ -52,6 +52,9 @@ from ocr_job.storage.base import (
     safe_key,
 )
 from ocr_job.storage.retry import RetryPolicy, call_with_retry, describe, is_transient
+
+#: Part size of a streamed upload (results.jsonl/csv): what it holds in memory at a time.
+STREAM_PART_BYTES = 5 << 20
 
 log = logging.getLogger("ocr_job.storage.s3")
 
@@ -458,6 +461,16 @@ class S3Sink(_S3Location):
     def write_text(self, name: str, text: str) -> None:
         key = join_key(self.prefix, name)
         self._put_bytes(key, text.encode("utf-8"), _content_type(key))
+
+    def write_stream(self, name: str, stream: BinaryIO) -> None:
+        """A multipart upload read from `stream` a part at a time (not retried: a stream
+        cannot be read twice; the caller writes again)."""
+        key = join_key(self.prefix, name)
+        try:
+            self.client.put_object(self.bucket, key, stream, length=-1, part_size=STREAM_PART_BYTES,
+                                   content_type=_content_type(key))
+        except S3Error as exc:
+            raise self._fatal(exc) from None
 
     def read_text(self, name: str) -> str | None:
         key = join_key(self.prefix, name)
