@@ -10,7 +10,7 @@ OUT ?= out
 TEST_EXTRAS ?= worker,dev,operator,paddle
 APT_PACKAGES := fonts-noto-cjk fonts-ocr-b fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-uming fonts-arphic-gbsn00lp
 
-.PHONY: help venv install install-test system-deps kube-binaries run test check lint e2e bench clean
+.PHONY: help venv install install-test system-deps kube-binaries run test check lint e2e bench bench-scale clean
 
 help:
 	@echo "make run    - install, generate sample cards, OCR them, print a table"
@@ -18,6 +18,7 @@ help:
 	@echo "make check  - the fast subset: unit + operator tests, not marked slow (< 3 min)"
 	@echo "make lint   - ruff check, ruff format --check (formatted files), mypy (operator)"
 	@echo "make bench  - benchmarks (memory, speed, accuracy) into bench/results/"
+	@echo "make bench-scale - one OcrBatch over INPUTS (100000) tiny objects: status size, operator RSS, merge"
 	@echo "make e2e    - the larger end-to-end suite"
 
 $(VENV)/bin/python:
@@ -89,6 +90,11 @@ e2e: install-test
 
 bench: install-test
 	$(PY) -m bench.run
+
+# The scale bench (issue 18, docs/benchmarks.md "Scale"): not a test; INPUTS=1000000 for the full run.
+INPUTS ?= 100000
+bench-scale: install-test
+	$(PY) -m bench.scale --inputs $(INPUTS) --shard-size 20
 
 clean:
 	rm -rf $(OUT) $(SAMPLES) .pytest_cache .ruff_cache
