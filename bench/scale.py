@@ -216,8 +216,10 @@ def fake_workers(kube: Any, s3: Any, out: str, status_of: Callable[[], dict[str,
     return last_finish
 
 
-def merge_alone(s3: Any, out: str) -> dict[str, float]:
-    """The merge of the batch's records in a child process: seconds and peak RSS (MiB)."""
+def merge_alone(s3: Any, out: str) -> dict[str, Any]:
+    """The merge of the batch's records in a child process: seconds and peak RSS (MiB, the
+    child's VmHWM sampled until it exits: `ru_maxrss` would carry the parent's peak from
+    before `exec`)."""
     env = {**os.environ, **s3.env()}
     code = (
         "import sys\nfrom ocr_job.config import S3Settings\nfrom ocr_job.merge import merge\n"
@@ -226,13 +228,19 @@ def merge_alone(s3: Any, out: str) -> dict[str, float]:
     )
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak = 0.0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, peak_rss_mib(proc.pid))
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        time.sleep(0.2)
+    stdout, _ = proc.communicate()
     seconds = time.perf_counter() - started
-    summary = proc.stdout.read().decode().strip() if proc.stdout else ""
-    if status != 0:
-        raise RuntimeError(f"the merge failed ({status})")
-    return {"seconds": round(seconds, 1), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
-            "summary": summary}
+    if proc.returncode != 0:
+        raise RuntimeError(f"the merge failed ({proc.returncode})")
+    return {"seconds": round(seconds, 1), "peak_rss_mib": round(peak, 1),
+            "summary": stdout.decode().strip()}
 
 
 def windowed_max(times: list[float], width: float = 10.0) -> float:
@@ -257,7 +265,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     try:
         created = populate(s3, "scale-in", args.inputs, data / f"populated-{args.inputs}")
         out = s3.make_bucket(f"scale-out-{secrets.token_hex(3)}")
-        with KubeServer([load_crd(ROOT / "crds" / "ocrbatches.yaml")]) as kube:
+        crds = [load_crd(ROOT / "crds" / name) for name in ("ocrbatches.yaml", "ocrintakes.yaml")]
+        with KubeServer(crds) as kube:
             return run_batch(args, kube, s3, out, created, SECRETS)
     finally:
         s3.stop()
@@ -335,9 +344,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "scale.json"))
     parser.add_argument("--operator", nargs=3, metavar=("KUBECONFIG", "URL", "S3_ENDPOINT"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--merge-only", metavar="BUCKET",
+                        help="only the merge of an earlier run's output bucket (in --data)")
     args = parser.parse_args(argv)
     if args.operator:
         run_operator(*args.operator)
+        return 0
+    if args.merge_only:
+        from tests.support.s3server import S3Server
+
+        s3 = S3Server(Path(args.data) / "s3")
+        s3.start()
+        try:
+            print(json.dumps(merge_alone(s3, args.merge_only), indent=1))
+        finally:
+            s3.stop()
         return 0
     result = bench(args)
     print(json.dumps(result, indent=1))
