@@ -90,3 +90,16 @@ def test_a_failed_upload_stops_the_merge(tmp_path: Path) -> None:
     with pytest.raises(PermissionError):
         merge(sink)
     assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_records_listed_out_of_key_order_are_still_merged_in_order(s3_server: S3Server) -> None:
+    """SeaweedFS lists a folder's entries by name, folder `b/` before file `b.jpg.json`:
+    not key order, so the record keys are collected and sorted instead of streamed."""
+    sink = S3Sink(s3_server.client(), s3_server.make_bucket(), "res")
+    sources = ["a/b/c.jpg", "a/b.jpg", "a/a.jpg", "z.jpg"]
+    for source in sources:
+        sink.write_record(ResultRecord(source=source, status="ok"))
+    assert list(sink.record_keys()) == [f"res/{s}.json" for s in sorted(sources)]
+    assert merge(sink).records == 4
+    lines = (sink.read_text("results.jsonl") or "").splitlines()
+    assert [json.loads(line)["source"] for line in lines] == sorted(sources)
