@@ -398,14 +398,19 @@ class World:
         )
         return dict(status)
 
-    def shard_progress(self, name: str, index: int) -> int:
-        """Inputs a shard's worker reported done: its progress file in the batch's output."""
+    def shard_report(self, name: str, index: int) -> dict[str, Any]:
+        """A shard's last progress report: its worker's progress file in the batch's output
+        ({} before the worker wrote one)."""
         out = self.batch(name)["spec"]["output"]
         key = "/".join(p for p in ((out.get("prefix") or "").strip("/"), progress_name(index)) if p)
         try:
-            return int(json.loads(self.read(out["bucket"], key)).get("processed") or 0)
+            return dict(json.loads(self.read(out["bucket"], key)))
         except (S3Error, ValueError):
-            return 0
+            return {}
+
+    def shard_progress(self, name: str, index: int) -> int:
+        """Inputs a shard's worker reported done."""
+        return int(self.shard_report(name, index).get("processed") or 0)
 
     def jobs(self) -> list[dict[str, Any]]:
         return self.kube.list(JOBS, NAMESPACE)
