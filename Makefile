@@ -13,7 +13,7 @@ APT_PACKAGES := fonts-noto-cjk fonts-ocr-b fonts-wqy-zenhei fonts-wqy-microhei f
 CONTAINER_PACKAGES := podman buildah runc debootstrap
 
 .PHONY: help venv install install-test system-deps container-tools kube-binaries run test check lint e2e \
-	e2e-podman images bench clean
+	e2e-podman images bench bench-scale clean
 
 help:
 	@echo "make run    - install, generate sample cards, OCR them, print a table"
@@ -21,6 +21,7 @@ help:
 	@echo "make check  - the fast subset: unit + operator tests, not marked slow (< 3 min)"
 	@echo "make lint   - ruff check, ruff format --check (formatted files), mypy (operator)"
 	@echo "make bench  - benchmarks (memory, speed, accuracy) into bench/results/"
+	@echo "make bench-scale - one OcrBatch over INPUTS (100000) tiny objects: status size, operator RSS, merge"
 	@echo "make e2e    - the larger end-to-end suite (and make e2e-podman where podman is)"
 	@echo "make images - build, save (build/images/*.tar) and check the three images (podman)"
 	@echo "make e2e-podman - happy path, OOM retry, SIGKILL resume with pods as worker containers"
@@ -127,6 +128,11 @@ e2e-podman: install-test
 
 bench: install-test
 	$(PY) -m bench.run
+
+# The scale bench (issue 18, docs/benchmarks.md "Scale"): not a test; INPUTS=1000000 for the full run.
+INPUTS ?= 100000
+bench-scale: install-test
+	$(PY) -m bench.scale --inputs $(INPUTS) --shard-size 20
 
 clean:
 	rm -rf $(OUT) $(SAMPLES) .pytest_cache .ruff_cache

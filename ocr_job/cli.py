@@ -172,7 +172,7 @@ def _run(args: argparse.Namespace, config: JobConfig, index: int | None, limit: 
     if config.status_target and index is not None:
         from ocr_job.status import StatusReporter
 
-        patcher = StatusReporter(config.status_target, index, config.status_interval_s)
+        patcher = StatusReporter(sink, index, config.status_interval_s)
         reporters.append(ShardStatusReporter(index, patcher, limit))
     progress = Reporters(reporters)
 

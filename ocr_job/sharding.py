@@ -35,7 +35,9 @@ def expand_index(template: str, index: int | None) -> str:
 
 def resolve_shard_index(env: Mapping[str, str] | None = None) -> int | None:
     """This pod's shard index: `JOB_COMPLETION_INDEX`, mapped through `OCR_SHARD_INDEXES`
-    ("3,7": completion index 1 runs shard 7) when a retry Job sets it. None outside a Job."""
+    (ascending shard indexes and ranges, "3,7,10-19": completion index 1 runs shard 7, 2 runs
+    shard 10) when the Job sets it (a retry, or one of several Jobs of a large batch).
+    None outside a Job."""
     env = os.environ if env is None else env
     raw = env.get(INDEX_ENV)
     if raw is None or not raw.strip().isdigit():
@@ -44,7 +46,12 @@ def resolve_shard_index(env: Mapping[str, str] | None = None) -> int | None:
     mapping = env.get(SHARD_INDEXES_ENV, "").strip()
     if not mapping:
         return index
-    shards = [int(part) for part in mapping.split(",") if part.strip()]
-    if index >= len(shards):
-        raise ValueError(f"{INDEX_ENV}={index} is outside {SHARD_INDEXES_ENV}={mapping}")
-    return shards[index]
+    rest = index
+    for part in mapping.split(","):
+        first, _, last = part.strip().partition("-")
+        low = int(first)
+        high = int(last) if last else low
+        if rest <= high - low:
+            return low + rest
+        rest -= high - low + 1
+    raise ValueError(f"{INDEX_ENV}={index} is outside {SHARD_INDEXES_ENV}={mapping}")

@@ -1,30 +1,53 @@
-"""The worker's side of status reporting: merge-patch `status.shards.<index>` of its OcrBatch.
+"""The worker's side of live progress: its shard's `ShardStatus`, written to the output
+prefix as `_shards/shard-NNNN.progress.json`, never to the Kubernetes API.
 
-Used only when `OCR_STATUS_TARGET=<namespace>/<name>` is set (in a cluster). Rate-limited to
-one patch per `min_interval_s` (always on `force`, e.g. the final report); a failed patch is
-logged and never fails the worker.
+Why the output and not the OcrBatch status: one entry per shard in the status grows with the
+batch (5,000 shards ≈ 1.25 MB, near etcd's request limit) and every worker patch makes the
+API server send the whole object to every watcher again. An object per shard in the output
+costs nothing to the API; the operator samples the running shards' files at a bounded rate
+and keeps only aggregates in the status (docs/operator.md, "Progress at scale").
+
+Used only when `OCR_STATUS_TARGET` is set (a worker of an OcrBatch) and the pod has a shard
+index. Rate-limited to one write per `min_interval_s` (always on `force` and on the final
+report); a failed write is logged and never fails the worker.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol
 
 from ocr_job.records import ShardPhase, ShardStatus
 from ocr_job.sharding import resolve_shard_index
+from ocr_job.storage.base import SHARDS_DIR
 
-__all__ = ["StatusReporter", "parse_target", "resolve_shard_index"]
+__all__ = [
+    "StatusReporter",
+    "parse_target",
+    "progress_name",
+    "resolve_shard_index",
+    "summary_name",
+]
 
 log = logging.getLogger(__name__)
 
-GROUP = "ocrbatch.io"
-VERSION = "v1alpha1"
-PLURAL = "ocrbatches"
-#: Set by Kubernetes in the pods of an Indexed Job.
-Patcher = Callable[[str, str, dict[str, Any]], None]
+
+class TextWriter(Protocol):
+    def write_text(self, name: str, text: str) -> None: ...
+
+
+def summary_name(index: int) -> str:
+    """The shard's final summary under the output (written once, when the shard is done)."""
+    return f"{SHARDS_DIR}/shard-{index:04d}.json"
+
+
+def progress_name(index: int) -> str:
+    """The shard's live progress under the output (rewritten while it runs)."""
+    return f"{SHARDS_DIR}/shard-{index:04d}.progress.json"
 
 
 def parse_target(target: str) -> tuple[str, str]:
@@ -34,54 +57,28 @@ def parse_target(target: str) -> tuple[str, str]:
     return namespace, name
 
 
-def kubernetes_patcher() -> Patcher:
-    """Patch through the official client: in-cluster config, else KUBECONFIG."""
-    from kubernetes import client, config
-
-    try:
-        config.load_incluster_config()
-        api_client = client.ApiClient()
-    except config.ConfigException:
-        api_client = config.new_client_from_config()
-    api = client.CustomObjectsApi(api_client)
-
-    def patch(namespace: str, name: str, body: dict[str, Any]) -> None:
-        api.patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, PLURAL, name, body, _request_timeout=10
-        )
-
-    return patch
-
-
 class StatusReporter:
-    """Report one shard's progress to `status.shards.<index>` of the OcrBatch `target`."""
+    """Write one shard's progress to `progress_name(index)` under the output `sink`."""
 
     def __init__(
         self,
-        target: str,
+        sink: TextWriter,
         index: int,
         min_interval_s: float = 5.0,
         *,
-        patcher: Patcher | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.namespace, self.name = parse_target(target)
+        self.sink = sink
         self.index = index
         self.min_interval_s = min_interval_s
-        self._patcher = patcher
         self._clock = clock
         self._last: float | None = None
         self._lock = threading.Lock()
         self.failures = 0
 
-    def _patch(self, body: dict[str, Any]) -> None:
-        if self._patcher is None:
-            self._patcher = kubernetes_patcher()
-        self._patcher(self.namespace, self.name, body)
-
     def update(self, status: ShardStatus, force: bool = False) -> bool:
-        """Send `status` unless one was sent less than `min_interval_s` ago. A finished shard
-        (phase Succeeded/Failed) is always sent. True when a patch went out."""
+        """Write `status` unless one was written less than `min_interval_s` ago. A finished
+        shard (phase Succeeded/Failed) is always written. True when a write went out."""
         with self._lock:
             now = self._clock()
             final = status.phase != ShardPhase.RUNNING
@@ -89,23 +86,12 @@ class StatusReporter:
             if recent and not (force or final):
                 return False
             report = status.model_copy(update={"index": self.index})
-            body = {"status": {"shards": {str(self.index): report.to_patch()}}}
             try:
-                self._patch(body)
+                self.sink.write_text(progress_name(self.index), json.dumps(report.to_patch()))
             except Exception as exc:  # never fail the worker over a progress report
                 self.failures += 1
-                log.warning(
-                    "could not report shard %d to %s/%s: %s",
-                    self.index, self.namespace, self.name, _describe(exc),
-                )
+                log.warning("could not write the progress of shard %d: %s",
+                            self.index, type(exc).__name__)
                 return False
             self._last = now
             return True
-
-
-def _describe(exc: BaseException) -> str:
-    status = getattr(exc, "status", None)
-    reason = getattr(exc, "reason", None)
-    if status is not None:
-        return f"HTTP {status} {reason or ''}".strip()
-    return type(exc).__name__

@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from ocr_job.config import DEFAULT_MAX_OBJECT_BYTES, IMAGE_SUFFIXES
 from ocr_job.records import ErrorCode, ResultRecord, display_key
@@ -235,6 +235,12 @@ class Sink(Protocol):
 
     def write_text(self, name: str, text: str) -> None:
         """Write a batch-level file (results.jsonl, a shard summary) under the output."""
+        ...
+
+    def write_stream(self, name: str, stream: BinaryIO) -> None:
+        """Write a batch-level file of any size from `stream` (read to its end, a part at a
+        time) under the output: results.jsonl and results.csv (`merge`). An error raised by
+        `stream.read` aborts the write: the file is not replaced."""
         ...
 
     def write_blob(self, name: str, data: bytes) -> None:

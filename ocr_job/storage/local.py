@@ -17,9 +17,11 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from ocr_job.config import DEFAULT_MAX_OBJECT_BYTES
 from ocr_job.records import ErrorCode, ResultRecord
@@ -305,6 +307,12 @@ class LocalSink:
         except OSError as exc:
             raise _output_error(exc) from None
 
+    def write_stream(self, name: str, stream: BinaryIO) -> None:
+        try:
+            self._write_atomic(safe_key(name), stream)
+        except OSError as exc:
+            raise _output_error(exc) from None
+
     def read_text(self, name: str) -> str | None:
         try:
             return (self.root / safe_key(name)).read_text(encoding="utf-8")
@@ -354,7 +362,7 @@ class LocalSink:
         except ValueError:
             return None
 
-    def _write_atomic(self, rel: str, text: str | bytes) -> None:
+    def _write_atomic(self, rel: str, text: str | bytes | BinaryIO) -> None:
         """Write `rel` (relative to the output) through a temporary file of a unique name in
         the same folder, then rename. Folders are made and entered one by one from the
         output's descriptor, never through a symlink: nothing is written outside the output
@@ -374,7 +382,12 @@ class LocalSink:
                          0o644, dir_fd=dir_fd)
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(text.encode("utf-8") if isinstance(text, str) else text)
+                    if isinstance(text, str):
+                        fh.write(text.encode("utf-8"))
+                    elif isinstance(text, bytes):
+                        fh.write(text)
+                    else:
+                        shutil.copyfileobj(text, fh, 1 << 20)
                 os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             except BaseException:
                 with contextlib.suppress(OSError):

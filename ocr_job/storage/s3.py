@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Self, TypeVar
+from typing import BinaryIO, Self, TypeVar
 
 import certifi
 import urllib3
@@ -52,6 +53,9 @@ from ocr_job.storage.base import (
     safe_key,
 )
 from ocr_job.storage.retry import RetryPolicy, call_with_retry, describe, is_transient
+
+#: Part size of a streamed upload (results.jsonl/csv): what it holds in memory at a time.
+STREAM_PART_BYTES = 5 << 20
 
 log = logging.getLogger("ocr_job.storage.s3")
 
@@ -476,6 +480,16 @@ class S3Sink(_S3Location):
         key = join_key(self.prefix, name)
         self._put_bytes(key, text.encode("utf-8"), _content_type(key))
 
+    def write_stream(self, name: str, stream: BinaryIO) -> None:
+        """A multipart upload read from `stream` a part at a time (not retried: a stream
+        cannot be read twice; the caller writes again)."""
+        key = join_key(self.prefix, name)
+        try:
+            self.client.put_object(self.bucket, key, stream, length=-1, part_size=STREAM_PART_BYTES,
+                                   content_type=_content_type(key))
+        except S3Error as exc:
+            raise self._fatal(exc) from None
+
     def read_text(self, name: str) -> str | None:
         key = join_key(self.prefix, name)
         try:
@@ -485,15 +499,18 @@ class S3Sink(_S3Location):
                 return None
             raise self._fatal(exc) from None
 
-    def record_keys(self) -> list[str]:
+    def record_keys(self) -> Iterator[str]:
         """Object keys of every `.json` object that may be a per-input record: those at their
         input's name sorted, then the mapped ones (`_mapped/`) sorted; the bookkeeping folders
-        (`_shards/`, `_manifests/`) and objects too large to be a record are left out."""
+        (`_shards/`, `_manifests/`) and objects too large to be a record are left out.
+
+        When the server lists the plain ones in key order (AWS S3 and MinIO always, SeaweedFS
+        unless a folder's name is a prefix of a sibling file's), which a first listing checks
+        keeping nothing, they are streamed from a second listing: the merge's memory does
+        not grow with the output. Otherwise they are collected and sorted."""
         base = f"{self.prefix}/" if self.prefix else ""
 
-        def list_all() -> list[str]:
-            plain: list[str] = []
-            mapped: list[str] = []
+        def candidates(count: bool) -> Iterator[tuple[str, bool]]:
             for obj in self.client.list_objects(self.bucket, prefix=base or None, recursive=True):
                 name = obj.object_name
                 if name is None or obj.is_dir or not name.endswith(RECORD_SUFFIX):
@@ -502,15 +519,39 @@ class S3Sink(_S3Location):
                 if rel.split("/", 1)[0] in RESERVED_DIRS:
                     continue
                 if obj.size is not None and obj.size > MAX_RECORD_BYTES:
-                    self.ignored += 1
+                    self.ignored += count
                     continue
-                (mapped if is_mapped_name(rel) else plain).append(name)
+                yield name, is_mapped_name(rel)
+
+        def in_order() -> bool:
+            last = ""
+            for name, mapped in candidates(count=False):
+                if not mapped:
+                    if name < last:
+                        return False
+                    last = name
+            return True
+
+        def list_all() -> list[str]:
+            plain: list[str] = []
+            mapped: list[str] = []
+            for name, is_mapped in candidates(count=True):
+                (mapped if is_mapped else plain).append(name)
             return sorted(plain) + sorted(mapped)
 
         try:
-            return self._call(f"listing {self.url}", list_all)
+            if not self._call(f"listing {self.url}", in_order):
+                yield from self._call(f"listing {self.url}", list_all)
+                return
+            mapped: list[str] = []
+            for name, is_mapped in candidates(count=True):
+                if is_mapped:
+                    mapped.append(name)
+                else:
+                    yield name
         except S3Error as exc:
             raise self._fatal(exc) from None
+        yield from sorted(mapped)
 
     def iter_records(self) -> Iterator[ResultRecord]:
         self.ignored = 0
@@ -535,8 +576,8 @@ class S3Sink(_S3Location):
         # Bounded read-ahead: at most `window` records in memory at a time.
         window = self.read_workers * 4
         with ThreadPoolExecutor(self.read_workers, thread_name_prefix="s3-read") as pool:
-            for start in range(0, len(keys), window):
-                for record in pool.map(load, keys[start : start + window]):
+            while chunk := list(itertools.islice(keys, window)):
+                for record in pool.map(load, chunk):
                     if record is None:
                         self.ignored += 1
                     else:

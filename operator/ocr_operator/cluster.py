@@ -45,7 +45,10 @@ class Cluster(Protocol):
 
     def patch_job(self, namespace: str, name: str, patch: dict[str, Any]) -> None: ...
 
-    def list_pods(self, namespace: str, batch: str) -> list[dict[str, Any]]: ...
+    def list_pods(self, namespace: str, batch: str) -> list[dict[str, Any]]:
+        """The batch's failed worker pods (where OOM kills are: restartPolicy Never). Not
+        the succeeded ones, which a large batch keeps by the thousand."""
+        ...
 
     def read_secret(self, namespace: str, name: str) -> dict[str, str]: ...
 
@@ -167,7 +170,12 @@ class KubeCluster:
 
     def list_pods(self, namespace: str, batch: str) -> list[dict[str, Any]]:
         data = _json(
-            self.core.list_namespaced_pod(namespace, label_selector=_selector(batch), _preload_content=False)
+            self.core.list_namespaced_pod(
+                namespace,
+                label_selector=_selector(batch),
+                field_selector="status.phase=Failed",
+                _preload_content=False,
+            )
         )
         return list(data.get("items") or [])
 

@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_WORKER_IMAGE = "ocrbatch-worker:0.1.0"
 DEFAULT_SERVICE_ACCOUNT = "ocrbatch-worker"
 ENV_PREFIX = "OCRBATCH_"
+#: Shards per worker Job; an attempt with more is split into several Jobs (`batch/jobs.py`).
+DEFAULT_SHARDS_PER_JOB = 10_000
 
 #: A comma- or space-separated list in the environment (chart values are joined with commas).
 Words = Annotated[tuple[str, ...] | None, NoDecode]
@@ -43,7 +45,13 @@ class OperatorConfig(BaseSettings):
     s3_endpoints: Words = Field(None, validation_alias=f"{ENV_PREFIX}ALLOWED_S3_ENDPOINTS")
     #: Seconds between two full resyncs of every batch (events trigger sooner).
     resync_seconds: float = 30.0
-    #: Minimum seconds between two status patches of one worker.
+    #: Shards per worker Job: an attempt with more is split into several Jobs (at most
+    #: 100,000: Kubernetes' limit on an Indexed Job with backoffLimitPerIndex).
+    max_shards_per_job: int = Field(DEFAULT_SHARDS_PER_JOB, ge=1, le=100_000)
+    #: Minimum seconds between two reconcile passes of one batch: the bound on the API
+    #: writes a batch causes (one status patch per pass at most, docs/operator.md).
+    min_pass_seconds: float = Field(2.0, ge=0.0)
+    #: Minimum seconds between two progress writes of one worker (to the output prefix).
     worker_status_interval: float = 5.0
     #: Numeric uid/gid the workers run as.
     run_as_user: int = 10001

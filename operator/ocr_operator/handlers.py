@@ -89,7 +89,7 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
         state.reconciler = Reconciler(
             cluster, state.config, storage_factory=state.storage_factory, metrics=state.metrics
         )
-        state.scheduler = Scheduler(state.reconciler.reconcile)
+        state.scheduler = Scheduler(state.reconciler.reconcile, min_interval=state.config.min_pass_seconds)
         state.resync = asyncio.get_running_loop().create_task(_resync_loop(state, cluster))
         if state.metrics_port is not None:
             state.metrics.serve(state.metrics_port)

@@ -27,6 +27,8 @@ LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_BATCH = f"{GROUP}/batch"
 LABEL_ATTEMPT = f"{GROUP}/attempt"
+#: Which of an attempt's Jobs (0, 1, …) a pod belongs to (`batch/jobs.py`, "parts").
+LABEL_PART = f"{GROUP}/part"
 LABEL_INTAKE = f"{GROUP}/intake"
 LABEL_QUEUE = "kueue.x-k8s.io/queue-name"
 #: The operator's name: the managed-by label value and the Events' reporting component.

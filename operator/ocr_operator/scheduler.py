@@ -1,10 +1,13 @@
 """Coalescing per-batch runner: many pokes of one batch make at most one pass running and
-one queued; a failed pass is retried with backoff. Passes run in threads (blocking I/O)."""
+one queued, and two passes of one batch start at least `min_interval` seconds apart (however
+many watch events arrive: the write-rate bound of docs/operator.md, "Progress at scale");
+a failed pass is retried with backoff. Passes run in threads (blocking I/O)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from ocr_operator.messages import safe_error
@@ -20,8 +23,13 @@ class Scheduler:
         work: Callable[[str, str], object],
         *,
         retry_delays: tuple[float, ...] = (1, 2, 5, 10, 30),
+        min_interval: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._work = work
+        self._min_interval = min_interval
+        self._clock = clock
+        self._started: dict[Key, float] = {}
         self._retry_delays = retry_delays
         self._dirty: set[Key] = set()
         self._tasks: dict[Key, asyncio.Task[None]] = {}
@@ -37,7 +45,13 @@ class Scheduler:
 
     async def _run(self, key: Key) -> None:
         while key in self._dirty:
+            last = self._started.get(key)
+            if last is not None:
+                wait = last + self._min_interval - self._clock()
+                if wait > 0:
+                    await asyncio.sleep(wait)  # pokes meanwhile join this one pass
             self._dirty.discard(key)
+            self._started[key] = self._clock()
             try:
                 await asyncio.to_thread(self._work, *key)
             except Exception as exc:

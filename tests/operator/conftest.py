@@ -85,6 +85,7 @@ def run_operator(
         state = OperatorState(
             config=OperatorConfig(
                 s3_endpoint=s3_server.endpoint, resync_seconds=1.0, worker_image="worker:test",
+                min_pass_seconds=0.2,
                 **config,
             ),
             namespaces=[NAMESPACE],

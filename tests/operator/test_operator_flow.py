@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client as k8s
 
 from ocr_job.records import ErrorCode, ResultRecord, ShardPhase, ShardStatus
-from ocr_job.status import StatusReporter
+from ocr_job.status import StatusReporter, summary_name
 from ocr_job.storage.s3 import S3Sink, make_client, read_manifest
 from tests.operator.conftest import NAMESPACE
 from tests.support.kube import EVENTS, JOBS, PODS, JobController, KubeServer
@@ -82,13 +82,12 @@ class World:
         return wait_for(f"Job {name}", lambda: self.kube.find(JOBS, NAMESPACE, name))
 
     def reporter(self, batch: str, index: int) -> StatusReporter:
-        def patch(ns: str, name: str, body: dict[str, Any]) -> None:
-            self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, ns, PLURAL, name, body)
-
-        return StatusReporter(f"{NAMESPACE}/{batch}", index, 0.0, patcher=patch)
+        """The worker's live progress of one shard (written to the output, not the API)."""
+        return StatusReporter(self.sink, index, 0.0)
 
     def work_shard(self, batch: str, index: int, *, errors: int = 0) -> None:
-        """What a worker does for one shard: one record per input, then a final report."""
+        """What a worker does for one shard: one record per input, its shard summary, then
+        a final progress report."""
         status = self.status(batch)
         manifest = status["manifests"].format(index=index)
         keys = read_manifest(manifest, self.s3.settings())
@@ -98,6 +97,10 @@ class World:
             else:
                 record = ResultRecord(source=key, status="ok", side="front")
             self.sink.write_record(record)
+        summary = {"index": index, "total": len(keys), "processed": len(keys),
+                   "succeeded": len(keys) - errors, "failed": errors,
+                   "errors": {ErrorCode.NO_CARD_FOUND.value: errors} if errors else {}}
+        self.sink.write_text(summary_name(index), json.dumps(summary))
         self.reporter(batch, index).update(
             ShardStatus(
                 index=index, phase=ShardPhase.SUCCEEDED, total=len(keys), processed=len(keys),
@@ -160,6 +163,7 @@ def test_a_batch_is_planned_run_and_merged(
         world.reporter("cards", 1).update(ShardStatus(index=1, total=3, processed=2), force=True)
         wait_for("progress", lambda: world.status("cards").get("progress") == "2/7")
         assert world.status("cards")["phase"] == "Running"
+        assert world.status("cards")["runningShards"] == 1
 
         for index in range(3):
             world.work_shard("cards", index, errors=1 if index == 2 else 0)
@@ -167,6 +171,8 @@ def test_a_batch_is_planned_run_and_merged(
         done = world.wait_phase("cards", "PartiallySucceeded")
         assert (done["total"], done["processed"], done["succeeded"], done["failed"]) == (7, 7, 6, 1)
         assert done["progress"] == "7/7"
+        assert done["errorCodes"] == {"no_card_found": 1} and done["countedShards"] == "0-2"
+        assert "shards" not in done  # aggregates only, never one entry per shard
         assert done["results"]["jsonl"] == f"s3://{out}/results/results.jsonl"
         jsonl = s3_server.client().get_object(out, "results/results.jsonl").read().decode()
         assert len(jsonl.splitlines()) == 7

@@ -104,3 +104,46 @@ def test_the_spec_digest_follows_what_decides_the_keys_and_where_they_go() -> No
         {"shardSize": 10},
     ):
         assert digest(**change) != same, change
+
+
+class Crash(Exception):
+    pass
+
+
+def test_a_restarted_plan_resumes_after_its_last_checkpoint() -> None:
+    keys = [f"img/{i:03d}.jpg" for i in range(23)]
+    owner = PlanOwner(uid="u1", namespace="ns", name="b")
+    written: dict[int, list[str]] = {}
+    checkpoints: list[Plan] = []
+
+    def crash_at_7(index: int, chunk: list[str]) -> None:
+        if index == 7:
+            raise Crash
+        written[index] = chunk
+
+    with pytest.raises(Crash):
+        make_plan(iter(keys), shard_size=2, write_manifest=crash_at_7, owner=owner,
+                  checkpoint=checkpoints.append, checkpoint_every=3)
+    last = checkpoints[-1]
+    assert (last.state, last.shards_written, last.total, last.last_key) == ("planning", 6, 12, keys[11])
+    assert Plan.from_json(last.to_json()) == last
+
+    resumed: dict[int, list[str]] = {}
+    plan = make_plan(iter(keys), shard_size=2, write_manifest=resumed.__setitem__, owner=owner,
+                     resume=last, relist=lambda: iter(keys), checkpoint=checkpoints.append,
+                     checkpoint_every=3)
+    assert min(resumed) == 6  # manifests 0-5 are not written again
+    assert (plan.total, plan.shard_count, plan.state) == (23, 12, "planned")
+    assert {**written, **resumed} == {i: keys[2 * i: 2 * i + 2] for i in range(12)}
+
+
+def test_a_source_changed_since_the_checkpoint_is_planned_again() -> None:
+    owner = PlanOwner(uid="u1", namespace="ns", name="b")
+    checkpoint = Plan(total=4, shard_count=0, shard_size=2, owner=owner, state="planning",
+                      shards_written=2, last_key="img/003.jpg")
+    now = [f"img/{i:03d}.jpg" for i in range(10) if i != 1]  # an early key was removed
+    written: dict[int, list[str]] = {}
+    plan = make_plan(iter(now), shard_size=2, write_manifest=written.__setitem__, owner=owner,
+                     resume=checkpoint, relist=lambda: iter(now))
+    assert sorted(written) == [0, 1, 2, 3, 4] and written[0] == ["img/000.jpg", "img/002.jpg"]
+    assert plan.total == 9

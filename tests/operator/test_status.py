@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,36 +10,41 @@ import pytest
 from ocr_operator.batch.status import (
     Counts,
     Phase,
-    aggregate,
     conditions_for,
     derive_phase,
     phase_event,
+    rate_and_eta,
     set_condition,
-    shard_sizes,
 )
+from ocr_operator.batch.tally import Live, Tally, counts_of, inputs_in
 
 from ocr_job.records import ShardPhase, ShardStatus
-from ocr_job.status import StatusReporter, parse_target, resolve_shard_index
+from ocr_job.status import StatusReporter, parse_target, progress_name, resolve_shard_index
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def test_aggregate_sums_reports_and_caps() -> None:
-    shards = {
-        "0": {"total": 200, "processed": 200, "succeeded": 190, "failed": 10, "phase": "Succeeded"},
-        "1": {"total": 200, "processed": 50, "succeeded": 50, "failed": 0},
-        "junk": {"processed": 999},
-    }
-    counts = aggregate(shards, total=450, shard_sizes=shard_sizes(450, 200, 3))
-    assert counts == Counts(total=450, processed=250, succeeded=240, failed=10)
-    assert counts.progress == "250/450"
+def test_counts_join_done_shards_the_tally_and_the_sampled_running_ones() -> None:
+    done = inputs_in({0, 2}, total=450, size=200, shard_count=3)
+    assert done == 250  # shard 2 is the last one: 50 inputs
+    counts = counts_of(total=450, done_inputs=done, tally=Tally(succeeded=240, failed=10),
+                       live=Live(running=1, processed=50, succeeded=49, failed=1))
+    assert counts == Counts(total=450, processed=300, succeeded=289, failed=11)
+    assert counts.progress == "300/450"
 
 
-def test_a_completed_shard_counts_in_full_without_its_last_report() -> None:
-    sizes = shard_sizes(450, 200, 3)
-    assert sizes == {0: 200, 1: 200, 2: 50}
-    counts = aggregate({"1": {"processed": 10}}, total=450, shard_sizes=sizes, done={1, 2})
-    assert counts.processed == 250
+def test_counts_never_pass_the_total() -> None:
+    counts = counts_of(total=10, done_inputs=10, tally=Tally(succeeded=10, failed=5),
+                       live=Live(running=1, processed=7, succeeded=7))
+    assert counts == Counts(total=10, processed=10, succeeded=10, failed=0)
+
+
+def test_rate_and_eta_follow_the_counts() -> None:
+    later = T0 + timedelta(minutes=10)
+    per_minute, eta = rate_and_eta(Counts(1000, 100, 100, 0), T0, later)
+    assert per_minute == 10 and eta == later + timedelta(minutes=90)
+    assert rate_and_eta(Counts(1000, 0, 0, 0), T0, later) == (0, None)
+    assert rate_and_eta(Counts(10, 10, 10, 0), T0, later)[1] is None
 
 
 def test_set_condition_keeps_transition_time_unless_status_flips() -> None:
@@ -110,13 +116,25 @@ class FakeClock:
         return self.now
 
 
-def test_reporter_rate_limits_and_always_sends_the_final_report() -> None:
-    sent: list[tuple[str, str, dict[str, Any]]] = []
+class Output:
+    """The output prefix as the reporter sees it: named texts (a failure when `broken`)."""
+
+    def __init__(self, broken: bool = False) -> None:
+        self.files: dict[str, str] = {}
+        self.writes = 0
+        self.broken = broken
+
+    def write_text(self, name: str, text: str) -> None:
+        if self.broken:
+            raise ConnectionError("storage down")
+        self.writes += 1
+        self.files[name] = text
+
+
+def test_reporter_rate_limits_and_always_writes_the_final_report() -> None:
+    out = Output()
     clock = FakeClock()
-    reporter = StatusReporter(
-        "ocr/cards", 3, min_interval_s=5, patcher=lambda ns, n, b: sent.append((ns, n, b)),
-        clock=clock,
-    )
+    reporter = StatusReporter(out, 3, min_interval_s=5, clock=clock)
     status = ShardStatus(index=3, total=10, processed=1)
     assert reporter.update(status) is True
     clock.now += 1
@@ -125,29 +143,24 @@ def test_reporter_rate_limits_and_always_sends_the_final_report() -> None:
     clock.now += 1
     final = status.model_copy(update={"processed": 10, "phase": ShardPhase.SUCCEEDED})
     assert reporter.update(final) is True
+    assert out.writes == 3
+    assert json.loads(out.files[progress_name(3)]) == final.to_patch()
+    assert list(out.files) == ["_shards/shard-0003.progress.json"]
     clock.now += 10
     assert reporter.update(status.model_copy(update={"processed": 4})) is True
-    assert len(sent) == 4
-    ns, name, body = sent[2]
-    assert (ns, name) == ("ocr", "cards")
-    assert body == {"status": {"shards": {"3": final.to_patch()}}}
-    assert body["status"]["shards"]["3"]["phase"] == "Succeeded"
+    assert out.writes == 4
 
 
-def test_reporter_swallows_patch_failures() -> None:
-    def broken(ns: str, name: str, body: dict[str, Any]) -> None:
-        raise ConnectionError("apiserver down")
-
-    reporter = StatusReporter("ocr/cards", 0, patcher=broken)
+def test_reporter_swallows_write_failures() -> None:
+    reporter = StatusReporter(Output(broken=True), 0)
     assert reporter.update(ShardStatus(index=0), force=True) is False
     assert reporter.failures == 1
 
 
 def test_reporter_writes_its_own_index() -> None:
-    sent: list[dict[str, Any]] = []
-    reporter = StatusReporter("ocr/cards", 7, patcher=lambda ns, n, b: sent.append(b))
-    reporter.update(ShardStatus(index=0), force=True)
-    assert sent[0]["status"]["shards"]["7"]["index"] == 7
+    out = Output()
+    StatusReporter(out, 7).update(ShardStatus(index=0), force=True)
+    assert json.loads(out.files[progress_name(7)])["index"] == 7
 
 
 @pytest.mark.parametrize("target", ["cards", "/cards", "ocr/", "a/b/c"])
@@ -163,3 +176,8 @@ def test_resolve_shard_index() -> None:
     assert resolve_shard_index(env) == 7
     with pytest.raises(ValueError):
         resolve_shard_index({"JOB_COMPLETION_INDEX": "2", "OCR_SHARD_INDEXES": "3,7"})
+    ranges = {"OCR_SHARD_INDEXES": "3,10-19,40"}
+    assert [resolve_shard_index({**ranges, "JOB_COMPLETION_INDEX": str(i)}) for i in (0, 1, 10, 11)] == [
+        3, 10, 19, 40]
+    with pytest.raises(ValueError):
+        resolve_shard_index({**ranges, "JOB_COMPLETION_INDEX": "12"})

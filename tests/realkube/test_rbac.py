@@ -275,7 +275,7 @@ def test_real_service_account_tokens(
 
     worker = real_cluster.api_client(real_cluster.service_account_token(ns, identity_name(name)))
     w_custom, w_core, w_batch = k8s.CustomObjectsApi(worker), k8s.CoreV1Api(worker), k8s.BatchV1Api(worker)
-    shard_patch = {"status": {"shards": {"0": {"index": 0, "phase": "Running", "processed": 1}}}}
+    shard_patch = {"status": {"runningShards": 1}}  # workers report to the output since issue 18
     assert _status(lambda: w_custom.patch_namespaced_custom_object_status(
         GROUP, VERSION, ns, PLURAL, name, shard_patch)) == 200
     # Another batch of the namespace: resourceNames keeps it out.
@@ -290,10 +290,10 @@ def test_real_service_account_tokens(
         ns, {"metadata": {"name": "x"}, "spec": {"template": {"spec": {
             "restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}})) == 403
     stored = custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
-    assert stored["status"]["shards"]["0"]["processed"] == 1
+    assert stored["status"]["runningShards"] == 1
     assert stored["spec"]["parallelism"] == 4
     other = custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, f"{name}-b")
-    assert "shards" not in (other.get("status") or {})
+    assert "runningShards" not in (other.get("status") or {})
     # The chart's shared account, by itself: nothing.
     shared = real_cluster.api_client(real_cluster.service_account_token(*install.worker_sa))
     assert _status(lambda: k8s.CustomObjectsApi(shared).patch_namespaced_custom_object_status(

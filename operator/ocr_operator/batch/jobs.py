@@ -1,6 +1,13 @@
-"""The worker Job of one attempt: a pure function of the batch, its spec, the plan and the
+"""The worker Jobs of one attempt: a pure function of the batch, its spec, the plan and the
 attempt. Attempt 0 runs every shard; a retry attempt runs only the listed shard indexes
-(the Job's completion index i maps to shard `OCR_SHARD_INDEXES[i]`)."""
+(the Job's completion index i maps to shard `OCR_SHARD_INDEXES[i]`, ranges "3,10-19").
+
+An attempt of more than `max_shards_per_job` shards (operator setting, default 10,000; at
+most 100,000, Kubernetes' limit on the completions of an Indexed Job with
+backoffLimitPerIndex) is split into parts: consecutive slices of its shards, one Job each,
+named `<batch>-<attempt>` for part 0 and `<batch>-<attempt>p<part>` for the others. Each
+part has its own per-index backoff and failed indexes (docs/operator.md, "Many Jobs").
+"""
 
 from __future__ import annotations
 
@@ -25,9 +32,11 @@ from ocr_operator.kube import (
     LABEL_COMPONENT,
     LABEL_MANAGED_BY,
     LABEL_NAME,
+    LABEL_PART,
     LABEL_QUEUE,
     MANAGER,
     PLURAL,
+    format_index_ranges,
 )
 from ocr_operator.quantities import threads_for_cpu
 
@@ -52,9 +61,26 @@ class Attempt:
         return shard_count if self.indexes is None else len(self.indexes)
 
 
-def job_name(batch: str, attempt: int) -> str:
-    """`<batch>-<attempt>`, or a truncated name with a hash when that is over 63 chars."""
-    return _derived_name(batch, f"-{attempt}")
+def job_name(batch: str, attempt: int, part: int = 0) -> str:
+    """`<batch>-<attempt>` (`<batch>-<attempt>p<part>` for a later part), or a truncated
+    name with a hash when that is over 63 chars."""
+    return _derived_name(batch, f"-{attempt}" if part == 0 else f"-{attempt}p{part}")
+
+
+def attempt_shards(attempt: Attempt, shard_count: int) -> Sequence[int]:
+    """The shards an attempt runs, ascending."""
+    return range(shard_count) if attempt.indexes is None else attempt.indexes
+
+
+def job_parts(attempt: Attempt, shard_count: int, per_job: int) -> list[Sequence[int]]:
+    """The shards of each of an attempt's Jobs: consecutive slices of at most `per_job`."""
+    shards = attempt_shards(attempt, shard_count)
+    return [shards[i : i + per_job] for i in range(0, len(shards), per_job)]
+
+
+def is_identity(shards: Sequence[int]) -> bool:
+    """Whether completion index i runs shard i (no OCR_SHARD_INDEXES needed)."""
+    return isinstance(shards, range) and shards.start == 0 and shards.step == 1
 
 
 def identity_name(batch: str) -> str:
@@ -146,6 +172,7 @@ def worker_env(
     spec: BatchSpec,
     attempt: Attempt,
     config: OperatorConfig,
+    shards: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
     job_config = JobConfig(
         source=s3_url(spec.source.bucket, spec.source.prefix),
@@ -159,8 +186,10 @@ def worker_env(
         status_interval_s=config.worker_status_interval,
     )
     plain = {**job_config.to_env(), **endpoint_env(spec.source, config), "HOME": "/tmp"}
-    if attempt.indexes is not None:
-        plain[SHARD_INDEXES_ENV] = ",".join(str(i) for i in attempt.indexes)
+    if shards is None:
+        shards = attempt.indexes
+    if shards is not None and not is_identity(shards):
+        plain[SHARD_INDEXES_ENV] = format_index_ranges(shards)
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(plain.items())]
     if spec.source.credentials_secret:
         for var, key in (
@@ -183,12 +212,15 @@ def build_job(
     shard_count: int,
     attempt: Attempt,
     config: OperatorConfig,
+    part: int = 0,
 ) -> dict[str, Any]:
-    """The Indexed Job of `attempt` for the OcrBatch `owner` (its body: metadata with uid)."""
+    """The Indexed Job of `attempt` (its part `part`) for the OcrBatch `owner` (its body:
+    metadata with uid)."""
     # Long on purpose: one Job manifest written out as the API shows it, read top to bottom.
     meta = owner["metadata"]
     batch, namespace = meta["name"], meta["namespace"]
-    labels = {**batch_labels(batch), LABEL_ATTEMPT: str(attempt.number)}
+    shards = job_parts(attempt, shard_count, config.max_shards_per_job)[part]
+    labels = {**batch_labels(batch), LABEL_ATTEMPT: str(attempt.number), LABEL_PART: str(part)}
     job_labels = dict(labels)
     if spec.queue_name:
         job_labels[LABEL_QUEUE] = spec.queue_name
@@ -206,7 +238,9 @@ def build_job(
             "--manifest",
             manifest_template(spec),
         ],
-        "env": worker_env(namespace=namespace, batch=batch, spec=spec, attempt=attempt, config=config),
+        "env": worker_env(
+            namespace=namespace, batch=batch, spec=spec, attempt=attempt, config=config, shards=shards
+        ),
         "resources": {"requests": dict(resources), "limits": dict(resources)},
         "securityContext": {
             "runAsNonRoot": True,
@@ -221,8 +255,8 @@ def build_job(
     }
     job_spec: dict[str, Any] = {
         "completionMode": "Indexed",
-        "completions": attempt.completions(shard_count),
-        "parallelism": min(spec.parallelism, attempt.completions(shard_count)),
+        "completions": len(shards),
+        "parallelism": min(spec.parallelism, len(shards)),
         "backoffLimitPerIndex": spec.retry.backoff_limit_per_index,
         "podReplacementPolicy": "Failed",
         "suspend": bool(spec.suspend or spec.queue_name),
@@ -272,7 +306,7 @@ def build_job(
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "name": job_name(batch, attempt.number),
+            "name": job_name(batch, attempt.number, part),
             "namespace": namespace,
             "labels": job_labels,
             "annotations": {ANNOTATION_MEMORY: attempt.memory},

@@ -3,13 +3,13 @@ and whether to retry. Pure functions over API objects (dicts)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ocr_operator.batch.jobs import Attempt, shard_of
 from ocr_operator.batch.model import RetrySpec
-from ocr_operator.kube import COMPLETION_INDEX_KEY, LABEL_ATTEMPT, parse_index_ranges
+from ocr_operator.kube import COMPLETION_INDEX_KEY, LABEL_ATTEMPT, LABEL_PART, parse_index_ranges
 from ocr_operator.quantities import scale_memory
 
 OOM_REASON = "OOMKilled"
@@ -36,22 +36,25 @@ def _condition(job: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     return None
 
 
-def job_outcome(job: Mapping[str, Any] | None, attempt: Attempt) -> JobOutcome:
-    """What the Job of `attempt` says about its shards (an absent Job: nothing yet)."""
+def job_outcome(
+    job: Mapping[str, Any] | None, attempt: Attempt, shards: Sequence[int] | None = None
+) -> JobOutcome:
+    """What a Job of `attempt` says about its shards (an absent Job: nothing yet); `shards`:
+    the shards of its completion indexes (default: the attempt's)."""
     if job is None:
         return JobOutcome()
     status = job.get("status") or {}
-    indexes = attempt.indexes
+    indexes = attempt.indexes if shards is None else shards
 
-    def shards(text: str | None) -> frozenset[int]:
+    def shards_in(text: str | None) -> frozenset[int]:
         found = set()
         for ci in parse_index_ranges(text):
             if indexes is None or ci < len(indexes):
                 found.add(shard_of(ci, indexes))
         return frozenset(found)
 
-    completed = shards(status.get("completedIndexes"))
-    failed = shards(status.get("failedIndexes")) - completed
+    completed = shards_in(status.get("completedIndexes"))
+    failed = shards_in(status.get("failedIndexes")) - completed
     complete = _condition(job, "Complete")
     failed_cond = _condition(job, "Failed")
     job_failed = failed_cond is not None and failed_cond.get("reason") != "FailedIndexes"
@@ -65,6 +68,32 @@ def job_outcome(job: Mapping[str, Any] | None, attempt: Attempt) -> JobOutcome:
         failed=failed,
         active=int(status.get("active") or 0),
     )
+
+
+def combined(outcomes: Sequence[JobOutcome]) -> JobOutcome:
+    """One attempt's outcome from those of its Jobs (its parts): finished when all are."""
+    if len(outcomes) == 1:
+        return outcomes[0]
+    first_failed = next((o for o in outcomes if o.job_failed), None)
+    return JobOutcome(
+        finished=bool(outcomes) and all(o.finished for o in outcomes),
+        job_failed=first_failed is not None,
+        reason=first_failed.reason if first_failed else None,
+        message=first_failed.message if first_failed else None,
+        completed=frozenset().union(*(o.completed for o in outcomes)),
+        failed=frozenset().union(*(o.failed for o in outcomes)),
+        active=sum(o.active for o in outcomes),
+    )
+
+
+#: The shard a pod ran: (its attempt, its part, its completion index) -> shard, or None.
+ShardOfPod = Callable[[Attempt, int, int], "int | None"]
+
+
+def _default_shard(attempt: Attempt, part: int, ci: int) -> int | None:
+    if part or (attempt.indexes is not None and ci >= len(attempt.indexes)):
+        return None
+    return shard_of(ci, attempt.indexes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +139,11 @@ def _pod_memory(pod: Mapping[str, Any]) -> str | None:
     return None
 
 
-def oom_kills(pods: Iterable[Mapping[str, Any]], attempts: Sequence[Attempt]) -> list[OomKill]:
+def oom_kills(
+    pods: Iterable[Mapping[str, Any]],
+    attempts: Sequence[Attempt],
+    shard_of_pod: ShardOfPod = _default_shard,
+) -> list[OomKill]:
     """Every OOM-killed worker pod, as the shard it ran; sorted by pod name."""
     by_number = {a.number: a for a in attempts}
     kills: list[OomKill] = []
@@ -119,16 +152,19 @@ def oom_kills(pods: Iterable[Mapping[str, Any]], attempts: Sequence[Attempt]) ->
         if terminated is None:
             continue
         meta = pod.get("metadata") or {}
-        label = (meta.get("labels") or {}).get(LABEL_ATTEMPT, "")
+        labels = meta.get("labels") or {}
+        label = labels.get(LABEL_ATTEMPT, "")
+        part = str(labels.get(LABEL_PART, "0"))
         ci = _completion_index(pod)
         attempt = by_number.get(int(label)) if label.isdigit() else None
-        if attempt is None or ci is None:
+        if attempt is None or ci is None or not part.isdigit():
             continue
-        if attempt.indexes is not None and ci >= len(attempt.indexes):
+        shard = shard_of_pod(attempt, int(part), ci)
+        if shard is None:
             continue
         kills.append(
             OomKill(
-                shard=shard_of(ci, attempt.indexes),
+                shard=shard,
                 attempt=attempt.number,
                 pod=str(meta.get("name", "")),
                 memory=_pod_memory(pod) or attempt.memory,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ocr_operator.batch.model import BatchSpec, spec_digest
-from ocr_operator.batch.planner import Plan, PlanOwner, make_plan, matches
+from ocr_operator.batch.planner import Plan, PlanOwner, make_plan
 from ocr_operator.batch.storage import BatchStorage
 
 #: Condition reasons (and Event reasons) of a batch that stops before its workers start.
@@ -39,13 +39,20 @@ def own_plan(storage: BatchStorage, meta: Mapping[str, Any], spec: BatchSpec) ->
     if found is None:
         storage.create_plan(Plan.claim(owner, digest, spec.shard_size))
     # Read back: after a lost race (or a server that ignores If-None-Match), whose is it?
-    check_owner(read_plan(storage), meta)
+    current = read_plan(storage)
+    check_owner(current, meta)
+    # This batch's unfinished plan of this very spec: go on after its last checkpoint.
+    resume = current if current is not None and current.spec_digest == digest else None
     plan = make_plan(
-        (k for k in storage.list_keys() if matches(k, spec.source.include)),
+        storage.list_keys(),
         shard_size=spec.shard_size,
+        include=spec.source.include,
         write_manifest=storage.write_manifest,
         owner=owner,
         spec_digest=digest,
+        resume=resume,
+        relist=storage.list_keys,
+        checkpoint=storage.write_plan,
     )
     # A server that ignores If-None-Match lets two claims through: the last one wins.
     check_owner(read_plan(storage), meta)

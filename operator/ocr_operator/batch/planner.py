@@ -1,8 +1,12 @@
-"""Planning: list the source once, cut it into shards, write one manifest per shard.
+"""Planning: list the source once, page by page, cutting it into shards and writing one
+manifest per shard as it goes (memory: one listing page and one shard's keys, whatever the
+source's size). Shards follow the listing's order (key order on most S3 servers; SeaweedFS
+lists directory by directory).
 
 The plan is then frozen: its total and shard count go to the status, and a `plan.json`
-beside the manifests lets a restarted operator pick it up without listing again.
-Re-planning after a crash rewrites the same manifests (the listing is sorted).
+beside the manifests lets a restarted operator pick it up without listing again. While
+planning, `plan.json` is a checkpoint every `CHECKPOINT_EVERY` manifests: a restarted
+operator resumes after the last checkpointed manifest (docs/operator.md, "Streamed planning").
 
 A plan belongs to one batch: `plan.json` names its owner (the batch's uid) and the digest
 of the spec it was made from (`model.spec_digest`). It is written first as a claim (state
@@ -16,7 +20,7 @@ from __future__ import annotations
 import fnmatch
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ocr_job.storage.base import MANIFESTS_DIR, manifest_text
 
@@ -42,6 +46,8 @@ MANIFEST_PATTERN = "shard-{index:04d}.txt"
 
 PLANNING = "planning"
 PLANNED = "planned"
+#: Manifests between two checkpoints of a plan being made (a restart rewrites at most these).
+CHECKPOINT_EVERY = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,9 @@ class Plan:
     owner: PlanOwner | None = None
     spec_digest: str = ""
     state: str = PLANNED
+    #: Progress of a plan being made (state `planning`): manifests written, the last key.
+    shards_written: int = 0
+    last_key: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -87,6 +96,8 @@ class Plan:
                 else None,
                 spec_digest=str(data.get("spec_digest") or ""),
                 state=str(data.get("state") or PLANNED),
+                shards_written=int(data.get("shards_written") or 0),
+                last_key=str(data.get("last_key") or ""),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"plan.json lacks {exc}") from None
@@ -127,6 +138,19 @@ def shard_keys(keys: Iterable[str], shard_size: int) -> Iterator[list[str]]:
         yield chunk
 
 
+def _resumed(keys: Iterator[str], resume: Plan) -> bool:
+    """Skip the `resume.total` keys its manifests hold; True when the listing still starts
+    with them (the last one skipped is the checkpoint's last key)."""
+    last = None
+    skipped = 0
+    for key in keys:
+        skipped += 1
+        last = key
+        if skipped == resume.total:
+            break
+    return skipped == resume.total and last == resume.last_key
+
+
 def make_plan(
     keys: Iterable[str],
     *,
@@ -135,18 +159,37 @@ def make_plan(
     write_manifest: Callable[[int, list[str]], None],
     owner: PlanOwner | None = None,
     spec_digest: str = "",
+    resume: Plan | None = None,
+    relist: Callable[[], Iterable[str]] | None = None,
+    checkpoint: Callable[[Plan], None] | None = None,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> Plan:
-    """Stream `keys` (sorted, relative to the source prefix) into manifests; return the plan."""
-    total = 0
-    count = 0
-    taken = (k for k in keys if matches(k, include))
-    for index, chunk in enumerate(shard_keys(taken, shard_size)):
+    """Stream `keys` (relative to the source prefix, in the listing's order) into manifests
+    as they come (one shard's keys in memory); return the plan.
+
+    Every `checkpoint_every` manifests, `checkpoint` records the claim's progress (manifests
+    written, keys in them, the last key). Given that progress as `resume`, the listing's first
+    `resume.total` keys are skipped and planning goes on at manifest `resume.shards_written`;
+    when the listing no longer starts with them (the source changed), planning starts over
+    on a fresh listing from `relist`.
+    """
+    taken: Iterator[str] = (k for k in keys if matches(k, include))
+    index = total = 0
+    if resume is not None and resume.shards_written and resume.state == PLANNING:
+        if _resumed(taken, resume):
+            index, total = resume.shards_written, resume.total
+        elif relist is not None:
+            taken = (k for k in relist() if matches(k, include))
+    progress = Plan.claim(owner, spec_digest, shard_size) if owner else None
+    for chunk in shard_keys(taken, shard_size):
         write_manifest(index, chunk)
         total += len(chunk)
-        count = index + 1
+        index += 1
+        if checkpoint is not None and progress is not None and index % checkpoint_every == 0:
+            checkpoint(replace(progress, total=total, shards_written=index, last_key=chunk[-1]))
     return Plan(
         total=total,
-        shard_count=count,
+        shard_count=index,
         shard_size=shard_size,
         owner=owner,
         spec_digest=spec_digest,

@@ -4,29 +4,38 @@ pass writes. Pure functions, each a step of `reconcile.Reconciler` that can be t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ocr_operator.batch.jobs import Attempt, job_name
-from ocr_operator.batch.oom import JobOutcome, OomKill, job_outcome
-from ocr_operator.batch.status import TERMINAL, Counts, Phase, conditions_for
-from ocr_operator.kube import format_index_ranges, iso, parse_index_ranges
+from ocr_operator.batch.jobs import Attempt, job_name, job_parts
+from ocr_operator.batch.oom import JobOutcome, OomKill, combined, job_outcome
+from ocr_operator.batch.status import TERMINAL, Counts, Phase, conditions_for, rate_and_eta
+from ocr_operator.batch.tally import Live, Tally
+from ocr_operator.config import DEFAULT_SHARDS_PER_JOB
+from ocr_operator.kube import format_index_ranges, iso, parse_index_ranges, parse_iso
 
 #: OOM kills kept in status.oomKills (oomKillCount keeps the total).
 MAX_OOM_ENTRIES = 50
 
 
 def attempts_from_status(status: Mapping[str, Any]) -> list[Attempt]:
+    """The attempts of a status; a retry's shards as ranges (`shards`), or as the list an
+    older operator wrote (`indexes`)."""
     result = []
     for entry in status.get("attempts") or []:
-        indexes = entry.get("indexes")
+        shards = entry.get("shards")
+        indexes: tuple[int, ...] | None = None
+        if shards is not None:
+            indexes = tuple(sorted(parse_index_ranges(str(shards))))
+        elif entry.get("indexes") is not None:
+            indexes = tuple(int(i) for i in entry["indexes"])
         result.append(
             Attempt(
                 number=int(entry["attempt"]),
                 memory=str(entry["memory"]),
-                indexes=tuple(int(i) for i in indexes) if indexes is not None else None,
+                indexes=indexes,
                 reason=entry.get("reason"),
             )
         )
@@ -40,7 +49,7 @@ def attempt_to_status(batch: str, attempt: Attempt) -> dict[str, Any]:
         "memory": attempt.memory,
     }
     if attempt.indexes is not None:
-        entry["indexes"] = list(attempt.indexes)
+        entry["shards"] = format_index_ranges(attempt.indexes)
     if attempt.reason:
         entry["reason"] = attempt.reason
     return entry
@@ -52,6 +61,7 @@ class Progress:
 
     attempts: list[Attempt]
     jobs: dict[str, dict[str, Any]]
+    #: Each attempt's outcome: all its Jobs (parts) together.
     outcomes: dict[int, JobOutcome]
     #: Shards finished (by any attempt) and shards that will never finish.
     done: set[int]
@@ -60,6 +70,9 @@ class Progress:
     #: A Job failed as a whole (FailJob: a usage error of the workers).
     job_failed: bool
     retry_pending: bool = field(default=False)
+    #: The plan's shards (0: not known, one Job per attempt) and the shards per Job.
+    shard_count: int = 0
+    per_job: int = DEFAULT_SHARDS_PER_JOB
 
     @property
     def latest(self) -> Attempt:
@@ -72,47 +85,92 @@ class Progress:
     def all_done(self, shard_count: int) -> bool:
         return self.done >= set(range(shard_count))
 
+    def parts(self, attempt: Attempt) -> list[Sequence[int] | None]:
+        """The shards of each Job of `attempt` (None: the attempt's own, one Job)."""
+        if not self.shard_count:
+            return [None]
+        return list(job_parts(attempt, self.shard_count, self.per_job)) or [None]
+
+    def job_names(self, batch: str, attempt: Attempt) -> list[str]:
+        return [job_name(batch, attempt.number, k) for k in range(len(self.parts(attempt)))]
+
+    def part_outcomes(self, batch: str, attempt: Attempt) -> list[JobOutcome]:
+        return [
+            job_outcome(self.jobs.get(job_name(batch, attempt.number, k)), attempt, shards)
+            for k, shards in enumerate(self.parts(attempt))
+        ]
+
+    def shard_of_pod(self, attempt: Attempt, part: int, ci: int) -> int | None:
+        parts = self.parts(attempt)
+        if part >= len(parts):
+            return None
+        shards = parts[part]
+        if shards is None:
+            shards = attempt.indexes
+            if shards is None:
+                return ci
+        return shards[ci] if ci < len(shards) else None
+
     def attempts_status(self, batch: str) -> dict[str, Any]:
         return {
             "attempts": [attempt_to_status(batch, a) for a in self.attempts],
-            "jobs": [job_name(batch, a.number) for a in self.attempts],
+            "jobs": [name for a in self.attempts for name in self.job_names(batch, a)],
         }
 
 
-def progress_of(batch: str, status: Mapping[str, Any], jobs: Iterable[Mapping[str, Any]]) -> Progress:
-    """The attempts of the status, each with the outcome of its Job (missing: not run)."""
-    attempts = attempts_from_status(status)
-    by_name = {str(j["metadata"]["name"]): dict(j) for j in jobs}
-    outcomes = {a.number: job_outcome(by_name.get(job_name(batch, a.number)), a) for a in attempts}
-    done = parse_index_ranges(status.get("completedShards"))
-    for outcome in outcomes.values():
-        done |= outcome.completed
-    failed = next((o for o in outcomes.values() if o.job_failed), None)
-    message: str | None = status.get("message")
-    if failed is not None:
-        message = f"worker Job failed: {failed.reason or 'unknown'}"
-        if failed.message:
-            message += f": {failed.message[:200]}"
-    return Progress(
-        attempts=attempts,
-        jobs=by_name,
-        outcomes=outcomes,
-        done=done,
-        failed_for_good=parse_index_ranges(status.get("failedShards")) - done,
-        message=message,
-        job_failed=failed is not None,
+def progress_of(
+    batch: str,
+    status: Mapping[str, Any],
+    jobs: Iterable[Mapping[str, Any]],
+    per_job: int = DEFAULT_SHARDS_PER_JOB,
+) -> Progress:
+    """The attempts of the status, each with the outcome of its Jobs (missing: not run)."""
+    progress = Progress(
+        attempts=attempts_from_status(status),
+        jobs={str(j["metadata"]["name"]): dict(j) for j in jobs},
+        outcomes={},
+        done=parse_index_ranges(status.get("completedShards")),
+        failed_for_good=set(),
+        message=status.get("message"),
+        job_failed=False,
+        shard_count=int(status.get("shardCount") or 0),
+        per_job=per_job,
     )
+    for attempt in progress.attempts:
+        outcome = combined(progress.part_outcomes(batch, attempt))
+        progress.outcomes[attempt.number] = outcome
+        progress.done |= outcome.completed
+    failed = next((o for o in progress.outcomes.values() if o.job_failed), None)
+    if failed is not None:
+        progress.job_failed = True
+        progress.message = f"worker Job failed: {failed.reason or 'unknown'}"
+        if failed.message:
+            progress.message += f": {failed.message[:200]}"
+    progress.failed_for_good = parse_index_ranges(status.get("failedShards")) - progress.done
+    return progress
+
+
+def _kill_order(time: str | None, pod: str | None) -> tuple[str, str]:
+    return (time or "", pod or "")
 
 
 def new_oom_kills(
     status: Mapping[str, Any], kills: Iterable[OomKill]
 ) -> tuple[list[OomKill], dict[str, Any]]:
-    """The kills not in the status yet, and the status fields that record them."""
-    known = {e.get("pod") for e in status.get("oomKills") or []}
-    new = [k for k in kills if k.pod not in known]
+    """The kills not in the status yet, and the status fields that record them. The status
+    keeps the last `MAX_OOM_ENTRIES` kills (in (time, pod) order) and the count of all: a kill
+    is new when it is not among those kept and comes after the last one kept."""
+    entries = list(status.get("oomKills") or [])
+    known = {e.get("pod") for e in entries}
+    mark = max((_kill_order(e.get("time"), e.get("pod")) for e in entries), default=None)
+    new = [
+        k
+        for k in sorted(kills, key=lambda k: _kill_order(k.time, k.pod))
+        if k.pod not in known and (mark is None or _kill_order(k.time, k.pod) > mark)
+    ]
     if not new:
         return [], {}
-    entries = list(status.get("oomKills") or []) + [k.to_status() for k in new]
+    entries += [k.to_status() for k in new]
     return new, {
         "oomKills": entries[-MAX_OOM_ENTRIES:],
         "oomKillCount": int(status.get("oomKillCount") or 0) + len(new),
@@ -147,11 +205,15 @@ class Ending:
     given_up: bool
     message: str | None
     results: dict[str, str] | None
+    #: The folded shard summaries and the sampled running shards of this pass.
+    tally: Tally = field(default_factory=Tally)
+    live: Live = field(default_factory=Live)
 
 
 def status_patch(p: Pass, phase: Phase, progress: Progress, ending: Ending) -> dict[str, Any]:
     """The status fields a pass that got past planning writes (unchanged ones are dropped
-    by `Reconciler._write`)."""
+    by `Reconciler._write`). Every field is an aggregate or a set of index ranges: the
+    status does not grow with the batch (docs/operator.md, "Progress at scale")."""
     message = ending.message
     if phase == Phase.FAILED and not message:
         message = "some shards could not finish"
@@ -164,8 +226,10 @@ def status_patch(p: Pass, phase: Phase, progress: Progress, ending: Ending) -> d
         "succeeded": counts.succeeded,
         "failed": counts.failed,
         "progress": counts.progress,
+        "runningShards": 0 if phase in TERMINAL else ending.live.running,
         "completedShards": format_index_ranges(progress.done),
         "failedShards": format_index_ranges(progress.failed_for_good),
+        **ending.tally.to_status(),
         **progress.attempts_status(p.name),
         "conditions": conditions_for(
             p.status.get("conditions") or [],
@@ -177,6 +241,11 @@ def status_patch(p: Pass, phase: Phase, progress: Progress, ending: Ending) -> d
             generation=p.generation,
         ),
     }
+    if counts.processed != p.status.get("processed") or phase in TERMINAL:
+        # the rate and ETA move with the counts only (a pass that saw nothing new writes nothing)
+        per_minute, eta = rate_and_eta(counts, parse_iso(p.status.get("startTime")), p.now)
+        patch["inputsPerMinute"] = per_minute
+        patch["estimatedCompletionTime"] = iso(eta) if eta and phase not in TERMINAL else None
     if ending.results is not None:
         patch["results"] = ending.results
     if p.generation is not None:
@@ -186,3 +255,23 @@ def status_patch(p: Pass, phase: Phase, progress: Progress, ending: Ending) -> d
     if phase in TERMINAL and not p.status.get("completionTime"):
         patch["completionTime"] = iso(p.now)
     return patch
+
+
+def failed_patch(p: Pass, message: str, reason: str) -> dict[str, Any]:
+    """The status of a batch that stops for `reason` (before or between its Jobs)."""
+    counts = Counts(int(p.status.get("total") or 0), 0, 0, 0)
+    return {
+        "phase": str(Phase.FAILED),
+        "message": message,
+        "completionTime": iso(p.now),
+        "conditions": conditions_for(
+            p.status.get("conditions") or [],
+            phase=Phase.FAILED,
+            counts=counts,
+            shard_count=p.status.get("shardCount"),
+            message=message,
+            now=p.now,
+            generation=p.generation,
+            failed_reason=reason,
+        ),
+    }

@@ -33,6 +33,7 @@ from ocr_operator.batch.progress import (
     Pass,
     Progress,
     attempt_to_status,
+    failed_patch,
     new_oom_kills,
     progress_of,
     status_patch,
@@ -42,13 +43,12 @@ from ocr_operator.batch.status import (
     TERMINAL,
     Counts,
     Phase,
-    aggregate,
     conditions_for,
     derive_phase,
     phase_event,
-    shard_sizes,
 )
 from ocr_operator.batch.storage import BatchStorage, S3BatchStorage
+from ocr_operator.batch.tally import Live, Tally, counts_of, inputs_in, read_tally
 from ocr_operator.cluster import Cluster
 from ocr_operator.config import OperatorConfig
 from ocr_operator.kube import format_index_ranges, iso, status_diff, utcnow
@@ -131,8 +131,10 @@ class Reconciler:
             if status.get("shardCount") is None:
                 check_batch(spec, self.config)
                 p = Pass(body, self._plan(p, spec), now, p.generation)
-            progress = progress_of(name, p.status, self.cluster.list_jobs(namespace, name))
-            kills = oom_kills(self.cluster.list_pods(namespace, name), progress.attempts)
+            jobs = self.cluster.list_jobs(namespace, name)
+            progress = progress_of(name, p.status, jobs, self.config.max_shards_per_job)
+            pods = self.cluster.list_pods(namespace, name)
+            kills = oom_kills(pods, progress.attempts, progress.shard_of_pod)
             patch = self._record_oom_kills(p, kills)
             self._retry(p, spec, progress, kills, patch)
             self._ensure_job(p, spec, progress)
@@ -239,8 +241,9 @@ class Reconciler:
         self._event(p.body, "Warning", "Retrying", progress.message or "retrying")
 
     def _ensure_job(self, p: Pass, spec: BatchSpec, progress: Progress) -> None:
-        """The latest attempt's Job exists (with its workers' identity) and follows
-        spec.suspend, while shards remain."""
+        """The latest attempt's Jobs exist (with their workers' identity) and follow
+        spec.suspend, while shards remain. Its parts run one after the other: part k's Job
+        is made once the parts before it finished (spec.parallelism holds for the batch)."""
         shard_count = int(p.status["shardCount"])
         if (
             not shard_count
@@ -249,23 +252,33 @@ class Reconciler:
             or progress.latest_outcome.finished
         ):
             return
-        latest_name = job_name(p.name, progress.latest.number)
-        job = progress.jobs.get(latest_name)
-        if job is not None:
-            self._sync_suspend(p.namespace, job, spec)
+        latest = progress.latest
+        outcomes = progress.part_outcomes(p.name, latest)
+        for part, outcome in enumerate(outcomes):
+            job = progress.jobs.get(job_name(p.name, latest.number, part))
+            if job is not None:
+                if not outcome.finished:
+                    self._sync_suspend(p.namespace, job, spec)
+                continue
+            if not all(o.finished for o in outcomes[:part]):
+                return
+            self._create_job(p, spec, shard_count, latest, part)
             return
+
+    def _create_job(self, p: Pass, spec: BatchSpec, shard_count: int, attempt: Attempt, part: int) -> None:
         check_batch(spec, self.config)
         self._ensure_identity(p.body, spec)
         built = build_job(
             owner=p.body,
             spec=spec,
             shard_count=shard_count,
-            attempt=progress.latest,
+            attempt=attempt,
             config=self.config,
+            part=part,
         )
         if self.cluster.create_job(built):
             self.metrics.jobs_created.inc()
-            log.info("created Job %s/%s", p.namespace, latest_name)
+            log.info("created Job %s/%s", p.namespace, built["metadata"]["name"])
 
     def _merge(self, p: Pass, spec: BatchSpec, progress: Progress) -> Ending:
         """Once the shards stopped: merge the records into results.jsonl / results.csv."""
@@ -273,16 +286,13 @@ class Reconciler:
         finished = progress.latest_outcome.finished and not progress.retry_pending
         all_done = progress.all_done(shard_count)
         given_up = bool(progress.failed_for_good) or progress.job_failed or (finished and not all_done)
-        counts = aggregate(
-            p.status.get("shards") or {},
-            total=total,
-            shard_sizes=shard_sizes(total, spec.shard_size, shard_count),
-            done=progress.done,
-        )
+        tally, live = self._tally(p, spec, progress)
+        done_inputs = inputs_in(progress.done, total=total, size=spec.shard_size, shard_count=shard_count)
+        counts = counts_of(total=total, done_inputs=done_inputs, tally=tally, live=live)
         message = progress.message
         stopped = all_done or finished or progress.job_failed
         if not (stopped and (all_done or progress.done)):
-            return Ending(counts, all_done, False, given_up, message, None)
+            return Ending(counts, all_done, False, given_up, message, None, tally, live)
         try:
             storage = self.storage(p.namespace, spec)
             summary = storage.merge()
@@ -290,7 +300,7 @@ class Reconciler:
             if all_done and not given_up:
                 raise
             log.warning("merge of %s/%s failed: %s", p.namespace, p.name, safe_error(exc))
-            return Ending(counts, all_done, False, given_up, message, None)
+            return Ending(counts, all_done, False, given_up, message, None, tally, live)
         counts = Counts(
             total=total,
             processed=min(summary.records, total),
@@ -300,7 +310,26 @@ class Reconciler:
         if all_done and summary.records < total:
             given_up = True
             message = f"{total - summary.records} input(s) have no record"
-        return Ending(counts, all_done, True, given_up, message, storage.results())
+        return Ending(counts, all_done, True, given_up, message, storage.results(), tally, live)
+
+    def _tally(self, p: Pass, spec: BatchSpec, progress: Progress) -> tuple[Tally, Live]:
+        """The shard files' part of the counts (`batch/tally.py`); on a storage error, what
+        the status had (the next pass reads again)."""
+        try:
+            storage = self.storage(p.namespace, spec)
+            finished = progress.latest_outcome.finished
+            return read_tally(
+                p.status,
+                shard_size_=spec.shard_size,
+                parallelism=spec.parallelism,
+                done=progress.done,
+                given_up=progress.failed_for_good,
+                running=() if finished else progress.latest.indexes,
+                read=storage.read_json,
+            )
+        except Exception as exc:
+            log.warning("reading the shard files of %s/%s failed: %s", p.namespace, p.name, safe_error(exc))
+            return Tally.from_status(p.status), Live()
 
     def _write_status(
         self,
@@ -349,25 +378,8 @@ class Reconciler:
             log.info("Job %s suspend=%s", job["metadata"]["name"], wanted)
 
     def _finish_failed(self, p: Pass, message: str, reason: str) -> None:
-        status = p.status
-        counts = Counts(int(status.get("total") or 0), 0, 0, 0)
-        patch = {
-            "phase": str(Phase.FAILED),
-            "message": message,
-            "completionTime": iso(p.now),
-            "conditions": conditions_for(
-                status.get("conditions") or [],
-                phase=Phase.FAILED,
-                counts=counts,
-                shard_count=status.get("shardCount"),
-                message=message,
-                now=p.now,
-                generation=p.generation,
-                failed_reason=reason,
-            ),
-        }
-        self._patch(p.namespace, p.name, patch)
-        if status.get("phase") != Phase.FAILED:
+        self._patch(p.namespace, p.name, failed_patch(p, message, reason))
+        if p.status.get("phase") != Phase.FAILED:
             self._event(p.body, "Warning", reason, message)
         log.warning("batch %s/%s failed: %s", p.namespace, p.name, reason)
 

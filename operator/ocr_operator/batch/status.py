@@ -11,9 +11,9 @@ Phase rule (see docs/operator.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -52,54 +52,16 @@ class Counts:
         return f"{self.processed}/{self.total}"
 
 
-def _int(value: Any) -> int:
-    try:
-        return max(0, int(value))
-    except (TypeError, ValueError):
-        return 0
-
-
-def aggregate(
-    shards: Mapping[str, Mapping[str, Any]],
-    *,
-    total: int,
-    shard_sizes: Mapping[int, int] | None = None,
-    done: Iterable[int] = (),
-) -> Counts:
-    """Sum the workers' shard reports.
-
-    A shard its Job reports complete counts as fully processed even when its last report
-    was lost (reports are rate-limited). `processed` counts inputs that have a record
-    (a resumed worker counts skipped inputs as processed), capped at the plan's total.
-    """
-    done_set = set(done)
-    processed = succeeded = failed = 0
-    seen: set[int] = set()
-    for key, report in shards.items():
-        if not isinstance(report, Mapping) or not str(key).isdigit():
-            continue
-        index = int(key)
-        seen.add(index)
-        size = _int(report.get("total"))
-        if shard_sizes and index in shard_sizes:
-            size = shard_sizes[index]
-        count = _int(report.get("processed"))
-        if index in done_set or report.get("phase") == "Succeeded":
-            count = max(count, size)
-        processed += min(count, size) if size else count
-        succeeded += _int(report.get("succeeded"))
-        failed += _int(report.get("failed"))
-    if shard_sizes:
-        processed += sum(shard_sizes.get(i, 0) for i in done_set - seen)
-    return Counts(total=total, processed=min(processed, total), succeeded=succeeded, failed=failed)
-
-
-def shard_sizes(total: int, shard_size: int, shard_count: int) -> dict[int, int]:
-    """Inputs per shard of a plan (all full but the last)."""
-    sizes = {i: shard_size for i in range(shard_count)}
-    if shard_count:
-        sizes[shard_count - 1] = total - shard_size * (shard_count - 1)
-    return sizes
+def rate_and_eta(counts: Counts, started: datetime | None, now: datetime) -> tuple[int, datetime | None]:
+    """Inputs per minute since `started` and the time the rest would take at that rate
+    (None before anything was processed, or once everything was)."""
+    if started is None or counts.processed <= 0:
+        return 0, None
+    seconds = max((now - started).total_seconds(), 1.0)
+    per_second = counts.processed / seconds
+    rest = counts.total - counts.processed
+    eta = now + timedelta(seconds=rest / per_second) if rest > 0 else None
+    return round(per_second * 60), eta
 
 
 def derive_phase(

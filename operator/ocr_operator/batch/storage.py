@@ -3,16 +3,21 @@ the plan, merge the results. The S3 implementation uses `ocr_job.storage.s3`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
+
+from minio.error import S3Error
 
 from ocr_job.config import S3Settings
 from ocr_job.merge import MergeSummary, merge
-from ocr_job.storage.base import RESULTS_CSV, RESULTS_JSONL, StorageError
+from ocr_job.storage.base import RESULTS_CSV, RESULTS_JSONL, StorageError, is_image_key
 from ocr_operator.batch.model import BatchSpec, s3_url
 from ocr_operator.batch.planner import MANIFESTS_DIR, PLAN_FILE, Plan, manifest_name
 
 PLAN_KEY = f"{MANIFESTS_DIR}/{PLAN_FILE}"
+#: A shard file larger than this is not one a worker wrote (it is ignored).
+MAX_SHARD_FILE = 64 * 1024
 #: What S3 servers answer to `If-None-Match: *` on an existing key.
 _EXISTS = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 
@@ -34,6 +39,11 @@ class BatchStorage(Protocol):
         ...
 
     def write_plan(self, plan: Plan) -> None: ...
+
+    def read_json(self, name: str) -> dict[str, Any] | None:
+        """A small JSON object under the output (a shard's summary or progress); None when
+        absent, unparsable or not an object."""
+        ...
 
     def merge(self) -> MergeSummary: ...
 
@@ -58,8 +68,18 @@ class S3BatchStorage:
         return key[len(prefix) + 1 :] if prefix and key.startswith(prefix + "/") else key
 
     def list_keys(self) -> Iterator[str]:
-        for item in self._source.list():
-            yield self._relative(item.key)
+        """Image keys page by page as the server lists them (a page in memory, not the
+        listing; `S3Source.list` sorts the whole listing, which the worker can afford for
+        one shard, not the operator for a whole batch)."""
+        source = self._source
+        prefix = f"{source.prefix}/" if source.prefix else None
+        try:
+            for obj in source.client.list_objects(source.bucket, prefix=prefix, recursive=True):
+                name = obj.object_name
+                if name is not None and not obj.is_dir and is_image_key(name):
+                    yield self._relative(name)
+        except S3Error as exc:
+            raise StorageError(f"cannot list the source {source.url}: {exc.code}") from None
 
     def _full(self, key: str) -> str:
         prefix = self._source.prefix
@@ -76,8 +96,6 @@ class S3BatchStorage:
         return Plan.from_json(text) if text is not None else None
 
     def create_plan(self, plan: Plan) -> bool:
-        from minio.error import S3Error
-
         from ocr_job.storage.retry import call_with_retry
         from ocr_job.storage.s3 import join_key
 
@@ -100,6 +118,16 @@ class S3BatchStorage:
 
     def write_plan(self, plan: Plan) -> None:
         self._sink.write_text(PLAN_KEY, plan.to_json())
+
+    def read_json(self, name: str) -> dict[str, Any] | None:
+        text = self._sink.read_text(name)
+        if text is None or len(text) > MAX_SHARD_FILE:
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
 
     def merge(self) -> MergeSummary:
         return merge(self._sink)

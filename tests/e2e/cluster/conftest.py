@@ -32,11 +32,13 @@ kopf = pytest.importorskip("kopf", reason="the operator extra is not installed")
 from kopf.testing import KopfRunner  # noqa: E402
 from kubernetes import client as k8s  # noqa: E402
 from kubernetes import config as k8s_config  # noqa: E402
+from minio.error import S3Error  # noqa: E402
 from ocr_operator.cluster import KubeCluster  # noqa: E402
 from ocr_operator.config import OperatorConfig  # noqa: E402
 from ocr_operator.handlers import OperatorState, register  # noqa: E402
 
 from ocr_job.records import CSV_COLUMNS, ResultRecord  # noqa: E402
+from ocr_job.status import progress_name  # noqa: E402
 from ocr_job.synth import generate_set, load_labels  # noqa: E402
 from tests.support.containers import podman_unavailable, requested_runtime  # noqa: E402
 from tests.support.kube import EVENTS, JOBS, PODS, SECRETS, KubeServer, load_crd  # noqa: E402
@@ -409,8 +411,19 @@ class World:
         )
         return dict(status)
 
+    def shard_report(self, name: str, index: int) -> dict[str, Any]:
+        """A shard's last progress report: its worker's progress file in the batch's output
+        ({} before the worker wrote one)."""
+        out = self.batch(name)["spec"]["output"]
+        key = "/".join(p for p in ((out.get("prefix") or "").strip("/"), progress_name(index)) if p)
+        try:
+            return dict(json.loads(self.read(out["bucket"], key)))
+        except (S3Error, ValueError):
+            return {}
+
     def shard_progress(self, name: str, index: int) -> int:
-        return int(((self.status(name).get("shards") or {}).get(str(index)) or {}).get("processed") or 0)
+        """Inputs a shard's worker reported done."""
+        return int(self.shard_report(name, index).get("processed") or 0)
 
     def jobs(self) -> list[dict[str, Any]]:
         return self.kube.list(JOBS, NAMESPACE)

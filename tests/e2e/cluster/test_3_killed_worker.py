@@ -63,7 +63,7 @@ def test_a_killed_worker_is_replaced_and_resumes(world: World, cards: CardLibrar
     assert done_before, "the victim had written records"
     for key, obj in before.items():
         assert (after[key].etag, after[key].last_modified) == (obj.etag, obj.last_modified), key
-    shard = status["shards"]["0"]
+    shard = world.shard_report("killed", 0)
     assert shard["skipped"] == len(done_before)
     assert shard["processed"] == shard["total"] == len(shard0)
     world.check_no_leaks()

@@ -1,0 +1,371 @@
+"""The scale bench (issue 18; not a test, not in `make test`): one OcrBatch over many tiny
+objects, the operator in a process of its own against the in-process Kubernetes emulator
+(tests/support/kube.py) and a real S3 server (SeaweedFS, tests/support/s3server.py), and
+fake workers that read the manifests, write one record per input and the shard summaries,
+and complete Job indexes as fast as they can.
+
+    python -m bench.scale --inputs 100000 --shard-size 20          # or: make bench-scale
+
+Reports planning time, the operator's peak RSS (VmHWM of its process), the largest
+OcrBatch seen (`kubectl get -o json` bytes, sampled every 0.2 s and at every batch write),
+the API writes the batch caused (per second, overall and in the busiest 10 s), and the
+merge's time and peak RSS run alone in a child process. The inputs are created once in
+`--data` (kept between runs); JSON goes to bench/results/scale.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMESPACE = "scale"
+BATCHES = ("ocrbatch.io", "v1alpha1", "ocrbatches")
+TERMINAL = {"Succeeded", "PartiallySucceeded", "Failed"}
+#: Shards a fake worker tick completes per Job, and parallel PUTs.
+TICK_SHARDS = 50
+THREADS = 48
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM (peak resident set) of a live process, MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --------------------------------------------------------------------------- the operator
+
+
+def run_operator(kubeconfig: str, url: str, endpoint: str) -> None:
+    """The operator alone in this process (what its Deployment runs), against the emulator."""
+    import kopf
+    from kubernetes import config as k8s_config
+    from ocr_operator.cluster import KubeCluster
+    from ocr_operator.config import OperatorConfig
+    from ocr_operator.handlers import OperatorState, register
+
+    registry = kopf.OperatorRegistry()
+    state = OperatorState(
+        config=OperatorConfig(s3_endpoint=endpoint, worker_image="worker:bench"),
+        namespaces=[NAMESPACE],
+        cluster_factory=lambda: KubeCluster(k8s_config.new_client_from_config(kubeconfig), [NAMESPACE]),
+    )
+    register(registry, state)
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return kopf.ConnectionInfo(server=url, token="emulator-token", insecure=True)
+
+    kopf.run(registry=registry, standalone=True, namespaces=[NAMESPACE])
+
+
+# --------------------------------------------------------------------------- S3 set-up
+
+
+def populate(s3: Any, bucket: str, count: int, marker: Path) -> float:
+    """`count` one-byte .jpg objects under `in/` (1,000 per folder), in parallel; seconds
+    (0 when `marker` says they exist)."""
+    if marker.exists() and int(marker.read_text()) >= count:
+        return 0.0
+    client = s3.client()
+    if not client.bucket_exists(bucket):
+        client.make_bucket(bucket)
+    started = time.perf_counter()
+
+    def put(i: int) -> None:
+        client.put_object(bucket, f"in/{i // 1000:05d}/{i:08d}.jpg", io.BytesIO(b"j"), 1)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        for done, _ in enumerate(pool.map(put, range(count)), 1):
+            if done % 50_000 == 0:
+                print(f"  created {done}/{count}", flush=True)
+    marker.write_text(str(count))
+    return time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------- the run
+
+
+class WriteCounter:
+    """Counts the emulator's writes per resource, with their times (API writes/s)."""
+
+    def __init__(self, emulator: type, on_batch_write: Callable[[Any], None]) -> None:
+        self.times: dict[str, list[float]] = {}
+        self._on_batch_write = on_batch_write
+        for method in ("create", "patch"):  # the class: its instances are slotted
+            setattr(emulator, method, self._counting(getattr(emulator, method)))
+
+    def _counting(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(api: Any, res: Any, *args: Any, **kwargs: Any) -> Any:
+            result = original(api, res, *args, **kwargs)
+            self.times.setdefault(res[2], []).append(time.monotonic())
+            if res == BATCHES:
+                self._on_batch_write(result)
+            return result
+
+        return counted
+
+
+class Monitor:
+    """Samples the batch's size and the operator's RSS until stopped."""
+
+    def __init__(self, kube: Any, pid: int) -> None:
+        self.kube, self.pid = kube, pid
+        self.max_status = 0
+        self.max_rss = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self, body: dict[str, Any] | None) -> None:
+        if body is not None:
+            self.max_status = max(self.max_status, len(json.dumps(body, indent=4).encode()))
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                self.sample(self.kube.find(BATCHES, NAMESPACE, "scale"))
+                self.max_rss = max(self.max_rss, rss_mib(self.pid))
+            except Exception:  # the process may be gone at the end
+                pass
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def fake_workers(kube: Any, s3: Any, out: str, status_of: Callable[[], dict[str, Any]]) -> float:
+    """Play the Job controller and the workers until the batch is terminal; the time the
+    last Job finished (monotonic)."""
+    from ocr_operator.kube import format_index_ranges
+
+    from ocr_job.records import ResultRecord
+    from ocr_job.sharding import resolve_shard_index
+    from ocr_job.status import progress_name, summary_name
+    from ocr_job.storage.s3 import S3Sink, make_client, read_manifest
+    from tests.support.kube import JOBS, JobController
+
+    jobs = JobController(kube)
+    settings = s3.settings()
+    sink = S3Sink(make_client(settings), out, "")
+    done: dict[str, int] = {}
+    last_finish = time.monotonic()
+    with ThreadPoolExecutor(THREADS) as pool:
+        while status_of().get("phase") not in TERMINAL:
+            busy = False
+            for job in kube.list(JOBS, NAMESPACE):
+                name = job["metadata"]["name"]
+                completions = int(job["spec"]["completions"])
+                start = done.get(name, 0)
+                if start >= completions:
+                    continue
+                busy = True
+                container = job["spec"]["template"]["spec"]["containers"][0]
+                env = {e["name"]: e.get("value", "") for e in container["env"]}
+                template = status_of()["manifests"]
+                stop = min(completions, start + TICK_SHARDS)
+
+                def work(ci: int, env: dict[str, str] = env, template: str = template) -> None:
+                    shard = resolve_shard_index({**env, "JOB_COMPLETION_INDEX": str(ci)})
+                    assert shard is not None
+                    keys = read_manifest(template.format(index=shard), settings)
+                    for key in keys:
+                        sink.write_record(ResultRecord(source=key, status="ok", side="front"))
+                    sink.write_text(summary_name(shard), json.dumps(
+                        {"index": shard, "total": len(keys), "processed": len(keys),
+                         "succeeded": len(keys), "failed": 0, "errors": {}}))
+
+                list(pool.map(work, range(start, stop)))
+                for ci in range(stop, min(completions, stop + 5)):  # a few running shards' progress
+                    shard = resolve_shard_index({**env, "JOB_COMPLETION_INDEX": str(ci)})
+                    sink.write_text(progress_name(int(shard or 0)), json.dumps(
+                        {"index": shard, "phase": "Running", "total": 20, "processed": 7, "succeeded": 7}))
+                done[name] = stop
+                completed = format_index_ranges(range(stop))
+                if stop == completions:
+                    jobs.finish(job, completed=completed)
+                    last_finish = time.monotonic()
+                else:
+                    jobs.set_status(job, completedIndexes=completed, active=min(200, completions - stop))
+            if not busy:
+                time.sleep(0.2)
+    return last_finish
+
+
+def merge_alone(s3: Any, out: str) -> dict[str, Any]:
+    """The merge of the batch's records in a child process: seconds and peak RSS (MiB, the
+    child's VmHWM sampled until it exits: `ru_maxrss` would carry the parent's peak from
+    before `exec`)."""
+    env = {**os.environ, **s3.env()}
+    code = (
+        "import sys\nfrom ocr_job.config import S3Settings\nfrom ocr_job.merge import merge\n"
+        "from ocr_job.storage.s3 import S3Sink, make_client\n"
+        f"print(merge(S3Sink(make_client(S3Settings()), {out!r}, '')))\n"
+    )
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE)
+    peak = 0.0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, peak_rss_mib(proc.pid))
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        time.sleep(0.2)
+    stdout, _ = proc.communicate()
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"the merge failed ({proc.returncode})")
+    return {"seconds": round(seconds, 1), "peak_rss_mib": round(peak, 1),
+            "summary": stdout.decode().strip()}
+
+
+def windowed_max(times: list[float], width: float = 10.0) -> float:
+    window: deque[float] = deque()
+    best = 0
+    for t in sorted(times):
+        window.append(t)
+        while window[0] < t - width:
+            window.popleft()
+        best = max(best, len(window))
+    return best / width
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    from tests.support.kube import SECRETS, KubeServer, load_crd
+    from tests.support.s3server import S3Server
+
+    data = Path(args.data)
+    data.mkdir(parents=True, exist_ok=True)
+    s3 = S3Server(data / "s3")
+    s3.start()
+    try:
+        created = populate(s3, "scale-in", args.inputs, data / f"populated-{args.inputs}")
+        out = s3.make_bucket(f"scale-out-{secrets.token_hex(3)}")
+        crds = [load_crd(ROOT / "crds" / name) for name in ("ocrbatches.yaml", "ocrintakes.yaml")]
+        with KubeServer(crds) as kube:
+            return run_batch(args, kube, s3, out, created, SECRETS)
+    finally:
+        s3.stop()
+
+
+def run_batch(args: argparse.Namespace, kube: Any, s3: Any, out: str, created: float,
+              secrets_res: Any) -> dict[str, Any]:
+    kubeconfig = kube.kubeconfig(Path(args.data) / "kubeconfig")
+    kube.create(secrets_res, {"metadata": {"name": "s3", "namespace": NAMESPACE}, "data": {
+        "accessKey": base64.b64encode(s3.access_key.encode()).decode(),
+        "secretKey": base64.b64encode(s3.secret_key.encode()).decode()}})
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'operator'}"}
+    with open(Path(args.data) / "operator.log", "w") as log:
+        operator = subprocess.Popen(
+            [sys.executable, "-m", "bench.scale", "--operator", str(kubeconfig), kube.url, s3.endpoint],
+            env=env, stdout=subprocess.DEVNULL, stderr=log,
+        )
+    monitor = Monitor(kube, operator.pid)
+    counter = WriteCounter(type(kube.api), monitor.sample)
+    monitor.start()
+    try:
+        time.sleep(3)  # kopf starts
+        began = time.monotonic()
+        kube.create(BATCHES, {
+            "apiVersion": "ocrbatch.io/v1alpha1", "kind": "OcrBatch",
+            "metadata": {"name": "scale", "namespace": NAMESPACE},
+            "spec": {"source": {"bucket": "scale-in", "prefix": "in", "credentialsSecret": "s3"},
+                     "output": {"bucket": out}, "shardSize": args.shard_size, "parallelism": 200}})
+
+        def status() -> dict[str, Any]:
+            return kube.get(BATCHES, NAMESPACE, "scale").get("status") or {}
+
+        while status().get("shardCount") is None:
+            if operator.poll() is not None:
+                raise RuntimeError("the operator exited; see operator.log")
+            time.sleep(0.2)
+        planned = time.monotonic()
+        print(f"  planned {status()['total']} inputs in {status()['shardCount']} shards "
+              f"in {planned - began:.1f} s", flush=True)
+        last_finish = fake_workers(kube, s3, out, status)
+        ended = time.monotonic()
+        final = status()
+        operator_peak = peak_rss_mib(operator.pid)
+    finally:
+        monitor.stop()
+        operator.terminate()
+        operator.wait(30)
+    batch_writes = counter.times.get("ocrbatches", [])
+    run_s = ended - planned
+    merge = merge_alone(s3, out)
+    return {
+        "inputs": args.inputs, "shard_size": args.shard_size, "shards": final.get("shardCount"),
+        "jobs": final.get("jobs"), "phase": final.get("phase"), "processed": final.get("processed"),
+        "create_inputs_s": round(created, 1),
+        "planning_s": round(planned - began, 1),
+        "run_s": round(run_s, 1),
+        "merge_in_operator_s": round(ended - last_finish, 1),
+        "operator_peak_rss_mib": round(max(operator_peak, monitor.max_rss), 1),
+        "max_batch_object_bytes": monitor.max_status,
+        "final_batch_object_bytes": len(json.dumps(kube.get(BATCHES, NAMESPACE, "scale"), indent=4).encode()),
+        "batch_writes": len(batch_writes),
+        "batch_writes_per_s": round(len(batch_writes) / max(ended - began, 1e-9), 3),
+        "batch_writes_per_s_busiest_10s": windowed_max(batch_writes),
+        "job_writes": len(counter.times.get("jobs", [])),
+        "event_writes": len(counter.times.get("events", [])),
+        "merge_alone": merge,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--inputs", type=int, default=100_000)
+    parser.add_argument("--shard-size", type=int, default=20)
+    parser.add_argument("--data", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "ocrbatch-scale"))
+    parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "scale.json"))
+    parser.add_argument("--operator", nargs=3, metavar=("KUBECONFIG", "URL", "S3_ENDPOINT"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--merge-only", metavar="BUCKET",
+                        help="only the merge of an earlier run's output bucket (in --data)")
+    args = parser.parse_args(argv)
+    if args.operator:
+        run_operator(*args.operator)
+        return 0
+    if args.merge_only:
+        from tests.support.s3server import S3Server
+
+        s3 = S3Server(Path(args.data) / "s3")
+        s3.start()
+        try:
+            print(json.dumps(merge_alone(s3, args.merge_only), indent=1))
+        finally:
+            s3.stop()
+        return 0
+    result = bench(args)
+    print(json.dumps(result, indent=1))
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
