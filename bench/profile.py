@@ -1,6 +1,6 @@
 """Where the worker's CPU-seconds go, stage by stage, on a folder of pictures.
 
-    python -m bench.profile FOLDER [--limit N] [--threads 1] [--out TABLE.md]
+    python -m bench.profile FOLDER [--limit N] [--threads 1] [--out TABLE.md] [--memory]
 
 Loads the default engine once and runs the worker's own per-input code
 (`ocr_job.pipeline.process`) on each picture in the folder (sorted, recursively),
@@ -13,6 +13,11 @@ classifier, recogniser, second opinion, parser) its CPU-seconds over all picture
 its share and its milliseconds per picture; and how many recogniser passes a picture
 took (`pipeline._card_views` tries another view while a reading is incomplete).
 cProfile's own overhead falls on the Python-heavy stages (parser, locating), a few %.
+
+With ``--memory`` it measures memory instead of CPU: before each step (decode, locating,
+detector, angle classifier, recogniser, second opinion, a place read again) the process's
+peak RSS is reset (``/proc/self/clear_refs``), and after it read back (``VmHWM``); the table
+gives each step's largest rise above the RSS before it and its highest peak.
 """
 
 from __future__ import annotations
@@ -80,6 +85,65 @@ def stage_table(stats: pstats.Stats, images: int, passes: Counter[int]) -> str:
     return "\n".join(rows) + "\n"
 
 
+#: Stage → (object attribute path on the engine or module, function name) wrapped by
+#: `--memory`: the step's peak RSS above the RSS before it.
+MEMORY_STEPS = ("decode", "locate", "det", "cls", "rec", "reread", "read_line")
+
+
+def _status_mib(key: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(key):
+                return int(line.split()[1]) // 1024
+    return -1
+
+
+def _reset_peak() -> None:
+    """Reset the process's VmHWM to its current RSS (Linux `clear_refs` 5)."""
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
+        refs.write("5")
+
+
+def watch_memory(engine: Any, peaks: dict[str, list[tuple[int, int]]]) -> None:
+    """Wrap each step of `MEMORY_STEPS` so that every call appends (RSS before, peak
+    during) in MiB to `peaks[step]`: the peak is reset when the step starts."""
+    from ocr_job import imaging
+
+    ocr = getattr(engine, "_ocr", None)
+    targets = {"decode": (imaging, "decode"), "locate": (imaging, "locate_card"),
+               "det": (ocr, "detect_and_crop"), "rec": (ocr, "recognize_txt"),
+               "cls": (engine, "_turned_as_the_card"), "reread": (engine, "reread"),
+               "read_line": (engine, "read_line")}
+    for step, (owner, name) in targets.items():
+        if owner is None or not hasattr(owner, name):
+            continue
+        wrapped = getattr(owner, name)
+
+        def measured(*args: Any, _fn: Any = wrapped, _step: str = step, **kwargs: Any) -> Any:
+            _reset_peak()
+            before = _status_mib("VmRSS")
+            try:
+                return _fn(*args, **kwargs)
+            finally:
+                peaks.setdefault(_step, []).append((before, _status_mib("VmHWM")))
+
+        setattr(owner, name, measured)
+
+
+def memory_table(per_picture: list[tuple[str, dict[str, list[tuple[int, int]]]]]) -> str:
+    """Per step: the largest rise above the RSS before it, and the highest peak, with the
+    picture it was reached on."""
+    rows = ["| step | most MiB above the RSS before it | highest peak MiB (picture) |",
+            "|---|---:|---:|"]
+    for step in MEMORY_STEPS:
+        seen = [(h - b, h, name) for name, peaks in per_picture for b, h in peaks.get(step, [])]
+        if seen:
+            rise = max(seen)[0]
+            _, top, where = max(seen, key=lambda s: s[1])
+            rows.append(f"| {step} | +{rise} | {top} ({where}) |")
+    return "\n".join(rows) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, help="also write the table here")
     parser.add_argument("--pstats", type=Path, help="also dump cProfile's raw stats here")
+    parser.add_argument("--memory", action="store_true",
+                        help="instead of the CPU profile: each step's peak RSS (VmHWM reset "
+                             "before the step through /proc/self/clear_refs), Linux only")
     args = parser.parse_args(argv)
 
     from ocr_job.config import EngineName, JobConfig
@@ -98,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     paths = pictures(args.folder)[: args.limit or None]
     config = JobConfig(source=str(args.folder), output=str(args.folder))
     engine = load_engine(EngineName.ONNX, threads=args.threads)
+    if args.memory:
+        return _memory_main(paths, engine, config, process, Fetched, InputItem)
     calls = Counter[int]()
     recognise = engine.recognise
 
@@ -124,6 +193,27 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(table, encoding="utf-8")
     if args.pstats:
         stats.dump_stats(str(args.pstats))
+    return 0
+
+
+def _memory_main(paths: list[Path], engine: Any, config: Any, process: Any, fetched: Any,
+                 item: Any) -> int:
+    from ocr_job.memory import release_free_memory
+
+    peaks: dict[str, list[tuple[int, int]]] = {}
+    watch_memory(engine, peaks)
+    per_picture = []
+    worst = 0
+    for path in paths:
+        data = path.read_bytes()
+        peaks.clear()
+        _reset_peak()
+        process(fetched(item(path.name, len(data)), data=data), engine, config)
+        worst = max(worst, _status_mib("VmHWM"))
+        per_picture.append((path.name, {k: list(v) for k, v in peaks.items()}))
+        release_free_memory()
+    print(memory_table(per_picture))
+    print(f"{len(paths)} pictures; highest peak {worst} MiB; RSS now {_status_mib('VmRSS')} MiB.")
     return 0
 
 

@@ -52,6 +52,13 @@ DET_MAX_PIXELS = DET_LIMIT_SIDE * 404  # an ID-1 card (85.6 × 54 mm) 640 px wid
 REC_MIN_WIDTH = 96
 #: Boxes recognised with a lower score are dropped as noise.
 MIN_TEXT_SCORE = 0.5
+#: A box this many times as wide as high is not a line of a card: a card's widest, the
+#: number with its label in one box, is about 16 (measured on every layout style), the
+#: lines of small print on a page the card lies on 38-57. The recogniser's input (48 px
+#: high) and its activations grow with the ratio: two such pictures of the photographed set
+#: peaked at 415 and 451 MiB in recognition (+126 and +163 MiB), a card's lines cost +1 to
+#: +18 MiB. Such boxes are left out before the angle classifier and the recogniser.
+MAX_LINE_RATIO = 32
 
 _MODEL_FILES = {
     "Det": "PP-OCRv6_det_small.onnx",
@@ -186,13 +193,17 @@ class OnnxEngine:
         except RapidOCRError:
             return OcrResult(timings_ms={"det": _ms(t0)})
         timings["det"] = _ms(t0)
+        keep = [i for i, crop in enumerate(crops) if crop.shape[1] <= MAX_LINE_RATIO * crop.shape[0]]
+        if not keep:
+            return OcrResult(timings_ms=timings)
+        crops = [crops[i] for i in keep]
         t1 = time.perf_counter()
         crops, angle = self._turned_as_the_card(crops)
         timings["cls"] = _ms(t1)
         t2 = time.perf_counter()
         rec = ocr.recognize_txt(crops)
         timings["rec"] = _ms(t2)
-        boxes = map_boxes_to_original(det.boxes, op_record, h, w)
+        boxes = map_boxes_to_original(det.boxes[keep], op_record, h, w)
         out: list[TextBox] = []
         for quad, text, score in zip(boxes, rec.txts, rec.scores, strict=True):
             if not text.strip() or score < MIN_TEXT_SCORE:

@@ -73,16 +73,27 @@ class Chars:
 EMPTY = Chars("", (), ())
 
 
-def drop_label_boxes(chars: Chars, value_x: float, label_end: float) -> Chars:
+def drop_label_boxes(chars: Chars, value_x: float, label_end: float,
+                     column: float = math.inf) -> Chars:
     """`chars` without its leading characters that lie left of `value_x` or belong to a
-    box ending before `label_end` (a label, even a misread one, is a box of its own
-    that ends where the value column starts)."""
+    label box: one ending before `label_end` that begins left of the value column
+    (`column`; not given: any box ending there) by half its first character's width or
+    more (a label, even a misread one, is a box of its own that ends where the value column
+    starts). A short box that begins at the column is a value: the wrapped end of an
+    address (`6` of `…1-6-230` / `6`)."""
     ends: dict[int, float] = {}
-    for src, (_, x1) in zip(chars.src, chars.xs, strict=True):
+    starts: dict[int, tuple[float, float]] = {}
+    for src, (x0, x1) in zip(chars.src, chars.xs, strict=True):
         ends[src] = max(ends.get(src, x1), x1)
+        starts.setdefault(src, (x0, x1))
+
+    def label_box(src: int) -> bool:
+        x0, x1 = starts[src]
+        return ends[src] <= label_end and x0 < column - 0.5 * (x1 - x0)
+
     keep = 0
     while keep < len(chars) and (
-        (chars.xs[keep][0] + chars.xs[keep][1]) / 2 < value_x or ends[chars.src[keep]] <= label_end
+        (chars.xs[keep][0] + chars.xs[keep][1]) / 2 < value_x or label_box(chars.src[keep])
     ):
         keep += 1
     return chars[keep:]

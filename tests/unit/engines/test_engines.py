@@ -186,6 +186,23 @@ def test_onnx_turns_every_line_the_way_most_of_the_text_is(onnx_engine: Engine) 
     assert onnx_engine._ocr.recognize_txt(crops).txts == ("北京市东城区景山前街4号", "下")
 
 
+def test_onnx_leaves_out_lines_far_wider_than_a_cards(onnx_engine: Engine) -> None:
+    """A line of small print (a page the card lies on) is over MAX_LINE_RATIO times as wide
+    as high: not recognised (its recogniser input would be ~2,600 px wide); the card's
+    line beside it is."""
+    from ocr_job.engines.onnx import MAX_LINE_RATIO
+
+    img = Image.new("RGB", (960, 300), "white")
+    draw = ImageDraw.Draw(img)
+    draw.text((40, 40), LINES[0], font=_font(40), fill="black")
+    draw.text((20, 200), "the quick brown fox jumps over the lazy dog and back " * 3,
+              font=_font(13), fill="black")
+    image = np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
+    boxes = onnx_engine.recognise(image).boxes
+    assert _texts(OcrResult(boxes=boxes)) == [LINES[0]]
+    assert all(b.x1 - b.x0 <= MAX_LINE_RATIO * b.height for b in boxes)
+
+
 def test_onnx_reads_one_and_two_character_lines(onnx_engine: Engine) -> None:
     # the recogniser pads short lines only to REC_MIN_WIDTH, not to rapidocr's 320 px
     short = ("男", "汉", "回族", "1990")
