@@ -109,7 +109,7 @@ class RetryPolicy:
     max_backoff_s: float = 8.0
 
     def backoff(self, attempt: int) -> float:
-        cap = min(self.max_backoff_s, self.base_s * (2 ** min(attempt, 30)))
+        cap: float = min(self.max_backoff_s, self.base_s * (2 ** min(attempt, 30)))
         # "Equal jitter": never zero, never above the cap.
         return cap / 2 + random.uniform(0, cap / 2)
 
