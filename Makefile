@@ -16,7 +16,7 @@ help:
 	@echo "make run    - install, generate sample cards, OCR them, print a table"
 	@echo "make test   - install everything the tests need and run the whole suite"
 	@echo "make check  - the fast subset: unit + operator tests, not marked slow (< 3 min)"
-	@echo "make lint   - ruff check, ruff format --check (formatted files), mypy (operator)"
+	@echo "make lint   - ruff check, ruff format --check (formatted files), mypy (operator, worker)"
 	@echo "make bench  - benchmarks (memory, speed, accuracy) into bench/results/"
 	@echo "make e2e    - the larger end-to-end suite"
 
@@ -79,7 +79,7 @@ FORMATTED := operator tests/operator/test_layout.py tests/operator/test_dependen
 	scripts/__init__.py tests/unit/test_support_layout.py
 
 lint: venv
-	$(PIP) install --quiet -e ".[operator,dev]"
+	$(PIP) install --quiet -e ".[worker,operator,dev]"
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check $(FORMATTED)
 	$(VENV)/bin/mypy
