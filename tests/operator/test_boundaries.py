@@ -379,10 +379,15 @@ def test_a_spec_changed_mid_run_is_checked_before_the_next_job(
         world.apply(batch_body("turn", src, out, s3_secret))
         world.job("turn-0")
         world.wait_phase("turn", "Running")
-        world.custom.patch_namespaced_custom_object(
+        changed = world.custom.patch_namespaced_custom_object(
             "ocrbatch.io", "v1alpha1", NAMESPACE, "ocrbatches", "turn",
             {"spec": {"serviceAccountName": "default"}},
         )
+        # A pass begun before the change (it still holds the old spec) would make the Job
+        # again: delete it once a pass has read the new spec.
+        generation = changed["metadata"]["generation"]
+        wait_for("a pass of the new spec",
+                 lambda: world.status("turn").get("observedGeneration") == generation)  # fmt: skip
         world.kube.delete(JOBS, NAMESPACE, "turn-0")  # the next pass would make it again
         failed_with(world, "turn", "ServiceAccountNotAllowed")
         assert world.kube.find(JOBS, NAMESPACE, "turn-0") is None
