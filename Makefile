@@ -77,7 +77,7 @@ FORMATTED := operator tests/operator/test_layout.py tests/operator/test_dependen
 	tests/support/kube.py tests/support/kube_emulator.py tests/support/kube_rules.py \
 	tests/support/kubelet.py tests/support/pods.py tests/support/podrunner.py \
 	tests/support/realkube.py tests/support/realkube_binaries.py tests/support/realkube_parts.py \
-	scripts/__init__.py tests/unit/test_support_layout.py tests/unit/test_locks.py tests/operator/world.py
+	scripts/__init__.py tests/unit/test_support_layout.py tests/unit/test_locks.py tests/operator/world.py scripts/harness_cpu.py
 
 lint: venv
 	$(PIP) install --quiet -e ".[worker,operator,dev]"
