@@ -12,19 +12,20 @@ APT_PACKAGES := fonts-noto-cjk fonts-ocr-b fonts-wqy-zenhei fonts-wqy-microhei f
 # Debian's podman 4.3 and friends: `make images` and the end-to-end pods as containers.
 CONTAINER_PACKAGES := podman buildah runc debootstrap
 
-.PHONY: help venv install install-test system-deps container-tools kube-binaries run test check lint e2e \
-	e2e-podman images bench bench-scale clean
+.PHONY: help venv install install-test system-deps container-tools kube-binaries run test check lint lock \
+	e2e e2e-podman images bench bench-scale clean
 
 help:
 	@echo "make run    - install, generate sample cards, OCR them, print a table"
 	@echo "make test   - install everything the tests need and run the whole suite"
 	@echo "make check  - the fast subset: unit + operator tests, not marked slow (< 3 min)"
-	@echo "make lint   - ruff check, ruff format --check (formatted files), mypy (operator)"
+	@echo "make lint   - ruff check, ruff format --check (formatted files), mypy (operator, worker)"
 	@echo "make bench  - benchmarks (memory, speed, accuracy) into bench/results/"
 	@echo "make bench-scale - one OcrBatch over INPUTS (100000) tiny objects: status size, operator RSS, merge"
 	@echo "make e2e    - the larger end-to-end suite (and make e2e-podman where podman is)"
 	@echo "make images - build, save (build/images/*.tar) and check the three images (podman)"
 	@echo "make e2e-podman - happy path, OOM retry, SIGKILL resume with pods as worker containers"
+	@echo "make lock   - refresh the images' lock files requirements/*.txt (LOCK_FLAGS=--upgrade: newest releases)"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -94,13 +95,25 @@ FORMATTED := operator tests/operator/test_layout.py tests/operator/test_dependen
 	tests/support/kube.py tests/support/kube_emulator.py tests/support/kube_rules.py \
 	tests/support/kubelet.py tests/support/pods.py tests/support/podrunner.py \
 	tests/support/realkube.py tests/support/realkube_binaries.py tests/support/realkube_parts.py \
-	scripts/__init__.py tests/unit/test_support_layout.py
+	scripts/__init__.py tests/unit/test_support_layout.py tests/unit/test_locks.py tests/operator/world.py scripts/harness_cpu.py
 
 lint: venv
-	$(PIP) install --quiet -e ".[operator,dev]"
+	$(PIP) install --quiet -e ".[worker,operator,dev]"
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check $(FORMATTED)
 	$(VENV)/bin/mypy
+
+# The images' lock files: every package each image installs, at one version (uv resolves the
+# extras of pyproject.toml for the images' Python on Linux x86_64). Without LOCK_FLAGS a refresh
+# keeps the pinned versions that still fit; `make lock LOCK_FLAGS=--upgrade` takes the newest.
+LOCK_FLAGS ?=
+LOCK := $(VENV)/bin/uv pip compile pyproject.toml --quiet --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" $(LOCK_FLAGS)
+lock: venv
+	$(PIP) install --quiet "uv>=0.9"
+	$(LOCK) --extra operator -o requirements/operator.txt
+	$(LOCK) --extra worker -o requirements/worker.txt
+	$(LOCK) --extra paddle -o requirements/worker-paddle.txt
 
 # The fast subset for a change in progress; `make test` (CI) still runs everything.
 check: install-test

@@ -223,7 +223,8 @@ def decode_cost(img: Image.Image, data: bytes, full_size: tuple[int, int]) -> in
             return frame + 3 * width * height * 4
         lossy_reduced = kind == "VP8 " and _webp_scale(width, height) > 1
         return width * height * (WEBP_REDUCED_BYTES if lossy_reduced else WEBP_FULL_BYTES) + 4 * MiB
-    if img.format == "BMP" and img.tile and img.tile[0][0] == "bmp_rle":
+    tile = getattr(img, "tile", None)  # an opened file's (ImageFile), not typed on Image
+    if img.format == "BMP" and tile and tile[0][0] == "bmp_rle":
         return 3 * frame  # Pillow's RLE decoder builds the frame as bytes, twice
     return frame
 

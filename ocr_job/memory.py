@@ -29,9 +29,9 @@ def cgroup_memory_limit(root: Path = CGROUP_ROOT, proc_self: Path = Path("/proc/
         elif "memory" in controllers.split(","):
             candidates.append(root / "memory" / rel / "memory.limit_in_bytes")
     candidates += [root / "memory.max", root / "memory" / "memory.limit_in_bytes"]
-    for path in candidates:
+    for candidate in candidates:
         try:
-            text = path.read_text().strip()
+            text = candidate.read_text().strip()
         except OSError:
             continue
         if text == "max":

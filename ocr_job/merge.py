@@ -8,6 +8,7 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
+from typing import BinaryIO, cast
 
 from ocr_job.records import CSV_COLUMNS, ErrorCode, ResultRecord
 from ocr_job.storage import Sink
@@ -134,7 +135,7 @@ class Upload:
 
     def _upload(self, sink: Sink, name: str) -> None:
         try:
-            sink.write_stream(name, _QueueReader(self._queue))
+            sink.write_stream(name, cast(BinaryIO, _QueueReader(self._queue)))  # reads as one
         except BaseException as exc:  # handed to the writer
             self._error = exc
             while True:  # drain: the writer must never block on a dead upload

@@ -298,7 +298,7 @@ def glare_share(view: np.ndarray, text: np.ndarray) -> float:
     not a card, paper or copy printed or lit white all over."""
     saturated = (view.min(axis=2) >= SATURATED).astype(np.uint8)
     saturated = cv2.morphologyEx(saturated, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    saturated &= text.astype(np.uint8)
+    saturated = cv2.bitwise_and(saturated, text.astype(np.uint8))
     area_of_text = max(1, int(text.sum()))
     if int(saturated.sum()) > 0.5 * area_of_text:
         return 0.0  # blown out, or white, all over: no highlight stands out

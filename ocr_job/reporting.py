@@ -130,7 +130,8 @@ class ShardStatusReporter:
 
 
 class StatusPatcher(Protocol):
-    def update(self, status: ShardStatus, force: bool = False) -> None: ...
+    # object: what it answers (StatusReporter: whether a patch went out) is not read here
+    def update(self, status: ShardStatus, force: bool = False) -> object: ...
 
 
 def default_reporters() -> list[Reporter]:

@@ -133,7 +133,8 @@ class OnnxEngine:
             log.warning("HOME (%s) is not writable; set HOME to a writable folder", Path.home())
         from rapidocr import RapidOCR
 
-        self._ocr = RapidOCR(params=rapidocr_params(threads))
+        # Any: rapidocr declares its stages (text_det, text_rec...) as None until loaded.
+        self._ocr: Any = RapidOCR(params=rapidocr_params(threads))
         _load_models(self._ocr, threads)
         self._threads = threads
         if second_opinion:
@@ -232,7 +233,7 @@ def upside_down(crops: list[np.ndarray], classify: Callable[[list[np.ndarray]], 
     lines not yet asked could no longer change the answer: the same answer as asking every
     line, for about half the classifier calls (the widest lines hold most of the width).
     """
-    widths = [crop.shape[1] for crop in crops]
+    widths = [int(crop.shape[1]) for crop in crops]
     total = sum(widths)
     order = sorted(range(len(crops)), key=lambda i: -widths[i])
     turned = asked = 0
@@ -275,7 +276,8 @@ def _run_once(path: Path, batch: np.ndarray, threads: int) -> np.ndarray:
     """
     session = _cpu_session(path, threads, shared_arena=False)
     try:
-        return session.run(None, {session.get_inputs()[0].name: batch})[0][0]
+        scores: np.ndarray = session.run(None, {session.get_inputs()[0].name: batch})[0][0]
+        return scores
     finally:
         del session
         release_free_memory()

@@ -174,12 +174,12 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
     if "issuing_authority" in kinds:
         at = kinds.index("issuing_authority")
         authority = rows[at][1]
-        for kind, chars in rows[at + 1: stop]:
-            if kind is None and abs(chars.x0 - value_x) < 0.06 * width:
+        for row_kind, chars in rows[at + 1: stop]:
+            if row_kind is None and abs(chars.x0 - value_x) < 0.06 * width:
                 authority = authority + chars
     else:
-        for kind, chars in rows[:stop]:
-            if kind is None and any(w in chars.text for w in _AUTHORITY_WORDS):
+        for row_kind, chars in rows[:stop]:
+            if row_kind is None and any(w in chars.text for w in _AUTHORITY_WORDS):
                 authority = drop_label_boxes(chars, value_x - 0.03 * width,
                                              value_x + 0.02 * width)
     draft.put("issuing_authority", normalise_place(authority.text), authority)

@@ -128,7 +128,7 @@ def _longest_name() -> int:
 def _segments(text: str, at: int, current: bool) -> list[tuple[int, str]]:
     """(end, code) of every name that `text` holds from position `at`."""
     index = _codes_by_name(current)
-    out = []
+    out: list[tuple[int, str]] = []
     for end in range(at + 2, min(len(text), at + _longest_name()) + 1):
         out.extend((end, code) for code in index.get(text[at:end], ()))
     return out

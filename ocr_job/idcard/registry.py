@@ -13,7 +13,8 @@ from .reading import CardReading
 
 
 class CardType(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def detect(self, lines: list[Line]) -> tuple[Side | None, float]:
         """The side these lines show and how sure that is (0: not this card type)."""

@@ -138,7 +138,7 @@ def _simplified_name_char(ch: str) -> str:
     printed in names as it is (昇, not 升; 喆, 堃) is kept."""
     if ch <= "\u2e7f" or _in_simplified_set(ch):
         return ch
-    converted = _to_simplified().convert(ch)
+    converted: str = _to_simplified().convert(ch)
     if len(converted) == 1 and _in_simplified_set(converted) and _to_traditional().convert(converted) == ch:
         return converted
     return ch

@@ -51,8 +51,8 @@ def output_inside_source(source_url: str, output_url: str) -> str | None:
             return None
         src_parts, out_parts = src.split("/") if src else [], out.split("/") if out else []
     else:
-        src_parts = Path(os.path.realpath(source_url)).parts
-        out_parts = Path(os.path.realpath(output_url)).parts
+        src_parts = list(Path(os.path.realpath(source_url)).parts)
+        out_parts = list(Path(os.path.realpath(output_url)).parts)
     if tuple(out_parts[: len(src_parts)]) != tuple(src_parts):
         return None
     return "/".join(out_parts[len(src_parts) :])

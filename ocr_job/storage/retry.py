@@ -17,7 +17,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import urllib3.exceptions
@@ -107,9 +107,13 @@ class RetryPolicy:
     #: First backoff; doubles per attempt up to `max_backoff_s`, with full jitter.
     base_s: float = 0.25
     max_backoff_s: float = 8.0
+    #: Where the time comes from and how a delay is waited (tests give their own, which
+    #: record the delays instead of sleeping them).
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
 
     def backoff(self, attempt: int) -> float:
-        cap = min(self.max_backoff_s, self.base_s * (2 ** min(attempt, 30)))
+        cap: float = min(self.max_backoff_s, self.base_s * (2 ** min(attempt, 30)))
         # "Equal jitter": never zero, never above the cap.
         return cap / 2 + random.uniform(0, cap / 2)
 
@@ -132,7 +136,7 @@ class Retrier:
         raise `StorageError` once the budget is spent."""
         if not is_transient(exc):
             raise exc
-        now = time.monotonic()
+        now = self.policy.clock()
         if self.first_failure is None:
             self.first_failure = now
         elapsed = now - self.first_failure
@@ -154,7 +158,7 @@ class Retrier:
             elapsed,
             self.policy.total_s,
         )
-        time.sleep(delay)
+        self.policy.sleep(delay)
 
 
 def call_with_retry(policy: RetryPolicy, what: str, fn: Callable[[], T]) -> T:

@@ -440,7 +440,7 @@ class S3Sink(_S3Location):
     def write_record(
         self, record: ResultRecord, key: str | None = None, *, mapped: bool = False
     ) -> None:
-        metadata = {META_STATUS: record.status}
+        metadata: dict[str, str] = {META_STATUS: record.status}
         if record.source_etag and record.source_etag.isascii() and record.source_etag.isprintable():
             metadata[META_SOURCE_ETAG] = record.source_etag
         obj = self.record_key(record.source if key is None else key, mapped=mapped)

@@ -149,7 +149,8 @@ def _place(rng: random.Random, canvas: tuple[float, float], card_w: float, angle
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     cx = rng.uniform(-lo[0], cw - hi[0]) if cw - hi[0] > -lo[0] else cw / 2
     cy = rng.uniform(-lo[1], ch - hi[1]) if ch - hi[1] > -lo[1] else ch / 2
-    return (pts + np.array([cx, cy])).astype(np.float32)
+    corners: np.ndarray = (pts + np.array([cx, cy])).astype(np.float32)
+    return corners
 
 
 def _photo(render: RenderFn, rng: random.Random, scale: float, effects: tuple[str, ...]) -> Shot:
@@ -247,12 +248,13 @@ def desk_texture(rng: random.Random, size: tuple[int, int],
     if shadow is not None:
         small *= _shadow(shadow * [sw / w, sh / h], (sw, sh), rng)[..., None]
     small = np.clip(small, 0, 255).astype(np.uint8)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    texture: np.ndarray = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return texture
 
 
 def _shadow(corners: np.ndarray, size: tuple[int, int], rng: random.Random) -> np.ndarray:
     """Brightness factor (≤ 1) of a soft drop shadow under a card at `corners`."""
-    mask = np.zeros((size[1], size[0]), np.float32)
+    mask: np.ndarray = np.zeros((size[1], size[0]), np.float32)
     offset = np.array([rng.uniform(-1, 1.5), rng.uniform(-1, 1.5)])
     cv2.fillConvexPoly(mask, np.round(corners + offset).astype(np.int32), 1.0)
     mask = cv2.GaussianBlur(mask, (0, 0), 1.2)
@@ -291,11 +293,12 @@ def _photocopy(image: np.ndarray, rng: random.Random) -> np.ndarray:
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     gain, lift = rng.uniform(1.1, 1.45), rng.uniform(0, 25)
     grey = np.clip((grey - 128) * gain + 128 + lift, 0, 255).astype(np.uint8)
-    return cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
+    rgb: np.ndarray = cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
+    return rgb
 
 
 def _motion_blur(image: np.ndarray, length: int, angle: float) -> np.ndarray:
-    kernel = np.zeros((length, length), np.float32)
+    kernel: np.ndarray = np.zeros((length, length), np.float32)
     kernel[length // 2, :] = 1.0
     rot = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), angle, 1.0)
     kernel = cv2.warpAffine(kernel, rot, (length, length))

@@ -158,7 +158,7 @@ class Identity:
     def side_fields(self, side: str) -> Fields:
         """The fields printed on `side`; those of the other side are null."""
         full = self.fields().model_dump()
-        keep = ("name", "sex", "ethnicity", "birth_date", "address", "id_number")
+        keep: tuple[str, ...] = ("name", "sex", "ethnicity", "birth_date", "address", "id_number")
         if side == "back":
             keep = ("issuing_authority", "valid_from", "valid_to")
         return Fields(**{k: (v if k in keep else None) for k, v in full.items()})

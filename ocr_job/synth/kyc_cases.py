@@ -133,7 +133,8 @@ def _corners(cx: float, cy: float, card_w: float, angle: float, rng: random.Rand
     half += [[rng.uniform(-jitter, jitter) * card_w for _ in range(2)] for _ in range(4)]
     rad = math.radians(angle)
     rot = np.array([[math.cos(rad), -math.sin(rad)], [math.sin(rad), math.cos(rad)]])
-    return (half @ rot.T + [cx, cy]).astype(np.float32)
+    corners: np.ndarray = (half @ rot.T + [cx, cy]).astype(np.float32)
+    return corners
 
 
 def _desk_photo(render: Render, rng: random.Random, card_w: int, canvas: tuple[int, int],

@@ -94,7 +94,10 @@ def _centres(arrangement: str, page: tuple[int, int], card: tuple[int, int],
     """Centres of the front and the back on the page."""
     pw, ph = page
     cw, ch = card
-    jitter = lambda by: rng.uniform(-by, by)  # noqa: E731
+
+    def jitter(by: float) -> float:
+        return rng.uniform(-by, by)
+
     if arrangement == "side_by_side":  # a landscape page
         y = ph / 2 + jitter(ph * 0.08)
         gap = rng.uniform(0.06, 0.12) * pw
@@ -147,7 +150,10 @@ def _photographed(page: np.ndarray, rng: random.Random) -> np.ndarray:
     w, h = pw * k, ph * k
     out_w, out_h = (long_side, round(long_side * 3 / 4)) if pw > ph else (round(long_side * 3 / 4), long_side)
     cx, cy = out_w / 2 + rng.uniform(-0.03, 0.03) * out_w, out_h / 2 + rng.uniform(-0.03, 0.03) * out_h
-    skew = lambda: rng.uniform(-0.025, 0.025) * max(w, h)  # noqa: E731
+
+    def skew() -> float:
+        return float(rng.uniform(-0.025, 0.025) * max(w, h))
+
     dst = np.array([[cx - w / 2 + skew(), cy - h / 2 + skew()], [cx + w / 2 + skew(), cy - h / 2 + skew()],
                     [cx + w / 2 + skew(), cy + h / 2 + skew()], [cx - w / 2 + skew(), cy + h / 2 + skew()]],
                    np.float32)  # fmt: skip
@@ -163,7 +169,8 @@ def _photographed(page: np.ndarray, rng: random.Random) -> np.ndarray:
     light = 1 + gx * (xx / out_w - 0.5) + gy * (yy / out_h - 0.5)
     light = cv2.resize(light, (out_w, out_h), interpolation=cv2.INTER_LINEAR)[..., None]
     out = np.clip(out * light, 0, 255).astype(np.uint8)
-    return cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 0.9))
+    blurred: np.ndarray = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 0.9))
+    return blurred
 
 
 # --------------------------------------------------------------------------- PDFs

@@ -93,12 +93,16 @@ def _title(image: Image.Image, pen: _Pen) -> None:
 
 def _data(image: Image.Image, pen: _Pen, who: Identity) -> None:
     s = pen.style
-    box = tuple(pen.px(v) for v in PHOTO_BOX)
-    artwork.face(image, box, s.sitter)  # type: ignore[arg-type]
+    x0, y0, x1, y1 = (pen.px(v) for v in PHOTO_BOX)
+    box = (x0, y0, x1, y1)
+    artwork.face(image, box, s.sitter)
     photo = image.crop(box).convert("L").convert("RGB")  # a black-and-white photograph
-    image.paste(photo, box[:2])
+    image.paste(photo, (x0, y0))
     right = PHOTO_BOX[0] - 0.6
-    label = lambda x, y, text: pen.spaced(x, y, text, LABEL_EM, 0.9, s.label, s.label_face)  # noqa: E731
+
+    def label(x: float, y: float, text: str) -> float:
+        return pen.spaced(x, y, text, LABEL_EM, 0.9, s.label, s.label_face)
+
     label(LABEL_X, NAME_Y, "姓名")
     pen.text(VALUE_X, NAME_Y, who.name, NAME_EM, s.ink, max_x_mm=right)
     label(LABEL_X, SEX_Y, "性别")

@@ -20,12 +20,12 @@ from ocr_operator.cluster import KubeCluster
 from ocr_operator.config import OperatorConfig
 from ocr_operator.handlers import OperatorState, register
 
+from tests.operator.world import NAMESPACE, World
 from tests.support.kube import SECRETS, KubeServer, load_crd
 from tests.support.s3server import S3Server
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_PATH = ROOT / "crds" / "ocrbatches.yaml"
-NAMESPACE = "ocr"
 
 
 @pytest.fixture(scope="session")
@@ -108,3 +108,10 @@ def run_operator(
             print(runner.output)
 
     return start
+
+
+@pytest.fixture
+def world(
+    kube: KubeServer, api: k8s.ApiClient, s3_server: S3Server, buckets: tuple[str, str]
+) -> World:
+    return World(kube, api, s3_server, buckets[1])

@@ -21,17 +21,10 @@ from ocr_operator.batch.planner import PLAN_FILE, Plan
 
 from ocr_job.storage.base import MANIFESTS_DIR
 from ocr_job.storage.s3 import read_manifest
-from tests.operator.conftest import NAMESPACE
-from tests.operator.test_operator_flow import (
-    BATCHES,
-    SECRET_MARKER,
-    World,
-    batch_body,
-    put_images,
-    wait_for,
-)
+from tests.operator.world import BATCHES, NAMESPACE, SECRET_MARKER, World, batch_body, put_images
 from tests.support.kube import JOBS, KubeServer
 from tests.support.s3server import S3Server
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -39,13 +32,6 @@ SERVICE_ACCOUNTS = ("", "v1", "serviceaccounts")
 ROLES = ("rbac.authorization.k8s.io", "v1", "roles")
 ROLE_BINDINGS = ("rbac.authorization.k8s.io", "v1", "rolebindings")
 PLAN_KEY = f"results/{MANIFESTS_DIR}/{PLAN_FILE}"
-
-
-@pytest.fixture
-def world(
-    kube: KubeServer, api: k8s.ApiClient, s3_server: S3Server, buckets: tuple[str, str]
-) -> World:
-    return World(kube, api, s3_server, buckets[1])
 
 
 def failed_with(world: World, name: str, reason: str) -> dict[str, Any]:
@@ -379,10 +365,15 @@ def test_a_spec_changed_mid_run_is_checked_before_the_next_job(
         world.apply(batch_body("turn", src, out, s3_secret))
         world.job("turn-0")
         world.wait_phase("turn", "Running")
-        world.custom.patch_namespaced_custom_object(
+        changed = world.custom.patch_namespaced_custom_object(
             "ocrbatch.io", "v1alpha1", NAMESPACE, "ocrbatches", "turn",
             {"spec": {"serviceAccountName": "default"}},
         )
+        # A pass begun before the change (it still holds the old spec) would make the Job
+        # again: delete it once a pass has read the new spec.
+        generation = changed["metadata"]["generation"]
+        wait_for("a pass of the new spec",
+                 lambda: world.status("turn").get("observedGeneration") == generation)  # fmt: skip
         world.kube.delete(JOBS, NAMESPACE, "turn-0")  # the next pass would make it again
         failed_with(world, "turn", "ServiceAccountNotAllowed")
         assert world.kube.find(JOBS, NAMESPACE, "turn-0") is None

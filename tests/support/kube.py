@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import logging
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -31,6 +32,9 @@ class KubeServer:
     """The emulator on 127.0.0.1:<free port>, in a thread with its own event loop."""
 
     def __init__(self, crds: Iterable[Mapping[str, Any]] = ()) -> None:
+        # One access-log line per request was a cost of its own (the kopf and worker logs
+        # the tests read say what was asked).
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
         self.api = KubeEmulator()
         for crd in crds:
             self.api.add_crd(crd)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +62,19 @@ Key = tuple[str, str]
 
 
 StorageFactory = Callable[[S3Settings, str], IntakeStorage]
+
+
+@dataclass
+class _Pass:
+    """What one pass of one intake works with: its object and spec, its bucket and S3
+    settings, the done/failed counters it adds to, and its time."""
+
+    body: dict[str, Any]
+    spec: IntakeSpec
+    store: IntakeStorage
+    settings: S3Settings
+    totals: dict[str, int]
+    now: datetime
 
 
 class NotReady(Exception):
@@ -116,9 +130,10 @@ class IntakeReconciler:
         try:
             settings = self.s3_settings(namespace, spec)
             store = self.storage_factory(settings, spec.source.bucket)
-            self._follow(body, spec, store, settings, folders, totals, now)
+            this = _Pass(body, spec, store, settings, totals, now)
+            self._follow(this, folders)
             if wants_poll:
-                patch["seen"] = self._poll(body, spec, store, folders, now)
+                patch["seen"] = self._poll(this, folders)
                 patch["lastPollTime"] = iso(now)
         except NotReady as exc:
             patch.update(folder_patch(folders, totals))
@@ -216,32 +231,23 @@ class IntakeReconciler:
 
     # ------------------------------------------------------------------ follow
 
-    def _follow(
-        self,
-        body: dict[str, Any],
-        spec: IntakeSpec,
-        store: IntakeStorage,
-        settings: S3Settings,
-        folders: dict[str, FolderEntry],
-        totals: dict[str, int],
-        now: datetime,
-    ) -> None:
+    def _follow(self, this: _Pass, folders: dict[str, FolderEntry]) -> None:
         """The claimed and running folders: a missing batch is created (claimed) or the
         folder fails (deleted by hand); a finished batch finishes its folder."""
-        namespace = body["metadata"]["namespace"]
+        namespace = this.body["metadata"]["namespace"]
         for entry in sorted(folders.values(), key=lambda f: f.name):
             if entry.state not in ACTIVE or not entry.batch:
                 continue
             batch = self.cluster.get_batch(namespace, entry.batch)
             if batch is None and entry.state == FolderState.CLAIMED:
-                self._create_batch(body, spec, entry)
+                self._create_batch(this.body, this.spec, entry)
             elif batch is None:
-                self._batch_deleted(body, spec, store, entry, totals, now)
+                self._batch_deleted(this, entry)
             else:
                 entry.state = FolderState.RUNNING
                 bstatus = batch.get("status") or {}
                 if bstatus.get("phase") in TERMINAL_PHASES:
-                    self._finish(body, spec, store, settings, entry, bstatus, totals, now)
+                    self._finish(this, entry, bstatus)
 
     def _create_batch(self, body: dict[str, Any], spec: IntakeSpec, entry: FolderEntry) -> None:
         assert entry.batch
@@ -250,48 +256,31 @@ class IntakeReconciler:
             log.info("created OcrBatch %s/%s", body["metadata"]["namespace"], entry.batch)
         entry.state = FolderState.RUNNING
 
-    def _batch_deleted(
-        self,
-        body: dict[str, Any],
-        spec: IntakeSpec,
-        store: IntakeStorage,
-        entry: FolderEntry,
-        totals: dict[str, int],
-        now: datetime,
-    ) -> None:
+    def _batch_deleted(self, this: _Pass, entry: FolderEntry) -> None:
         """It ran and is gone: deleted by hand. The folder is not run again."""
         entry.state = FolderState.FAILED
         entry.phase = "Deleted"
         entry.message = "the batch was deleted before it finished"
-        entry.finished_at = iso(now)
-        totals["failed"] += 1
-        finish.write_done(store, spec, entry, now)
+        entry.finished_at = iso(this.now)
+        this.totals["failed"] += 1
+        finish.write_done(this.store, this.spec, entry, this.now)
         self._event(
-            body,
+            this.body,
             "Warning",
             "BatchDeleted",
             f"folder {entry.name}: its batch was deleted before it finished",
         )
 
-    def _finish(
-        self,
-        body: dict[str, Any],
-        spec: IntakeSpec,
-        store: IntakeStorage,
-        settings: S3Settings,
-        entry: FolderEntry,
-        bstatus: Mapping[str, Any],
-        totals: dict[str, int],
-        now: datetime,
-    ) -> None:
+    def _finish(self, this: _Pass, entry: FolderEntry, bstatus: Mapping[str, Any]) -> None:
         """Apply onSuccess (success only), report late objects, write `_DONE`."""
+        body, spec, store, now = this.body, this.spec, this.store, this.now
         phase = str(bstatus.get("phase"))
         plan = finish.settlement(
             store,
             spec,
             entry.name,
             bstatus,
-            lambda template, count: self.manifest_reader(settings, template, count),
+            lambda template, count: self.manifest_reader(this.settings, template, count),
         )
         success = phase in SUCCESS_PHASES
         entry.phase = phase
@@ -299,7 +288,7 @@ class IntakeReconciler:
         entry.finished_at = iso(now)
         entry.message = finish.apply_action(store, spec, entry, plan, now, success=success)
         entry.state = FolderState.DONE if success else FolderState.FAILED
-        totals["done" if success else "failed"] += 1
+        this.totals["done" if success else "failed"] += 1
         if plan.late:
             entry.message += f"; {len(plan.late)} late object(s) left in place"
             self._event(
@@ -320,17 +309,11 @@ class IntakeReconciler:
 
     # ------------------------------------------------------------------ poll
 
-    def _poll(
-        self,
-        body: dict[str, Any],
-        spec: IntakeSpec,
-        store: IntakeStorage,
-        folders: dict[str, FolderEntry],
-        now: datetime,
-    ) -> int:
+    def _poll(self, this: _Pass, folders: dict[str, FolderEntry]) -> int:
         """List the prefix's folders and look at each one not already followed; the
         number of folders seen."""
-        names = poll.folder_names(store, spec.source.base)
+        body, spec = this.body, this.spec
+        names = poll.folder_names(this.store, spec.source.base)
         poll.drop_vanished(folders, set(names))
         for folder in names:
             entry = folders.get(folder)
@@ -339,7 +322,7 @@ class IntakeReconciler:
             if (body, folder) in self._settled:
                 continue
             active = sum(1 for f in folders.values() if f.state in ACTIVE)
-            new = self._poll_folder(body, spec, store, folder, entry, active, now)
+            new = self._poll_folder(this, folder, entry, active)
             if new is None:
                 folders.pop(folder, None)
                 continue
@@ -349,16 +332,10 @@ class IntakeReconciler:
         return len(names)
 
     def _poll_folder(
-        self,
-        body: dict[str, Any],
-        spec: IntakeSpec,
-        store: IntakeStorage,
-        folder: str,
-        entry: FolderEntry | None,
-        active: int,
-        now: datetime,
+        self, this: _Pass, folder: str, entry: FolderEntry | None, active: int
     ) -> FolderEntry | None:
         """One folder's new entry (claimed: its batch is to be created); None: forget it."""
+        body, spec, store, now = this.body, this.spec, this.store, this.now
         meta = body["metadata"]
         prefix = f"{spec.source.base}{folder}/"
         marker = poll.claim_marker(store, prefix, str(meta.get("uid") or ""))

@@ -5,7 +5,6 @@ suspend, the env a kubelet resolves, the node's 2-process cap. The scenarios tru
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 
 from tests.support.kube import JOBS, PODS, SECRETS, KubeServer
 from tests.support.podrunner import PodRunner, failure_action, format_ranges
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(180)
 NS = "ns"
@@ -86,15 +86,18 @@ def runner(kube: KubeServer) -> Iterator[PodRunner]:
     assert pods.cgroup_paths and pods.leftover_cgroups() == [], "every cgroup made is removed"
 
 
-def finished(kube: KubeServer, name: str, timeout: float = 90) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = kube.get(JOBS, NS, name).get("status") or {}
-        if any(c["type"] in ("Complete", "Failed") and c["status"] == "True"
-               for c in status.get("conditions") or []):  # fmt: skip
-            return status
-        time.sleep(0.1)
-    raise AssertionError(f"Job {name} did not finish: {kube.get(JOBS, NS, name).get('status')}")
+def conditions(kube: KubeServer, name: str) -> dict[str, str]:
+    """The Job's conditions, type -> status."""
+    status = kube.get(JOBS, NS, name).get("status") or {}
+    return {c["type"]: c["status"] for c in status.get("conditions") or []}
+
+
+def finished(kube: KubeServer, name: str) -> dict[str, Any]:
+    def ended() -> bool:
+        return "True" in (conditions(kube, name).get(t) for t in ("Complete", "Failed"))
+
+    wait_for(f"Job {name} to finish", ended)
+    return dict(kube.get(JOBS, NS, name)["status"])
 
 
 def test_real_outcomes_become_pod_and_job_status(kube: KubeServer, runner: PodRunner) -> None:
@@ -146,7 +149,8 @@ def test_exit_2_fails_the_job_at_once(kube: KubeServer, runner: PodRunner) -> No
 
 def test_a_suspended_job_runs_nothing_until_resumed(kube: KubeServer, runner: PodRunner) -> None:
     kube.create(JOBS, job("later", ["exit0"], suspend=True))
-    time.sleep(1.5)
+    # The runner writes the condition in the same pass that did not start its pods.
+    wait_for("the Suspended condition", lambda: conditions(kube, "later").get("Suspended") == "True")
     assert runner.runs() == [] and kube.list(PODS, NS) == []
     kube.patch(JOBS, NS, "later", {"spec": {"suspend": False}})
     status = finished(kube, "later")

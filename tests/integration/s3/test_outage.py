@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import threading
-import time
 
 import pytest
 
@@ -14,11 +13,13 @@ from ocr_job.storage import StorageError
 from ocr_job.storage.base import InputItem
 from ocr_job.storage.retry import RetryPolicy
 from ocr_job.storage.s3 import S3Sink, S3Source, make_client
+from tests.integration.s3.conftest import FakeTime
 from tests.support.s3server import S3Server
 
 
 def test_server_down_retries_then_storage_error(
-    own_s3_server: S3Server, fast_policy: RetryPolicy, caplog: pytest.LogCaptureFixture
+    own_s3_server: S3Server, fast_policy: RetryPolicy, fake_time: FakeTime,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = own_s3_server
     bucket = server.make_bucket()
@@ -35,11 +36,11 @@ def test_server_down_retries_then_storage_error(
         lambda: source.read(InputItem("in/a.jpg", 1, "e")),
     ):
         caplog.clear()
-        started = time.monotonic()
+        waited = len(fake_time.delays)
         with pytest.raises(StorageError, match="object store unavailable") as info:
             operation()
-        elapsed = time.monotonic() - started
-        assert fast_policy.total_s <= elapsed < fast_policy.total_s + 3
+        # the retries' waits fill the budget, and then it gives up
+        assert sum(fake_time.delays[waited:]) == pytest.approx(fast_policy.total_s)
         assert "connection refused" in str(info.value)
         retries = [r for r in caplog.records if "retry" in r.getMessage()]
         assert len(retries) >= 3
@@ -59,10 +60,10 @@ def test_restart_mid_writes_completes(own_s3_server: S3Server) -> None:
     bucket = server.make_bucket()
     sink = S3Sink(make_client(server.settings()), bucket, "res", policy=RetryPolicy(total_s=60))
 
-    restarted = threading.Event()
+    writing, restarted = threading.Event(), threading.Event()
 
     def bounce() -> None:
-        time.sleep(0.3)
+        writing.wait()
         server.restart()
         restarted.set()
 
@@ -75,6 +76,8 @@ def test_restart_mid_writes_completes(own_s3_server: S3Server) -> None:
                 ResultRecord(source=f"in/{written:04d}.jpg", status="ok", source_etag=str(written))
             )
             written += 1
+            if written == 5:
+                writing.set()  # the restart comes while the writes go on
     finally:
         thread.join()
     records = list(sink.iter_records())
@@ -88,15 +91,19 @@ def test_restart_mid_listing_and_reads_completes(own_s3_server: S3Server) -> Non
     setup = server.client()
     for i in range(40):
         setup.put_object(bucket, f"in/{i:03d}.png", io.BytesIO(b"%d" % i), len(b"%d" % i))
-    source = S3Source(make_client(server.settings()), bucket, "in", policy=RetryPolicy(60))
+    waits: list[float] = []
 
-    server.kill()  # an abrupt outage; the server comes back 1.5 s later
-    timer = threading.Timer(1.5, server.start)
-    timer.start()
-    try:
-        items = list(source.list())  # retried until the server answers again
-        data = [source.read(item) for item in items]
-    finally:
-        timer.join()
+    def back_after_a_retry(seconds: float) -> None:
+        """The outage lasts until the source has retried once: then the server is back."""
+        waits.append(seconds)
+        if len(waits) == 1:
+            server.start()
+
+    policy = RetryPolicy(60, sleep=back_after_a_retry)
+    source = S3Source(make_client(server.settings()), bucket, "in", policy=policy)
+    server.kill()  # an abrupt outage
+    items = list(source.list())  # retried until the server answers again
+    data = [source.read(item) for item in items]
+    assert waits, "the listing met the outage and retried"
     assert [i.key for i in items] == [f"in/{i:03d}.png" for i in range(40)]
     assert data == [b"%d" % i for i in range(40)]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import urllib3
 from minio.error import S3Error, ServerError
@@ -17,6 +15,7 @@ from urllib3.exceptions import (
 
 from ocr_job.storage import StorageError
 from ocr_job.storage.retry import RetryPolicy, call_with_retry, is_transient
+from tests.integration.s3.conftest import FakeTime
 
 
 def s3_error(code: str, status: int) -> S3Error:
@@ -72,7 +71,7 @@ def test_client_errors_are_raised_at_once() -> None:
     assert calls == 1
 
 
-def test_transient_errors_are_retried_until_success() -> None:
+def test_transient_errors_are_retried_until_success(fake_time: FakeTime) -> None:
     calls = 0
 
     def flaky() -> str:
@@ -82,16 +81,21 @@ def test_transient_errors_are_retried_until_success() -> None:
             raise ProtocolError("Connection aborted.")
         return "done"
 
-    assert call_with_retry(RetryPolicy(total_s=30, base_s=0.01), "op", flaky) == "done"
+    policy = RetryPolicy(total_s=30, base_s=0.01, clock=fake_time.clock, sleep=fake_time.sleep)
+    assert call_with_retry(policy, "op", flaky) == "done"
     assert calls == 4
+    assert len(fake_time.delays) == 3, "one wait before each retry"
 
 
-def test_budget_bounds_the_total_time() -> None:
-    started = time.monotonic()
+def test_budget_bounds_the_total_time(fake_time: FakeTime) -> None:
+    policy = RetryPolicy(total_s=1.0, base_s=0.05, max_backoff_s=0.2,
+                         clock=fake_time.clock, sleep=fake_time.sleep)  # fmt: skip
     with pytest.raises(StorageError, match=r"op kept failing .* \(last error: timed out\)"):
-        call_with_retry(RetryPolicy(total_s=1.0, base_s=0.05, max_backoff_s=0.2), "op",
-                        lambda: (_ for _ in ()).throw(TimeoutError()))
-    assert 1.0 <= time.monotonic() - started < 1.6
+        call_with_retry(policy, "op", lambda: (_ for _ in ()).throw(TimeoutError()))
+    # The waits fill the budget (the last one lands on the deadline), then it gives up.
+    assert sum(fake_time.delays) == pytest.approx(1.0)
+    assert all(0 < d <= 0.2 for d in fake_time.delays)
+    assert len(fake_time.delays) >= 5
 
 
 def test_backoff_grows_with_jitter_and_a_cap() -> None:
