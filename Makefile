@@ -19,7 +19,7 @@ help:
 	@echo "make run    - install, generate sample cards, OCR them, print a table"
 	@echo "make test   - install everything the tests need and run the whole suite"
 	@echo "make check  - the fast subset: unit + operator tests, not marked slow (< 3 min)"
-	@echo "make lint   - ruff check, ruff format --check (formatted files), mypy (operator, worker)"
+	@echo "make lint   - ruff check, ruff format --check, mypy (operator, worker)"
 	@echo "make bench  - benchmarks (memory, speed, accuracy) into bench/results/"
 	@echo "make bench-scale - one OcrBatch over INPUTS (100000) tiny objects: status size, operator RSS, merge"
 	@echo "make e2e    - the larger end-to-end suite (and make e2e-podman where podman is)"
@@ -84,23 +84,14 @@ run: install system-deps
 
 test: install-test
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check $(FORMATTED)
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
-
-# Files already in ruff format's style (the rest is adopted in a commit of its own).
-FORMATTED := operator tests/operator/test_layout.py tests/operator/test_dependencies.py \
-	tests/operator/test_steps.py \
-	tests/support/waiting.py tests/support/cgroups.py tests/support/job_controller.py \
-	tests/support/kube.py tests/support/kube_emulator.py tests/support/kube_rules.py \
-	tests/support/kubelet.py tests/support/pods.py tests/support/podrunner.py \
-	tests/support/realkube.py tests/support/realkube_binaries.py tests/support/realkube_parts.py \
-	scripts/__init__.py tests/unit/test_support_layout.py tests/unit/test_locks.py tests/operator/world.py scripts/harness_cpu.py
 
 lint: venv
 	$(PIP) install --quiet -e ".[worker,operator,dev]"
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check $(FORMATTED)
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 # The images' lock files: every package each image installs, at one version (uv resolves the

@@ -89,8 +89,11 @@ def card_misses(source: str, label: dict[str, Any], record: dict[str, Any] | Non
             continue
         kind = EMPTY if have in (None, "") else WRONG
         confidence = (record.get("confidence") or {}).get(name)
-        out.append(Miss(source, level, name, kind, want, have, name in warned, confidence, style,
-                        _codes(record, name)))
+        out.append(
+            Miss(
+                source, level, name, kind, want, have, name in warned, confidence, style, _codes(record, name)
+            )
+        )
     return out
 
 
@@ -118,10 +121,12 @@ def _id_diff(expected: str | None, got: str | None) -> tuple[str, str]:
     a, b = expected or "", got or ""
     keep_a, keep_b = [True] * len(a), [True] * len(b)
     for block in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks():
-        keep_a[block.a:block.a + block.size] = [False] * block.size
-        keep_b[block.b:block.b + block.size] = [False] * block.size
-    return ("".join(x if k else "*" for x, k in zip(a, keep_a, strict=True)),
-            "".join(y if k else "*" for y, k in zip(b, keep_b, strict=True)))
+        keep_a[block.a : block.a + block.size] = [False] * block.size
+        keep_b[block.b : block.b + block.size] = [False] * block.size
+    return (
+        "".join(x if k else "*" for x, k in zip(a, keep_a, strict=True)),
+        "".join(y if k else "*" for y, k in zip(b, keep_b, strict=True)),
+    )
 
 
 def shown(miss: Miss) -> tuple[str, str]:
@@ -137,8 +142,9 @@ def by_level(labels: dict[str, dict[str, Any]]) -> dict[str, dict[str, dict[str,
     return by_key(labels, lambda label: label["level"])
 
 
-def by_key(labels: dict[str, dict[str, Any]],
-           key: Callable[[dict[str, Any]], str | None]) -> dict[str, dict[str, dict[str, Any]]]:
+def by_key(
+    labels: dict[str, dict[str, Any]], key: Callable[[dict[str, Any]], str | None]
+) -> dict[str, dict[str, dict[str, Any]]]:
     """The labels grouped by `key(label)`, groups in sorted order (None: left out)."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for source, label in labels.items():
@@ -179,8 +185,7 @@ def style_level_table(records: list[dict[str, Any]], labels: dict[str, dict[str,
     styles = by_key(labels, lambda label: label.get("style"))
     levels = sorted({label["level"] for label in labels.values()})
     lines = [f"{'style × level':<14}" + "".join(f"{lv:^38}" for lv in levels)]
-    lines.append(" " * 14 + f"  {'cards right':>11} {'fields right':>12} {'wrong/empty':>11}"
-                 * len(levels))
+    lines.append(" " * 14 + f"  {'cards right':>11} {'fields right':>12} {'wrong/empty':>11}" * len(levels))
     payload: dict[str, Any] = {}
     for style, group in styles.items():
         cells = []
@@ -189,17 +194,26 @@ def style_level_table(records: list[dict[str, Any]], labels: dict[str, dict[str,
             acc = score(records, subset)
             kinds = count_kinds(m for m in misses if m.source in subset)
             right, total = _fields_right(acc)
-            cells.append(f"  {_pct(acc.all_right, acc.cards):>11} {_pct(right, total):>12} "
-                         f"{kinds[WRONG]:>6}/{kinds[EMPTY]:<4}")
+            cells.append(
+                f"  {_pct(acc.all_right, acc.cards):>11} {_pct(right, total):>12} "
+                f"{kinds[WRONG]:>6}/{kinds[EMPTY]:<4}"
+            )
             payload.setdefault(style, {})[level] = {
-                **accuracy_json(acc), "fields_right": right, "fields": total, "kinds": kinds}
+                **accuracy_json(acc),
+                "fields_right": right,
+                "fields": total,
+                "kinds": kinds,
+            }
         lines.append(f"{style:<14}" + "".join(cells))
     return lines, payload
 
 
 #: Label traits the miss report is split by, and the fields each trait is about.
 TRAITS: dict[str, tuple[str, ...]] = {
-    "address": ("address",), "address_lines": ("address",), "name": ("name",)}
+    "address": ("address",),
+    "address_lines": ("address",),
+    "name": ("name",),
+}
 
 
 def trait_table(labels: dict[str, dict[str, Any]], misses: list[Miss]) -> tuple[list[str], dict[str, Any]]:
@@ -213,16 +227,20 @@ def trait_table(labels: dict[str, dict[str, Any]], misses: list[Miss]) -> tuple[
         for value, group in groups.items():
             if value == "None":
                 continue
-            hit = [m for m in misses if m.source in group and m.field in (*fields, "status",
-                                                                         "side")]
+            hit = [m for m in misses if m.source in group and m.field in (*fields, "status", "side")]
             wrong = sum(m.kind == WRONG for m in hit)
             empty = sum(m.kind != WRONG for m in hit)
             cards = len(group)
-            lines.append(f"{trait + '=' + value:<28}{cards:>7}{cards - len({m.source for m in hit}):>8}"
-                         f"{wrong:>7}{empty:>7}")
+            lines.append(
+                f"{trait + '=' + value:<28}{cards:>7}{cards - len({m.source for m in hit}):>8}"
+                f"{wrong:>7}{empty:>7}"
+            )
             payload.setdefault(trait, {})[value] = {
-                "cards": cards, "right": cards - len({m.source for m in hit}), "wrong": wrong,
-                "empty": empty}
+                "cards": cards,
+                "right": cards - len({m.source for m in hit}),
+                "wrong": wrong,
+                "empty": empty,
+            }
     return lines, payload
 
 
@@ -243,22 +261,28 @@ def report(records: list[dict[str, Any]], labels: dict[str, dict[str, Any]]) -> 
     if styles:
         lines += ["", "per layout style:", *field_table(style_scores, overall)]
         for kind in (WRONG, "wrong_silent", EMPTY, SIDE, ERROR):
-            lines.append(f"{kind:<19}" + "".join(f"{style_kinds[st][kind]:>16}" for st in styles)
-                         + f"{kinds['all'][kind]:>16}")
+            lines.append(
+                f"{kind:<19}"
+                + "".join(f"{style_kinds[st][kind]:>16}" for st in styles)
+                + f"{kinds['all'][kind]:>16}"
+            )
     grid_lines, grid = style_level_table(records, labels, misses) if styles else ([], {})
     trait_lines, traits = trait_table(labels, misses)
     lines += ["", *grid_lines] if grid_lines else []
     lines += ["", "misses by the card's traits (fronts):", *trait_lines] if traits else []
     lines.append("")
     lines.append(f"misses ({len(misses)}):")
-    for miss in sorted(misses, key=lambda m: ([WRONG, SIDE, ERROR, EMPTY].index(m.kind),
-                                              m.field, m.style or "", m.source)):
+    for miss in sorted(
+        misses, key=lambda m: ([WRONG, SIDE, ERROR, EMPTY].index(m.kind), m.field, m.style or "", m.source)
+    ):
         expected, got = shown(miss)
         flag = "warned" if miss.flagged else "SILENT"
         conf = f" conf={miss.confidence:.3f}" if miss.confidence is not None else ""
         codes = f" [{miss.codes}]" if miss.codes else ""
-        lines.append(f"  {miss.kind:<5} {flag:<6} {miss.style or '-':<10} {miss.source:<26} "
-                     f"{miss.field:<17} expected={expected!r} got={got!r}{conf}{codes}")
+        lines.append(
+            f"  {miss.kind:<5} {flag:<6} {miss.style or '-':<10} {miss.source:<26} "
+            f"{miss.field:<17} expected={expected!r} got={got!r}{conf}{codes}"
+        )
     payload = {
         "per_level": {lv: accuracy_json(acc) for lv, acc in scores.items()},
         "all": accuracy_json(overall),
@@ -281,16 +305,28 @@ def prepare(count: int, seed: int, levels: Sequence[str], data: Path,
     from ocr_job.synth import generate_set
 
     every = tuple(levels) == LEVELS and tuple(styles) == STYLES
-    name = f"std-s{seed}-n{count}" if every else \
-        f"acc-s{seed}-n{count}-{'-'.join(levels)}-{'-'.join(styles)}"
+    name = f"std-s{seed}-n{count}" if every else f"acc-s{seed}-n{count}-{'-'.join(levels)}-{'-'.join(styles)}"
     return generate_set(data / name, count, seed=seed, levels=tuple(levels), width=1000,
                         styles=tuple(styles))  # fmt: skip
 
 
 def run_worker(cards: Path, out: Path, engine: str, threads: int) -> None:
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, "-m", "ocr_job.cli", "run", str(cards), "--output", str(out),
-           "--log-format", "plain", "--engine", engine, "--threads", str(threads)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ocr_job.cli",
+        "run",
+        str(cards),
+        "--output",
+        str(out),
+        "--log-format",
+        "plain",
+        "--engine",
+        engine,
+        "--threads",
+        str(threads),
+    ]
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
@@ -300,22 +336,29 @@ def read_results(out: Path) -> list[dict[str, Any]]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.accuracy", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.accuracy",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--levels", default=",".join(LEVELS))
-    parser.add_argument("--styles", default=",".join(STYLES),
-                        help="layout styles of the generated set (comma-separated)")
-    parser.add_argument("--cards", type=Path,
-                        help="score this already generated set (labels.jsonl) instead")
+    parser.add_argument(
+        "--styles", default=",".join(STYLES), help="layout styles of the generated set (comma-separated)"
+    )
+    parser.add_argument("--cards", type=Path, help="score this already generated set (labels.jsonl) instead")
     parser.add_argument("--engine", default="onnx")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--output", type=Path, help="the worker's output folder "
-                        "(default: bench/results/accuracy-s<seed>-n<count>)")
-    parser.add_argument("--rescore", action="store_true",
-                        help="score the existing output again without running the worker")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="the worker's output folder (default: bench/results/accuracy-s<seed>-n<count>)",
+    )
+    parser.add_argument(
+        "--rescore", action="store_true", help="score the existing output again without running the worker"
+    )
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
     args = parser.parse_args(argv)
     args.levels = tuple(lv.strip() for lv in args.levels.split(",") if lv.strip())
@@ -335,11 +378,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cards = args.cards or prepare(args.count, args.seed, args.levels, args.data, args.styles)
     labels = {s: lb for s, lb in load_labels(cards).items() if lb.get("fields") and lb["side"]}
-    out = args.output or RESULTS / (f"accuracy-{cards.name}" if args.cards
-                                    else f"accuracy-s{args.seed}-n{args.count}")
+    out = args.output or RESULTS / (
+        f"accuracy-{cards.name}" if args.cards else f"accuracy-s{args.seed}-n{args.count}"
+    )
     if not args.rescore:
-        print(f"accuracy: {len(labels)} cards (seed {args.seed}) in {cards}; worker → {out}",
-              flush=True)
+        print(f"accuracy: {len(labels)} cards (seed {args.seed}) in {cards}; worker → {out}", flush=True)
         run_worker(cards, out, args.engine, args.threads)
     text, payload = report(read_results(out), labels)
     print(text, end="")

@@ -49,13 +49,15 @@ def settings(mkldnn: bool, threads: int) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.baseline", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.baseline",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("list", type=Path, help="a file of image paths, one per line")
     parser.add_argument("--out", type=Path, required=True, help="JSON lines, one per image")
     parser.add_argument("--key-root", type=Path, help="report sources relative to this folder")
-    parser.add_argument("--mkldnn", action="store_true",
-                        help="enable_mkldnn=True with cpu_threads=--threads")
+    parser.add_argument("--mkldnn", action="store_true", help="enable_mkldnn=True with cpu_threads=--threads")
     parser.add_argument("--threads", type=int, default=1, help="cpu_threads (with --mkldnn)")
     args = parser.parse_args(argv)
     paths = [line for line in args.list.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -65,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         from paddleocr import PaddleOCR
 
     # PaddleOCR defaults; show_log=False only silences its per-image debug log.
-    ocr = PaddleOCR(use_angle_cls=True, lang="ch", show_log=False, **settings(args.mkldnn, args.threads),
-                    **model_dirs())
+    ocr = PaddleOCR(
+        use_angle_cls=True, lang="ch", show_log=False, **settings(args.mkldnn, args.threads), **model_dirs()
+    )
     print("engine baseline loaded", file=sys.stderr, flush=True)
 
     with args.out.open("w", encoding="utf-8") as out:
@@ -78,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             source = path
             if args.key_root is not None:
                 source = Path(path).relative_to(args.key_root).as_posix()
-            out.write(json.dumps({"source": source, "seconds": round(seconds, 4),
-                                  "lines": lines}) + "\n")
+            out.write(json.dumps({"source": source, "seconds": round(seconds, 4), "lines": lines}) + "\n")
             out.flush()
     return 0
 

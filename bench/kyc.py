@@ -89,8 +89,12 @@ def score(results: Iterable[tuple[str, frozenset[str], set[str]]]) -> dict[str, 
         entry = per[code]
         if code in TARGETS:  # the issue sets none for multiple_cards
             least, most = TARGETS[code]
-            entry["met"] = (entry["recall"] is not None and entry["recall"] >= least
-                            and entry["false_alarms"] is not None and entry["false_alarms"] <= most)
+            entry["met"] = (
+                entry["recall"] is not None
+                and entry["recall"] >= least
+                and entry["false_alarms"] is not None
+                and entry["false_alarms"] <= most
+            )
     kinds: dict[str, dict[str, int]] = {}
     for kind, _, got in rows:
         counts = kinds.setdefault(kind, {"cases": 0})
@@ -101,16 +105,20 @@ def score(results: Iterable[tuple[str, frozenset[str], set[str]]]) -> dict[str, 
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = ["| warning | TP | FP | FN | precision | recall | false alarms (clean) | target | met |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| warning | TP | FP | FN | precision | recall | false alarms (clean) | target | met |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for code, r in result["warnings"].items():
         target, met = "–", "–"
         if code in TARGETS:
             target = f"≥ {TARGETS[code][0]:.0%} / ≤ {TARGETS[code][1]:.0%}"
             met = "yes" if r["met"] else "NO"
-        lines.append(f"| `{code}` | {r['tp']} | {r['fp']} | {r['fn']} | {_pct(r['precision'])} | "
-                     f"{_pct(r['recall'])} | {_pct(r['false_alarms'])} of {r['clean_cases']} | "
-                     f"{target} | {met} |")
+        lines.append(
+            f"| `{code}` | {r['tp']} | {r['fp']} | {r['fn']} | {_pct(r['precision'])} | "
+            f"{_pct(r['recall'])} | {_pct(r['false_alarms'])} of {r['clean_cases']} | "
+            f"{target} | {met} |"
+        )
     lines += ["", "| kind | cases | warnings raised |", "|---|---|---|"]
     for kind, counts in result["kinds"].items():
         raised = ", ".join(f"{c} {n}" for c, n in sorted(counts.items()) if c != "cases") or "none"
@@ -123,14 +131,16 @@ def _pct(value: float | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.kyc", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.kyc", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", default="11,12")
     parser.add_argument("--per-kind", type=int, default=16)
     parser.add_argument("--styles", default=",".join(STYLES))
     parser.add_argument("--kinds", default=",".join(KINDS))
-    parser.add_argument("--clean-per-kind", type=int, default=None,
-                        help="cases of each clean kind (default: 3 × --per-kind)")
+    parser.add_argument(
+        "--clean-per-kind", type=int, default=None, help="cases of each clean kind (default: 3 × --per-kind)"
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--pipeline", action="store_true", help="score the real worker's records")
     parser.add_argument("--output", type=Path, help="the worker's output (with --pipeline)")
@@ -152,8 +162,11 @@ def main(argv: list[str] | None = None) -> int:
             got = detect(case)
             rows.append((case.kind, case.expected, got))
             if got != case.expected:
-                print(f"{name} ({case.style}): expected {sorted(case.expected)}, got {sorted(got)}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"{name} ({case.style}): expected {sorted(case.expected)}, got {sorted(got)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     result = score(rows)
     print(report(result))
     if args.json:

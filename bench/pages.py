@@ -54,8 +54,10 @@ def _write_pdfs(folder: Path, count: int, pages: int, styles: list[str]) -> dict
     labels: dict[str, dict[str, Any]] = {}
     (folder / "pdfs").mkdir(parents=True, exist_ok=True)
     for number in range(count):
-        made = [two_sided_page(f"pdf-{number}-{p}", styles[p % len(styles)], PAGE_KINDS[p % 2])
-                for p in range(pages)]  # scans and greyscale copies, as a scanner's PDFs
+        made = [
+            two_sided_page(f"pdf-{number}-{p}", styles[p % len(styles)], PAGE_KINDS[p % 2])
+            for p in range(pages)
+        ]  # scans and greyscale copies, as a scanner's PDFs
         name = f"pdfs/{number:03d}.pdf"
         (folder / name).write_bytes(pdf_of([page.image for page in made]))
         for p, page in enumerate(made, start=1):
@@ -109,9 +111,12 @@ def _score(labels: dict[str, dict[str, Any]], records: dict[str, ResultRecord],
     misses = []
     for name, label in labels.items():
         record = records.get(name)
-        right = (record is not None and record.side == "both"
-                 and record.fields.model_dump() == label["fields"]
-                 and (not temporary or "temporary_card" in [w.code for w in record.warnings]))
+        right = (
+            record is not None
+            and record.side == "both"
+            and record.fields.model_dump() == label["fields"]
+            and (not temporary or "temporary_card" in [w.code for w in record.warnings])
+        )
         for key in ("all", f"kind={label['kind']}", f"style={label['style']}"):
             groups[key][0] += right
             groups[key][1] += 1
@@ -135,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temporary", type=int, default=8)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--budget", type=int, help="OCR_DECODE_BUDGET_MIB of the PDF run "
-                        "(default: the worker's)")
+    parser.add_argument(
+        "--budget", type=int, help="OCR_DECODE_BUDGET_MIB of the PDF run (default: the worker's)"
+    )
     args = parser.parse_args(argv)
     styles, kinds = args.styles.split(","), args.kinds.split(",")
     shutil.rmtree(args.data, ignore_errors=True)
@@ -150,14 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.pdfs:
         labels = _write_pdfs(src, args.pdfs, args.pdf_pages, styles)
         records, peak = _run(src / "pdfs", out / "pdfs", args.budget)
-        relative = {k[len("pdfs/"):]: v for k, v in labels.items()}
+        relative = {k[len("pdfs/") :]: v for k, v in labels.items()}
         report["pdfs"] = {**_score(relative, records), "peak_rss_mib": round(peak / 2**20),
                           "records": len(records), "pages": len(relative),
                           "one_record_per_page": sorted(records) == sorted(relative)}  # fmt: skip
     if args.temporary:
         labels = _write_temporary(src, args.temporary)
         records, peak = _run(src / "temporary", out / "temporary")
-        relative = {k[len("temporary/"):]: v for k, v in labels.items()}
+        relative = {k[len("temporary/") :]: v for k, v in labels.items()}
         report["temporary"] = {**_score(relative, records, temporary=True),
                                "peak_rss_mib": round(peak / 2**20)}  # fmt: skip
     for part, result in report.items():
@@ -165,8 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         for key, group in result["groups"].items():
             print(f"  {key:24s} {group['right']:4d}/{group['total']:<4d} {100 * group['share']:6.2f}%")
         if "one_record_per_page" in result:
-            print(f"  records {result['records']} for {result['pages']} pages; "
-                  f"one per page: {result['one_record_per_page']}")
+            print(
+                f"  records {result['records']} for {result['pages']} pages; "
+                f"one per page: {result['one_record_per_page']}"
+            )
         for miss in result["misses"]:
             print(f"  miss {miss}")
     if args.json:

@@ -119,10 +119,16 @@ def plan(count: int, seed: int, style_names: tuple[str, ...]) -> list[Plan]:
             background = rng.choice(BACKGROUNDS)
         # sides alternate, and swap every cycle of kinds, so each kind sees both sides
         side = SIDES[(i + i // len(KIND_CYCLE)) % 2]
-        out.append(Plan(index=i, key=f"photoset:{seed}:{i}", side=side,
-                        style=style_names[(i // 2 + i // len(KIND_CYCLE)) % len(style_names)],
-                        kind=kind,
-                        background=background))
+        out.append(
+            Plan(
+                index=i,
+                key=f"photoset:{seed}:{i}",
+                side=side,
+                style=style_names[(i // 2 + i // len(KIND_CYCLE)) % len(style_names)],
+                kind=kind,
+                background=background,
+            )
+        )
     return out
 
 
@@ -180,8 +186,9 @@ def card_corners(rng: random.Random, size: tuple[int, int], card_w: float) -> np
     return (pts + np.array([cx, cy])).astype(np.float32)
 
 
-def compose(card: np.ndarray, size: tuple[int, int], background: str, rng: random.Random,
-            *, grey: bool = False) -> Picture:
+def compose(
+    card: np.ndarray, size: tuple[int, int], background: str, rng: random.Random, *, grey: bool = False
+) -> Picture:
     """`card` (RGB, drawn at about the width it should have) laid on `background` in a
     picture of `size` (w, h), in perspective, under uneven light."""
     card_w = card.shape[1]
@@ -201,8 +208,9 @@ def compose(card: np.ndarray, size: tuple[int, int], background: str, rng: rando
     _noise(canvas, rng, rng.uniform(1.5, 4.0))
     details["blur_sigma"] = round(sigma, 2)
     image = cv2.cvtColor(canvas, cv2.COLOR_RGB2GRAY) if grey else canvas
-    return Picture(image=image, corners=corners.round(1).tolist(), quality=rng.randint(72, 92),
-                   details=details)
+    return Picture(
+        image=image, corners=corners.round(1).tolist(), quality=rng.randint(72, 92), details=details
+    )
 
 
 def _lay(canvas: np.ndarray, card: np.ndarray, corners: np.ndarray) -> None:
@@ -252,12 +260,10 @@ def _texture(rng: random.Random, size: tuple[int, int]) -> np.ndarray:
     sw, sh = max(16, w // 4), max(16, h // 4)
     nrng = np.random.default_rng(rng.getrandbits(32))
     base = np.array([rng.randint(40, 220) for _ in range(3)], np.float32)
-    field = sum(_smooth_noise(nrng, (sw, sh), cells) * amp
-                for cells, amp in ((4, 18), (24, 10), (120, 7)))
+    field = sum(_smooth_noise(nrng, (sw, sh), cells) * amp for cells, amp in ((4, 18), (24, 10), (120, 7)))
     speckle = nrng.normal(0, rng.uniform(3, 10), (sh, sw)).astype(np.float32)
     small = base + (field + speckle)[..., None] * np.float32(rng.uniform(0.6, 1.4))
-    return cv2.resize(np.clip(small, 0, 255).astype(np.uint8), (w, h),
-                      interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(np.clip(small, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _table(rng: random.Random, size: tuple[int, int]) -> np.ndarray:
@@ -304,8 +310,7 @@ def _paper(rng: random.Random, size: tuple[int, int]) -> np.ndarray:
             for bx in range(x, min(x + int(word), end), max(2, line_h // 2)):
                 if nrng.random() < 0.8:
                     top = y + int(nrng.integers(0, line_h // 3 + 1))
-                    cv2.rectangle(canvas, (bx, top), (bx + max(1, line_h // 4), y + line_h),
-                                  mark, -1)
+                    cv2.rectangle(canvas, (bx, top), (bx + max(1, line_h // 4), y + line_h), mark, -1)
             x += int(word) + line_h
         y += round(line_h * rng.uniform(1.7, 2.2))
     return canvas
@@ -323,8 +328,7 @@ def _hands_background(rng: random.Random, size: tuple[int, int]) -> np.ndarray:
     sw, sh = max(16, w // 8), max(16, h // 8)
     base = np.array([rng.randint(50, 200) for _ in range(3)], np.float32)
     field = (_smooth_noise(nrng, (sw, sh), 3) * 35 + _smooth_noise(nrng, (sw, sh), 8) * 15)[..., None]
-    return cv2.resize(np.clip(base + field, 0, 255).astype(np.uint8), (w, h),
-                      interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(np.clip(base + field, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _hand_behind(canvas: np.ndarray, corners: np.ndarray, rng: random.Random) -> dict[str, Any]:
@@ -343,20 +347,33 @@ def _hand_behind(canvas: np.ndarray, corners: np.ndarray, rng: random.Random) ->
     down = (bottom - top) / height
     grip = top + (bottom - top) * rng.uniform(0.35, 0.65)
     palm = grip - inward * height * 0.55
-    cv2.ellipse(canvas, _pt(palm), (int(height * 0.6), int(height * 0.5)),
-                math.degrees(math.atan2(inward[1], inward[0])), 0, 360, skin, -1)
+    cv2.ellipse(
+        canvas,
+        _pt(palm),
+        (int(height * 0.6), int(height * 0.5)),
+        math.degrees(math.atan2(inward[1], inward[0])),
+        0,
+        360,
+        skin,
+        -1,
+    )
     fingers = rng.randint(2, 3)
     for k in range(fingers):
         base = bottom - down * height * 0.1 + inward * mm * (4 + 10 * k)
         tip = bottom + down * height * rng.uniform(0.12, 0.22) + inward * mm * (4 + 10 * k)
         cv2.line(canvas, _pt(base), _pt(tip), shade, max(2, int(mm * 8)))
         cv2.line(canvas, _pt(base), _pt(tip), skin, max(2, int(mm * 7)))
-    return {"edge": "left" if left else "right", "fingers": fingers, "skin": skin,
-            "grip": grip.tolist(), "inward": inward.tolist(), "mm": mm}
+    return {
+        "edge": "left" if left else "right",
+        "fingers": fingers,
+        "skin": skin,
+        "grip": grip.tolist(),
+        "inward": inward.tolist(),
+        "mm": mm,
+    }
 
 
-def _thumb(canvas: np.ndarray, corners: np.ndarray, rng: random.Random,
-           hand: dict[str, Any]) -> None:
+def _thumb(canvas: np.ndarray, corners: np.ndarray, rng: random.Random, hand: dict[str, Any]) -> None:
     """The thumb over the card's margin: a rounded bar from the palm that reaches at most
     THUMB_MM into the card (in place)."""
     mm, inward, grip = hand["mm"], np.array(hand["inward"]), np.array(hand["grip"])
@@ -389,8 +406,7 @@ def _gradient(rng: random.Random, size: tuple[int, int]) -> np.ndarray:
         t = np.hypot(xx - cx, yy - cy) / math.hypot(sw, sh)
     t = np.clip(t, 0, 1)[..., None]
     small = a * (1 - t) + b * t
-    return cv2.resize(np.clip(small, 0, 255).astype(np.uint8), (w, h),
-                      interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(np.clip(small, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 BACKGROUND_DRAWERS: dict[str, Callable[[random.Random, tuple[int, int]], np.ndarray]] = {
@@ -456,8 +472,7 @@ def generate_photoset(dest: Path, count: int, seed: int = 0) -> Path:
     saved = dest / PARAMS_FILE
     if saved.is_file() and (dest / LABELS_FILE).is_file():
         recorded = json.loads(saved.read_text(encoding="utf-8"))
-        if recorded.get("params") == params and recorded.get("labels_sha256") == _digest(
-                dest / LABELS_FILE):
+        if recorded.get("params") == params and recorded.get("labels_sha256") == _digest(dest / LABELS_FILE):
             return dest
     lines = []
     digits = max(4, len(str(count)))
@@ -467,17 +482,30 @@ def generate_photoset(dest: Path, count: int, seed: int = 0) -> Path:
         (dest / p.kind).mkdir(parents=True, exist_ok=True)
         (dest / source).write_bytes(shot.jpeg())
         h, w = shot.image.shape[:2]
-        lines.append({
-            "source": source, "side": p.side, "level": p.kind, "style": p.style,
-            "fields": fields, "expected_error": None,
-            "transform": {"rotation": 0, "corners": shot.corners, "size": [w, h],
-                          "jpeg_quality": shot.quality, **shot.details},
-        })
+        lines.append(
+            {
+                "source": source,
+                "side": p.side,
+                "level": p.kind,
+                "style": p.style,
+                "fields": fields,
+                "expected_error": None,
+                "transform": {
+                    "rotation": 0,
+                    "corners": shot.corners,
+                    "size": [w, h],
+                    "jpeg_quality": shot.quality,
+                    **shot.details,
+                },
+            }
+        )
     labels = dest / LABELS_FILE
-    labels.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines),
-                      encoding="utf-8")
-    saved.write_text(json.dumps({"params": params, "labels_sha256": _digest(labels)}, indent=2)
-                     + "\n", encoding="utf-8")
+    labels.write_text(
+        "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8"
+    )
+    saved.write_text(
+        json.dumps({"params": params, "labels_sha256": _digest(labels)}, indent=2) + "\n", encoding="utf-8"
+    )
     return dest
 
 
@@ -486,8 +514,11 @@ def _digest(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.photoset", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.photoset",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("dest", type=Path)
     parser.add_argument("--count", type=int, default=48)
     parser.add_argument("--seed", type=int, default=0)

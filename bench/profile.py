@@ -38,10 +38,13 @@ from typing import Any
 STAGES: dict[str, tuple[tuple[str, str], ...]] = {
     "decode (imaging.decode)": (("ocr_job/imaging.py", "decode"),),
     "locate the card (imaging.locate_card, fit_view)": (
-        ("ocr_job/imaging.py", "locate_card"), ("ocr_job/imaging.py", "fit_view")),
+        ("ocr_job/imaging.py", "locate_card"),
+        ("ocr_job/imaging.py", "fit_view"),
+    ),
     "detector (rapidocr TextDetector, incl. crops)": (("rapidocr/main.py", "detect_and_crop"),),
     "angle classifier (OnnxEngine._turned_as_the_card)": (
-        ("ocr_job/engines/onnx.py", "_turned_as_the_card"),),
+        ("ocr_job/engines/onnx.py", "_turned_as_the_card"),
+    ),
     "recogniser (rapidocr TextRecognizer)": (("rapidocr/main.py", "recognize_txt"),),
     "second opinion (OnnxEngine._reread)": (("ocr_job/engines/onnx.py", "_reread"),),
     "parser (idcard.parse)": (("ocr_job/idcard/__init__.py", "parse"),),
@@ -72,13 +75,19 @@ def stage_table(stats: pstats.Stats, images: int, passes: Counter[int]) -> str:
     for stage, funcs in STAGES.items():
         seconds = cumulative(stats, funcs)
         accounted += seconds
-        rows.append(f"| {stage} | {seconds:.1f} | {100 * seconds / max(whole, 1e-9):.0f}% "
-                    f"| {1000 * seconds / max(images, 1):.0f} |")
+        rows.append(
+            f"| {stage} | {seconds:.1f} | {100 * seconds / max(whole, 1e-9):.0f}% "
+            f"| {1000 * seconds / max(images, 1):.0f} |"
+        )
     rest = max(0.0, whole - accounted)
-    rows.append(f"| the rest (records, scaling, boxes, …) | {rest:.1f} "
-                f"| {100 * rest / max(whole, 1e-9):.0f}% | {1000 * rest / max(images, 1):.0f} |")
-    rows.append(f"| **per input, all stages** (`pipeline.process`) | **{whole:.1f}** | 100% "
-                f"| **{1000 * whole / max(images, 1):.0f}** |")
+    rows.append(
+        f"| the rest (records, scaling, boxes, …) | {rest:.1f} "
+        f"| {100 * rest / max(whole, 1e-9):.0f}% | {1000 * rest / max(images, 1):.0f} |"
+    )
+    rows.append(
+        f"| **per input, all stages** (`pipeline.process`) | **{whole:.1f}** | 100% "
+        f"| **{1000 * whole / max(images, 1):.0f}** |"
+    )
     spread = ", ".join(f"{n} pass{'es' if n > 1 else ''}: {c}" for n, c in sorted(passes.items()))
     rows.append("")
     rows.append(f"{images} pictures; recogniser passes per picture: {spread}.")
@@ -110,10 +119,15 @@ def watch_memory(engine: Any, peaks: dict[str, list[tuple[int, int]]]) -> None:
     from ocr_job import imaging
 
     ocr = getattr(engine, "_ocr", None)
-    targets = {"decode": (imaging, "decode"), "locate": (imaging, "locate_card"),
-               "det": (ocr, "detect_and_crop"), "rec": (ocr, "recognize_txt"),
-               "cls": (engine, "_turned_as_the_card"), "reread": (engine, "reread"),
-               "read_line": (engine, "read_line")}
+    targets = {
+        "decode": (imaging, "decode"),
+        "locate": (imaging, "locate_card"),
+        "det": (ocr, "detect_and_crop"),
+        "rec": (ocr, "recognize_txt"),
+        "cls": (engine, "_turned_as_the_card"),
+        "reread": (engine, "reread"),
+        "read_line": (engine, "read_line"),
+    }
     for step, (owner, name) in targets.items():
         if owner is None or not hasattr(owner, name):
             continue
@@ -133,8 +147,7 @@ def watch_memory(engine: Any, peaks: dict[str, list[tuple[int, int]]]) -> None:
 def memory_table(per_picture: list[tuple[str, dict[str, list[tuple[int, int]]]]]) -> str:
     """Per step: the largest rise above the RSS before it, and the highest peak, with the
     picture it was reached on."""
-    rows = ["| step | most MiB above the RSS before it | highest peak MiB (picture) |",
-            "|---|---:|---:|"]
+    rows = ["| step | most MiB above the RSS before it | highest peak MiB (picture) |", "|---|---:|---:|"]
     for step in MEMORY_STEPS:
         seen = [(h - b, h, name) for name, peaks in per_picture for b, h in peaks.get(step, [])]
         if seen:
@@ -145,16 +158,22 @@ def memory_table(per_picture: list[tuple[str, dict[str, list[tuple[int, int]]]]]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.profile",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("folder", type=Path)
     parser.add_argument("--limit", type=int, default=0, help="at most this many pictures")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, help="also write the table here")
     parser.add_argument("--pstats", type=Path, help="also dump cProfile's raw stats here")
-    parser.add_argument("--memory", action="store_true",
-                        help="instead of the CPU profile: each step's peak RSS (VmHWM reset "
-                             "before the step through /proc/self/clear_refs), Linux only")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="instead of the CPU profile: each step's peak RSS (VmHWM reset "
+        "before the step through /proc/self/clear_refs), Linux only",
+    )
     args = parser.parse_args(argv)
 
     from ocr_job.config import EngineName, JobConfig
@@ -196,8 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _memory_main(paths: list[Path], engine: Any, config: Any, process: Any, fetched: Any,
-                 item: Any) -> int:
+def _memory_main(paths: list[Path], engine: Any, config: Any, process: Any, fetched: Any, item: Any) -> int:
     from ocr_job.memory import release_free_memory
 
     peaks: dict[str, list[tuple[int, int]]] = {}

@@ -100,12 +100,29 @@ CONFIGS: dict[str, Config] = {
         Config("onnx-1", "ocr-job", "onnx", 1, "ocr-job --engine onnx --threads 1"),
         Config("onnx-2", "ocr-job", "onnx", 2, "ocr-job --engine onnx --threads 2"),
         Config("paddle", "ocr-job", "paddle", 1, "ocr-job --engine paddle --threads 1"),
-        Config("baseline", "baseline", "paddle", 0,
-               "baseline: PaddleOCR(use_angle_cls=True, lang='ch').ocr(path)"),
-        Config("mkldnn-1", "baseline", "paddle", 1,
-               "baseline: PaddleOCR(..., enable_mkldnn=True, cpu_threads=1)", mkldnn=True),
-        Config("mkldnn-2", "baseline", "paddle", 2,
-               "baseline: PaddleOCR(..., enable_mkldnn=True, cpu_threads=2)", mkldnn=True),
+        Config(
+            "baseline",
+            "baseline",
+            "paddle",
+            0,
+            "baseline: PaddleOCR(use_angle_cls=True, lang='ch').ocr(path)",
+        ),
+        Config(
+            "mkldnn-1",
+            "baseline",
+            "paddle",
+            1,
+            "baseline: PaddleOCR(..., enable_mkldnn=True, cpu_threads=1)",
+            mkldnn=True,
+        ),
+        Config(
+            "mkldnn-2",
+            "baseline",
+            "paddle",
+            2,
+            "baseline: PaddleOCR(..., enable_mkldnn=True, cpu_threads=2)",
+            mkldnn=True,
+        ),
         Config("s3", "s3", "onnx", 1, "ocr-job --engine onnx --threads 1, S3 in and out"),
     )
 }
@@ -116,8 +133,11 @@ LONG_CONFIG = "onnx-1"
 #: the bench cards.
 COMPARED = ("onnx-1", "onnx-2", "paddle", "baseline", "mkldnn-1", "mkldnn-2")
 #: The sets, as they name the results (`<set>/<config>`) and head the report.
-SETS = {"long": "the long run (bench cards, then repeats)", "cards": "bench cards",
-        "photos": "photographed set (bench/photoset.py)"}
+SETS = {
+    "long": "the long run (bench cards, then repeats)",
+    "cards": "bench cards",
+    "photos": "photographed set (bench/photoset.py)",
+}
 
 
 # --------------------------------------------------------------------------- data
@@ -147,8 +167,7 @@ class DataSet:
         folder = self.cards.with_name(f"{self.cards.name}-sub{n}")
         for key in chosen:
             _link(self.cards / key, folder / key)
-        return DataSet(cards=folder, long=self.long, labels={k: self.labels[k] for k in chosen},
-                       long_of={})
+        return DataSet(cards=folder, long=self.long, labels={k: self.labels[k] for k in chosen}, long_of={})
 
     def split(self, parts: int) -> list[DataSet]:
         """The cards dealt into `parts` sets of their own (key i goes to part i mod parts,
@@ -163,13 +182,15 @@ class DataSet:
             folder = self.cards.with_name(f"{self.cards.name}-part{i + 1}of{parts}")
             for key in chosen:
                 _link(self.cards / key, folder / key)
-            out.append(DataSet(cards=folder, long=self.long,
-                               labels={k: self.labels[k] for k in chosen}, long_of={}))
+            out.append(
+                DataSet(cards=folder, long=self.long, labels={k: self.labels[k] for k in chosen}, long_of={})
+            )
         return out
 
 
-def prepare_data_in_child(cards: int, large: int, long: int, seed: int, data: Path,
-                          photos: int = 0) -> tuple[DataSet, DataSet | None]:
+def prepare_data_in_child(
+    cards: int, large: int, long: int, seed: int, data: Path, photos: int = 0
+) -> tuple[DataSet, DataSet | None]:
     """`prepare_data` and `prepare_photos` in a child process, so this process stays small:
     the bench cards, and the photographed set (None without photos).
 
@@ -177,13 +198,33 @@ def prepare_data_in_child(cards: int, large: int, long: int, seed: int, data: Pa
     rendering cards in the harness itself would inflate the figures of every child.
     """
     manifest = data / f"manifest-s{seed}-n{cards}-l{large}-x{long}-p{photos}.json"
-    cmd = [sys.executable, "-m", "bench.run", "--prepare-only", str(manifest),
-           "--cards", str(cards), "--large", str(large), "--long", str(long),
-           "--photos", str(photos), "--seed", str(seed), "--data", str(data)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.run",
+        "--prepare-only",
+        str(manifest),
+        "--cards",
+        str(cards),
+        "--large",
+        str(large),
+        "--long",
+        str(long),
+        "--photos",
+        str(photos),
+        "--seed",
+        str(seed),
+        "--data",
+        str(data),
+    ]
     subprocess.run(cmd, check=True, cwd=ROOT)
     raw = json.loads(manifest.read_text(encoding="utf-8"))
-    sets = [DataSet(cards=Path(d["cards"]), long=Path(d["long"]), labels=d["labels"],
-                    long_of=d["long_of"]) if d else None for d in (raw["cards"], raw["photos"])]
+    sets = [
+        DataSet(cards=Path(d["cards"]), long=Path(d["long"]), labels=d["labels"], long_of=d["long_of"])
+        if d
+        else None
+        for d in (raw["cards"], raw["photos"])
+    ]
     assert sets[0] is not None
     return sets[0], sets[1]
 
@@ -194,16 +235,14 @@ def prepare_photos(photos: int, seed: int, data: Path = DATA) -> DataSet:
     from ocr_job.synth import load_labels
 
     root = generate_photoset(data / f"photos-s{seed}-n{photos}", photos, seed=seed)
-    labels = {source: {**label, "group": "photos"}
-              for source, label in sorted(load_labels(root).items())}
+    labels = {source: {**label, "group": "photos"} for source, label in sorted(load_labels(root).items())}
     return DataSet(cards=root, long=root, labels=labels, long_of={})
 
 
 def _manifest(ds: DataSet | None) -> dict[str, Any] | None:
     if ds is None:
         return None
-    return {"cards": str(ds.cards), "long": str(ds.long), "labels": ds.labels,
-            "long_of": ds.long_of}
+    return {"cards": str(ds.cards), "long": str(ds.long), "labels": ds.labels, "long_of": ds.long_of}
 
 
 def _link(src: Path, dst: Path) -> None:
@@ -222,11 +261,13 @@ def prepare_data(cards: int, large: int, long: int, seed: int, data: Path = DATA
 
     sets: dict[str, Path] = {}
     if cards:
-        sets["std"] = generate_set(data / f"std-s{seed}-n{cards}", cards, seed=seed,
-                                   levels=LEVELS, width=1000)
+        sets["std"] = generate_set(
+            data / f"std-s{seed}-n{cards}", cards, seed=seed, levels=LEVELS, width=1000
+        )
     if large:
-        sets["large"] = generate_set(data / f"large-s{seed + 1}-n{large}", large,
-                                     seed=seed + 1, levels=LEVELS, width=2000)
+        sets["large"] = generate_set(
+            data / f"large-s{seed + 1}-n{large}", large, seed=seed + 1, levels=LEVELS, width=2000
+        )
     tag = f"s{seed}-n{cards}-l{large}"
     cards_dir = data / f"cards-{tag}"
     labels: dict[str, dict[str, Any]] = {}
@@ -308,13 +349,26 @@ def _cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def run_child(cmd: Sequence[str], count: Callable[[], int], side_file: Path, *,
-              env: dict[str, str] | None = None, interval: float = 0.25,
-              timeout: float = 3600.0) -> ChildRun:
+def run_child(
+    cmd: Sequence[str],
+    count: Callable[[], int],
+    side_file: Path,
+    *,
+    env: dict[str, str] | None = None,
+    interval: float = 0.25,
+    timeout: float = 3600.0,
+) -> ChildRun:
     """Run `cmd`, sampling its VmRSS and `count()` until it exits; reap it with wait4."""
     started = time.monotonic()
-    proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=env, cwd=ROOT, text=True, errors="replace")
+    proc = subprocess.Popen(
+        list(cmd),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+        text=True,
+        errors="replace",
+    )
     loaded: dict[str, float] = {}
     tail: list[str] = []
     resting: list[tuple[int, int]] = []
@@ -350,8 +404,7 @@ def run_child(cmd: Sequence[str], count: Callable[[], int], side_file: Path, *,
             cpu = _cpu_seconds(proc.pid)
             n = count()
             if "VmRSS" in status_now and cpu is not None:
-                sample = Sample(round(now, 3), n, status_now["VmRSS"],
-                                status_now.get("VmHWM", 0), cpu)
+                sample = Sample(round(now, 3), n, status_now["VmRSS"], status_now.get("VmHWM", 0), cpu)
                 samples.append(sample)
                 side.write(json.dumps(asdict(sample)) + "\n")
             if n != last_count:
@@ -367,12 +420,19 @@ def run_child(cmd: Sequence[str], count: Callable[[], int], side_file: Path, *,
         last_count_t, last_count_cpu = now, cpu_total
     hwm = max((s.hwm for s in samples), default=0)
     return ChildRun(
-        returncode=proc.returncode, wall_s=round(now, 3),
-        peak_rss=hwm or usage.ru_maxrss * 1024, ru_maxrss=usage.ru_maxrss * 1024,
-        cpu_s=round(cpu_total, 3), samples=samples,
-        loaded_t=loaded.get("t"), loaded_rss=int(loaded["rss"]) if "rss" in loaded else None,
-        loaded_cpu=loaded.get("cpu"), last_count_t=last_count_t,
-        last_count_cpu=last_count_cpu, stderr_tail=tail, resting=resting,
+        returncode=proc.returncode,
+        wall_s=round(now, 3),
+        peak_rss=hwm or usage.ru_maxrss * 1024,
+        ru_maxrss=usage.ru_maxrss * 1024,
+        cpu_s=round(cpu_total, 3),
+        samples=samples,
+        loaded_t=loaded.get("t"),
+        loaded_rss=int(loaded["rss"]) if "rss" in loaded else None,
+        loaded_cpu=loaded.get("cpu"),
+        last_count_t=last_count_t,
+        last_count_cpu=last_count_cpu,
+        stderr_tail=tail,
+        resting=resting,
     )
 
 
@@ -442,8 +502,10 @@ class Accuracy:
         every = ok_side
         for name in names:
             right = ok_side and got.get(name) == expected.get(name)
-            for tally in (self.per_field.setdefault(name, [0, 0]),
-                          self.per_level_field.setdefault(label["level"], {}).setdefault(name, [0, 0])):
+            for tally in (
+                self.per_field.setdefault(name, [0, 0]),
+                self.per_level_field.setdefault(label["level"], {}).setdefault(name, [0, 0]),
+            ):
                 tally[0] += right
                 tally[1] += 1
             every = every and right
@@ -459,8 +521,11 @@ class Accuracy:
             tally[1] += 1
 
 
-def score(records: Iterable[dict[str, Any]], labels: dict[str, dict[str, Any]],
-          key_map: dict[str, str] | None = None) -> Accuracy:
+def score(
+    records: Iterable[dict[str, Any]],
+    labels: dict[str, dict[str, Any]],
+    key_map: dict[str, str] | None = None,
+) -> Accuracy:
     """Exact-match accuracy of the records' fields against the labels of their sources."""
     by_key: dict[str, dict[str, Any]] = {}
     for record in records:
@@ -549,8 +614,13 @@ def combine(runs: Sequence[ChildRun]) -> ChildRun:
     highest. The combined run's window starts at 0; no samples or resting RSS are kept."""
     if len(runs) == 1:
         return runs[0]
-    complete = all(r.loaded_t is not None and r.last_count_t is not None
-                   and r.loaded_cpu is not None and r.last_count_cpu is not None for r in runs)
+    complete = all(
+        r.loaded_t is not None
+        and r.last_count_t is not None
+        and r.loaded_cpu is not None
+        and r.last_count_cpu is not None
+        for r in runs
+    )
     loaded = [r.loaded_rss for r in runs if r.loaded_rss is not None]
     return ChildRun(
         returncode=next((r.returncode for r in runs if r.returncode != 0), 0),
@@ -563,15 +633,18 @@ def combine(runs: Sequence[ChildRun]) -> ChildRun:
         loaded_rss=max(loaded) if loaded else None,
         loaded_cpu=0.0 if complete else None,
         last_count_t=round(sum(r.last_count_t - r.loaded_t for r in runs), 3)  # type: ignore[operator]
-        if complete else None,
+        if complete
+        else None,
         last_count_cpu=round(sum(r.last_count_cpu - r.loaded_cpu for r in runs), 3)  # type: ignore[operator]
-        if complete else None,
+        if complete
+        else None,
         stderr_tail=[line for r in runs for line in r.stderr_tail][-40:],
     )
 
 
-def summarise(result: Result, run: ChildRun, seconds: list[float], threads: float,
-              long_target: int | None) -> None:
+def summarise(
+    result: Result, run: ChildRun, seconds: list[float], threads: float, long_target: int | None
+) -> None:
     result.returncode = run.returncode
     result.wall_s = run.wall_s
     result.cpu_s = run.cpu_s
@@ -581,8 +654,10 @@ def summarise(result: Result, run: ChildRun, seconds: list[float], threads: floa
     if run.loaded_t is not None and run.last_count_t is not None:
         result.work_s = round(max(run.last_count_t - run.loaded_t, 1e-3), 3)
     if long_target and run.resting:
-        for label, lo, hi in ((GROWTH_FROM, GROWTH_FROM, GROWTH_FROM + RESTING_SPAN),
-                              (long_target, long_target - RESTING_SPAN, long_target)):
+        for label, lo, hi in (
+            (GROWTH_FROM, GROWTH_FROM, GROWTH_FROM + RESTING_SPAN),
+            (long_target, long_target - RESTING_SPAN, long_target),
+        ):
             if (rss := _resting_rss(run.resting, lo, hi)) is not None:
                 result.rss_at[str(label)] = rss
     elif long_target:
@@ -608,8 +683,10 @@ def summarise(result: Result, run: ChildRun, seconds: list[float], threads: floa
         work_cpu = max(run.last_count_cpu - run.loaded_cpu, 1e-3)
         result.images_per_cpu_s = round(result.images / work_cpu, 3)
     if run.ru_maxrss > 1.1 * run.peak_rss:
-        result.notes.append(f"ru_maxrss {run.ru_maxrss / MIB:.0f} MiB exceeds the child's VmHWM: "
-                            "it carries the parent's peak (Linux keeps it across exec)")
+        result.notes.append(
+            f"ru_maxrss {run.ru_maxrss / MIB:.0f} MiB exceeds the child's VmHWM: "
+            "it carries the parent's peak (Linux keeps it across exec)"
+        )
     if run.returncode != 0:
         result.notes.append(f"exit code {run.returncode}: " + " | ".join(run.stderr_tail[-3:]))
 
@@ -624,13 +701,34 @@ def record_seconds(records: list[dict[str, Any]]) -> list[float]:
 
 
 def worker_cmd(source: str, output: str, cfg: Config) -> list[str]:
-    return [sys.executable, "-m", "ocr_job.cli", "run", source, "--output", output,
-            "--engine", cfg.engine, "--threads", str(cfg.threads), "--log-format", "plain"]
+    return [
+        sys.executable,
+        "-m",
+        "ocr_job.cli",
+        "run",
+        source,
+        "--output",
+        output,
+        "--engine",
+        cfg.engine,
+        "--threads",
+        str(cfg.threads),
+        "--log-format",
+        "plain",
+    ]
 
 
 def baseline_cmd(listing: Path, times: Path, key_root: Path, cfg: Config) -> list[str]:
-    cmd = [sys.executable, "-m", "bench.baseline", str(listing), "--out", str(times),
-           "--key-root", str(key_root)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.baseline",
+        str(listing),
+        "--out",
+        str(times),
+        "--key-root",
+        str(key_root),
+    ]
     if cfg.mkldnn:
         cmd += ["--mkldnn", "--threads", str(cfg.threads)]
     return cmd
@@ -662,13 +760,17 @@ def skip_reason(cfg: Config) -> str | None:
     return None
 
 
-def run_ocr_job(cfg: Config, data: DataSet, out: Path, interval: float,
-                long: bool = False) -> Round:
+def run_ocr_job(cfg: Config, data: DataSet, out: Path, interval: float, long: bool = False) -> Round:
     """`ocr-job run` over `data`'s cards (or its long run) into `out`."""
     source = data.long if long else data.cards
     shutil.rmtree(out, ignore_errors=True)
-    run = run_child(worker_cmd(str(source), str(out), cfg), count_records(out),
-                    out.with_name(f"{out.name}.rss.jsonl"), env=child_env(), interval=interval)
+    run = run_child(
+        worker_cmd(str(source), str(out), cfg),
+        count_records(out),
+        out.with_name(f"{out.name}.rss.jsonl"),
+        env=child_env(),
+        interval=interval,
+    )
     return Round(run, local_records(out) if out.is_dir() else [])
 
 
@@ -676,19 +778,32 @@ def run_baseline(cfg: Config, data: DataSet, out: Path, interval: float) -> Roun
     """`python -m bench.baseline` over `data`'s cards; its rows are per-image timings."""
     out.mkdir(parents=True, exist_ok=True)
     listing = out / "inputs.txt"
-    listing.write_text("".join(f"{data.cards / k}\n" for k in sorted(data.labels)),
-                       encoding="utf-8")
+    listing.write_text("".join(f"{data.cards / k}\n" for k in sorted(data.labels)), encoding="utf-8")
     times = out / "times.jsonl"
     times.unlink(missing_ok=True)
-    run = run_child(baseline_cmd(listing, times, data.cards, cfg), count_lines(times),
-                    out.with_name(f"{out.name}.rss.jsonl"), env=child_env(), interval=interval)
-    rows = [json.loads(line) for line in times.read_text(encoding="utf-8").splitlines()
-            if line.strip()] if times.is_file() else []
+    run = run_child(
+        baseline_cmd(listing, times, data.cards, cfg),
+        count_lines(times),
+        out.with_name(f"{out.name}.rss.jsonl"),
+        env=child_env(),
+        interval=interval,
+    )
+    rows = (
+        [json.loads(line) for line in times.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if times.is_file()
+        else []
+    )
     return Round(run, rows)
 
 
-def result_of(cfg: Config, set_name: str, rounds: list[Round], labels: dict[str, dict[str, Any]],
-              long_target: int | None = None, key_map: dict[str, str] | None = None) -> Result:
+def result_of(
+    cfg: Config,
+    set_name: str,
+    rounds: list[Round],
+    labels: dict[str, dict[str, Any]],
+    long_target: int | None = None,
+    key_map: dict[str, str] | None = None,
+) -> Result:
     """The figures of `cfg` on a set from its rounds over the set's parts."""
     result = Result(cfg.name, cfg.title, set=set_name, rounds=len(rounds))
     run = combine([r.run for r in rounds])
@@ -699,7 +814,8 @@ def result_of(cfg: Config, set_name: str, rounds: list[Round], labels: dict[str,
         # PaddleOCR's thread use is its library's choice: count the cores it kept busy.
         if run.loaded_t is not None and run.last_count_t is not None:
             busy = ((run.last_count_cpu or 0.0) - (run.loaded_cpu or 0.0)) / max(
-                run.last_count_t - run.loaded_t, 1e-3)
+                run.last_count_t - run.loaded_t, 1e-3
+            )
         else:
             busy = run.cpu_s / max(run.wall_s, 1e-3)
         summarise(result, run, [r["seconds"] for r in rows], max(1.0, round(busy, 2)), None)
@@ -717,14 +833,23 @@ def run_long(cfg: Config, data: DataSet, out_root: Path, interval: float) -> Res
     round_ = run_ocr_job(cfg, data, out_root / "long" / cfg.name, interval, long=True)
     key_map = dict(list(sorted(data.long_of.items()))[: len(data.labels)])
     result = result_of(cfg, "long", [round_], data.labels, len(data.long_of), key_map)
-    result.notes.append(f"{result.images} inputs: the {len(data.labels)} cards, then the same "
-                        "pictures again (hard links) for the long run; accuracy is over the "
-                        "first pass")
+    result.notes.append(
+        f"{result.images} inputs: the {len(data.labels)} cards, then the same "
+        "pictures again (hard links) for the long run; accuracy is over the "
+        "first pass"
+    )
     return result
 
 
-def compare(cfgs: Sequence[Config], data: DataSet, set_name: str, rounds: int, out_root: Path,
-            interval: float, say: Callable[[str], None] = print) -> dict[str, Result]:
+def compare(
+    cfgs: Sequence[Config],
+    data: DataSet,
+    set_name: str,
+    rounds: int,
+    out_root: Path,
+    interval: float,
+    say: Callable[[str], None] = print,
+) -> dict[str, Result]:
     """Each configuration over `data`, pair by pair: the set is dealt into `rounds` parts
     and every configuration runs on part 1, then on part 2, …, the order turning by one
     each round. Figures that other work on the machine disturbs (it shares the cores) are
@@ -747,8 +872,10 @@ def compare(cfgs: Sequence[Config], data: DataSet, set_name: str, rounds: int, o
                 done[cfg.name].append(run_baseline(cfg, part, folder, interval))
             else:
                 done[cfg.name].append(run_ocr_job(cfg, part, folder, interval))
-            say(f"bench: {set_name} part {r + 1}/{len(parts)}: {cfg.name}: "
-                f"{len(done[cfg.name][-1].rows)} inputs, {time.monotonic() - t0:.0f} s")
+            say(
+                f"bench: {set_name} part {r + 1}/{len(parts)}: {cfg.name}: "
+                f"{len(done[cfg.name][-1].rows)} inputs, {time.monotonic() - t0:.0f} s"
+            )
     for cfg in runnable:
         out[cfg.name] = result_of(cfg, set_name, done[cfg.name], data.labels)
     return {name: out[name] for name in (c.name for c in cfgs)}
@@ -779,14 +906,22 @@ def run_s3(cfg: Config, data: DataSet, out_root: Path, interval: float) -> Resul
 
         def count() -> int:
             try:
-                return sum(1 for o in client.list_objects(bucket, prefix="out/", recursive=True)
-                           if o.object_name.endswith(".json") and "/_" not in o.object_name)
+                return sum(
+                    1
+                    for o in client.list_objects(bucket, prefix="out/", recursive=True)
+                    if o.object_name.endswith(".json") and "/_" not in o.object_name
+                )
             except Exception:
                 return -1
 
         cmd = worker_cmd(f"s3://{bucket}/in", f"s3://{bucket}/out", cfg)
-        run = run_child(cmd, count, out_root / f"{cfg.name}.rss.jsonl",
-                        env=child_env(server.env()), interval=max(interval, 1.0))
+        run = run_child(
+            cmd,
+            count,
+            out_root / f"{cfg.name}.rss.jsonl",
+            env=child_env(server.env()),
+            interval=max(interval, 1.0),
+        )
         sink = open_sink(f"s3://{bucket}/out", server.settings())
         records = [r.model_dump(mode="json") for r in sink.iter_records()]
     finally:
@@ -808,8 +943,9 @@ def _has_module(name: str) -> bool:
 
 
 def _field_rates(tallies: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
-    return {k: {"right": r, "total": t, "rate": round(r / t, 4) if t else None}
-            for k, (r, t) in tallies.items()}
+    return {
+        k: {"right": r, "total": t, "rate": round(r / t, 4) if t else None} for k, (r, t) in tallies.items()
+    }
 
 
 def accuracy_json(acc: Accuracy) -> dict[str, Any]:
@@ -821,12 +957,15 @@ def accuracy_json(acc: Accuracy) -> dict[str, Any]:
         "side_right": acc.side_right,
         "errors": acc.errors,
         "per_field": _field_rates(acc.per_field),
-        "per_level": {k: {"all_right": r, "cards": t, "rate": round(r / t, 4) if t else None}
-                      for k, (r, t) in acc.per_level.items()},
-        "per_level_field": {level: _field_rates(fields)
-                            for level, fields in acc.per_level_field.items()},
-        "per_style": {k: {"all_right": r, "cards": t, "rate": round(r / t, 4) if t else None}
-                      for k, (r, t) in acc.per_style.items()},
+        "per_level": {
+            k: {"all_right": r, "cards": t, "rate": round(r / t, 4) if t else None}
+            for k, (r, t) in acc.per_level.items()
+        },
+        "per_level_field": {level: _field_rates(fields) for level, fields in acc.per_level_field.items()},
+        "per_style": {
+            k: {"all_right": r, "cards": t, "rate": round(r / t, 4) if t else None}
+            for k, (r, t) in acc.per_style.items()
+        },
     }
 
 
@@ -854,8 +993,7 @@ def _on(results: dict[str, Result], set_name: str, config: str) -> Result | None
     return None if r is None or r.skipped else r
 
 
-def fastest_baseline(results: dict[str, Result], set_name: str,
-                     measure: str) -> tuple[str, float] | None:
+def fastest_baseline(results: dict[str, Result], set_name: str, measure: str) -> tuple[str, float] | None:
     """(config, figure) of the baseline with the highest `measure` on `set_name`."""
     best: tuple[str, float] | None = None
     for name, cfg in CONFIGS.items():
@@ -871,45 +1009,66 @@ def speed_lines(results: dict[str, Result]) -> list[tuple[str, str, str]]:
     baseline, 1 thread per CPU-second, 2 threads per wall-second."""
     lines: list[tuple[str, str, str]] = []
     for set_name in ("cards", "photos"):
-        for worker, measure, unit in (("onnx-1", "images_per_cpu_s", "per CPU-second"),
-                                      ("onnx-2", "images_per_s", "per wall-second")):
+        for worker, measure, unit in (
+            ("onnx-1", "images_per_cpu_s", "per CPU-second"),
+            ("onnx-2", "images_per_s", "per wall-second"),
+        ):
             mine = _on(results, set_name, worker)
             best = fastest_baseline(results, set_name, measure)
             if mine is None and best is None:
                 continue
             a = getattr(mine, measure) if mine else None
             ratio = a / best[1] if a and best else None
-            rule = (f"{SETS[set_name]}: {worker} images {unit} ≥ {BUDGET_SPEED_RATIO:.1f}× "
-                    "the fastest PaddleOCR baseline's")
-            measured = (f"{_num(a)} vs {_num(best[1]) if best else '–'}"
-                        f"{f' ({best[0]})' if best else ''} = {_num(ratio)}×")
-            lines.append((rule, measured,
-                          _verdict(None if ratio is None else ratio >= BUDGET_SPEED_RATIO)))
+            rule = (
+                f"{SETS[set_name]}: {worker} images {unit} ≥ {BUDGET_SPEED_RATIO:.1f}× "
+                "the fastest PaddleOCR baseline's"
+            )
+            measured = (
+                f"{_num(a)} vs {_num(best[1]) if best else '–'}"
+                f"{f' ({best[0]})' if best else ''} = {_num(ratio)}×"
+            )
+            lines.append((rule, measured, _verdict(None if ratio is None else ratio >= BUDGET_SPEED_RATIO)))
     return lines
 
 
 def budget_lines(results: dict[str, Result], long_target: int) -> list[tuple[str, str, str]]:
     """(rule, measured, verdict) for each line of the budget."""
     lines: list[tuple[str, str, str]] = []
-    peaks = [(r.peak_rss, key) for key, r in results.items()
-             if r.config == LONG_CONFIG and not r.skipped and r.peak_rss]
+    peaks = [
+        (r.peak_rss, key)
+        for key, r in results.items()
+        if r.config == LONG_CONFIG and not r.skipped and r.peak_rss
+    ]
     peak, where = max(peaks) if peaks else (None, "")
-    lines.append((f"ocr-job peak RSS, default engine (onnx, 1 thread), every set (cards up to "
-                  f"4000 px, phone photos) ≤ {BUDGET_PEAK_BYTES // MIB} MiB",
-                  f"{_mib(peak)} MiB" + (f" ({where.split('/')[0]})" if peak else ""),
-                  _verdict(None if peak is None else peak <= BUDGET_PEAK_BYTES)))
+    lines.append(
+        (
+            f"ocr-job peak RSS, default engine (onnx, 1 thread), every set (cards up to "
+            f"4000 px, phone photos) ≤ {BUDGET_PEAK_BYTES // MIB} MiB",
+            f"{_mib(peak)} MiB" + (f" ({where.split('/')[0]})" if peak else ""),
+            _verdict(None if peak is None else peak <= BUDGET_PEAK_BYTES),
+        )
+    )
     default = _on(results, "long", LONG_CONFIG)
     growth = default.growth if default else None
-    lines.append((f"RSS growth from input {GROWTH_FROM} to input {long_target} ≤ 3%",
-                  _pct(growth, 2), _verdict(None if growth is None else growth <= BUDGET_GROWTH)))
+    lines.append(
+        (
+            f"RSS growth from input {GROWTH_FROM} to input {long_target} ≤ 3%",
+            _pct(growth, 2),
+            _verdict(None if growth is None else growth <= BUDGET_GROWTH),
+        )
+    )
     lines.extend(speed_lines(results))
     paddle, base = _on(results, "cards", "paddle"), _on(results, "cards", "baseline")
     pp = paddle.peak_rss if paddle else None
     bp = base.peak_rss if base else None
     share = pp / bp if pp and bp else None
-    lines.append(("ocr-job --engine paddle peak RSS ≤ 60% of the default baseline's (bench cards)",
-                  f"{_mib(pp)} / {_mib(bp)} MiB = {_pct(share, 0)}",
-                  _verdict(None if share is None else share <= BUDGET_PADDLE_SHARE)))
+    lines.append(
+        (
+            "ocr-job --engine paddle peak RSS ≤ 60% of the default baseline's (bench cards)",
+            f"{_mib(pp)} / {_mib(bp)} MiB = {_pct(share, 0)}",
+            _verdict(None if share is None else share <= BUDGET_PADDLE_SHARE),
+        )
+    )
     return lines
 
 
@@ -918,12 +1077,10 @@ def verdict_line(results: dict[str, Result]) -> str:
     parts = []
     for rule, measured, verdict in speed_lines(results):
         ratio = measured.rsplit("= ", 1)[-1]
-        parts.append(f"{rule.split(':')[0]}, {rule.split(': ')[1].split(' images')[0]}: "
-                     f"{ratio} ({verdict})")
+        parts.append(f"{rule.split(':')[0]}, {rule.split(': ')[1].split(' images')[0]}: {ratio} ({verdict})")
     if not parts:
         return "verdict: no worker and baseline ran on the same set"
-    return (f"verdict (target ≥ {BUDGET_SPEED_RATIO:.1f}× the fastest PaddleOCR baseline): "
-            + "; ".join(parts))
+    return f"verdict (target ≥ {BUDGET_SPEED_RATIO:.1f}× the fastest PaddleOCR baseline): " + "; ".join(parts)
 
 
 def default_accuracy(results: dict[str, Result]) -> Result | None:
@@ -945,60 +1102,76 @@ def accuracy_lines(results: dict[str, Result]) -> list[tuple[str, str, str]]:
     if default is not None and default.accuracy is not None:
         acc = default.accuracy
         for level, target in TARGET_FIELD_RATE.items():
-            lines.append(_weakest_line(acc, level, f"per-field exact match, {level} cards ≥ "
-                                       f"{_pct(target)}", target))
+            lines.append(
+                _weakest_line(acc, level, f"per-field exact match, {level} cards ≥ {_pct(target)}", target)
+            )
         rate = acc["all_right_rate"]
-        lines.append((f"every field right, all cards ≥ {_pct(TARGET_ALL_RIGHT, 0)}",
-                      f"{_pct(rate)} ({acc['all_right']}/{acc['cards']})",
-                      "PASS" if rate >= TARGET_ALL_RIGHT else "FAIL"))
+        lines.append(
+            (
+                f"every field right, all cards ≥ {_pct(TARGET_ALL_RIGHT, 0)}",
+                f"{_pct(rate)} ({acc['all_right']}/{acc['cards']})",
+                "PASS" if rate >= TARGET_ALL_RIGHT else "FAIL",
+            )
+        )
     photos = _on(results, "photos", LONG_CONFIG)
     if photos and photos.accuracy and photos.accuracy["cards"]:
         acc = photos.accuracy
         for kind in sorted(acc.get("per_level_field", {})):
-            lines.append(_weakest_line(acc, kind, f"photographed set, {kind}: per-field exact "
-                                       "match", None))
-        lines.append(("photographed set: every field right",
-                      f"{_pct(acc['all_right_rate'])} ({acc['all_right']}/{acc['cards']})", "info"))
+            lines.append(_weakest_line(acc, kind, f"photographed set, {kind}: per-field exact match", None))
+        lines.append(
+            (
+                "photographed set: every field right",
+                f"{_pct(acc['all_right_rate'])} ({acc['all_right']}/{acc['cards']})",
+                "info",
+            )
+        )
     return lines
 
 
-def _weakest_line(acc: dict[str, Any], level: str, rule: str,
-                  target: float | None) -> tuple[str, str, str]:
+def _weakest_line(acc: dict[str, Any], level: str, rule: str, target: float | None) -> tuple[str, str, str]:
     fields = acc.get("per_level_field", {}).get(level) or {}
     if not fields:
         return rule, "–", "n/a"
     name, worst = min(fields.items(), key=lambda kv: (kv[1]["rate"], kv[0]))
-    measured = (f"lowest: {name} {_pct(worst['rate'])} ({worst['right']}/{worst['total']})"
-                if worst["right"] < worst["total"] else "every field 100.0%")
+    measured = (
+        f"lowest: {name} {_pct(worst['rate'])} ({worst['right']}/{worst['total']})"
+        if worst["right"] < worst["total"]
+        else "every field 100.0%"
+    )
     if target is None:
         return rule, measured, "info"
     return rule, measured, "PASS" if worst["rate"] >= target else "FAIL"
 
 
 def _table(results: dict[str, Result], long_target: int) -> list[str]:
-    out = [f"| configuration | inputs | peak RSS MiB | RSS after load | RSS @{GROWTH_FROM} "
-           f"| RSS @{long_target} | growth | median s/img | p95 s/img | img/s | img/s/core "
-           "| img/CPU-s | every field right |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        f"| configuration | inputs | peak RSS MiB | RSS after load | RSS @{GROWTH_FROM} "
+        f"| RSS @{long_target} | growth | median s/img | p95 s/img | img/s | img/s/core "
+        "| img/CPU-s | every field right |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results.values():
         if r.skipped:
             out.append(f"| {r.title} | skipped: {r.skipped} ||||||||||||")
             continue
         acc = r.accuracy
-        right = (f"{_pct(acc['all_right_rate'])} ({acc['all_right']}/{acc['cards']})"
-                 if acc and acc["cards"] else "– (no fields)")
+        right = (
+            f"{_pct(acc['all_right_rate'])} ({acc['all_right']}/{acc['cards']})"
+            if acc and acc["cards"]
+            else "– (no fields)"
+        )
         out.append(
             f"| {r.title} | {r.images} | {_mib(r.peak_rss)} | {_mib(r.rss_loaded)} "
             f"| {_mib(r.rss_at.get(str(GROWTH_FROM)))} | {_mib(r.rss_at.get(str(long_target)))} "
             f"| {_pct(r.growth, 2)} | {_num(r.median_s)} | {_num(r.p95_s)} "
             f"| {_num(r.images_per_s)} | {_num(r.images_per_s_core)} | {_num(r.images_per_cpu_s)} "
-            f"| {right} |")
+            f"| {right} |"
+        )
     return out
 
 
 def _rates_table(scored: dict[str, Result], rows: Sequence[str], key: str) -> list[str]:
-    out = ["| " + key.split("_")[-1] + " | " + " | ".join(scored) + " |",
-           "|---|" + "---:|" * len(scored)]
+    out = ["| " + key.split("_")[-1] + " | " + " | ".join(scored) + " |", "|---|" + "---:|" * len(scored)]
     for row in rows:
         cells = []
         for r in scored.values():
@@ -1011,17 +1184,23 @@ def _rates_table(scored: dict[str, Result], rows: Sequence[str], key: str) -> li
 def markdown(results: dict[str, Result], meta: dict[str, Any]) -> str:
     long_target = meta["long"]
     out: list[str] = []
-    out.append(f"Measured {meta['date']} on {meta['machine']}; `{meta['command']}`; "
-               f"{meta['inputs']}.\n")
+    out.append(f"Measured {meta['date']} on {meta['machine']}; `{meta['command']}`; {meta['inputs']}.\n")
     out.append(verdict_line(results) + "\n")
     for set_name, heading in SETS.items():
         on_set = {k: r for k, r in results.items() if r.set == set_name}
         if not on_set:
             continue
         rounds = max(r.rounds for r in on_set.values())
-        out.append(f"**{heading[0].upper()}{heading[1:]}**"
-                   + (f" (each configuration in {rounds} rounds, the configurations taking "
-                      "turns on the same pictures)" if rounds > 1 else "") + ":\n")
+        out.append(
+            f"**{heading[0].upper()}{heading[1:]}**"
+            + (
+                f" (each configuration in {rounds} rounds, the configurations taking "
+                "turns on the same pictures)"
+                if rounds > 1
+                else ""
+            )
+            + ":\n"
+        )
         out.extend(_table(on_set, long_target))
         out.append("")
     out.append("| budget | measured | verdict |")
@@ -1059,11 +1238,15 @@ def markdown(results: dict[str, Result], meta: dict[str, Any]) -> str:
                 f = r.accuracy["per_field"].get(name) if r.accuracy else None
                 cells.append(f"{_pct(f['rate'])}" if f else "–")
             out.append(f"| {name} | " + " | ".join(cells) + " |")
-        levels = sorted({lv for r in scored.values() for lv in (r.accuracy or {})["per_level"]},
-                        key=lambda lv: (lv not in LEVELS, LEVELS.index(lv) if lv in LEVELS else 0, lv))
+        levels = sorted(
+            {lv for r in scored.values() for lv in (r.accuracy or {})["per_level"]},
+            key=lambda lv: (lv not in LEVELS, LEVELS.index(lv) if lv in LEVELS else 0, lv),
+        )
         out.append("")
-        out.append("Every field right, per level (`large`: the cards drawn at 2000 px; "
-                   "desk/phone/grey: the photographed set's kinds):\n")
+        out.append(
+            "Every field right, per level (`large`: the cards drawn at 2000 px; "
+            "desk/phone/grey: the photographed set's kinds):\n"
+        )
         out.extend(_rates_table(scored, levels, "per_level"))
         styles = sorted({st for r in scored.values() for st in (r.accuracy or {}).get("per_style", {})})
         if styles:
@@ -1091,27 +1274,41 @@ def machine() -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cards", type=int, default=300,
-                        help="cards at the generator's default size (both sides, 3 levels)")
-    parser.add_argument("--large", type=int, default=8,
-                        help="cards drawn at 2000 px (pictures 2000–4000 px)")
-    parser.add_argument("--long", type=int, default=2000,
-                        help=f"inputs of the {LONG_CONFIG} run: the cards, then repeats (0: none)")
-    parser.add_argument("--compare", type=int, default=104,
-                        help="bench cards (spread over groups and levels) the configurations "
-                             "are compared on; 0: all")
-    parser.add_argument("--photos", type=int, default=48,
-                        help="pictures of the photographed set (bench/photoset.py); 0: none")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="parts each set is dealt into; the configurations take turns on "
-                             "each part (pair by pair)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--cards", type=int, default=300, help="cards at the generator's default size (both sides, 3 levels)"
+    )
+    parser.add_argument("--large", type=int, default=8, help="cards drawn at 2000 px (pictures 2000–4000 px)")
+    parser.add_argument(
+        "--long",
+        type=int,
+        default=2000,
+        help=f"inputs of the {LONG_CONFIG} run: the cards, then repeats (0: none)",
+    )
+    parser.add_argument(
+        "--compare",
+        type=int,
+        default=104,
+        help="bench cards (spread over groups and levels) the configurations are compared on; 0: all",
+    )
+    parser.add_argument(
+        "--photos", type=int, default=48, help="pictures of the photographed set (bench/photoset.py); 0: none"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="parts each set is dealt into; the configurations take turns on each part (pair by pair)",
+    )
     parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--configs", default=",".join(DEFAULT_CONFIGS),
-                        help=f"comma-separated, from: {', '.join(CONFIGS)}")
-    parser.add_argument("--interval", type=float, default=0.25,
-                        help="seconds between two RSS samples of a child")
+    parser.add_argument(
+        "--configs", default=",".join(DEFAULT_CONFIGS), help=f"comma-separated, from: {', '.join(CONFIGS)}"
+    )
+    parser.add_argument(
+        "--interval", type=float, default=0.25, help="seconds between two RSS samples of a child"
+    )
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--prepare-only", type=Path, help=argparse.SUPPRESS)
@@ -1132,26 +1329,37 @@ def main(argv: list[str] | None = None) -> int:
         ds = prepare_data(args.cards, args.large, args.long, args.seed, args.data)
         photos = prepare_photos(args.photos, args.seed, args.data) if args.photos else None
         args.prepare_only.parent.mkdir(parents=True, exist_ok=True)
-        args.prepare_only.write_text(json.dumps({"cards": _manifest(ds), "photos": _manifest(photos)},
-                                                ensure_ascii=False), encoding="utf-8")
+        args.prepare_only.write_text(
+            json.dumps({"cards": _manifest(ds), "photos": _manifest(photos)}, ensure_ascii=False),
+            encoding="utf-8",
+        )
         return 0
     results_dir: Path = args.results
     names = [c.strip() for c in args.configs.split(",") if c.strip()]
     started = time.monotonic()
-    print(f"bench: preparing {args.cards}+{args.large} cards, {args.photos} photos, long run of "
-          f"{args.long} …", flush=True)
-    data, photos = prepare_data_in_child(args.cards, args.large,
-                                         args.long if LONG_CONFIG in names else 0, args.seed,
-                                         args.data, args.photos)
+    print(
+        f"bench: preparing {args.cards}+{args.large} cards, {args.photos} photos, long run of {args.long} …",
+        flush=True,
+    )
+    data, photos = prepare_data_in_child(
+        args.cards, args.large, args.long if LONG_CONFIG in names else 0, args.seed, args.data, args.photos
+    )
     out_root = results_dir / "out"
     compared = data.subset(args.compare)
     results: dict[str, Result] = {}
 
     def keep(r: Result) -> None:
         results[f"{r.set}/{r.config}"] = r
-        print(f"bench: {r.set}/{r.config}: " + (f"skipped ({r.skipped})" if r.skipped else
-              f"{r.images} inputs, peak {_mib(r.peak_rss)} MiB, {_num(r.images_per_cpu_s)} "
-              f"img/CPU-s, {_num(r.images_per_s)} img/s"), flush=True)
+        print(
+            f"bench: {r.set}/{r.config}: "
+            + (
+                f"skipped ({r.skipped})"
+                if r.skipped
+                else f"{r.images} inputs, peak {_mib(r.peak_rss)} MiB, {_num(r.images_per_cpu_s)} "
+                f"img/CPU-s, {_num(r.images_per_s)} img/s"
+            ),
+            flush=True,
+        )
 
     if LONG_CONFIG in names and data.long_of:
         print(f"bench: long/{LONG_CONFIG} ({len(data.long_of)} inputs) …", flush=True)
@@ -1166,36 +1374,52 @@ def main(argv: list[str] | None = None) -> int:
         r.set = "cards"
         keep(r)
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    command = "python -m bench.run" + (" " + " ".join(argv) if argv else
-                                       (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""))
+    command = "python -m bench.run" + (
+        " " + " ".join(argv) if argv else (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")
+    )
     meta = {
-        "date": date, "machine": machine(), "command": command.strip(),
-        "cards": args.cards, "large": args.large, "long": args.long, "seed": args.seed,
-        "photos": args.photos, "rounds": args.rounds,
+        "date": date,
+        "machine": machine(),
+        "command": command.strip(),
+        "cards": args.cards,
+        "large": args.large,
+        "long": args.long,
+        "seed": args.seed,
+        "photos": args.photos,
+        "rounds": args.rounds,
         "inputs": f"{len(data.labels)} cards ({args.cards} + {args.large} large, seed "
-                  f"{args.seed}); long run {len(data.long_of)} inputs; compared on "
-                  f"{len(compared.labels)} of the cards and {len(photos.labels) if photos else 0} "
-                  f"photographed pictures, in {args.rounds} rounds",
-        "python": sys.version.split()[0], "total_s": round(time.monotonic() - started, 1),
+        f"{args.seed}); long run {len(data.long_of)} inputs; compared on "
+        f"{len(compared.labels)} of the cards and {len(photos.labels) if photos else 0} "
+        f"photographed pictures, in {args.rounds} rounds",
+        "python": sys.version.split()[0],
+        "total_s": round(time.monotonic() - started, 1),
     }
     table = markdown(results, meta)
     results_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    payload = {"meta": meta, "results": {n: asdict(r) for n, r in results.items()},
-               "verdict": verdict_line(results),
-               "budget": [dict(zip(("rule", "measured", "verdict"), line, strict=True))
-                          for line in budget_lines(results, args.long)],
-               "accuracy_targets": [dict(zip(("rule", "measured", "verdict"), line, strict=True))
-                                    for line in accuracy_lines(results)]}
+    payload = {
+        "meta": meta,
+        "results": {n: asdict(r) for n, r in results.items()},
+        "verdict": verdict_line(results),
+        "budget": [
+            dict(zip(("rule", "measured", "verdict"), line, strict=True))
+            for line in budget_lines(results, args.long)
+        ],
+        "accuracy_targets": [
+            dict(zip(("rule", "measured", "verdict"), line, strict=True)) for line in accuracy_lines(results)
+        ],
+    }
     for name in (f"bench-{stamp}", "latest"):
         (results_dir / f"{name}.md").write_text(table, encoding="utf-8")
-        (results_dir / f"{name}.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False),
-                                                  encoding="utf-8")
+        (results_dir / f"{name}.json").write_text(
+            json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8"
+        )
     print()
     print(table)
     print(verdict_line(results))
-    print(f"bench: wrote {results_dir / f'bench-{stamp}.md'} and .json "
-          f"in {meta['total_s']:.0f} s", flush=True)
+    print(
+        f"bench: wrote {results_dir / f'bench-{stamp}.md'} and .json in {meta['total_s']:.0f} s", flush=True
+    )
     return 0
 
 

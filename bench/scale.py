@@ -195,15 +195,29 @@ def fake_workers(kube: Any, s3: Any, out: str, status_of: Callable[[], dict[str,
                     keys = read_manifest(template.format(index=shard), settings)
                     for key in keys:
                         sink.write_record(ResultRecord(source=key, status="ok", side="front"))
-                    sink.write_text(summary_name(shard), json.dumps(
-                        {"index": shard, "total": len(keys), "processed": len(keys),
-                         "succeeded": len(keys), "failed": 0, "errors": {}}))
+                    sink.write_text(
+                        summary_name(shard),
+                        json.dumps(
+                            {
+                                "index": shard,
+                                "total": len(keys),
+                                "processed": len(keys),
+                                "succeeded": len(keys),
+                                "failed": 0,
+                                "errors": {},
+                            }
+                        ),
+                    )
 
                 list(pool.map(work, range(start, stop)))
                 for ci in range(stop, min(completions, stop + 5)):  # a few running shards' progress
                     shard = resolve_shard_index({**env, "JOB_COMPLETION_INDEX": str(ci)})
-                    sink.write_text(progress_name(int(shard or 0)), json.dumps(
-                        {"index": shard, "phase": "Running", "total": 20, "processed": 7, "succeeded": 7}))
+                    sink.write_text(
+                        progress_name(int(shard or 0)),
+                        json.dumps(
+                            {"index": shard, "phase": "Running", "total": 20, "processed": 7, "succeeded": 7}
+                        ),
+                    )
                 done[name] = stop
                 completed = format_index_ranges(range(stop))
                 if stop == completions:
@@ -239,8 +253,7 @@ def merge_alone(s3: Any, out: str) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"the merge failed ({proc.returncode})")
-    return {"seconds": round(seconds, 1), "peak_rss_mib": round(peak, 1),
-            "summary": stdout.decode().strip()}
+    return {"seconds": round(seconds, 1), "peak_rss_mib": round(peak, 1), "summary": stdout.decode().strip()}
 
 
 def windowed_max(times: list[float], width: float = 10.0) -> float:
@@ -272,17 +285,27 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         s3.stop()
 
 
-def run_batch(args: argparse.Namespace, kube: Any, s3: Any, out: str, created: float,
-              secrets_res: Any) -> dict[str, Any]:
+def run_batch(
+    args: argparse.Namespace, kube: Any, s3: Any, out: str, created: float, secrets_res: Any
+) -> dict[str, Any]:
     kubeconfig = kube.kubeconfig(Path(args.data) / "kubeconfig")
-    kube.create(secrets_res, {"metadata": {"name": "s3", "namespace": NAMESPACE}, "data": {
-        "accessKey": base64.b64encode(s3.access_key.encode()).decode(),
-        "secretKey": base64.b64encode(s3.secret_key.encode()).decode()}})
+    kube.create(
+        secrets_res,
+        {
+            "metadata": {"name": "s3", "namespace": NAMESPACE},
+            "data": {
+                "accessKey": base64.b64encode(s3.access_key.encode()).decode(),
+                "secretKey": base64.b64encode(s3.secret_key.encode()).decode(),
+            },
+        },
+    )
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'operator'}"}
     with open(Path(args.data) / "operator.log", "w") as log:
         operator = subprocess.Popen(
             [sys.executable, "-m", "bench.scale", "--operator", str(kubeconfig), kube.url, s3.endpoint],
-            env=env, stdout=subprocess.DEVNULL, stderr=log,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
         )
     monitor = Monitor(kube, operator.pid)
     counter = WriteCounter(type(kube.api), monitor.sample)
@@ -290,11 +313,20 @@ def run_batch(args: argparse.Namespace, kube: Any, s3: Any, out: str, created: f
     try:
         time.sleep(3)  # kopf starts
         began = time.monotonic()
-        kube.create(BATCHES, {
-            "apiVersion": "ocrbatch.io/v1alpha1", "kind": "OcrBatch",
-            "metadata": {"name": "scale", "namespace": NAMESPACE},
-            "spec": {"source": {"bucket": "scale-in", "prefix": "in", "credentialsSecret": "s3"},
-                     "output": {"bucket": out}, "shardSize": args.shard_size, "parallelism": 200}})
+        kube.create(
+            BATCHES,
+            {
+                "apiVersion": "ocrbatch.io/v1alpha1",
+                "kind": "OcrBatch",
+                "metadata": {"name": "scale", "namespace": NAMESPACE},
+                "spec": {
+                    "source": {"bucket": "scale-in", "prefix": "in", "credentialsSecret": "s3"},
+                    "output": {"bucket": out},
+                    "shardSize": args.shard_size,
+                    "parallelism": 200,
+                },
+            },
+        )
 
         def status() -> dict[str, Any]:
             return kube.get(BATCHES, NAMESPACE, "scale").get("status") or {}
@@ -304,8 +336,11 @@ def run_batch(args: argparse.Namespace, kube: Any, s3: Any, out: str, created: f
                 raise RuntimeError("the operator exited; see operator.log")
             time.sleep(0.2)
         planned = time.monotonic()
-        print(f"  planned {status()['total']} inputs in {status()['shardCount']} shards "
-              f"in {planned - began:.1f} s", flush=True)
+        print(
+            f"  planned {status()['total']} inputs in {status()['shardCount']} shards "
+            f"in {planned - began:.1f} s",
+            flush=True,
+        )
         last_finish = fake_workers(kube, s3, out, status)
         ended = time.monotonic()
         final = status()
@@ -318,8 +353,12 @@ def run_batch(args: argparse.Namespace, kube: Any, s3: Any, out: str, created: f
     run_s = ended - planned
     merge = merge_alone(s3, out)
     return {
-        "inputs": args.inputs, "shard_size": args.shard_size, "shards": final.get("shardCount"),
-        "jobs": final.get("jobs"), "phase": final.get("phase"), "processed": final.get("processed"),
+        "inputs": args.inputs,
+        "shard_size": args.shard_size,
+        "shards": final.get("shardCount"),
+        "jobs": final.get("jobs"),
+        "phase": final.get("phase"),
+        "processed": final.get("processed"),
         "create_inputs_s": round(created, 1),
         "planning_s": round(planned - began, 1),
         "run_s": round(run_s, 1),
@@ -342,10 +381,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shard-size", type=int, default=20)
     parser.add_argument("--data", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "ocrbatch-scale"))
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "scale.json"))
-    parser.add_argument("--operator", nargs=3, metavar=("KUBECONFIG", "URL", "S3_ENDPOINT"),
-                        help=argparse.SUPPRESS)
-    parser.add_argument("--merge-only", metavar="BUCKET",
-                        help="only the merge of an earlier run's output bucket (in --data)")
+    parser.add_argument(
+        "--operator", nargs=3, metavar=("KUBECONFIG", "URL", "S3_ENDPOINT"), help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--merge-only", metavar="BUCKET", help="only the merge of an earlier run's output bucket (in --data)"
+    )
     args = parser.parse_args(argv)
     if args.operator:
         run_operator(*args.operator)

@@ -33,17 +33,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", "-o", help="a folder or s3://BUCKET/PREFIX (or OCR_OUTPUT)")
     run.add_argument("--engine", choices=[e.value for e in EngineName])
     run.add_argument("--threads", type=int)
-    run.add_argument("--second-opinion", action=argparse.BooleanOptionalAction, default=None,
-                     help="read doubtful names again with a second recogniser (onnx engine; "
-                          "on by default; or OCR_SECOND_OPINION)")
-    run.add_argument("--crops", action=argparse.BooleanOptionalAction, default=None,
-                     help="write the card and portrait crops beside each record (personal "
-                          "data; off by default; or OCR_CROPS)")
+    run.add_argument(
+        "--second-opinion",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read doubtful names again with a second recogniser (onnx engine; "
+        "on by default; or OCR_SECOND_OPINION)",
+    )
+    run.add_argument(
+        "--crops",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="write the card and portrait crops beside each record (personal "
+        "data; off by default; or OCR_CROPS)",
+    )
     run.add_argument("--shard", help="I/N: process shard I of N (stable hash of the key)")
     run.add_argument("--manifest", help="a file of keys, one per line; {index} = JOB_COMPLETION_INDEX")
     run.add_argument("--log-format", choices=[f.value for f in LogFormat])
-    run.add_argument("--no-merge", action="store_true",
-                     help="do not write results.jsonl/csv at the end (done anyway for sharded runs)")
+    run.add_argument(
+        "--no-merge",
+        action="store_true",
+        help="do not write results.jsonl/csv at the end (done anyway for sharded runs)",
+    )
 
     merge = sub.add_parser("merge", help="build results.jsonl and results.csv from DEST's records")
     merge.add_argument("output", help="a folder or s3://BUCKET/PREFIX")
@@ -52,8 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("dest", type=Path)
     samples.add_argument("--count", type=int, default=24)
     samples.add_argument("--seed", type=int, default=0)
-    samples.add_argument("--levels", default="clean,photo,hard",
-                         help="comma-separated: clean, photo, hard")
+    samples.add_argument("--levels", default="clean,photo,hard", help="comma-separated: clean, photo, hard")
     samples.add_argument("--bad-inputs", action="store_true", help="add broken files too")
     samples.add_argument("--styles", default=None,
                          help="comma-separated layout styles (default: all): "
@@ -84,9 +94,14 @@ def _config_from(args: argparse.Namespace) -> JobConfig:
     overrides: dict[str, Any] = {
         key: value
         for key, value in {
-            "source": args.source, "output": args.output, "engine": args.engine,
-            "threads": args.threads, "shard": args.shard, "manifest": args.manifest,
-            "log_format": args.log_format, "second_opinion": args.second_opinion,
+            "source": args.source,
+            "output": args.output,
+            "engine": args.engine,
+            "threads": args.threads,
+            "shard": args.shard,
+            "manifest": args.manifest,
+            "log_format": args.log_format,
+            "second_opinion": args.second_opinion,
             "crops": args.crops,
         }.items()
         if value is not None
@@ -120,23 +135,27 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
     setup_logging(config.log_format)
     inside = output_inside_source(config.source, config.output)
     if inside == "":
-        log.error("the output is the source folder itself: records would mix with the inputs; "
-                  "give another --output")
+        log.error(
+            "the output is the source folder itself: records would mix with the inputs; give another --output"
+        )
         return ExitCode.USAGE
 
     limit = cgroup_memory_limit()
     need = MEMORY_NEED_BYTES[config.engine]
     if config.check_memory and limit is not None and limit < need:
-        log.error("memory limit %s is below the %s engine's need of %s; raise the limit",
-                  mib(limit), config.engine.value, mib(need))
+        log.error(
+            "memory limit %s is below the %s engine's need of %s; raise the limit",
+            mib(limit),
+            config.engine.value,
+            mib(need),
+        )
         return ExitCode.USAGE
 
     with contextlib.ExitStack() as held:
         try:
             source = open_source(config.source, s3, skip=inside)
             sink = open_sink(config.output, s3)
-            sharded = manifest_url is not None or (config.shard is not None
-                                                   and config.shard.count > 1)
+            sharded = manifest_url is not None or (config.shard is not None and config.shard.count > 1)
             held.enter_context(sink.lock(shared=sharded))
             manifest = read_manifest(manifest_url, s3) if manifest_url else None
             items = pipeline.plan_items(source, config.shard, manifest, config.max_object_bytes)
@@ -146,8 +165,16 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
         return _run(args, config, index, limit, source, sink, manifest, items)
 
 
-def _run(args: argparse.Namespace, config: JobConfig, index: int | None, limit: int | None,
-         source: Any, sink: Any, manifest: list[str] | None, items: list[Any]) -> ExitCode:
+def _run(
+    args: argparse.Namespace,
+    config: JobConfig,
+    index: int | None,
+    limit: int | None,
+    source: Any,
+    sink: Any,
+    manifest: list[str] | None,
+    items: list[Any],
+) -> ExitCode:
     """Load the engine, process `items`, write the shard summary or merge (output locked)."""
     from ocr_job import pipeline
     from ocr_job.engines import EngineError, load_engine
@@ -165,8 +192,13 @@ def _run(args: argparse.Namespace, config: JobConfig, index: int | None, limit: 
     except EngineError as exc:
         log.error("%s", exc)
         return ExitCode.CANNOT_PROCEED
-    log.info("engine %s loaded (%d thread(s)); memory limit %s; %d inputs",
-             config.engine.value, config.threads, mib(limit), len(items))
+    log.info(
+        "engine %s loaded (%d thread(s)); memory limit %s; %d inputs",
+        config.engine.value,
+        config.threads,
+        mib(limit),
+        len(items),
+    )
 
     reporters: list[Any] = default_reporters()
     if config.status_target and index is not None:
@@ -181,25 +213,41 @@ def _run(args: argparse.Namespace, config: JobConfig, index: int | None, limit: 
     try:
         pipeline.run(items, source, sink, engine, config, progress, summary)
         if sharded and index is not None:
-            sink.write_text(f"{SHARDS_DIR}/shard-{index:04d}.json", json.dumps({
-                "index": index, "total": summary.total, "processed": summary.processed,
-                "succeeded": summary.succeeded, "failed": summary.failed,
-                "skipped": summary.skipped, "errors": summary.error_codes,
-                "peakRssBytes": peak_rss_bytes(), "memoryLimitBytes": limit,
-            }, indent=1))
+            sink.write_text(
+                f"{SHARDS_DIR}/shard-{index:04d}.json",
+                json.dumps(
+                    {
+                        "index": index,
+                        "total": summary.total,
+                        "processed": summary.processed,
+                        "succeeded": summary.succeeded,
+                        "failed": summary.failed,
+                        "skipped": summary.skipped,
+                        "errors": summary.error_codes,
+                        "peakRssBytes": peak_rss_bytes(),
+                        "memoryLimitBytes": limit,
+                    },
+                    indent=1,
+                ),
+            )
         elif not sharded and not args.no_merge:
             merge(sink)
     except StorageError as exc:
-        log.error("cannot go on with the source or output, stopping; finished items are kept: %s",
-                  exc)
+        log.error("cannot go on with the source or output, stopping; finished items are kept: %s", exc)
         progress.finish(summary, ok=False, message=str(exc))
         return ExitCode.CANNOT_PROCEED
     progress.finish(summary, ok=True)
     log.info(
         "done: %d inputs, %d ok, %d error, %d skipped (already done) in %.1f s; errors %s; "
         "peak RSS %s, memory limit %s",
-        summary.total, summary.succeeded, summary.failed, summary.skipped, summary.wall_s,
-        summary.error_codes or "none", mib(peak_rss_bytes()), mib(limit),
+        summary.total,
+        summary.succeeded,
+        summary.failed,
+        summary.skipped,
+        summary.wall_s,
+        summary.error_codes or "none",
+        mib(peak_rss_bytes()),
+        mib(limit),
     )
     return ExitCode.OK
 
@@ -224,8 +272,13 @@ def cmd_merge(args: argparse.Namespace) -> ExitCode:
     except StorageError as exc:
         log.error("cannot merge: %s", exc)
         return ExitCode.CANNOT_PROCEED
-    log.info("merged %d records (%d ok, %d error); %d other .json file(s) left out",
-             result.records, result.ok, result.errors, result.ignored)
+    log.info(
+        "merged %d records (%d ok, %d error); %d other .json file(s) left out",
+        result.records,
+        result.ok,
+        result.errors,
+        result.ignored,
+    )
     return ExitCode.OK
 
 
@@ -236,10 +289,10 @@ def cmd_samples(args: argparse.Namespace) -> ExitCode:
     from ocr_job.synth import STYLES
 
     levels = tuple(level.strip() for level in args.levels.split(",") if level.strip())
-    styles = tuple(s.strip() for s in args.styles.split(",") if s.strip()) if args.styles \
-        else STYLES
-    labels = generate_set(args.dest, args.count, seed=args.seed, levels=levels,
-                          bad_inputs=args.bad_inputs, styles=styles)
+    styles = tuple(s.strip() for s in args.styles.split(",") if s.strip()) if args.styles else STYLES
+    labels = generate_set(
+        args.dest, args.count, seed=args.seed, levels=levels, bad_inputs=args.bad_inputs, styles=styles
+    )
     log.info("wrote %d sample cards to %s (labels: %s)", args.count, args.dest, labels.name)
     return ExitCode.OK
 
@@ -271,9 +324,13 @@ def cmd_show(args: argparse.Namespace) -> ExitCode:
             if not args.unmasked:
                 fields = _masked_fields(fields)
             failed = [k for k, v in record.checks.items() if not v]
-            cells = (record.source, record.side or "", *(fields[f] or "" for f in FIELD_NAMES),
-                     "ok" if not failed else "✗ " + ",".join(failed),
-                     record.error.code.value if record.error else "")
+            cells = (
+                record.source,
+                record.side or "",
+                *(fields[f] or "" for f in FIELD_NAMES),
+                "ok" if not failed else "✗ " + ",".join(failed),
+                record.error.code.value if record.error else "",
+            )
             if not args.unmasked:
                 cells = (key_ref(record.source), *cells[1:])
             table.add_row(*(_cell(c) for c in cells))
@@ -282,8 +339,9 @@ def cmd_show(args: argparse.Namespace) -> ExitCode:
         return ExitCode.CANNOT_PROCEED
     console = Console(width=max(160, Console().width))
     console.print(table)
-    console.print(f"{total} records: {ok} ok, {total - ok} error" +
-                  (f" (first {shown} shown)" if shown < total else ""))
+    console.print(
+        f"{total} records: {ok} ok, {total - ok} error" + (f" (first {shown} shown)" if shown < total else "")
+    )
     return ExitCode.OK
 
 
@@ -299,9 +357,13 @@ def _masked_fields(fields: dict[str, Any]) -> dict[str, Any]:
     keeps its first character, an address its province and prefecture."""
     from ocr_job.privacy import mask_address, mask_date, mask_id, mask_name
 
-    return {**fields, "id_number": mask_id(fields["id_number"]),
-            "birth_date": mask_date(fields["birth_date"]), "name": mask_name(fields["name"]),
-            "address": mask_address(fields["address"])}
+    return {
+        **fields,
+        "id_number": mask_id(fields["id_number"]),
+        "birth_date": mask_date(fields["birth_date"]),
+        "name": mask_name(fields["name"]),
+        "address": mask_address(fields["address"]),
+    }
 
 
 def _cell(value: str) -> Any:
@@ -318,10 +380,12 @@ def _brief(exc: Exception) -> str:
     from ocr_job.privacy import scrub
 
     if isinstance(exc, ValidationError):
-        return scrub("; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {_without_input(err)}"
-            for err in exc.errors()
-        ))
+        return scrub(
+            "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {_without_input(err)}"
+                for err in exc.errors()
+            )
+        )
     return scrub(str(exc))
 
 

@@ -96,8 +96,9 @@ class S3Settings(BaseSettings):
         if parsed.scheme not in ("http", "https"):
             raise ValueError("OCR_S3_ENDPOINT: the scheme must be http:// or https://")
         if "@" in parsed.netloc:
-            raise ValueError("OCR_S3_ENDPOINT must not hold credentials; use OCR_S3_ACCESS_KEY "
-                             "and OCR_S3_SECRET_KEY")
+            raise ValueError(
+                "OCR_S3_ENDPOINT must not hold credentials; use OCR_S3_ACCESS_KEY and OCR_S3_SECRET_KEY"
+            )
         if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
             raise ValueError("OCR_S3_ENDPOINT must be host[:port], with no path or query")
         try:

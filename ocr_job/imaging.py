@@ -128,8 +128,9 @@ def decode(data: bytes, max_pixels: int, budget_bytes: int = DECODE_BUDGET_BYTES
     except ImageError:
         raise
     except MemoryError:
-        raise ImageError(ErrorCode.IMAGE_TOO_LARGE,
-                         "the image needs more memory than the worker has") from None
+        raise ImageError(
+            ErrorCode.IMAGE_TOO_LARGE, "the image needs more memory than the worker has"
+        ) from None
     except Exception as exc:
         raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"the image data is damaged: {exc}") from None
     return np.ascontiguousarray(_turned(bgr, orientation))
@@ -150,8 +151,9 @@ def _open(data: bytes) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageError(ErrorCode.UNREADABLE_IMAGE, "not an image file (unknown format)") from None
     except Image.DecompressionBombError:
-        raise ImageError(ErrorCode.IMAGE_TOO_LARGE,
-                         f"image is over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} MP") from None
+        raise ImageError(
+            ErrorCode.IMAGE_TOO_LARGE, f"image is over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} MP"
+        ) from None
     except Exception as exc:
         raise ImageError(ErrorCode.UNREADABLE_IMAGE, f"cannot read the image header: {exc}") from None
     if img.format not in SUPPORTED_FORMATS:
@@ -181,8 +183,11 @@ def _check_cost(img: Image.Image, data: bytes, max_pixels: int, budget_bytes: in
         )
     if cost > budget_bytes:
         multi_scan = img.format in ("JPEG", "MPO") and _jpeg_coefficient_bytes(img, data, (width, height))
-        kind = (f"{'progressive' if img.info.get('progressive') else 'multi-scan'} {img.mode} JPEG"
-                if multi_scan else f"{img.format} ({img.mode})")
+        kind = (
+            f"{'progressive' if img.info.get('progressive') else 'multi-scan'} {img.mode} JPEG"
+            if multi_scan
+            else f"{img.format} ({img.mode})"
+        )
         fits = "as a baseline JPEG" if multi_scan else "as a JPEG"
         raise ImageError(
             ErrorCode.IMAGE_TOO_LARGE,
@@ -230,7 +235,7 @@ def decode_cost(img: Image.Image, data: bytes, full_size: tuple[int, int]) -> in
 
 
 def _webp_kind(img: Image.Image, data: bytes) -> str | None:
-    """"VP8 " (lossy) or "VP8L" (lossless) for a still, opaque WebP, which OpenCV decodes
+    """ "VP8 " (lossy) or "VP8L" (lossless) for a still, opaque WebP, which OpenCV decodes
     (`_webp_bgr`); None for any other image (animated or with alpha: Pillow decodes it)."""
     if img.format != "WEBP" or img.mode != "RGB" or getattr(img, "n_frames", 1) != 1:
         return None
@@ -355,8 +360,24 @@ def _check_tiff_header(data: bytes) -> None:
 
 
 #: Bytes per value of each TIFF field type (BYTE … IFD8); unknown types count one.
-_TIFF_TYPE_BYTES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8,
-                    13: 4, 16: 8, 17: 8, 18: 8}
+_TIFF_TYPE_BYTES = {
+    1: 1,
+    2: 1,
+    3: 2,
+    4: 4,
+    5: 8,
+    6: 1,
+    7: 1,
+    8: 2,
+    9: 4,
+    10: 8,
+    11: 4,
+    12: 8,
+    13: 4,
+    16: 8,
+    17: 8,
+    18: 8,
+}
 
 
 def _tiff_first_page(data: bytes) -> tuple[int, int]:
@@ -544,8 +565,11 @@ def card_quads(image: np.ndarray, min_share: float = 0.12, loose: bool = False,
     """
     h, w = image.shape[:2]
     scale = min(1.0, 640 / max(h, w))
-    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                       interpolation=cv2.INTER_AREA) if scale < 1 else image
+    small = (
+        cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        if scale < 1
+        else image
+    )
     sh, sw = small.shape[:2]
     area = float(sh * sw)
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
@@ -558,8 +582,13 @@ def card_quads(image: np.ndarray, min_share: float = 0.12, loose: bool = False,
         mode = cv2.RETR_LIST if nested else cv2.RETR_EXTERNAL
         contours, _ = cv2.findContours(region, mode, cv2.CHAIN_APPROX_SIMPLE)
         for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:per_map]:
-            quad = _quad_of(contour, area, min_share, (0.9, 3.0) if cut else (1.25, 2.0),
-                            (0.02, 0.03, 0.05, 0.08, 0.12) if loose else (0.02, 0.03, 0.05))
+            quad = _quad_of(
+                contour,
+                area,
+                min_share,
+                (0.9, 3.0) if cut else (1.25, 2.0),
+                (0.02, 0.03, 0.05, 0.08, 0.12) if loose else (0.02, 0.03, 0.05),
+            )
             if quad is None or cv2.contourArea(quad) > 0.93 * area:
                 continue  # none, or the frame of the picture
             found = quad
@@ -634,8 +663,7 @@ def _refine_sides(quad: np.ndarray, points: np.ndarray, band: float) -> np.ndarr
             dist = rel @ np.array([-u[1], u[0]])
             near = points[(np.abs(dist) <= band) & (t > 0.12) & (t < 0.88)]
             if len(near) >= 0.3 * length:
-                vx, vy, x0, y0 = cv2.fitLine(near.astype(np.float32), cv2.DIST_HUBER,
-                                             0, 0.01, 0.01).ravel()
+                vx, vy, x0, y0 = cv2.fitLine(near.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
                 lines.append((np.array([x0, y0], np.float64), np.array([vx, vy], np.float64)))
             else:
                 lines.append((a, u))
@@ -671,9 +699,13 @@ def _along_border(a: np.ndarray, b: np.ndarray, width: int, height: int, band: f
     ))  # fmt: skip
 
 
-def _quad_of(contour: np.ndarray, image_area: float, min_share: float = 0.12,
-             aspects: tuple[float, float] = (1.25, 2.0),
-             steps: tuple[float, ...] = (0.02, 0.03, 0.05)) -> np.ndarray | None:
+def _quad_of(
+    contour: np.ndarray,
+    image_area: float,
+    min_share: float = 0.12,
+    aspects: tuple[float, float] = (1.25, 2.0),
+    steps: tuple[float, ...] = (0.02, 0.03, 0.05),
+) -> np.ndarray | None:
     """A four-cornered outline of `contour` (its hull simplified by each of `steps` of its
     perimeter in turn; larger steps cut off what sticks out of the card: a finger), or
     None."""
@@ -723,11 +755,11 @@ def _warp(image: np.ndarray, quad: np.ndarray, long_side: int) -> np.ndarray:
         quad = np.roll(quad, -1, axis=0)
     width = long_side
     height = round(long_side / CARD_ASPECT)
-    dst = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]],
-                   dtype=np.float32)
+    dst = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
-    return cv2.warpPerspective(image, matrix, (width, height), flags=cv2.INTER_AREA,
-                               borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpPerspective(
+        image, matrix, (width, height), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 # --------------------------------------------------------------------------- upright

@@ -75,11 +75,17 @@ def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
     if args.exc_type is SystemExit:
         return
     name = args.thread.name if args.thread is not None else "?"
-    log.critical("uncaught exception in thread %s", name,
-                 exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback))
+    log.critical(
+        "uncaught exception in thread %s",
+        name,
+        exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
+    )
 
 
 def _unraisablehook(args: Any) -> None:
     exc = args.exc_value or args.exc_type()
-    log.error("exception ignored in %s", type(args.object).__name__ if args.object is not None else "?",
-              exc_info=(args.exc_type, exc, args.exc_traceback))
+    log.error(
+        "exception ignored in %s",
+        type(args.object).__name__ if args.object is not None else "?",
+        exc_info=(args.exc_type, exc, args.exc_traceback),
+    )

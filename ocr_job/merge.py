@@ -49,8 +49,9 @@ def merge(sink: Sink) -> MergeSummary:
         # UTF-8 with BOM so spreadsheet programs show the Chinese text right.
         table.write("\ufeff")
         # Every cell quoted (OWASP), so a line break inside one never splits a row.
-        writer = csv.DictWriter(table, fieldnames=list(CSV_COLUMNS), lineterminator="\n",
-                                quoting=csv.QUOTE_ALL)
+        writer = csv.DictWriter(
+            table, fieldnames=list(CSV_COLUMNS), lineterminator="\n", quoting=csv.QUOTE_ALL
+        )
         writer.writeheader()
         for record in sink.iter_records():
             if _superseded(record, sink):

@@ -89,11 +89,13 @@ def _open(data: bytes):  # type: ignore[no-untyped-def]
         return pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
-            raise ImageError(ErrorCode.PDF_ENCRYPTED,
-                             "the PDF is encrypted with a password: it cannot be read") from None
+            raise ImageError(
+                ErrorCode.PDF_ENCRYPTED, "the PDF is encrypted with a password: it cannot be read"
+            ) from None
         if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_SECURITY:
-            raise ImageError(ErrorCode.PDF_ENCRYPTED,
-                             "the PDF uses an encryption PDFium cannot open") from None
+            raise ImageError(
+                ErrorCode.PDF_ENCRYPTED, "the PDF uses an encryption PDFium cannot open"
+            ) from None
         raise ImageError(ErrorCode.PDF_UNREADABLE, "the PDF is damaged: it cannot be opened") from None
 
 
@@ -112,8 +114,9 @@ def _check_count(count: int) -> None:
     if count < 1:
         raise ImageError(ErrorCode.PDF_UNREADABLE, "the PDF has no pages")
     if count > MAX_PDF_PAGES:
-        raise ImageError(ErrorCode.PDF_TOO_MANY_PAGES,
-                         f"the PDF has {count} pages; the limit is {MAX_PDF_PAGES}")
+        raise ImageError(
+            ErrorCode.PDF_TOO_MANY_PAGES, f"the PDF has {count} pages; the limit is {MAX_PDF_PAGES}"
+        )
 
 
 def render_page(data: bytes, page: int, budget_bytes: int, max_pixels: int) -> np.ndarray:
@@ -124,16 +127,22 @@ def render_page(data: bytes, page: int, budget_bytes: int, max_pixels: int) -> n
         count = len(pdf)
         _check_count(count)
         if page > count:
-            raise ImageError(ErrorCode.PDF_UNREADABLE,
-                             f"the PDF has {count} pages; page {page} is not one of them")
+            raise ImageError(
+                ErrorCode.PDF_UNREADABLE, f"the PDF has {count} pages; page {page} is not one of them"
+            )
         try:
             pg = pdf[page - 1]
         except Exception:
             raise ImageError(ErrorCode.PDF_UNREADABLE, f"page {page} of the PDF is damaged") from None
         try:
             scale = _render_scale(pg, budget_bytes, max_pixels)
-            bitmap = pg.render(scale=scale, fill_color=(255, 255, 255, 255), prefer_bgrx=False,
-                               may_draw_forms=False, draw_annots=True)
+            bitmap = pg.render(
+                scale=scale,
+                fill_color=(255, 255, 255, 255),
+                prefer_bgrx=False,
+                may_draw_forms=False,
+                draw_annots=True,
+            )
             bgr = _as_bgr(bitmap.to_numpy())
             bitmap.close()
         finally:
@@ -141,17 +150,21 @@ def render_page(data: bytes, page: int, budget_bytes: int, max_pixels: int) -> n
     except ImageError:
         raise
     except MemoryError:
-        raise ImageError(ErrorCode.IMAGE_TOO_LARGE,
-                         "the page needs more memory than the worker has") from None
+        raise ImageError(
+            ErrorCode.IMAGE_TOO_LARGE, "the page needs more memory than the worker has"
+        ) from None
     except Exception as exc:
-        raise ImageError(ErrorCode.PDF_UNREADABLE,
-                         f"the PDF page cannot be rendered ({type(exc).__name__})") from None
+        raise ImageError(
+            ErrorCode.PDF_UNREADABLE, f"the PDF page cannot be rendered ({type(exc).__name__})"
+        ) from None
     finally:
         pdf.close()
     if min(bgr.shape[:2]) < imaging.MIN_SIDE:
-        raise ImageError(ErrorCode.IMAGE_TOO_SMALL,
-                         f"page {page} is {bgr.shape[1]}×{bgr.shape[0]} px at {RENDER_DPI} dpi; "
-                         f"at least {imaging.MIN_SIDE} px on each side is needed")
+        raise ImageError(
+            ErrorCode.IMAGE_TOO_SMALL,
+            f"page {page} is {bgr.shape[1]}×{bgr.shape[0]} px at {RENDER_DPI} dpi; "
+            f"at least {imaging.MIN_SIDE} px on each side is needed",
+        )
     return bgr
 
 
@@ -175,7 +188,8 @@ def _render_scale(page, budget_bytes: int, max_pixels: int) -> float:  # type: i
             f"the page is {width_pt * mm:.0f}×{height_pt * mm:.0f} mm with images of "
             f"{images / imaging.MiB:.0f} MiB decoded: rendering it at {MIN_RENDER_DPI} dpi would "
             f"take more than the {budget_bytes / imaging.MiB:.0f} MiB of OCR_DECODE_BUDGET_MIB "
-            f"(or more than OCR_MAX_PIXELS)")
+            f"(or more than OCR_MAX_PIXELS)",
+        )
     return scale
 
 
@@ -212,13 +226,15 @@ def decode(key: str, data: bytes, max_pixels: int, budget_bytes: int) -> np.ndar
         return render_page(data, page[1], budget_bytes, max_pixels)
     if is_pdf_key(key):
         page_count(data)  # raises the reason it was not expanded
-        raise ImageError(ErrorCode.FETCH_FAILED,
-                         "the PDF could not be read when the run was planned; run again")
+        raise ImageError(
+            ErrorCode.FETCH_FAILED, "the PDF could not be read when the run was planned; run again"
+        )
     return imaging.decode(data, max_pixels, budget_bytes)
 
 
-def expand(items: Iterable[InputItem], source: Source,
-           max_bytes: int = DEFAULT_MAX_OBJECT_BYTES) -> Iterator[InputItem]:
+def expand(
+    items: Iterable[InputItem], source: Source, max_bytes: int = DEFAULT_MAX_OBJECT_BYTES
+) -> Iterator[InputItem]:
     """`items` with every PDF replaced by its pages (same size and ETag as the PDF). A PDF
     that cannot be read or opened, or has too many pages, stays as it is: processing it
     gives its error record. StorageError (the source is gone) propagates."""

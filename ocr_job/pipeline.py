@@ -40,8 +40,9 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- planning
 
 
-def plan_items(source: Source, shard: ShardSpec | None, manifest: list[str] | None,
-               max_object_bytes: int | None = None) -> list[InputItem]:
+def plan_items(
+    source: Source, shard: ShardSpec | None, manifest: list[str] | None, max_object_bytes: int | None = None
+) -> list[InputItem]:
     """The inputs of this run: a manifest's keys, or the listing filtered by shard, with
     each PDF expanded into its pages (`pdfpages.expand`; a PDF's pages stay in its shard).
     Their keys are masked in every log line from here on (`privacy.remember_keys`)."""
@@ -85,8 +86,12 @@ def fetch(item: InputItem, source: Source, sink: Sink, config: JobConfig) -> Fet
     if item.etag is not None and sink.done_etag(item.key) == item.etag:
         return Fetched(item, skipped=True)
     if item.etag is None and item.size is None:
-        return Fetched(item, record=ResultRecord.failure(
-            item.key, ErrorCode.FETCH_FAILED, "the input does not exist or cannot be read"))
+        return Fetched(
+            item,
+            record=ResultRecord.failure(
+                item.key, ErrorCode.FETCH_FAILED, "the input does not exist or cannot be read"
+            ),
+        )
     if item.size is not None and item.size > config.max_object_bytes:
         return _too_large(item, item.size, config)
     started = time.perf_counter()
@@ -100,8 +105,12 @@ def fetch(item: InputItem, source: Source, sink: Sink, config: JobConfig) -> Fet
         return Fetched(item, record=ResultRecord.failure(item.key, exc.code, exc.message))
     except Exception as exc:  # the item alone is unreadable (vanished, permissions)
         # No source_etag: a rerun tries again (the object may have become readable).
-        return Fetched(item, record=ResultRecord.failure(
-            item.key, ErrorCode.FETCH_FAILED, f"cannot read the input: {type(exc).__name__}"))
+        return Fetched(
+            item,
+            record=ResultRecord.failure(
+                item.key, ErrorCode.FETCH_FAILED, f"cannot read the input: {type(exc).__name__}"
+            ),
+        )
     if len(data) > config.max_object_bytes:  # the metadata understated the size
         return _too_large(item, None, config)
     return Fetched(item, data=data, fetch_ms=_ms(started))
@@ -110,9 +119,15 @@ def fetch(item: InputItem, source: Source, sink: Sink, config: JobConfig) -> Fet
 def _too_large(item: InputItem, size: int | None, config: JobConfig) -> Fetched:
     limit = config.max_object_bytes
     what = f"is {_mib(size)}" if size is not None else "is larger than the limit"
-    return Fetched(item, record=ResultRecord.failure(
-        item.key, ErrorCode.OBJECT_TOO_LARGE, f"the input {what}; the limit is {_mib(limit)}",
-        source_etag=item.etag))
+    return Fetched(
+        item,
+        record=ResultRecord.failure(
+            item.key,
+            ErrorCode.OBJECT_TOO_LARGE,
+            f"the input {what}; the limit is {_mib(limit)}",
+            source_etag=item.etag,
+        ),
+    )
 
 
 def _mib(size: int) -> str:
@@ -125,8 +140,9 @@ def _mib(size: int) -> str:
 MAX_HUNG_FETCHES = 4
 
 
-def prefetched(items: Iterable[InputItem], get: Callable[[InputItem], Fetched],
-               timeout_s: float | None = None) -> Iterator[Fetched]:
+def prefetched(
+    items: Iterable[InputItem], get: Callable[[InputItem], Fetched], timeout_s: float | None = None
+) -> Iterator[Fetched]:
     """Yield `get(item)` in order while the next item is fetched in the background.
 
     Exactly one fetch runs ahead of the consumer. Each runs in its own daemon thread and
@@ -158,8 +174,13 @@ def _in_thread(get: Callable[[InputItem], Fetched], item: InputItem) -> Future[F
     return future
 
 
-def _wait(item: InputItem, future: Future[Fetched], started: float, timeout_s: float | None,
-          hung: list[Future[Fetched]]) -> Fetched:
+def _wait(
+    item: InputItem,
+    future: Future[Fetched],
+    started: float,
+    timeout_s: float | None,
+    hung: list[Future[Fetched]],
+) -> Fetched:
     left = None if timeout_s is None else max(0.0, started + timeout_s - time.monotonic())
     try:
         return future.result(timeout=left)
@@ -169,8 +190,12 @@ def _wait(item: InputItem, future: Future[Fetched], started: float, timeout_s: f
     if len(hung) > MAX_HUNG_FETCHES:
         raise StorageError(f"the source stopped answering: {len(hung)} reads hung")
     log.warning("a fetch took longer than %.0f s; its input gets a timeout record", timeout_s)
-    return Fetched(item, record=ResultRecord.failure(
-        item.key, ErrorCode.TIMEOUT, f"fetching the input took longer than {timeout_s:.0f} s"))
+    return Fetched(
+        item,
+        record=ResultRecord.failure(
+            item.key, ErrorCode.TIMEOUT, f"fetching the input took longer than {timeout_s:.0f} s"
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- one item
@@ -186,25 +211,42 @@ def process(fetched: Fetched, engine: Engine, config: JobConfig) -> ResultRecord
             return _read_card(item, fetched.data, engine, config, timings, fetched.crops)
     except ImageError as exc:  # fetch_failed (a PDF unread at planning): a rerun tries again
         etag = None if exc.code is ErrorCode.FETCH_FAILED else item.etag
-        return ResultRecord.failure(item.key, exc.code, exc.message, source_etag=etag,
-                                    timings_ms=timings)
+        return ResultRecord.failure(item.key, exc.code, exc.message, source_etag=etag, timings_ms=timings)
     except TimeoutError:
-        return ResultRecord.failure(item.key, ErrorCode.TIMEOUT,
-                                    f"processing took longer than {config.item_timeout_s:.0f} s",
-                                    source_etag=item.etag, timings_ms=timings)
+        return ResultRecord.failure(
+            item.key,
+            ErrorCode.TIMEOUT,
+            f"processing took longer than {config.item_timeout_s:.0f} s",
+            source_etag=item.etag,
+            timings_ms=timings,
+        )
     except MemoryError:
-        return ResultRecord.failure(item.key, ErrorCode.IMAGE_TOO_LARGE,
-                                    "the image needs more memory than the worker has",
-                                    source_etag=item.etag, timings_ms=timings)
+        return ResultRecord.failure(
+            item.key,
+            ErrorCode.IMAGE_TOO_LARGE,
+            "the image needs more memory than the worker has",
+            source_etag=item.etag,
+            timings_ms=timings,
+        )
     except Exception as exc:
         log.exception("internal error on input %d bytes", len(fetched.data))
-        return ResultRecord.failure(item.key, ErrorCode.INTERNAL_ERROR,
-                                    f"internal error ({type(exc).__name__}); please report it",
-                                    source_etag=item.etag, timings_ms=timings)
+        return ResultRecord.failure(
+            item.key,
+            ErrorCode.INTERNAL_ERROR,
+            f"internal error ({type(exc).__name__}); please report it",
+            source_etag=item.etag,
+            timings_ms=timings,
+        )
 
 
-def _read_card(item: InputItem, data: bytes, engine: Engine, config: JobConfig,
-               timings: dict[str, float], crops_out: dict[str, bytes]) -> ResultRecord:
+def _read_card(
+    item: InputItem,
+    data: bytes,
+    engine: Engine,
+    config: JobConfig,
+    timings: dict[str, float],
+    crops_out: dict[str, bytes],
+) -> ResultRecord:
     with _timed(timings, "decode"):
         image = pdfpages.decode(item.key, data, config.max_pixels, config.decode_budget_mib * imaging.MiB)
     with _timed(timings, "preprocess"):
@@ -258,9 +300,13 @@ class _Read:
     located: bool
 
 
-def _best_read(views: Iterable[np.ndarray], engine: Engine, timings: dict[str, float],
-               located: np.ndarray | None,
-               readings: list[idcard.CardReading] | None = None) -> _Read | None:
+def _best_read(
+    views: Iterable[np.ndarray],
+    engine: Engine,
+    timings: dict[str, float],
+    located: np.ndarray | None,
+    readings: list[idcard.CardReading] | None = None,
+) -> _Read | None:
     """The best reading of the card `views` (`located`: the one that is a located card),
     read in turn until one is complete; each reading is appended to `readings`."""
     best: _Read | None = None
@@ -286,8 +332,9 @@ def _shown(apart: list[_Read], best: idcard.CardReading | None) -> _Read | None:
     return max(fronts, key=lambda r: _rank(r.reading)) if fronts else None
 
 
-def _card_views(located: imaging.CardImage, whole: np.ndarray,
-                readings: list[idcard.CardReading]) -> Iterator[np.ndarray]:
+def _card_views(
+    located: imaging.CardImage, whole: np.ndarray, readings: list[idcard.CardReading]
+) -> Iterator[np.ndarray]:
     """The card as located, then fallbacks, tried only while no complete reading is found:
     the whole image as it is (the outline found may have been a wrong one), then, when the
     whole image was read as no side of a card (`readings`: the caller appends each view's),
@@ -319,8 +366,9 @@ def _complete(reading: idcard.CardReading) -> bool:
     return all(values[f] is not None for f in wanted) and all(reading.checks.values())
 
 
-def _recognise_and_parse(card: np.ndarray, engine: Engine, timings: dict[str, float],
-                         turned: list[bool] | None = None) -> idcard.CardReading:
+def _recognise_and_parse(
+    card: np.ndarray, engine: Engine, timings: dict[str, float], turned: list[bool] | None = None
+) -> idcard.CardReading:
     """Recognise, parse; read again the places the layout says hold a value none was read
     for, and the doubtful name and address lines; parse again after each. Whether the card
     is upside down in `card` (`imaging.is_turned`) is appended to `turned`."""
@@ -374,9 +422,14 @@ def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[i
     return out
 
 
-def _read_again(card: np.ndarray, engine: Rereads, found: list[TextBox], upright: list[TextBox],
-                which: dict[int, Callable[[str], str]],
-                candidates: dict[int, tuple[str, ...]] | None = None) -> list[TextBox]:
+def _read_again(
+    card: np.ndarray,
+    engine: Rereads,
+    found: list[TextBox],
+    upright: list[TextBox],
+    which: dict[int, Callable[[str], str]],
+    candidates: dict[int, tuple[str, ...]] | None = None,
+) -> list[TextBox]:
     """`upright` with the lines at `which` read again by the engine's second opinion: the
     name, which the first recogniser misreads with confidence when it holds a rare
     character (see `engines.ctc`), doubtful address lines, and lines read as no known
@@ -399,8 +452,13 @@ def _read_again(card: np.ndarray, engine: Rereads, found: list[TextBox], upright
     return out
 
 
-def _look_again(card: np.ndarray, engine: ReadsLines, found: list[TextBox], upright: list[TextBox],
-                places: dict[str, Quad]) -> tuple[list[TextBox], list[TextBox], frozenset[str]]:
+def _look_again(
+    card: np.ndarray,
+    engine: ReadsLines,
+    found: list[TextBox],
+    upright: list[TextBox],
+    places: dict[str, Quad],
+) -> tuple[list[TextBox], list[TextBox], frozenset[str]]:
     """The places the parser named read again as one line each: what was read there added
     to both box lists (`found` in the card image's coordinates, `upright` in the parser's),
     and the names of the places read: with text, or seen to hold none (what reads below
@@ -507,8 +565,15 @@ class RunSummary:
             self.error_codes[code] = self.error_codes.get(code, 0) + 1
 
 
-def run(items: list[InputItem], source: Source, sink: Sink, engine: Engine,
-        config: JobConfig, reporter: Reporter, summary: RunSummary | None = None) -> RunSummary:
+def run(
+    items: list[InputItem],
+    source: Source,
+    sink: Sink,
+    engine: Engine,
+    config: JobConfig,
+    reporter: Reporter,
+    summary: RunSummary | None = None,
+) -> RunSummary:
     """Process `items` in order, writing one record each, counting into `summary`.
 
     StorageError aborts the run; a caller that passed `summary` still has the counts so far.
@@ -536,8 +601,9 @@ def run(items: list[InputItem], source: Source, sink: Sink, engine: Engine,
     return summary
 
 
-def store(sink: Sink, record: ResultRecord, key: str,
-          card_crops: dict[str, bytes] | None = None) -> ResultRecord:
+def store(
+    sink: Sink, record: ResultRecord, key: str, card_crops: dict[str, bytes] | None = None
+) -> ResultRecord:
     """Write `record` for input `key`, after its crops (`--crops`); returns what was stored.
     When the output refuses this one record or crop (transient failures were retried
     already), a `write_failed` error record is stored under the key's mapped name instead.
@@ -550,12 +616,13 @@ def store(sink: Sink, record: ResultRecord, key: str,
         return record
     except RecordWriteError as exc:
         reason = str(exc)
-    log.warning("a record was refused by the output (%s); an error record stands in for it",
-                reason)
+    log.warning("a record was refused by the output (%s); an error record stands in for it", reason)
     failure = ResultRecord.failure(
-        key, ErrorCode.WRITE_FAILED,
+        key,
+        ErrorCode.WRITE_FAILED,
         f"the result could not be stored under the input's name ({reason}); run again to retry",
-        timings_ms=record.timings_ms)
+        timings_ms=record.timings_ms,
+    )
     try:
         sink.write_record(failure, key, mapped=True)
     except RecordWriteError as exc:

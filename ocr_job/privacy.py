@@ -48,7 +48,7 @@ def _mask_digits(run: str) -> str:
     the run, its birth date falls in the masked part."""
     positions = [i for i, ch in enumerate(run) if ch.isdigit() or ch in _X]
     keep_tail = 4 if len(positions) >= 18 else 3
-    hidden = set(positions[6:len(positions) - keep_tail])
+    hidden = set(positions[6 : len(positions) - keep_tail])
     return "".join("*" if i in hidden else ch for i, ch in enumerate(run))
 
 
@@ -78,7 +78,8 @@ def mask_name(name: str | None) -> str:
 
 #: Province (省, 自治区, 特别行政区), then prefecture (市, 州, 地区, 盟), each at most 10+3 chars.
 _ADDRESS_HEAD = re.compile(
-    r"^(?:.{1,10}?(?:省|自治区|特别行政区))?(?:.{1,10}?(?:市|自治州|州(?!市)|地区|盟))?")
+    r"^(?:.{1,10}?(?:省|自治区|特别行政区))?(?:.{1,10}?(?:市|自治州|州(?!市)|地区|盟))?"
+)
 
 
 def mask_address(address: str | None) -> str:
@@ -112,10 +113,12 @@ def scrub_letters(text: str) -> str:
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,30}://)[^\s'\"<>]{0,256}@")
 #: `user:secret@host`, with a scheme or without (an endpoint written as host:port).
 _BARE_USERINFO = re.compile(
-    r"(?i)(?<![\w.%+-])((?:[a-z][a-z0-9+.-]{0,30}://)?)[\w.%+-]{1,128}:[^\s'\"<>]{1,256}@(?=[\w\[])")
+    r"(?i)(?<![\w.%+-])((?:[a-z][a-z0-9+.-]{0,30}://)?)[\w.%+-]{1,128}:[^\s'\"<>]{1,256}@(?=[\w\[])"
+)
 _SECRET_PARAM = re.compile(
     r"(?i)(?<![\w-])([\w-]{0,64}(?:secret|passw(?:or)?d|token|signature|credential|access[_-]?key"
-    r"|api[_-]?key)[\w-]{0,64})=(\"[^\"]{0,1024}\"|'[^']{0,1024}'|[^\s,;&'\"]{1,1024})")
+    r"|api[_-]?key)[\w-]{0,64})=(\"[^\"]{0,1024}\"|'[^']{0,1024}'|[^\s,;&'\"]{1,1024})"
+)
 _AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s{0,8}[:=]\s{0,8}['\"]?)[^'\"\n]+")
 #: pydantic's echo of a refused value, up to its `input_type` or the end of the line.
 _PYDANTIC_INPUT = re.compile(r"input_value=.*?(?:(?=, input_type=)|$)", re.MULTILINE)
@@ -179,7 +182,7 @@ class _Keys:
         if not self._longest_first:
             self._longest_first = sorted(self._lengths, reverse=True)
         for n in self._longest_first:
-            form = text[i:i + n]
+            form = text[i : i + n]
             if form in self.keys:
                 return form, n
             key = self.variants.get(hash(form))

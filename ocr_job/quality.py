@@ -184,13 +184,15 @@ def _cut_outline(poly: np.ndarray, edges: imaging._Edges, size: tuple[int, int],
     for i in range(len(poly)):
         a, b = poly[i], poly[(i + 1) % len(poly)]
         length = float(np.hypot(*(b - a)))
-        if _on_border((a + b) / 2, w, h, near) and _on_border(a, w, h, 2 * near) \
-                and _on_border(b, w, h, 2 * near):
+        if (
+            _on_border((a + b) / 2, w, h, near)
+            and _on_border(a, w, h, 2 * near)
+            and _on_border(b, w, h, 2 * near)
+        ):
             border += length
             continue
         inner += length
-        if length >= 0.15 * min(w, h) and \
-                edges.support(a.astype(np.float32), b.astype(np.float32)) >= 0.7:
+        if length >= 0.15 * min(w, h) and edges.support(a.astype(np.float32), b.astype(np.float32)) >= 0.7:
             backed += 1
     return border >= 0.2 * min(w, h) and backed >= 2
 
@@ -203,8 +205,9 @@ def _on_border(point: np.ndarray, w: int, h: int, near: float) -> bool:
 # --------------------------------------------------------------------------- the card
 
 
-def inspect(card: np.ndarray, side: str | None, turned: bool, located: bool,
-            scene: Survey | None = None) -> Inspection:
+def inspect(
+    card: np.ndarray, side: str | None, turned: bool, located: bool, scene: Survey | None = None
+) -> Inspection:
     """The card's quality and warnings. `card`: BGR as read (straightened and ID-1 when
     `located`, or a picture cut to the card); `turned`: the card is upside down in it.
     A card read without its outline is measured on the survey's loosely found one, if any
@@ -287,7 +290,7 @@ def edge_width(grey: np.ndarray) -> float:
         values = slope[chosen]
         if values.size < 30:
             continue
-        top = np.argsort(values)[-max(30, values.size // 20):]
+        top = np.argsort(values)[-max(30, values.size // 20) :]
         widths.append(float(np.median(contrast[chosen][top] / np.maximum(values[top], 1e-3))))
     return max(widths) if widths else 8.0  # no edge worth the name: as blurred as it gets
 

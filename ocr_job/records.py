@@ -98,7 +98,7 @@ class RecordWarning(BaseModel):
 #: codes like the parser's (`ocr_job.idcard.reading.WARNING_CODES`); README's table lists them.
 IMAGE_WARNING_CODES: dict[str, str] = {
     "image_blurry": "the card's sharpness is below 0.35 (its sharpest edges spread over more "
-                    "than about 5.7 px of a card 1,000 px wide): fields may be misread",
+    "than about 5.7 px of a card 1,000 px wide): fields may be misread",
     "glare": "a saturated highlight covers part of the card's text area",
     "card_incomplete": "part of the card's border lies outside the picture",
     "occlusion": "something covers part of the card's text area (a finger, a sticker)",
@@ -190,9 +190,7 @@ class ResultRecord(BaseModel):
         fields = self.fields.model_dump()
         for name in FIELD_NAMES:
             row[name] = fields[name] or ""
-        row["min_confidence"] = (
-            f"{min(self.confidence.values()):.3f}" if self.confidence else ""
-        )
+        row["min_confidence"] = f"{min(self.confidence.values()):.3f}" if self.confidence else ""
         row["failed_checks"] = ";".join(k for k, ok in sorted(self.checks.items()) if not ok)
         row["warnings"] = ";".join(w.code for w in self.warnings)
         row["error_code"] = self.error.code.value if self.error else ""

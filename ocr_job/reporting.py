@@ -55,8 +55,11 @@ class TerminalProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
         self._progress = Progress(
-            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), transient=True,
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            transient=True,
         )
         self._task = self._progress.add_task("OCR", total=None)
 
@@ -65,8 +68,11 @@ class TerminalProgress:
         self._progress.start()
 
     def advance(self, summary: RunSummary, record: ResultRecord | None) -> None:
-        self._progress.update(self._task, completed=summary.processed,
-                              description=f"OCR ok={summary.succeeded} err={summary.failed}")
+        self._progress.update(
+            self._task,
+            completed=summary.processed,
+            description=f"OCR ok={summary.succeeded} err={summary.failed}",
+        )
 
     def finish(self, summary: RunSummary, *, ok: bool, message: str | None = None) -> None:
         self._progress.stop()
@@ -88,9 +94,15 @@ class LogProgress:
         if now - self._last >= self._interval:
             self._last = now
             # the loop hands each input's memory back before it reports: this RSS is at rest
-            log.info("progress: %d/%d (ok %d, error %d, skipped %d); resting RSS %s",
-                     summary.processed, summary.total, summary.succeeded, summary.failed,
-                     summary.skipped, mib(current_rss_bytes()))
+            log.info(
+                "progress: %d/%d (ok %d, error %d, skipped %d); resting RSS %s",
+                summary.processed,
+                summary.total,
+                summary.succeeded,
+                summary.failed,
+                summary.skipped,
+                mib(current_rss_bytes()),
+            )
 
     def finish(self, summary: RunSummary, *, ok: bool, message: str | None = None) -> None:
         pass

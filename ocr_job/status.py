@@ -90,8 +90,7 @@ class StatusReporter:
                 self.sink.write_text(progress_name(self.index), json.dumps(report.to_patch()))
             except Exception as exc:  # never fail the worker over a progress report
                 self.failures += 1
-                log.warning("could not write the progress of shard %d: %s",
-                            self.index, type(exc).__name__)
+                log.warning("could not write the progress of shard %d: %s", self.index, type(exc).__name__)
                 return False
             self._last = now
             return True

@@ -55,8 +55,11 @@ def _holds_two(outer: np.ndarray, outlines: list[np.ndarray]) -> bool:
     holding the cards is card-shaped too): it is then no card."""
     size = cv2.contourArea(outer)
     inside = [q for q in outlines if cv2.contourArea(q) < 0.6 * size and _overlap(q, outer) > 0.9]
-    return any(_overlap(a, b) <= SAME_CARD_OVERLAP and _alike(a, b)
-               for i, a in enumerate(inside) for b in inside[i + 1:])
+    return any(
+        _overlap(a, b) <= SAME_CARD_OVERLAP and _alike(a, b)
+        for i, a in enumerate(inside)
+        for b in inside[i + 1 :]
+    )
 
 
 def _alike(a: np.ndarray, b: np.ndarray) -> bool:

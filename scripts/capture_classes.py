@@ -57,8 +57,17 @@ def _mm(value: float) -> int:
     return round(value * WIDTH / 85.6)
 
 
-def _move(card: np.ndarray, blank: np.ndarray, x0: float, y0: float, x1: float, y1: float,
-          dx: float, ink_share: float = 1.0, dy: float = 0.0) -> np.ndarray:
+def _move(
+    card: np.ndarray,
+    blank: np.ndarray,
+    x0: float,
+    y0: float,
+    x1: float,
+    y1: float,
+    dx: float,
+    ink_share: float = 1.0,
+    dy: float = 0.0,
+) -> np.ndarray:
     """What is printed inside (x0, y0, x1, y1) mm moved by (`dx`, `dy`) mm over the card's
     bare background `blank`, its ink faded to `ink_share` (a faint print)."""
     out = card.copy()
@@ -70,7 +79,7 @@ def _move(card: np.ndarray, blank: np.ndarray, x0: float, y0: float, x1: float, 
     if ink_share < 1.0:
         faded = blank[b:d, a:c] + ink_share * (patch.astype(np.float32) - blank[b:d, a:c])
         patch = np.clip(faded, 0, 255).astype(np.uint8)
-    target = out[b + sy:d + sy, a + sx:c + sx]
+    target = out[b + sy : d + sy, a + sx : c + sx]
     rows, cols = target.shape[:2]
     np.copyto(target, patch[:rows, :cols], where=ink[:rows, :cols])
     return out
@@ -82,24 +91,64 @@ CASES: tuple[Case, ...] = (
     Case("address_dashes_3_2_501", 1, "c14:3", change={"street": "朝阳街道3-2-501"}),
     Case("address_estate_fucheng", 1, "c14:4", change={"street": "人民路722号复城国际"}),
     Case("address_estate_runfu", 1, "c14:5", change={"street": "华润城润府"}),
-    Case("ethnicity_traditional_han", 2, "c14:6", change={"ethnicity": "漢"},
-         note="汉 drawn as 漢, as some fonts are read"),
-    Case("ethnicity_traditional_uyghur", 2, "c14:7", change={"ethnicity": "維吾爾"},
-         note="维吾尔 drawn as 維吾爾, as some fonts are read"),
-    Case("birth_split_overlapping_3", 3, "c14:12", moves=((23.0, 19.0, 45.0, 24.2, -0.5, 1.0, 1.6),),
-         note="the birth line from 年 on printed 1.6 mm lower, 0.5 mm closer"),
-    Case("sex_no_box", 4, "c14:10", moves=((15.0, 12.6, 21.0, 17.9, 4.0, 0.15),),
-         note="the sex printed 4 mm further right, faint"),
-    Case("sex_no_box_2", 4, "c14:11", moves=((15.0, 12.6, 21.0, 17.9, 4.0, 0.15),),
-         note="the sex printed 4 mm further right, faint"),
-    Case("address_last_line_faint", 5, "c14:20", change={"last_lines": ("15栋2单元", "2401室")},
-         moves=((14.5, 35.0, 52.0, 40.0, 0.0, 0.12),),
-         note="the address's third line printed faint: no box; the second ends in 单元"),
-    Case("address_last_line_faint_2", 5, "c14:21", change={"last_lines": ("8号楼3单元", "502室")},
-         moves=((14.5, 35.0, 52.0, 40.0, 0.0, 0.12),),
-         note="the address's third line printed faint: no box; the second ends in 单元"),
-    Case("ethnicity_no_box", 4, "c14:10", moves=((35.5, 12.6, 47.0, 17.9, 6.0, 0.2),),
-         note="the ethnicity printed 6 mm further right, faint"),
+    Case(
+        "ethnicity_traditional_han",
+        2,
+        "c14:6",
+        change={"ethnicity": "漢"},
+        note="汉 drawn as 漢, as some fonts are read",
+    ),
+    Case(
+        "ethnicity_traditional_uyghur",
+        2,
+        "c14:7",
+        change={"ethnicity": "維吾爾"},
+        note="维吾尔 drawn as 維吾爾, as some fonts are read",
+    ),
+    Case(
+        "birth_split_overlapping_3",
+        3,
+        "c14:12",
+        moves=((23.0, 19.0, 45.0, 24.2, -0.5, 1.0, 1.6),),
+        note="the birth line from 年 on printed 1.6 mm lower, 0.5 mm closer",
+    ),
+    Case(
+        "sex_no_box",
+        4,
+        "c14:10",
+        moves=((15.0, 12.6, 21.0, 17.9, 4.0, 0.15),),
+        note="the sex printed 4 mm further right, faint",
+    ),
+    Case(
+        "sex_no_box_2",
+        4,
+        "c14:11",
+        moves=((15.0, 12.6, 21.0, 17.9, 4.0, 0.15),),
+        note="the sex printed 4 mm further right, faint",
+    ),
+    Case(
+        "address_last_line_faint",
+        5,
+        "c14:20",
+        change={"last_lines": ("15栋2单元", "2401室")},
+        moves=((14.5, 35.0, 52.0, 40.0, 0.0, 0.12),),
+        note="the address's third line printed faint: no box; the second ends in 单元",
+    ),
+    Case(
+        "address_last_line_faint_2",
+        5,
+        "c14:21",
+        change={"last_lines": ("8号楼3单元", "502室")},
+        moves=((14.5, 35.0, 52.0, 40.0, 0.0, 0.12),),
+        note="the address's third line printed faint: no box; the second ends in 单元",
+    ),
+    Case(
+        "ethnicity_no_box",
+        4,
+        "c14:10",
+        moves=((35.5, 12.6, 47.0, 17.9, 6.0, 0.2),),
+        note="the ethnicity printed 6 mm further right, faint",
+    ),
 )
 
 
@@ -118,7 +167,7 @@ def person(case: Case) -> tuple[Any, dict[str, Any]]:
     wrapped = change.pop("last_lines", None)
     if wrapped is not None:  # the second line ends with wrapped[0], the third is wrapped[1]
         room = 2 * CLASSIC.address_chars - len(who.region.prefix) - len(wrapped[0])
-        filler = ("人民路幸福小区" * 4)[:max(room, 0)]
+        filler = ("人民路幸福小区" * 4)[: max(room, 0)]
         change["address"] = who.region.prefix + filler + "".join(wrapped)
     drawn = dataclasses.replace(who, **change)
     fields = drawn.side_fields(case.side).model_dump()
@@ -160,8 +209,7 @@ def drawn_card(drawn: Any, case: Case, style: Any) -> np.ndarray:
     from ocr_job.synth import artwork, render
 
     rgb = render.render_card(drawn, case.side, WIDTH, style=style)
-    blank = artwork.background(style.layout.background, case.side, style.pattern, WIDTH,
-                               style.tint)
+    blank = artwork.background(style.layout.background, case.side, style.pattern, WIDTH, style.tint)
     for move in case.moves:
         rgb = _move(rgb, blank, *move)
     return rgb
@@ -184,15 +232,20 @@ def capture(case: Case, engine: Recording) -> dict[str, Any]:
     if engine.lines or first.look_again:
         angle = pipeline._card_angle(boxes)
         for (name, quad), line in zip(first.look_again.items(), engine.lines, strict=True):
-            if line is None or (line[0] and pipeline.BLANK_BELOW <= line[1]
-                                < pipeline.LOOK_AGAIN_MIN_SCORE):
+            if line is None or (line[0] and pipeline.BLANK_BELOW <= line[1] < pipeline.LOOK_AGAIN_MIN_SCORE):
                 continue  # not read: the parser keeps its own judgement
             blank = not line[0] or line[1] < pipeline.BLANK_BELOW
-            looked[name] = None if blank else TextBox(
-                line[0], line[1], pipeline._text_extent(quad, line[0]), angle).to_json()
+            looked[name] = (
+                None
+                if blank
+                else TextBox(line[0], line[1], pipeline._text_extent(quad, line[0]), angle).to_json()
+            )
     index = {id(box): i for i, box in enumerate(engine.found)}
-    again = {str(index[id(box)]): list(answer) for box, answer in engine.again
-             if answer is not None and id(box) in index}
+    again = {
+        str(index[id(box)]): list(answer)
+        for box, answer in engine.again
+        if answer is not None and id(box) in index
+    }
     checks = expected_checks(fields) if case.side == "front" else {"validity_period": True}
     warnings = [] if checks.get("address_matches_region", True) else ["address_region_mismatch"]
     for name in case.empty:
@@ -201,14 +254,17 @@ def capture(case: Case, engine: Recording) -> dict[str, Any]:
     warnings = sorted(warnings + list(case.warnings))
     right = {k: v for k, v in first.fields.model_dump().items() if v is not None} == fields
     final_right = {k: v for k, v in final.fields.model_dump().items() if v is not None} == fields
-    print(f"{case.name}: boxes alone {'right' if right else 'MISSED'}, "
-          f"with the engine's help {'right' if final_right else 'MISSED'}; "
-          f"looked {sorted(looked)}, second opinions {len(again)}", file=sys.stderr)
+    print(
+        f"{case.name}: boxes alone {'right' if right else 'MISSED'}, "
+        f"with the engine's help {'right' if final_right else 'MISSED'}; "
+        f"looked {sorted(looked)}, second opinions {len(again)}",
+        file=sys.stderr,
+    )
     return {
         "description": f"class {case.miss_class} of issue 14: {case.name} "
-                       f"({case.note or 'drawn by render_card'}"
-                       f"{', parts moved ' + repr(case.moves) if case.moves else ''}), seen by the "
-                       "onnx engine as the pipeline reads a located card",
+        f"({case.note or 'drawn by render_card'}"
+        f"{', parts moved ' + repr(case.moves) if case.moves else ''}), seen by the "
+        "onnx engine as the pipeline reads a located card",
         "source": "engine",
         "width": w,
         "height": h,

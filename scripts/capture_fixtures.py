@@ -74,14 +74,14 @@ def main(count: int = 16, seed: int = 11, level: str = "clean", skew: float = 0.
             angle = rng.uniform(-skew, skew) if skew else 0.0
             if angle:
                 turn = cv2.getRotationMatrix2D((card.shape[1] / 2, card.shape[0] / 2), angle, 1)
-                card = cv2.warpAffine(card, turn, (card.shape[1], card.shape[0]),
-                                      borderMode=cv2.BORDER_REPLICATE)
+                card = cv2.warpAffine(
+                    card, turn, (card.shape[1], card.shape[0]), borderMode=cv2.BORDER_REPLICATE
+                )
             boxes = engine.recognise(card).boxes
             fields = {k: v for k, v in label["fields"].items() if v is not None}
             checks = expected_checks(fields)
             case = {
-                "description": f"engine boxes of synthetic {source} (seed {seed}), "
-                f"turned {angle:+.1f}°",
+                "description": f"engine boxes of synthetic {source} (seed {seed}), turned {angle:+.1f}°",
                 "source": "engine",
                 "width": card.shape[1],
                 "height": card.shape[0],
@@ -91,10 +91,11 @@ def main(count: int = 16, seed: int = 11, level: str = "clean", skew: float = 0.
                     "fields": fields,
                     "checks": checks,
                     "warnings": [
-                        f"{c}" for c, ok in [("address_region_mismatch",
-                                              checks.get("address_matches_region", True)),
-                                             ("ethnicity_unknown",
-                                              checks.get("ethnicity_known", True))]
+                        f"{c}"
+                        for c, ok in [
+                            ("address_region_mismatch", checks.get("address_matches_region", True)),
+                            ("ethnicity_unknown", checks.get("ethnicity_known", True)),
+                        ]
                         if not ok
                     ],
                 },
@@ -124,8 +125,7 @@ def view_boxes(path: Path, view: int) -> dict[str, Any]:
             result = self.engine.recognise(image)
             height, width = image.shape[:2]
             boxes = imaging.upright_boxes(result.boxes, width, height)
-            self.views.append({"width": width, "height": height,
-                               "boxes": [b.to_json() for b in boxes]})
+            self.views.append({"width": width, "height": height, "boxes": [b.to_json() for b in boxes]})
             return result
 
     engine = Recording()

@@ -103,17 +103,17 @@ def flip_bits(positions: list[tuple[float, int]]) -> Mutation:
 def overwrite(fraction: float, chunk: bytes) -> Mutation:
     def apply(data: bytes) -> bytes:
         i = _at(data, fraction)
-        return data[:i] + chunk + data[i + len(chunk):]
+        return data[:i] + chunk + data[i + len(chunk) :]
 
     return apply
 
 
 def insert(fraction: float, chunk: bytes) -> Mutation:
-    return lambda data: data[: _at(data, fraction)] + chunk + data[_at(data, fraction):]
+    return lambda data: data[: _at(data, fraction)] + chunk + data[_at(data, fraction) :]
 
 
 def delete(fraction: float, length: int) -> Mutation:
-    return lambda data: data[: _at(data, fraction)] + data[_at(data, fraction) + length:]
+    return lambda data: data[: _at(data, fraction)] + data[_at(data, fraction) + length :]
 
 
 def set_dimensions(width: int, height: int, fix_crc: bool) -> Mutation:
@@ -129,7 +129,7 @@ def set_dimensions(width: int, height: int, fix_crc: bool) -> Mutation:
             for marker in (b"\xff\xc0", b"\xff\xc2", b"\xff\xc1"):
                 i = out.find(marker)
                 if i >= 0 and len(out) >= i + 9:
-                    out[i + 5:i + 9] = struct.pack(">HH", height & 0xFFFF, width & 0xFFFF)
+                    out[i + 5 : i + 9] = struct.pack(">HH", height & 0xFFFF, width & 0xFFFF)
                     break
         elif out.startswith(b"GIF") and len(out) >= 10:
             out[6:10] = struct.pack("<HH", width & 0xFFFF, height & 0xFFFF)

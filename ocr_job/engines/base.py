@@ -101,8 +101,9 @@ class Engine(Protocol):
 class Rereads(Protocol):
     """An engine that can read one of its lines again, with a second opinion."""
 
-    def reread(self, image: np.ndarray, box: TextBox, same: Callable[[str], str] = str,
-               also: Sequence[str] = ()) -> tuple[str, float] | None:
+    def reread(
+        self, image: np.ndarray, box: TextBox, same: Callable[[str], str] = str, also: Sequence[str] = ()
+    ) -> tuple[str, float] | None:
         """`box` (as `recognise(image)` returned it) read again: text and score (how sure
         the engine is of the text's meaning, `same` mapping a text to it), or None. `also`:
         readings to weigh besides the engine's own (known values the box may hold)."""
@@ -114,8 +115,9 @@ class ReadsLines(Protocol):
     """An engine that can read a given place of an image as one text line, without
     detecting it first (the detector may miss a one-character value or a faint line)."""
 
-    def read_line(self, image: np.ndarray,
-                  quad: tuple[Point, Point, Point, Point]) -> tuple[str, float] | None:
+    def read_line(
+        self, image: np.ndarray, quad: tuple[Point, Point, Point, Point]
+    ) -> tuple[str, float] | None:
         """The text inside `quad` (top-left, top-right, bottom-right, bottom-left in reading
         order, in `image`'s pixel coordinates) and its score: ("", 0.0) when the place
         holds no text; None when it cannot be read (a degenerate place)."""
@@ -130,8 +132,7 @@ def points_of(quad: object) -> tuple[Point, Point, Point, Point]:
     return (pts[0], pts[1], pts[2], pts[3])
 
 
-def crop_in_reading_order(image: np.ndarray,
-                          quad: tuple[Point, Point, Point, Point]) -> np.ndarray | None:
+def crop_in_reading_order(image: np.ndarray, quad: tuple[Point, Point, Point, Point]) -> np.ndarray | None:
     """The quadrilateral `quad` of `image` warped to an upright rectangle of its own size,
     its first point top left (rapidocr's crop turns tall crops by 90°: this one never
     does); None for a place under 2 px on a side."""
@@ -145,5 +146,6 @@ def crop_in_reading_order(image: np.ndarray,
         return None
     target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(points, target)
-    return cv2.warpPerspective(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE,
-                               flags=cv2.INTER_CUBIC)
+    return cv2.warpPerspective(
+        image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC
+    )

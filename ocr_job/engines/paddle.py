@@ -90,7 +90,8 @@ def bundled_model_dirs() -> dict[str, Path]:
     models = Path(spec.origin).resolve().parent / "models"
     dirs = {stage: models / name for stage, name in _MODEL_DIRS.items()}
     missing = [
-        str(d.name) for d in dirs.values()
+        str(d.name)
+        for d in dirs.values()
         if not ((d / "inference.pdmodel").is_file() and (d / "inference.pdiparams").is_file())
     ]
     if missing:
@@ -188,12 +189,14 @@ class PaddleEngine:
                 continue
             flipped = "180" in str(label) and float(cls_score) > self._cls_thresh
             quad = np.asarray(box, dtype=np.float64) / scale
-            out.append(TextBox(text=text, score=float(score), points=points_of(quad),
-                               angle=180 if flipped else 0))
+            out.append(
+                TextBox(text=text, score=float(score), points=points_of(quad), angle=180 if flipped else 0)
+            )
         return OcrResult(boxes=out, timings_ms=timings)
 
-    def read_line(self, image: np.ndarray,
-                  quad: tuple[Point, Point, Point, Point]) -> tuple[str, float] | None:
+    def read_line(
+        self, image: np.ndarray, quad: tuple[Point, Point, Point, Point]
+    ) -> tuple[str, float] | None:
         """The place `quad` of `image` read by the recogniser as one line (no detection,
         no angle classifier: `quad` is in reading order): ("", 0.0) where it sees no text."""
         crop = crop_in_reading_order(image, quad)
@@ -230,8 +233,9 @@ def _det_canvas(image: np.ndarray) -> tuple[np.ndarray, float]:
     h, w = image.shape[:2]
     scale = min(1.0, DET_LIMIT_SIDE / max(h, w))
     if scale < 1.0:
-        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                           interpolation=cv2.INTER_AREA)
+        image = cv2.resize(
+            image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+        )
         h, w = image.shape[:2]
     ch = min(DET_LIMIT_SIDE, DET_CANVAS_STEP * math.ceil(h / DET_CANVAS_STEP))
     cw = min(DET_LIMIT_SIDE, DET_CANVAS_STEP * math.ceil(w / DET_CANVAS_STEP))

@@ -30,8 +30,7 @@ __all__ = [
 ]
 
 
-def parse(boxes: Sequence[TextBox], width: int, height: int,
-          looked: Collection[str] = ()) -> CardReading:
+def parse(boxes: Sequence[TextBox], width: int, height: int, looked: Collection[str] = ()) -> CardReading:
     """Side, fields, confidence, checks and warnings of one card's text boxes.
 
     `reading.look_again` names the places where the layout says a value must be printed
@@ -56,6 +55,5 @@ def parse(boxes: Sequence[TextBox], width: int, height: int,
     reading = card.read(side, items, width, height, looked)
     if not reading.look_again:
         return reading
-    regions = {name: undo_deskew(region, boxes, width, height)
-               for name, region in reading.look_again.items()}
+    regions = {name: undo_deskew(region, boxes, width, height) for name, region in reading.look_again.items()}
     return dataclasses.replace(reading, look_again=regions)

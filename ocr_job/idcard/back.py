@@ -48,8 +48,9 @@ def _end_of(piece: Chars) -> datetime.date | str | None:
     return end if end is not None else start
 
 
-def _read_period(value: Chars, column: float, unit: float) -> tuple[
-        datetime.date | None, datetime.date | str | None] | None:
+def _read_period(
+    value: Chars, column: float, unit: float
+) -> tuple[datetime.date | None, datetime.date | str | None] | None:
     """Start and end of the printed period. Characters lost inside the line (a gap between
     boxes) or at its beginning (the value begins right of the value column) leave the
     pieces that were read on their own: a date is the start only where the start is
@@ -77,19 +78,18 @@ def _put_period(draft: Draft, value: Chars, column: float, unit: float) -> None:
         return
     start, end = period
     if start is None:
-        draft.warn("value_unparsed", "the start of the validity period could not be read",
-                   "valid_from")
+        draft.warn("value_unparsed", "the start of the validity period could not be read", "valid_from")
     else:
         draft.put("valid_from", start.isoformat(), value)
     if end is None:
-        draft.warn("value_unparsed", "the end of the validity period could not be read",
-                   "valid_to")
+        draft.warn("value_unparsed", "the end of the validity period could not be read", "valid_to")
     else:
         draft.put("valid_to", end if isinstance(end, str) else end.isoformat(), value)
 
 
-def _join_dangling_labels(rows: list[tuple[str | None, Chars]], lines: list[Line],
-                          heights: list[float]) -> tuple[list[tuple[str | None, Chars]], list[float]]:
+def _join_dangling_labels(
+    rows: list[tuple[str | None, Chars]], lines: list[Line], heights: list[float]
+) -> tuple[list[tuple[str | None, Chars]], list[float]]:
     """A label line with no value, and right below it (less than a line apart, a photo's
     perspective having put them on two lines) an unlabelled line that starts right of
     the label: that line is the label's value."""
@@ -100,9 +100,14 @@ def _join_dangling_labels(rows: list[tuple[str | None, Chars]], lines: list[Line
         if skip:
             skip = False
             continue
-        if (kind is not None and not value.text and i + 1 < len(rows) and rows[i + 1][0] is None
-                and lines[i + 1].cy - lines[i].cy < lines[i].height
-                and rows[i + 1][1].x0 >= lines[i].items[0].x1):
+        if (
+            kind is not None
+            and not value.text
+            and i + 1 < len(rows)
+            and rows[i + 1][0] is None
+            and lines[i + 1].cy - lines[i].cy < lines[i].height
+            and rows[i + 1][1].x0 >= lines[i].items[0].x1
+        ):
             value, skip = rows[i + 1][1], True
         out.append((kind, value))
         out_heights.append(heights[i])
@@ -117,8 +122,11 @@ def _check_authority(draft: Draft, chars: Chars, items: list[Item]) -> None:
     value = draft.values.get("issuing_authority")
     if value is None or places.authority_known(value):
         return
-    draft.drop("issuing_authority", "place_unknown", "the issuing authority is not a "
-               "public security bureau of a known city or county")
+    draft.drop(
+        "issuing_authority",
+        "place_unknown",
+        "the issuing authority is not a public security bureau of a known city or county",
+    )
     boxes = chars.boxes()
     near = places.authority_candidates(value)
     if len(boxes) != 1 or not near:
@@ -133,7 +141,8 @@ def _check_authority(draft: Draft, chars: Chars, items: list[Item]) -> None:
 def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None:
     """Fill `draft` with the back fields and the validity check."""
     lines = [
-        line for line in without_misread_labels(group_lines(items))
+        line
+        for line in without_misread_labels(group_lines(items))
         if not any(t in line.chars().text for t in BACK_TITLES)
     ]
     rows: list[tuple[str | None, Chars]] = []
@@ -145,7 +154,7 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
         labelled = after_label(line, BACK_LABELS)
         if labelled is None:
             label = match_label(chars.text, BACK_LABELS)
-            labelled = (label[0], chars[len(label[1]):]) if label else None
+            labelled = (label[0], chars[len(label[1]) :]) if label else None
         if labelled is not None:
             kind, value = labelled
             rows.append((kind, value))
@@ -174,14 +183,13 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
     if "issuing_authority" in kinds:
         at = kinds.index("issuing_authority")
         authority = rows[at][1]
-        for row_kind, chars in rows[at + 1: stop]:
+        for row_kind, chars in rows[at + 1 : stop]:
             if row_kind is None and abs(chars.x0 - value_x) < 0.06 * width:
                 authority = authority + chars
     else:
         for row_kind, chars in rows[:stop]:
             if row_kind is None and any(w in chars.text for w in _AUTHORITY_WORDS):
-                authority = drop_label_boxes(chars, value_x - 0.03 * width,
-                                             value_x + 0.02 * width)
+                authority = drop_label_boxes(chars, value_x - 0.03 * width, value_x + 0.02 * width)
     draft.put("issuing_authority", normalise_place(authority.text), authority)
     _check_authority(draft, authority, items)
     check_back(draft)

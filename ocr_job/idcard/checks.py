@@ -146,8 +146,12 @@ def check_back(draft: Draft) -> None:
     if bool(start) != bool(end):
         name = "valid_from" if start else "valid_to"
         if draft.confidence.get(name, 1.0) < MIN_LONE_DATE_SCORE:
-            draft.drop(name, "value_low_confidence", f"the {name} was recognised with a low "
-                       "score and the other end of the period, which would check it, is missing")
+            draft.drop(
+                name,
+                "value_low_confidence",
+                f"the {name} was recognised with a low "
+                "score and the other end of the period, which would check it, is missing",
+            )
     if start and end:
         draft.check(
             "validity_period",

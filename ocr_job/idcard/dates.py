@@ -10,8 +10,9 @@ from .vocab import squeeze
 LONG_TERM = "长期"
 
 #: Letters OCR reads in place of digits inside printed dates.
-_DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "D": "0", "I": "1", "l": "1",
-                                   "|": "1", "Z": "2", "S": "5", "B": "8", "G": "6"})
+_DIGIT_LOOKALIKES = str.maketrans(
+    {"O": "0", "o": "0", "D": "0", "I": "1", "l": "1", "|": "1", "Z": "2", "S": "5", "B": "8", "G": "6"}
+)
 _BIRTH = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日?")
 _BIRTH_LOOSE = re.compile(r"(\d{4})\D+(\d{1,2})\D+(\d{1,2})")
 

@@ -89,7 +89,7 @@ def _classify(line: Line) -> Row:
     chars = line.chars()
     label = match_label(chars.text, FRONT_LABELS)
     if label:
-        return Row(line, label[0], chars[len(label[1]):], labelled=True)
+        return Row(line, label[0], chars[len(label[1]) :], labelled=True)
     at = chars.text.find("民族")
     if _SEX.match(chars.text[:3].lstrip("性别姓")) or (0 < at < 8 and _SEX.search(chars.text[:at])):
         return Row(line, "sex", chars)
@@ -137,16 +137,16 @@ def _split_sex_line(value: Chars) -> tuple[Chars, Chars]:
                 label = ("ethnicity", spelling)
                 break
     if label is not None:
-        before, after = value[:at], value[at + len(label[1]):]
+        before, after = value[:at], value[at + len(label[1]) :]
     else:
         sex_at = _SEX.search(text)
         if sex_at is None:
             return EMPTY, _ethnicity_box(value)
-        before, after = value[: sex_at.end()], value[sex_at.end():]
+        before, after = value[: sex_at.end()], value[sex_at.end() :]
         if len(after) >= 3 and (after.text[0] == "民" or after.text[1] in "族旅蔟"):
             after = after[2:]
     sex_at = _SEX.search(before.text)
-    sex = before[sex_at.start(): sex_at.end()] if sex_at else EMPTY
+    sex = before[sex_at.start() : sex_at.end()] if sex_at else EMPTY
     return sex, after
 
 
@@ -177,13 +177,18 @@ def _put_ethnicity(draft: Draft, chars: Chars) -> None:
     value = normalise_ethnicity(chars.text)
     nearest = nearest_ethnicity(value)
     if nearest is not None:
-        draft.warn("ethnicity_corrected",
-                   f"read {value}, which is not a group; taken as {nearest}, the only group "
-                   "one character away", "ethnicity")
+        draft.warn(
+            "ethnicity_corrected",
+            f"read {value}, which is not a group; taken as {nearest}, the only group one character away",
+            "ethnicity",
+        )
         value = nearest
     elif not is_known_ethnicity(value) and draft.lowest_score(chars) < MIN_UNKNOWN_ETHNICITY_SCORE:
-        draft.warn("value_low_confidence", f"read {value}, which is not one of the 56 groups, "
-                   "with a low score", "ethnicity")
+        draft.warn(
+            "value_low_confidence",
+            f"read {value}, which is not one of the 56 groups, with a low score",
+            "ethnicity",
+        )
         return
     draft.put("ethnicity", value, chars)
 
@@ -231,7 +236,7 @@ def _number_line(lines: list[Line]) -> tuple[int, Chars, Chars]:
         chars = lines[k].chars()
         span = _id_run(chars)
         if span:
-            return k, chars[span[0]: span[1]], _cut_number(chars)
+            return k, chars[span[0] : span[1]], _cut_number(chars)
     for k, line in enumerate(lines):
         if any(s in line.chars().text for s in FRONT_LABELS["id_number"]):
             return k, EMPTY, EMPTY
@@ -246,25 +251,34 @@ def _front_layout(items: list[Item], width: int, height: int) -> FrontLayout:
     number_top = lines[number_at].y0 if number_at < len(lines) else NUMBER_Y * height
     rows = [_classify(line) for line in lines[:number_at]]
     birth_at = next((i for i, r in enumerate(rows) if r.kind == "birth_date"), len(rows))
-    rows = [Row(r.line, None, r.value) if r.guessed and i > birth_at else r
-            for i, r in enumerate(rows)]
-    starts = [r.value.x0 for r in rows
-              if r.labelled and r.kind not in ("sex", "ethnicity") and r.value.text]
+    rows = [Row(r.line, None, r.value) if r.guessed and i > birth_at else r for i, r in enumerate(rows)]
+    starts = [r.value.x0 for r in rows if r.labelled and r.kind not in ("sex", "ethnicity") and r.value.text]
     value_x = sorted(starts)[len(starts) // 2] if starts else VALUE_X * width
     glued_label = match_label(glued.text, FRONT_LABELS)
     glued_starts_address = glued_label is not None and glued_label[0] == "address"
     if glued_label is not None:
-        glued = glued[len(glued_label[1]):] if glued_starts_address else EMPTY
+        glued = glued[len(glued_label[1]) :] if glued_starts_address else EMPTY
     elif glued.text and glued.x0 < value_x - 0.03 * width:
         glued = EMPTY  # an unread label, not address text
     kinds = [r.kind for r in rows]
     addr_at = kinds.index("address") if "address" in kinds else len(rows)
-    return FrontLayout(rows[:addr_at], rows[addr_at:], number, number_top, glued,
-                       glued_starts_address, value_x, photo_x, width, height)
+    return FrontLayout(
+        rows[:addr_at],
+        rows[addr_at:],
+        number,
+        number_top,
+        glued,
+        glued_starts_address,
+        value_x,
+        photo_x,
+        width,
+        height,
+    )
 
 
-def parse_front(items: list[Item], width: int, height: int, draft: Draft,
-                looked: Collection[str] = ()) -> None:
+def parse_front(
+    items: list[Item], width: int, height: int, draft: Draft, looked: Collection[str] = ()
+) -> None:
     """Fill `draft` with the front fields and checks. `looked`: the regions the caller has
     read again (see `Draft.look_again`); what was found there is among `items`."""
     card = _front_layout(items, width, height)
@@ -286,20 +300,22 @@ def _read_name(draft: Draft, card: FrontLayout) -> None:
     """The name: its labelled line (and aligned lines below it, a long name wrapped), else
     the last unlabelled line above the sex line."""
     rows, kinds, width = card.rows, card.kinds, card.width
-    first_known = next((i for i, k in enumerate(kinds)
-                        if k in ("sex", "ethnicity", "birth_date", "address")), len(rows))
+    first_known = next(
+        (i for i, k in enumerate(kinds) if k in ("sex", "ethnicity", "birth_date", "address")), len(rows)
+    )
     name_chars = EMPTY
     if "name" in kinds:
         at = kinds.index("name")
         name_chars = rows[at].value
-        for row in rows[at + 1: first_known]:
+        for row in rows[at + 1 : first_known]:
             if row.kind is None and _aligned(row.line, card.value_x, width):
                 name_chars = name_chars + row.value
     else:
         unlabelled = [r for r in rows[:first_known] if r.kind is None]
         if unlabelled:
-            name_chars = drop_label_boxes(unlabelled[-1].value, card.value_x - 0.02 * width,
-                                          card.value_x + 0.02 * width)
+            name_chars = drop_label_boxes(
+                unlabelled[-1].value, card.value_x - 0.02 * width, card.value_x + 0.02 * width
+            )
     _put_name(draft, name_chars)
 
 
@@ -319,8 +335,7 @@ def _read_sex_and_ethnicity(draft: Draft, card: FrontLayout, looked: Collection[
     for name in ("sex", "ethnicity"):
         if name in draft.values or name in looked or name in {w.field for w in draft.warnings}:
             continue
-        region = next((r for line in lines if (r := value_region(line, name, card.photo_x))),
-                      None)
+        region = next((r for line in lines if (r := value_region(line, name, card.photo_x))), None)
         if region is not None:
             draft.look_again[name] = region
 
@@ -354,7 +369,7 @@ def _address_rows(card: FrontLayout) -> tuple[Chars, Line | None, list[Row]]:
         return _cut_number(card.tail[0].value), card.tail[0].line, card.tail[1:]
     kinds = card.kinds
     after = max((i for i, k in enumerate(kinds) if k in ("sex", "birth_date")), default=-1)
-    rows = [r for r in card.rows[after + 1:] if r.kind is None] if after >= 0 else []
+    rows = [r for r in card.rows[after + 1 :] if r.kind is None] if after >= 0 else []
     return EMPTY, None, rows
 
 
@@ -372,8 +387,7 @@ def _address_block(card: FrontLayout) -> AddressBlock:
         # a character left in the label column is an unread label (`址` alone) or noise;
         # so is a box that ends where the value column starts (a misread `住址`), unless
         # it begins there too (the address's wrapped last character or two)
-        value = drop_label_boxes(row.line.chars(), value_x - 0.04 * width,
-                                 value_x + 0.02 * width, value_x)
+        value = drop_label_boxes(row.line.chars(), value_x - 0.04 * width, value_x + 0.02 * width, value_x)
         if not value.text:
             continue
         gap = row.line.cy - prev.cy if prev is not None else 0.0
@@ -434,8 +448,7 @@ def _after_address(block: AddressBlock, card: FrontLayout) -> Region | None:
     if below + 0.6 * h > card.number_top:
         return None
     # the lines start one under the other, where a box of their own begins
-    start = min((chars.x0 for line, chars in block.lines if _starts_box(chars, line)),
-                default=card.value_x)
+    start = min((chars.x0 for line, chars in block.lines if _starts_box(chars, line)), default=card.value_x)
     return (start - 0.2 * h, below - 0.65 * h, reach + 0.5 * h, below + 0.65 * h)
 
 
@@ -453,16 +466,18 @@ def _read_address(draft: Draft, card: FrontLayout, looked: Collection[str]) -> N
     if not address.text:
         return
     if block.hole:
-        draft.warn("address_incomplete", "a line of the address was read only in part",
-                   "address")
+        draft.warn("address_incomplete", "a line of the address was read only in part", "address")
         return
     region = _after_address(block, card)
     last = address.text[-1]
     if region is not None and "address" not in looked:
         draft.look_again["address"] = region
         if last not in ADDRESS_ENDINGS:
-            draft.warn("address_incomplete", f"the address ends in {last!r} and the place "
-                       "after it was not read: its end may be lost", "address")
+            draft.warn(
+                "address_incomplete",
+                f"the address ends in {last!r} and the place after it was not read: its end may be lost",
+                "address",
+            )
             return
     draft.put("address", normalise_place(address.text), address)
 
@@ -480,12 +495,16 @@ def _check_address_place(draft: Draft, reading: idnumber.IdReading | None) -> No
     place = places.check_address(address, code, restore_lost=sure)
     if place.status == "corrected":
         draft.values["address"] = place.address
-        draft.warn("address_corrected", f"{place.changed} character(s) of the place names, "
-                   "misread or left out, were replaced by the names of the number's region",
-                   "address")
+        draft.warn(
+            "address_corrected",
+            f"{place.changed} character(s) of the place names, "
+            "misread or left out, were replaced by the names of the number's region",
+            "address",
+        )
     elif place.status == "unknown":
-        draft.drop("address", "place_unknown", "the address does not begin with a known "
-                   "province, city or county")
+        draft.drop(
+            "address", "place_unknown", "the address does not begin with a known province, city or county"
+        )
 
 
 def _birth_from_number(draft: Draft, printed: Chars, reading: idnumber.IdReading | None) -> None:
@@ -496,6 +515,9 @@ def _birth_from_number(draft: Draft, printed: Chars, reading: idnumber.IdReading
     if part is None or number_birth is None or part != (number_birth.year, number_birth.month):
         draft.warn("value_unparsed", "the birth date could not be read as a date", "birth_date")
         return
-    draft.warn("birth_date_from_id", "the printed birth date was legible only in part "
-               "(year and month); the day is the identity number's", "birth_date")
+    draft.warn(
+        "birth_date_from_id",
+        "the printed birth date was legible only in part (year and month); the day is the identity number's",
+        "birth_date",
+    )
     draft.put("birth_date", number_birth.isoformat(), printed)

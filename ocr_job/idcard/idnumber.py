@@ -81,7 +81,13 @@ def provinces() -> tuple[str, ...]:
 
 
 _PROVINCE_SUFFIXES = (
-    "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "特別行政區", "省", "市",
+    "维吾尔自治区",
+    "壮族自治区",
+    "回族自治区",
+    "自治区",
+    "特別行政區",
+    "省",
+    "市",
 )
 
 
@@ -142,7 +148,7 @@ def candidates(text: str) -> list[str]:
                     found.append(guess)
     elif len(number) == 19:
         for i in range(19):
-            shorter = number[:i] + number[i + 1:]
+            shorter = number[:i] + number[i + 1 :]
             for guess in [shorter] if has_valid_checksum(shorter) else _repairs_of_18(shorter):
                 if guess not in found:
                     found.append(guess)
@@ -167,13 +173,11 @@ def describe_changes(before: str, after: str) -> str:
         at = next((i for i in range(len(after)) if before[i] != after[i]), len(after))
         # the first differing position is where a character was dropped (or a later
         # confusion); describe the drop and any confusions after it
-        dropped = before[:at] + before[at + 1:]
+        dropped = before[:at] + before[at + 1 :]
         rest = describe_changes(dropped, after) if dropped != after else ""
-        return ", ".join(p for p in (f"removed an extra character at position {at + 1}",
-                                     rest) if p)
+        return ", ".join(p for p in (f"removed an extra character at position {at + 1}", rest) if p)
     changes = [
-        f"position {i + 1}: {a}→{b}" for i, (a, b) in enumerate(zip(before, after, strict=False))
-        if a != b
+        f"position {i + 1}: {a}→{b}" for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b
     ]
     return ", ".join(changes)
 

@@ -67,14 +67,13 @@ class Chars:
         text = self.text
         start = len(text) - len(text.lstrip(chars))
         end = len(text.rstrip(chars))
-        return self[start:max(start, end)]
+        return self[start : max(start, end)]
 
 
 EMPTY = Chars("", (), ())
 
 
-def drop_label_boxes(chars: Chars, value_x: float, label_end: float,
-                     column: float = math.inf) -> Chars:
+def drop_label_boxes(chars: Chars, value_x: float, label_end: float, column: float = math.inf) -> Chars:
     """`chars` without its leading characters that lie left of `value_x` or belong to a
     label box: one ending before `label_end` that begins left of the value column
     (`column`; not given: any box ending there) by half its first character's width or
@@ -110,7 +109,7 @@ def after_label(line: Line, labels: dict[str, tuple[str, ...]]) -> tuple[str, Ch
     label = match_label(chars.text, labels)
     if label is None:
         return None
-    rest = chars[len(label[1]):]
+    rest = chars[len(label[1]) :]
     value = EMPTY
     if rest.text:
         value = rest
@@ -169,8 +168,7 @@ def _overlap_repeat(before: Chars, after: Chars, height: float = 0.0) -> int:
     # a glyph read twice makes them overlap by most of its width more.
     x0, x1 = before.xs[-1]
     width = x1 - x0
-    if before.xs[-1][1] - after.x0 >= max(SAME_GLYPH_OVERLAP * width,
-                                          BOX_MARGINS * height + 0.1 * width):
+    if before.xs[-1][1] - after.x0 >= max(SAME_GLYPH_OVERLAP * width, BOX_MARGINS * height + 0.1 * width):
         return sum((a + b) / 2 > after.x0 - 0.1 * (x1 - x0) for a, b in before.xs)
     return 0
 
@@ -315,8 +313,7 @@ def group_lines(items: Iterable[Item]) -> list[Line]:
     for item in sorted(items, key=lambda i: i.cy):
         best, best_overlap = None, 0.0
         for line in lines:
-            overlap = _overlap(item.y0, item.y1, line.cy - line.height / 2,
-                               line.cy + line.height / 2)
+            overlap = _overlap(item.y0, item.y1, line.cy - line.height / 2, line.cy + line.height / 2)
             share = overlap / max(min(item.height, line.height), 1.0)
             if share > 0.5 and share > best_overlap:
                 best, best_overlap = line, share
@@ -374,12 +371,14 @@ def value_region(line: Line, field: str, right_limit: float) -> tuple[float, flo
     return None
 
 
-def undo_deskew(quad: Sequence[tuple[float, float]], boxes: Sequence[TextBox],
-                width: int, height: int) -> tuple[tuple[float, float], ...]:
+def undo_deskew(
+    quad: Sequence[tuple[float, float]], boxes: Sequence[TextBox], width: int, height: int
+) -> tuple[tuple[float, float], ...]:
     """The points of `quad`, given in the deskewed card's coordinates (`deskew`), in the
     coordinates of `boxes`."""
     angle = skew_angle(boxes)
     cos, sin = math.cos(angle), math.sin(angle)
     cx, cy = width / 2, height / 2
-    return tuple((cx + (x - cx) * cos - (y - cy) * sin, cy + (x - cx) * sin + (y - cy) * cos)
-                 for x, y in quad)
+    return tuple(
+        (cx + (x - cx) * cos - (y - cy) * sin, cy + (x - cx) * sin + (y - cy) * cos) for x, y in quad
+    )

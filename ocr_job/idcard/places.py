@@ -42,7 +42,7 @@ def _names(spec: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     current: list[str] = []
     for part in spec.split(","):
         span = _SPAN.match(part.strip())
-        name = part.strip()[span.end():] if span else part.strip()
+        name = part.strip()[span.end() :] if span else part.strip()
         if not name or name in _NOT_PLACES:
             continue
         if name not in names:
@@ -84,8 +84,9 @@ def _prefecture(code: str) -> Division | None:
 @cache
 def _with_counties() -> frozenset[str]:
     """The first four digits of prefectures with counties under them (东莞市 has none)."""
-    return frozenset(c[:4] for c, d in divisions().items()
-                     if len(c) == 6 and not c.endswith("00") and d.names)
+    return frozenset(
+        c[:4] for c, d in divisions().items() if len(c) == 6 and not c.endswith("00") and d.names
+    )
 
 
 def chains_of(code: str, full: bool = False) -> tuple[str, ...]:
@@ -224,7 +225,7 @@ def _repair(address: str, code: str, restore_lost: bool) -> tuple[str, int] | No
             read = address[: len(chain) - lost]
             d = _distance(read, chain)
             if len(address) > len(read) and 0 < d <= limit and not _is_chain(read):
-                repairs[chain + address[len(read):]] = (-len(chain), d, lost, read)
+                repairs[chain + address[len(read) :]] = (-len(chain), d, lost, read)
     if not repairs:
         return None
     best = min(repairs.values())
@@ -243,10 +244,16 @@ def _rivals(read: str, limit: int, code: str) -> Iterator[str]:
     `limit` characters apart: the other repairs there might be. Made on demand: repairs are
     rare."""
     table = divisions()
-    provinces = {c for c, entry in table.items() if len(c) == 2 and any(
-        len(name) < len(read) and min(_distance(read[: len(name) - lost], name)
-                                      for lost in (0, 1)) <= limit
-        for name in entry.names)}
+    provinces = {
+        c
+        for c, entry in table.items()
+        if len(c) == 2
+        and any(
+            len(name) < len(read)
+            and min(_distance(read[: len(name) - lost], name) for lost in (0, 1)) <= limit
+            for name in entry.names
+        )
+    }
     for other in table:
         if other != code and other[:2] in provinces and len(other) == 6 and not other.endswith("00"):
             yield from (c for c in chains_of(other) if len(read) <= len(c) <= len(read) + 1)

@@ -21,39 +21,38 @@ WARNING_CODES: dict[str, str] = {
     "field_missing": "a field of the side could not be read; `field` names it",
     "value_unparsed": "a date or period was found but could not be read as one",
     "value_untrusted": "part of the value was read the other way up than the rest of the "
-                       "card (a misreading): the field is left empty",
+    "card (a misreading): the field is left empty",
     "address_incomplete": "part of the address was not read (a line lost between two read "
-                          "ones, a line begun mid-way, or text after its last line that could "
-                          "not be read again and no closing 号/室/组...): it is left empty "
-                          "rather than reported short",
+    "ones, a line begun mid-way, or text after its last line that could "
+    "not be read again and no closing 号/室/组...): it is left empty "
+    "rather than reported short",
     "value_low_confidence": "a name, address or authority was recognised with a score below "
-                            "its MIN_FREE_TEXT_SCORE (name 0.92, address 0.9, authority 0.7), "
-                            "an ethnicity outside the 56 groups below 0.9, or one end of the "
-                            "validity period without the other below 0.9: it is left empty",
+    "its MIN_FREE_TEXT_SCORE (name 0.92, address 0.9, authority 0.7), "
+    "an ethnicity outside the 56 groups below 0.9, or one end of the "
+    "validity period without the other below 0.9: it is left empty",
     "name_implausible": "what was read as the name cannot be one (a label, digits, Latin "
-                        "letters, an address word, or a single character): it is left empty",
+    "letters, an address word, or a single character): it is left empty",
     "address_corrected": "misread characters of the address's province, city or county were "
-                         "replaced by the names of the number's region (the one nearest "
-                         "repair, few characters, not itself another place); one character "
-                         "left out is restored when the address was read without doubt",
+    "replaced by the names of the number's region (the one nearest "
+    "repair, few characters, not itself another place); one character "
+    "left out is restored when the address was read without doubt",
     "place_unknown": "the address does not begin with, or the issuing authority does not "
-                     "name, a known province, city or county (a misreading): it is left empty",
+    "name, a known province, city or county (a misreading): it is left empty",
     "id_number_corrected": "OCR confusions in the number were repaired (unique, birth-checked)",
     "id_checksum_failed": "the number fails its check digit and no safe repair exists",
     "birth_date_mismatch": "the printed birth date differs from the number's",
     "birth_date_from_id": "the printed birth date was legible only in part; the part read "
-                          "agrees with the number, whose date is reported",
+    "agrees with the number, whose date is reported",
     "sex_mismatch": "the printed sex differs from the number's order-code parity",
     "region_unknown": "the number's region code is not a known county for its birth year",
     "address_region_mismatch": "the address's province differs from the number's region",
     "ethnicity_unknown": "the ethnicity is not one of the 56 groups",
-    "ethnicity_corrected": "a misread ethnicity was replaced by the one group it is one "
-                           "character away from",
+    "ethnicity_corrected": "a misread ethnicity was replaced by the one group it is one character away from",
     "validity_period_invalid": "the validity period is not 5/10/20 years or 长期",
     "temporary_card": "the card is a temporary resident identity card (临时居民身份证): its data "
-                      "side carries all nine fields (side both), its period is three months",
+    "side carries all nine fields (side both), its period is three months",
     "validity_age_mismatch": "the validity period (back) does not fit the holder's age at "
-                             "issue from the birth date (front): a two-sided reading",
+    "issue from the birth date (front): a two-sided reading",
 }
 
 #: Free-text fields (no vocabulary, date or checksum check guards them all) recognised
@@ -135,12 +134,14 @@ class Draft:
         boxes = source.boxes() if isinstance(source, Chars) else source
         self.sources[name] = frozenset(boxes)
         if name != "id_number" and boxes & self.untrusted:
-            self.warn("value_untrusted", f"part of the {name} was read the other way up "
-                      "than the rest of the card", name)
+            self.warn(
+                "value_untrusted",
+                f"part of the {name} was read the other way up than the rest of the card",
+                name,
+            )
             return
         if name in FREE_TEXT and self.lowest_score(boxes) < MIN_FREE_TEXT_SCORE[name]:
-            self.warn("value_low_confidence", f"the {name} was recognised with a low score",
-                      name)
+            self.warn("value_low_confidence", f"the {name} was recognised with a low score", name)
             return
         self.values[name] = value
         if boxes:
@@ -182,7 +183,9 @@ class Draft:
             warnings=list(self.warnings),
             card_type=card_type,
             sources=dict(self.sources),
-            look_again={name: ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
-                        for name, (x0, y0, x1, y1) in self.look_again.items()},
+            look_again={
+                name: ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+                for name, (x0, y0, x1, y1) in self.look_again.items()
+            },
             candidates=dict(self.candidates),
         )

@@ -20,8 +20,9 @@ class CardType(Protocol):
         """The side these lines show and how sure that is (0: not this card type)."""
         ...
 
-    def read(self, side: Side, items: list[Item], width: int, height: int,
-             looked: Collection[str] = ()) -> CardReading:
+    def read(
+        self, side: Side, items: list[Item], width: int, height: int, looked: Collection[str] = ()
+    ) -> CardReading:
         """The fields, checks and warnings of `side` (`looked`: the places of
         `CardReading.look_again` the caller has read again)."""
         ...

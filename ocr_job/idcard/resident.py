@@ -31,8 +31,7 @@ def front_score(texts: list[str]) -> float:
     runs = [r for r in runs if sum(c.isdigit() for c in r) >= 12]
     if runs:
         score += 1
-        if any(idnumber.has_valid_checksum(idnumber.compact(r)) or idnumber.candidates(r)
-               for r in runs):
+        if any(idnumber.has_valid_checksum(idnumber.compact(r)) or idnumber.candidates(r) for r in runs):
             score += 1
     if any(looks_like_birth(t) for t in texts):
         score += 0.5
@@ -62,10 +61,10 @@ class ResidentCard:
             return "back", back
         return None, 0.0
 
-    def read(self, side: Side, items: list[Item], width: int, height: int,
-             looked: Collection[str] = ()) -> CardReading:
-        draft = Draft(scores=_scores(items),
-                      untrusted=frozenset(i.index for i in items if i.against))
+    def read(
+        self, side: Side, items: list[Item], width: int, height: int, looked: Collection[str] = ()
+    ) -> CardReading:
+        draft = Draft(scores=_scores(items), untrusted=frozenset(i.index for i in items if i.against))
         if side == "front":
             parse_front(items, width, height, draft, looked)
             draft.require(FRONT_FIELDS)

@@ -41,8 +41,11 @@ def add_months(date: datetime.date, months: int) -> datetime.date:
 
 
 def _back_label_lines(lines: list[Line]) -> list[Line]:
-    return [line for line in lines
-            if any(s in line.chars().text for spellings in BACK_LABELS.values() for s in spellings)]
+    return [
+        line
+        for line in lines
+        if any(s in line.chars().text for spellings in BACK_LABELS.values() for s in spellings)
+    ]
 
 
 @dataclass(frozen=True)
@@ -62,11 +65,14 @@ class TemporaryCard:
             return "back", 2 * MIN_SCORE + 3  # the title side: above a resident back's score
         return None, 0.0
 
-    def read(self, side: Side, items: list[Item], width: int, height: int,
-             looked: Collection[str] = ()) -> CardReading:
+    def read(
+        self, side: Side, items: list[Item], width: int, height: int, looked: Collection[str] = ()
+    ) -> CardReading:
         draft = Draft(scores=_scores(items), untrusted=frozenset(i.index for i in items if i.against))
-        draft.warn("temporary_card", "a temporary resident identity card (临时居民身份证): "
-                   "its period is three months")
+        draft.warn(
+            "temporary_card",
+            "a temporary resident identity card (临时居民身份证): its period is three months",
+        )
         if side != "both":  # the title side: no item is printed there
             return draft.finish(side, self.name)
         lines = group_lines(items)
@@ -93,8 +99,13 @@ def _check_period(draft: Draft) -> None:
         ok = add_months(first, TEMPORARY_MONTHS) == last
     except ValueError:
         ok = False
-    draft.check("validity_period", ok, "validity_period_invalid",
-                f"a temporary card's period from {start} to {end} is not three months", "valid_to")
+    draft.check(
+        "validity_period",
+        ok,
+        "validity_period_invalid",
+        f"a temporary card's period from {start} to {end} is not three months",
+        "valid_to",
+    )
 
 
 def _scores(items: list[Item]) -> list[float]:

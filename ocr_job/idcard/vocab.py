@@ -56,9 +56,7 @@ BACK_TITLES: tuple[str, ...] = ("中华人民共和国", "居民身份证")
 #: the recognisers return it for 一, as in 孟怡— and 公孙—永; a dot comes back as ・.)
 _DOT_LOOKALIKES = "•・.-．‧∙⋅･－"
 _NOT_CJK = r"\x00-\u2e7f"
-_DOT_BETWEEN = re.compile(
-    rf"(?<=[^{_NOT_CJK}])\s*[{re.escape(_DOT_LOOKALIKES)}·]\s*(?=[^{_NOT_CJK}])"
-)
+_DOT_BETWEEN = re.compile(rf"(?<=[^{_NOT_CJK}])\s*[{re.escape(_DOT_LOOKALIKES)}·]\s*(?=[^{_NOT_CJK}])")
 
 
 def to_halfwidth(text: str) -> str:
@@ -174,7 +172,7 @@ def place_meaning(text: str) -> str:
     `住址北京市` and `北京市` all mean 北京市)."""
     value = normalise_place(text)
     label = match_label(value, {"address": FRONT_LABELS["address"]})
-    return value[len(label[1]):] if label else value
+    return value[len(label[1]) :] if label else value
 
 
 #: Characters no name holds: 址 of 住址, 码 of 号码, 号 of a house number; 省, 县, 栋, 室 of
@@ -227,7 +225,7 @@ def _one_edit_apart(a: str, b: str) -> bool:
     short, long_ = sorted((a, b), key=len)
     if len(long_) - len(short) != 1:
         return False
-    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
 def nearest_ethnicity(value: str) -> str | None:

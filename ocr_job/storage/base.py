@@ -25,9 +25,7 @@ LOCK_FILE = ".ocr-job.lock"
 #: Top-level output folders that hold no per-input records.
 RESERVED_DIRS: tuple[str, ...] = (SHARDS_DIR, MANIFESTS_DIR)
 #: Top-level output names an input's own record name may not begin with.
-RESERVED_TOP_NAMES = frozenset(
-    {SHARDS_DIR, MANIFESTS_DIR, MAPPED_DIR, LOCK_FILE, RESULTS_JSONL, RESULTS_CSV}
-)
+RESERVED_TOP_NAMES = frozenset({SHARDS_DIR, MANIFESTS_DIR, MAPPED_DIR, LOCK_FILE, RESULTS_JSONL, RESULTS_CSV})
 RECORD_SUFFIX = ".json"
 #: Longest path segment (bytes) of a record name: NAME_MAX of common Linux file systems,
 #: and what S3 servers backed by one (SeaweedFS's filer) accept.
@@ -224,9 +222,7 @@ class Sink(Protocol):
         """The source ETag recorded by an existing result for `key`, or None."""
         ...
 
-    def write_record(
-        self, record: ResultRecord, key: str | None = None, *, mapped: bool = False
-    ) -> None:
+    def write_record(self, record: ResultRecord, key: str | None = None, *, mapped: bool = False) -> None:
         """Store `record` as the record of input `key` (default: `record.source`) under
         `record_name(key)`, or under `mapped_name(key)` when `mapped`. Raises RecordWriteError
         when this record alone cannot be stored, StorageError when the output cannot be
@@ -248,8 +244,7 @@ class Sink(Protocol):
         this file alone cannot be stored, StorageError when the output cannot be written."""
         ...
 
-    def read_text(self, name: str) -> str | None:
-        ...
+    def read_text(self, name: str) -> str | None: ...
 
     def iter_records(self) -> Iterator[ResultRecord]:
         """Every per-input record under the output: those stored under their input's name

@@ -168,14 +168,16 @@ class LocalSource:
         real = os.path.realpath(os.path.join(self._real_root, key))
         rel = os.path.relpath(real, self._real_root)
         if rel == os.curdir or rel == os.pardir or rel.startswith(os.pardir + os.sep):
-            raise InputRefused(ErrorCode.OUTSIDE_SOURCE,
-                               "the input is a symlink (or path) leading out of the source folder")
+            raise InputRefused(
+                ErrorCode.OUTSIDE_SOURCE, "the input is a symlink (or path) leading out of the source folder"
+            )
         *folders, name = rel.split(os.sep)
         dir_fd = os.open(self._real_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             for folder in folders:
-                nxt = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                              dir_fd=dir_fd)
+                nxt = os.open(
+                    folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd
+                )
                 os.close(dir_fd)
                 dir_fd = nxt
         except BaseException:
@@ -190,14 +192,13 @@ class LocalSource:
         try:
             before = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             _require_regular(before)
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
-                         | os.O_CLOEXEC, dir_fd=dir_fd)
+            fd = os.open(
+                name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC, dir_fd=dir_fd
+            )
         finally:
             os.close(dir_fd)
         after = os.fstat(fd)
-        if (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino) or not stat.S_ISREG(
-            after.st_mode
-        ):
+        if (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino) or not stat.S_ISREG(after.st_mode):
             os.close(fd)
             raise InputRefused(ErrorCode.NOT_A_FILE, "the input changed while it was opened")
         return fd
@@ -207,11 +208,16 @@ def _require_regular(st: os.stat_result) -> None:
     if stat.S_ISREG(st.st_mode):
         return
     kind = (
-        "a folder" if stat.S_ISDIR(st.st_mode)
-        else "a FIFO" if stat.S_ISFIFO(st.st_mode)
-        else "a socket" if stat.S_ISSOCK(st.st_mode)
-        else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-        else "a symlink" if stat.S_ISLNK(st.st_mode)
+        "a folder"
+        if stat.S_ISDIR(st.st_mode)
+        else "a FIFO"
+        if stat.S_ISFIFO(st.st_mode)
+        else "a socket"
+        if stat.S_ISSOCK(st.st_mode)
+        else "a device"
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+        else "a symlink"
+        if stat.S_ISLNK(st.st_mode)
         else "not a regular file"
     )
     raise InputRefused(ErrorCode.NOT_A_FILE, f"the input is {kind}, not a regular file")
@@ -257,8 +263,7 @@ class LocalSink:
                 holder = _live_pid(fd)
                 who = f"another ocr-job (pid {holder})" if holder else "another ocr-job"
                 raise StorageError(
-                    f"{who} is writing to this output folder; wait for it to finish or give "
-                    "another output"
+                    f"{who} is writing to this output folder; wait for it to finish or give another output"
                 ) from None
             except OSError as exc:  # a file system without locks: go on unlocked
                 log.warning("the output folder cannot be locked (%s)", _reason(exc))
@@ -281,9 +286,7 @@ class LocalSink:
         etag = data.get("source_etag") if isinstance(data, dict) else None
         return etag if isinstance(etag, str) else None
 
-    def write_record(
-        self, record: ResultRecord, key: str | None = None, *, mapped: bool = False
-    ) -> None:
+    def write_record(self, record: ResultRecord, key: str | None = None, *, mapped: bool = False) -> None:
         key = record.source if key is None else key
         name = mapped_name(key) if mapped else record_name(key)
         try:
@@ -343,8 +346,7 @@ class LocalSink:
         """The record at `rel`, or None when it is not one (not a regular file, too large,
         not a record)."""
         try:
-            fd = os.open(self.root / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
-                         | os.O_CLOEXEC)
+            fd = os.open(self.root / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             return None
         try:
@@ -373,13 +375,15 @@ class LocalSink:
             for folder in folders:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(folder, 0o777, dir_fd=dir_fd)
-                nxt = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                              dir_fd=dir_fd)
+                nxt = os.open(
+                    folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd
+                )
                 os.close(dir_fd)
                 dir_fd = nxt
             tmp = f".ocr-{secrets.token_hex(8)}{_TMP_SUFFIX}"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         0o644, dir_fd=dir_fd)
+            fd = os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd
+            )
             try:
                 with os.fdopen(fd, "wb") as fh:
                     if isinstance(text, str):

@@ -72,13 +72,16 @@ CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 60.0
 
 _NOT_FOUND = frozenset({"NoSuchKey", "NoSuchObject", "ResourceNotFound"})
-_BAD_CREDENTIALS = frozenset(
-    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
-)
+_BAD_CREDENTIALS = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"})
 #: Answers to a record PUT that say the bucket cannot be written at all; any other client
 #: error (a key too long or refused, ...) concerns that one record.
-_WRITE_FATAL = _BAD_CREDENTIALS | {"NoSuchBucket", "AccessDenied", "AllAccessDisabled",
-                                   "AccountProblem", "InvalidBucketName"}
+_WRITE_FATAL = _BAD_CREDENTIALS | {
+    "NoSuchBucket",
+    "AccessDenied",
+    "AllAccessDisabled",
+    "AccountProblem",
+    "InvalidBucketName",
+}
 #: S3's limit on an object key (bytes).
 MAX_KEY_BYTES = 1024
 #: Longest output prefix (bytes): room is left for every mapped record name under it.
@@ -168,9 +171,7 @@ def _endpoint_of(client: Minio) -> str:
     return f"{'https' if url.is_https else 'http'}://{url.host}"
 
 
-def check_bucket(
-    client: Minio, bucket: str, prefix: str = "", policy: RetryPolicy | None = None
-) -> None:
+def check_bucket(client: Minio, bucket: str, prefix: str = "", policy: RetryPolicy | None = None) -> None:
     """Fail fast, with a clear message, when the bucket is missing or the keys are wrong."""
     endpoint = _endpoint_of(client)
 
@@ -184,9 +185,7 @@ def check_bucket(
     except S3Error as exc:
         raise _client_error(exc, bucket, endpoint) from None
     except (InvalidResponseError, ServerError) as exc:  # not an S3 server, or a proxy error
-        raise StorageError(
-            f"{endpoint} does not answer like an S3 server ({describe(exc)})"
-        ) from None
+        raise StorageError(f"{endpoint} does not answer like an S3 server ({describe(exc)})") from None
     except ValueError as exc:  # the SDK validates bucket names locally
         raise StorageError(f"invalid bucket name {bucket!r}: {exc}") from None
 
@@ -197,8 +196,7 @@ def _client_error(exc: S3Error, bucket: str, endpoint: str) -> StorageError:
         return StorageError(f"bucket {bucket!r} does not exist at {endpoint}")
     if code in _BAD_CREDENTIALS:
         return StorageError(
-            f"{endpoint} rejected the S3 credentials ({code}); check OCR_S3_ACCESS_KEY "
-            "and OCR_S3_SECRET_KEY"
+            f"{endpoint} rejected the S3 credentials ({code}); check OCR_S3_ACCESS_KEY and OCR_S3_SECRET_KEY"
         )
     if code == "AccessDenied":
         return StorageError(
@@ -230,9 +228,7 @@ class _S3Location:
             check_bucket(client, bucket, self.prefix, self.policy)
 
     @classmethod
-    def from_url(
-        cls, url: str, settings: S3Settings, *, policy: RetryPolicy | None = None
-    ) -> Self:
+    def from_url(cls, url: str, settings: S3Settings, *, policy: RetryPolicy | None = None) -> Self:
         """Connect per `settings` and check the bucket; StorageError if it cannot be used."""
         try:
             bucket, prefix = parse_s3_url(url)
@@ -249,8 +245,7 @@ class _S3Location:
         try:
             return call_with_retry(self.policy, what, fn)
         except (InvalidResponseError, ServerError) as exc:  # a non-S3 answer (a proxy?)
-            raise StorageError(f"{what}: unexpected answer from {self.endpoint} "
-                               f"({describe(exc)})") from None
+            raise StorageError(f"{what}: unexpected answer from {self.endpoint} ({describe(exc)})") from None
 
     def _fatal(self, exc: S3Error) -> StorageError:
         return _client_error(exc, self.bucket, self.endpoint)
@@ -437,9 +432,7 @@ class S3Sink(_S3Location):
             return None
         return record.source_etag
 
-    def write_record(
-        self, record: ResultRecord, key: str | None = None, *, mapped: bool = False
-    ) -> None:
+    def write_record(self, record: ResultRecord, key: str | None = None, *, mapped: bool = False) -> None:
         metadata: dict[str, str] = {META_STATUS: record.status}
         if record.source_etag and record.source_etag.isascii() and record.source_etag.isprintable():
             metadata[META_SOURCE_ETAG] = record.source_etag
@@ -447,9 +440,14 @@ class S3Sink(_S3Location):
         data = record.model_dump_json(indent=1).encode("utf-8")
 
         def put() -> None:
-            self.client.put_object(self.bucket, obj, io.BytesIO(data), len(data),
-                                   content_type="application/json",
-                                   metadata=metadata)  # type: ignore[arg-type]
+            self.client.put_object(
+                self.bucket,
+                obj,
+                io.BytesIO(data),
+                len(data),
+                content_type="application/json",
+                metadata=metadata,
+            )  # type: ignore[arg-type]
 
         try:
             self._call("PUT of a record", put)
@@ -464,8 +462,9 @@ class S3Sink(_S3Location):
         obj = join_key(self.prefix, name)
 
         def put() -> None:
-            self.client.put_object(self.bucket, obj, io.BytesIO(data), len(data),
-                                   content_type=_content_type(obj))
+            self.client.put_object(
+                self.bucket, obj, io.BytesIO(data), len(data), content_type=_content_type(obj)
+            )
 
         try:
             self._call("PUT of a crop", put)  # the key may hold a name: never logged
@@ -485,8 +484,14 @@ class S3Sink(_S3Location):
         cannot be read twice; the caller writes again)."""
         key = join_key(self.prefix, name)
         try:
-            self.client.put_object(self.bucket, key, stream, length=-1, part_size=STREAM_PART_BYTES,
-                                   content_type=_content_type(key))
+            self.client.put_object(
+                self.bucket,
+                key,
+                stream,
+                length=-1,
+                part_size=STREAM_PART_BYTES,
+                content_type=_content_type(key),
+            )
         except S3Error as exc:
             raise self._fatal(exc) from None
 
@@ -608,9 +613,7 @@ def _policy_for(target: Minio | S3Settings | _S3Location | None) -> RetryPolicy:
     return RetryPolicy()
 
 
-def write_manifest(
-    target: Minio | S3Settings | _S3Location | None, url: str, keys: Iterable[str]
-) -> int:
+def write_manifest(target: Minio | S3Settings | _S3Location | None, url: str, keys: Iterable[str]) -> int:
     """Write `keys` (`manifest_text`: any key, escaped) to the object at `url`. Returns
     the count. `target` gives the connection: a client, settings, or an S3Source/S3Sink.
     """
@@ -622,9 +625,7 @@ def write_manifest(
     client = _client_of(target)
 
     def put() -> None:
-        client.put_object(
-            bucket, key, io.BytesIO(data), len(data), content_type="text/plain; charset=utf-8"
-        )
+        client.put_object(bucket, key, io.BytesIO(data), len(data), content_type="text/plain; charset=utf-8")
 
     try:
         call_with_retry(_policy_for(target), f"PUT {url}", put)
@@ -633,9 +634,7 @@ def write_manifest(
     return text.count("\n") - 1  # the header line
 
 
-def read_manifest(
-    url: str, target: Minio | S3Settings | _S3Location | None = None
-) -> list[str]:
+def read_manifest(url: str, target: Minio | S3Settings | _S3Location | None = None) -> list[str]:
     """The keys of a manifest written by `write_manifest` (blank lines ignored)."""
     try:
         bucket, key = parse_s3_url(url)

@@ -177,8 +177,10 @@ def face(image: Image.Image, box: tuple[int, int, int, int], sitter: Sitter) -> 
     if w < 8 or h < 8:
         return
     yy = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
-    top, bottom = np.array(_shift((236, 238, 240), sitter.shade // 3), np.float32), \
-        np.array(_shift((214, 220, 226), sitter.shade // 3), np.float32)
+    top, bottom = (
+        np.array(_shift((236, 238, 240), sitter.shade // 3), np.float32),
+        np.array(_shift((214, 220, 226), sitter.shade // 3), np.float32),
+    )
     backdrop = (top + (bottom - top) * yy) * np.ones((1, w, 1), np.float32)
     photo = Image.fromarray(backdrop.astype(np.uint8))
     d = ImageDraw.Draw(photo)

@@ -109,9 +109,7 @@ def face(key: str) -> FontFace:
 def font(key: str, size_px: int) -> ImageFont.FreeTypeFont:
     """A loaded font of `key` at `size_px` (em size), cached."""
     f = face(key)
-    return ImageFont.truetype(
-        f.path, max(4, size_px), index=f.index, layout_engine=ImageFont.Layout.BASIC
-    )
+    return ImageFont.truetype(f.path, max(4, size_px), index=f.index, layout_engine=ImageFont.Layout.BASIC)
 
 
 @lru_cache(maxsize=8)

@@ -66,8 +66,16 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def png(width: int, height: int, rows: Callable[[int], bytes], *, depth: int = 8, colour: int = 0,
-        palette: bytes | None = None, extra: bytes = b"") -> bytes:
+def png(
+    width: int,
+    height: int,
+    rows: Callable[[int], bytes],
+    *,
+    depth: int = 8,
+    colour: int = 0,
+    palette: bytes | None = None,
+    extra: bytes = b"",
+) -> bytes:
     """A PNG written row by row: `rows(y)` gives row y's bytes (unfiltered)."""
     out = io.BytesIO()
     out.write(b"\x89PNG\r\n\x1a\n")
@@ -90,8 +98,9 @@ def png(width: int, height: int, rows: Callable[[int], bytes], *, depth: int = 8
     return out.getvalue()
 
 
-def _png_image(width: int, height: int, *, channels: int, depth: int, colour: int,
-               palette: bytes | None = None) -> bytes:
+def _png_image(
+    width: int, height: int, *, channels: int, depth: int, colour: int, palette: bytes | None = None
+) -> bytes:
     if depth == 1:
         cache = {s: np.packbits((np.arange(width) // 61 + s) % 2).tobytes() for s in range(4)}
     else:
@@ -148,17 +157,24 @@ def tiff(pages: list[TiffPage]) -> bytes:
             count = -(-page.height // block_h)
         count = page.blocks or count
         entries: dict[int, tuple[int, list[int] | _At]] = {
-            256: (4, [page.width]), 257: (4, [page.height]),
-            258: (3, [page.bits] * page.samples), 259: (3, [8]),
-            262: (3, [2 if page.samples >= 3 else 1]), 277: (3, [page.samples]),
-            284: (3, [1]), 339: (3, [page.sample_format] * page.samples),
+            256: (4, [page.width]),
+            257: (4, [page.height]),
+            258: (3, [page.bits] * page.samples),
+            259: (3, [8]),
+            262: (3, [2 if page.samples >= 3 else 1]),
+            277: (3, [page.samples]),
+            284: (3, [1]),
+            339: (3, [page.sample_format] * page.samples),
         }
         if page.tile:
-            entries |= {322: (4, [page.tile]), 323: (4, [page.tile]),
-                        324: (4, [block_at] * count), 325: (4, [len(block)] * count)}
+            entries |= {
+                322: (4, [page.tile]),
+                323: (4, [page.tile]),
+                324: (4, [block_at] * count),
+                325: (4, [len(block)] * count),
+            }
         else:
-            entries |= {273: (4, [block_at] * count), 278: (4, [block_h]),
-                        279: (4, [len(block)] * count)}
+            entries |= {273: (4, [block_at] * count), 278: (4, [block_h]), 279: (4, [len(block)] * count)}
         entries |= {40000 + i: (7, _At(page.big_tag_bytes, padding_at)) for i in range(page.big_tags)}
         ifd_at = len(out)
         struct.pack_into("<I", out, next_ptr, ifd_at)
@@ -244,7 +260,7 @@ def jpeg_with_size(data: bytes, width: int, height: int) -> bytes:
     out = bytearray(data)
     pos = 2
     while pos + 4 <= len(out):
-        marker, length = out[pos + 1], struct.unpack(">H", out[pos + 2: pos + 4])[0]
+        marker, length = out[pos + 1], struct.unpack(">H", out[pos + 2 : pos + 4])[0]
         if marker in (0xC0, 0xC1, 0xC2):
             struct.pack_into(">HH", out, pos + 5, height, width)
             return bytes(out)
@@ -253,8 +269,11 @@ def jpeg_with_size(data: bytes, width: int, height: int) -> bytes:
 
 
 def _jpeg(size: tuple[int, int], mode: str, **kw: object) -> bytes:
-    return _encode(_pattern(200, 160).convert(mode), "JPEG", quality=80, **kw) if size == (0, 0) \
+    return (
+        _encode(_pattern(200, 160).convert(mode), "JPEG", quality=80, **kw)
+        if size == (0, 0)
         else jpeg_with_size(_encode(_pattern(200, 160).convert(mode), "JPEG", quality=80, **kw), *size)
+    )
 
 
 def jpeg_many_scans(scans: int) -> bytes:
@@ -268,18 +287,21 @@ def jpeg_many_scans(scans: int) -> bytes:
 def _webp_lossless(width: int, height: int) -> bytes:
     """A flat lossless WebP patched to `width`×`height`: a flat image costs no bits per
     pixel in VP8L, so the file still decodes at the claimed size."""
-    data = bytearray(_encode(Image.new("RGB", (64, 64), (200, 190, 180)), "WEBP",
-                             lossless=True, method=0, exact=True))
+    data = bytearray(
+        _encode(Image.new("RGB", (64, 64), (200, 190, 180)), "WEBP", lossless=True, method=0, exact=True)
+    )
     pos = 12
     while pos + 8 <= len(data):
-        kind, size = bytes(data[pos: pos + 4]), struct.unpack("<I", data[pos + 4: pos + 8])[0]
+        kind, size = bytes(data[pos : pos + 4]), struct.unpack("<I", data[pos + 4 : pos + 8])[0]
         body = pos + 8
         if kind == b"VP8X":
-            data[body + 4: body + 10] = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+            data[body + 4 : body + 10] = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(
+                3, "little"
+            )
         elif kind == b"VP8L":
-            bits = int.from_bytes(data[body + 1: body + 5], "little")
+            bits = int.from_bytes(data[body + 1 : body + 5], "little")
             bits = (bits & ~((1 << 28) - 1)) | (width - 1) | ((height - 1) << 14)
-            data[body + 1: body + 5] = bits.to_bytes(4, "little")
+            data[body + 1 : body + 5] = bits.to_bytes(4, "little")
         pos = body + size + (size & 1)
     return bytes(data)
 
@@ -302,8 +324,9 @@ def _gif_frames(frames: int) -> bytes:
 def _webp_frames(frames: int) -> bytes:
     base = _pattern(160, 120)
     more = [Image.fromarray(np.roll(np.asarray(base), i, axis=1)) for i in range(1, frames)]
-    return _encode(base, "WEBP", save_all=True, append_images=more, duration=20, lossless=False,
-                   quality=50, method=0)
+    return _encode(
+        base, "WEBP", save_all=True, append_images=more, duration=20, lossless=False, quality=50, method=0
+    )
 
 
 def _card_scan(card: np.ndarray, width: int, fmt: str) -> bytes:
@@ -333,8 +356,16 @@ def _text_strip(width: int, height: int) -> bytes:
     canvas = np.full((min(width, height), max(width, height), 3), 235, np.uint8)
     scale = canvas.shape[0] / 150
     text = "1234567890 ABCDEFGHIJ " * 40
-    cv2.putText(canvas, text, (10, canvas.shape[0] * 2 // 3), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                (20, 20, 20), max(1, round(scale * 2)), cv2.LINE_AA)
+    cv2.putText(
+        canvas,
+        text,
+        (10, canvas.shape[0] * 2 // 3),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        scale,
+        (20, 20, 20),
+        max(1, round(scale * 2)),
+        cv2.LINE_AA,
+    )
     if height > width:
         canvas = np.ascontiguousarray(np.rot90(canvas))
     return _encode(Image.fromarray(canvas), "PNG", compress_level=1)
@@ -356,72 +387,158 @@ def hostile_cases(card: np.ndarray) -> list[HostileCase]:
     rgb16 = 2  # PNG colour types
     return [
         # JPEG: progressive and multi-component files keep full-resolution coefficients.
-        HostileCase("jpeg-progressive-cmyk-13370.jpg", "jpeg-progressive", big,
-                    lambda: _jpeg((13370, 13370), "CMYK", progressive=True)),
-        HostileCase("jpeg-progressive-rgb-40mp.jpg", "jpeg-progressive", big,
-                    lambda: _jpeg((w, h), "RGB", progressive=True, subsampling=0)),
-        HostileCase("jpeg-progressive-card.jpg", "jpeg-progressive", CARD,
-                    lambda: _card_scan(card, 3000, "jpeg-progressive")),
+        HostileCase(
+            "jpeg-progressive-cmyk-13370.jpg",
+            "jpeg-progressive",
+            big,
+            lambda: _jpeg((13370, 13370), "CMYK", progressive=True),
+        ),
+        HostileCase(
+            "jpeg-progressive-rgb-40mp.jpg",
+            "jpeg-progressive",
+            big,
+            lambda: _jpeg((w, h), "RGB", progressive=True, subsampling=0),
+        ),
+        HostileCase(
+            "jpeg-progressive-card.jpg",
+            "jpeg-progressive",
+            CARD,
+            lambda: _card_scan(card, 3000, "jpeg-progressive"),
+        ),
         # (libjpeg pads a baseline scan that ends early: a picture, mostly grey)
-        HostileCase("jpeg-baseline-cmyk-13370.jpg", "jpeg-baseline", READ,
-                    lambda: _jpeg((13370, 13370), "CMYK")),
+        HostileCase(
+            "jpeg-baseline-cmyk-13370.jpg", "jpeg-baseline", READ, lambda: _jpeg((13370, 13370), "CMYK")
+        ),
         HostileCase("jpeg-baseline-65000.jpg", "jpeg-baseline", big, lambda: _jpeg((65000, 65000), "RGB")),
-        HostileCase("jpeg-progressive-20000-scans.jpg", "jpeg-progressive", big,
-                    lambda: jpeg_many_scans(20000)),
-        HostileCase("jpeg-truncated-progressive.jpg", "truncated", ec.UNREADABLE_IMAGE.value,
-                    lambda: _truncated(_card_scan(card, 1600, "jpeg-progressive"), 0.3)),
+        HostileCase(
+            "jpeg-progressive-20000-scans.jpg", "jpeg-progressive", big, lambda: jpeg_many_scans(20000)
+        ),
+        HostileCase(
+            "jpeg-truncated-progressive.jpg",
+            "truncated",
+            ec.UNREADABLE_IMAGE.value,
+            lambda: _truncated(_card_scan(card, 1600, "jpeg-progressive"), 0.3),
+        ),
         # PNG: bit depth and mode decide the decoder's bytes per pixel, not the file size.
-        HostileCase("png-16bit-rgb-40mp.png", "png-16bit", big,
-                    lambda: _png_image(w, h, channels=3, depth=16, colour=rgb16)),
-        HostileCase("png-16bit-grey-40mp.png", "png-16bit", big,
-                    lambda: _png_image(w, h, channels=1, depth=16, colour=0)),
-        HostileCase("png-16bit-grey-20mp.png", "png-16bit", READ,
-                    lambda: _png_image(5000, 4000, channels=1, depth=16, colour=0)),
+        HostileCase(
+            "png-16bit-rgb-40mp.png",
+            "png-16bit",
+            big,
+            lambda: _png_image(w, h, channels=3, depth=16, colour=rgb16),
+        ),
+        HostileCase(
+            "png-16bit-grey-40mp.png",
+            "png-16bit",
+            big,
+            lambda: _png_image(w, h, channels=1, depth=16, colour=0),
+        ),
+        HostileCase(
+            "png-16bit-grey-20mp.png",
+            "png-16bit",
+            READ,
+            lambda: _png_image(5000, 4000, channels=1, depth=16, colour=0),
+        ),
         HostileCase("png-16bit-card-7000.png", "png-16bit", big, lambda: _card_scan(card, 7000, "png16")),
         HostileCase("png-16bit-card-5000.png", "png-16bit", CARD, lambda: _card_scan(card, 5000, "png16")),
-        HostileCase("png-8bit-rgba-40mp.png", "png-8bit-colour", big,
-                    lambda: _png_image(w, h, channels=4, depth=8, colour=6)),
-        HostileCase("png-1bit-40mp.png", "png-1bit-palette", READ,
-                    lambda: _png_image(w, h, channels=1, depth=1, colour=0)),
-        HostileCase("png-palette-40mp.png", "png-1bit-palette", READ,
-                    lambda: _png_image(w, h, channels=1, depth=8, colour=3,
-                                       palette=bytes(range(200)) * 3)),
-        HostileCase("png-1bit-40000x40000.png", "bomb", big,
-                    lambda: _png_image(40000, 40000, channels=1, depth=1, colour=0)),
+        HostileCase(
+            "png-8bit-rgba-40mp.png",
+            "png-8bit-colour",
+            big,
+            lambda: _png_image(w, h, channels=4, depth=8, colour=6),
+        ),
+        HostileCase(
+            "png-1bit-40mp.png",
+            "png-1bit-palette",
+            READ,
+            lambda: _png_image(w, h, channels=1, depth=1, colour=0),
+        ),
+        HostileCase(
+            "png-palette-40mp.png",
+            "png-1bit-palette",
+            READ,
+            lambda: _png_image(w, h, channels=1, depth=8, colour=3, palette=bytes(range(200)) * 3),
+        ),
+        HostileCase(
+            "png-1bit-40000x40000.png",
+            "bomb",
+            big,
+            lambda: _png_image(40000, 40000, channels=1, depth=1, colour=0),
+        ),
         HostileCase("png-text-bomb.png", "png-text", ec.UNREADABLE_IMAGE.value, png_text_bomb),
-        HostileCase("png-truncated-40mp.png", "truncated", ec.UNREADABLE_IMAGE.value,
-                    lambda: _truncated(_png_image(w, h, channels=1, depth=8, colour=0), 0.5)),
+        HostileCase(
+            "png-truncated-40mp.png",
+            "truncated",
+            ec.UNREADABLE_IMAGE.value,
+            lambda: _truncated(_png_image(w, h, channels=1, depth=8, colour=0), 0.5),
+        ),
         # TIFF: sample formats, strips, tiles, pages.
-        HostileCase("tiff-int32-40mp.tif", "tiff-32bit", big,
-                    lambda: tiff([TiffPage(w, h, bits=32, sample_format=2)])),
-        HostileCase("tiff-float32-40mp.tif", "tiff-32bit", big,
-                    lambda: tiff([TiffPage(w, h, bits=32, sample_format=3)])),
-        HostileCase("tiff-float32-16mp.tif", "tiff-32bit", big,
-                    lambda: tiff([TiffPage(4000, 4000, bits=32, sample_format=3)])),
-        HostileCase("tiff-float32-10mp.tif", "tiff-32bit", READ,
-                    lambda: tiff([TiffPage(4000, 2500, bits=32, sample_format=3)])),
-        HostileCase("tiff-int32-10mp.tif", "tiff-32bit", READ,
-                    lambda: tiff([TiffPage(4000, 2500, bits=32, sample_format=2)])),
+        HostileCase(
+            "tiff-int32-40mp.tif", "tiff-32bit", big, lambda: tiff([TiffPage(w, h, bits=32, sample_format=2)])
+        ),
+        HostileCase(
+            "tiff-float32-40mp.tif",
+            "tiff-32bit",
+            big,
+            lambda: tiff([TiffPage(w, h, bits=32, sample_format=3)]),
+        ),
+        HostileCase(
+            "tiff-float32-16mp.tif",
+            "tiff-32bit",
+            big,
+            lambda: tiff([TiffPage(4000, 4000, bits=32, sample_format=3)]),
+        ),
+        HostileCase(
+            "tiff-float32-10mp.tif",
+            "tiff-32bit",
+            READ,
+            lambda: tiff([TiffPage(4000, 2500, bits=32, sample_format=3)]),
+        ),
+        HostileCase(
+            "tiff-int32-10mp.tif",
+            "tiff-32bit",
+            READ,
+            lambda: tiff([TiffPage(4000, 2500, bits=32, sample_format=2)]),
+        ),
         # (Pillow has no decoder for 64-bit samples: it cannot identify the file)
-        HostileCase("tiff-float64-10mp.tif", "tiff-32bit", ec.UNREADABLE_IMAGE.value,
-                    lambda: tiff([TiffPage(4000, 2500, bits=64, sample_format=3)])),
+        HostileCase(
+            "tiff-float64-10mp.tif",
+            "tiff-32bit",
+            ec.UNREADABLE_IMAGE.value,
+            lambda: tiff([TiffPage(4000, 2500, bits=64, sample_format=3)]),
+        ),
         HostileCase("tiff-16bit-grey-40mp.tif", "tiff-16bit", big, lambda: tiff([TiffPage(w, h, bits=16)])),
-        HostileCase("tiff-16bit-grey-20mp.tif", "tiff-16bit", READ,
-                    lambda: tiff([TiffPage(5000, 4000, bits=16)])),
-        HostileCase("tiff-16bit-rgb-one-strip.tif", "tiff-16bit", big,
-                    lambda: tiff([TiffPage(5000, 4000, bits=16, samples=3, rows_per_strip=4000)])),
-        HostileCase("tiff-tiled-8bit-40mp.tif", "tiff-tiled", READ,
-                    lambda: tiff([TiffPage(w, h, tile=256)])),
-        HostileCase("tiff-one-huge-tile.tif", "tiff-tiled", big,
-                    lambda: tiff([TiffPage(6000, 6000, bits=16, tile=6000)])),
-        HostileCase("tiff-tag-values-500mib.tif", "tiff-strips", big,
-                    lambda: tiff([TiffPage(300, 200, big_tags=100, big_tag_bytes=5 << 20)])),
-        HostileCase("tiff-many-strips.tif", "tiff-strips", big,
-                    lambda: tiff([TiffPage(64, 600000, rows_per_strip=1)])),
-        HostileCase("tiff-pages-small-then-huge.tif", "multi-frame", READ,
-                    lambda: tiff([TiffPage(1200, 800), TiffPage(60000, 60000, bits=32, sample_format=3)])),
-        HostileCase("tiff-1bit-100000.tif", "bomb", big,
-                    lambda: tiff([TiffPage(100000, 100000, bits=8)])),
+        HostileCase(
+            "tiff-16bit-grey-20mp.tif", "tiff-16bit", READ, lambda: tiff([TiffPage(5000, 4000, bits=16)])
+        ),
+        HostileCase(
+            "tiff-16bit-rgb-one-strip.tif",
+            "tiff-16bit",
+            big,
+            lambda: tiff([TiffPage(5000, 4000, bits=16, samples=3, rows_per_strip=4000)]),
+        ),
+        HostileCase("tiff-tiled-8bit-40mp.tif", "tiff-tiled", READ, lambda: tiff([TiffPage(w, h, tile=256)])),
+        HostileCase(
+            "tiff-one-huge-tile.tif",
+            "tiff-tiled",
+            big,
+            lambda: tiff([TiffPage(6000, 6000, bits=16, tile=6000)]),
+        ),
+        HostileCase(
+            "tiff-tag-values-500mib.tif",
+            "tiff-strips",
+            big,
+            lambda: tiff([TiffPage(300, 200, big_tags=100, big_tag_bytes=5 << 20)]),
+        ),
+        HostileCase(
+            "tiff-many-strips.tif", "tiff-strips", big, lambda: tiff([TiffPage(64, 600000, rows_per_strip=1)])
+        ),
+        HostileCase(
+            "tiff-pages-small-then-huge.tif",
+            "multi-frame",
+            READ,
+            lambda: tiff([TiffPage(1200, 800), TiffPage(60000, 60000, bits=32, sample_format=3)]),
+        ),
+        HostileCase("tiff-1bit-100000.tif", "bomb", big, lambda: tiff([TiffPage(100000, 100000, bits=8)])),
         # WebP and GIF: pixels that cost nothing on disk.
         HostileCase("webp-lossless-40mp.webp", "webp", big, lambda: _webp_lossless(w, h)),
         HostileCase("webp-lossless-16383.webp", "bomb", big, lambda: _webp_lossless(16383, 16383)),
@@ -435,24 +552,42 @@ def hostile_cases(card: np.ndarray) -> list[HostileCase]:
         # BMP: run-length bombs and headers that lie.
         HostileCase("bmp-rle8-40mp.bmp", "bmp", big, lambda: _bmp_rle8(w, h)),
         HostileCase("bmp-rle8-12mp.bmp", "bmp", READ, lambda: _bmp_rle8(4000, 3000)),
-        HostileCase("bmp-lying-header-12mp.bmp", "truncated", ec.UNREADABLE_IMAGE.value,
-                    lambda: _bmp_lying(4000, 3000)),
+        HostileCase(
+            "bmp-lying-header-12mp.bmp",
+            "truncated",
+            ec.UNREADABLE_IMAGE.value,
+            lambda: _bmp_lying(4000, 3000),
+        ),
         HostileCase("bmp-lying-header-40mp.bmp", "bmp", big, lambda: _bmp_lying(w, h)),
         # Other containers Pillow opens: refused (an ICO named .png), or read by their first picture (MPO).
-        HostileCase("icon-named-png.png", "other", ec.UNSUPPORTED_FORMAT.value,
-                    lambda: _encode(_pattern(256, 256), "ICO", sizes=[(256, 256)])),
-        HostileCase("mpo-two-pictures.jpg", "multi-frame", READ,
-                    lambda: _encode(_pattern(400, 300), "MPO", save_all=True,
-                                    append_images=[_pattern(3000, 2000)])),
+        HostileCase(
+            "icon-named-png.png",
+            "other",
+            ec.UNSUPPORTED_FORMAT.value,
+            lambda: _encode(_pattern(256, 256), "ICO", sizes=[(256, 256)]),
+        ),
+        HostileCase(
+            "mpo-two-pictures.jpg",
+            "multi-frame",
+            READ,
+            lambda: _encode(_pattern(400, 300), "MPO", save_all=True, append_images=[_pattern(3000, 2000)]),
+        ),
         # Shapes no ID card picture has.
-        HostileCase("elongated-20000x64.png", "aspect", ec.IMAGE_TOO_ELONGATED.value,
-                    lambda: _elongated(20000, 64)),
-        HostileCase("elongated-64x20000.png", "aspect", ec.IMAGE_TOO_ELONGATED.value,
-                    lambda: _elongated(64, 20000)),
-        HostileCase("elongated-20000x40.png", "aspect", ec.IMAGE_TOO_SMALL.value,
-                    lambda: _elongated(20000, 40)),
-        HostileCase("elongated-jpeg-30000x600.jpg", "aspect", ec.IMAGE_TOO_ELONGATED.value,
-                    lambda: _jpeg((30000, 600), "RGB")),
+        HostileCase(
+            "elongated-20000x64.png", "aspect", ec.IMAGE_TOO_ELONGATED.value, lambda: _elongated(20000, 64)
+        ),
+        HostileCase(
+            "elongated-64x20000.png", "aspect", ec.IMAGE_TOO_ELONGATED.value, lambda: _elongated(64, 20000)
+        ),
+        HostileCase(
+            "elongated-20000x40.png", "aspect", ec.IMAGE_TOO_SMALL.value, lambda: _elongated(20000, 40)
+        ),
+        HostileCase(
+            "elongated-jpeg-30000x600.jpg",
+            "aspect",
+            ec.IMAGE_TOO_ELONGATED.value,
+            lambda: _jpeg((30000, 600), "RGB"),
+        ),
         HostileCase("elongated-at-limit-8000x1000.png", "aspect", READ, lambda: _elongated(8000, 1000)),
         HostileCase("elongated-text-4000x500.png", "aspect", READ, lambda: _text_strip(4000, 500)),
         HostileCase("elongated-text-500x4000.png", "aspect", READ, lambda: _text_strip(500, 4000)),

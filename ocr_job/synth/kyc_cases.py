@@ -119,6 +119,7 @@ Render = Any  # Callable[[int], np.ndarray]: the card, `width` px wide, RGB
 def _renderer(key: str, side: str, style: str) -> Render:
     who = identity_for(key)
     drawn = Style.draw(random.Random(f"{key}:style"), layout(style))
+
     def render(width: int) -> np.ndarray:
         return render_card(who, side, width, style=drawn)
 
@@ -128,8 +129,7 @@ def _renderer(key: str, side: str, style: str) -> Render:
 
 def _corners(cx: float, cy: float, card_w: float, angle: float, rng: random.Random,
              jitter: float = 0.02) -> np.ndarray:  # fmt: skip
-    half = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64) * [card_w / 2,
-                                                                          card_w * CARD_ASPECT / 2]
+    half = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64) * [card_w / 2, card_w * CARD_ASPECT / 2]
     half += [[rng.uniform(-jitter, jitter) * card_w for _ in range(2)] for _ in range(4)]
     rad = math.radians(angle)
     rot = np.array([[math.cos(rad), -math.sin(rad)], [math.sin(rad), math.cos(rad)]])
@@ -160,8 +160,9 @@ def _photo_geometry(rng: random.Random) -> tuple[int, tuple[int, int], np.ndarra
     ch = round(cw / rng.choice((4 / 3, 3 / 2, 16 / 9)))
     ch = max(ch, round(card_w * CARD_ASPECT * 1.35))
     angle = rng.uniform(-7, 7)
-    corners = _corners(cw / 2 + rng.uniform(-0.06, 0.06) * cw,
-                       ch / 2 + rng.uniform(-0.05, 0.05) * ch, card_w, angle, rng)
+    corners = _corners(
+        cw / 2 + rng.uniform(-0.06, 0.06) * cw, ch / 2 + rng.uniform(-0.05, 0.05) * ch, card_w, angle, rng
+    )
     return card_w, (cw, ch), corners, angle
 
 
@@ -242,8 +243,10 @@ def _screen(render: Render, rng: random.Random) -> Made:
     angle = rng.uniform(-6, 6)
     corners = _corners(cw / 2, ch / 2, card_w, angle, rng, 0.015)
     outer = _corners(cw / 2, ch / 2, card_w + 2 * bezel, angle, rng, 0.0)
-    outer = (outer - [cw / 2, ch / 2]) * [1, (card_w * CARD_ASPECT + 2 * bezel) /
-                                          ((card_w + 2 * bezel) * CARD_ASPECT)] + [cw / 2, ch / 2]
+    outer = (outer - [cw / 2, ch / 2]) * [
+        1,
+        (card_w * CARD_ASPECT + 2 * bezel) / ((card_w + 2 * bezel) * CARD_ASPECT),
+    ] + [cw / 2, ch / 2]
     image = desk_texture(rng, (cw, ch), shadow=outer)
     cv2.fillConvexPoly(image, np.round(outer).astype(np.int32), (12, 12, 14))
     h, w = screen_rgb.shape[:2]
@@ -285,13 +288,16 @@ def _finger(render: Render, rng: random.Random) -> Made:
     # the finger's tip at a text place of the card (mm), entering from the card's edge
     tip_mm = _text_place(rng, render)
     matrix = cv2.getPerspectiveTransform(
-        np.array([[0, 0], [85.6, 0], [85.6, 54], [0, 54]], np.float32), corners)
+        np.array([[0, 0], [85.6, 0], [85.6, 54], [0, 54]], np.float32), corners
+    )
     tip = cv2.perspectiveTransform(np.array([[tip_mm]], np.float32), matrix)[0, 0]
     side = rng.choice(("bottom", "left", "top"))
     beyond = rng.uniform(6, 20)  # a thumb holding the card by its edge
-    start_mm = {"bottom": (tip_mm[0] + rng.uniform(-10, 10), 54 + beyond),
-                "left": (-beyond, tip_mm[1]),
-                "top": (tip_mm[0] + rng.uniform(-10, 10), -beyond)}[side]
+    start_mm = {
+        "bottom": (tip_mm[0] + rng.uniform(-10, 10), 54 + beyond),
+        "left": (-beyond, tip_mm[1]),
+        "top": (tip_mm[0] + rng.uniform(-10, 10), -beyond),
+    }[side]
     start = cv2.perspectiveTransform(np.array([[start_mm]], np.float32), matrix)[0, 0]
     width = card_w * rng.uniform(0.14, 0.2)
     _draw_finger(image, start, tip, width, rng)
@@ -307,8 +313,9 @@ def _draw_finger(image: np.ndarray, start: np.ndarray, tip: np.ndarray, width: f
     """A capsule from `start` to `tip`, `width` wide, skin-coloured, shaded across (in place)."""
     h, w = image.shape[:2]
     mask = np.zeros((h, w), np.uint8)
-    cv2.line(mask, tuple(int(v) for v in start), tuple(int(v) for v in tip), 255,
-             thickness=max(3, int(width)))
+    cv2.line(
+        mask, tuple(int(v) for v in start), tuple(int(v) for v in tip), 255, thickness=max(3, int(width))
+    )
     cv2.circle(mask, tuple(int(v) for v in tip), max(2, int(width / 2)), 255, -1)
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 5)
     shade = np.clip(dist / (width / 2), 0, 1) ** 0.5  # darker at the rim
@@ -323,7 +330,8 @@ def _glare(render: Render, rng: random.Random) -> Made:
     card_w, canvas, corners, _ = _photo_geometry(rng)
     image = _desk_photo(render, rng, card_w, canvas, corners)
     matrix = cv2.getPerspectiveTransform(
-        np.array([[0, 0], [85.6, 0], [85.6, 54], [0, 54]], np.float32), corners)
+        np.array([[0, 0], [85.6, 0], [85.6, 54], [0, 54]], np.float32), corners
+    )
     centre_mm = _text_place(rng, render)
     cx, cy = cv2.perspectiveTransform(np.array([[centre_mm]], np.float32), matrix)[0, 0]
     rx, ry = card_w * rng.uniform(0.06, 0.2), card_w * rng.uniform(0.03, 0.09)

@@ -54,17 +54,21 @@ class Page:
     def fields(self) -> Fields:
         """All nine fields: the page holds both sides."""
         return self.identity.side_fields("front").model_copy(
-            update={k: v for k, v in self.identity.side_fields("back").model_dump().items()
-                    if v is not None})
+            update={k: v for k, v in self.identity.side_fields("back").model_dump().items() if v is not None}
+        )
 
     def jpeg(self, quality: int = 90) -> bytes:
         return encode_jpeg(self.image, quality)
 
     @property
     def info(self) -> dict[str, Any]:
-        return {"kind": self.kind, "style": self.style, "arrangement": self.arrangement,
-                "size": [int(self.image.shape[1]), int(self.image.shape[0])],
-                "card_width": self.card_width}
+        return {
+            "kind": self.kind,
+            "style": self.style,
+            "arrangement": self.arrangement,
+            "size": [int(self.image.shape[1]), int(self.image.shape[0])],
+            "card_width": self.card_width,
+        }
 
 
 def _mm(value: float, dpi: int) -> int:
@@ -126,8 +130,9 @@ def two_sided_page(key: str | int, style: str = "classic", kind: str = "scan",
     paper = rng.randint(236, 252)
     canvas = np.full((ph, pw, 3), paper, np.uint8)
     cards = [render_card(who, side, card_w, style=drawn) for side in ("front", "back")]
-    for card, centre in zip(cards, _centres(arrangement, (pw, ph), (card_w, cards[0].shape[0]), rng),
-                            strict=True):
+    for card, centre in zip(
+        cards, _centres(arrangement, (pw, ph), (card_w, cards[0].shape[0]), rng), strict=True
+    ):
         _lay(canvas, card, centre, rng.uniform(-3, 3), rng.uniform(0.35, 0.7))
     nrng = np.random.default_rng(rng.getrandbits(32))
     noise = nrng.normal(0, rng.uniform(1.5, 4.0), canvas.shape[:2]).astype(np.float32)[..., None]
@@ -221,8 +226,10 @@ def encrypted_pdf(seed: int = 0) -> bytes:
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
     file_id = bytes(rng.getrandbits(8) for _ in range(16)).hex()
-    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Encrypt 4 0 R "
-            f"/ID [<{file_id}> <{file_id}>] >>\nstartxref\n{xref}\n%%EOF\n").encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Encrypt 4 0 R "
+        f"/ID [<{file_id}> <{file_id}>] >>\nstartxref\n{xref}\n%%EOF\n"
+    ).encode()
     return bytes(out)
 
 

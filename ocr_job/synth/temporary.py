@@ -80,8 +80,12 @@ def make_temporary(key: str | int, side: str = "data", width: int = 1000) -> np.
 def temporary_shot(key: str | int, side: str = "data", level: str = "clean", width: int = 1000) -> Shot:
     """A picture of one side of person `key`'s temporary card at difficulty `level` (as
     `make_sample`: a scan, a photo on a desk, a hard photo)."""
-    return make_shot(level, lambda w: make_temporary(key, side, w),
-                     random.Random(f"{key}:{side}:{level}:temporary-shot"), width)
+    return make_shot(
+        level,
+        lambda w: make_temporary(key, side, w),
+        random.Random(f"{key}:{side}:{level}:temporary-shot"),
+        width,
+    )
 
 
 def _title(image: Image.Image, pen: _Pen) -> None:

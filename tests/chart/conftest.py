@@ -19,9 +19,7 @@ Manifest = dict[str, Any]
 
 
 def run_helm(helm: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [str(helm), *args], capture_output=True, text=True, timeout=60, check=False
-    )
+    proc = subprocess.run([str(helm), *args], capture_output=True, text=True, timeout=60, check=False)
     if check and proc.returncode != 0:
         pytest.fail(f"helm {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}")
     return proc

@@ -195,9 +195,7 @@ def test_chart_crds_are_identical_to_the_top_level_crds() -> None:
 def test_include_crds_renders_every_crd(template: Callable[..., str]) -> None:
     docs = load_all(template("--include-crds"))
     names = {d["metadata"]["name"] for d in of_kind(docs, "CustomResourceDefinition")}
-    expected = {
-        yaml.safe_load(p.read_text())["metadata"]["name"] for p in (ROOT / "crds").glob("*.yaml")
-    }
+    expected = {yaml.safe_load(p.read_text())["metadata"]["name"] for p in (ROOT / "crds").glob("*.yaml")}
     assert names == expected
 
 
@@ -267,9 +265,7 @@ def test_custom_values_reach_the_deployment(custom_docs: list[Manifest]) -> None
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert labels["example.com/cost-center"] == "42"
     config = one(custom_docs, "ConfigMap")["data"]
-    assert config["OCRBATCH_WORKER_IMAGE"] == (
-        "registry.example/ocr/worker@sha256:" + "0123456789abcdef" * 4
-    )
+    assert config["OCRBATCH_WORKER_IMAGE"] == ("registry.example/ocr/worker@sha256:" + "0123456789abcdef" * 4)
 
 
 def test_no_priority_class_by_default(default_docs: list[Manifest]) -> None:
@@ -320,9 +316,7 @@ def test_configmap_is_the_operator_config(
         assert config.s3_endpoint == "http://minio.storage.svc:9000"
         assert config.service_account == "ocr-worker"
         assert config.worker_service_accounts == ("ocr-worker", "team-b-reader")
-        assert config.allowed_s3_endpoints == (
-            "http://minio.storage.svc:9000", "s3.archive.example:443"
-        )
+        assert config.allowed_s3_endpoints == ("http://minio.storage.svc:9000", "s3.archive.example:443")
         assert config.run_as_user == 20002
         assert config.tmp_size_limit == "2Gi"
         assert config.worker_status_interval == 2.5
@@ -401,9 +395,7 @@ def test_long_release_names_stay_valid(template: Callable[..., str]) -> None:
 
 
 def test_notes_tell_how_to_start(helm: Path) -> None:
-    out = run_helm(
-        helm, "install", "ocrbatch", str(CHART), "-n", RELEASE_NS, "--dry-run=client"
-    ).stdout
+    out = run_helm(helm, "install", "ocrbatch", str(CHART), "-n", RELEASE_NS, "--dry-run=client").stdout
     notes = out[out.index("NOTES:") :]
     assert "kubectl -n ocrbatch create secret generic s3-credentials" in notes
     assert "--from-literal=accessKey=" in notes and "--from-literal=secretKey=" in notes

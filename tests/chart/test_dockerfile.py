@@ -118,9 +118,11 @@ def test_base_images_are_pinned_slim_python() -> None:
     # Builder and runtime stages share one base: the venv's interpreter path must match.
     assert len(external) == 1
     assert GLOBAL_ARGS.get("BASE_IMAGE") in external
-    raw_bases = {item["value"].split()[0] for item in
-                 dockerfile_parse.DockerfileParser(path=str(DOCKERFILE)).structure
-                 if item["instruction"] == "FROM"}
+    raw_bases = {
+        item["value"].split()[0]
+        for item in dockerfile_parse.DockerfileParser(path=str(DOCKERFILE)).structure
+        if item["instruction"] == "FROM"
+    }
     assert "${BASE_IMAGE}" in raw_bases, "the base is not the BASE_IMAGE build argument"
 
 

@@ -54,9 +54,7 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
         group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
         for version in crd["spec"]["versions"]:
             if version.get("served"):
-                found[(f"{group}/{version['name']}", kind)] = strict(
-                    version["schema"]["openAPIV3Schema"]
-                )
+                found[(f"{group}/{version['name']}", kind)] = strict(version["schema"]["openAPIV3Schema"])
     return found
 
 

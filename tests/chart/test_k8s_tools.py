@@ -12,9 +12,7 @@ from tests.support import k8s_tools
 
 
 def version_of(path: Path, *args: str) -> str:
-    return subprocess.run(
-        [str(path), *args], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
+    return subprocess.run([str(path), *args], capture_output=True, text=True, timeout=60, check=True).stdout
 
 
 def test_helm_and_kubectl_versions() -> None:

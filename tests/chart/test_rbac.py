@@ -37,8 +37,11 @@ CLUSTER_CALLS: dict[str, list[Access]] = {
     # Each batch's worker identity (jobs.worker_identity): made once, then checked as ours.
     "ensure_owned": [
         (g, r, v)
-        for g, r in [("", "serviceaccounts"), ("rbac.authorization.k8s.io", "roles"),
-                     ("rbac.authorization.k8s.io", "rolebindings")]
+        for g, r in [
+            ("", "serviceaccounts"),
+            ("rbac.authorization.k8s.io", "roles"),
+            ("rbac.authorization.k8s.io", "rolebindings"),
+        ]
         for v in ("create", "get")
     ],
 }
@@ -64,8 +67,11 @@ KOPF_CALLS: list[Access] = [
 OPERATOR_GRANT: set[Access] = {
     *(("ocrbatch.io", "ocrbatches", v) for v in ("get", "list", "watch", "create", "patch")),
     *(("ocrbatch.io", "ocrintakes", v) for v in ("get", "list", "watch", "patch")),
-    *((g, r, v) for g, r in [("ocrbatch.io", "ocrbatches/status"), ("ocrbatch.io", "ocrintakes/status")]
-      for v in ("get", "patch")),
+    *(
+        (g, r, v)
+        for g, r in [("ocrbatch.io", "ocrbatches/status"), ("ocrbatch.io", "ocrintakes/status")]
+        for v in ("get", "patch")
+    ),
     *OWNER_CALLS,
     *(("batch", "jobs", v) for v in ("get", "list", "watch", "create", "patch")),
     *(("", "pods", v) for v in ("get", "list", "watch")),
@@ -75,10 +81,14 @@ OPERATOR_GRANT: set[Access] = {
     *CLUSTER_CALLS["ensure_owned"],
 }
 #: The per-batch Role the operator makes (jobs.worker_identity), for a batch named `cards`.
-WORKER_RULES = [{
-    "apiGroups": ["ocrbatch.io"], "resources": ["ocrbatches/status"],
-    "resourceNames": ["cards"], "verbs": ["patch"],
-}]
+WORKER_RULES = [
+    {
+        "apiGroups": ["ocrbatch.io"],
+        "resources": ["ocrbatches/status"],
+        "resourceNames": ["cards"],
+        "verbs": ["patch"],
+    }
+]
 
 
 def grants(rules: Iterable[Rule]) -> set[Access]:
@@ -207,12 +217,11 @@ def test_the_chart_grants_workers_nothing(
     docs = default_docs if which == "default" else custom_docs
     assert not roles(docs, "worker")
     assert not [
-        b for b in of_kind(docs, "RoleBinding") + of_kind(docs, "ClusterRoleBinding")
+        b
+        for b in of_kind(docs, "RoleBinding") + of_kind(docs, "ClusterRoleBinding")
         if b["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"
     ]
-    accounts = [
-        sa for sa in of_kind(docs, "ServiceAccount") if sa["metadata"]["name"] == account
-    ]
+    accounts = [sa for sa in of_kind(docs, "ServiceAccount") if sa["metadata"]["name"] == account]
     assert sorted(sa["metadata"]["namespace"] for sa in accounts) == namespaces
     assert all(sa["automountServiceAccountToken"] is False for sa in accounts)
 
@@ -222,8 +231,11 @@ def test_the_per_batch_role_is_what_the_worker_needs() -> None:
     from ocr_operator.batch.jobs import worker_identity
     from ocr_operator.batch.model import BatchSpec
 
-    owner = {"apiVersion": "ocrbatch.io/v1alpha1", "kind": "OcrBatch",
-             "metadata": {"name": "cards", "namespace": "ocr", "uid": "u"}}
+    owner = {
+        "apiVersion": "ocrbatch.io/v1alpha1",
+        "kind": "OcrBatch",
+        "metadata": {"name": "cards", "namespace": "ocr", "uid": "u"},
+    }
     spec = BatchSpec.parse({"source": {"bucket": "in"}, "output": {"bucket": "out"}})
     role = next(o for o in worker_identity(owner, spec) if o["kind"] == "Role")
     assert role["rules"] == WORKER_RULES

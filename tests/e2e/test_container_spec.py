@@ -46,13 +46,18 @@ def flag_values(args: list[str], flag: str) -> list[str]:
 def test_the_operators_worker_pod_becomes_these_podman_flags(tmp_path: Path) -> None:
     pod_spec, container = operator_pod()
     spec = ContainerSpec.from_pod(
-        pod_spec, container, env={"A": "1"}, mounts={"/tmp": tmp_path / "tmp"},
-        memory_bytes=512 * 2**20, hostname="cards-0-1", kubeconfig=tmp_path / "kubeconfig",
+        pod_spec,
+        container,
+        env={"A": "1"},
+        mounts={"/tmp": tmp_path / "tmp"},
+        memory_bytes=512 * 2**20,
+        hostname="cards-0-1",
+        kubeconfig=tmp_path / "kubeconfig",
     )
     args = args_of(spec, tmp_path)
     uid = OperatorConfig().run_as_user
     image_at = args.index(container["image"])
-    assert args[image_at + 1:] == container["args"], "the image, then the container's args"
+    assert args[image_at + 1 :] == container["args"], "the image, then the container's args"
     assert flag_values(args, "--entrypoint") == ['["ocr-job"]']
     assert flag_values(args, "--user") == [f"{uid}:{uid}"]
     assert flag_values(args, "--group-add") == [str(uid)]  # fsGroup
@@ -66,7 +71,8 @@ def test_the_operators_worker_pod_becomes_these_podman_flags(tmp_path: Path) -> 
     assert flag_values(args, "--cgroup-parent") == ["/parent/pod-a"]
     assert flag_values(args, "--cgroups") == ["no-conmon"]
     assert flag_values(args, "--volume") == [
-        f"{tmp_path / 'tmp'}:/tmp:rw", f"{tmp_path / 'kubeconfig'}:{KUBECONFIG_PATH}:ro",
+        f"{tmp_path / 'tmp'}:/tmp:rw",
+        f"{tmp_path / 'kubeconfig'}:{KUBECONFIG_PATH}:ro",
     ]
     assert flag_values(args, "--ulimit") == ["nofile=4096:4096", "nproc=4096:4096"]
     # Values travel in the env file, never on the command line (Secret values).

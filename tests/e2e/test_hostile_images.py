@@ -29,11 +29,13 @@ from ocr_job.synth.sample import make_sample
 MiB = 1024 * 1024
 #: What the ONNX Runtime library keeps of its own under HOME and TMPDIR (an installation id,
 #: a session counter), whatever the inputs: no input's data. Anything else fails the test.
-RUNTIME_FILES = frozenset({
-    "home/.cache/Microsoft/DeveloperTools/.onnxruntime/deviceid",
-    "home/.cache/Microsoft/DeveloperTools/.onnxruntime/onnxruntime.db",
-    "tmp/.ses",
-})
+RUNTIME_FILES = frozenset(
+    {
+        "home/.cache/Microsoft/DeveloperTools/.onnxruntime/deviceid",
+        "home/.cache/Microsoft/DeveloperTools/.onnxruntime/onnxruntime.db",
+        "tmp/.ses",
+    }
+)
 
 #: Runs the worker as its only child and writes that child's peak RSS (bytes) to argv[1].
 LAUNCHER = r"""
@@ -46,8 +48,11 @@ sys.exit(code)
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.mark.slow
@@ -59,19 +64,44 @@ def test_the_worker_survives_the_hostile_corpus(tmp_path: Path) -> None:
     places = {name: sandbox / name for name in ("home", "tmp", "cwd")}
     for place in places.values():
         place.mkdir(parents=True)
-    env = {**os.environ, "HOME": str(places["home"]), "TMPDIR": str(places["tmp"]),
-           "OCR_LOG_FORMAT": "plain", "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {
+        **os.environ,
+        "HOME": str(places["home"]),
+        "TMPDIR": str(places["tmp"]),
+        "OCR_LOG_FORMAT": "plain",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
     peak_file = tmp_path / "peak"
 
     done = subprocess.run(
-        [sys.executable, "-c", LAUNCHER, str(peak_file),
-         sys.executable, "-m", "ocr_job.cli", "run", str(src), "-o", str(out), "--engine", "onnx"],
-        cwd=places["cwd"], env=env, capture_output=True, text=True, timeout=1200, check=False)
+        [
+            sys.executable,
+            "-c",
+            LAUNCHER,
+            str(peak_file),
+            sys.executable,
+            "-m",
+            "ocr_job.cli",
+            "run",
+            str(src),
+            "-o",
+            str(out),
+            "--engine",
+            "onnx",
+        ],
+        cwd=places["cwd"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
-    records = [ResultRecord.model_validate_json(line)
-               for line in (out / "results.jsonl").read_text().splitlines()]
+    records = [
+        ResultRecord.model_validate_json(line) for line in (out / "results.jsonl").read_text().splitlines()
+    ]
     assert sorted(r.source for r in records) == sorted(cases), "exactly one record per input"
     for record in records:
         case = cases[record.source]

@@ -20,8 +20,14 @@ ALL_FIELDS_FLOOR = {"onnx": 0.85, "paddle": 0.75}
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "OCR_LOG_FORMAT": "plain", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "ocr_job.cli", *args], capture_output=True,
-                          text=True, env=full_env, timeout=1800, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "ocr_job.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=1800,
+        check=False,
+    )
 
 
 def read_jsonl(path: Path) -> list[ResultRecord]:
@@ -39,8 +45,9 @@ def card_accuracy(labels: dict[str, dict], records: dict[str, ResultRecord]) -> 
     return 1 - len(wrong) / len(cards), wrong
 
 
-def check_complete_run(source: Path, out: Path, result: subprocess.CompletedProcess[str],
-                       labels: dict[str, dict]) -> dict[str, ResultRecord]:
+def check_complete_run(
+    source: Path, out: Path, result: subprocess.CompletedProcess[str], labels: dict[str, dict]
+) -> dict[str, ResultRecord]:
     assert result.returncode == 0, result.stderr[-3000:]
     records = read_jsonl(out / "results.jsonl")
     sources = [r.source for r in records]
@@ -83,14 +90,16 @@ def test_run_reads_a_generated_folder(engine: str, card_set: Path, tmp_path: Pat
     assert accuracy >= ALL_FIELDS_FLOOR[engine], wrong
     # Rotated and perspective cards are among those read.
     for rotation in (90, 180, 270):
-        turned = [s for s, lab in labels.items()
-                  if lab["fields"] and (lab.get("transform") or {}).get("rotation") == rotation]
+        turned = [
+            s
+            for s, lab in labels.items()
+            if lab["fields"] and (lab.get("transform") or {}).get("rotation") == rotation
+        ]
         assert turned and any(records[s].status == "ok" for s in turned), rotation
     assert "done:" in result.stderr and "peak RSS" in result.stderr
 
 
-def test_rerun_skips_done_inputs_and_shards_cover_everything(small_card_set: Path,
-                                                            tmp_path: Path) -> None:
+def test_rerun_skips_done_inputs_and_shards_cover_everything(small_card_set: Path, tmp_path: Path) -> None:
     labels = load_labels(small_card_set)
     full = tmp_path / "full"
     first = run_cli("run", str(small_card_set), "--output", str(full))
@@ -103,8 +112,9 @@ def test_rerun_skips_done_inputs_and_shards_cover_everything(small_card_set: Pat
 
     sharded = tmp_path / "sharded"
     for i in range(3):
-        assert run_cli("run", str(small_card_set), "--output", str(sharded),
-                       "--shard", f"{i}/3").returncode == 0
+        assert (
+            run_cli("run", str(small_card_set), "--output", str(sharded), "--shard", f"{i}/3").returncode == 0
+        )
         assert (sharded / "_shards" / f"shard-{i:04d}.json").is_file()
     assert not (sharded / "results.jsonl").exists()
     assert run_cli("merge", str(sharded)).returncode == 0
@@ -131,8 +141,9 @@ def test_empty_folder_gives_empty_results(tmp_path: Path) -> None:
 
 
 def test_json_logs_when_asked(small_card_set: Path, tmp_path: Path) -> None:
-    result = run_cli("run", str(small_card_set / "bad"), "--output", str(tmp_path / "o"),
-                     env={"OCR_LOG_FORMAT": "json"})
+    result = run_cli(
+        "run", str(small_card_set / "bad"), "--output", str(tmp_path / "o"), env={"OCR_LOG_FORMAT": "json"}
+    )
     assert result.returncode == 0
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     assert lines and any(line["message"].startswith("done:") for line in lines)

@@ -73,9 +73,7 @@ OperatorFactory = Callable[[], Any]
 
 
 @pytest.fixture
-def run_operator(
-    kube: KubeServer, api: k8s.ApiClient, s3_server: S3Server
-) -> Callable[[], Any]:
+def run_operator(kube: KubeServer, api: k8s.ApiClient, s3_server: S3Server) -> Callable[[], Any]:
     """`with run_operator(**config) as state:` — one kopf operator (fresh registry, config
     fields overridden by `config`) until the block ends."""
 
@@ -84,7 +82,9 @@ def run_operator(
         registry = kopf.OperatorRegistry()
         state = OperatorState(
             config=OperatorConfig(
-                s3_endpoint=s3_server.endpoint, resync_seconds=1.0, worker_image="worker:test",
+                s3_endpoint=s3_server.endpoint,
+                resync_seconds=1.0,
+                worker_image="worker:test",
                 min_pass_seconds=0.2,
                 **config,
             ),
@@ -111,7 +111,5 @@ def run_operator(
 
 
 @pytest.fixture
-def world(
-    kube: KubeServer, api: k8s.ApiClient, s3_server: S3Server, buckets: tuple[str, str]
-) -> World:
+def world(kube: KubeServer, api: k8s.ApiClient, s3_server: S3Server, buckets: tuple[str, str]) -> World:
     return World(kube, api, s3_server, buckets[1])

@@ -54,7 +54,10 @@ def plan_in(s3: S3Server, bucket: str) -> Plan:
 
 
 def test_a_batch_never_reads_another_batchs_plan(
-    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    world: World,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
     s3_server: S3Server,
 ) -> None:
     src, out = buckets
@@ -78,9 +81,10 @@ def test_a_batch_never_reads_another_batchs_plan(
         assert "shardCount" not in status and "manifests" not in status
         assert world.kube.find(JOBS, NAMESPACE, "second-0") is None
         assert plan_in(s3_server, out) == plan
-        assert read_manifest(
-            world.status("first")["manifests"].format(index=0), s3_server.settings()
-        ) == manifests_before
+        assert (
+            read_manifest(world.status("first")["manifests"].format(index=0), s3_server.settings())
+            == manifests_before
+        )
 
         # The same name again (a new uid): a different batch, so the plan is not its own.
         world.kube.delete(BATCHES, NAMESPACE, "first")
@@ -91,7 +95,10 @@ def test_a_batch_never_reads_another_batchs_plan(
 
 
 def test_two_batches_created_at_once_on_one_prefix(
-    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    world: World,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
     s3_server: S3Server,
 ) -> None:
     src, out = buckets
@@ -126,8 +133,13 @@ def test_two_batches_created_at_once_on_one_prefix(
     ],
 )
 def test_a_plan_without_owner_or_unreadable_is_not_reused(
-    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
-    s3_server: S3Server, text: str, says: str,
+    world: World,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
+    s3_server: S3Server,
+    text: str,
+    says: str,
 ) -> None:
     src, out = buckets
     put_images(s3_server, src, 2)
@@ -141,6 +153,7 @@ def test_a_plan_without_owner_or_unreadable_is_not_reused(
 
 
 # --------------------------------------------------------------------------- keys never leak
+
 
 #: Keys a line-per-key manifest could not hold, or that would garble a terminal or a log:
 #: each carries SECRET_MARKER (it stands for a name in a file name).
@@ -167,8 +180,12 @@ def captured_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCapture
 
 
 def test_odd_keys_are_planned_and_never_reach_status_events_or_logs(
-    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
-    s3_server: S3Server, captured_log: pytest.LogCaptureFixture,
+    world: World,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
+    s3_server: S3Server,
+    captured_log: pytest.LogCaptureFixture,
 ) -> None:
     src, out = buckets
     keys = odd_keys()
@@ -182,7 +199,8 @@ def test_odd_keys_are_planned_and_never_reach_status_events_or_logs(
         status = world.status("odd")
         assert status["total"] == len(keys) and status["shardCount"] == 2
         planned = [
-            k for i in range(2)
+            k
+            for i in range(2)
             for k in read_manifest(status["manifests"].format(index=i), s3_server.settings())
         ]
         assert sorted(planned) == sorted(keys)  # exactly, control characters and all
@@ -190,20 +208,26 @@ def test_odd_keys_are_planned_and_never_reach_status_events_or_logs(
         world.wait_phase("odd", "Running")
         batch = world.batch("odd")
         events = world.events("odd")
-    seen = "\n".join([
-        json.dumps(batch, ensure_ascii=False),
-        json.dumps(events, ensure_ascii=False),
-        captured_log.text,
-        *(r.getMessage() for r in captured_log.records),
-    ])
+    seen = "\n".join(
+        [
+            json.dumps(batch, ensure_ascii=False),
+            json.dumps(events, ensure_ascii=False),
+            captured_log.text,
+            *(r.getMessage() for r in captured_log.records),
+        ]
+    )
     assert captured_log.records  # the operator did log
     assert SECRET_MARKER not in seen
     assert "\x1b" not in seen
 
 
 def test_a_failing_plan_puts_no_key_into_the_status(
-    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
-    s3_server: S3Server, captured_log: pytest.LogCaptureFixture,
+    world: World,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
+    s3_server: S3Server,
+    captured_log: pytest.LogCaptureFixture,
 ) -> None:
     """A planning error whose text quotes a key (an error we did not write) reaches the
     status and the log as its class name only."""
@@ -228,7 +252,10 @@ def test_a_failing_plan_puts_no_key_into_the_status(
 
 
 def test_the_default_identity_may_patch_this_batch_only(
-    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    world: World,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
     s3_server: S3Server,
 ) -> None:
     src, out = buckets
@@ -246,16 +273,24 @@ def test_the_default_identity_may_patch_this_batch_only(
     for obj in (account, role, binding):
         assert [r["uid"] for r in obj["metadata"]["ownerReferences"]] == [uid]
     assert account["automountServiceAccountToken"] is False
-    assert role["rules"] == [{
-        "apiGroups": ["ocrbatch.io"], "resources": ["ocrbatches/status"],
-        "resourceNames": ["mine"], "verbs": ["patch"],
-    }]
+    assert role["rules"] == [
+        {
+            "apiGroups": ["ocrbatch.io"],
+            "resources": ["ocrbatches/status"],
+            "resourceNames": ["mine"],
+            "verbs": ["patch"],
+        }
+    ]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}]
 
 
 def test_an_identity_the_batch_does_not_own_is_not_used(
-    world: World, kube: KubeServer, run_operator: Callable[[], Any], s3_secret: str,
-    buckets: tuple[str, str], s3_server: S3Server,
+    world: World,
+    kube: KubeServer,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
+    s3_server: S3Server,
 ) -> None:
     src, out = buckets
     put_images(s3_server, src, 2)
@@ -267,7 +302,10 @@ def test_an_identity_the_batch_does_not_own_is_not_used(
 
 
 def test_service_accounts_off_the_allowlist_are_refused(
-    world: World, run_operator: Callable[..., Any], s3_secret: str, buckets: tuple[str, str],
+    world: World,
+    run_operator: Callable[..., Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
     s3_server: S3Server,
 ) -> None:
     src, out = buckets
@@ -285,7 +323,10 @@ def test_service_accounts_off_the_allowlist_are_refused(
 
 
 def test_an_endpoint_off_the_allowlist_is_never_called(
-    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    world: World,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
     s3_server: S3Server,
 ) -> None:
     src, out = buckets
@@ -312,8 +353,12 @@ def test_an_endpoint_off_the_allowlist_is_never_called(
     ],
 )
 def test_quantities_over_the_maxima_fail_the_batch(
-    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
-    spec: dict[str, Any], field: str,
+    world: World,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
+    spec: dict[str, Any],
+    field: str,
 ) -> None:
     src, out = buckets
     with run_operator():
@@ -348,15 +393,21 @@ def test_events_cannot_carry_control_characters(kube: KubeServer, api: k8s.ApiCl
 
     from tests.support.kube import EVENTS
 
-    owner = {"apiVersion": "ocrbatch.io/v1alpha1", "kind": "OcrBatch",
-             "metadata": {"name": "b", "namespace": NAMESPACE, "uid": "u"}}
+    owner = {
+        "apiVersion": "ocrbatch.io/v1alpha1",
+        "kind": "OcrBatch",
+        "metadata": {"name": "b", "namespace": NAMESPACE, "uid": "u"},
+    }
     KubeCluster(api, [NAMESPACE]).post_event(owner, "Warning", "Test", "folder \x1b[31mx\ny\r\t!")
     (event,) = kube.list(EVENTS, NAMESPACE)
     assert event["message"] == "folder ?[31mx?y??!"
 
 
 def test_a_spec_changed_mid_run_is_checked_before_the_next_job(
-    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    world: World,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
     s3_server: S3Server,
 ) -> None:
     src, out = buckets
@@ -366,7 +417,11 @@ def test_a_spec_changed_mid_run_is_checked_before_the_next_job(
         world.job("turn-0")
         world.wait_phase("turn", "Running")
         changed = world.custom.patch_namespaced_custom_object(
-            "ocrbatch.io", "v1alpha1", NAMESPACE, "ocrbatches", "turn",
+            "ocrbatch.io",
+            "v1alpha1",
+            NAMESPACE,
+            "ocrbatches",
+            "turn",
             {"spec": {"serviceAccountName": "default"}},
         )
         # A pass begun before the change (it still holds the old spec) would make the Job

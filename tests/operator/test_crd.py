@@ -110,9 +110,7 @@ def test_unknown_fields_are_pruned(schema: dict[str, Any]) -> None:
     assert "colour" not in admit(body, schema)["spec"]
 
 
-@pytest.mark.parametrize(
-    "path", sorted(p.name for p in (ROOT / "examples").glob("ocrbatch*.yaml"))
-)
+@pytest.mark.parametrize("path", sorted(p.name for p in (ROOT / "examples").glob("ocrbatch*.yaml")))
 def test_examples_validate(schema: dict[str, Any], path: str) -> None:
     docs = list(yaml.safe_load_all((ROOT / "examples" / path).read_text()))
     assert docs

@@ -55,8 +55,9 @@ def first_and_retry(owner: dict[str, Any], spec: BatchSpec) -> dict[str, dict[st
     and 3 of the first were OOM-killed."""
     config = OperatorConfig()
     first = Attempt(number=0, memory=spec.resources.memory)
-    kills = [OomKill(shard=s, attempt=0, pod=f"cards-0-{s}-x", memory=first.memory, time=None)
-             for s in (1, 3)]
+    kills = [
+        OomKill(shard=s, attempt=0, pod=f"cards-0-{s}-x", memory=first.memory, time=None) for s in (1, 3)
+    ]
     outcome = JobOutcome(finished=True, completed=frozenset({0, 2, 4}), failed=frozenset({1, 3}))
     decision = decide_retry(first, outcome, kills, spec.retry)
     assert decision is not None and decision.attempt is not None, "no retry decided"

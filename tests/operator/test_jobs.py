@@ -63,9 +63,7 @@ def test_indexed_job_shape() -> None:
     assert s["podReplacementPolicy"] == "Failed"
     assert s["template"]["spec"]["restartPolicy"] == "Never"
     rules = s["podFailurePolicy"]["rules"]
-    by_code = {
-        r["onExitCodes"]["values"][0]: r["action"] for r in rules if "onExitCodes" in r
-    }
+    by_code = {r["onExitCodes"]["values"][0]: r["action"] for r in rules if "onExitCodes" in r}
     assert by_code == {2: "FailJob", 137: "Count"}
     assert {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]} in rules
     assert "ttlSecondsAfterFinished" not in s
@@ -168,23 +166,23 @@ def test_labels_owner_and_service_account() -> None:
 
 def test_worker_identity_may_patch_its_own_batch_status_only() -> None:
     account, role, binding = worker_identity(OWNER, spec())
-    assert [o["kind"] for o in (account, role, binding)] == [
-        "ServiceAccount", "Role", "RoleBinding"
-    ]
+    assert [o["kind"] for o in (account, role, binding)] == ["ServiceAccount", "Role", "RoleBinding"]
     assert account["automountServiceAccountToken"] is False
     for obj in (account, role, binding):
         assert obj["metadata"]["name"] == "cards-ocr-worker"
         assert obj["metadata"]["namespace"] == "ocr"
         (ref,) = obj["metadata"]["ownerReferences"]
         assert ref["uid"] == "uid-1" and ref["controller"] is True
-    assert role["rules"] == [{
-        "apiGroups": ["ocrbatch.io"], "resources": ["ocrbatches/status"],
-        "resourceNames": ["cards"], "verbs": ["patch"],
-    }]
-    assert binding["roleRef"]["name"] == role["metadata"]["name"]
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "cards-ocr-worker", "namespace": "ocr"}
+    assert role["rules"] == [
+        {
+            "apiGroups": ["ocrbatch.io"],
+            "resources": ["ocrbatches/status"],
+            "resourceNames": ["cards"],
+            "verbs": ["patch"],
+        }
     ]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "cards-ocr-worker", "namespace": "ocr"}]
     # A named (allowlisted) account gets the Role, and no ServiceAccount is made.
     role, binding = worker_identity(OWNER, spec(serviceAccountName="shared-sa"))
     assert binding["subjects"][0]["name"] == "shared-sa"

@@ -47,7 +47,8 @@ def test_field_selectors() -> None:
 
 def test_merge_patch_replaces_lists_and_deletes_nulls() -> None:
     assert merge_patch({"a": [1, 2], "b": {"c": 1, "d": 2}}, {"a": [3], "b": {"c": None}}) == {
-        "a": [3], "b": {"d": 2}
+        "a": [3],
+        "b": {"d": 2},
     }
 
 
@@ -59,7 +60,10 @@ def test_resource_versions_generation_and_the_status_subresource(kube: KubeServe
     assert spec["metadata"]["generation"] == 2 and "status" not in spec
     assert int(spec["metadata"]["resourceVersion"]) > rv0
     status = kube.patch(
-        BATCHES, "ocr", "b", {"spec": {"parallelism": 9}, "status": {"phase": "Running"}},
+        BATCHES,
+        "ocr",
+        "b",
+        {"spec": {"parallelism": 9}, "status": {"phase": "Running"}},
         subresource="status",
     )
     assert status["status"] == {"phase": "Running"}
@@ -85,8 +89,11 @@ def test_watch_streams_existing_then_live_events(kube: KubeServer, api: k8s.ApiC
 
     def consume() -> None:
         stream = watch.Watch().stream(
-            k8s.BatchV1Api(api).list_namespaced_job, "ocr", label_selector="a=1",
-            timeout_seconds=2, _preload_content=False,
+            k8s.BatchV1Api(api).list_namespaced_job,
+            "ocr",
+            label_selector="a=1",
+            timeout_seconds=2,
+            _preload_content=False,
         )
         for event in stream:
             seen.append((event["type"], event["raw_object"]["metadata"]["name"]))
@@ -101,9 +108,7 @@ def test_watch_streams_existing_then_live_events(kube: KubeServer, api: k8s.ApiC
     assert seen == [("ADDED", "j1"), ("ADDED", "j2")]
 
 
-def test_the_request_log_stays_bounded_and_serving_goes_on(
-    kube: KubeServer, api: k8s.ApiClient
-) -> None:
+def test_the_request_log_stays_bounded_and_serving_goes_on(kube: KubeServer, api: k8s.ApiClient) -> None:
     custom = k8s.CustomObjectsApi(api)
     kube.create(BATCHES, BODY)
     for n in range(60):  # over HTTP: each request is logged, then routed

@@ -28,13 +28,17 @@ from tests.support.waiting import wait_for, wait_for_advances
 
 pytestmark = pytest.mark.timeout(120)
 
+
 def env_of(job: dict[str, Any]) -> dict[str, Any]:
     container = job["spec"]["template"]["spec"]["containers"][0]
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
 def test_a_batch_is_planned_run_and_merged(
-    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    world: World,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
     s3_server: S3Server,
 ) -> None:
     src, out = buckets
@@ -58,9 +62,7 @@ def test_a_batch_is_planned_run_and_merged(
         container = spec["template"]["spec"]["containers"][0]
         assert container["resources"]["limits"] == {"memory": "512Mi", "cpu": "1"}
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
-        assert env_of(job)["OCR_S3_SECRET_KEY"] == {
-            "secretKeyRef": {"name": s3_secret, "key": "secretKey"}
-        }
+        assert env_of(job)["OCR_S3_SECRET_KEY"] == {"secretKeyRef": {"name": s3_secret, "key": "secretKey"}}
         assert s3_server.secret_key not in json.dumps(job)
         assert job["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
         assert "finalizers" not in world.batch("cards")["metadata"]
@@ -93,7 +95,10 @@ def test_a_batch_is_planned_run_and_merged(
 
 
 def test_an_oom_killed_shard_is_retried_with_more_memory(
-    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    world: World,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
     s3_server: S3Server,
 ) -> None:
     src, out = buckets
@@ -121,13 +126,14 @@ def test_an_oom_killed_shard_is_retried_with_more_memory(
         world.jobs.finish(retry, completed="0")
         done = world.wait_phase("oom", "Succeeded")
         assert done["completedShards"] == "0-1" and done["processed"] == 6
-    assert sorted(j["metadata"]["name"] for j in world.kube.list(JOBS, NAMESPACE)) == [
-        "oom-0", "oom-1"
-    ]
+    assert sorted(j["metadata"]["name"] for j in world.kube.list(JOBS, NAMESPACE)) == ["oom-0", "oom-1"]
 
 
 def test_oom_at_max_memory_fails_the_batch(
-    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    world: World,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
     s3_server: S3Server,
 ) -> None:
     src, out = buckets
@@ -144,7 +150,10 @@ def test_oom_at_max_memory_fails_the_batch(
 
 
 def test_suspend_and_resume(
-    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    world: World,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
     s3_server: S3Server,
 ) -> None:
     src, out = buckets
@@ -169,7 +178,10 @@ def test_suspend_and_resume(
 
 
 def test_deleting_a_batch_deletes_its_jobs_and_pods(
-    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    world: World,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
     s3_server: S3Server,
 ) -> None:
     src, out = buckets
@@ -186,7 +198,10 @@ def test_deleting_a_batch_deletes_its_jobs_and_pods(
 
 
 def test_an_operator_restart_mid_batch_loses_nothing(
-    world: World, run_operator: Callable[[], Any], s3_secret: str, buckets: tuple[str, str],
+    world: World,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
     s3_server: S3Server,
 ) -> None:
     src, out = buckets

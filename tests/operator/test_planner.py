@@ -72,8 +72,9 @@ def test_a_plan_names_its_owner_and_spec() -> None:
     claim = Plan.claim(owner, digest, spec.shard_size)
     assert claim.state == PLANNING and claim.owned_by("u-1") and not claim.owned_by("u-2")
     assert not claim.reusable_by("u-1", digest)  # a claim has no manifests yet
-    done = make_plan(["x.jpg"], shard_size=200, write_manifest=lambda i, k: None,
-                     owner=owner, spec_digest=digest)
+    done = make_plan(
+        ["x.jpg"], shard_size=200, write_manifest=lambda i, k: None, owner=owner, spec_digest=digest
+    )
     assert Plan.from_json(done.to_json()) == done
     assert done.reusable_by("u-1", digest)
     assert not done.reusable_by("u-2", digest)
@@ -122,28 +123,54 @@ def test_a_restarted_plan_resumes_after_its_last_checkpoint() -> None:
         written[index] = chunk
 
     with pytest.raises(Crash):
-        make_plan(iter(keys), shard_size=2, write_manifest=crash_at_7, owner=owner,
-                  checkpoint=checkpoints.append, checkpoint_every=3)
+        make_plan(
+            iter(keys),
+            shard_size=2,
+            write_manifest=crash_at_7,
+            owner=owner,
+            checkpoint=checkpoints.append,
+            checkpoint_every=3,
+        )
     last = checkpoints[-1]
     assert (last.state, last.shards_written, last.total, last.last_key) == ("planning", 6, 12, keys[11])
     assert Plan.from_json(last.to_json()) == last
 
     resumed: dict[int, list[str]] = {}
-    plan = make_plan(iter(keys), shard_size=2, write_manifest=resumed.__setitem__, owner=owner,
-                     resume=last, relist=lambda: iter(keys), checkpoint=checkpoints.append,
-                     checkpoint_every=3)
+    plan = make_plan(
+        iter(keys),
+        shard_size=2,
+        write_manifest=resumed.__setitem__,
+        owner=owner,
+        resume=last,
+        relist=lambda: iter(keys),
+        checkpoint=checkpoints.append,
+        checkpoint_every=3,
+    )
     assert min(resumed) == 6  # manifests 0-5 are not written again
     assert (plan.total, plan.shard_count, plan.state) == (23, 12, "planned")
-    assert {**written, **resumed} == {i: keys[2 * i: 2 * i + 2] for i in range(12)}
+    assert {**written, **resumed} == {i: keys[2 * i : 2 * i + 2] for i in range(12)}
 
 
 def test_a_source_changed_since_the_checkpoint_is_planned_again() -> None:
     owner = PlanOwner(uid="u1", namespace="ns", name="b")
-    checkpoint = Plan(total=4, shard_count=0, shard_size=2, owner=owner, state="planning",
-                      shards_written=2, last_key="img/003.jpg")
+    checkpoint = Plan(
+        total=4,
+        shard_count=0,
+        shard_size=2,
+        owner=owner,
+        state="planning",
+        shards_written=2,
+        last_key="img/003.jpg",
+    )
     now = [f"img/{i:03d}.jpg" for i in range(10) if i != 1]  # an early key was removed
     written: dict[int, list[str]] = {}
-    plan = make_plan(iter(now), shard_size=2, write_manifest=written.__setitem__, owner=owner,
-                     resume=checkpoint, relist=lambda: iter(now))
+    plan = make_plan(
+        iter(now),
+        shard_size=2,
+        write_manifest=written.__setitem__,
+        owner=owner,
+        resume=checkpoint,
+        relist=lambda: iter(now),
+    )
     assert sorted(written) == [0, 1, 2, 3, 4] and written[0] == ["img/000.jpg", "img/002.jpg"]
     assert plan.total == 9

@@ -65,15 +65,16 @@ def test_the_default_allowlists_are_the_operators_own() -> None:
 
 
 def test_allowlists_from_the_environment() -> None:
-    config = OperatorConfig.from_env({
-        "OCRBATCH_S3_ENDPOINT": "minio:9000",
-        "OCRBATCH_ALLOWED_S3_ENDPOINTS": "minio:9000, archive:443",
-        "OCRBATCH_WORKER_SERVICE_ACCOUNTS": "a,b",
-    })
+    config = OperatorConfig.from_env(
+        {
+            "OCRBATCH_S3_ENDPOINT": "minio:9000",
+            "OCRBATCH_ALLOWED_S3_ENDPOINTS": "minio:9000, archive:443",
+            "OCRBATCH_WORKER_SERVICE_ACCOUNTS": "a,b",
+        }
+    )
     assert config.allowed_s3_endpoints == ("minio:9000", "archive:443")
     assert config.worker_service_accounts == ("a", "b")
-    check_batch(spec(serviceAccountName="b", source={"bucket": "in", "endpoint": "archive:443"}),
-                config)
+    check_batch(spec(serviceAccountName="b", source={"bucket": "in", "endpoint": "archive:443"}), config)
     defaults = OperatorConfig.from_env({"OCRBATCH_S3_ENDPOINT": "minio:9000"})
     assert defaults.allowed_s3_endpoints == ("minio:9000",)
     assert defaults.worker_service_accounts == ("ocrbatch-worker",)
@@ -105,8 +106,12 @@ def test_at_the_maxima() -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [{"ttlSecondsAfterFinished": 2592001}, {"resources": {"memory": "lots"}},
-     {"resources": {"cpu": "0"}}, {"parallelism": 1001}],
+    [
+        {"ttlSecondsAfterFinished": 2592001},
+        {"resources": {"memory": "lots"}},
+        {"resources": {"cpu": "0"}},
+        {"parallelism": 1001},
+    ],
 )
 def test_the_model_refuses_what_the_crd_refuses(change: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
@@ -116,9 +121,7 @@ def test_the_model_refuses_what_the_crd_refuses(change: dict[str, Any]) -> None:
 def test_model_maxima_match_the_crd(crd: dict[str, Any]) -> None:
     from ocr_operator.batch import model
 
-    props = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][
-        "properties"
-    ]
+    props = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
     assert props["ttlSecondsAfterFinished"]["maximum"] == model.MAX_TTL_SECONDS
     assert props["parallelism"]["maximum"] == model.MAX_PARALLELISM
     assert props["shardSize"]["maximum"] == model.MAX_SHARD_SIZE

@@ -30,25 +30,46 @@ def object_size(kube: KubeServer, name: str) -> int:
     return len(json.dumps(kube.get(BATCHES, NAMESPACE, name), indent=4).encode())
 
 
-def planned(
-    kube: KubeServer, name: str, src: str, out: str, secret: str, shards: int = SHARDS
-) -> None:
+def planned(kube: KubeServer, name: str, src: str, out: str, secret: str, shards: int = SHARDS) -> None:
     """A batch whose plan of `shards` shards is frozen in its status (as planning leaves it)."""
-    kube.create(BATCHES, {
-        "apiVersion": "ocrbatch.io/v1alpha1", "kind": "OcrBatch",
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {"source": {"bucket": src, "credentialsSecret": secret}, "output": {"bucket": out},
-                 "shardSize": SHARD_SIZE, "parallelism": 200},
-    })
-    kube.patch(BATCHES, NAMESPACE, name, {"status": {
-        "phase": "Running", "total": shards * SHARD_SIZE, "shardCount": shards,
-        "startTime": "2026-12-06T07:00:00Z", "manifests": f"s3://{out}/_manifests/shard-{{index:04d}}.txt",
-        "attempts": [{"attempt": 0, "job": f"{name}-0", "memory": "512Mi"}], "jobs": [f"{name}-0"],
-    }}, "status")
+    kube.create(
+        BATCHES,
+        {
+            "apiVersion": "ocrbatch.io/v1alpha1",
+            "kind": "OcrBatch",
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": {
+                "source": {"bucket": src, "credentialsSecret": secret},
+                "output": {"bucket": out},
+                "shardSize": SHARD_SIZE,
+                "parallelism": 200,
+            },
+        },
+    )
+    kube.patch(
+        BATCHES,
+        NAMESPACE,
+        name,
+        {
+            "status": {
+                "phase": "Running",
+                "total": shards * SHARD_SIZE,
+                "shardCount": shards,
+                "startTime": "2026-12-06T07:00:00Z",
+                "manifests": f"s3://{out}/_manifests/shard-{{index:04d}}.txt",
+                "attempts": [{"attempt": 0, "job": f"{name}-0", "memory": "512Mi"}],
+                "jobs": [f"{name}-0"],
+            }
+        },
+        "status",
+    )
 
 
 def test_a_batch_of_5000_shards_keeps_its_status_under_64_kib(
-    kube: KubeServer, api: k8s.ApiClient, s3_server: S3Server, buckets: tuple[str, str],
+    kube: KubeServer,
+    api: k8s.ApiClient,
+    s3_server: S3Server,
+    buckets: tuple[str, str],
     s3_secret: str,
 ) -> None:
     src, out = buckets
@@ -90,12 +111,14 @@ def env_of(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_batch_above_the_shards_per_job_runs_in_parts_one_after_the_other(
-    kube: KubeServer, api: k8s.ApiClient, s3_server: S3Server, buckets: tuple[str, str],
+    kube: KubeServer,
+    api: k8s.ApiClient,
+    s3_server: S3Server,
+    buckets: tuple[str, str],
     s3_secret: str,
 ) -> None:
     src, out = buckets
-    config = OperatorConfig(s3_endpoint=s3_server.endpoint, worker_image="worker:test",
-                            max_shards_per_job=2)
+    config = OperatorConfig(s3_endpoint=s3_server.endpoint, worker_image="worker:test", max_shards_per_job=2)
     reconciler = Reconciler(KubeCluster(api, [NAMESPACE]), config)
     jobs = JobController(kube)
     planned(kube, "parts", src, out, s3_secret, shards=5)

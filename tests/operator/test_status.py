@@ -27,15 +27,23 @@ T0 = datetime(2025, 1, 1, tzinfo=UTC)
 def test_counts_join_done_shards_the_tally_and_the_sampled_running_ones() -> None:
     done = inputs_in({0, 2}, total=450, size=200, shard_count=3)
     assert done == 250  # shard 2 is the last one: 50 inputs
-    counts = counts_of(total=450, done_inputs=done, tally=Tally(succeeded=240, failed=10),
-                       live=Live(running=1, processed=50, succeeded=49, failed=1))
+    counts = counts_of(
+        total=450,
+        done_inputs=done,
+        tally=Tally(succeeded=240, failed=10),
+        live=Live(running=1, processed=50, succeeded=49, failed=1),
+    )
     assert counts == Counts(total=450, processed=300, succeeded=289, failed=11)
     assert counts.progress == "300/450"
 
 
 def test_counts_never_pass_the_total() -> None:
-    counts = counts_of(total=10, done_inputs=10, tally=Tally(succeeded=10, failed=5),
-                       live=Live(running=1, processed=7, succeeded=7))
+    counts = counts_of(
+        total=10,
+        done_inputs=10,
+        tally=Tally(succeeded=10, failed=5),
+        live=Live(running=1, processed=7, succeeded=7),
+    )
     assert counts == Counts(total=10, processed=10, succeeded=10, failed=0)
 
 
@@ -65,8 +73,13 @@ def test_conditions_are_a_full_list_in_a_fixed_order() -> None:
     assert [c["type"] for c in conds] == ["Planned", "Suspended", "Complete", "Failed"]
     assert [c["status"] for c in conds] == ["True", "False", "False", "False"]
     done = conditions_for(
-        conds, phase=Phase.SUCCEEDED, counts=Counts(10, 10, 10, 0), shard_count=2,
-        message=None, now=T0 + timedelta(hours=1), generation=3,
+        conds,
+        phase=Phase.SUCCEEDED,
+        counts=Counts(10, 10, 10, 0),
+        shard_count=2,
+        message=None,
+        now=T0 + timedelta(hours=1),
+        generation=3,
     )
     assert [c["status"] for c in done] == ["True", "False", "True", "False"]
     assert done[0]["lastTransitionTime"] == conds[0]["lastTransitionTime"]
@@ -89,8 +102,12 @@ def test_conditions_are_a_full_list_in_a_fixed_order() -> None:
 )
 def test_derive_phase(kwargs: dict[str, Any], expected: Phase) -> None:
     args: dict[str, Any] = {
-        "planned": True, "suspended": False, "all_done": False, "merged": False,
-        "failed_items": 0, "given_up": False,
+        "planned": True,
+        "suspended": False,
+        "all_done": False,
+        "merged": False,
+        "failed_items": 0,
+        "given_up": False,
     }
     args.update(kwargs)
     assert derive_phase(**args) == expected
@@ -178,6 +195,10 @@ def test_resolve_shard_index() -> None:
         resolve_shard_index({"JOB_COMPLETION_INDEX": "2", "OCR_SHARD_INDEXES": "3,7"})
     ranges = {"OCR_SHARD_INDEXES": "3,10-19,40"}
     assert [resolve_shard_index({**ranges, "JOB_COMPLETION_INDEX": str(i)}) for i in (0, 1, 10, 11)] == [
-        3, 10, 19, 40]
+        3,
+        10,
+        19,
+        40,
+    ]
     with pytest.raises(ValueError):
         resolve_shard_index({**ranges, "JOB_COMPLETION_INDEX": "12"})

@@ -92,9 +92,14 @@ class World:
             else:
                 record = ResultRecord(source=key, status="ok", side="front")
             self.sink.write_record(record)
-        summary = {"index": index, "total": len(keys), "processed": len(keys),
-                   "succeeded": len(keys) - errors, "failed": errors,
-                   "errors": {ErrorCode.NO_CARD_FOUND.value: errors} if errors else {}}
+        summary = {
+            "index": index,
+            "total": len(keys),
+            "processed": len(keys),
+            "succeeded": len(keys) - errors,
+            "failed": errors,
+            "errors": {ErrorCode.NO_CARD_FOUND.value: errors} if errors else {},
+        }
         self.sink.write_text(summary_name(index), json.dumps(summary))
         self.reporter(batch, index).update(
             ShardStatus(

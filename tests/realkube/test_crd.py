@@ -86,10 +86,12 @@ def test_defaults_apply_on_create(custom: k8s.CustomObjectsApi, namespace: str) 
 
 
 BAD: list[tuple[str, dict[str, Any] | None, list[str]]] = [
-    ("bad-enum", {"engine": {"name": "tesseract"}},
-     ["spec.engine.name", 'Unsupported value: "tesseract"', '"onnx"', '"paddle"']),
-    ("negative-parallelism", {"parallelism": -1},
-     ["spec.parallelism", "greater than or equal to 1"]),
+    (
+        "bad-enum",
+        {"engine": {"name": "tesseract"}},
+        ["spec.engine.name", 'Unsupported value: "tesseract"', '"onnx"', '"paddle"'],
+    ),
+    ("negative-parallelism", {"parallelism": -1}, ["spec.parallelism", "greater than or equal to 1"]),
     ("zero-shard-size", {"shardSize": 0}, ["spec.shardSize", "greater than or equal to 1"]),
     ("missing-output", {"output": None}, ["spec.output", "Required value"]),
     ("missing-bucket", {"source": {"prefix": "x"}}, ["spec.source.bucket", "Required value"]),
@@ -98,16 +100,27 @@ BAD: list[tuple[str, dict[str, Any] | None, list[str]]] = [
     ("bad-type", {"parallelism": "four"}, ["spec.parallelism", "Invalid value", "integer"]),
     ("no-spec", None, ["spec", "Required value"]),
     # Maxima (docs/operator.md, "Cluster surface"): what a 1.20 schema can state.
-    ("ttl-over-max", {"ttlSecondsAfterFinished": 10**9},
-     ["spec.ttlSecondsAfterFinished", "less than or equal to 2592000"]),
-    ("cpu-int-over-max", {"resources": {"cpu": 100}},
-     ["spec.resources.cpu", "less than or equal to 32"]),
-    ("memory-too-long", {"resources": {"memory": "1" * 40}},
-     ["spec.resources.memory", "should be at most 16 chars long"]),
-    ("max-memory-too-long", {"retry": {"maxMemory": "9" * 20 + "Gi"}},
-     ["spec.retry.maxMemory", "should be at most 16 chars long"]),
-    ("endpoint-too-long", {"source": {"bucket": "scans", "endpoint": "a" * 300}},
-     ["spec.source.endpoint", "should be at most 255 chars long"]),
+    (
+        "ttl-over-max",
+        {"ttlSecondsAfterFinished": 10**9},
+        ["spec.ttlSecondsAfterFinished", "less than or equal to 2592000"],
+    ),
+    ("cpu-int-over-max", {"resources": {"cpu": 100}}, ["spec.resources.cpu", "less than or equal to 32"]),
+    (
+        "memory-too-long",
+        {"resources": {"memory": "1" * 40}},
+        ["spec.resources.memory", "should be at most 16 chars long"],
+    ),
+    (
+        "max-memory-too-long",
+        {"retry": {"maxMemory": "9" * 20 + "Gi"}},
+        ["spec.retry.maxMemory", "should be at most 16 chars long"],
+    ),
+    (
+        "endpoint-too-long",
+        {"source": {"bucket": "scans", "endpoint": "a" * 300}},
+        ["spec.source.endpoint", "should be at most 255 chars long"],
+    ),
 ]
 
 
@@ -147,7 +160,11 @@ def test_printer_columns_in_kubectl_get(
 ) -> None:
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, ocrbatch("cols", namespace))
     custom.patch_namespaced_custom_object_status(
-        GROUP, VERSION, namespace, PLURAL, "cols",
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        "cols",
         {"status": {"phase": "Running", "progress": "12/500", "failed": 3, "total": 500}},
     )
     rows = _table(real_cluster.kubectl("get", resource, "-n", namespace).stdout)
@@ -169,7 +186,11 @@ def test_status_subresource_semantics(custom: k8s.CustomObjectsApi, namespace: s
 
     # A status write changes status only: spec in the same body is ignored, generation stays.
     after_status = custom.patch_namespaced_custom_object_status(
-        GROUP, VERSION, namespace, PLURAL, name,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        name,
         {"spec": {"parallelism": 99}, "status": {"phase": "Planning", "total": 7}},
     )
     assert after_status["status"] == {"phase": "Planning", "total": 7}
@@ -178,7 +199,11 @@ def test_status_subresource_semantics(custom: k8s.CustomObjectsApi, namespace: s
 
     # A write to the main resource ignores status; a spec change bumps the generation.
     after_spec = custom.patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, name,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        name,
         {"spec": {"parallelism": 8}, "status": {"phase": "Succeeded"}},
     )
     assert after_spec["spec"]["parallelism"] == 8
@@ -214,7 +239,7 @@ def test_status_subresource_semantics(custom: k8s.CustomObjectsApi, namespace: s
 
 
 def test_empty_strings_are_values_not_null(custom: k8s.CustomObjectsApi, namespace: str) -> None:
-    """"" is a string, not null (a Go >= 1.19 build of 1.20 needs a patch for that; see
+    """ "" is a string, not null (a Go >= 1.19 build of 1.20 needs a patch for that; see
     scripts/build-kube.sh): the operator writes empty condition messages all the time."""
     body = ocrbatch("empty", namespace)
     body["spec"]["source"]["region"] = ""

@@ -71,9 +71,7 @@ class Operator:
 
 
 @pytest.fixture
-def operator(
-    real_cluster: RealCluster, namespace: str, tmp_path: Path, s3: S3Server
-) -> Iterator[Operator]:
+def operator(real_cluster: RealCluster, namespace: str, tmp_path: Path, s3: S3Server) -> Iterator[Operator]:
     """The operator watching `namespace`, as a subprocess (stopped by PID afterwards); the
     test S3 server is its only allowed endpoint."""
     log_path = tmp_path / "operator.log"
@@ -86,7 +84,10 @@ def operator(
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [*operator_command(), "--standalone", "--namespace", namespace, "--verbose"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         try:
@@ -130,7 +131,9 @@ def test_operator_plans_and_creates_the_job(
     )
     spec: dict[str, Any] = {
         "source": {
-            "bucket": bucket, "prefix": "in/", "endpoint": s3.endpoint,
+            "bucket": bucket,
+            "prefix": "in/",
+            "endpoint": s3.endpoint,
             "credentialsSecret": "s3-credentials",
         },
         "output": {"bucket": bucket, "prefix": "out/"},
@@ -153,7 +156,9 @@ def test_operator_plans_and_creates_the_job(
             "the plan in the status",
             lambda: (
                 (b := custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "cards"))
-                .get("status", {}).get("jobs") and b["status"]
+                .get("status", {})
+                .get("jobs")
+                and b["status"]
             ),
             timeout_s=30,
             abort=operator.exited,
@@ -190,9 +195,7 @@ def test_operator_plans_and_creates_the_job(
 
     # Events on the batch.
     def reasons() -> set[str]:
-        events = core.list_namespaced_event(
-            namespace, field_selector=f"involvedObject.uid={uid}"
-        ).items
+        events = core.list_namespaced_event(namespace, field_selector=f"involvedObject.uid={uid}").items
         return {e.reason for e in events}
 
     wait_until("the Planned event", lambda: {"Planning", "Planned"} <= reasons(), timeout_s=20)
@@ -247,19 +250,33 @@ def test_boundaries_on_the_real_apiserver(
     on the same output prefix stops (OutputInUse); a ServiceAccount off the allowlist stops
     the batch; the per-batch identity is garbage-collected with the batch."""
     core, rbac = k8s.CoreV1Api(api), k8s.RbacAuthorizationV1Api(api)
-    core.create_namespaced_secret(namespace, {"metadata": {"name": "s3-credentials"}, "data": {
-        "accessKey": base64.b64encode(s3.access_key.encode()).decode(),
-        "secretKey": base64.b64encode(s3.secret_key.encode()).decode(),
-    }})
+    core.create_namespaced_secret(
+        namespace,
+        {
+            "metadata": {"name": "s3-credentials"},
+            "data": {
+                "accessKey": base64.b64encode(s3.access_key.encode()).decode(),
+                "secretKey": base64.b64encode(s3.secret_key.encode()).decode(),
+            },
+        },
+    )
     bucket = s3.make_bucket()
     keys = _odd_keys("odd/")
     for key in keys:
         s3.client().put_object(bucket, key, io.BytesIO(b"\xff\xd8fake"), 6)
 
     def spec(prefix: str, out: str, **more: Any) -> dict[str, Any]:
-        return {"source": {"bucket": bucket, "prefix": prefix, "endpoint": s3.endpoint,
-                           "credentialsSecret": "s3-credentials"},
-                "output": {"bucket": bucket, "prefix": out}, "shardSize": 2, **more}
+        return {
+            "source": {
+                "bucket": bucket,
+                "prefix": prefix,
+                "endpoint": s3.endpoint,
+                "credentialsSecret": "s3-credentials",
+            },
+            "output": {"bucket": bucket, "prefix": out},
+            "shardSize": 2,
+            **more,
+        }
 
     def status(name: str) -> dict[str, Any]:
         got = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
@@ -272,34 +289,39 @@ def test_boundaries_on_the_real_apiserver(
         return str(made["metadata"]["uid"])
 
     def failed(name: str, reason: str) -> dict[str, Any]:
-        got = wait_until(f"{name} Failed ({reason})", lambda: (
-            (st := status(name)).get("phase") == "Failed" and st
-        ), timeout_s=60, abort=operator.exited)
+        got = wait_until(
+            f"{name} Failed ({reason})",
+            lambda: (st := status(name)).get("phase") == "Failed" and st,
+            timeout_s=60,
+            abort=operator.exited,
+        )
         cond = next(c for c in got["conditions"] if c["type"] == "Failed")
         assert cond["reason"] == reason, cond
         return got
 
     def events(uid: str) -> list[Any]:
-        return core.list_namespaced_event(
-            namespace, field_selector=f"involvedObject.uid={uid}"
-        ).items
+        return core.list_namespaced_event(namespace, field_selector=f"involvedObject.uid={uid}").items
 
     try:
         uid = create("odd", spec("odd/", "odd-out/"))
-        planned = wait_until("the plan", lambda: status("odd").get("jobs") and status("odd"),
-                             timeout_s=60, abort=operator.exited)
+        planned = wait_until(
+            "the plan",
+            lambda: status("odd").get("jobs") and status("odd"),
+            timeout_s=60,
+            abort=operator.exited,
+        )
         assert planned["total"] == len(keys) and planned["shardCount"] == 3
         from ocr_job.storage.s3 import read_manifest
 
-        listed = [k for i in range(3)
-                  for k in read_manifest(planned["manifests"].format(index=i), s3.settings())]
+        listed = [
+            k for i in range(3) for k in read_manifest(planned["manifests"].format(index=i), s3.settings())
+        ]
         assert sorted(listed) == sorted(keys)
 
         thief_uid = create("thief", spec("elsewhere/", "odd-out/"))
         stopped = failed("thief", "OutputInUse")
         assert "the batch odd" in stopped["message"]
-        wait_until("the OutputInUse Event",
-                   lambda: "OutputInUse" in {e.reason for e in events(thief_uid)})
+        wait_until("the OutputInUse Event", lambda: "OutputInUse" in {e.reason for e in events(thief_uid)})
 
         create("admin", spec("odd/", "admin-out/", serviceAccountName="default"))
         failed("admin", "ServiceAccountNotAllowed")
@@ -308,11 +330,13 @@ def test_boundaries_on_the_real_apiserver(
         assert core.read_namespaced_service_account(name, namespace).metadata.owner_references[0].uid == uid
         role = rbac.read_namespaced_role(name, namespace)
         assert role.rules[0].resource_names == ["odd"]
-        seen = "\n".join([
-            json.dumps(custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "odd")),
-            *(f"{e.reason} {e.message}" for e in events(uid)),
-            operator.log.read_text(errors="replace"),
-        ])
+        seen = "\n".join(
+            [
+                json.dumps(custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "odd")),
+                *(f"{e.reason} {e.message}" for e in events(uid)),
+                operator.log.read_text(errors="replace"),
+            ]
+        )
         assert MARKER not in seen and "\x1b" not in seen
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n--- operator log:\n{_tail(operator.log)}") from None
@@ -320,8 +344,11 @@ def test_boundaries_on_the_real_apiserver(
     custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "odd")
 
     def identity_gone() -> bool:
-        for read in (core.read_namespaced_service_account, rbac.read_namespaced_role,
-                     rbac.read_namespaced_role_binding):
+        for read in (
+            core.read_namespaced_service_account,
+            rbac.read_namespaced_role,
+            rbac.read_namespaced_role_binding,
+        ):
             try:
                 read(name, namespace)
             except ApiException as exc:

@@ -75,9 +75,7 @@ def install(request: pytest.FixtureRequest, real_cluster: RealCluster) -> Iterat
     }
     for ns in sorted(namespaces):
         real_cluster.create_namespace(ns)
-    real_cluster.kubectl(
-        "apply", "--server-side=false", "-f", "-", input=yaml.safe_dump_all(rbac)
-    )
+    real_cluster.kubectl("apply", "--server-side=false", "-f", "-", input=yaml.safe_dump_all(rbac))
 
     def service_account(component: str, namespace: str) -> tuple[str, str]:
         found = [
@@ -217,19 +215,27 @@ def test_operator_can_exactly_what_it_needs(real_cluster: RealCluster, install: 
         if can_i(real_cluster, sa, verb, resource, None):
             wrong.append(f"CAN {verb} {resource} cluster-wide")
     if install.mode == "namespaced":
-        wrong += _check(real_cluster, sa, install.other_ns, [("list", "ocrbatches", None),
-                                                             ("create", "jobs.batch", None)], False)
+        wrong += _check(
+            real_cluster,
+            sa,
+            install.other_ns,
+            [("list", "ocrbatches", None), ("create", "jobs.batch", None)],
+            False,
+        )
         wrong += _check(real_cluster, sa, None, [("list", "ocrbatches", None)], False)
     else:
         # Cluster-wide: every namespace, including one it was not installed into.
-        wrong += _check(real_cluster, sa, install.other_ns, [("list", "ocrbatches", None),
-                                                             ("create", "jobs.batch", None)], True)
+        wrong += _check(
+            real_cluster,
+            sa,
+            install.other_ns,
+            [("list", "ocrbatches", None), ("create", "jobs.batch", None)],
+            True,
+        )
     assert not wrong, f"operator ServiceAccount {sa} ({install.mode}):\n" + "\n".join(wrong)
 
 
-def test_the_shared_worker_account_can_nothing(
-    real_cluster: RealCluster, install: Install
-) -> None:
+def test_the_shared_worker_account_can_nothing(real_cluster: RealCluster, install: Install) -> None:
     sa, ns = install.worker_sa, install.batch_ns
     wrong = _check(real_cluster, sa, ns, WORKER_MAY, True)
     wrong += _check(real_cluster, sa, ns, WORKER_MAY_NOT, False)
@@ -276,19 +282,49 @@ def test_real_service_account_tokens(
     worker = real_cluster.api_client(real_cluster.service_account_token(ns, identity_name(name)))
     w_custom, w_core, w_batch = k8s.CustomObjectsApi(worker), k8s.CoreV1Api(worker), k8s.BatchV1Api(worker)
     shard_patch = {"status": {"runningShards": 1}}  # workers report to the output since issue 18
-    assert _status(lambda: w_custom.patch_namespaced_custom_object_status(
-        GROUP, VERSION, ns, PLURAL, name, shard_patch)) == 200
+    assert (
+        _status(
+            lambda: w_custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, ns, PLURAL, name, shard_patch
+            )
+        )
+        == 200
+    )
     # Another batch of the namespace: resourceNames keeps it out.
-    assert _status(lambda: w_custom.patch_namespaced_custom_object_status(
-        GROUP, VERSION, ns, PLURAL, f"{name}-b", shard_patch)) == 403
-    assert _status(lambda: w_custom.get_namespaced_custom_object(
-        GROUP, VERSION, ns, PLURAL, name)) == 403
-    assert _status(lambda: w_custom.patch_namespaced_custom_object(
-        GROUP, VERSION, ns, PLURAL, name, {"spec": {"parallelism": 9}})) == 403
+    assert (
+        _status(
+            lambda: w_custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, ns, PLURAL, f"{name}-b", shard_patch
+            )
+        )
+        == 403
+    )
+    assert _status(lambda: w_custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)) == 403
+    assert (
+        _status(
+            lambda: w_custom.patch_namespaced_custom_object(
+                GROUP, VERSION, ns, PLURAL, name, {"spec": {"parallelism": 9}}
+            )
+        )
+        == 403
+    )
     assert _status(lambda: w_core.read_namespaced_secret(SECRET, ns)) == 403
-    assert _status(lambda: w_batch.create_namespaced_job(
-        ns, {"metadata": {"name": "x"}, "spec": {"template": {"spec": {
-            "restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}})) == 403
+    assert (
+        _status(
+            lambda: w_batch.create_namespaced_job(
+                ns,
+                {
+                    "metadata": {"name": "x"},
+                    "spec": {
+                        "template": {
+                            "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}
+                        }
+                    },
+                },
+            )
+        )
+        == 403
+    )
     stored = custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
     assert stored["status"]["runningShards"] == 1
     assert stored["spec"]["parallelism"] == 4
@@ -296,21 +332,38 @@ def test_real_service_account_tokens(
     assert "runningShards" not in (other.get("status") or {})
     # The chart's shared account, by itself: nothing.
     shared = real_cluster.api_client(real_cluster.service_account_token(*install.worker_sa))
-    assert _status(lambda: k8s.CustomObjectsApi(shared).patch_namespaced_custom_object_status(
-        GROUP, VERSION, ns, PLURAL, name, shard_patch)) == 403
+    assert (
+        _status(
+            lambda: k8s.CustomObjectsApi(shared).patch_namespaced_custom_object_status(
+                GROUP, VERSION, ns, PLURAL, name, shard_patch
+            )
+        )
+        == 403
+    )
 
     o_custom, o_core = k8s.CustomObjectsApi(operator), k8s.CoreV1Api(operator)
     items = o_custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]
     assert name in {i["metadata"]["name"] for i in items}
-    assert _status(lambda: o_custom.patch_namespaced_custom_object_status(
-        GROUP, VERSION, ns, PLURAL, name, {"status": {"phase": "Planning"}})) == 200
+    assert (
+        _status(
+            lambda: o_custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, ns, PLURAL, name, {"status": {"phase": "Planning"}}
+            )
+        )
+        == 200
+    )
     assert _status(lambda: o_core.read_namespaced_secret(SECRET, ns)) == 200
     assert _status(lambda: o_core.read_namespaced_secret("other-secret", ns)) == 403
     assert _status(lambda: o_core.list_namespaced_secret(ns)) == 403
     # A server-side dry run: authorized, admitted, not stored.
-    job = {"metadata": {"name": "dry"}, "spec": {"template": {"spec": {
-        "restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}}
+    job = {
+        "metadata": {"name": "dry"},
+        "spec": {
+            "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}
+        },
+    }
     assert _status(lambda: k8s.BatchV1Api(operator).create_namespaced_job(ns, job, dry_run="All")) == 200
-    assert json.loads(
-        k8s.CoreV1Api(operator).list_namespaced_pod(ns, _preload_content=False).data
-    )["items"] == []
+    assert (
+        json.loads(k8s.CoreV1Api(operator).list_namespaced_pod(ns, _preload_content=False).data)["items"]
+        == []
+    )

@@ -30,23 +30,44 @@ def test_a_5000_shard_status_stays_under_64_kib(
     body = custom.create_namespaced_custom_object(
         GROUP, VERSION, namespace, PLURAL, ocrbatch(name, namespace)
     )
-    status = {"total": SHARDS * 200, "shardCount": SHARDS, "startTime": "2026-12-06T07:00:00Z",
-              "attempts": [{"attempt": 0, "job": f"{name}-0", "memory": "512Mi"}]}
+    status = {
+        "total": SHARDS * 200,
+        "shardCount": SHARDS,
+        "startTime": "2026-12-06T07:00:00Z",
+        "attempts": [{"attempt": 0, "job": f"{name}-0", "memory": "512Mi"}],
+    }
     evens = ",".join(str(i) for i in range(0, SHARDS, 2))
     odds = ",".join(str(i) for i in range(1, SHARDS, 2))
-    job = {"metadata": {"name": f"{name}-0"}, "status": {
-        "completedIndexes": evens, "failedIndexes": odds,
-        "conditions": [{"type": "Failed", "status": "True", "reason": "FailedIndexes"}]}}
+    job = {
+        "metadata": {"name": f"{name}-0"},
+        "status": {
+            "completedIndexes": evens,
+            "failedIndexes": odds,
+            "conditions": [{"type": "Failed", "status": "True", "reason": "FailedIndexes"}],
+        },
+    }
     progress = progress_of(name, status, [job])
-    kills = [OomKill(shard=i, attempt=0, pod=f"{name}-0-{i}-x7k2p", memory="512Mi",
-                     time=f"2026-12-06T07:{i // 60:02d}:{i % 60:02d}Z") for i in range(1, 120, 2)]
+    kills = [
+        OomKill(
+            shard=i,
+            attempt=0,
+            pod=f"{name}-0-{i}-x7k2p",
+            memory="512Mi",
+            time=f"2026-12-06T07:{i // 60:02d}:{i % 60:02d}Z",
+        )
+        for i in range(1, 120, 2)
+    ]
     _, oom_patch = new_oom_kills(status, kills)
     decision = decide_retry(progress.latest, progress.latest_outcome, kills, RetrySpec(), progress.done)
     assert decision is not None and decision.attempt is not None
     progress.attempts.append(decision.attempt)
     progress.failed_for_good |= decision.given_up
-    tally = Tally(counted=set(progress.done), succeeded=400_000, failed=99_000,
-                  error_codes={str(code): 1000 + n for n, code in enumerate(ErrorCode)})
+    tally = Tally(
+        counted=set(progress.done),
+        succeeded=400_000,
+        failed=99_000,
+        error_codes={str(code): 1000 + n for n, code in enumerate(ErrorCode)},
+    )
     counts = Counts(SHARDS * 200, 500_000, 400_000, 99_000)
     ending = Ending(counts, False, False, True, decision.message, None, tally, Live(running=60))
     p = Pass(body, status, NOW, 1)

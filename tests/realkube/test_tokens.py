@@ -21,15 +21,21 @@ def _status(call: object) -> int:
 
 def _grant_configmap_reads(api: k8s.ApiClient, namespace: str, user: str, name: str) -> None:
     rbac = k8s.RbacAuthorizationV1Api(api)
-    rbac.create_namespaced_role(namespace, {
-        "metadata": {"name": name},
-        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}],
-    })
-    rbac.create_namespaced_role_binding(namespace, {
-        "metadata": {"name": name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}],
-    })
+    rbac.create_namespaced_role(
+        namespace,
+        {
+            "metadata": {"name": name},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}],
+        },
+    )
+    rbac.create_namespaced_role_binding(
+        namespace,
+        {
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}],
+        },
+    )
 
 
 def test_static_service_account_user_under_rbac(real_cluster: RealCluster, api: k8s.ApiClient) -> None:

@@ -137,8 +137,14 @@ class ContainerSpec:
 
     @classmethod
     def from_pod(
-        cls, pod_spec: Mapping[str, Any], container: Mapping[str, Any], *, env: Mapping[str, str],
-        mounts: Mapping[str, Path], memory_bytes: int | None, hostname: str,
+        cls,
+        pod_spec: Mapping[str, Any],
+        container: Mapping[str, Any],
+        *,
+        env: Mapping[str, str],
+        mounts: Mapping[str, Path],
+        memory_bytes: int | None,
+        hostname: str,
         kubeconfig: Path | None = None,
     ) -> ContainerSpec:
         sc = security_context(pod_spec, container)
@@ -273,8 +279,13 @@ class Container:
         """`podman start --attach`, from the bundle directory so that conmon's OOM marker
         lands where podman looks for it; output goes to `log`."""
         return subprocess.Popen(
-            [str(PODMAN), "start", "--attach", self.id], cwd=self.static_dir, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+            [str(PODMAN), "start", "--attach", self.id],
+            cwd=self.static_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
         )
 
     def host_pid(self, client: subprocess.Popen[bytes], timeout_s: float = 120.0) -> int | None:

@@ -205,8 +205,11 @@ def label_selector_matches(selector: str | None, labels: Mapping[str, str]) -> b
 
 def field_selector_matches(selector: str | None, obj: Mapping[str, Any]) -> bool:
     meta = obj.get("metadata") or {}
-    fields = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
-              "status.phase": (obj.get("status") or {}).get("phase")}  # pods: the apiserver's too
+    fields = {
+        "metadata.name": meta.get("name"),
+        "metadata.namespace": meta.get("namespace"),
+        "status.phase": (obj.get("status") or {}).get("phase"),
+    }  # pods: the apiserver's too
     for term in _split_selector(selector or ""):
         negate = "!=" in term
         key, value = (s.strip() for s in re.split(r"!=|==|=", term, maxsplit=1))

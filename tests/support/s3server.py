@@ -97,14 +97,19 @@ def _free_port_pair(taken: set[int]) -> int:
     raise S3ServerError("no free port pair found")
 
 
-def _plain_client(endpoint: str, access: str, secret: str, timeout_s: float,
-                  kind: type[Minio] = Minio) -> Minio:
+def _plain_client(
+    endpoint: str, access: str, secret: str, timeout_s: float, kind: type[Minio] = Minio
+) -> Minio:
     """A client without retries at the HTTP level (`kind` may add its own)."""
     http = urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s), retries=False, maxsize=16
     )
     return kind(
-        endpoint, access_key=access, secret_key=secret, secure=False, region=REGION,
+        endpoint,
+        access_key=access,
+        secret_key=secret,
+        secure=False,
+        region=REGION,
         http_client=http,
     )
 
@@ -189,8 +194,7 @@ class S3Server:
     def client(self, timeout_s: float = 30.0) -> Minio:
         """A minio client for set-up and checks: no retries at the HTTP level; a transient
         error answer is sent again (`_SetupClient`)."""
-        return _plain_client(self.endpoint, self.access_key, self.secret_key, timeout_s,
-                             kind=_SetupClient)
+        return _plain_client(self.endpoint, self.access_key, self.secret_key, timeout_s, kind=_SetupClient)
 
     def make_bucket(self, name: str | None = None) -> str:
         name = name or f"t-{secrets.token_hex(6)}"
@@ -231,9 +235,7 @@ class S3Server:
             "identities": [
                 {
                     "name": "ocrbatch-test",
-                    "credentials": [
-                        {"accessKey": self.access_key, "secretKey": self.secret_key}
-                    ],
+                    "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
                     "actions": ["Admin", "Read", "List", "Tagging", "Write"],
                 }
             ]

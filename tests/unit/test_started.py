@@ -14,8 +14,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "stop-started.py"
 
 
 def _sleeper() -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
-                            start_new_session=True)
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
 
 
 def test_only_the_groups_written_down_are_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -206,9 +206,7 @@ class CardSet:
         return sum(1 for lab in self.labels.values() if lab["level"] != "bad")
 
     def expected_errors(self) -> dict[str, str]:
-        return {
-            rel: lab["expected_error"] for rel, lab in self.labels.items() if lab["expected_error"]
-        }
+        return {rel: lab["expected_error"] for rel, lab in self.labels.items() if lab["expected_error"]}
 
 
 def _generate(dest: str, count: int, seed: int, bad: bool, levels: tuple[str, ...]) -> str:
@@ -226,7 +224,13 @@ class CardLibrary:
         self._made: dict[str, CardSet] = {}
 
     def get(
-        self, name: str, count: int, *, parts: int = 1, seed: int = 0, bad_inputs: bool = True,
+        self,
+        name: str,
+        count: int,
+        *,
+        parts: int = 1,
+        seed: int = 0,
+        bad_inputs: bool = True,
         levels: tuple[str, ...] = ("clean", "photo", "hard"),
     ) -> CardSet:
         key = f"{name}-{count}x{parts}-s{seed}-{'bad' if bad_inputs else 'nobad'}-{'.'.join(levels)}"
@@ -325,8 +329,10 @@ class World:
         registry = kopf.OperatorRegistry()
         state = OperatorState(
             config=OperatorConfig(
-                s3_endpoint=self.s3.endpoint, resync_seconds=2.0,
-                worker_image=WORKER_IMAGE, worker_status_interval=1.0,
+                s3_endpoint=self.s3.endpoint,
+                resync_seconds=2.0,
+                worker_image=WORKER_IMAGE,
+                worker_status_interval=1.0,
             ),
             namespaces=[NAMESPACE],
             cluster_factory=lambda: KubeCluster(self.api, [NAMESPACE]),
@@ -407,7 +413,8 @@ class World:
         status = self.wait(
             f"batch {name} to finish",
             lambda: (s := self.status(name)).get("phase") in TERMINAL and s.get("results") and s,
-            timeout, interval=0.5,
+            timeout,
+            interval=0.5,
         )
         return dict(status)
 
@@ -459,7 +466,7 @@ class World:
         prefix = f"{prefix or f'results/{name}'}/"
         found = {}
         for obj in self.s3.client().list_objects(out, prefix=prefix, recursive=True):
-            rel = obj.object_name[len(prefix):]
+            rel = obj.object_name[len(prefix) :]
             if rel.startswith(("_shards/", "_manifests/")) or not rel.endswith(".json"):
                 continue
             found[rel.removesuffix(".json")] = obj

@@ -128,7 +128,10 @@ def test_real_outcomes_become_pod_and_job_status(kube: KubeServer, runner: PodRu
     assert pod["metadata"]["ownerReferences"][0]["kind"] == "Job"
     terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
     assert (pod["status"]["phase"], terminated["exitCode"], terminated["reason"]) == (
-        "Failed", 137, "OOMKilled")
+        "Failed",
+        137,
+        "OOMKilled",
+    )
 
     # The node runs two processes at once, whatever the parallelism.
     spans = [(r.started, r.finished) for r in runner.runs() if r.started and r.finished]

@@ -44,14 +44,19 @@ def test_a_batch_of_cards_is_read_end_to_end(world: World, cards: CardLibrary) -
         wall = time.monotonic() - started
         # The operator posts the phase's Event after it patched the phase: wait for it while
         # the operator still runs (on a loaded machine it lands after the status).
-        world.wait("the PartiallySucceeded event",
-                   lambda: "PartiallySucceeded" in [e["reason"] for e in world.events("happy")], 60)
+        world.wait(
+            "the PartiallySucceeded event",
+            lambda: "PartiallySucceeded" in [e["reason"] for e in world.events("happy")],
+            60,
+        )
 
     runs = world.runner.runs()
-    report(f"scenario 1 (happy path): {total} inputs ({card_set.cards} cards + "
-           f"{total - card_set.cards} bad) in {SIZES.happy_shards} shards: {status['phase']}, "
-           f"{status['succeeded']} ok, {status['failed']} error, {status.get('oomKillCount', 0)} "
-           f"OOM kill(s); wall {wall:.0f} s ({total / wall:.2f} inputs/s on {MAX_PROCESSES} processes)")
+    report(
+        f"scenario 1 (happy path): {total} inputs ({card_set.cards} cards + "
+        f"{total - card_set.cards} bad) in {SIZES.happy_shards} shards: {status['phase']}, "
+        f"{status['succeeded']} ok, {status['failed']} error, {status.get('oomKillCount', 0)} "
+        f"OOM kill(s); wall {wall:.0f} s ({total / wall:.2f} inputs/s on {MAX_PROCESSES} processes)"
+    )
     report_pods("  pods", runs)
 
     # Every input has exactly one record; the counts in the status are the bucket's.
@@ -83,8 +88,12 @@ def test_a_batch_of_cards_is_read_end_to_end(world: World, cards: CardLibrary) -
     )  # fmt: skip
     assert ok_cards >= 0.9 * len(card_records), f"only {ok_cards}/{len(card_records)} cards read"
     assert {r.error.code.value for r in records.values() if r.error} <= {
-        "empty_file", "unreadable_image", "unsupported_format", "image_too_small",
-        "image_too_large", "no_card_found",
+        "empty_file",
+        "unreadable_image",
+        "unsupported_format",
+        "image_too_small",
+        "image_too_large",
+        "no_card_found",
     }, "no internal_error, timeout or fetch_failed record"
 
     report(f"  {right}/{len(card_records)} cards with every field right")

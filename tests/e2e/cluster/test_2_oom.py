@@ -81,9 +81,7 @@ def test_an_oom_killed_shard_is_retried_with_more_memory(world: World, cards: Ca
 
     # What happened is in the status: the kills, both attempts, the retry's memory.
     assert status["oomKillCount"] >= 1
-    assert {(k["index"], k["attempt"], k["memory"]) for k in status["oomKills"]} == {
-        (big_shard, 0, LIMIT)
-    }
+    assert {(k["index"], k["attempt"], k["memory"]) for k in status["oomKills"]} == {(big_shard, 0, LIMIT)}
     assert status["attempts"] == [
         {"attempt": 0, "job": "oom-0", "memory": LIMIT},
         {"attempt": 1, "job": "oom-1", "memory": RETRY_LIMIT, "shards": str(big_shard),

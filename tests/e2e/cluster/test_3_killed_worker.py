@@ -28,8 +28,10 @@ def test_a_killed_worker_is_replaced_and_resumes(world: World, cards: CardLibrar
         world.apply("killed", src, out, shardSize=shard_size)
         victim = world.wait(
             "shard 0 to be under way",
-            lambda: world.shard_progress("killed", 0) >= 3
-            and next((r for r in world.runner.running() if r.index == 0), None),
+            lambda: (
+                world.shard_progress("killed", 0) >= 3
+                and next((r for r in world.runner.running() if r.index == 0), None)
+            ),
             budget_s(len(keys)),
         )
         assert world.runner.kill(victim.name, signal.SIGKILL)

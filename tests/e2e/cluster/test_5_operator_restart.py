@@ -28,8 +28,10 @@ def test_an_operator_restart_mid_batch_creates_no_second_job(world: World, cards
     # The operator is down: the Job goes on without it.
     world.wait(
         "shard 0 to finish and shard 1 to start while the operator is down",
-        lambda: any(r.index == 0 and r.reason == "Completed" for r in world.runner.runs())
-        and any(r.index == 1 for r in world.runner.runs()),
+        lambda: (
+            any(r.index == 0 and r.reason == "Completed" for r in world.runner.runs())
+            and any(r.index == 1 for r in world.runner.runs())
+        ),
         budget_s(len(keys)),
     )
     assert world.status("again")["completedShards"] == before.get("completedShards", "")

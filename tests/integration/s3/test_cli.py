@@ -50,7 +50,11 @@ def cards(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ocr_job(*args: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ocr_job.cli", *args],
-        env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -82,13 +86,15 @@ def jsonl(text: str | None) -> list[dict[str, Any]]:
 
 def count_records(client: Minio, bucket: str, prefix: str) -> int:
     return sum(
-        1 for o in client.list_objects(bucket, prefix=prefix + "/", recursive=True)
+        1
+        for o in client.list_objects(bucket, prefix=prefix + "/", recursive=True)
         if (o.object_name or "").endswith(".json") and "/_" not in (o.object_name or "")
     )
 
 
-def wait_for_records(client: Minio, bucket: str, prefix: str, count: int,
-                     proc: subprocess.Popen[str], timeout: float = 120) -> int:
+def wait_for_records(
+    client: Minio, bucket: str, prefix: str, count: int, proc: subprocess.Popen[str], timeout: float = 120
+) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = count_records(client, bucket, prefix)
@@ -150,12 +156,23 @@ def test_sigkill_mid_shard_then_rerun(s3_server: S3Server, cards: Path) -> None:
     src, dst = s3_server.make_bucket(), s3_server.make_bucket()
     keys = upload(client, src, "in", cards) + upload(client, src, "in/copy", cards)
     write_manifest(client, f"s3://{dst}/res/_manifests/shard-0000.txt", keys)
-    args = ("run", f"s3://{src}/in", "--output", f"s3://{dst}/res",
-            "--manifest", f"s3://{dst}/res/_manifests/shard-{{index:04d}}.txt")
+    args = (
+        "run",
+        f"s3://{src}/in",
+        "--output",
+        f"s3://{dst}/res",
+        "--manifest",
+        f"s3://{dst}/res/_manifests/shard-{{index:04d}}.txt",
+    )
     env = job_env(s3_server, JOB_COMPLETION_INDEX="0")
 
-    proc = subprocess.Popen([sys.executable, "-m", "ocr_job.cli", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ocr_job.cli", *args],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_for_records(client, dst, "res", 3, proc)
         os.kill(proc.pid, signal.SIGKILL)
@@ -186,9 +203,11 @@ def test_s3_restart_mid_run_completes(own_s3_server: S3Server, cards: Path) -> N
     bucket = server.make_bucket()
     keys = upload(client, bucket, "in", cards)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ocr_job.cli", "run", f"s3://{bucket}/in",
-         "--output", f"s3://{bucket}/out"],
-        env=job_env(server), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "ocr_job.cli", "run", f"s3://{bucket}/in", "--output", f"s3://{bucket}/out"],
+        env=job_env(server),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         wait_for_records(client, bucket, "out", 1, proc)
@@ -234,8 +253,9 @@ def test_oversized_and_missing_inputs_get_records(s3_server: S3Server, cards: Pa
     manifest = f"s3://{bucket}/m/list.txt"
     write_manifest(client, manifest, [*keys, "in/not there.jpg"])
     env = job_env(s3_server, OCR_MAX_OBJECT_BYTES="1000")
-    done = ocr_job("run", f"s3://{bucket}/in", "--output", f"s3://{bucket}/out",
-                   "--manifest", manifest, env=env)
+    done = ocr_job(
+        "run", f"s3://{bucket}/in", "--output", f"s3://{bucket}/out", "--manifest", manifest, env=env
+    )
     assert done.returncode == 0, done.stderr
     records = {r.source: r for r in S3Sink(client, bucket, "out").iter_records()}
     assert sorted(records) == sorted([*keys, "in/not there.jpg"])

@@ -25,9 +25,7 @@ def _assert_secret_free(text: str, server: S3Server) -> None:
 
 
 @pytest.mark.parametrize("opener", [open_source, open_sink])
-def test_wrong_secret(
-    s3_server: S3Server, s3_bucket: str, opener, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_wrong_secret(s3_server: S3Server, s3_bucket: str, opener, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     settings = s3_server.settings(secret_key=SecretStr(WRONG_SECRET))
     with pytest.raises(StorageError, match="rejected the S3 credentials") as info:

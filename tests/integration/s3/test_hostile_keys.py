@@ -47,10 +47,15 @@ def card(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 def ocr_job(server: S3Server, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OCR_", "AWS_"))}
     env.update(server.env())
-    env.update({"OCR_LOG_FORMAT": "plain", "OCR_SECOND_OPINION": "false",
-                "OCR_S3_RETRY_TIMEOUT_S": "30"})
-    return subprocess.run([sys.executable, "-m", "ocr_job.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=500, check=False)
+    env.update({"OCR_LOG_FORMAT": "plain", "OCR_SECOND_OPINION": "false", "OCR_S3_RETRY_TIMEOUT_S": "30"})
+    return subprocess.run(
+        [sys.executable, "-m", "ocr_job.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=500,
+        check=False,
+    )
 
 
 def keys_in(client: Minio, bucket: str) -> list[str]:
@@ -82,8 +87,7 @@ def test_every_key_gets_one_record(s3_server: S3Server, card: bytes) -> None:
     listed = keys_in(client, src)
     assert sorted(listed) == sorted(wanted), "the server stored every key as given"
 
-    proc = ocr_job(s3_server, "run", f"s3://{src}", "--output", f"s3://{out}/res/a/b/c",
-                   "--engine", "onnx")
+    proc = ocr_job(s3_server, "run", f"s3://{src}", "--output", f"s3://{out}/res/a/b/c", "--engine", "onnx")
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert proc.returncode == 0, proc.stderr[-3000:]
 
@@ -99,14 +103,12 @@ def test_every_key_gets_one_record(s3_server: S3Server, card: bytes) -> None:
     written = keys_in(client, out)
     assert all(k.startswith("res/a/b/c/") and len(k.encode()) <= MAX_KEY_BYTES for k in written)
     assert sum(is_mapped_name(k.removeprefix("res/a/b/c/")) for k in written) == 10
-    merged = [json.loads(line)["source"] for line in
-              (sink.read_text(RESULTS_JSONL) or "").splitlines()]
+    merged = [json.loads(line)["source"] for line in (sink.read_text(RESULTS_JSONL) or "").splitlines()]
     assert sorted(merged) == sorted(wanted)
     for key in wanted:  # resume finds every record by its key
         assert sink.done_etag(key) == client.stat_object(src, key).etag
 
-    again = ocr_job(s3_server, "run", f"s3://{src}", "--output", f"s3://{out}/res/a/b/c",
-                    "--engine", "onnx")
+    again = ocr_job(s3_server, "run", f"s3://{src}", "--output", f"s3://{out}/res/a/b/c", "--engine", "onnx")
     assert again.returncode == 0 and f"{len(wanted)} skipped" in again.stderr
     assert keys_in(client, out) == written
 

@@ -61,8 +61,14 @@ def test_parse_s3_url_rejects(url: str) -> None:
 def test_hostile_keys_stay_under_the_prefix(s3_server: S3Server, s3_bucket: str) -> None:
     client = s3_server.client()
     sink = S3Sink(client, s3_bucket, "tenant-a/res")
-    hostile = ["../../etc/x.jpg", "/abs/y.jpg", "a//b/./c.jpg", "../tenant-b/res/z.jpg",
-               "etc/x.jpg", "a/b/c.jpg"]
+    hostile = [
+        "../../etc/x.jpg",
+        "/abs/y.jpg",
+        "a//b/./c.jpg",
+        "../tenant-b/res/z.jpg",
+        "etc/x.jpg",
+        "a/b/c.jpg",
+    ]
     for key in hostile:
         sink.write_record(ResultRecord(source=key, status="ok", source_etag="e-" + key))
     sink.write_text("../../escape.txt", "x")

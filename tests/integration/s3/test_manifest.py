@@ -51,9 +51,18 @@ def test_blank_lines_and_crlf_are_tolerated(s3_server: S3Server, s3_bucket: str)
 #: Keys a line-per-key format cannot hold: line breaks, control characters, an escape
 #: sequence, a lone surrogate (a non-UTF-8 file name, surrogate-escaped), a 1024-byte key.
 ODD_KEYS = [
-    "in/a\nb.jpg", "in/a\rb.jpg", "in/\r\n.jpg", "in/tab\t.jpg", "in/\x1b[31mred.jpg",
-    "in/nul\x00.jpg", "in/\x7f\x85.jpg", "in/bad\udcff.jpg", "in/" + "k" * 1017 + ".jpg", "",
-    MANIFEST_HEADER, '"quoted".jpg',
+    "in/a\nb.jpg",
+    "in/a\rb.jpg",
+    "in/\r\n.jpg",
+    "in/tab\t.jpg",
+    "in/\x1b[31mred.jpg",
+    "in/nul\x00.jpg",
+    "in/\x7f\x85.jpg",
+    "in/bad\udcff.jpg",
+    "in/" + "k" * 1017 + ".jpg",
+    "",
+    MANIFEST_HEADER,
+    '"quoted".jpg',
 ]
 
 

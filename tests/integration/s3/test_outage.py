@@ -18,7 +18,9 @@ from tests.support.s3server import S3Server
 
 
 def test_server_down_retries_then_storage_error(
-    own_s3_server: S3Server, fast_policy: RetryPolicy, fake_time: FakeTime,
+    own_s3_server: S3Server,
+    fast_policy: RetryPolicy,
+    fake_time: FakeTime,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = own_s3_server

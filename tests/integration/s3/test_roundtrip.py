@@ -94,8 +94,11 @@ def test_read_missing_object_is_an_item_error(s3_server: S3Server, s3_bucket: st
 def _record(source: str, etag: str | None, status: str = "ok") -> ResultRecord:
     if status == "ok":
         return ResultRecord(
-            source=source, status="ok", side="front",
-            fields=Fields(name="张三", id_number="11010519491231002X"), source_etag=etag,
+            source=source,
+            status="ok",
+            side="front",
+            fields=Fields(name="张三", id_number="11010519491231002X"),
+            source_etag=etag,
         )
     return ResultRecord.failure(source, ErrorCode.UNREADABLE_IMAGE, "bad", source_etag=etag)
 

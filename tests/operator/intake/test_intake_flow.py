@@ -52,9 +52,7 @@ class Drop:
         return keys
 
     def keys(self, prefix: str) -> list[str]:
-        return sorted(
-            o.object_name for o in self.client.list_objects(self.bucket, prefix, recursive=True)
-        )
+        return sorted(o.object_name for o in self.client.list_objects(self.bucket, prefix, recursive=True))
 
     def read(self, key: str) -> bytes | None:
         try:
@@ -71,15 +69,14 @@ class Drop:
                 "source": {"bucket": self.bucket, "prefix": "incoming/", "credentialsSecret": secret},
                 "pollIntervalSeconds": 1,
                 "batchTemplate": {
-                    "output": {"bucket": out, "prefix": "results"}, "shardSize": 200,
+                    "output": {"bucket": out, "prefix": "results"},
+                    "shardSize": 200,
                     "parallelism": 2,
                 },
                 **spec,
             },
         }
-        return self.custom.create_namespaced_custom_object(
-            GROUP, VERSION, NAMESPACE, "ocrintakes", body
-        )
+        return self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "ocrintakes", body)
 
     def status(self, name: str) -> dict[str, Any]:
         return self.kube.get(INTAKES, NAMESPACE, name).get("status") or {}
@@ -111,15 +108,14 @@ class Drop:
 
     def events(self, intake: str) -> list[dict[str, Any]]:
         return [
-            e for e in self.kube.list(EVENTS, NAMESPACE)
+            e
+            for e in self.kube.list(EVENTS, NAMESPACE)
             if e["involvedObject"]["name"] == intake and e["involvedObject"]["kind"] == "OcrIntake"
         ]
 
 
 @pytest.fixture
-def drop(
-    kube: KubeServer, api: k8s.ApiClient, s3_server: S3Server, buckets: tuple[str, str]
-) -> Drop:
+def drop(kube: KubeServer, api: k8s.ApiClient, s3_server: S3Server, buckets: tuple[str, str]) -> Drop:
     return Drop(kube, api, s3_server, buckets[0])
 
 
@@ -132,7 +128,9 @@ def test_marker_folders_become_batches_archived_on_success(
     drop.put("incoming/_archive/old/x.jpg")  # reserved folder: never taken
     with run_operator():
         created = drop.intake(
-            "branches", s3_secret, out,
+            "branches",
+            s3_secret,
+            out,
             onSuccess={"action": "archive", "archivePrefix": "archive/"},
         )
         batch = drop.batch("branches-2026-11-29-shanghai")
@@ -140,7 +138,8 @@ def test_marker_folders_become_batches_archived_on_success(
         assert meta["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
         assert meta["labels"]["ocrbatch.io/intake"] == "branches"
         assert bspec["source"] == {
-            "bucket": drop.bucket, "prefix": "incoming/2026-11-29-shanghai",
+            "bucket": drop.bucket,
+            "prefix": "incoming/2026-11-29-shanghai",
             "credentialsSecret": s3_secret,
         }
         assert bspec["output"] == {"bucket": out, "prefix": "results/2026-11-29-shanghai"}
@@ -159,8 +158,10 @@ def test_marker_folders_become_batches_archived_on_success(
 
         drop.finish("branches-2026-11-29-shanghai")
         entry = wait_for(
-            "done", lambda: (e := drop.folder_entry("branches", "2026-11-29-shanghai"))
-            and e["state"] == "Done" and e,
+            "done",
+            lambda: (
+                (e := drop.folder_entry("branches", "2026-11-29-shanghai")) and e["state"] == "Done" and e
+            ),
         )
         assert entry["phase"] == "Succeeded"
         archived = drop.keys("archive/2026-11-29-shanghai/")
@@ -176,8 +177,7 @@ def test_marker_folders_become_batches_archived_on_success(
         second = wait_for(
             "second batch",
             lambda: [
-                b for b in drop.batches()
-                if b["metadata"]["name"].startswith("branches-2026-11-30-beijing-")
+                b for b in drop.batches() if b["metadata"]["name"].startswith("branches-2026-11-30-beijing-")
             ],
         )
         assert len(second) == 1
@@ -210,8 +210,13 @@ def test_late_objects_are_reported(
         assert entry["lateObjects"] == 1
         left = drop.keys("incoming/f1/")
         assert left == sorted(
-            [f"incoming/f1/{ID_IN_KEY}-late.jpg", "incoming/f1/_CLAIMED",
-             "incoming/f1/_CLAIMED.keys", "incoming/f1/_DONE", "incoming/f1/_READY"]
+            [
+                f"incoming/f1/{ID_IN_KEY}-late.jpg",
+                "incoming/f1/_CLAIMED",
+                "incoming/f1/_CLAIMED.keys",
+                "incoming/f1/_DONE",
+                "incoming/f1/_READY",
+            ]
         )
         done = json.loads(drop.read("incoming/f1/_DONE") or b"{}")
         assert done["lateObjects"] == 1 and done["phase"] == "PartiallySucceeded"
@@ -261,13 +266,9 @@ def test_quiet_mode_and_more_than_1000_objects(
         listed = parse_manifest((drop.read(f"incoming/big/{CLAIM_KEYS}") or b"").decode())
         assert len(listed) == 1105
         all_keys = [k.removeprefix("incoming/big/") for k in [*keys, *drop.keys("incoming/big/")]]
-        assert claim["keysSha256"] == keys_hash(
-            sorted({k for k in all_keys if k.endswith(".jpg")})
-        )
+        assert claim["keysSha256"] == keys_hash(sorted({k for k in all_keys if k.endswith(".jpg")}))
         assert batch["spec"]["source"]["prefix"] == "incoming/big"
-        planned = wait_for(
-            "the plan", lambda: (drop.batch("quiet-big").get("status") or {}).get("total")
-        )
+        planned = wait_for("the plan", lambda: (drop.batch("quiet-big").get("status") or {}).get("total"))
         assert planned == 1105  # the batch saw every page too
 
 
@@ -283,8 +284,10 @@ def test_two_intakes_on_overlapping_prefixes(
         drop.intake("beta", s3_secret, out)
         # A parent prefix in quiet mode: `incoming` holds claimed sub-folders, so it is
         # not taken.
-        body = {"source": {"bucket": drop.bucket, "prefix": "", "credentialsSecret": s3_secret},
-                "readiness": {"mode": "quiet", "quietSeconds": 1}}
+        body = {
+            "source": {"bucket": drop.bucket, "prefix": "", "credentialsSecret": s3_secret},
+            "readiness": {"mode": "quiet", "quietSeconds": 1},
+        }
         drop.intake("parent", s3_secret, out, **body)
         wait_for("4 batches", lambda: len(drop.batches()) >= 4)
         for name in ("alpha", "beta", "parent"):  # several more polls of all three
@@ -304,23 +307,28 @@ def test_two_intakes_on_overlapping_prefixes(
         assert elsewhere == 4
         entry = wait_for(
             "the parent folder claimed elsewhere",
-            lambda: (e := drop.folder_entry("parent", "incoming"))
-            and e["state"] == "ClaimedElsewhere" and e,
+            lambda: (e := drop.folder_entry("parent", "incoming")) and e["state"] == "ClaimedElsewhere" and e,
         )
         assert entry["message"] == "a sub-folder is claimed by another intake"
 
 
 def test_restart_between_claim_and_batch_creates_exactly_one_batch(
-    drop: Drop, kube: KubeServer, run_operator: Callable[[], Any], s3_secret: str,
+    drop: Drop,
+    kube: KubeServer,
+    run_operator: Callable[[], Any],
+    s3_secret: str,
     buckets: tuple[str, str],
 ) -> None:
     _, out = buckets
     keys = drop.folder("incoming/crash", 2)
     created = drop.intake("restart", s3_secret, out)  # the operator is down
     claim = Claim(
-        batch="restart-crash", intake=f"{NAMESPACE}/restart",
-        intake_uid=created["metadata"]["uid"], claimed_at="2026-11-29T08:00:00Z",
-        objects=2, keys_sha256=keys_hash(k.removeprefix("incoming/crash/") for k in keys),
+        batch="restart-crash",
+        intake=f"{NAMESPACE}/restart",
+        intake_uid=created["metadata"]["uid"],
+        claimed_at="2026-11-29T08:00:00Z",
+        objects=2,
+        keys_sha256=keys_hash(k.removeprefix("incoming/crash/") for k in keys),
         nonce="before-the-crash",
     )
     drop.put(f"incoming/crash/{CLAIM_MARKER}", claim.to_json().encode())
@@ -344,7 +352,10 @@ def _closed_port() -> int:
 
 
 def test_bad_spec_and_unreachable_bucket(
-    drop: Drop, run_operator: Callable[..., Any], s3_secret: str, buckets: tuple[str, str],
+    drop: Drop,
+    run_operator: Callable[..., Any],
+    s3_secret: str,
+    buckets: tuple[str, str],
     s3_server: S3Server,
 ) -> None:
     _, out = buckets
@@ -358,15 +369,24 @@ def test_bad_spec_and_unreachable_bucket(
 
         # An endpoint off the operator's allowlist is never called.
         drop.intake(
-            "elsewhere", s3_secret, out,
-            source={"bucket": drop.bucket, "prefix": "incoming/", "credentialsSecret": s3_secret,
-                    "endpoint": "http://127.0.0.1:1"},
+            "elsewhere",
+            s3_secret,
+            out,
+            source={
+                "bucket": drop.bucket,
+                "prefix": "incoming/",
+                "credentialsSecret": s3_secret,
+                "endpoint": "http://127.0.0.1:1",
+            },
         )
         refused = wait_for(
             "EndpointNotAllowed",
             lambda: next(
-                (c for c in drop.status("elsewhere").get("conditions") or []
-                 if c["type"] == "Ready" and c["reason"] == "EndpointNotAllowed"),
+                (
+                    c
+                    for c in drop.status("elsewhere").get("conditions") or []
+                    if c["type"] == "Ready" and c["reason"] == "EndpointNotAllowed"
+                ),
                 None,
             ),
         )
@@ -374,23 +394,30 @@ def test_bad_spec_and_unreachable_bucket(
         assert "EndpointNotAllowed" in [e["reason"] for e in drop.events("elsewhere")]
 
         drop.intake(
-            "down", s3_secret, out,
-            source={"bucket": drop.bucket, "prefix": "incoming/", "credentialsSecret": s3_secret,
-                    "endpoint": f"127.0.0.1:{port}"},
+            "down",
+            s3_secret,
+            out,
+            source={
+                "bucket": drop.bucket,
+                "prefix": "incoming/",
+                "credentialsSecret": s3_secret,
+                "endpoint": f"127.0.0.1:{port}",
+            },
         )
         cond = wait_for(
             "BucketUnreachable",
             lambda: next(
-                (c for c in drop.status("down").get("conditions") or []
-                 if c["type"] == "Ready" and c["reason"] == "BucketUnreachable"),
+                (
+                    c
+                    for c in drop.status("down").get("conditions") or []
+                    if c["type"] == "Ready" and c["reason"] == "BucketUnreachable"
+                ),
                 None,
             ),
             timeout=30,
         )
         assert cond["status"] == "False" and cond["message"]
-        wait_for(
-            "the event", lambda: "BucketUnreachable" in [e["reason"] for e in drop.events("down")]
-        )
+        wait_for("the event", lambda: "BucketUnreachable" in [e["reason"] for e in drop.events("down")])
 
         wait_for_advances(  # more failed polls: still not ready, one Event, no flapping
             "polls", lambda: drop.status("down").get("lastPollTime"), 2
@@ -401,7 +428,9 @@ def test_bad_spec_and_unreachable_bucket(
 
         # A missing Secret: a clear reason too.
         drop.intake(
-            "nosecret", s3_secret, out,
+            "nosecret",
+            s3_secret,
+            out,
             source={"bucket": drop.bucket, "prefix": "incoming/", "credentialsSecret": "absent"},
         )
         wait_for(
@@ -435,13 +464,14 @@ def test_intakes_sharing_an_output_never_mix_batches(
         )
         assert planned == len(first_keys)
         drop.intake(
-            "two", s3_secret, out,
+            "two",
+            s3_secret,
+            out,
             source={"bucket": drop.bucket, "prefix": "elsewhere/", "credentialsSecret": s3_secret},
         )
         stopped = wait_for(
             "OutputInUse",
-            lambda: (st := drop.batch("two-same").get("status") or {}).get("phase") == "Failed"
-            and st,
+            lambda: (st := drop.batch("two-same").get("status") or {}).get("phase") == "Failed" and st,
         )
         cond = next(c for c in stopped["conditions"] if c["type"] == "Failed")
         assert cond["reason"] == "OutputInUse" and "shardCount" not in stopped

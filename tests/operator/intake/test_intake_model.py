@@ -114,28 +114,42 @@ def test_ancestors() -> None:
 
 
 def test_quiet_readiness_needs_a_stable_fingerprint_for_the_quiet_period() -> None:
-    first = quiet_readiness(
-        current="f1", previous=None, since=None, now=T0, quiet_seconds=60, empty=False
-    )
+    first = quiet_readiness(current="f1", previous=None, since=None, now=T0, quiet_seconds=60, empty=False)
     assert not first.ready and first.since == T0
     changed = quiet_readiness(
-        current="f2", previous="f1", since=T0, now=T0 + timedelta(seconds=90),
-        quiet_seconds=60, empty=False,
+        current="f2",
+        previous="f1",
+        since=T0,
+        now=T0 + timedelta(seconds=90),
+        quiet_seconds=60,
+        empty=False,
     )
     assert not changed.ready and changed.since == T0 + timedelta(seconds=90)
     early = quiet_readiness(
-        current="f2", previous="f2", since=T0, now=T0 + timedelta(seconds=30),
-        quiet_seconds=60, empty=False,
+        current="f2",
+        previous="f2",
+        since=T0,
+        now=T0 + timedelta(seconds=30),
+        quiet_seconds=60,
+        empty=False,
     )
     assert not early.ready and early.since == T0
     ready = quiet_readiness(
-        current="f2", previous="f2", since=T0, now=T0 + timedelta(seconds=60),
-        quiet_seconds=60, empty=False,
+        current="f2",
+        previous="f2",
+        since=T0,
+        now=T0 + timedelta(seconds=60),
+        quiet_seconds=60,
+        empty=False,
     )
     assert ready.ready
     empty = quiet_readiness(
-        current="f0", previous="f0", since=T0, now=T0 + timedelta(hours=1),
-        quiet_seconds=60, empty=True,
+        current="f0",
+        previous="f0",
+        since=T0,
+        now=T0 + timedelta(hours=1),
+        quiet_seconds=60,
+        empty=True,
     )
     assert not empty.ready
 
@@ -160,8 +174,13 @@ def test_foreign_claims_below() -> None:
 
 def test_claim_round_trip_and_garbage() -> None:
     claim = Claim(
-        batch="b-x", intake="ocr/b", intake_uid="u1", claimed_at="2026-11-29T08:00:00Z",
-        objects=3, keys_sha256=keys_hash(["b", "a"]), nonce="n",
+        batch="b-x",
+        intake="ocr/b",
+        intake_uid="u1",
+        claimed_at="2026-11-29T08:00:00Z",
+        objects=3,
+        keys_sha256=keys_hash(["b", "a"]),
+        nonce="n",
     )
     back = parse_claim(claim.to_json())
     assert back == claim and back.owned_by("u1") and not back.owned_by("u2")
@@ -192,10 +211,19 @@ def test_batch_for_one_folder() -> None:
     intake = {"metadata": {"name": "branches", "namespace": "ocr", "uid": "u-1"}}
     parsed = IntakeSpec.parse(
         spec(
-            source={"bucket": "intake", "prefix": "/incoming", "include": ["*.jpg"],
-                    "endpoint": "http://s3:9000", "credentialsSecret": "s3"},
-            batchTemplate={"output": {"bucket": "results", "prefix": "ocr/"}, "shardSize": 50,
-                           "engine": {"name": "onnx"}, "queueName": "q"},
+            source={
+                "bucket": "intake",
+                "prefix": "/incoming",
+                "include": ["*.jpg"],
+                "endpoint": "http://s3:9000",
+                "credentialsSecret": "s3",
+            },
+            batchTemplate={
+                "output": {"bucket": "results", "prefix": "ocr/"},
+                "shardSize": 50,
+                "engine": {"name": "onnx"},
+                "queueName": "q",
+            },
         )
     )
     body = batch_for(intake=intake, spec=parsed, folder="2026-11-29", name="branches-2026-11-29")
@@ -203,8 +231,11 @@ def test_batch_for_one_folder() -> None:
     assert body["metadata"]["labels"][LABEL_INTAKE] == "branches"
     assert body["metadata"]["ownerReferences"][0]["uid"] == "u-1"
     assert body["spec"]["source"] == {
-        "bucket": "intake", "prefix": "incoming/2026-11-29", "include": ["*.jpg"],
-        "endpoint": "http://s3:9000", "credentialsSecret": "s3",
+        "bucket": "intake",
+        "prefix": "incoming/2026-11-29",
+        "include": ["*.jpg"],
+        "endpoint": "http://s3:9000",
+        "credentialsSecret": "s3",
     }
     assert body["spec"]["output"] == {"bucket": "results", "prefix": "ocr/2026-11-29"}
     assert body["spec"]["shardSize"] == 50 and body["spec"]["queueName"] == "q"
@@ -234,7 +265,9 @@ def test_settle_splits_claimed_processed_late_and_markers() -> None:
 def test_folders_status_round_trip_is_bounded() -> None:
     folders = {
         f"f{i:03d}": FolderEntry(
-            name=f"f{i:03d}", state=FolderState.DONE, batch=f"b{i}",
+            name=f"f{i:03d}",
+            state=FolderState.DONE,
+            batch=f"b{i}",
             finished_at=f"2026-11-29T08:{i % 60:02d}:00Z",
         )
         for i in range(80)
@@ -271,8 +304,10 @@ def schema(intake_crd: dict[str, Any]) -> dict[str, Any]:
 
 def body(**spec_: Any) -> dict[str, Any]:
     return {
-        "apiVersion": "ocrbatch.io/v1alpha1", "kind": "OcrIntake",
-        "metadata": {"name": "i", "namespace": "ocr"}, "spec": spec_,
+        "apiVersion": "ocrbatch.io/v1alpha1",
+        "kind": "OcrIntake",
+        "metadata": {"name": "i", "namespace": "ocr"},
+        "spec": spec_,
     }
 
 
@@ -286,9 +321,7 @@ def test_crd_names_columns_and_plural(intake_crd: dict[str, Any]) -> None:
     assert columns == ["Prefix", "Seen", "Running", "Done", "Failed", "Last Poll", "Age"]
 
 
-def test_batch_template_is_the_batch_spec_minus_source(
-    crd: dict[str, Any], schema: dict[str, Any]
-) -> None:
+def test_batch_template_is_the_batch_spec_minus_source(crd: dict[str, Any], schema: dict[str, Any]) -> None:
     batch_spec = crd_schema(crd, "v1alpha1")["properties"]["spec"]["properties"]
     template = schema["properties"]["spec"]["properties"]["batchTemplate"]["properties"]
     assert set(template) == set(batch_spec) - {"source"}

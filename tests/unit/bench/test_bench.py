@@ -15,16 +15,36 @@ import pytest
 from bench import run as bench
 
 LABEL_FRONT = {
-    "side": "front", "level": "clean", "group": "std",
-    "fields": {"name": "张三", "sex": "男", "ethnicity": "汉", "birth_date": "1990-01-02",
-               "address": "北京市东城区1号", "id_number": "11010119900102001X",
-               "issuing_authority": None, "valid_from": None, "valid_to": None},
+    "side": "front",
+    "level": "clean",
+    "group": "std",
+    "fields": {
+        "name": "张三",
+        "sex": "男",
+        "ethnicity": "汉",
+        "birth_date": "1990-01-02",
+        "address": "北京市东城区1号",
+        "id_number": "11010119900102001X",
+        "issuing_authority": None,
+        "valid_from": None,
+        "valid_to": None,
+    },
 }
 LABEL_BACK = {
-    "side": "back", "level": "hard", "group": "large",
-    "fields": {"name": None, "sex": None, "ethnicity": None, "birth_date": None,
-               "address": None, "id_number": None, "issuing_authority": "某某县公安局",
-               "valid_from": "2010-01-01", "valid_to": "2020-01-01"},
+    "side": "back",
+    "level": "hard",
+    "group": "large",
+    "fields": {
+        "name": None,
+        "sex": None,
+        "ethnicity": None,
+        "birth_date": None,
+        "address": None,
+        "id_number": None,
+        "issuing_authority": "某某县公安局",
+        "valid_from": "2010-01-01",
+        "valid_to": "2020-01-01",
+    },
 }
 
 
@@ -64,8 +84,12 @@ def test_run_child_samples_rss_and_progress(tmp_path: Path) -> None:
         "for i in range(5):\n"
         "    (out / f'{i}.jpg.json').write_text('{}'); time.sleep(0.1)\n"
     )
-    run = bench.run_child([sys.executable, "-c", child, str(out)], bench.count_records(out),
-                          tmp_path / "side.jsonl", interval=0.02)
+    run = bench.run_child(
+        [sys.executable, "-c", child, str(out)],
+        bench.count_records(out),
+        tmp_path / "side.jsonl",
+        interval=0.02,
+    )
     assert run.returncode == 0
     assert run.peak_rss >= 40 * 1024 * 1024
     assert run.loaded_t is not None and run.loaded_rss is not None
@@ -86,9 +110,20 @@ def test_growth_compares_the_resting_rss_the_worker_logs(caplog: pytest.LogCaptu
 
     mib = 1024 * 1024
     resting = [(n, (200 + (n // 40) % 2 * 3) * mib) for n in range(40, 2001, 40)]  # +-3: front/back
-    run = bench.ChildRun(returncode=0, wall_s=1.0, peak_rss=260 * mib, ru_maxrss=260 * mib,
-                         cpu_s=1.0, samples=[], loaded_t=0.1, loaded_rss=180 * mib, loaded_cpu=0.1,
-                         last_count_t=1.0, last_count_cpu=1.0, resting=resting)
+    run = bench.ChildRun(
+        returncode=0,
+        wall_s=1.0,
+        peak_rss=260 * mib,
+        ru_maxrss=260 * mib,
+        cpu_s=1.0,
+        samples=[],
+        loaded_t=0.1,
+        loaded_rss=180 * mib,
+        loaded_cpu=0.1,
+        last_count_t=1.0,
+        last_count_cpu=1.0,
+        resting=resting,
+    )
     result = bench.Result(config="onnx-1", title="t")
     bench.summarise(result, run, [0.2], 1.0, 2000)
     assert 200 * mib <= result.rss_at["200"] <= 203 * mib
@@ -98,8 +133,7 @@ def test_growth_compares_the_resting_rss_the_worker_logs(caplog: pytest.LogCaptu
     assert result.growth is not None and result.growth > 0.03
 
 
-META = {"date": "today", "machine": "toy", "command": "python -m bench.run", "inputs": "none",
-        "long": 2000}
+META = {"date": "today", "machine": "toy", "command": "python -m bench.run", "inputs": "none", "long": 2000}
 
 
 def _result(key: str, **figures: object) -> bench.Result:
@@ -109,32 +143,42 @@ def _result(key: str, **figures: object) -> bench.Result:
 
 def test_budget_verdicts_judge_the_worker_against_the_fastest_baseline_on_each_set() -> None:
     mib = bench.MIB
-    results = {r.set + "/" + r.config: r for r in (
-        _result("long/onnx-1", images=2000, peak_rss=250 * mib, growth=0.02),
-        # cards: 1 thread 3.2 / max(2.0, 2.4) = 1.33x FAIL; 2 threads 5.0 / 3.0 = 1.67x PASS
-        _result("cards/onnx-1", images=100, peak_rss=240 * mib, images_per_cpu_s=3.2),
-        _result("cards/onnx-2", images=100, peak_rss=250 * mib, images_per_s=5.0),
-        _result("cards/baseline", images=100, peak_rss=2000 * mib, images_per_cpu_s=2.0,
-                images_per_s=2.5),
-        _result("cards/mkldnn-1", images=100, peak_rss=900 * mib, images_per_cpu_s=2.4,
-                images_per_s=2.3),
-        _result("cards/mkldnn-2", images=100, peak_rss=950 * mib, images_per_cpu_s=1.9,
-                images_per_s=3.0),
-        _result("cards/paddle", images=100, peak_rss=1300 * mib),
-        # photos: the worker's peak is the highest (260 MiB > 256); 1 thread 3.0 / 2.0 = 1.5x
-        _result("photos/onnx-1", images=40, peak_rss=260 * mib, images_per_cpu_s=3.0),
-        _result("photos/mkldnn-1", images=40, peak_rss=3000 * mib, images_per_cpu_s=2.0),
-    )}
+    results = {
+        r.set + "/" + r.config: r
+        for r in (
+            _result("long/onnx-1", images=2000, peak_rss=250 * mib, growth=0.02),
+            # cards: 1 thread 3.2 / max(2.0, 2.4) = 1.33x FAIL; 2 threads 5.0 / 3.0 = 1.67x PASS
+            _result("cards/onnx-1", images=100, peak_rss=240 * mib, images_per_cpu_s=3.2),
+            _result("cards/onnx-2", images=100, peak_rss=250 * mib, images_per_s=5.0),
+            _result(
+                "cards/baseline", images=100, peak_rss=2000 * mib, images_per_cpu_s=2.0, images_per_s=2.5
+            ),
+            _result("cards/mkldnn-1", images=100, peak_rss=900 * mib, images_per_cpu_s=2.4, images_per_s=2.3),
+            _result("cards/mkldnn-2", images=100, peak_rss=950 * mib, images_per_cpu_s=1.9, images_per_s=3.0),
+            _result("cards/paddle", images=100, peak_rss=1300 * mib),
+            # photos: the worker's peak is the highest (260 MiB > 256); 1 thread 3.0 / 2.0 = 1.5x
+            _result("photos/onnx-1", images=40, peak_rss=260 * mib, images_per_cpu_s=3.0),
+            _result("photos/mkldnn-1", images=40, peak_rss=3000 * mib, images_per_cpu_s=2.0),
+        )
+    }
     lines = bench.budget_lines(results, 2000)
     verdicts = {rule.split(" ≥")[0]: (measured, verdict) for rule, measured, verdict in lines}
-    assert verdicts["ocr-job peak RSS, default engine (onnx, 1 thread), every set (cards up to "
-                    "4000 px, phone photos) ≤ 256 MiB"] == ("260 MiB (photos)", "FAIL")
+    assert verdicts[
+        "ocr-job peak RSS, default engine (onnx, 1 thread), every set (cards up to "
+        "4000 px, phone photos) ≤ 256 MiB"
+    ] == ("260 MiB (photos)", "FAIL")
     assert verdicts["bench cards: onnx-1 images per CPU-second"] == (
-        "3.20 vs 2.40 (mkldnn-1) = 1.33×", "FAIL")
+        "3.20 vs 2.40 (mkldnn-1) = 1.33×",
+        "FAIL",
+    )
     assert verdicts["bench cards: onnx-2 images per wall-second"] == (
-        "5.00 vs 3.00 (mkldnn-2) = 1.67×", "PASS")
+        "5.00 vs 3.00 (mkldnn-2) = 1.67×",
+        "PASS",
+    )
     assert verdicts["photographed set (bench/photoset.py): onnx-1 images per CPU-second"] == (
-        "3.00 vs 2.00 (mkldnn-1) = 1.50×", "PASS")
+        "3.00 vs 2.00 (mkldnn-1) = 1.50×",
+        "PASS",
+    )
     assert [v for rule, _, v in lines if "paddle peak" in rule] == ["FAIL"]  # 1300 / 2000 = 65%
     line = bench.verdict_line(results)
     assert "bench cards, onnx-1: 1.33× (FAIL)" in line and "onnx-2: 1.67× (PASS)" in line
@@ -146,10 +190,19 @@ def test_combine_adds_up_the_work_windows_of_the_rounds() -> None:
     mib = bench.MIB
 
     def run(loaded: float, last: float, cpu0: float, cpu1: float, peak: int) -> bench.ChildRun:
-        return bench.ChildRun(returncode=0, wall_s=last + 1, peak_rss=peak * mib,
-                              ru_maxrss=peak * mib, cpu_s=cpu1 + 0.5, samples=[], loaded_t=loaded,
-                              loaded_rss=100 * mib, loaded_cpu=cpu0, last_count_t=last,
-                              last_count_cpu=cpu1)
+        return bench.ChildRun(
+            returncode=0,
+            wall_s=last + 1,
+            peak_rss=peak * mib,
+            ru_maxrss=peak * mib,
+            cpu_s=cpu1 + 0.5,
+            samples=[],
+            loaded_t=loaded,
+            loaded_rss=100 * mib,
+            loaded_cpu=cpu0,
+            last_count_t=last,
+            last_count_cpu=cpu1,
+        )
 
     both = bench.combine([run(2.0, 12.0, 1.5, 9.5, 200), run(3.0, 8.0, 2.0, 6.0, 240)])
     assert both.last_count_t == 15.0 and both.last_count_cpu == 12.0  # 10 + 5 s, 8 + 4 CPU-s
@@ -175,24 +228,29 @@ def test_split_deals_every_card_into_one_part_with_the_same_mix(tmp_path: Path) 
     assert sorted(k for part in parts for k in part.labels) == sorted(labels)
     for part in parts:
         assert sorted(str(p.relative_to(part.cards)) for p in part.cards.rglob("*.jpg")) == sorted(
-            part.labels)
+            part.labels
+        )
         assert {v["level"] for v in part.labels.values()} == {"desk", "grey", "phone"}
     assert data.split(1)[0].cards == cards
 
 
 def test_compare_takes_turns_and_skips_what_cannot_run(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The order of the configurations turns each round; the runs are real child processes
     (a toy command in place of ocr-job and the baseline)."""
     order: list[tuple[int, str]] = []
 
     def toy(cfg: bench.Config, data: bench.DataSet, out: Path, interval: float) -> bench.Round:
         order.append((len(order), cfg.name))
-        rows = [{"source": k, "status": "ok", "side": "front", "fields": LABEL_FRONT["fields"],
-                 "seconds": 0.1} for k in sorted(data.labels)]
+        rows = [
+            {"source": k, "status": "ok", "side": "front", "fields": LABEL_FRONT["fields"], "seconds": 0.1}
+            for k in sorted(data.labels)
+        ]
         loaded = "import sys; print('engine toy loaded', file=sys.stderr)"
-        run = bench.run_child([sys.executable, "-c", loaded], lambda: len(rows),
-                              out.with_name("side.jsonl"), interval=0.01)
+        run = bench.run_child(
+            [sys.executable, "-c", loaded], lambda: len(rows), out.with_name("side.jsonl"), interval=0.01
+        )
         return bench.Round(run, rows)
 
     monkeypatch.setattr(bench, "run_ocr_job", toy)
@@ -221,8 +279,9 @@ def test_accuracy_targets_judge_each_level_by_its_weakest_field() -> None:
         return {**LABEL_FRONT, "level": level}
 
     labels = {f"{level}{i}.jpg": front(level) for level in bench.LEVELS for i in range(100)}
-    records = [{"source": k, "status": "ok", "side": "front", "fields": LABEL_FRONT["fields"]}
-               for k in labels]
+    records = [
+        {"source": k, "status": "ok", "side": "front", "fields": LABEL_FRONT["fields"]} for k in labels
+    ]
     # one wrong name on a clean card: 99% < 99.5%; two wrong addresses on hard ones: 98% >= 97%
     for key, field in (("clean0.jpg", "name"), ("hard0.jpg", "address"), ("hard1.jpg", "address")):
         records[list(labels).index(key)]["fields"] = {**LABEL_FRONT["fields"], field: "x"}
@@ -244,8 +303,10 @@ def test_score_tallies_styles_when_the_labels_name_them() -> None:
     labels = {"a.jpg": {**LABEL_FRONT, "style": "s1"}, "b.jpg": {**LABEL_FRONT, "style": "s2"}}
     records = [{"source": "a.jpg", "status": "ok", "side": "front", "fields": LABEL_FRONT["fields"]}]
     acc = bench.accuracy_json(bench.score(records, labels))
-    assert acc["per_style"] == {"s1": {"all_right": 1, "cards": 1, "rate": 1.0},
-                                "s2": {"all_right": 0, "cards": 1, "rate": 0.0}}
+    assert acc["per_style"] == {
+        "s1": {"all_right": 1, "cards": 1, "rate": 1.0},
+        "s2": {"all_right": 0, "cards": 1, "rate": 0.0},
+    }
 
 
 def test_subset_keeps_every_group_and_level_and_links_only_its_cards(tmp_path: Path) -> None:
@@ -264,7 +325,8 @@ def test_subset_keeps_every_group_and_level_and_links_only_its_cards(tmp_path: P
 
     assert 12 <= len(sub.labels) <= 14 and sub.long_of == {}
     assert {(v["group"], v["level"]) for v in sub.labels.values()} == {
-        (g, lv) for g in ("large", "std") for lv in ("clean", "hard", "photo")}
+        (g, lv) for g in ("large", "std") for lv in ("clean", "hard", "photo")
+    }
     linked = sorted(str(p.relative_to(sub.cards)) for p in sub.cards.rglob("*.jpg"))
     assert linked == sorted(sub.labels)
     assert data.subset(0).labels == labels and data.subset(len(labels)).cards == cards

@@ -22,8 +22,7 @@ class _Engine:
         return None
 
 
-def test_each_step_reports_its_own_peak_above_the_rss_before_it(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_step_reports_its_own_peak_above_the_rss_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("decode", "locate_card"):  # wrapped too: put back after the test
         monkeypatch.setattr(imaging, name, getattr(imaging, name))
     engine = _Engine()
@@ -31,9 +30,9 @@ def test_each_step_reports_its_own_peak_above_the_rss_before_it(
     watch_memory(engine, peaks)
     engine.read_line(None, None)
     engine.reread()
-    (before, peak), = peaks["read_line"]
+    ((before, peak),) = peaks["read_line"]
     assert peak - before >= 60
-    (before, peak), = peaks["reread"]
+    ((before, peak),) = peaks["reread"]
     assert peak - before < 60  # its peak was reset when it started
     table = memory_table([("x.jpg", peaks)])
     assert "| read_line | +" in table and "(x.jpg)" in table

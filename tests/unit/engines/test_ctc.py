@@ -35,8 +35,11 @@ def _brute_force(probs: np.ndarray, labels: tuple[int, ...]) -> float:
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10_000), steps=st.integers(1, 5),
-       labels=st.lists(st.integers(1, 3), min_size=1, max_size=3))
+@given(
+    seed=st.integers(0, 10_000),
+    steps=st.integers(1, 5),
+    labels=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+)
 def test_log_likelihood_is_the_sum_over_all_alignments(seed: int, steps: int, labels: list[int]) -> None:
     rng = np.random.default_rng(seed)
     probs = rng.dirichlet(np.ones(len(ALPHABET)), size=steps)

@@ -195,8 +195,9 @@ def test_onnx_leaves_out_lines_far_wider_than_a_cards(onnx_engine: Engine) -> No
     img = Image.new("RGB", (960, 300), "white")
     draw = ImageDraw.Draw(img)
     draw.text((40, 40), LINES[0], font=_font(40), fill="black")
-    draw.text((20, 200), "the quick brown fox jumps over the lazy dog and back " * 3,
-              font=_font(13), fill="black")
+    draw.text(
+        (20, 200), "the quick brown fox jumps over the lazy dog and back " * 3, font=_font(13), fill="black"
+    )
     image = np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
     boxes = onnx_engine.recognise(image).boxes
     assert _texts(OcrResult(boxes=boxes)) == [LINES[0]]
@@ -211,12 +212,15 @@ def test_onnx_reads_one_and_two_character_lines(onnx_engine: Engine) -> None:
     assert _texts(result) == list(short)
 
 
-@pytest.mark.parametrize(("height", "width", "side"), [
-    (606, 960, 640),  # a card: the side limit
-    (300, 400, 400),  # small: as it is
-    (762, 762, 508),  # square: fewer pixels than a card at the side limit would need
-    (960, 606, 640),  # a card on its side
-])
+@pytest.mark.parametrize(
+    ("height", "width", "side"),
+    [
+        (606, 960, 640),  # a card: the side limit
+        (300, 400, 400),  # small: as it is
+        (762, 762, 508),  # square: fewer pixels than a card at the side limit would need
+        (960, 606, 640),  # a card on its side
+    ],
+)
 def test_onnx_detector_sees_at_most_a_cards_pixels(height: int, width: int, side: int) -> None:
     from ocr_job.engines.onnx import DET_MAX_PIXELS, det_side
 
@@ -341,8 +345,9 @@ def _rare_name_card(name: str, key: str) -> np.ndarray:
 
     who = dataclasses.replace(identity_for(key), name=name)
     style = Style.draw(random.Random(f"{key}:style"))
-    shot = make_shot("clean", lambda w: render_card(who, "front", w, style=style),
-                     random.Random(f"{key}:clean:shot"), 1000)
+    shot = make_shot(
+        "clean", lambda w: render_card(who, "front", w, style=style), random.Random(f"{key}:clean:shot"), 1000
+    )
     image = imaging.decode(shot.jpeg(), DEFAULT_MAX_PIXELS)
     return imaging.locate_card(image, DEFAULT_CARD_LONG_SIDE).image
 
@@ -392,7 +397,8 @@ def test_the_second_recogniser_is_loaded_per_use_and_gives_its_memory_back(onnx_
 
 
 def test_a_second_opinion_reads_a_rare_character_the_first_recogniser_misses(
-        onnx_alone: Engine, onnx_second: Engine) -> None:
+    onnx_alone: Engine, onnx_second: Engine
+) -> None:
     """骉 (three horses): on this card the bundled PP-OCRv6 reads the name too doubtfully
     to keep; with PP-OCRv5's opinion joined, it is read right."""
     from ocr_job.pipeline import _recognise_and_parse
@@ -407,7 +413,8 @@ def test_a_second_opinion_reads_a_rare_character_the_first_recogniser_misses(
 
 
 def test_a_second_opinion_turns_a_confident_misreading_into_a_warning(
-        onnx_alone: Engine, onnx_second: Engine) -> None:
+    onnx_alone: Engine, onnx_second: Engine
+) -> None:
     """On this card PP-OCRv6 alone reads 熊弱萍, sure enough to keep it: a silent wrong
     name. The two recognisers disagree, so the name is left empty with a warning."""
     from ocr_job.pipeline import _recognise_and_parse

@@ -44,8 +44,7 @@ def _case(rng: random.Random) -> tuple[list[np.ndarray], dict[int, tuple[str, fl
 
 
 def _everyone(crops: list[np.ndarray], said: dict[int, tuple[str, float]]) -> bool:
-    turned = sum(c.shape[1] for c in crops if said[int(c[0, 0])][0] == "180"
-                 and said[int(c[0, 0])][1] > 0.9)
+    turned = sum(c.shape[1] for c in crops if said[int(c[0, 0])][0] == "180" and said[int(c[0, 0])][1] > 0.9)
     return 2 * turned > sum(c.shape[1] for c in crops)
 
 
@@ -87,4 +86,3 @@ def test_each_model_is_loaded_once(monkeypatch: pytest.MonkeyPatch) -> None:
     ocr = engine._ocr
     for stage in (ocr.text_det, ocr.text_cls, ocr.text_rec):
         assert isinstance(stage.session.session, ort.InferenceSession)
-

@@ -52,7 +52,7 @@ def test_one_confusion_is_repaired_to_the_original_or_flagged(
     if not misreads:
         return
     wrong = data.draw(st.sampled_from(misreads))
-    read = number[:position] + wrong + number[position + 1:]
+    read = number[:position] + wrong + number[position + 1 :]
     birth = idnumber.birth_date(number)
     reading = idnumber.read(read, birth)
     if reading.checksum_ok:
@@ -68,7 +68,7 @@ def test_one_confusion_is_repaired_to_the_original_or_flagged(
 def test_a_repair_never_contradicts_the_printed_birth_date(
     number: str, position: int, printed: datetime.date
 ) -> None:
-    read = number[:position] + "O" + number[position + 1:]
+    read = number[:position] + "O" + number[position + 1 :]
     reading = idnumber.read(read, printed)
     if reading.corrected:
         assert idnumber.birth_date(reading.number) == printed

@@ -34,8 +34,11 @@ def test_multi_line_address_is_whole_and_in_order(seed: int, skew: float) -> Non
 
 
 def test_address_stops_before_the_number_line_even_without_its_label() -> None:
-    specs = [b for b in front("欧阳娜娜", "男", "汉", ("1985", "12", "31"), ADDR3, LI_X)
-             if b.text != "公民身份号码"]
+    specs = [
+        b
+        for b in front("欧阳娜娜", "男", "汉", ("1985", "12", "31"), ADDR3, LI_X)
+        if b.text != "公民身份号码"
+    ]
     reading = read(specs)
     assert reading.fields.address == "".join(ADDR3)
     assert reading.fields.id_number == LI_X
@@ -66,13 +69,18 @@ def test_address_never_contains_the_number_label() -> None:
 
 @pytest.mark.parametrize(
     ("printed", "name"),
-    [("阿卜杜热合曼•买买提", "阿卜杜热合曼·买买提"), ("米娜・努尔兰", "米娜·努尔兰"),
-     ("古丽.阿不都", "古丽·阿不都"), ("司马相如", "司马相如"), ("王䶮", "王䶮"), ("李𬌗", "李𬌗")],
+    [
+        ("阿卜杜热合曼•买买提", "阿卜杜热合曼·买买提"),
+        ("米娜・努尔兰", "米娜·努尔兰"),
+        ("古丽.阿不都", "古丽·阿不都"),
+        ("司马相如", "司马相如"),
+        ("王䶮", "王䶮"),
+        ("李𬌗", "李𬌗"),
+    ],
 )
 def test_names_keep_their_dot_and_rare_characters(printed: str, name: str) -> None:
     for merged in (False, True):
-        specs = front(printed, "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街"], ZHANG,
-                      merged=merged)
+        specs = front(printed, "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街"], ZHANG, merged=merged)
         assert read(specs).fields.name == name
 
 
@@ -90,8 +98,11 @@ def test_dropped_trailing_x_is_restored_and_reported() -> None:
 
 
 def test_dropped_x_is_not_restored_without_a_birth_date() -> None:
-    specs = [b for b in front("欧阳娜娜", "男", "汉", ("1985", "12", "31"), ADDR3, LI_X[:17])
-             if not b.text.startswith(("出生", "1985"))]
+    specs = [
+        b
+        for b in front("欧阳娜娜", "男", "汉", ("1985", "12", "31"), ADDR3, LI_X[:17])
+        if not b.text.startswith(("出生", "1985"))
+    ]
     reading = read(specs)
     assert reading.fields.id_number == LI_X[:17]
     assert reading.checks["id_checksum"] is False
@@ -134,9 +145,12 @@ def test_region_mismatch_names_both_places() -> None:
 
 
 def test_confidence_is_the_lowest_score_of_the_field_boxes() -> None:
-    specs = [B("姓名", 60, 78, w=60, score=0.5), B("欧阳", 170, 78, score=0.95),
-             B("娜娜", 240, 78, score=0.92),
-             *front("x", "男", "汉", ("1985", "12", "31"), ADDR3, LI_X)[2:]]
+    specs = [
+        B("姓名", 60, 78, w=60, score=0.5),
+        B("欧阳", 170, 78, score=0.95),
+        B("娜娜", 240, 78, score=0.92),
+        *front("x", "男", "汉", ("1985", "12", "31"), ADDR3, LI_X)[2:],
+    ]
     specs[-1].score = 0.7
     reading = read(specs)
     assert reading.fields.name == "欧阳娜娜"
@@ -146,8 +160,12 @@ def test_confidence_is_the_lowest_score_of_the_field_boxes() -> None:
 
 
 def test_missing_fields_are_warned_never_invented() -> None:
-    specs = [B("姓名", 60, 78, w=60), B("张三", 170, 78), B("公民身份号码", 60, 540, w=230),
-             B(ZHANG, 340, 540, w=520)]
+    specs = [
+        B("姓名", 60, 78, w=60),
+        B("张三", 170, 78),
+        B("公民身份号码", 60, 540, w=230),
+        B(ZHANG, 340, 540, w=520),
+    ]
     reading = read(specs)
     assert reading.side == "front"
     assert reading.fields.birth_date is None and reading.fields.sex is None
@@ -158,14 +176,18 @@ def test_missing_fields_are_warned_never_invented() -> None:
 def test_back_fields_missing() -> None:
     reading = read([B("中华人民共和国", 380, 95, w=520), B("居民身份证", 330, 190, w=560)])
     assert reading.side == "back"
-    assert sorted(w.field or "" for w in reading.warnings) == [
-        "issuing_authority", "valid_from", "valid_to"]
+    assert sorted(w.field or "" for w in reading.warnings) == ["issuing_authority", "valid_from", "valid_to"]
 
 
 @pytest.mark.parametrize(
     "specs",
-    [[], [B("欢迎光临", 100, 100)], [B("姓名", 60, 78)], [B("Lorem ipsum dolor", 60, 78)],
-     [B("20150101", 100, 100)]],
+    [
+        [],
+        [B("欢迎光临", 100, 100)],
+        [B("姓名", 60, 78)],
+        [B("Lorem ipsum dolor", 60, 78)],
+        [B("20150101", 100, 100)],
+    ],
 )
 def test_no_card(specs: list[B]) -> None:
     reading = read(specs)
@@ -195,9 +217,14 @@ def test_address_label_half_read_keeps_the_first_line() -> None:
 
 
 def test_validity_cut_short_keeps_the_start_and_warns() -> None:
-    specs = [B("中华人民共和国", 380, 95, w=520), B("居民身份证", 330, 190, w=560),
-             B("签发机关", 220, 470, w=130), B("南澳县公安局", 400, 470),
-             B("有效期限", 220, 545, w=130), B("2025.01.24-2045", 400, 545, w=290)]
+    specs = [
+        B("中华人民共和国", 380, 95, w=520),
+        B("居民身份证", 330, 190, w=560),
+        B("签发机关", 220, 470, w=130),
+        B("南澳县公安局", 400, 470),
+        B("有效期限", 220, 545, w=130),
+        B("2025.01.24-2045", 400, 545, w=290),
+    ]
     reading = read(specs)
     assert reading.fields.valid_from == "2025-01-24" and reading.fields.valid_to is None
     assert codes(reading) == ["field_missing", "value_unparsed"]
@@ -205,11 +232,15 @@ def test_validity_cut_short_keeps_the_start_and_warns() -> None:
 
 
 @pytest.mark.parametrize(("score", "kept"), [(0.79, False), (0.95, True)])
-def test_a_lone_end_of_the_period_read_with_a_low_score_is_left_empty(score: float,
-                                                                       kept: bool) -> None:
-    specs = [B("中华人民共和国", 380, 95, w=520), B("居民身份证", 330, 190, w=560),
-             B("签发机关", 220, 470, w=130), B("南澳县公安局", 400, 470),
-             B("有效期限", 220, 545, w=130), B("2014.03.10-", 400, 545, w=200, score=score)]
+def test_a_lone_end_of_the_period_read_with_a_low_score_is_left_empty(score: float, kept: bool) -> None:
+    specs = [
+        B("中华人民共和国", 380, 95, w=520),
+        B("居民身份证", 330, 190, w=560),
+        B("签发机关", 220, 470, w=130),
+        B("南澳县公安局", 400, 470),
+        B("有效期限", 220, 545, w=130),
+        B("2014.03.10-", 400, 545, w=200, score=score),
+    ]
     reading = read(specs)
     assert reading.fields.valid_from == ("2014-03-10" if kept else None)
     assert reading.fields.valid_to is None
@@ -223,8 +254,14 @@ def test_a_lone_end_of_the_period_read_with_a_low_score_is_left_empty(score: flo
 
 @pytest.mark.parametrize(
     ("printed", "reason"),
-    [("住址贵州省黔东南苗族侗族自工", "a label"), ("张三1990", "digits"), ("杰", "too short"),
-     ("徐址", "a character"), ("付号若", "a character"), ("Li Wei", "digits, letters")],
+    [
+        ("住址贵州省黔东南苗族侗族自工", "a label"),
+        ("张三1990", "digits"),
+        ("杰", "too short"),
+        ("徐址", "a character"),
+        ("付号若", "a character"),
+        ("Li Wei", "digits, letters"),
+    ],
 )
 def test_a_name_that_cannot_be_one_is_left_empty(printed: str, reason: str) -> None:
     specs = front(printed, "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街4号"], ZHANG)
@@ -239,8 +276,11 @@ def test_a_name_that_cannot_be_one_is_left_empty(printed: str, reason: str) -> N
 def test_address_line_merged_into_the_name_line_is_not_the_name() -> None:
     """The detector merged the name's line with the address's first line: that text holds
     the label 住址 and must not come out as the name."""
-    specs = [b for b in front("任若彬", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街4号"],
-                              ZHANG) if b.text not in ("姓名", "任若彬")]
+    specs = [
+        b
+        for b in front("任若彬", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街4号"], ZHANG)
+        if b.text not in ("姓名", "任若彬")
+    ]
     specs += [B("名", 100, 78, w=30), B("住址贵州省黔东南苗族侗族自工", 170, 78, w=480)]
     reading = read(specs)
     assert reading.fields.name is None
@@ -339,8 +379,9 @@ def test_a_label_and_its_value_pushed_onto_two_lines_are_joined() -> None:
 
 def test_a_card_lying_on_its_side_gives_no_reading() -> None:
     specs = front("张三", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街4号"], ZHANG)
-    turned = [B(b.text, 500 - (b.y - 300), 100 + b.x + b.width() / 2, b.score, w=30, h=b.width())
-              for b in specs]
+    turned = [
+        B(b.text, 500 - (b.y - 300), 100 + b.x + b.width() / 2, b.score, w=30, h=b.width()) for b in specs
+    ]
     reading = read(turned)
     assert reading.side is None
     assert codes(reading) == ["no_card_text"]
@@ -383,14 +424,21 @@ def test_the_next_lines_place_is_asked_for_when_the_last_line_reaches_the_margin
     assert x0 < 175 and x1 > 170 + 34 * 11
     assert reading.fields.address is None  # 厦 does not close an address: not yet whole
     line3 = B("10000号", 170, 390)
-    whole = parse(render([*front("欧阳娜娜", "男", "汉", ("1985", "12", "31"), lines, LI_X),
-                          line3]), W, H, looked=("address",))
+    whole = parse(
+        render([*front("欧阳娜娜", "男", "汉", ("1985", "12", "31"), lines, LI_X), line3]),
+        W,
+        H,
+        looked=("address",),
+    )
     assert whole.fields.address == "".join(lines) + "10000号"
 
 
 def test_a_missing_one_character_value_is_looked_for_right_of_its_label() -> None:
-    specs = [b for b in front("张三", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街4号"],
-                              ZHANG) if b.text != "男"]
+    specs = [
+        b
+        for b in front("张三", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街4号"], ZHANG)
+        if b.text != "男"
+    ]
     reading = read(specs)
     assert reading.fields.sex is None
     (x0, y0), (x1, _), (_, y1), _ = reading.look_again["sex"]

@@ -46,11 +46,26 @@ def test_names(raw: str, name: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "value"),
-    [("汉", "汉"), ("汉族", "汉"), ("维吾尔族", "维吾尔"), ("毛难", "毛南"), ("毛难族", "毛南"),
-     ("崩龙", "德昂"), ("蒙 古", "蒙古"), ("穿青人", "穿青人"),
-     # traditional forms some fonts are read as: the simplified name the card prints
-     ("漢", "汉"), ("漢族", "汉"), ("維吾爾", "维吾尔"), ("朝鮮族", "朝鲜"), ("達斡爾", "达斡尔"),
-     ("俄羅斯", "俄罗斯"), ("獨龍", "独龙"), ("烏孜別克", "乌孜别克"), ("鄂倫春", "鄂伦春")],
+    [
+        ("汉", "汉"),
+        ("汉族", "汉"),
+        ("维吾尔族", "维吾尔"),
+        ("毛难", "毛南"),
+        ("毛难族", "毛南"),
+        ("崩龙", "德昂"),
+        ("蒙 古", "蒙古"),
+        ("穿青人", "穿青人"),
+        # traditional forms some fonts are read as: the simplified name the card prints
+        ("漢", "汉"),
+        ("漢族", "汉"),
+        ("維吾爾", "维吾尔"),
+        ("朝鮮族", "朝鲜"),
+        ("達斡爾", "达斡尔"),
+        ("俄羅斯", "俄罗斯"),
+        ("獨龍", "独龙"),
+        ("烏孜別克", "乌孜别克"),
+        ("鄂倫春", "鄂伦春"),
+    ],
 )
 def test_ethnicity(raw: str, value: str) -> None:
     assert normalise_ethnicity(raw) == value
@@ -58,9 +73,15 @@ def test_ethnicity(raw: str, value: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "group"),
-    [("达翰尔", "达斡尔"), ("维吾", "维吾尔"), ("土冢", "土家"), ("柯尔克孜", None),
-     ("仏佬", None),  # 仫佬 or 仡佬: not one group, so not guessed
-     ("汊", None), ("土", None)],  # one character is one edit from every 1-character group
+    [
+        ("达翰尔", "达斡尔"),
+        ("维吾", "维吾尔"),
+        ("土冢", "土家"),
+        ("柯尔克孜", None),
+        ("仏佬", None),  # 仫佬 or 仡佬: not one group, so not guessed
+        ("汊", None),
+        ("土", None),
+    ],  # one character is one edit from every 1-character group
 )
 def test_nearest_ethnicity(raw: str, group: str | None) -> None:
     assert nearest_ethnicity(raw) == group
@@ -68,10 +89,15 @@ def test_nearest_ethnicity(raw: str, group: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "place"),
-    [("青海省黃南藏族自治州", "青海省黄南藏族自治州"), ("涼山彝族自治州", "凉山彝族自治州"),
-     ("香港特別行政區", "香港特别行政区"), ("吉林省松原市乾安县", "吉林省松原市乾安县"),
-     ("陕西省咸阳市乾县", "陕西省咸阳市乾县"), ("武汉市硚口区", "武汉市硚口区"),
-     ("於 藉 著 瞭", "於藉著瞭")],
+    [
+        ("青海省黃南藏族自治州", "青海省黄南藏族自治州"),
+        ("涼山彝族自治州", "凉山彝族自治州"),
+        ("香港特別行政區", "香港特别行政区"),
+        ("吉林省松原市乾安县", "吉林省松原市乾安县"),
+        ("陕西省咸阳市乾县", "陕西省咸阳市乾县"),
+        ("武汉市硚口区", "武汉市硚口区"),
+        ("於 藉 著 瞭", "於藉著瞭"),
+    ],
 )
 def test_places_are_simplified(raw: str, place: str) -> None:
     assert normalise_place(raw) == place
@@ -122,8 +148,14 @@ def test_birth(raw: str, date: datetime.date | None) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "part"),
-    [("1962年11万", (1962, 11)), ("1962年11", (1962, 11)), ("1962年1月", (1962, 1)),
-     ("1962年", None), ("1962年13月", None), ("1962年112", None)],
+    [
+        ("1962年11万", (1962, 11)),
+        ("1962年11", (1962, 11)),
+        ("1962年1月", (1962, 1)),
+        ("1962年", None),
+        ("1962年13月", None),
+        ("1962年112", None),
+    ],
 )
 def test_birth_year_month(raw: str, part: tuple[int, int] | None) -> None:
     assert birth_year_month(raw) == part
@@ -197,16 +229,26 @@ def test_validity_rule_accepts_dates() -> None:
 
 @pytest.mark.parametrize("skew", [-6.0, -3.0, 0.0, 3.0, 6.0])
 def test_lines_survive_skew(skew: float) -> None:
-    specs = [B("住址", 60, 300, w=60), B("广东省深圳市南山区粤海", 170, 300),
-             B("街道科技园社区", 170, 345), B("10000号", 170, 390), B("3栋", 420, 390)]
+    specs = [
+        B("住址", 60, 300, w=60),
+        B("广东省深圳市南山区粤海", 170, 300),
+        B("街道科技园社区", 170, 345),
+        B("10000号", 170, 390),
+        B("3栋", 420, 390),
+    ]
     lines = layout(render(specs, skew_deg=skew, seed=4), 1000, 631)
     assert [line.chars().text for line in lines] == [
-        "住址广东省深圳市南山区粤海", "街道科技园社区", "10000号3栋"]
+        "住址广东省深圳市南山区粤海",
+        "街道科技园社区",
+        "10000号3栋",
+    ]
 
 
 def test_deskew_drops_empty_boxes() -> None:
-    boxes = [TextBox(" ", 0.9, ((0, 0), (10, 0), (10, 10), (0, 10))),
-             TextBox("a", 0.9, ((0, 0), (10, 0), (10, 10), (0, 10)))]
+    boxes = [
+        TextBox(" ", 0.9, ((0, 0), (10, 0), (10, 10), (0, 10))),
+        TextBox("a", 0.9, ((0, 0), (10, 0), (10, 10), (0, 10))),
+    ]
     assert [i.index for i in deskew(boxes, 100, 63)] == [1]
 
 

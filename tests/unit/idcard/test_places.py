@@ -48,8 +48,12 @@ def test_one_or_two_misread_characters_are_repaired_right_or_left_alone(seed: in
     ("read", "code", "status", "address"),
     [
         ("辽宁省胡戸岛市连山区东关街道", "211402", "corrected", "辽宁省葫芦岛市连山区东关街道"),
-        ("广西壮族白治区梧州市藤县团结中路287号", "450422", "corrected",
-         "广西壮族自治区梧州市藤县团结中路287号"),
+        (
+            "广西壮族白治区梧州市藤县团结中路287号",
+            "450422",
+            "corrected",
+            "广西壮族自治区梧州市藤县团结中路287号",
+        ),
         # another district of the same city, read right: not the region's, but a place
         ("辽宁省葫芦岛市南票区东关街道", "211402", "other", "辽宁省葫芦岛市南票区东关街道"),
         # that district misread: neither the region's nor a place
@@ -73,8 +77,7 @@ def test_check_address(read: str, code: str | None, status: str, address: str) -
     ("read", "code", "address"),
     [
         ("内蒙古自治区兴安盟乌兰特市十营镇", "152201", "内蒙古自治区兴安盟乌兰浩特市十营镇"),
-        ("新疆维吾尔自治区和田区策勒县南京路463号", "653225",
-         "新疆维吾尔自治区和田地区策勒县南京路463号"),
+        ("新疆维吾尔自治区和田区策勒县南京路463号", "653225", "新疆维吾尔自治区和田地区策勒县南京路463号"),
         ("四川省凉山彝族自治州普县红旗东路51号", "513428", "四川省凉山彝族自治州普格县红旗东路51号"),
     ],
 )
@@ -94,7 +97,7 @@ def test_one_character_left_out_is_restored_right_or_left_alone(seed: int) -> No
     for region in rng.sample(regions(), 250):
         printed = region.prefix + "人民路1号"
         at = rng.randrange(len(region.prefix) - 1)
-        result = places.check_address(printed[:at] + printed[at + 1:], region.code, restore_lost=True)
+        result = places.check_address(printed[:at] + printed[at + 1 :], region.code, restore_lost=True)
         if result.status == "corrected":
             assert result.address == printed, (printed, at)
         outcomes[result.status] = outcomes.get(result.status, 0) + 1
@@ -111,10 +114,18 @@ def test_a_repair_never_uses_the_chain_without_the_prefecture() -> None:
 
 @pytest.mark.parametrize(
     ("authority", "known"),
-    [("九龙县公安局", True), ("北京市公安局海淀分局", True), ("攀枝花市公安局东区分局", True),
-     ("阳泉市公安局郊区分局", True), ("巍山彝族回族自治县公安局", True),
-     ("土书旦公安局", False), ("线沁旗公安局", False), ("巍山律族回族自治县公安局", False),
-     ("北京市公安局海定分局", False), ("九龙县公安", False)],
+    [
+        ("九龙县公安局", True),
+        ("北京市公安局海淀分局", True),
+        ("攀枝花市公安局东区分局", True),
+        ("阳泉市公安局郊区分局", True),
+        ("巍山彝族回族自治县公安局", True),
+        ("土书旦公安局", False),
+        ("线沁旗公安局", False),
+        ("巍山律族回族自治县公安局", False),
+        ("北京市公安局海定分局", False),
+        ("九龙县公安", False),
+    ],
 )
 def test_authority_known(authority: str, known: bool) -> None:
     assert places.authority_known(authority) is known
@@ -122,9 +133,18 @@ def test_authority_known(authority: str, known: bool) -> None:
 
 @pytest.mark.parametrize(
     ("read", "name"),
-    [("黄強", "黄强"), ("別克·热合曼", "别克·热合曼"), ("黃晓", "黄晓"), ("孙昇", "孙昇"),
-     ("张喆", "张喆"), ("澹台䶮", "澹台䶮"), ("於明", "於明"), ("孟怡—", "孟怡一"),
-     ("公孙—永", "公孙一永"), ("阿迪力・努尔兰", "阿迪力·努尔兰")],
+    [
+        ("黄強", "黄强"),
+        ("別克·热合曼", "别克·热合曼"),
+        ("黃晓", "黄晓"),
+        ("孙昇", "孙昇"),
+        ("张喆", "张喆"),
+        ("澹台䶮", "澹台䶮"),
+        ("於明", "於明"),
+        ("孟怡—", "孟怡一"),
+        ("公孙—永", "公孙一永"),
+        ("阿迪力・努尔兰", "阿迪力·努尔兰"),
+    ],
 )
 def test_names_are_simplified_only_from_true_traditional_forms(read: str, name: str) -> None:
     assert normalise_name(read) == name
@@ -132,9 +152,21 @@ def test_names_are_simplified_only_from_true_traditional_forms(read: str, name: 
 
 @pytest.mark.parametrize(
     ("name", "plausible"),
-    [("张三", True), ("欧阳娜娜", True), ("阿不都·艾力", True), ("王䶮", True), ("万月颖", True),
-     ("公孙明", True), ("住址贵州省", False), ("姓名张三", False), ("徐址", False), ("付号若", False),
-     ("张3", False), ("杰", False), ("阿不都··艾力", False)],
+    [
+        ("张三", True),
+        ("欧阳娜娜", True),
+        ("阿不都·艾力", True),
+        ("王䶮", True),
+        ("万月颖", True),
+        ("公孙明", True),
+        ("住址贵州省", False),
+        ("姓名张三", False),
+        ("徐址", False),
+        ("付号若", False),
+        ("张3", False),
+        ("杰", False),
+        ("阿不都··艾力", False),
+    ],
 )
 def test_implausible_name(name: str, plausible: bool) -> None:
     assert (implausible_name(name) is None) is plausible
@@ -142,8 +174,15 @@ def test_implausible_name(name: str, plausible: bool) -> None:
 
 @pytest.mark.parametrize(
     ("read", "meaning"),
-    [("姓名 宋俊強", "宋俊强"), ("娃名宋俊强", "宋俊强"), ("名宋俊强", "宋俊强"), ("宋俊强", "宋俊强"),
-     ("蛙名曾子晶", "曾子晶"), ("姓名孟怡—", "孟怡一"), ("姓名阿迪力・努尔兰", "阿迪力·努尔兰")],
+    [
+        ("姓名 宋俊強", "宋俊强"),
+        ("娃名宋俊强", "宋俊强"),
+        ("名宋俊强", "宋俊强"),
+        ("宋俊强", "宋俊强"),
+        ("蛙名曾子晶", "曾子晶"),
+        ("姓名孟怡—", "孟怡一"),
+        ("姓名阿迪力・努尔兰", "阿迪力·努尔兰"),
+    ],
 )
 def test_name_meaning_is_the_name_without_its_label(read: str, meaning: str) -> None:
     assert name_meaning(read) == meaning

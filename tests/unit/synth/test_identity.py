@@ -97,8 +97,11 @@ def test_every_kind_of_address_ending_occurs_and_ends_as_its_kind(
     assert min(kinds.values()) > N * 0.05
     for p in people:
         assert re.search(ENDINGS[p.address_kind], p.address), (p.address_kind, p.address)
-    forms = {re.sub(r"\d+", "9", re.search(ENDINGS["digits"], p.address).group(1))
-             for p in people if p.address_kind == "digits"}
+    forms = {
+        re.sub(r"\d+", "9", re.search(ENDINGS["digits"], p.address).group(1))
+        for p in people
+        if p.address_kind == "digits"
+    }
     assert forms == {"9栋9", "9-9-9", "9号楼9单元9", "9幢9"}
 
 

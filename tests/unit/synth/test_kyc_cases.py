@@ -25,8 +25,12 @@ def test_every_warning_has_cases_and_clean_cases_expect_none() -> None:
 
 def test_cases_cycle_sides_and_styles() -> None:
     named = cases(3, 4, styles=("classic", "compact"), kinds=("photocopy",))
-    assert [n for n, _ in named] == ["photocopy/0001-front.jpg", "photocopy/0002-back.jpg",
-                                     "photocopy/0003-front.jpg", "photocopy/0004-back.jpg"]
+    assert [n for n, _ in named] == [
+        "photocopy/0001-front.jpg",
+        "photocopy/0002-back.jpg",
+        "photocopy/0003-front.jpg",
+        "photocopy/0004-back.jpg",
+    ]
     assert [c.style for _, c in named] == ["classic", "classic", "compact", "compact"]
 
 

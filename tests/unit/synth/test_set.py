@@ -137,8 +137,9 @@ def test_labels_carry_the_style_and_every_style_gets_every_level_and_side(
                                    levels=("clean",), styles=("wide",)))  # fmt: skip
     assert {c["style"] for c in one.values()} == {"wide"}
     assert [c["fields"] for c in one.values()] == [c["fields"] for c in cards[:2]]
-    assert (tmp_path / "wide/clean/0001-front.jpg").read_bytes() != \
-        (dest / "clean/0001-front.jpg").read_bytes()
+    assert (tmp_path / "wide/clean/0001-front.jpg").read_bytes() != (
+        dest / "clean/0001-front.jpg"
+    ).read_bytes()
 
 
 def test_bad_inputs_have_no_style(labels: dict[str, dict[str, Any]]) -> None:
@@ -217,8 +218,19 @@ def test_no_card_photo_is_a_plain_picture(bad: Path) -> None:
 
 
 def test_samples_command_takes_styles(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "ocr_job.cli", "samples", str(tmp_path / "cli"), "--count", "2",
-           "--levels", "clean", "--styles", "compact,realdesign"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ocr_job.cli",
+        "samples",
+        str(tmp_path / "cli"),
+        "--count",
+        "2",
+        "--levels",
+        "clean",
+        "--styles",
+        "compact,realdesign",
+    ]
     subprocess.run(cmd, check=True, capture_output=True)
     labels = load_labels(tmp_path / "cli")
     assert [c["style"] for c in labels.values()] == ["compact", "compact"]

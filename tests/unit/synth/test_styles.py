@@ -134,8 +134,13 @@ def test_realdesign_artwork(side: str) -> None:
     else:
         band = slice(round(27 * k), round(36 * k))  # below the title, above the labels
         assert a[band].mean() < b[band].mean() - 3  # the wall darkens the middle
-    assert np.abs(a[: round(4 * k), round(30 * k):round(50 * k)].mean(axis=(0, 1))
-                  - b[: round(4 * k), round(30 * k):round(50 * k)].mean(axis=(0, 1))).max() > 1
+    assert (
+        np.abs(
+            a[: round(4 * k), round(30 * k) : round(50 * k)].mean(axis=(0, 1))
+            - b[: round(4 * k), round(30 * k) : round(50 * k)].mean(axis=(0, 1))
+        ).max()
+        > 1
+    )
 
 
 def test_a_missing_face_fails_naming_its_package(monkeypatch: pytest.MonkeyPatch,

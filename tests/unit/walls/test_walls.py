@@ -23,8 +23,9 @@ def imported_after(*modules: str) -> set[str]:
 
 def test_the_operator_loads_no_ocr_runtime() -> None:
     pytest.importorskip("kopf")
-    loaded = imported_after("ocr_operator.cli", "ocr_operator.handlers", "ocr_job.merge",
-                            "ocr_job.storage.s3", "ocr_job.status")
+    loaded = imported_after(
+        "ocr_operator.cli", "ocr_operator.handlers", "ocr_job.merge", "ocr_job.storage.s3", "ocr_job.status"
+    )
     assert not {m.split(".")[0] for m in loaded} & set(OCR_RUNTIME)
 
 

@@ -28,8 +28,9 @@ def _card(pattern: bool) -> np.ndarray:
     return card
 
 
-def _photo(pattern: bool, size: tuple[int, int], dst: list[list[float]],
-           background: tuple[int, int, int]) -> np.ndarray:
+def _photo(
+    pattern: bool, size: tuple[int, int], dst: list[list[float]], background: tuple[int, int, int]
+) -> np.ndarray:
     w, h = size
     photo = np.full((h, w, 3), background, np.uint8)
     mask = np.zeros((CARD_H, CARD_W), np.uint8)

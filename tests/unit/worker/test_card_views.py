@@ -34,16 +34,21 @@ def _process(engine: _Counting) -> pipeline.ResultRecord:
     picture = np.full((H, W, 3), 200, np.uint8)  # no card outline: the whole picture is read
     data = cv2.imencode(".png", picture)[1].tobytes()
     config = JobConfig(source=".", output=".")
-    return pipeline.process(pipeline.Fetched(InputItem("x.png", len(data)), data=data), engine,
-                            config)  # type: ignore[arg-type]
+    return pipeline.process(pipeline.Fetched(InputItem("x.png", len(data)), data=data), engine, config)  # type: ignore[arg-type]
 
 
 def test_a_side_read_in_part_is_not_read_again_turned() -> None:
     """A front without its address: incomplete, but its text runs across the picture."""
-    engine = _Counting([
-        _box("姓名张三", 60, 70), _box("性别男", 60, 145, 120), _box("民族汉", 300, 145, 120),
-        _box("出生1990年1月2日", 60, 220),
-        _box("公民身份号码", 60, 505, 200), _box("11010119900102003X", 340, 505, 460)])
+    engine = _Counting(
+        [
+            _box("姓名张三", 60, 70),
+            _box("性别男", 60, 145, 120),
+            _box("民族汉", 300, 145, 120),
+            _box("出生1990年1月2日", 60, 220),
+            _box("公民身份号码", 60, 505, 200),
+            _box("11010119900102003X", 340, 505, 460),
+        ]
+    )
     record = _process(engine)
     assert record.side == "front" and record.fields.address is None
     assert len(engine.shapes) == 1

@@ -30,15 +30,18 @@ def test_config_env_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
     assert JobConfig() == cfg
 
 
-@pytest.mark.parametrize("bad", [{"threads": 0}, {"engine": "tesseract"}, {"shard": "4/4"},
-                                 {"shard": "x"}, {"max_pixels": -1}])
+@pytest.mark.parametrize(
+    "bad", [{"threads": 0}, {"engine": "tesseract"}, {"shard": "4/4"}, {"shard": "x"}, {"max_pixels": -1}]
+)
 def test_config_rejects_bad_values(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         JobConfig(source="a", output="b", **bad)
 
 
-@given(st.lists(st.text(min_size=1, max_size=40), min_size=1, max_size=50, unique=True),
-       st.integers(min_value=1, max_value=9))
+@given(
+    st.lists(st.text(min_size=1, max_size=40), min_size=1, max_size=50, unique=True),
+    st.integers(min_value=1, max_value=9),
+)
 def test_every_key_lands_in_exactly_one_shard(keys: list[str], count: int) -> None:
     for key in keys:
         owners = [i for i in range(count) if shard_of(key, count) == i]
@@ -60,7 +63,8 @@ def test_masking() -> None:
     assert scrub("bad number 11010519900307803X in a.jpg") == "bad number 110105********803X in a.jpg"
     assert mask_id("110105900307803") == "110105******803"  # first generation: 15 digits
     assert scrub("sfz11010519900307803X.jpg 1101 0519 9003 0780 3X") == (
-        "sfz110105********803X.jpg 1101 05** **** **80 3X")
+        "sfz110105********803X.jpg 1101 05** **** **80 3X"
+    )
     assert scrub("took 1234 ms, 12345678901 bytes") == "took 1234 ms, 12345678901 bytes"
 
 
@@ -78,10 +82,14 @@ def test_error_record_and_csv_row() -> None:
     row = rec.csv_row()
     assert list(row) == list(CSV_COLUMNS)
     assert row["status"] == "error" and row["error_code"] == "unreadable_image"
-    ok = ResultRecord(source="a.jpg", status="ok", side="back",
-                      fields=Fields(issuing_authority="某市公安局", valid_to="长期"),
-                      confidence={"valid_to": 0.91, "issuing_authority": 0.99},
-                      checks={"validity_period": False})
+    ok = ResultRecord(
+        source="a.jpg",
+        status="ok",
+        side="back",
+        fields=Fields(issuing_authority="某市公安局", valid_to="长期"),
+        confidence={"valid_to": 0.91, "issuing_authority": 0.99},
+        checks={"validity_period": False},
+    )
     row = ok.csv_row()
     assert row["valid_to"] == "长期" and row["name"] == "" and row["min_confidence"] == "0.910"
     assert row["failed_checks"] == "validity_period"

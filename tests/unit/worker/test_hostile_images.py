@@ -68,21 +68,24 @@ def decoded(corpus: tuple[Path, dict[str, HostileCase]]) -> dict[str, dict]:
         pytest.skip("needs Linux /proc/self/clear_refs to measure each case's peak")
     folder, cases = corpus
     names = "\n".join(str(folder / name) for name in cases)
-    done = subprocess.run([sys.executable, "-c", CHILD], input=names, capture_output=True,
-                          text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD], input=names, capture_output=True, text=True, timeout=600, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     return {row["name"]: row for row in map(json.loads, done.stdout.splitlines())}
 
 
-def test_every_case_was_decoded_once(corpus: tuple[Path, dict[str, HostileCase]],
-                                     decoded: dict[str, dict]) -> None:
+def test_every_case_was_decoded_once(
+    corpus: tuple[Path, dict[str, HostileCase]], decoded: dict[str, dict]
+) -> None:
     assert sorted(decoded) == sorted(corpus[1])
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_case_outcome_and_memory(name: str, corpus: tuple[Path, dict[str, HostileCase]],
-                                 decoded: dict[str, dict]) -> None:
+def test_case_outcome_and_memory(
+    name: str, corpus: tuple[Path, dict[str, HostileCase]], decoded: dict[str, dict]
+) -> None:
     case, row = corpus[1][name], decoded[name]
     if case.expect in (READ, CARD):
         assert row["code"] is None, f"{name}: {row['code']}"
@@ -90,7 +93,8 @@ def test_case_outcome_and_memory(name: str, corpus: tuple[Path, dict[str, Hostil
     else:
         assert row["code"] == ErrorCode(case.expect).value
     assert row["peak"] - row["base"] <= DECODE_ALLOWANCE, (
-        f"{name}: decoding took {(row['peak'] - row['base']) / MiB:.0f} MiB")
+        f"{name}: decoding took {(row['peak'] - row['base']) / MiB:.0f} MiB"
+    )
 
 
 def test_report(decoded: dict[str, dict]) -> None:

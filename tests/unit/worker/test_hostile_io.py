@@ -67,15 +67,23 @@ def job_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def ocr_job(*args: str, env: dict[str, str] | None = None,
-            timeout: float = 400) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ocr_job.cli", *args], env=env or job_env(),
-                          capture_output=True, text=True, timeout=timeout, check=False)
+def ocr_job(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 400
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ocr_job.cli", *args],
+        env=env or job_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def run_job(src: Path | str, dest: Path | str, **env: str) -> subprocess.CompletedProcess[str]:
-    return ocr_job("run", os.fsdecode(src), "--output", os.fsdecode(dest), "--engine", "onnx",
-                   env=job_env(**env))
+    return ocr_job(
+        "run", os.fsdecode(src), "--output", os.fsdecode(dest), "--engine", "onnx", env=job_env(**env)
+    )
 
 
 def assert_clean(proc: subprocess.CompletedProcess[str]) -> None:
@@ -148,8 +156,23 @@ def mounted(target: Path, *args: str) -> Iterator[None]:
 
 
 _pieces = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6) | st.sampled_from(
-    ["/", "\\", "..", ".", "\n", "\x00", "\udcff", "\udc80", "_shards", "results.csv", ".json",
-     "a" * 200, "张" * 90, ".jpg"])
+    [
+        "/",
+        "\\",
+        "..",
+        ".",
+        "\n",
+        "\x00",
+        "\udcff",
+        "\udc80",
+        "_shards",
+        "results.csv",
+        ".json",
+        "a" * 200,
+        "张" * 90,
+        ".jpg",
+    ]
+)
 _names = st.lists(_pieces, min_size=1, max_size=12).map("".join).filter(bool)
 
 
@@ -231,7 +254,8 @@ def test_every_local_name_gets_one_record(tmp_path: Path, card: bytes) -> None:
     for key, data in made.items():
         record = records[display_key(key)]
         assert (record.status, code(record)) == (
-            ("ok", None) if data == card else ("error", "unreadable_image")), key
+            ("ok", None) if data == card else ("error", "unreadable_image")
+        ), key
     assert records["bad-\\xff\\xfe-name.jpg"].fields.id_number  # read, not only recorded
     assert records["zz-last.jpg"].status == "ok"  # the inputs after the hostile ones are done
     assert tree(src) == before  # nothing written into SRC (nor anywhere but DEST)
@@ -253,6 +277,7 @@ def test_every_local_name_gets_one_record(tmp_path: Path, card: bytes) -> None:
     assert_clean(again)
     assert again.returncode == 0
     assert f"{len(made)} skipped" in again.stderr
+
     def records_only(snapshot: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
         return {k: v for k, v in snapshot.items() if "results." not in k and LOCK_FILE not in k}
 
@@ -425,8 +450,10 @@ def test_merge_ignores_what_it_did_not_write(tmp_path: Path, card: bytes) -> Non
     proc = run_job(src, dest)
     assert proc.returncode == 0
     assert sorted(jsonl_sources(dest)) == ["a.jpg", "c.jpg", "link/d.jpg", "sub/b.jpg"]
-    merged_codes = {(r := json.loads(line))["source"]: (r["error"] or {}).get("code")
-                    for line in (dest / RESULTS_JSONL).read_text().splitlines()}
+    merged_codes = {
+        (r := json.loads(line))["source"]: (r["error"] or {}).get("code")
+        for line in (dest / RESULTS_JSONL).read_text().splitlines()
+    }
     assert merged_codes["sub/b.jpg"] == "unreadable_image"  # its own record, not the stand-in
     assert merged_codes["link/d.jpg"] == "write_failed"
 
@@ -474,7 +501,11 @@ def test_two_runs_on_one_dest(tmp_path: Path, card: bytes) -> None:
         (src / f"{i}.jpg").write_bytes(card)
     first = subprocess.Popen(
         [sys.executable, "-m", "ocr_job.cli", "run", str(src), "-o", str(dest), "--engine", "onnx"],
-        env=job_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=job_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert _wait_until_locked(dest / LOCK_FILE, first), "the first run never took the lock"
         second = run_job(src, dest)
@@ -507,10 +538,11 @@ def _wait_until_locked(lock: Path, holder: subprocess.Popen[str]) -> bool:
 
 def test_csv_cells_are_neutralised(tmp_path: Path) -> None:
     sink = LocalSink(tmp_path)
-    hostile = ["=HYPERLINK(\"http://x\")", "+1+1", "-2", "@SUM(A1)", "\tx", "\rx", "＝1", "safe"]
+    hostile = ['=HYPERLINK("http://x")', "+1+1", "-2", "@SUM(A1)", "\tx", "\rx", "＝1", "safe"]
     for i, value in enumerate(hostile):
-        sink.write_record(ResultRecord(source=f"{i}.jpg", status="ok",
-                                       fields=Fields(name=value, address=value)))
+        sink.write_record(
+            ResultRecord(source=f"{i}.jpg", status="ok", fields=Fields(name=value, address=value))
+        )
     merge(sink)
     with open(tmp_path / RESULTS_CSV, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -518,8 +550,9 @@ def test_csv_cells_are_neutralised(tmp_path: Path) -> None:
     assert [row["name"] for row in rows][:-1] == ["'" + v for v in hostile[:-1]]
     assert rows[-1]["name"] == "safe"
     # the JSON keeps the values as read
-    names = [json.loads(line)["fields"]["name"] for line in
-             (tmp_path / RESULTS_JSONL).read_text().splitlines()]
+    names = [
+        json.loads(line)["fields"]["name"] for line in (tmp_path / RESULTS_JSONL).read_text().splitlines()
+    ]
     assert names == hostile
 
 
@@ -539,8 +572,10 @@ def test_csv_cells_are_neutralised(tmp_path: Path) -> None:
 )
 def test_bad_configuration_exits_2_with_one_line(tmp_path: Path, env: dict[str, str]) -> None:
     (tmp_path / "in").mkdir()
-    for args in (("run", str(tmp_path / "in"), "-o", str(tmp_path / "out")),
-                 ("merge", str(tmp_path / "out"))):
+    for args in (
+        ("run", str(tmp_path / "in"), "-o", str(tmp_path / "out")),
+        ("merge", str(tmp_path / "out")),
+    ):
         if args[0] == "merge" and not any(k.startswith("OCR_S3_") for k in env):
             continue  # merge reads only the S3 settings
         proc = ocr_job(*args, env=job_env(**env), timeout=120)
@@ -553,9 +588,11 @@ def test_bad_configuration_exits_2_with_one_line(tmp_path: Path, env: dict[str, 
 
 
 def test_bad_flags_exit_2(tmp_path: Path) -> None:
-    for args in (("run", str(tmp_path), "--threads", "lots"), ("run", str(tmp_path), "-o",
-                 str(tmp_path / "o"), "--threads", "1000"), ("run", str(tmp_path), "-o",
-                 str(tmp_path / "o"), "--shard", "5/2")):
+    for args in (
+        ("run", str(tmp_path), "--threads", "lots"),
+        ("run", str(tmp_path), "-o", str(tmp_path / "o"), "--threads", "1000"),
+        ("run", str(tmp_path), "-o", str(tmp_path / "o"), "--shard", "5/2"),
+    ):
         proc = ocr_job(*args, timeout=120)
         assert_clean(proc)
         assert proc.returncode == 2
@@ -633,8 +670,9 @@ def test_a_read_that_hangs_does_not_hang_the_run(tmp_path: Path) -> None:
     source, sink = StallingSource(src), LocalSink(dest)
     config = JobConfig(source=str(src), output=str(dest), item_timeout_s=1.0)
     try:
-        summary = run(list(source.list()), source, sink, load_engine(EngineName.ONNX, 1, False), config,
-                      Reporters([]))
+        summary = run(
+            list(source.list()), source, sink, load_engine(EngineName.ONNX, 1, False), config, Reporters([])
+        )
     finally:
         release.set()
     assert summary.processed == 3 and summary.error_codes == {"unreadable_image": 2, "timeout": 1}
@@ -647,8 +685,17 @@ def test_a_read_that_hangs_does_not_hang_the_run(tmp_path: Path) -> None:
 def test_a_damaged_manifest_is_a_clean_error(tmp_path: Path, text: bytes) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "keys.txt").write_bytes(text)
-    proc = ocr_job("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--engine", "onnx",
-                   "--manifest", str(tmp_path / "keys.txt"), timeout=120)
+    proc = ocr_job(
+        "run",
+        str(tmp_path / "in"),
+        "-o",
+        str(tmp_path / "out"),
+        "--engine",
+        "onnx",
+        "--manifest",
+        str(tmp_path / "keys.txt"),
+        timeout=120,
+    )
     assert_clean(proc)
     assert proc.returncode == 1 and len(error_lines(proc)) == 1
     assert "manifest" in proc.stderr and "not json" not in proc.stderr
@@ -664,11 +711,18 @@ def test_manifest_keys_are_held_to_the_same_rules(tmp_path: Path, card: bytes) -
     (src / "line\nbreak.jpg").write_bytes(JUNK)
     (src / "ok.jpg").write_bytes(card)
     (tmp_path / "outside.jpg").write_bytes(card)
-    keys = ["line\nbreak.jpg", "../outside.jpg", str(tmp_path / "outside.jpg"), "gone.jpg",
-            "sub/../ok.jpg", "ok.jpg"]
+    keys = [
+        "line\nbreak.jpg",
+        "../outside.jpg",
+        str(tmp_path / "outside.jpg"),
+        "gone.jpg",
+        "sub/../ok.jpg",
+        "ok.jpg",
+    ]
     (tmp_path / "keys.txt").write_text(manifest_text(keys))
-    proc = ocr_job("run", str(src), "-o", str(dest), "--engine", "onnx",
-                   "--manifest", str(tmp_path / "keys.txt"))
+    proc = ocr_job(
+        "run", str(src), "-o", str(dest), "--engine", "onnx", "--manifest", str(tmp_path / "keys.txt")
+    )
     assert_clean(proc)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert {s: code(r) for s, r in by_source(dest).items()} == {

@@ -41,6 +41,7 @@ def _pattern(w: int = 320, h: int = 200) -> Image.Image:
 
 def _huge_png_header(width: int, height: int) -> bytes:
     """A valid PNG whose header claims width×height, with a tiny (truncated) IDAT."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -53,8 +54,7 @@ def _huge_png_header(width: int, height: int) -> bytes:
     [
         (b"", ErrorCode.EMPTY_FILE),
         (b"this is a text file, not an image\n" * 10, ErrorCode.UNREADABLE_IMAGE),
-        (bytes(np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8)),
-         ErrorCode.UNREADABLE_IMAGE),
+        (bytes(np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8)), ErrorCode.UNREADABLE_IMAGE),
         (_png_bytes(Image.new("RGB", (1, 1))), ErrorCode.IMAGE_TOO_SMALL),
         (_huge_png_header(40000, 40000), ErrorCode.IMAGE_TOO_LARGE),
     ],
@@ -197,8 +197,9 @@ def test_decode_cost_follows_the_mode_not_the_file_size(mode: str, per_pixel: in
 
 
 def test_decode_cost_of_a_progressive_jpeg_counts_every_coefficient() -> None:
-    data = hostile.jpeg_with_size(_jpeg_bytes(_pattern(200, 160), quality=80, progressive=True,
-                                              subsampling=2), 8000, 4000)  # 4:2:0
+    data = hostile.jpeg_with_size(
+        _jpeg_bytes(_pattern(200, 160), quality=80, progressive=True, subsampling=2), 8000, 4000
+    )  # 4:2:0
     img = Image.open(io.BytesIO(data))
     img.draft("RGB", imaging._draft_size(8000, 4000))
     coefficients = (8000 * 4000 + 2 * 4000 * 2000) * 2
@@ -206,11 +207,15 @@ def test_decode_cost_of_a_progressive_jpeg_counts_every_coefficient() -> None:
 
 
 def test_decode_cost_of_tiff_counts_its_largest_strip_or_tile() -> None:
-    for page, block in [(hostile.TiffPage(2000, 1000, bits=16, rows_per_strip=1000), 2000 * 1000 * 2),
-                        (hostile.TiffPage(2000, 1000, tile=512), 512 * 512)]:
+    for page, block in [
+        (hostile.TiffPage(2000, 1000, bits=16, rows_per_strip=1000), 2000 * 1000 * 2),
+        (hostile.TiffPage(2000, 1000, tile=512), 512 * 512),
+    ]:
         img = Image.open(io.BytesIO(hostile.tiff([page])))
-        assert imaging.decode_cost(img, b"", img.size) == img.size[0] * img.size[1] * \
-            imaging._MODE_BYTES.get(img.mode, 4) + block
+        assert (
+            imaging.decode_cost(img, b"", img.size)
+            == img.size[0] * img.size[1] * imaging._MODE_BYTES.get(img.mode, 4) + block
+        )
 
 
 def test_a_tiff_cut_into_too_many_strips_is_refused_before_pillow_opens_it() -> None:
@@ -251,8 +256,9 @@ def test_a_large_16_bit_image_converted_in_strips_matches_the_whole_conversion()
     ramp = np.tile(np.linspace(0, 65535, 3001), (2003, 1)) + rng.normal(0, 500, (2003, 3001))
     grey16 = np.clip(ramp, 0, 65535).astype(np.uint16)
     bgr = imaging.decode(_png_bytes(Image.fromarray(grey16)), MAX_PIXELS)
-    whole = cv2.resize((grey16 / 65535 * 255).astype(np.float32), (bgr.shape[1], bgr.shape[0]),
-                       interpolation=cv2.INTER_AREA)
+    whole = cv2.resize(
+        (grey16 / 65535 * 255).astype(np.float32), (bgr.shape[1], bgr.shape[0]), interpolation=cv2.INTER_AREA
+    )
     assert np.abs(bgr[..., 0].astype(np.float32) - whole).mean() < 1.0
 
 
@@ -272,14 +278,18 @@ def test_png_text_chunks_are_held_to_a_few_mib() -> None:
     assert info.value.code is ErrorCode.UNREADABLE_IMAGE and "text chunks" in info.value.message
 
 
-@pytest.mark.parametrize(("size", "code"), [
-    ((800, 100), None),  # 8:1, the most elongated a picture of a card may be
-    ((810, 100), ErrorCode.IMAGE_TOO_ELONGATED),
-    ((100, 2000), ErrorCode.IMAGE_TOO_ELONGATED),
-    ((20000, 40), ErrorCode.IMAGE_TOO_SMALL),
-])
-def test_absurd_aspect_ratios_are_refused_from_the_header(size: tuple[int, int],
-                                                          code: ErrorCode | None) -> None:
+@pytest.mark.parametrize(
+    ("size", "code"),
+    [
+        ((800, 100), None),  # 8:1, the most elongated a picture of a card may be
+        ((810, 100), ErrorCode.IMAGE_TOO_ELONGATED),
+        ((100, 2000), ErrorCode.IMAGE_TOO_ELONGATED),
+        ((20000, 40), ErrorCode.IMAGE_TOO_SMALL),
+    ],
+)
+def test_absurd_aspect_ratios_are_refused_from_the_header(
+    size: tuple[int, int], code: ErrorCode | None
+) -> None:
     data = _png_bytes(Image.new("L", size, 200))
     if code is None:
         assert imaging.decode(data, MAX_PIXELS).shape[:2] == (size[1], size[0])
@@ -360,9 +370,11 @@ def test_upright_boxes_removes_skew() -> None:
     import math
 
     angle = math.radians(6)
+
     def skewed(text: str, x: float, y: float, length: float) -> TextBox:
         dx, dy = math.cos(angle) * length, math.sin(angle) * length
         return TextBox(text, 0.9, ((x, y), (x + dx, y + dy), (x + dx, y + dy + 30), (x, y + 30)))
+
     boxes = [skewed("公民身份号码", 100, 100, 300), skewed("北京市东城区", 100, 200, 300)]
     fixed = imaging.upright_boxes(boxes, 1000, 600)
     for b in fixed:
@@ -370,14 +382,17 @@ def test_upright_boxes_removes_skew() -> None:
         assert abs(y1 - y0) < 2
 
 
-@pytest.mark.parametrize(("shape", "expected"), [
-    ((606, 960), (606, 960)),  # a card at the cap: as it is
-    ((1212, 1920), (606, 960)),  # a card twice as large: the long-side cap
-    ((2000, 2000), (762, 762)),  # a square photo: no more pixels than the card
-    ((3000, 4000), (660, 880)),  # 4:3: the same
-    ((960, 606), (960, 606)),  # a card on its side keeps its long side
-    ((500, 500), (500, 500)),  # small pictures are never enlarged
-])
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [
+        ((606, 960), (606, 960)),  # a card at the cap: as it is
+        ((1212, 1920), (606, 960)),  # a card twice as large: the long-side cap
+        ((2000, 2000), (762, 762)),  # a square photo: no more pixels than the card
+        ((3000, 4000), (660, 880)),  # 4:3: the same
+        ((960, 606), (960, 606)),  # a card on its side keeps its long side
+        ((500, 500), (500, 500)),  # small pictures are never enlarged
+    ],
+)
 def test_a_whole_picture_view_never_holds_more_pixels_than_a_card(
     shape: tuple[int, int], expected: tuple[int, int]
 ) -> None:

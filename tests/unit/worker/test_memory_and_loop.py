@@ -23,14 +23,16 @@ def _cgroup(tmp_path: Path, proc: str, files: dict[str, str]) -> tuple[Path, Pat
 
 
 def test_cgroup_v1_limit(tmp_path: Path) -> None:
-    root, proc = _cgroup(tmp_path, "12:memory:/kubepods/pod1\n3:cpu,cpuacct:/x\n",
-                         {"memory/kubepods/pod1/memory.limit_in_bytes": "536870912\n"})
+    root, proc = _cgroup(
+        tmp_path,
+        "12:memory:/kubepods/pod1\n3:cpu,cpuacct:/x\n",
+        {"memory/kubepods/pod1/memory.limit_in_bytes": "536870912\n"},
+    )
     assert cgroup_memory_limit(root, proc) == 512 * 1024 * 1024
 
 
 def test_cgroup_v1_unlimited(tmp_path: Path) -> None:
-    root, proc = _cgroup(tmp_path, "12:memory:/\n",
-                         {"memory/memory.limit_in_bytes": "9223372036854771712\n"})
+    root, proc = _cgroup(tmp_path, "12:memory:/\n", {"memory/memory.limit_in_bytes": "9223372036854771712\n"})
     assert cgroup_memory_limit(root, proc) is None
 
 

@@ -100,8 +100,13 @@ def test_rendering_a_page_stays_within_the_budget(tmp_path: Path, page_image, bu
     adds to the peak, the page's pixels included, is within OCR_DECODE_BUDGET_MIB."""
     pdf = tmp_path / "scan.pdf"
     pdf.write_bytes(pdf_of([page_image.image]))
-    proc = subprocess.run([sys.executable, "-c", _MEASURE, str(pdf), str(budget_mib)],
-                          capture_output=True, text=True, check=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(pdf), str(budget_mib)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
     grown, width = (int(v) for v in proc.stdout.split())
     assert width > 0
     assert grown <= budget_mib * MiB, (grown / MiB, budget_mib)
@@ -225,9 +230,9 @@ def test_a_pdf_left_whole_at_planning_is_tried_again_by_a_rerun() -> None:
     from ocr_job.storage.base import InputItem
 
     config = JobConfig(source="src", output="out")
-    good = pipeline.process(pipeline.Fetched(InputItem("a.pdf", 10, "e1"), data=blank_pdf(2)),
-                            None, config)  # type: ignore[arg-type]  # no page is read
+    good = pipeline.process(pipeline.Fetched(InputItem("a.pdf", 10, "e1"), data=blank_pdf(2)), None, config)  # type: ignore[arg-type]  # no page is read
     assert (good.error and good.error.code.value, good.source_etag) == ("fetch_failed", None)
-    locked = pipeline.process(pipeline.Fetched(InputItem("b.pdf", 10, "e2"), data=encrypted_pdf()),
-                              None, config)  # type: ignore[arg-type]
+    locked = pipeline.process(
+        pipeline.Fetched(InputItem("b.pdf", 10, "e2"), data=encrypted_pdf()), None, config
+    )  # type: ignore[arg-type]
     assert (locked.error and locked.error.code.value, locked.source_etag) == ("pdf_encrypted", "e2")

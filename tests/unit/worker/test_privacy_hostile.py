@@ -56,7 +56,7 @@ def _no_keys_between_tests() -> Iterator[None]:
 def group(digits: str, sizes: tuple[int, ...], sep: str) -> str:
     parts, at = [], 0
     for size in sizes:
-        parts.append(digits[at:at + size])
+        parts.append(digits[at : at + size])
         at += size
     return sep.join(parts)
 
@@ -91,8 +91,9 @@ GLUE = st.text(st.sampled_from("abcsfzXYZ身份证张三._-()[]'\"/: "), max_siz
 
 @settings(max_examples=300)
 @given(written_numbers(), GLUE, GLUE)
-def test_an_id_number_is_masked_however_it_is_written(number: tuple[str, str, str], before: str,
-                                                       after: str) -> None:
+def test_an_id_number_is_masked_however_it_is_written(
+    number: tuple[str, str, str], before: str, after: str
+) -> None:
     written, digits, born = number
     assume(not after[:1].isdigit())
     text = f"input {before}{written}{after}.jpg failed"
@@ -103,15 +104,40 @@ def test_an_id_number_is_masked_however_it_is_written(number: tuple[str, str, st
 
 
 @settings(max_examples=300)
-@given(st.lists(st.tuples(
-    st.sampled_from(["ok", "error", "skipped", "inputs", "in", "peak RSS", "retry", "took",
-                     "limit", "bytes", "progress:", "attempts", "MiB", "ms"]),
-    st.one_of(st.integers(0, 10**14 - 1).map(str),
-              st.floats(0, 1e12, allow_nan=False).map(lambda f: f"{f:.1f}"),
-              st.tuples(st.integers(0, 10**7), st.integers(0, 10**7)).map(lambda t: f"{t[0]}/{t[1]}"),
-              st.datetimes().map(lambda d: d.strftime("%Y-%m-%d %H:%M:%S,%f")[:23]),
-              st.datetimes().map(lambda d: d.isoformat()))),
-    min_size=1, max_size=10), st.sampled_from([", ", "; ", " (", "); ", ": "]))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "ok",
+                    "error",
+                    "skipped",
+                    "inputs",
+                    "in",
+                    "peak RSS",
+                    "retry",
+                    "took",
+                    "limit",
+                    "bytes",
+                    "progress:",
+                    "attempts",
+                    "MiB",
+                    "ms",
+                ]
+            ),
+            st.one_of(
+                st.integers(0, 10**14 - 1).map(str),
+                st.floats(0, 1e12, allow_nan=False).map(lambda f: f"{f:.1f}"),
+                st.tuples(st.integers(0, 10**7), st.integers(0, 10**7)).map(lambda t: f"{t[0]}/{t[1]}"),
+                st.datetimes().map(lambda d: d.strftime("%Y-%m-%d %H:%M:%S,%f")[:23]),
+                st.datetimes().map(lambda d: d.isoformat()),
+            ),
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+    st.sampled_from([", ", "; ", " (", "); ", ": "]),
+)
 def test_ordinary_numbers_in_log_lines_are_left_alone(pairs: list[tuple[str, str]], joint: str) -> None:
     """Counts, byte sizes, timings, dates: fewer than 15 digits in a row (or joined by a
     single space, hyphen or underscore) are never touched."""
@@ -135,8 +161,7 @@ def test_names_and_addresses_in_free_text_are_masked() -> None:
     text = "cannot read 张三-身份证.jpg (新疆维吾尔自治区乌鲁木齐市 ئەخمەت ཀུན་དགའ་)"
     clean = scrub(text)
     assert clean.startswith("cannot read **-***.jpg (")
-    assert not any(unicodedata.name(ch, "").startswith(("CJK", "ARABIC", "TIBETAN LETTER"))
-                   for ch in clean)
+    assert not any(unicodedata.name(ch, "").startswith(("CJK", "ARABIC", "TIBETAN LETTER")) for ch in clean)
 
 
 # --------------------------------------------------------------------------- keys
@@ -183,21 +208,27 @@ def test_key_references_are_stable_within_a_process_and_tell_keys_apart() -> Non
 
 
 @settings(max_examples=200)
-@given(st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=4, max_size=20),
-       st.text("abcdefghijklmnopqrstuvwxyz0123456789+/@:=!$", min_size=6, max_size=40),
-       st.sampled_from(["http://", "https://", ""]))
+@given(
+    st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=4, max_size=20),
+    st.text("abcdefghijklmnopqrstuvwxyz0123456789+/@:=!$", min_size=6, max_size=40),
+    st.sampled_from(["http://", "https://", ""]),
+)
 def test_credentials_in_an_endpoint_are_removed(user: str, password: str, scheme: str) -> None:
     assume(user not in "S3 endpoint http https host invalid")
-    for text in (f"invalid S3 endpoint '{scheme}{user}:{password}@host.example:9000': bad port",
-                 f"bucket 'b' at {scheme}{user}:{password}@10.0.0.1:8333 cannot be used"):
+    for text in (
+        f"invalid S3 endpoint '{scheme}{user}:{password}@host.example:9000': bad port",
+        f"bucket 'b' at {scheme}{user}:{password}@10.0.0.1:8333 cannot be used",
+    ):
         clean = scrub(text)
         assert user not in clean and password not in clean, clean
         assert "host.example:9000" in clean or "10.0.0.1:8333" in clean
 
 
 def test_signatures_and_authorization_are_removed() -> None:
-    text = ("GET /b/k?X-Amz-Credential=AKIAXYZ%2F2024&X-Amz-Signature=deadbeef01 "
-            "headers {'Authorization': 'AWS4-HMAC-SHA256 Credential=AKIAXYZ/x, Signature=feed'}")
+    text = (
+        "GET /b/k?X-Amz-Credential=AKIAXYZ%2F2024&X-Amz-Signature=deadbeef01 "
+        "headers {'Authorization': 'AWS4-HMAC-SHA256 Credential=AKIAXYZ/x, Signature=feed'}"
+    )
     clean = scrub(text)
     assert "AKIAXYZ" not in clean and "deadbeef01" not in clean and "feed'" not in clean
 
@@ -258,8 +289,13 @@ HOOKS_SCRIPT = textwrap.dedent("""
 def test_uncaught_exceptions_and_warnings_are_scrubbed(fmt: str) -> None:
     """A real process: exceptions nobody catches (main thread, another thread, a finalizer)
     and warnings reach stderr through the scrubber, never as a raw traceback."""
-    done = subprocess.run([sys.executable, "-c", HOOKS_SCRIPT.format(fmt=fmt)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", HOOKS_SCRIPT.format(fmt=fmt)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     out = done.stdout + done.stderr
     assert done.returncode == 1
     for where in ("warned about", "finalizer", "thread", "main"):
@@ -283,9 +319,14 @@ def forms_of(who: Identity) -> list[str]:
 
 
 def show(dest: Path, *flags: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "ocr_job.cli", "show", str(dest), *flags],
-                          capture_output=True, text=True, timeout=120, check=False,
-                          env={**os.environ, "COLUMNS": "1000", "OCR_LOG_FORMAT": "plain"})
+    done = subprocess.run(
+        [sys.executable, "-m", "ocr_job.cli", "show", str(dest), *flags],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "COLUMNS": "1000", "OCR_LOG_FORMAT": "plain"},
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout + done.stderr
 
@@ -302,12 +343,16 @@ def assert_nothing_personal(text: str, people: list[Identity], extra: tuple[str,
 def test_show_masks_number_birth_date_name_address_and_keys(tmp_path: Path) -> None:
     people = identities(3)
     sink = open_sink(str(tmp_path), S3Settings())
-    sources = [f"{people[0].name}-身份证.jpg", f"sfz{people[1].id_number}.jpg",
-               f"[bold]{people[2].id_number[:6]}-{people[2].id_number[6:14]}-{people[2].id_number[14:]}"
-               "[/x]\x1b[2J.jpg"]
+    sources = [
+        f"{people[0].name}-身份证.jpg",
+        f"sfz{people[1].id_number}.jpg",
+        f"[bold]{people[2].id_number[:6]}-{people[2].id_number[6:14]}-{people[2].id_number[14:]}"
+        "[/x]\x1b[2J.jpg",
+    ]
     for who, source in zip(people, sources, strict=True):
-        sink.write_record(ResultRecord(source=source, status="ok", side="front",
-                                       fields=who.side_fields("front")))
+        sink.write_record(
+            ResultRecord(source=source, status="ok", side="front", fields=who.side_fields("front"))
+        )
     masked = show(tmp_path)
     assert_nothing_personal(masked, people)
     assert masked.count("<key ") == 3  # file names may hold names in any script: replaced
@@ -324,8 +369,14 @@ def test_show_masks_number_birth_date_name_address_and_keys(tmp_path: Path) -> N
 
 def test_show_escapes_fields_too(tmp_path: Path) -> None:
     sink = open_sink(str(tmp_path), S3Settings())
-    sink.write_record(ResultRecord(source="a.jpg", status="ok", side="back",
-                                   fields=Fields(issuing_authority="[red]x[/y]\x07", valid_to="长期")))
+    sink.write_record(
+        ResultRecord(
+            source="a.jpg",
+            status="ok",
+            side="back",
+            fields=Fields(issuing_authority="[red]x[/y]\x07", valid_to="长期"),
+        )
+    )
     out = show(tmp_path, "--unmasked")
     assert "[red]x[/y]\\x07" in out
 
@@ -352,9 +403,18 @@ def hostile_names(people: list[Identity]) -> list[str]:
 def ocr_job(*args: str, env: dict[str, str] | None = None) -> str:
     """Run the real worker; everything it prints (stdout, stderr: every log line)."""
     done = subprocess.run(
-        [sys.executable, "-m", "ocr_job.cli", *args], capture_output=True, text=True, timeout=600,
-        check=False, env={**{k: v for k, v in os.environ.items() if not k.startswith("OCR_")},
-                          "OCR_LOG_FORMAT": "plain", "COLUMNS": "1000", **(env or {})})
+        [sys.executable, "-m", "ocr_job.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("OCR_")},
+            "OCR_LOG_FORMAT": "plain",
+            "COLUMNS": "1000",
+            **(env or {}),
+        },
+    )
     return f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
 
 
@@ -383,11 +443,17 @@ def test_the_worker_prints_no_personal_data(tmp_path: Path, s3_server: object) -
     bucket = s3_server.make_bucket()
     s3_server.client().put_object(bucket, f"in/{broken}", io.BytesIO(b"x"), 1)
     manifest = tmp_path / "manifest.txt"
-    manifest.write_text(f"in/{broken}\nin/{LATIN_NAME}-{people[2].id_number}.jpg\n"
-                        f"in/{people[4].name}/{people[4].address}.jpg\n", encoding="utf-8")
+    manifest.write_text(
+        f"in/{broken}\nin/{LATIN_NAME}-{people[2].id_number}.jpg\n"
+        f"in/{people[4].name}/{people[4].address}.jpg\n",
+        encoding="utf-8",
+    )
     env = s3_server.env()
-    printed.append(ocr_job("run", f"s3://{bucket}/in", "--manifest", str(manifest),
-                           "--output", f"s3://{bucket}/out", env=env))
+    printed.append(
+        ocr_job(
+            "run", f"s3://{bucket}/in", "--manifest", str(manifest), "--output", f"s3://{bucket}/out", env=env
+        )
+    )
     assert printed[-1].startswith("exit 0"), printed[-1]
     assert "cannot be used" in printed[-1]  # the missing keys were logged ...
     password = "s3cr3t/Pa55@word"
@@ -430,8 +496,9 @@ ARGS_SCRIPT = textwrap.dedent("""
 def test_a_line_whose_arguments_do_not_fit_is_not_printed_raw() -> None:
     """logging prints the raw arguments of a message it cannot format: the filter formats
     (and scrubs) first, so they never reach it."""
-    done = subprocess.run([sys.executable, "-c", ARGS_SCRIPT], capture_output=True, text=True,
-                          timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", ARGS_SCRIPT], capture_output=True, text=True, timeout=60, check=True
+    )
     err = done.stderr
     assert "110105199003078031" not in err and "刘小明" not in err
     assert "input %d of %d (the arguments did not fit the message)" in err

@@ -46,8 +46,9 @@ NEEDS_OUTLINE = ("cut", "finger")
 @pytest.mark.parametrize("kind", [k for k in KINDS if EXPECTED[k]])
 def test_each_kind_raises_its_warning_in_most_styles(kind: str) -> None:
     (code,) = EXPECTED[kind]
-    hits = [code in detect(kind, f"{SEED}:{i}", ("front", "back")[i % 2], style)
-            for i, style in enumerate(STYLES)]
+    hits = [
+        code in detect(kind, f"{SEED}:{i}", ("front", "back")[i % 2], style) for i, style in enumerate(STYLES)
+    ]
     assert sum(hits) >= (len(STYLES) // 2 if kind in NEEDS_OUTLINE else len(STYLES) - 1), hits
 
 
@@ -64,8 +65,7 @@ def test_clean_colour_cards_raise_no_warning(kind: str) -> None:
 def test_sharpness_falls_as_the_blur_grows() -> None:
     card = make_sample(f"{SEED}:s", "front", "clean", 1000, "realdesign").bgr
     grey = cv2.cvtColor(card, cv2.COLOR_BGR2GRAY)
-    widths = [quality.edge_width(cv2.GaussianBlur(grey, (0, 0), s) if s else grey)
-              for s in (0, 1.5, 3, 5)]
+    widths = [quality.edge_width(cv2.GaussianBlur(grey, (0, 0), s) if s else grey) for s in (0, 1.5, 3, 5)]
     assert widths == sorted(widths) and widths[-1] > 2 * widths[0], widths
     sharp = quality.inspect(card, "front", False, True)
     blurred = quality.inspect(cv2.GaussianBlur(card, (0, 0), 4), "front", False, True)

@@ -23,10 +23,12 @@ def _front(name_line: str, score: float) -> list[TextBox]:
     """The boxes of a front whose name line reads `name_line` at `score`."""
     return [
         _box(name_line, score, 60, 70),
-        _box("性别男", 1.0, 60, 145, 120), _box("民族汉", 1.0, 300, 145, 120),
+        _box("性别男", 1.0, 60, 145, 120),
+        _box("民族汉", 1.0, 300, 145, 120),
         _box("出生1990年1月2日", 1.0, 60, 220),
         _box("住址北京市东城区景山前街4号", 1.0, 60, 290, 500),
-        _box("公民身份号码", 1.0, 60, 505, 200), _box("11010119900102003X", 1.0, 340, 505, 460),
+        _box("公民身份号码", 1.0, 60, 505, 200),
+        _box("11010119900102003X", 1.0, 340, 505, 460),
     ]
 
 
@@ -39,8 +41,9 @@ class _Engine:
     def recognise(self, image: np.ndarray) -> OcrResult:
         return OcrResult(boxes=self.boxes)
 
-    def reread(self, image: np.ndarray, box: TextBox, same: Any = str,
-               also: Any = ()) -> tuple[str, float] | None:
+    def reread(
+        self, image: np.ndarray, box: TextBox, same: Any = str, also: Any = ()
+    ) -> tuple[str, float] | None:
         self.asked += 1
         if isinstance(self.again, BaseException):
             raise self.again
@@ -106,8 +109,7 @@ class _Looking(_Engine):
 
 
 def _front_without_sex() -> list[TextBox]:
-    return [b for b in _front("姓名张三", 0.999) if b.text != "性别男"] + [
-        _box("性别", 1.0, 60, 145, 80)]
+    return [b for b in _front("姓名张三", 0.999) if b.text != "性别男"] + [_box("性别", 1.0, 60, 145, 80)]
 
 
 def test_a_value_with_no_box_is_read_where_the_layout_puts_it() -> None:
@@ -137,6 +139,7 @@ def test_a_failing_look_leaves_the_first_reading(caplog: pytest.LogCaptureFixtur
 def test_places_map_back_onto_a_card_turned_upside_down() -> None:
     """The engine's boxes of a card lying 180° turned: the place asked for (in upright
     coordinates) is handed to the engine in the picture's own, turned with it."""
+
     def turned(box: TextBox) -> TextBox:
         p = [(W - x, H - y) for x, y in box.points]
         return TextBox(box.text, box.score, (p[2], p[3], p[0], p[1]), angle=180)

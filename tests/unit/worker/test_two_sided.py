@@ -49,8 +49,13 @@ def test_a_picture_of_one_card_is_left_to_the_plain_path(level: str) -> None:
 
 
 def _reading(side: str, **values: str) -> CardReading:
-    return CardReading(side=side, fields=Fields(**values),  # type: ignore[arg-type]
-                       confidence=dict.fromkeys(values, 0.99), checks={}, warnings=[])
+    return CardReading(
+        side=side,
+        fields=Fields(**values),  # type: ignore[arg-type]
+        confidence=dict.fromkeys(values, 0.99),
+        checks={},
+        warnings=[],
+    )
 
 
 def test_a_front_and_a_back_combine_with_the_check_across_them() -> None:
@@ -85,8 +90,9 @@ def engine():  # type: ignore[no-untyped-def]
 def test_a_two_sided_page_gives_one_record_of_both_sides(engine, seed: int, style: str, kind: str) -> None:  # type: ignore[no-untyped-def]
     page = two_sided_page(seed, style, kind)
     config = JobConfig(source="src", output="out")
-    record = pipeline.process(pipeline.Fetched(InputItem("page.jpg", 1, "e"), data=page.jpeg()),
-                              engine, config)
+    record = pipeline.process(
+        pipeline.Fetched(InputItem("page.jpg", 1, "e"), data=page.jpeg()), engine, config
+    )
     assert record.status == "ok", record.error
     assert record.side == "both"
     assert record.fields == page.fields
@@ -103,8 +109,14 @@ def test_show_lists_a_two_sided_record(tmp_path: Path) -> None:
     LocalSink(tmp_path).write_record(ResultRecord(source="page.jpg", status="ok", side="both",
                                                   fields=fields))  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_")}
-    proc = subprocess.run([sys.executable, "-m", "ocr_job.cli", "show", str(tmp_path)], env=env,
-                          capture_output=True, text=True, check=False, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ocr_job.cli", "show", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "both" in proc.stdout
     assert fields.valid_to and fields.valid_to.replace("-", "")[:4] in proc.stdout.replace("-", "")
