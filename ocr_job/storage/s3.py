@@ -446,8 +446,8 @@ class S3Sink(_S3Location):
                 io.BytesIO(data),
                 len(data),
                 content_type="application/json",
-                metadata=metadata,
-            )  # type: ignore[arg-type]
+                metadata=metadata,  # type: ignore[arg-type]
+            )
 
         try:
             self._call("PUT of a record", put)
