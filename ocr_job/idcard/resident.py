@@ -64,7 +64,7 @@ class ResidentCard:
     def read(
         self, side: Side, items: list[Item], width: int, height: int, looked: Collection[str] = ()
     ) -> CardReading:
-        draft = Draft(scores=_scores(items), untrusted=frozenset(i.index for i in items if i.against))
+        draft = Draft(scores=item_scores(items), untrusted=frozenset(i.index for i in items if i.against))
         if side == "front":
             parse_front(items, width, height, draft, looked)
             draft.require(FRONT_FIELDS)
@@ -74,7 +74,8 @@ class ResidentCard:
         return draft.finish(side, self.name)
 
 
-def _scores(items: list[Item]) -> list[float]:
+def item_scores(items: list[Item]) -> list[float]:
+    """Each item's recognition score by its index (1.0 where no item has that index)."""
     size = max((i.index for i in items), default=-1) + 1
     scores = [1.0] * size
     for item in items:

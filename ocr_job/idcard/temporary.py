@@ -24,7 +24,7 @@ from .back import parse_back
 from .front import parse_front
 from .layout import Item, Line, group_lines
 from .reading import CardReading, Draft
-from .resident import MIN_SCORE, front_score
+from .resident import MIN_SCORE, front_score, item_scores
 from .vocab import BACK_LABELS, BACK_TITLES
 
 #: The mark of the temporary card's name: 临时居民身份证.
@@ -68,7 +68,7 @@ class TemporaryCard:
     def read(
         self, side: Side, items: list[Item], width: int, height: int, looked: Collection[str] = ()
     ) -> CardReading:
-        draft = Draft(scores=_scores(items), untrusted=frozenset(i.index for i in items if i.against))
+        draft = Draft(scores=item_scores(items), untrusted=frozenset(i.index for i in items if i.against))
         draft.warn(
             "temporary_card",
             "a temporary resident identity card (临时居民身份证): its period is three months",
@@ -106,14 +106,6 @@ def _check_period(draft: Draft) -> None:
         f"a temporary card's period from {start} to {end} is not three months",
         "valid_to",
     )
-
-
-def _scores(items: list[Item]) -> list[float]:
-    size = max((i.index for i in items), default=-1) + 1
-    scores = [1.0] * size
-    for item in items:
-        scores[item.index] = item.score
-    return scores
 
 
 TEMPORARY_CARD = TemporaryCard()
