@@ -356,7 +356,7 @@ def batch_for(
         "spec": {
             **template,
             "source": source,
-            "output": {"bucket": out.bucket, "prefix": out_prefix},
+            "output": {"bucket": out.bucket, "prefix": out_prefix, "crops": out.crops},
         },
     }
 

@@ -142,7 +142,7 @@ def test_marker_folders_become_batches_archived_on_success(
             "prefix": "incoming/2026-11-29-shanghai",
             "credentialsSecret": s3_secret,
         }
-        assert bspec["output"] == {"bucket": out, "prefix": "results/2026-11-29-shanghai"}
+        assert bspec["output"] == {"bucket": out, "prefix": "results/2026-11-29-shanghai", "crops": False}
         assert bspec["shardSize"] == 200 and bspec["parallelism"] == 2
         claim = json.loads(drop.read(f"incoming/2026-11-29-shanghai/{CLAIM_MARKER}") or b"{}")
         assert claim["batch"] == "branches-2026-11-29-shanghai" and claim["objects"] == 3

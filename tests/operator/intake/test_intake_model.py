@@ -219,7 +219,7 @@ def test_batch_for_one_folder() -> None:
                 "credentialsSecret": "s3",
             },
             batchTemplate={
-                "output": {"bucket": "results", "prefix": "ocr/"},
+                "output": {"bucket": "results", "prefix": "ocr/", "crops": True},
                 "shardSize": 50,
                 "engine": {"name": "onnx"},
                 "queueName": "q",
@@ -237,7 +237,7 @@ def test_batch_for_one_folder() -> None:
         "endpoint": "http://s3:9000",
         "credentialsSecret": "s3",
     }
-    assert body["spec"]["output"] == {"bucket": "results", "prefix": "ocr/2026-11-29"}
+    assert body["spec"]["output"] == {"bucket": "results", "prefix": "ocr/2026-11-29", "crops": True}
     assert body["spec"]["shardSize"] == 50 and body["spec"]["queueName"] == "q"
 
 
