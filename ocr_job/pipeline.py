@@ -271,6 +271,9 @@ def _read_card(
     if best is None or best.side is None or shown is None:
         raise ImageError(ErrorCode.NO_CARD_FOUND, "no ID card was recognised in the image")
     side = shown.reading.side or best.side  # "both": the front's view stands for the card
+    picture = scene.warnings
+    if best.side == "both" and len(apart) == 2:  # the two cards are one card's two sides
+        picture = [code for code in picture if code != "multiple_cards"]
     with _timed(timings, "quality"):
         seen = quality.inspect(shown.view, side, shown.turned, shown.located, scene)
         if config.crops:
@@ -282,7 +285,7 @@ def _read_card(
         fields=best.fields,
         confidence=best.confidence,
         checks=best.checks,
-        warnings=best.warnings + [quality.warning(c) for c in scene.warnings + seen.warnings],
+        warnings=best.warnings + [quality.warning(c) for c in picture + seen.warnings],
         timings_ms=timings,
         source_etag=item.etag,
         quality=seen.quality,

@@ -97,6 +97,7 @@ def test_a_two_sided_page_gives_one_record_of_both_sides(engine, seed: int, styl
     assert record.side == "both"
     assert record.fields == page.fields
     assert all(record.checks.values()) and "validity_matches_age" in record.checks
+    assert "multiple_cards" not in [w.code for w in record.warnings]  # one card, two sides
     row = record.csv_row()
     assert row["side"] == "both"
     assert all(row[name] for name in FIELD_NAMES)
