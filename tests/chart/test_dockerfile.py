@@ -28,7 +28,8 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 #: A slim Python 3.11 base pinned to a patch release (a digest may follow).
 PINNED_BASE = re.compile(r"^python:3\.11\.\d+-slim-(bookworm|trixie)(@sha256:[0-9a-f]{64})?$")
 FINAL = {"operator": "ocr-operator", "worker": "ocr-job", "worker-paddle": "ocr-job"}
-VENV_EXTRAS = {"operator": "operator", "worker": "worker", "worker-paddle": "paddle"}
+#: Each image's lock file (tests/unit/test_locks.py keeps it in step with its extras).
+LOCKS = {"operator": "operator.txt", "worker": "worker.txt", "worker-paddle": "worker-paddle.txt"}
 BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|clang|build-essential|make|cmake|python3?-dev|libc6-dev)\b")
 
 
@@ -130,7 +131,7 @@ def test_base_images_are_pinned_slim_python() -> None:
 def test_final_stage_runs_as_numeric_non_root_with_only_the_venv(target: str) -> None:
     stage = STAGES[target]
     ancestry = [s.name for s in stage.chain()]
-    assert not any(n == "builder" or n.startswith("venv-") for n in ancestry), (
+    assert not any(n in ("builder", "app") or n.startswith("deps-") for n in ancestry), (
         f"{target}: a final stage starts from the clean base, not the builder: {ancestry}"
     )
     users = stage.all("USER")
@@ -142,7 +143,8 @@ def test_final_stage_runs_as_numeric_non_root_with_only_the_venv(target: str) ->
     assert env["HOME"] == "/tmp"
     assert env["PATH"].startswith("/opt/venv/bin:")
     copies = stage.all("COPY")
-    assert copies == [f"--from=venv-{target} /opt/venv /opt/venv"], copies
+    # The locked dependencies first, then the project's own files (a small layer on top).
+    assert copies == [f"--from=deps-{target} /opt/venv /opt/venv", "--from=app /app/ /"], copies
     for run in stage.all("RUN"):
         assert not BUILD_TOOLS.search(run), f"{target}: build tools in a final stage: {run}"
         assert "pip install" not in run, f"{target}: installs at build of the final stage"
@@ -158,18 +160,25 @@ def test_entrypoints(target: str) -> None:
 
 
 @pytest.mark.parametrize("target", sorted(FINAL))
-def test_venv_stages_install_like_ci(target: str) -> None:
-    """`python -m venv /opt/venv && /opt/venv/bin/pip install .[extra]`, from the tree."""
-    stage = STAGES[f"venv-{target}"]
+def test_dependency_stages_install_the_lock_before_any_source(target: str) -> None:
+    """`python -m venv /opt/venv && /opt/venv/bin/pip install -r requirements/<image>.txt`,
+    from the lock files alone: a change to the code does not rebuild the dependencies."""
+    stage = STAGES[f"deps-{target}"]
     runs = " && ".join(stage.all("RUN"))
     assert "python -m venv /opt/venv" in runs
-    extra = VENV_EXTRAS[target]
-    spec = f'".[{extra}]"' if extra else "."
-    assert f"/opt/venv/bin/pip install {spec}" in runs, runs
-    if extra:
-        assert extra in PYPROJECT["project"]["optional-dependencies"]
+    assert f"/opt/venv/bin/pip install -r requirements/{LOCKS[target]}" in runs, runs
+    assert (ROOT / "requirements" / LOCKS[target]).is_file()
+    copied = [c.split()[:-1] for s in stage.chain() for c in s.own("COPY")]
+    assert copied == [["requirements"]], f"deps-{target} copies more than the lock files: {copied}"
     # No model download step anywhere: the models come inside the wheels.
     assert not re.search(r"\b(curl|wget|download)\b", runs)
+
+
+def test_the_app_stage_installs_the_project_without_dependencies() -> None:
+    """The sources are copied only in the app stage, which builds the ocrbatch wheel alone."""
+    runs = " && ".join(STAGES["app"].all("RUN"))
+    assert "/opt/venv/bin/pip install --no-deps ." in runs, runs
+    assert {c.split()[0] for c in STAGES["app"].own("COPY")} == {"pyproject.toml", "ocr_job", "operator"}
 
 
 def test_the_default_uid_is_the_same_everywhere() -> None:
