@@ -93,10 +93,21 @@ SIZES = {"large": LARGE, "smoke": SMOKE}.get(os.environ.get(SIZE_ENV, "").strip(
 POD_ENV = dict(kv.split("=", 1) for kv in os.environ.get("OCRBATCH_E2E_POD_ENV", "").split(",") if "=" in kv)
 
 
+def load_factor() -> float:
+    """How many times slower than on an idle machine a process runs now: the load average
+    per core (each runnable process gets about cores/load of a core), at least 1."""
+    return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+
+
+#: The machine's load when the suite starts (the 2-core test machines are shared).
+LOAD_FACTOR = load_factor()
+
+
 def budget_s(inputs: int, fixed: float = 240.0) -> float:
     """A generous wall-time budget for `inputs` images on MAX_PROCESSES workers (the OCR
-    costs 0.3–1 s per image per core, more on a busy machine)."""
-    return fixed + inputs * 2.5 / MAX_PROCESSES
+    costs 0.3–1 s per image per core on an idle machine), scaled by the machine's load when
+    the suite started. A deadline to notice a hang, not a speed requirement."""
+    return fixed + inputs * 2.5 / MAX_PROCESSES * LOAD_FACTOR
 
 
 # ---------------------------------------------------------------------------- the report
@@ -396,9 +407,14 @@ class World:
     def status(self, name: str) -> dict[str, Any]:
         return self.batch(name).get("status") or {}
 
-    def wait(self, what: str, fn: Callable[[], Any], timeout: float, interval: float = 0.25) -> Any:
+    def wait(self, what: str, fn: Callable[[], Any], timeout: float, interval: float = 0.25,
+             progress: Callable[[], Any] | None = None) -> Any:  # fmt: skip
+        """Wait until `fn()` is true. The deadline is `timeout` after the start, or, with
+        `progress`, after the last change of `progress()` (the time a hang is noticed in,
+        however slow the loaded machine makes the work)."""
         deadline = time.monotonic() + timeout
         last: Any = None
+        seen = progress() if progress else None
         while time.monotonic() < deadline:
             last = fn()
             if last:
@@ -406,17 +422,27 @@ class World:
             if self.runner.errors:
                 raise AssertionError(f"pod runner errors: {self.runner.errors}")
             time.sleep(interval)
+            if progress and (now := progress()) != seen:
+                seen, deadline = now, time.monotonic() + timeout
         raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}\n"
                              + self.diagnostics())  # fmt: skip
 
     def wait_finished(self, name: str, timeout: float) -> dict[str, Any]:
+        """Wait for the batch's end: failed when neither its progress nor its pods moved for
+        `timeout` s."""
         status = self.wait(
             f"batch {name} to finish",
             lambda: (s := self.status(name)).get("phase") in TERMINAL and s.get("results") and s,
             timeout,
             interval=0.5,
+            progress=lambda: (self.moved(name), len(self.runner.runs())),
         )
         return dict(status)
+
+    def moved(self, name: str) -> tuple[Any, ...]:
+        """What of the batch's status changes as its inputs are done (not its rate or ETA)."""
+        s = self.status(name)
+        return tuple(s.get(k) for k in ("phase", "total", "processed", "completedShards", "failedShards"))
 
     def shard_report(self, name: str, index: int) -> dict[str, Any]:
         """A shard's last progress report: its worker's progress file in the batch's output
