@@ -12,7 +12,9 @@
 # Each image is tagged ocrbatch-<target>:<version> (podman: localhost/…) and saved as
 # ocrbatch-<target>:<version> (docker.io/library/…), the chart's default repositories.
 # Layers are cached in podman's store (scripts/podman.sh): a second run rebuilds only what
-# changed. RUN steps use the host network, and the host's CA bundle where it has one
+# changed (a code change: the `app` stage and its 2 MB layer; the dependency venvs are built
+# from requirements/ alone). Buildah keys a COPY by the files' contents and mtimes, so a fresh
+# clone builds everything once. RUN steps use the host network, and the host's CA bundle where it has one
 # (TLS may be intercepted by a local CA).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -13,7 +13,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Lock file -> the extras its image installs (the Dockerfile's `pip install ".[extra]"`).
+#: Lock file -> the extras its image installs (the Dockerfile installs the lock file: `pip install -r`).
 IMAGES = {"operator.txt": ["operator"], "worker.txt": ["worker"], "worker-paddle.txt": ["paddle"]}
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
 
