@@ -301,7 +301,7 @@ _ENTRY = ("left", "right", "top", "bottom")
 
 def _occluded(render: Render, rng: random.Random) -> Made:
     """A photo of the card with an object over its text: a finger or a thumb holding it
-    (skin of several tones, from any edge), a pen lying across it, a sticker or a scrap
+    (skin of several tones, from any edge; a thumb is broader), a pen lying across it, a sticker or a scrap
     of paper, or a coin."""
     card_w, canvas, corners, _ = _photo_geometry(rng, perspective=rng.uniform(0.0, 0.04))
     image = _desk_photo(render, rng, card_w, canvas, corners)
@@ -327,9 +327,6 @@ def _occluded(render: Render, rng: random.Random) -> Made:
             _draw_pen(image, at(start_mm), at(end_mm), card_w * rng.uniform(0.08, 0.12), rng)
         else:
             width = card_w * (rng.uniform(0.12, 0.19) if what == "finger" else rng.uniform(0.2, 0.27))
-            if what == "thumb":  # short and broad: its tip just over the text
-                d = np.subtract(place, start_mm)
-                place = tuple(np.add(start_mm, d * min(1.0, rng.uniform(18, 30) / np.linalg.norm(d))))
             _draw_finger(image, at(start_mm), at(place), width, rng)
     elif what == "sticker":
         size = card_w * rng.uniform(0.16, 0.3), card_w * rng.uniform(0.1, 0.2)
