@@ -65,6 +65,20 @@ SCREEN_PEAKS = 60
 OCCLUDER_DELTA_E = 30.0
 #: And covers at least this share of the text area.
 OCCLUDER_MIN_SHARE = 0.02
+#: Its rim: the card just around it (OCCLUDER_RIM to 3 × OCCLUDER_RIM px away, of a
+#: 1,000 px card: 0.6–1.8 mm, beyond the object's shaded or blurred edge) is closer to the
+#: card's colour than the object by OCCLUDER_RIM_DELTA_E at least (uneven light drifts the
+#: card's colour smoothly: no rim).
+OCCLUDER_RIM = 11
+OCCLUDER_RIM_DELTA_E = 20.0
+#: (The card around it: this percentile of the ring, which may hold the object's own rim.)
+OCCLUDER_RIM_PERCENTILE = 25
+#: A region of the card's own chromaticity (a*, b* within OCCLUDER_CHROMA), darker than the
+#: card but above SHADOW_DEPTH of its lightness, is a shadow on it, not an object.
+OCCLUDER_CHROMA = 12.0
+SHADOW_DEPTH = 0.4
+#: And it reaches this share of the card's height in from the card's edge.
+OCCLUDER_REACH = 0.08
 #: A second outline counts as another card when it covers this share of the largest one's
 #: area at least and barely overlaps it.
 OTHER_CARD_SHARE = 0.2
@@ -524,6 +538,14 @@ def glare_share(view: np.ndarray, text: np.ndarray) -> float:
     return best / area_of_text
 
 
+def _shadow(colour: np.ndarray, card: np.ndarray) -> bool:
+    """`colour` (CIELAB, 8-bit) is the card's in a shadow: the same chromaticity (a*, b*
+    within OCCLUDER_CHROMA), darker, but not as dark as a black object (over SHADOW_DEPTH
+    of the card's lightness)."""
+    same_hue = float(np.hypot(*(colour[1:] - card[1:]))) < OCCLUDER_CHROMA
+    return same_hue and SHADOW_DEPTH * card[0] < colour[0] < card[0]
+
+
 def _solidity(blob: np.ndarray) -> float:
     """The blob's area over its convex hull's: a highlight is one solid patch; the white
     background of a pale card lit bright is a lace around the print."""
@@ -569,11 +591,15 @@ def spectral_peaks(view: np.ndarray) -> float:
 
 
 def occluder_share(view: np.ndarray, lab: np.ndarray, grey: np.ndarray, text: np.ndarray) -> float:
-    """The share of the text area in the largest smooth, unsaturated region of a colour far
-    from the card's (its median over the text area)."""
+    """The share of the text area in the largest object over it: a smooth, unsaturated
+    region of a colour far from the card's (its median over the text area), reaching well
+    into the card (not a strip of the background along an outline found a little wide),
+    and bounded by a sharp change of colour (an object's rim, where the card's own colour
+    drifts smoothly under uneven light)."""
     labf = lab.astype(np.float32)
     card = np.median(labf[text], axis=0)
-    far = np.linalg.norm(labf - card, axis=2) > OCCLUDER_DELTA_E
+    distance = np.linalg.norm(labf - card, axis=2)
+    far = distance > OCCLUDER_DELTA_E
     g = grey.astype(np.float32)
     mean = cv2.blur(g, (9, 9))
     std = np.sqrt(np.maximum(cv2.blur(g * g, (9, 9)) - mean * mean, 0))
@@ -581,7 +607,22 @@ def occluder_share(view: np.ndarray, lab: np.ndarray, grey: np.ndarray, text: np
     # An object wider than any printed stroke (15 px of a 1,000 px card: 1.3 mm; the back's
     # title strokes are under 1 mm): opening with that square keeps it, removes print.
     region = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((15, 15), np.uint8))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
-    if count <= 1:
-        return 0.0
-    return float(stats[1:, cv2.CC_STAT_AREA].max()) / max(1, int(text.sum()))
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
+    h, w = region.shape
+    card_area = _inset(view.shape[:2], 0.01)
+    near = np.ones((OCCLUDER_RIM, OCCLUDER_RIM), np.uint8)
+    beyond = np.ones((3 * OCCLUDER_RIM, 3 * OCCLUDER_RIM), np.uint8)
+    for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:5] + 1:
+        blob = (labels == i).astype(np.uint8)
+        ys, xs = np.nonzero(blob)
+        if np.minimum(np.minimum(xs, w - 1 - xs), np.minimum(ys, h - 1 - ys)).max() < OCCLUDER_REACH * h:
+            continue  # a strip along the card's edge
+        around = (cv2.dilate(blob, beyond) > 0) & (cv2.dilate(blob, near) == 0) & card_area
+        if around.sum() < 10:
+            continue
+        card_near = float(np.percentile(distance[around], OCCLUDER_RIM_PERCENTILE))
+        if float(np.median(distance[blob > 0])) - card_near < OCCLUDER_RIM_DELTA_E:
+            continue  # no rim: the card's colour drifting under uneven light
+        if not _shadow(np.median(labf[blob > 0], axis=0), card):
+            return float(stats[i, cv2.CC_STAT_AREA]) / max(1, int(text.sum()))
+    return 0.0
