@@ -156,3 +156,22 @@ def test_glare_on_a_pale_card_lit_bright_is_the_solid_patch_not_the_white_around
     assert "glare" not in quality.inspect(bright, "front", False, True).warnings
     cv2.ellipse(bright, (int(w * 0.25), int(h * 0.45)), (70, 35), 20, 0, 360, (255, 255, 255), -1)
     assert "glare" in quality.inspect(bright, "front", False, True).warnings
+
+
+def test_an_object_over_the_text_is_an_occluder_uneven_light_and_shadows_are_not() -> None:
+    card = make_sample(f"{SEED}:o", "front", "clean", 1000, "classic").image  # RGB
+    h, w = card.shape[:2]
+    falloff = np.linspace(1.0, 0.45, w, dtype=np.float32)[None, :, None] ** 2  # lit from the left
+    lit = np.clip(card * falloff, 0, 255).astype(np.uint8)
+    shadow = card.copy()
+    shadow[:, : w // 3] = (shadow[:, : w // 3] * 0.6).astype(np.uint8)  # a sharp-edged shadow
+    finger = card.copy()
+    kyc_cases._draw_finger(finger, np.array([-80.0, h * 0.5]), np.array([w * 0.35, h * 0.45]), 150,
+                           random.Random(3))  # fmt: skip
+
+    def occluded(rgb: np.ndarray) -> bool:
+        seen = quality.inspect(np.ascontiguousarray(rgb[..., ::-1]), "front", False, True)
+        return "occlusion" in seen.warnings
+
+    assert not occluded(card) and not occluded(lit) and not occluded(shadow)
+    assert occluded(finger)
