@@ -131,7 +131,11 @@ def survey(image: np.ndarray) -> Survey:
         if found is not None:
             outline = found
             out.card = imaging._warp(image, outline, 1000)
-    if _incomplete(image, outline, card_shaped) or (lines is not None and lines.cut_corner()):
+    # A corner with a side running into the border is looked for only when no whole outline
+    # was found: a card found whole is in the picture (the edge of a finger from beyond the
+    # picture, or of a table, can meet its side as a cut card's side meets its corner).
+    cut = lines is not None and outline is None and lines.cut_corner()
+    if cut or _incomplete(image, outline, card_shaped):
         out.warnings.append("card_incomplete")
         out.card = None  # an outline found loosely on a cut card holds the background
     return out
