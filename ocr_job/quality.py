@@ -53,6 +53,9 @@ SATURATED = 245
 #: A highlight stands out: the card around it (the ring's median, darkest channel) is this
 #: much below saturation at least (a pale card lit a little too much is not glare).
 GLARE_STEP = 15
+#: ...or the patch is solid (its area this share of its convex hull's at least): print
+#: under it is washed out, where a pale card lit bright keeps its print in holes.
+GLARE_SOLID = 0.85
 #: Chroma spread (CIELAB units of OpenCV's 8-bit a*, b*) below which the card has no colour.
 PHOTOCOPY_CHROMA = 9.0
 #: A spectral bin this many times the median around it is a peak; this many peaks a grid.
@@ -62,6 +65,20 @@ SCREEN_PEAKS = 60
 OCCLUDER_DELTA_E = 30.0
 #: And covers at least this share of the text area.
 OCCLUDER_MIN_SHARE = 0.02
+#: Its rim: the card just around it (OCCLUDER_RIM to 3 × OCCLUDER_RIM px away, of a
+#: 1,000 px card: 0.6–1.8 mm, beyond the object's shaded or blurred edge) is closer to the
+#: card's colour than the object by OCCLUDER_RIM_DELTA_E at least (uneven light drifts the
+#: card's colour smoothly: no rim).
+OCCLUDER_RIM = 11
+OCCLUDER_RIM_DELTA_E = 20.0
+#: (The card around it: this percentile of the ring, which may hold the object's own rim.)
+OCCLUDER_RIM_PERCENTILE = 25
+#: A region of the card's own chromaticity (a*, b* within OCCLUDER_CHROMA), darker than the
+#: card but above SHADOW_DEPTH of its lightness, is a shadow on it, not an object.
+OCCLUDER_CHROMA = 12.0
+SHADOW_DEPTH = 0.4
+#: And it reaches this share of the card's height in from the card's edge.
+OCCLUDER_REACH = 0.08
 #: A second outline counts as another card when it covers this share of the largest one's
 #: area at least and barely overlaps it.
 OTHER_CARD_SHARE = 0.2
@@ -107,13 +124,20 @@ def survey(image: np.ndarray) -> Survey:
     if len(quads) >= 2 and cv2.contourArea(quads[1]) >= OTHER_CARD_SHARE * cv2.contourArea(quads[0]):
         out.warnings.append("multiple_cards")
     outline = quads[0] if quads else None
-    if outline is None and not card_shaped:
+    lines = None if card_shaped else _Lines(image)
+    if outline is None and lines is not None:
         loose, _ = imaging.card_quads(image, loose=True)
-        if loose:
-            outline = loose[0]
+        found = loose[0] if loose else lines.card_quad()
+        if found is not None:
+            outline = found
             out.card = imaging._warp(image, outline, 1000)
-    if _incomplete(image, outline, card_shaped):
+    # A corner with a side running into the border is looked for only when no whole outline
+    # was found: a card found whole is in the picture (the edge of a finger from beyond the
+    # picture, or of a table, can meet its side as a cut card's side meets its corner).
+    cut = lines is not None and outline is None and lines.cut_corner()
+    if cut or _incomplete(image, outline, card_shaped):
         out.warnings.append("card_incomplete")
+        out.card = None  # an outline found loosely on a cut card holds the background
     return out
 
 
@@ -202,6 +226,201 @@ def _on_border(point: np.ndarray, w: int, h: int, near: float) -> bool:
     return x < near or y < near or x > w - 1 - near or y > h - 1 - near
 
 
+_Arm = tuple[np.ndarray, np.ndarray, float]  # corner, direction away from it, reach
+
+
+class _Lines:
+    """The picture's long straight edges (the card's sides among them), on a copy at most
+    640 px on its long side, for finding a card whose outline is partly hidden or cut."""
+
+    LONG_SIDE = 640
+    #: Edge-backed share of a visible side, of a side partly hidden, of a side's last part.
+    SIDE, HIDDEN, END = 0.75, 0.45, 0.6
+
+    def __init__(self, image: np.ndarray) -> None:
+        h, w = image.shape[:2]
+        self.scale = min(1.0, self.LONG_SIDE / max(h, w))
+        small = cv2.resize(image, (max(1, round(w * self.scale)), max(1, round(h * self.scale))),
+                           interpolation=cv2.INTER_AREA) if self.scale < 1 else image  # fmt: skip
+        self.h, self.w = small.shape[:2]
+        grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
+        self.edges = imaging._Edges(grey)
+        self.band = max(4.0, 0.012 * max(self.h, self.w))
+        short = min(self.h, self.w)
+        found = cv2.HoughLinesP(self.edges.canny, 1, np.pi / 360, threshold=max(20, short // 12),
+                                minLineLength=0.12 * short, maxLineGap=self.band)  # fmt: skip
+        segments = [] if found is None else found.reshape(-1, 4).astype(np.float64)
+        segments = sorted(segments, key=lambda s: -np.hypot(s[2] - s[0], s[3] - s[1]))
+        self.segments: list[np.ndarray] = _merged(segments[:60], self.band)[:24]
+
+    def support(self, a: np.ndarray, b: np.ndarray) -> float:
+        return self.edges.support(a.astype(np.float32), b.astype(np.float32))
+
+    def exit(self, p: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Where the ray from `p` along `u` leaves the picture."""
+        sizes = (self.w, self.h)
+        ts = [((0 if u[k] < 0 else sizes[k] - 1) - p[k]) / u[k] for k in (0, 1) if abs(u[k]) > 1e-9]
+        return p + u * min(t for t in ts if t >= 0)
+
+    def inside(self, p: np.ndarray, margin: float) -> bool:
+        return bool(margin <= p[0] <= self.w - 1 - margin and margin <= p[1] <= self.h - 1 - margin)
+
+    def cut_corner(self) -> bool:
+        """A corner of the card inside the picture (two edges meeting at 60–120°, neither
+        going on past it) one of whose sides runs, edge-backed all along, into the
+        picture's border: the card goes on past it. A card wholly in the picture has every
+        side end at a corner, followed by the background; an object's edge crossing the
+        card's side (a thumb from beyond the picture) goes on past the side."""
+        short = min(self.h, self.w)
+        for (p, u1, len1), (_, u2, len2) in self._corners():
+            beyond = 0.1 * short  # past a corner neither side goes on (past a thumb's edge, both)
+            if max(self.support(p, p - u1 * beyond), self.support(p, p - u2 * beyond)) >= self.HIDDEN:
+                continue
+            for (u, _), (v, other) in (((u1, len1), (u2, len2)), ((u2, len2), (u1, len1))):
+                if other < 0.12 * short or self.support(p, p + v * other) < self.SIDE:
+                    continue  # the other arm is no side of a card
+                end = self.exit(p, u)
+                run = float(np.linalg.norm(end - p))
+                last = max(3 * self.band, 0.08 * run)
+                if run < 0.12 * short or self.support(p, end) < self.SIDE:
+                    continue
+                if self.support(end - u * last, end) >= self.END and not self._closed(end, u):
+                    return True
+        return False
+
+    def _closed(self, end: np.ndarray, u: np.ndarray) -> bool:
+        """Another edge crosses the arm along `u` near where it meets the border at `end`:
+        the card's next side, at a corner just inside the picture."""
+        for seg in self.segments:
+            d = _direction(seg)
+            if abs(float(d @ u)) > 0.5:
+                continue
+            x = _intersection(end, u, seg[:2], d)
+            if x is None or np.linalg.norm(x - end) > 4 * self.band:
+                continue
+            t = float((x - seg[:2]) @ d)
+            if -4 * self.band <= t <= float(np.linalg.norm(seg[2:] - seg[:2])) + 4 * self.band:
+                return True
+        return False
+
+    def _corners(self) -> list[tuple[_Arm, _Arm]]:
+        """Pairs of segments meeting at 60–120° at a point inside the picture beyond their
+        ends (within a tenth of the picture): (corner, direction away, reach) per arm."""
+        short = min(self.h, self.w)
+        out = []
+        for i, s1 in enumerate(self.segments):
+            for s2 in self.segments[i + 1 :]:
+                a1, b1, a2, b2 = s1[:2], s1[2:], s2[:2], s2[2:]
+                d1, d2 = (b1 - a1) / np.linalg.norm(b1 - a1), (b2 - a2) / np.linalg.norm(b2 - a2)
+                cos = abs(float(d1 @ d2))
+                if cos > 0.5:
+                    continue
+                p = _intersection(a1, d1, a2, d2)
+                if p is None or not self.inside(p, 2 * self.band):
+                    continue
+                arm1, arm2 = _arm(p, a1, b1, 0.1 * short), _arm(p, a2, b2, 0.1 * short)
+                if arm1 is not None and arm2 is not None:
+                    out.append((arm1, arm2))
+        return out
+
+    def card_quad(self) -> np.ndarray | None:
+        """A card outline from four long edges (two pairs of nearly parallel lines, at
+        60–120° to each other), every corner inside the picture, ID-1-like in aspect, each
+        side edge-backed for HIDDEN of its length at least and SIDE on average (a finger
+        or a pen may hide part of a side); the largest, in the full picture's coordinates."""
+        lines = self.segments
+        pairs = []
+        for i, s1 in enumerate(lines):
+            for s2 in lines[i + 1 :]:
+                d1, d2 = _direction(s1), _direction(s2)
+                if abs(float(d1 @ d2)) < np.cos(np.radians(15)):
+                    continue
+                gap = abs(float((s2[:2] - s1[:2]) @ np.array([-d1[1], d1[0]])))
+                if gap >= 0.15 * min(self.h, self.w):
+                    pairs.append((s1, s2))
+        best, best_area = None, 0.12 * self.h * self.w
+        for i, (p1, p2) in enumerate(pairs):
+            for q1, q2 in pairs[i + 1 :]:
+                if abs(float(_direction(p1) @ _direction(q1))) > 0.5:
+                    continue
+                quad = _quad_from(p1, q1, p2, q2)
+                if quad is None or not all(self.inside(c, -0.5) for c in quad):
+                    continue
+                area = cv2.contourArea(quad.astype(np.float32))
+                if area <= best_area or area > 0.93 * self.h * self.w:
+                    continue
+                sides = [float(np.linalg.norm(quad[(k + 1) % 4] - quad[k])) for k in range(4)]
+                long_, short = (sides[0] + sides[2]) / 2, (sides[1] + sides[3]) / 2
+                if not 1.25 <= max(long_, short) / max(1e-6, min(long_, short)) <= 2.0:
+                    continue
+                support = [self.support(quad[k], quad[(k + 1) % 4]) for k in range(4)]
+                if min(support) >= self.HIDDEN and sum(support) / 4 >= self.SIDE:
+                    best, best_area = quad, area
+        if best is None:
+            return None
+        return imaging._order_corners((best / self.scale).astype(np.float32))
+
+
+def _direction(segment: np.ndarray) -> np.ndarray:
+    d = segment[2:] - segment[:2]
+    return d / max(1e-9, float(np.linalg.norm(d)))
+
+
+def _intersection(a1: np.ndarray, d1: np.ndarray, a2: np.ndarray, d2: np.ndarray) -> np.ndarray | None:
+    m = np.array([[d1[0], -d2[0]], [d1[1], -d2[1]]])
+    if abs(np.linalg.det(m)) < 1e-6:
+        return None
+    return a1 + d1 * np.linalg.solve(m, a2 - a1)[0]
+
+
+def _arm(p: np.ndarray, a: np.ndarray, b: np.ndarray, reach: float) -> _Arm | None:
+    """The segment a–b as an arm from corner `p`: it lies on one side of `p`, its near end
+    within `reach` of it; (p, direction away from p, distance to its far end), or None."""
+    na, nb = float(np.linalg.norm(a - p)), float(np.linalg.norm(b - p))
+    near, far = (a, b) if na <= nb else (b, a)
+    if min(na, nb) > reach:
+        return None
+    u = (far - p) / max(1e-9, max(na, nb))
+    if float((near - p) @ u) < -0.5 * reach:
+        return None  # the segment runs through p: p is no corner of it
+    return p, u, max(na, nb)
+
+
+def _quad_from(p1: np.ndarray, q1: np.ndarray, p2: np.ndarray, q2: np.ndarray) -> np.ndarray | None:
+    """The quadrilateral bounded by lines p1, q1, p2, q2 in turn (p's parallel, q's parallel)."""
+    corners = []
+    for s, t in ((p1, q1), (q1, p2), (p2, q2), (q2, p1)):
+        c = _intersection(s[:2], _direction(s), t[:2], _direction(t))
+        if c is None:
+            return None
+        corners.append(c)
+    quad = np.array(corners)
+    return quad if cv2.isContourConvex(quad.astype(np.float32)) else None
+
+
+def _merged(segments: list[np.ndarray], band: float) -> list[np.ndarray]:
+    """Collinear segments (same direction within 2°, within `band` of one line) joined into
+    one spanning them all, longest first."""
+    out: list[np.ndarray] = []
+    for seg in segments:
+        d = _direction(seg)
+        normal = np.array([-d[1], d[0]])
+        for k, kept in enumerate(out):
+            dk = _direction(kept)
+            if abs(float(d @ dk)) < np.cos(np.radians(2)):
+                continue
+            off = [abs(float((end - kept[:2]) @ normal)) for end in (seg[:2], seg[2:])]
+            if max(off) > band:
+                continue
+            pts = np.array([kept[:2], kept[2:], seg[:2], seg[2:]])
+            t = (pts - kept[:2]) @ dk
+            out[k] = np.concatenate([kept[:2] + dk * t.min(), kept[:2] + dk * t.max()])
+            break
+        else:
+            out.append(seg)
+    return sorted(out, key=lambda s: -float(np.linalg.norm(s[2:] - s[:2])))
+
+
 # --------------------------------------------------------------------------- the card
 
 
@@ -217,7 +436,10 @@ def inspect(
     view = imaging.fit(card, 1000) if card.shape[1] > 1000 else card
     scale = 1000 / view.shape[1]
     h, w = view.shape[:2]
-    located = located or abs(max(h, w) / min(h, w) / imaging.CARD_ASPECT - 1) < imaging.CROPPED_CARD_ASPECT
+    cut = scene is not None and "card_incomplete" in scene.warnings
+    # A picture cut to the card is one (unless the card runs past its edge: then it is not)
+    card_shaped = abs(max(h, w) / min(h, w) / imaging.CARD_ASPECT - 1) < imaging.CROPPED_CARD_ASPECT
+    located = located or (card_shaped and not cut)
     inset = _inset(view.shape[:2])
     text = text_mask(view.shape[:2], side, turned) if located else inset
     lab = cv2.cvtColor(view, cv2.COLOR_BGR2LAB)
@@ -313,9 +535,27 @@ def glare_share(view: np.ndarray, text: np.ndarray) -> float:
         blob = (labels == i).astype(np.uint8)
         reach = max(15, int(2 * np.sqrt(area)))  # beyond the highlight's soft rim
         ring = (cv2.dilate(blob, np.ones((reach, reach), np.uint8)) > 0) & (blob == 0) & text
-        if ring.any() and saturated[ring].mean() < 0.5 and np.median(grey[ring]) <= SATURATED - GLARE_STEP:
+        if not ring.any() or saturated[ring].mean() >= 0.5:
+            continue
+        if np.median(grey[ring]) <= SATURATED - GLARE_STEP or _solidity(blob) >= GLARE_SOLID:
             best = max(best, area)
     return best / area_of_text
+
+
+def _shadow(colour: np.ndarray, card: np.ndarray) -> bool:
+    """`colour` (CIELAB, 8-bit) is the card's in a shadow: the same chromaticity (a*, b*
+    within OCCLUDER_CHROMA), darker, but not as dark as a black object (over SHADOW_DEPTH
+    of the card's lightness)."""
+    same_hue = float(np.hypot(*(colour[1:] - card[1:]))) < OCCLUDER_CHROMA
+    return same_hue and SHADOW_DEPTH * card[0] < colour[0] < card[0]
+
+
+def _solidity(blob: np.ndarray) -> float:
+    """The blob's area over its convex hull's: a highlight is one solid patch; the white
+    background of a pale card lit bright is a lace around the print."""
+    contours, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.contourArea(cv2.convexHull(np.concatenate(contours)))
+    return float(blob.sum()) / max(1.0, hull)
 
 
 def chroma_spread(view: np.ndarray, mask: np.ndarray) -> float:
@@ -355,11 +595,15 @@ def spectral_peaks(view: np.ndarray) -> float:
 
 
 def occluder_share(view: np.ndarray, lab: np.ndarray, grey: np.ndarray, text: np.ndarray) -> float:
-    """The share of the text area in the largest smooth, unsaturated region of a colour far
-    from the card's (its median over the text area)."""
+    """The share of the text area in the largest object over it: a smooth, unsaturated
+    region of a colour far from the card's (its median over the text area), reaching well
+    into the card (not a strip of the background along an outline found a little wide),
+    and bounded by a sharp change of colour (an object's rim, where the card's own colour
+    drifts smoothly under uneven light)."""
     labf = lab.astype(np.float32)
     card = np.median(labf[text], axis=0)
-    far = np.linalg.norm(labf - card, axis=2) > OCCLUDER_DELTA_E
+    distance = np.linalg.norm(labf - card, axis=2)
+    far = distance > OCCLUDER_DELTA_E
     g = grey.astype(np.float32)
     mean = cv2.blur(g, (9, 9))
     std = np.sqrt(np.maximum(cv2.blur(g * g, (9, 9)) - mean * mean, 0))
@@ -367,7 +611,22 @@ def occluder_share(view: np.ndarray, lab: np.ndarray, grey: np.ndarray, text: np
     # An object wider than any printed stroke (15 px of a 1,000 px card: 1.3 mm; the back's
     # title strokes are under 1 mm): opening with that square keeps it, removes print.
     region = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((15, 15), np.uint8))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
-    if count <= 1:
-        return 0.0
-    return float(stats[1:, cv2.CC_STAT_AREA].max()) / max(1, int(text.sum()))
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
+    h, w = region.shape
+    card_area = _inset(view.shape[:2], 0.01)
+    near = np.ones((OCCLUDER_RIM, OCCLUDER_RIM), np.uint8)
+    beyond = np.ones((3 * OCCLUDER_RIM, 3 * OCCLUDER_RIM), np.uint8)
+    for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:5] + 1:
+        blob = (labels == i).astype(np.uint8)
+        ys, xs = np.nonzero(blob)
+        if np.minimum(np.minimum(xs, w - 1 - xs), np.minimum(ys, h - 1 - ys)).max() < OCCLUDER_REACH * h:
+            continue  # a strip along the card's edge
+        around = (cv2.dilate(blob, beyond) > 0) & (cv2.dilate(blob, near) == 0) & card_area
+        if around.sum() < 10:
+            continue
+        card_near = float(np.percentile(distance[around], OCCLUDER_RIM_PERCENTILE))
+        if float(np.median(distance[blob > 0])) - card_near < OCCLUDER_RIM_DELTA_E:
+            continue  # no rim: the card's colour drifting under uneven light
+        if not _shadow(np.median(labf[blob > 0], axis=0), card):
+            return float(stats[i, cv2.CC_STAT_AREA]) / max(1, int(text.sum()))
+    return 0.0

@@ -9,10 +9,13 @@ Kinds (`KINDS`), each a pure function of its key:
   on a desk under a coloured light.
 * ``screen``: the card shown on a screen (its pixels drawn as RGB sub-pixel stripes with a
   dark grid) and photographed: the camera samples the grid, which makes moiré.
-* ``cut``: a photo whose card runs past one or two edges of the picture (8–35 % of it).
-* ``finger``: a finger-shaped, skin-coloured occluder over the card's text, reaching in
-  from 6–20 mm beyond the card's edge (a thumb holding the card).
-* ``glare``: a saturated highlight over the card's text.
+* ``cut``: a photo (tilted, in perspective) whose card runs past one edge of the picture
+  or two (a corner), by 5–35 % of the card on each.
+* ``occluded``: an object over the card's text: a finger or a thumb holding the card
+  (skin of several tones, from any edge), a pen lying across it, a sticker or a scrap of
+  paper, or a coin.
+* ``glare``: a saturated highlight over the card's text: a spot or a band, of several
+  sizes, on a photo or on a scan.
 * ``blur``: a card out of focus (Gaussian, 2.5–4.5 px a 1,000 px card) or shaken (motion
   blur of 14–28 px a 1,000 px card).
 * ``two_cards``: two cards of different people in one photo, one larger.
@@ -51,7 +54,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "photocopy": frozenset({"photocopy"}),
     "screen": frozenset({"screen_recapture"}),
     "cut": frozenset({"card_incomplete"}),
-    "finger": frozenset({"occlusion"}),
+    "occluded": frozenset({"occlusion"}),
     "glare": frozenset({"glare"}),
     "blur": frozenset({"image_blurry"}),
     "two_cards": frozenset({"multiple_cards"}),
@@ -153,16 +156,18 @@ def _finish(image: np.ndarray, rng: random.Random, card_w: float) -> np.ndarray:
     return image
 
 
-def _photo_geometry(rng: random.Random) -> tuple[int, tuple[int, int], np.ndarray, float]:
-    """A card 600–1300 px wide on a canvas 1.25–1.7 times its size, wholly inside."""
+def _photo_geometry(
+    rng: random.Random, perspective: float = 0.02
+) -> tuple[int, tuple[int, int], np.ndarray, float]:
+    """A card 600–1300 px wide on a canvas 1.25–1.7 times its size, wholly inside, its
+    corners moved by up to `perspective` of its width (a camera not square to it)."""
     card_w = rng.randint(600, 1300)
     cw = round(card_w * rng.uniform(1.25, 1.7))
     ch = round(cw / rng.choice((4 / 3, 3 / 2, 16 / 9)))
     ch = max(ch, round(card_w * CARD_ASPECT * 1.35))
     angle = rng.uniform(-7, 7)
-    corners = _corners(
-        cw / 2 + rng.uniform(-0.06, 0.06) * cw, ch / 2 + rng.uniform(-0.05, 0.05) * ch, card_w, angle, rng
-    )
+    centre = cw / 2 + rng.uniform(-0.06, 0.06) * cw, ch / 2 + rng.uniform(-0.05, 0.05) * ch
+    corners = _corners(*centre, card_w, angle, rng, perspective)
     return card_w, (cw, ch), corners, angle
 
 
@@ -263,78 +268,176 @@ def _screen(render: Render, rng: random.Random) -> Made:
     return image, {"screen_pixels": pixels, "card_width": card_w}, False, rng.randint(80, 95)
 
 
+_CUTS = (("left",), ("right",), ("top",), ("bottom",), ("left", "top"), ("right", "top"),
+         ("left", "bottom"), ("right", "bottom"))  # fmt: skip
+
+
 def _cut(render: Render, rng: random.Random) -> Made:
-    card_w, (cw, ch), corners, _ = _photo_geometry(rng)
+    """A photo of the card (tilted, in perspective) cut by one edge of the picture or two
+    (a corner), by 5–35 % of the card on each."""
+    card_w, (cw, ch), corners, _ = _photo_geometry(rng, perspective=rng.uniform(0.01, 0.06))
     lo, hi = corners.min(axis=0), corners.max(axis=0)
     span = hi - lo
-    edges = rng.choice((("left",), ("right",), ("top",), ("bottom",), ("right", "bottom"),
-                        ("left", "top")))  # fmt: skip
-    share = rng.uniform(0.08, 0.35)
+    edges = rng.choice(_CUTS)
+    shares = {}
     shift = np.zeros(2)
     for edge in edges:
         axis = 0 if edge in ("left", "right") else 1
+        shares[edge] = share = rng.uniform(0.05, 0.35)
         if edge in ("left", "top"):
             shift[axis] = -lo[axis] - share * span[axis]
         else:
             shift[axis] = (cw, ch)[axis] - hi[axis] + share * span[axis]
     corners = (corners + shift).astype(np.float32)
     image = _finish(_desk_photo(render, rng, card_w, (cw, ch), corners), rng, card_w)
-    return image, {"edges": list(edges), "share": round(share, 3)}, False, rng.randint(80, 95)
+    info = {"edges": list(edges), "shares": {k: round(v, 3) for k, v in shares.items()}}
+    return image, info, False, rng.randint(80, 95)
 
 
-def _finger(render: Render, rng: random.Random) -> Made:
-    card_w, canvas, corners, _ = _photo_geometry(rng)
+_MM = np.array([[0, 0], [85.6, 0], [85.6, 54], [0, 54]], np.float32)
+#: Where an object comes from (a point beyond the card's edge, mm), by edge.
+_ENTRY = ("left", "right", "top", "bottom")
+
+
+def _occluded(render: Render, rng: random.Random) -> Made:
+    """A photo of the card with an object over its text: a finger or a thumb holding it
+    (skin of several tones, from any edge; a thumb is broader), a pen lying across it, a sticker or a scrap
+    of paper, or a coin."""
+    card_w, canvas, corners, _ = _photo_geometry(rng, perspective=rng.uniform(0.0, 0.04))
     image = _desk_photo(render, rng, card_w, canvas, corners)
-    # the finger's tip at a text place of the card (mm), entering from the card's edge
-    tip_mm = _text_place(rng, render)
-    matrix = cv2.getPerspectiveTransform(
-        np.array([[0, 0], [85.6, 0], [85.6, 54], [0, 54]], np.float32), corners
-    )
-    tip = cv2.perspectiveTransform(np.array([[tip_mm]], np.float32), matrix)[0, 0]
-    side = rng.choice(("bottom", "left", "top"))
-    beyond = rng.uniform(6, 20)  # a thumb holding the card by its edge
-    start_mm = {
-        "bottom": (tip_mm[0] + rng.uniform(-10, 10), 54 + beyond),
-        "left": (-beyond, tip_mm[1]),
-        "top": (tip_mm[0] + rng.uniform(-10, 10), -beyond),
-    }[side]
-    start = cv2.perspectiveTransform(np.array([[start_mm]], np.float32), matrix)[0, 0]
-    width = card_w * rng.uniform(0.14, 0.2)
-    _draw_finger(image, start, tip, width, rng)
+    matrix = cv2.getPerspectiveTransform(_MM, corners)
+    px_per_mm = card_w / 85.6
+
+    def at(point_mm: tuple[float, float]) -> np.ndarray:
+        return cv2.perspectiveTransform(np.array([[point_mm]], np.float32), matrix)[0, 0]
+
+    what = rng.choice(("finger", "thumb", "pen", "sticker", "coin"))
+    place = _text_place(rng, render)
+    info: dict[str, Any] = {"object": what, "at_mm": [round(v, 1) for v in place]}
+    if what in ("finger", "thumb", "pen"):
+        edge = rng.choice(_ENTRY)
+        info["from"] = edge
+        beyond = rng.uniform(6, 20)
+        along = place[0] + rng.uniform(-10, 10), place[1] + rng.uniform(-6, 6)
+        start_mm = {"left": (-beyond, along[1]), "right": (85.6 + beyond, along[1]),
+                    "top": (along[0], -beyond), "bottom": (along[0], 54 + beyond)}[edge]  # fmt: skip
+        if what == "pen":  # it lies across the card: from beyond one edge past the place
+            d = np.subtract(place, start_mm)
+            end_mm = tuple(np.add(place, d / np.linalg.norm(d) * rng.uniform(15, 60)))
+            _draw_pen(image, at(start_mm), at(end_mm), card_w * rng.uniform(0.08, 0.12), rng)
+        else:
+            width = card_w * (rng.uniform(0.12, 0.19) if what == "finger" else rng.uniform(0.2, 0.27))
+            _draw_finger(image, at(start_mm), at(place), width, rng)
+    elif what == "sticker":
+        size = card_w * rng.uniform(0.16, 0.3), card_w * rng.uniform(0.1, 0.2)
+        _draw_sticker(image, at(place), size, rng.uniform(-30, 30), rng)
+    else:
+        _draw_coin(image, at(place), px_per_mm * rng.uniform(9.5, 12.5), rng)
     image = _finish(image, rng, card_w)
-    return image, {"tip_mm": [round(v, 1) for v in tip_mm], "from": side}, False, rng.randint(80, 95)
+    return image, info, False, rng.randint(80, 95)
 
 
-_SKIN = ((226, 180, 150), (210, 160, 128), (190, 140, 110), (160, 112, 84), (236, 196, 170))
+_SKIN = ((226, 180, 150), (210, 160, 128), (190, 140, 110), (160, 112, 84), (236, 196, 170),
+         (130, 90, 66), (100, 68, 50))  # fmt: skip
 
 
 def _draw_finger(image: np.ndarray, start: np.ndarray, tip: np.ndarray, width: float,
                  rng: random.Random) -> None:  # fmt: skip
     """A capsule from `start` to `tip`, `width` wide, skin-coloured, shaded across (in place)."""
+    skin = np.array(rng.choice(_SKIN), np.float32) + [rng.uniform(-12, 12) for _ in range(3)]
+    _draw_capsule(image, start, tip, width, skin, 0.35)
+
+
+def _draw_capsule(image: np.ndarray, start: np.ndarray, tip: np.ndarray, width: float,
+                  colour: np.ndarray, rim: float, round_tip: bool = True) -> None:  # fmt: skip
     h, w = image.shape[:2]
     mask = np.zeros((h, w), np.uint8)
-    cv2.line(
-        mask, tuple(int(v) for v in start), tuple(int(v) for v in tip), 255, thickness=max(3, int(width))
-    )
-    cv2.circle(mask, tuple(int(v) for v in tip), max(2, int(width / 2)), 255, -1)
+    a, b = tuple(int(v) for v in start), tuple(int(v) for v in tip)
+    cv2.line(mask, a, b, 255, thickness=max(3, int(width)))
+    if round_tip:
+        cv2.circle(mask, b, max(2, int(width / 2)), 255, -1)
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 5)
     shade = np.clip(dist / (width / 2), 0, 1) ** 0.5  # darker at the rim
-    skin = np.array(rng.choice(_SKIN), np.float32) + [rng.uniform(-12, 12) for _ in range(3)]
-    colour = skin[None, None, :] * (0.65 + 0.35 * shade[..., None])
+    painted = colour[None, None, :] * ((1 - rim) + rim * shade[..., None])
     soft = cv2.GaussianBlur(mask, (0, 0), max(1.0, width / 40)).astype(np.float32)[..., None] / 255
-    out = image.astype(np.float32) * (1 - soft) + colour * soft
+    out = image.astype(np.float32) * (1 - soft) + painted * soft
+    image[:] = np.clip(out, 0, 255).astype(np.uint8)
+
+
+_PENS = ((25, 30, 90), (20, 20, 24), (170, 30, 35), (180, 182, 188), (235, 235, 232))
+
+
+def _draw_pen(image: np.ndarray, start: np.ndarray, end: np.ndarray, width: float,
+              rng: random.Random) -> None:  # fmt: skip
+    """A pen's barrel from `start` to `end`, with a highlight along it (in place)."""
+    body = np.array(rng.choice(_PENS), np.float32)
+    _draw_capsule(image, start, end, width, body, 0.5, round_tip=False)
+    d = (end - start) / max(1e-6, float(np.linalg.norm(end - start)))
+    off = np.array([-d[1], d[0]]) * width * 0.2
+    glint = np.zeros(image.shape[:2], np.uint8)
+    cv2.line(glint, tuple(int(v) for v in start + off), tuple(int(v) for v in end + off), 255,
+             max(1, int(width / 8)))  # fmt: skip
+    alpha = cv2.GaussianBlur(glint, (0, 0), max(1.0, width / 16)).astype(np.float32)[..., None] / 255 * 0.5
+    image[:] = np.clip(image * (1 - alpha) + 250 * alpha, 0, 255).astype(np.uint8)
+
+
+_PAPERS = ((250, 236, 120), (250, 196, 205), (190, 235, 170), (246, 244, 238), (170, 215, 245))
+
+
+def _draw_sticker(image: np.ndarray, centre: np.ndarray, size: tuple[float, float], angle: float,
+                  rng: random.Random) -> None:  # fmt: skip
+    """A sticker or a scrap of paper (a rotated rectangle) with a soft shadow (in place)."""
+    box = cv2.boxPoints(((float(centre[0]), float(centre[1])), size, angle))
+    shadow = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillConvexPoly(shadow, np.round(box + size[0] * 0.02).astype(np.int32), 255)
+    dark = cv2.GaussianBlur(shadow, (0, 0), max(1.0, size[0] / 30)).astype(np.float32)[..., None] / 255
+    out = image.astype(np.float32) * (1 - 0.3 * dark)
+    paper = np.array(rng.choice(_PAPERS), np.float32) * rng.uniform(0.9, 1.0)
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, np.round(box).astype(np.int32), 255)
+    soft = cv2.GaussianBlur(mask, (0, 0), 1.0).astype(np.float32)[..., None] / 255
+    out = out * (1 - soft) + paper * soft
+    image[:] = np.clip(out, 0, 255).astype(np.uint8)
+
+
+_COINS = ((200, 165, 80), (185, 185, 190), (184, 115, 70))
+
+
+def _draw_coin(image: np.ndarray, centre: np.ndarray, radius: float, rng: random.Random) -> None:
+    """A coin: a metal disc lit from one side, with a raised rim (in place)."""
+    h, w = image.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    dx, dy = xx - centre[0], yy - centre[1]
+    r = np.hypot(dx, dy) / radius
+    light = rng.uniform(0, 2 * math.pi)
+    shade = 0.85 + 0.25 * (dx * math.cos(light) + dy * math.sin(light)) / radius
+    shade -= 0.2 * ((r > 0.86) & (r < 0.9))  # the rim's groove
+    metal = np.array(rng.choice(_COINS), np.float32)[None, None, :] * shade[..., None]
+    alpha = np.clip((1 - r) * radius / 1.5, 0, 1)[..., None]
+    out = image.astype(np.float32) * (1 - alpha) + metal * alpha
     image[:] = np.clip(out, 0, 255).astype(np.uint8)
 
 
 def _glare(render: Render, rng: random.Random) -> Made:
-    card_w, canvas, corners, _ = _photo_geometry(rng)
-    image = _desk_photo(render, rng, card_w, canvas, corners)
-    matrix = cv2.getPerspectiveTransform(
-        np.array([[0, 0], [85.6, 0], [85.6, 54], [0, 54]], np.float32), corners
-    )
+    """A saturated highlight over the card's text: a spot (a lamp) or a band (a window or
+    a strip light), of several sizes, on a photo or on a scan of the card (a glossy
+    laminate under the scanner's lamp)."""
+    how = rng.choice(("photo", "photo", "scan"))
+    if how == "scan":
+        card_w = rng.randint(800, 1200)
+        image = render(card_w).copy()
+        corners = np.array([[0, 0], [card_w, 0], [card_w, image.shape[0]], [0, image.shape[0]]], np.float32)
+    else:
+        card_w, canvas, corners, _ = _photo_geometry(rng, perspective=rng.uniform(0.0, 0.04))
+        image = _desk_photo(render, rng, card_w, canvas, corners)
+    matrix = cv2.getPerspectiveTransform(_MM, corners)
     centre_mm = _text_place(rng, render)
     cx, cy = cv2.perspectiveTransform(np.array([[centre_mm]], np.float32), matrix)[0, 0]
-    rx, ry = card_w * rng.uniform(0.06, 0.2), card_w * rng.uniform(0.03, 0.09)
+    shape = rng.choice(("spot", "band"))
+    if shape == "spot":
+        rx, ry = card_w * rng.uniform(0.05, 0.2), card_w * rng.uniform(0.03, 0.09)
+    else:
+        rx, ry = card_w * rng.uniform(0.25, 0.6), card_w * rng.uniform(0.02, 0.045)
     theta = rng.uniform(0, 180)
     yy, xx = np.mgrid[0 : image.shape[0], 0 : image.shape[1]].astype(np.float32)
     c, s = math.cos(math.radians(theta)), math.sin(math.radians(theta))
@@ -343,8 +446,12 @@ def _glare(render: Render, rng: random.Random) -> Made:
     alpha = np.clip(1.5 - dist, 0, 1)[..., None] ** 1.2  # saturated core, soft rim
     out = image.astype(np.float32) + (290 - image.astype(np.float32)) * alpha
     image = np.clip(out, 0, 255).astype(np.uint8)
-    image = _finish(image, rng, card_w)
-    return image, {"centre_mm": [round(v, 1) for v in centre_mm]}, False, rng.randint(80, 95)
+    if how == "scan":
+        _noise(image, rng, rng.uniform(0.5, 2.0))
+    else:
+        image = _finish(image, rng, card_w)
+    info = {"how": how, "shape": shape, "centre_mm": [round(v, 1) for v in centre_mm]}
+    return image, info, False, rng.randint(80, 95)
 
 
 def _text_place(rng: random.Random, render: Render) -> tuple[float, float]:
@@ -394,5 +501,5 @@ def _two_cards(render: Render, rng: random.Random) -> Made:
     return image, {"across": across}, False, rng.randint(80, 95)
 
 
-_MAKERS = {"photocopy": _photocopy, "screen": _screen, "cut": _cut, "finger": _finger,
+_MAKERS = {"photocopy": _photocopy, "screen": _screen, "cut": _cut, "occluded": _occluded,
            "glare": _glare, "blur": _blur, "two_cards": _two_cards}  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.kyc import report, score
+from bench.kyc import PHOTOSET, report, score
 
 
 def test_scores_count_hits_misses_and_false_alarms_on_clean_cards() -> None:
@@ -25,3 +25,18 @@ def test_scores_count_hits_misses_and_false_alarms_on_clean_cards() -> None:
     assert result["warnings"]["photocopy"]["recall"] is None
     assert result["kinds"]["glare"] == {"cases": 2, "glare": 1}
     assert "| `glare` | 1 | 2 | 1 |" in report(result)
+
+
+def test_photoset_pictures_are_clean_photos_scored_apart() -> None:
+    rows = [
+        ("cut", frozenset({"card_incomplete"}), {"card_incomplete"}),
+        ("clean_photo", frozenset(), set()),
+        (PHOTOSET, frozenset(), {"card_incomplete"}),
+        (PHOTOSET, frozenset(), set()),
+    ]
+    cut = score(rows)["warnings"]["card_incomplete"]
+    assert (cut["tp"], cut["fp"], cut["fn"], cut["false_alarms"]) == (1, 0, 0, 0.0)
+    assert cut["photoset_alarms"] == 0.5 and cut["photoset_cases"] == 2 and not cut["met"]
+    assert PHOTOSET not in score(rows)["kinds"]
+    without = score(rows[:2])["warnings"]["card_incomplete"]
+    assert without["photoset_alarms"] is None and without["met"]

@@ -40,3 +40,15 @@ def test_a_scanned_photocopy_has_no_colour_and_unknown_kinds_are_refused() -> No
         assert np.ptp(copy.image.astype(np.int16), axis=2).mean() < 4
     with pytest.raises(ValueError):
         make_case("hologram", "6:1")
+
+
+def test_cases_vary_within_each_kind() -> None:
+    """Cuts on every edge of the picture, occluders of every sort, glare spots and bands on
+    photos and scans: the classes the warnings cover, not one instance of each."""
+    infos = {kind: [c.info for _, c in cases(7, 24, kinds=(kind,))] for kind in ("cut", "occluded", "glare")}
+    assert {edge for info in infos["cut"] for edge in info["edges"]} == {"left", "right", "top", "bottom"}
+    assert any(len(info["edges"]) == 2 for info in infos["cut"])  # a corner cut off
+    assert {info["object"] for info in infos["occluded"]} == {"finger", "thumb", "pen", "sticker", "coin"}
+    assert {(info["how"], info["shape"]) for info in infos["glare"]} >= {
+        ("photo", "spot"), ("photo", "band"), ("scan", "spot"), ("scan", "band")
+    }
