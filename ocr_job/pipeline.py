@@ -23,7 +23,7 @@ import numpy as np
 from ocr_job import crops, idcard, imaging, pdfpages, quality, twosided
 from ocr_job.config import DEFAULT_MAX_OBJECT_BYTES, JobConfig, ShardSpec
 from ocr_job.engines import Engine, TextBox
-from ocr_job.engines.base import Point, ReadsLines, Rereads
+from ocr_job.engines.base import Point, ReadsLines, Reread, Rereads
 from ocr_job.idcard.reading import Quad
 from ocr_job.imaging import ImageError
 from ocr_job.memory import release_free_memory
@@ -406,10 +406,14 @@ SECOND_OPINION_BELOW = 0.995
 #: below the county still scores high alone (…9-5-270 for …9-5-2701 at 0.96, 88 appended at
 #: 0.93), the two recognisers' share of it less (0.75, 0.90: below the address's 0.9 floor).
 ADDRESS_SECOND_OPINION_BELOW = 0.98
+#: A name one of whose characters scored lower on its own (`TextBox.chars`) is read again
+#: too, whatever the line's score: a mean hides one doubtful character among sure ones.
+CHAR_SECOND_OPINION_BELOW = 0.9
 
 
 def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[int, Callable[[str], str]]:
-    """The boxes of a front's name (when any of them scored below SECOND_OPINION_BELOW), its
+    """The boxes of a front's name (when any of them scored below SECOND_OPINION_BELOW, or
+    one of its characters below CHAR_SECOND_OPINION_BELOW), its
     address lines scored below ADDRESS_SECOND_OPINION_BELOW, and the boxes for which the
     parser has known values to offer (`CardReading.candidates`), each with what a reading
     of it means (`idcard.name_meaning`, `idcard.place_meaning`)."""
@@ -417,12 +421,19 @@ def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[i
     if reading.side != "front":
         return out
     name = reading.sources.get("name") or frozenset()
-    if name and min(boxes[i].score for i in name) < SECOND_OPINION_BELOW:
+    if any(boxes[i].score < SECOND_OPINION_BELOW or _doubtful_char(boxes[i]) for i in name):
         out.update((i, idcard.name_meaning) for i in name)
     for i in reading.sources.get("address") or ():
         if boxes[i].score < ADDRESS_SECOND_OPINION_BELOW and i not in out:
             out[i] = idcard.place_meaning
     return out
+
+
+def _doubtful_char(box: TextBox) -> bool:
+    """Whether a letter or digit of `box` scored below CHAR_SECOND_OPINION_BELOW on its own
+    (a space or a dot read with doubt changes no name)."""
+    chars = (c for c, ch in zip(box.chars, box.text, strict=False) if ch.isalnum())
+    return min(chars, default=1.0) < CHAR_SECOND_OPINION_BELOW
 
 
 def _read_again(
@@ -451,7 +462,8 @@ def _read_again(
             log.warning("the second opinion failed (%s); the first reading stands", type(exc).__name__)
             continue
         if again is not None:
-            out[i] = dataclasses.replace(upright[i], text=again[0], score=again[1])
+            text, score, chars = Reread(*again)
+            out[i] = dataclasses.replace(upright[i], text=text, score=score, chars=chars)
     return out
 
 
