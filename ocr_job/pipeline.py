@@ -28,7 +28,7 @@ from ocr_job.idcard.reading import Quad
 from ocr_job.imaging import ImageError
 from ocr_job.memory import release_free_memory
 from ocr_job.privacy import remember_keys
-from ocr_job.records import BACK_FIELDS, FRONT_FIELDS, ErrorCode, ResultRecord
+from ocr_job.records import BACK_FIELDS, FRONT_FIELDS, ErrorCode, RecordWarning, ResultRecord
 from ocr_job.reporting import Reporter
 from ocr_job.sharding import in_shard
 from ocr_job.storage import InputItem, RecordWriteError, Sink, Source, StorageError
@@ -313,16 +313,47 @@ def _best_read(
     """The best reading of the card `views` (`located`: the one that is a located card),
     read in turn until one is complete; each reading is appended to `readings`."""
     best: _Read | None = None
+    seen: list[idcard.CardReading] = []
     for view in views:
         turned: list[bool] = []
         reading = _recognise_and_parse(view, engine, timings, turned)
+        seen.append(reading)
         if readings is not None:
             readings.append(reading)
         if best is None or _rank(reading) > _rank(best.reading):
             best = _Read(reading, view, bool(turned and turned[0]), view is located)
         if _complete(best.reading):
             break
+    if best is not None:
+        best.reading = _doubted_elsewhere(best.reading, seen)
     return best
+
+
+def _doubted_elsewhere(best: idcard.CardReading, readings: list[idcard.CardReading]) -> idcard.CardReading:
+    """`best` without the values another view of the same side left empty as doubtful
+    (`value_low_confidence`): a view that reads a rare character with less doubt is not
+    more right (a name left empty on the located card was read whole, as sure as wrong)."""
+    doubted = {
+        w.field
+        for r in readings
+        if r is not best and r.side == best.side
+        for w in r.warnings
+        if w.code == "value_low_confidence" and w.field
+    }
+    drop = {name for name in doubted if getattr(best.fields, name, None) is not None}
+    if not drop:
+        return best
+    return dataclasses.replace(
+        best,
+        fields=best.fields.model_copy(update=dict.fromkeys(drop)),
+        confidence={k: v for k, v in best.confidence.items() if k not in drop},
+        warnings=best.warnings + [_doubted(name) for name in sorted(drop)],
+    )
+
+
+def _doubted(name: str) -> RecordWarning:
+    message = f"another view of the card read the {name} with doubt"
+    return RecordWarning(code="value_low_confidence", message=message, field=name)
 
 
 def _shown(apart: list[_Read], best: idcard.CardReading | None) -> _Read | None:

@@ -176,4 +176,3 @@ def agreed_chars(text: str, lines: Sequence[Line], same: Callable[[str], str] = 
         scores = line.chars if line.text == text else (line.lowest(),) * len(text)
         agreed = tuple(map(max, agreed, scores)) if agreed else scores
     return agreed
-
