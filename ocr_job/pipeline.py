@@ -24,7 +24,7 @@ from ocr_job import crops, idcard, imaging, pdfpages, quality, twosided
 from ocr_job.config import DEFAULT_MAX_OBJECT_BYTES, JobConfig, ShardSpec
 from ocr_job.engines import Engine, TextBox
 from ocr_job.engines.base import Point, ReadsLines, Reread, Rereads
-from ocr_job.idcard.reading import Quad
+from ocr_job.idcard.reading import MIN_CHAR_SCORE, Quad
 from ocr_job.imaging import ImageError
 from ocr_job.memory import release_free_memory
 from ocr_job.privacy import remember_keys
@@ -330,15 +330,17 @@ def _best_read(
 
 
 def _doubted_elsewhere(best: idcard.CardReading, readings: list[idcard.CardReading]) -> idcard.CardReading:
-    """`best` without the values another view of the same side left empty as doubtful
-    (`value_low_confidence`): a view that reads a rare character with less doubt is not
-    more right (a name left empty on the located card was read whole, as sure as wrong)."""
+    """`best` without the names (the fields whose characters are doubted one by one,
+    `MIN_CHAR_SCORE`) another view of the same side left empty as doubtful: a view that
+    reads a rare character with less doubt is not more right (a name left empty on the
+    located card was read whole, as sure as wrong). An address doubted on one view and read
+    on another was right (the place table checks it)."""
     doubted = {
         w.field
         for r in readings
         if r is not best and r.side == best.side
         for w in r.warnings
-        if w.code == "value_low_confidence" and w.field
+        if w.code == "value_low_confidence" and w.field in MIN_CHAR_SCORE
     }
     drop = {name for name in doubted if getattr(best.fields, name, None) is not None}
     if not drop:

@@ -85,27 +85,35 @@ def best_path(probs: np.ndarray, alphabet: Sequence[str]) -> Line:
     `CTCLabelDecode` does it, with each emitted character's margin (`Line.chars`).
 
     A line's score is a mean: one character the recogniser hesitated over (赟 or 赞 at 0.6
-    / 0.4) hides among sure ones. Its margin does not."""
+    / 0.4) hides among sure ones. Its margin does not. Its rivals are letters and digits
+    only: a dash or a dot in second place (一 or —, · or ・) changes no name."""
     best = probs.argmax(axis=1)
-    steps = np.flatnonzero(best)
-    rows = probs[steps]
-    own = rows[np.arange(len(steps)), best[steps]]
-    rivals = rows.copy()
-    rivals[:, 0] = 0.0
-    rivals[np.arange(len(steps)), best[steps]] = 0.0
-    margins = own - rivals.max(axis=1, initial=0.0)
     text: list[str] = []
     firsts: list[float] = []
     chars: list[float] = []
-    for k, step in enumerate(steps):
-        if step == 0 or best[step - 1] != best[step]:  # a new character begins
-            text.append(alphabet[best[step]])
-            firsts.append(round(float(own[k]), 5))
-            chars.append(float(margins[k]))
+    for step in np.flatnonzero(best):
+        index = int(best[step])
+        row = probs[step]
+        margin = float(row[index]) - _rival(row, index, alphabet)
+        if step == 0 or best[step - 1] != index:  # a new character begins
+            text.append(alphabet[index])
+            firsts.append(round(float(row[index]), 5))
+            chars.append(margin)
         else:  # the same character held over another step: its best step counts
-            chars[-1] = max(chars[-1], float(margins[k]))
+            chars[-1] = max(chars[-1], margin)
     score = float(np.mean(firsts).round(5)) if firsts else 0.0  # as rapidocr rounds it
     return Line("".join(text), score, tuple(round(c, 5) for c in chars))
+
+
+def _rival(row: np.ndarray, index: int, alphabet: Sequence[str], look: int = 6) -> float:
+    """The probability of the likeliest letter or digit at this step other than `index`,
+    among the `look` likeliest classes (the blank is none; 0.0: none there)."""
+    k = min(look, len(row))
+    top = np.argpartition(-row, k - 1)[:k]
+    for other in top[np.argsort(-row[top])]:
+        if other not in (0, index) and alphabet[other].isalnum():
+            return float(row[other])
+    return 0.0
 
 
 def candidates(opinion: Opinion) -> set[str]:
@@ -163,7 +171,8 @@ def joint_reading(
 def agreed_chars(text: str, lines: Sequence[Line], same: Callable[[str], str] = str) -> tuple[float, ...]:
     """Each character of `text` (a joint reading) scored by the surest recogniser whose own
     best path (`lines`) reads the same (`same`): its character's margin where its best path
-    is `text` itself, else its least sure letter's (`Line.lowest`) for every character.
+    is as long as `text` (character by character: 黃 for 黄 is the same name), else its
+    least sure letter's (`Line.lowest`) for every character.
     Empty when no recogniser's best path reads the same: the joint share is all there is.
 
     Two recognisers may agree on a wrong reading of a rare character (汤翀梓 read 汤肿梓 by
@@ -173,6 +182,6 @@ def agreed_chars(text: str, lines: Sequence[Line], same: Callable[[str], str] = 
     for line in lines:
         if same(line.text) != meaning:
             continue
-        scores = line.chars if line.text == text else (line.lowest(),) * len(text)
+        scores = line.chars if len(line.text) == len(text) else (line.lowest(),) * len(text)
         agreed = tuple(map(max, agreed, scores)) if agreed else scores
     return agreed
