@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import struct
@@ -791,7 +792,7 @@ def is_turned(boxes: list[TextBox]) -> bool:
 
 def _turn_180(box: TextBox, width: int, height: int) -> TextBox:
     p = [(width - x, height - y) for x, y in box.points]
-    return TextBox(box.text, box.score, (p[2], p[3], p[0], p[1]), angle=(box.angle + 180) % 360)
+    return dataclasses.replace(box, points=(p[2], p[3], p[0], p[1]), angle=(box.angle + 180) % 360)
 
 
 def _skew_degrees(boxes: list[TextBox]) -> float:
@@ -818,4 +819,4 @@ def _rotate(box: TextBox, degrees: float, cx: float, cy: float) -> TextBox:
     pts: list[Point] = [
         (cx + (x - cx) * c - (y - cy) * s, cy + (x - cx) * s + (y - cy) * c) for x, y in box.points
     ]
-    return TextBox(box.text, box.score, (pts[0], pts[1], pts[2], pts[3]), angle=box.angle)
+    return dataclasses.replace(box, points=(pts[0], pts[1], pts[2], pts[3]))

@@ -23,12 +23,12 @@ import numpy as np
 from ocr_job import crops, idcard, imaging, pdfpages, quality, twosided
 from ocr_job.config import DEFAULT_MAX_OBJECT_BYTES, JobConfig, ShardSpec
 from ocr_job.engines import Engine, TextBox
-from ocr_job.engines.base import Point, ReadsLines, Rereads
-from ocr_job.idcard.reading import Quad
+from ocr_job.engines.base import Point, ReadsLines, Reread, Rereads
+from ocr_job.idcard.reading import MIN_CHAR_SCORE, Quad
 from ocr_job.imaging import ImageError
 from ocr_job.memory import release_free_memory
 from ocr_job.privacy import remember_keys
-from ocr_job.records import BACK_FIELDS, FRONT_FIELDS, ErrorCode, ResultRecord
+from ocr_job.records import BACK_FIELDS, FRONT_FIELDS, ErrorCode, RecordWarning, ResultRecord
 from ocr_job.reporting import Reporter
 from ocr_job.sharding import in_shard
 from ocr_job.storage import InputItem, RecordWriteError, Sink, Source, StorageError
@@ -313,16 +313,49 @@ def _best_read(
     """The best reading of the card `views` (`located`: the one that is a located card),
     read in turn until one is complete; each reading is appended to `readings`."""
     best: _Read | None = None
+    seen: list[idcard.CardReading] = []
     for view in views:
         turned: list[bool] = []
         reading = _recognise_and_parse(view, engine, timings, turned)
+        seen.append(reading)
         if readings is not None:
             readings.append(reading)
         if best is None or _rank(reading) > _rank(best.reading):
             best = _Read(reading, view, bool(turned and turned[0]), view is located)
         if _complete(best.reading):
             break
+    if best is not None:
+        best.reading = _doubted_elsewhere(best.reading, seen)
     return best
+
+
+def _doubted_elsewhere(best: idcard.CardReading, readings: list[idcard.CardReading]) -> idcard.CardReading:
+    """`best` without the names (the fields whose characters are doubted one by one,
+    `MIN_CHAR_SCORE`) another view of the same side left empty as doubtful: a view that
+    reads a rare character with less doubt is not more right (a name left empty on the
+    located card was read whole, as sure as wrong). An address doubted on one view and read
+    on another was right (the place table checks it)."""
+    doubted = {
+        w.field
+        for r in readings
+        if r is not best and r.side == best.side
+        for w in r.warnings
+        if w.code == "value_low_confidence" and w.field in MIN_CHAR_SCORE
+    }
+    drop = {name for name in doubted if getattr(best.fields, name, None) is not None}
+    if not drop:
+        return best
+    return dataclasses.replace(
+        best,
+        fields=best.fields.model_copy(update=dict.fromkeys(drop)),
+        confidence={k: v for k, v in best.confidence.items() if k not in drop},
+        warnings=best.warnings + [_doubted(name) for name in sorted(drop)],
+    )
+
+
+def _doubted(name: str) -> RecordWarning:
+    message = f"another view of the card read the {name} with doubt"
+    return RecordWarning(code="value_low_confidence", message=message, field=name)
 
 
 def _shown(apart: list[_Read], best: idcard.CardReading | None) -> _Read | None:
@@ -406,10 +439,14 @@ SECOND_OPINION_BELOW = 0.995
 #: below the county still scores high alone (…9-5-270 for …9-5-2701 at 0.96, 88 appended at
 #: 0.93), the two recognisers' share of it less (0.75, 0.90: below the address's 0.9 floor).
 ADDRESS_SECOND_OPINION_BELOW = 0.98
+#: A name one of whose characters scored lower on its own (`TextBox.chars`) is read again
+#: too, whatever the line's score: a mean hides one doubtful character among sure ones.
+CHAR_SECOND_OPINION_BELOW = 0.9
 
 
 def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[int, Callable[[str], str]]:
-    """The boxes of a front's name (when any of them scored below SECOND_OPINION_BELOW), its
+    """The boxes of a front's name (when any of them scored below SECOND_OPINION_BELOW, or
+    one of its characters below CHAR_SECOND_OPINION_BELOW), its
     address lines scored below ADDRESS_SECOND_OPINION_BELOW, and the boxes for which the
     parser has known values to offer (`CardReading.candidates`), each with what a reading
     of it means (`idcard.name_meaning`, `idcard.place_meaning`)."""
@@ -417,12 +454,19 @@ def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[i
     if reading.side != "front":
         return out
     name = reading.sources.get("name") or frozenset()
-    if name and min(boxes[i].score for i in name) < SECOND_OPINION_BELOW:
+    if any(boxes[i].score < SECOND_OPINION_BELOW or _doubtful_char(boxes[i]) for i in name):
         out.update((i, idcard.name_meaning) for i in name)
     for i in reading.sources.get("address") or ():
         if boxes[i].score < ADDRESS_SECOND_OPINION_BELOW and i not in out:
             out[i] = idcard.place_meaning
     return out
+
+
+def _doubtful_char(box: TextBox) -> bool:
+    """Whether a letter or digit of `box` scored below CHAR_SECOND_OPINION_BELOW on its own
+    (a space or a dot read with doubt changes no name)."""
+    chars = (c for c, ch in zip(box.chars, box.text, strict=False) if ch.isalnum())
+    return min(chars, default=1.0) < CHAR_SECOND_OPINION_BELOW
 
 
 def _read_again(
@@ -451,7 +495,8 @@ def _read_again(
             log.warning("the second opinion failed (%s); the first reading stands", type(exc).__name__)
             continue
         if again is not None:
-            out[i] = dataclasses.replace(upright[i], text=again[0], score=again[1])
+            text, score, chars = Reread(*again)
+            out[i] = dataclasses.replace(upright[i], text=text, score=score, chars=chars)
     return out
 
 

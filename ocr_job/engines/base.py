@@ -7,7 +7,7 @@ image's pixel coordinates. Exactly one engine instance exists per process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # the parser imports TextBox from here and must stay free of numpy
     from collections.abc import Callable, Sequence
@@ -24,12 +24,16 @@ class TextBox:
     `points` are the four corners (top-left, top-right, bottom-right,
     bottom-left in reading direction); `angle` is 180 when the engine's angle
     classifier found the line upside down (the text is already corrected).
+    `chars`, when the engine gives them, score each character of `text` on its own
+    (how far it stood above any other character the recogniser saw there; the line's
+    `score` is a mean that hides one doubtful character); empty: not known.
     """
 
     text: str
     score: float
     points: tuple[Point, Point, Point, Point]
     angle: int = 0
+    chars: tuple[float, ...] = ()
 
     @property
     def x0(self) -> float:
@@ -60,12 +64,15 @@ class TextBox:
         return self.y1 - self.y0
 
     def to_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "text": self.text,
             "score": round(self.score, 5),
             "points": [[round(x, 1), round(y, 1)] for x, y in self.points],
             "angle": self.angle,
         }
+        if self.chars:
+            data["chars"] = [round(c, 4) for c in self.chars]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> TextBox:
@@ -76,6 +83,7 @@ class TextBox:
             score=float(data["score"]),  # type: ignore[arg-type]
             points=tuple((float(p[0]), float(p[1])) for p in pts),  # type: ignore[arg-type]
             angle=int(data.get("angle", 0)),  # type: ignore[call-overload]
+            chars=tuple(float(c) for c in data.get("chars", ())),  # type: ignore[attr-defined]
         )
 
 
@@ -97,16 +105,25 @@ class Engine(Protocol):
         ...
 
 
+class Reread(NamedTuple):
+    """A line read again (`Rereads.reread`): its text, how sure the engine is of the text's
+    meaning, and each character's own score as in `TextBox.chars` (empty: not known)."""
+
+    text: str
+    score: float
+    chars: tuple[float, ...] = ()
+
+
 @runtime_checkable
 class Rereads(Protocol):
     """An engine that can read one of its lines again, with a second opinion."""
 
     def reread(
         self, image: np.ndarray, box: TextBox, same: Callable[[str], str] = str, also: Sequence[str] = ()
-    ) -> tuple[str, float] | None:
-        """`box` (as `recognise(image)` returned it) read again: text and score (how sure
-        the engine is of the text's meaning, `same` mapping a text to it), or None. `also`:
-        readings to weigh besides the engine's own (known values the box may hold)."""
+    ) -> Reread | None:
+        """`box` (as `recognise(image)` returned it) read again, or None. `same` maps a text
+        to its meaning; `also`: readings to weigh besides the engine's own (known values the
+        box may hold)."""
         ...
 
 

@@ -31,6 +31,7 @@ from ocr_job.engines.base import (
     EngineError,
     OcrResult,
     Point,
+    Reread,
     TextBox,
     crop_in_reading_order,
     points_of,
@@ -144,11 +145,11 @@ class OnnxEngine:
 
     def _reread(
         self, image: np.ndarray, box: TextBox, same: Callable[[str], str] = str, also: Sequence[str] = ()
-    ) -> tuple[str, float] | None:
+    ) -> Reread | None:
         """The line of `box` (as `recognise` returned it for `image`) read by both
-        recognisers: the text they find likeliest together, and the share of the
-        candidates' joint likelihood of the ones that mean the same (`same`; see `ctc`).
-        None when they share no candidate."""
+        recognisers: the text they find likeliest together, the share of the candidates'
+        joint likelihood of the ones that mean the same (`same`; see `ctc`), and its
+        characters' scores (`ctc.agreed_chars`). None when they share no candidate."""
         from rapidocr.utils.process_img import get_rotate_crop_image
 
         crop = get_rotate_crop_image(image, np.array(box.points, dtype=np.float32))
@@ -156,18 +157,36 @@ class OnnxEngine:
             return None
         if box.angle == 180:
             crop = np.ascontiguousarray(np.rot90(crop, 2))
+        batch = self._rec_input(crop)
+        opinions = [
+            ctc.Opinion(self._ocr.text_rec.session(batch)[0], self._alphabet()),
+            ctc.Opinion(_run_once(self._second_path, batch, self._threads), self._second_alphabet),
+        ]
+        joint = ctc.joint_reading(opinions, also=[box.text, *also], same=same)
+        if joint is None:
+            return None
+        text, share = joint
+        lines = [ctc.best_path(o.probs, o.alphabet) for o in opinions]
+        return Reread(text, share, ctc.agreed_chars(text, lines, same))
+
+    def _rec_input(self, crop: np.ndarray) -> np.ndarray:
+        """A line's crop as the recogniser's input: 48 px high, at least REC_MIN_WIDTH wide."""
         rec = self._ocr.text_rec
         height = rec.rec_image_shape[1]
-        batch = rec.resize_norm_img(
-            crop, max(REC_MIN_WIDTH, crop.shape[1] * height / crop.shape[0]) / height
-        )[np.newaxis].astype(np.float32)
-        first = rec.session(batch)[0]
-        second = _run_once(self._second_path, batch, self._threads)
-        return ctc.joint_reading(
-            [ctc.Opinion(first, rec.postprocess_op.character), ctc.Opinion(second, self._second_alphabet)],
-            also=[box.text, *also],
-            same=same,
-        )
+        ratio = max(REC_MIN_WIDTH, crop.shape[1] * height / crop.shape[0]) / height
+        batch: np.ndarray = rec.resize_norm_img(crop, ratio)[np.newaxis].astype(np.float32)
+        return batch
+
+    def _alphabet(self) -> list[str]:
+        alphabet: list[str] = self._ocr.text_rec.postprocess_op.character
+        return alphabet
+
+    def _read_lines(self, crops: Sequence[np.ndarray]) -> list[ctc.Line]:
+        """Each crop read by the recogniser, one at a time (as `Rec.rec_batch_num=1` has
+        rapidocr do it): its text and score as rapidocr's decoder gives them, and each
+        character's own margin (`ctc.best_path`), which rapidocr's decoder drops."""
+        rec = self._ocr.text_rec
+        return [ctc.best_path(rec.session(self._rec_input(crop))[0], self._alphabet()) for crop in crops]
 
     def read_line(
         self, image: np.ndarray, quad: tuple[Point, Point, Point, Point]
@@ -179,9 +198,9 @@ class OnnxEngine:
         crop = crop_in_reading_order(image, quad)
         if crop is None:
             return None
-        rec = self._ocr.recognize_txt([crop])
-        text = rec.txts[0].strip()
-        return (text, float(rec.scores[0])) if text else ("", 0.0)
+        line = self._read_lines([crop])[0]
+        text = line.text.strip()
+        return (text, line.score) if text else ("", 0.0)
 
     def recognise(self, image: np.ndarray) -> OcrResult:
         from rapidocr.main import RapidOCRError
@@ -206,14 +225,14 @@ class OnnxEngine:
         crops, angle = self._turned_as_the_card(crops)
         timings["cls"] = _ms(t1)
         t2 = time.perf_counter()
-        rec = ocr.recognize_txt(crops)
+        lines = self._read_lines(crops)
         timings["rec"] = _ms(t2)
         boxes = map_boxes_to_original(det.boxes[keep], op_record, h, w)
         out: list[TextBox] = []
-        for quad, text, score in zip(boxes, rec.txts, rec.scores, strict=True):
-            if not text.strip() or score < MIN_TEXT_SCORE:
+        for quad, line in zip(boxes, lines, strict=True):
+            if not line.text.strip() or line.score < MIN_TEXT_SCORE:
                 continue
-            out.append(TextBox(text=text, score=float(score), points=points_of(quad), angle=angle))
+            out.append(TextBox(line.text, line.score, points_of(quad), angle, line.chars))
         return OcrResult(boxes=out, timings_ms=timings)
 
     def _turned_as_the_card(self, crops: list[np.ndarray]) -> tuple[list[np.ndarray], int]:

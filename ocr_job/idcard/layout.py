@@ -29,6 +29,8 @@ class Item:
     #: The engine turned this box's text the other way round than most of the card's:
     #: its text is a misreading (a crop turned upside down reads as other characters).
     against: bool = False
+    #: Each character's own score (`TextBox.chars`), when the engine gave one per character.
+    chars: tuple[float, ...] = ()
 
     @property
     def cy(self) -> float:
@@ -41,20 +43,24 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class Chars:
-    """A string whose every character remembers its box and its estimated x range."""
+    """A string whose every character remembers its box, its estimated x range and its own
+    score (1.0 where the engine gave none: its box's score then stands for it)."""
 
     text: str
     src: tuple[int, ...]
     xs: tuple[tuple[float, float], ...]
+    scores: tuple[float, ...]
 
     def __len__(self) -> int:
         return len(self.text)
 
     def __getitem__(self, key: slice) -> Chars:
-        return Chars(self.text[key], self.src[key], self.xs[key])
+        return Chars(self.text[key], self.src[key], self.xs[key], self.scores[key])
 
     def __add__(self, other: Chars) -> Chars:
-        return Chars(self.text + other.text, self.src + other.src, self.xs + other.xs)
+        return Chars(
+            self.text + other.text, self.src + other.src, self.xs + other.xs, self.scores + other.scores
+        )
 
     @property
     def x0(self) -> float:
@@ -70,7 +76,7 @@ class Chars:
         return self[start : max(start, end)]
 
 
-EMPTY = Chars("", (), ())
+EMPTY = Chars("", (), (), ())
 
 
 def drop_label_boxes(chars: Chars, value_x: float, label_end: float, column: float = math.inf) -> Chars:
@@ -141,10 +147,12 @@ def chars_of(item: Item) -> Chars:
         spans.append((at, at + step))
         at += step
     keep = [i for i, ch in enumerate(text) if not ch.isspace()]
+    scores = item.chars if len(item.chars) == len(text) else (1.0,) * len(text)
     return Chars(
         "".join(text[i] for i in keep),
         tuple(item.index for _ in keep),
         tuple(spans[i] for i in keep),
+        tuple(scores[i] for i in keep),
     )
 
 
@@ -269,6 +277,7 @@ def deskew(boxes: Sequence[TextBox], width: int, height: int) -> list[Item]:
                 min(top, bottom),
                 max(top, bottom),
                 against=box.angle != card_angle,
+                chars=box.chars,
             )
         )
     return items

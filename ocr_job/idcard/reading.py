@@ -65,6 +65,12 @@ WARNING_CODES: dict[str, str] = {
 #: `…9-5-2701`, `88` appended; 0.75 and 0.90 once read again by the second opinion, see
 #: `pipeline.ADDRESS_SECOND_OPINION_BELOW`) is caught by the line's score alone.
 MIN_FREE_TEXT_SCORE: dict[str, float] = {"name": 0.92, "address": 0.9, "issuing_authority": 0.7}
+#: A name one of whose characters scored lower than this on its own (its lead over the
+#: likeliest other character, `TextBox.chars`; after a second opinion, the surest lead of
+#: the recognisers that read it so, `engines.ctc.agreed_chars`) is left empty too: a line's
+#: score is a mean, and one doubtful character among sure ones hides in it. Addresses have
+#: none: right ones had characters at 0.09-0.7 (the place table checks and mends those).
+MIN_CHAR_SCORE: dict[str, float] = {"name": 0.82}
 #: Fields no vocabulary, date or checksum check guards.
 FREE_TEXT = frozenset(MIN_FREE_TEXT_SCORE)
 
@@ -143,6 +149,9 @@ class Draft:
         if name in FREE_TEXT and self.lowest_score(boxes) < MIN_FREE_TEXT_SCORE[name]:
             self.warn("value_low_confidence", f"the {name} was recognised with a low score", name)
             return
+        if isinstance(source, Chars) and _lowest_letter(source) < MIN_CHAR_SCORE.get(name, 0.0):
+            self.warn("value_low_confidence", f"a character of the {name} was recognised with doubt", name)
+            return
         self.values[name] = value
         if boxes:
             self.confidence[name] = round(min(self.scores[i] for i in boxes), 5)
@@ -189,3 +198,9 @@ class Draft:
             },
             candidates=dict(self.candidates),
         )
+
+
+def _lowest_letter(chars: Chars) -> float:
+    """The lowest score of a letter or digit of `chars` (a dot read with doubt changes no
+    name; 1.0: none)."""
+    return min((c for c, ch in zip(chars.scores, chars.text, strict=True) if ch.isalnum()), default=1.0)

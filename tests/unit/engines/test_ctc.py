@@ -94,3 +94,41 @@ def test_no_reading_when_no_candidate_is_in_both_alphabets() -> None:
     first = _opinion([{"a": 0.99}], ALPHABET)
     second = _opinion([{"x": 0.99}], ["blank", "x"])
     assert ctc.joint_reading([first, second]) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), steps=st.integers(1, 12), peaked=st.booleans())
+def test_the_best_path_reads_as_rapidocrs_decoder_does(seed: int, steps: int, peaked: bool) -> None:
+    """The engine decodes the recogniser's output itself (to keep each character's margin):
+    text and score must stay what rapidocr's `CTCLabelDecode` gives."""
+    from rapidocr.ch_ppocr_rec.utils import CTCLabelDecode
+
+    rng = np.random.default_rng(seed)
+    alphabet = ["x", "y", "z", "w"]
+    probs = rng.dirichlet(np.full(len(alphabet) + 2, 0.3 if peaked else 1.0), size=steps)
+    decoder = CTCLabelDecode(character=list(alphabet))
+    [(text, score)], _ = decoder(probs[np.newaxis])
+    line = ctc.best_path(probs, decoder.character)
+    assert (line.text, line.score) == (text, score)
+    assert len(line.chars) == len(line.text)
+
+
+def test_a_characters_margin_is_its_lead_over_the_likeliest_other_character() -> None:
+    """A mean over the line hides the one character the recogniser hesitated over; its
+    margin shows it. The blank is no rival, and a character held over several steps
+    counts at its best step."""
+    probs = np.array(
+        [
+            # blank  a     b     c
+            [0.00, 0.95, 0.05, 0.00],  # a, sure
+            [1.00, 0.00, 0.00, 0.00],
+            [0.05, 0.00, 0.60, 0.35],  # b, or c?
+            [0.50, 0.45, 0.03, 0.02],  # blank
+            [0.40, 0.55, 0.03, 0.02],  # a, beginning faint...
+            [0.00, 0.95, 0.03, 0.02],  # ...and held: its best step counts
+        ]
+    )
+    line = ctc.best_path(probs, ALPHABET)
+    assert line.text == "aba"
+    assert line.chars == pytest.approx((0.90, 0.25, 0.92))
+    assert line.score == pytest.approx((0.95 + 0.60 + 0.55) / 3, abs=1e-5)

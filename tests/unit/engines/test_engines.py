@@ -160,6 +160,16 @@ def test_onnx_reads_rendered_text(onnx_engine: Engine) -> None:
     _reads(onnx_engine)
 
 
+def test_onnx_scores_each_character_of_a_line(onnx_engine: Engine) -> None:
+    """Beside each line's text and mean score, each character's own (`TextBox.chars`):
+    clear printed text leads every other character by far."""
+    boxes = onnx_engine.recognise(render_lines()).boxes
+    assert boxes
+    for box in boxes:
+        assert len(box.chars) == len(box.text)
+        assert min(c for c, ch in zip(box.chars, box.text, strict=True) if not ch.isspace()) > 0.9
+
+
 def test_onnx_flags_upside_down_lines(onnx_engine: Engine) -> None:
     _reads_upside_down(onnx_engine)
 
@@ -415,12 +425,22 @@ def test_a_second_opinion_reads_a_rare_character_the_first_recogniser_misses(
 def test_a_second_opinion_turns_a_confident_misreading_into_a_warning(
     onnx_alone: Engine, onnx_second: Engine
 ) -> None:
-    """On this card PP-OCRv6 alone reads 熊弱萍, sure enough to keep it: a silent wrong
-    name. The two recognisers disagree, so the name is left empty with a warning."""
+    """On this card PP-OCRv6 alone reads 熊弱萍 with a line score that kept it (a silent
+    wrong name before characters were scored on their own): its doubt over 弱 alone now
+    leaves the name empty. The two recognisers disagree, so with both it is empty too."""
+    from ocr_job.engines.onnx import OnnxEngine
+    from ocr_job.idcard.reading import MIN_CHAR_SCORE, MIN_FREE_TEXT_SCORE
     from ocr_job.pipeline import _recognise_and_parse
 
     card = _rare_name_card("熊骉萍", "rare-骉-4")
-    assert _recognise_and_parse(card, onnx_alone, {}).fields.name == "熊弱萍"
+    assert isinstance(onnx_alone, OnnxEngine)
+    name = [b for b in onnx_alone.recognise(card).boxes if "熊弱萍" in b.text]
+    assert name and name[0].score >= MIN_FREE_TEXT_SCORE["name"]
+    doubt = dict(zip(name[0].text, name[0].chars, strict=True))
+    assert doubt["弱"] < MIN_CHAR_SCORE["name"]
+    alone = _recognise_and_parse(card, onnx_alone, {})
+    assert alone.fields.name is None
+    assert ("value_low_confidence", "name") in {(w.code, w.field) for w in alone.warnings}
     both = _recognise_and_parse(card, onnx_second, {})
     assert both.fields.name is None
     assert {(w.code, w.field) for w in both.warnings} >= {("value_low_confidence", "name")}

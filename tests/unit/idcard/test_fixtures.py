@@ -38,8 +38,9 @@ def replay(case: dict[str, Any]) -> CardReading:
         reading = parse(boxes, width, height, tuple(looked))
     again = case.get("read_again") or {}
     if again:
-        for index, (text, score) in again.items():
-            boxes[int(index)] = dataclasses.replace(boxes[int(index)], text=text, score=score)
+        for index, (text, score, *chars) in again.items():
+            chars = tuple(chars[0]) if chars else ()
+            boxes[int(index)] = dataclasses.replace(boxes[int(index)], text=text, score=score, chars=chars)
         reading = parse(boxes, width, height, tuple(looked or ()))
     return reading
 
@@ -73,7 +74,7 @@ def test_fixture_scaled_and_shuffled(path: Path, scale: float) -> None:
     case = load(path)
     boxes = [TextBox.from_json(b) for b in case["boxes"]]
     moved = [
-        TextBox(b.text, b.score, tuple((x * scale, y * scale) for x, y in b.points), b.angle)  # type: ignore[arg-type]
+        dataclasses.replace(b, points=tuple((x * scale, y * scale) for x, y in b.points))  # type: ignore[arg-type]
         for b in reversed(boxes)
     ]
     width, height = round(case["width"] * scale), round(case["height"] * scale)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ocr_job import pipeline
-from ocr_job.engines.base import OcrResult, TextBox
+from ocr_job.engines.base import OcrResult, Reread, TextBox
 
 W, H = 960, 606
 
@@ -72,6 +72,34 @@ def test_a_doubtful_second_opinion_leaves_the_name_empty_with_a_warning() -> Non
     reading = pipeline._recognise_and_parse(CARD, engine, {})
     assert reading.fields.name is None
     assert ("value_low_confidence", "name") in {(w.code, w.field) for w in reading.warnings}
+
+
+def test_a_name_sure_on_the_line_but_not_on_a_character_is_read_again() -> None:
+    """The line's score is a mean: one character the recogniser hesitated over hides in it.
+    The second opinion's characters' scores then decide: the recognisers that read it so
+    were not sure of one either, so the name is left empty."""
+    doubtful = TextBox("姓名张赞", 0.999, ((60, 70), (360, 70), (360, 110), (60, 110)), chars=(1, 1, 1, 0.6))
+    boxes = [doubtful, *_front("姓名张三", 0.999)[1:]]
+    engine = _Engine(boxes, Reread("姓名张赞", 0.99, (1, 1, 1, 0.7)))
+    reading = pipeline._recognise_and_parse(CARD, engine, {})
+    assert engine.asked == 1
+    assert reading.fields.name is None
+    assert ("value_low_confidence", "name") in {(w.code, w.field) for w in reading.warnings}
+    sure = _Engine(boxes, Reread("姓名张赞", 0.99, (1, 1, 1, 0.95)))
+    assert pipeline._recognise_and_parse(CARD, sure, {}).fields.name == "张赞"
+
+
+def test_a_value_one_view_doubted_is_not_taken_from_another() -> None:
+    """The located card left the name empty as doubtful; the whole picture read it with
+    less doubt. A view that is surer of a rare character is not more right."""
+    doubted = pipeline._recognise_and_parse(CARD, _Engine(_front("姓名张三", 0.5), None), {})
+    whole = pipeline._recognise_and_parse(CARD, _Engine(_front("姓名张三", 0.999), None), {})
+    assert doubted.fields.name is None and whole.fields.name == "张三"
+    kept = pipeline._doubted_elsewhere(whole, [doubted, whole])
+    assert kept.fields.name is None and "name" not in kept.confidence
+    assert kept.fields.id_number == whole.fields.id_number
+    assert ("value_low_confidence", "name") in {(w.code, w.field) for w in kept.warnings}
+    assert pipeline._doubted_elsewhere(whole, [whole]) is whole
 
 
 def test_a_failing_second_opinion_leaves_the_first_reading(caplog: pytest.LogCaptureFixture) -> None:
