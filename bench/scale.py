@@ -1,23 +1,27 @@
 """The scale bench (issue 18; not a test, not in `make test`): one OcrBatch over many tiny
 objects, the operator in a process of its own against the in-process Kubernetes emulator
 (tests/support/kube.py) and a real S3 server (SeaweedFS, tests/support/s3server.py), and
-fake workers that read the manifests, write one record per input and the shard summaries,
-and complete Job indexes as fast as they can.
+fake workers that read the manifests (S3), write one record per input and the shard
+summaries, and complete Job indexes as fast as they can.
 
     python -m bench.scale --inputs 100000 --shard-size 20          # or: make bench-scale
+    python -m bench.scale --inputs 1000000 --populate-only         # create the inputs once
+    nice -n 5 python -m bench.scale --inputs 1000000 --shard-size 200 --no-merge-alone
 
-Reports planning time, the operator's peak RSS (VmHWM of its process), the largest
-OcrBatch seen (`kubectl get -o json` bytes, sampled every 0.2 s and at every batch write),
-the API writes the batch caused (per second, overall and in the busiest 10 s), and the
-merge's time and peak RSS run alone in a child process. The inputs are created once in
-`--data` (kept between runs); JSON goes to bench/results/scale.json.
+Reports planning time, the operator's peak RSS (VmHWM of its process; also its largest RSS
+before and during its own merge), the largest OcrBatch seen (`kubectl get -o json` bytes,
+sampled every 0.2 s and at every batch write), the API writes the batch caused (per second,
+overall and in the busiest 10 s), and the merge's time and peak RSS run alone in a child
+process (unless --no-merge-alone). The inputs are created once in `--data` (kept between
+runs), empty, through the SeaweedFS filer (`FilerWriter`: ~2,000-5,000/s here, against
+~300/s through the S3 API from Python); JSON goes to bench/results/scale.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import io
+import http.client
 import json
 import os
 import secrets
@@ -25,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,9 +40,12 @@ ROOT = Path(__file__).resolve().parents[1]
 NAMESPACE = "scale"
 BATCHES = ("ocrbatch.io", "v1alpha1", "ocrbatches")
 TERMINAL = {"Succeeded", "PartiallySucceeded", "Failed"}
-#: Shards a fake worker tick completes per Job, and parallel PUTs.
+#: Shards a fake worker tick completes per Job.
 TICK_SHARDS = 50
-THREADS = 48
+#: Threads writing through the filer (more only queue up in `weed` on two cores).
+FILER_THREADS = 8
+#: Objects up to this size stay in the SeaweedFS filer's store (`s3_server`).
+INLINE_BYTES = 2048
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -84,23 +92,56 @@ def run_operator(kubeconfig: str, url: str, endpoint: str) -> None:
 # --------------------------------------------------------------------------- S3 set-up
 
 
+class FilerWriter:
+    """Objects written straight through the SeaweedFS filer's HTTP API (`PUT
+    /buckets/<bucket>/<key>`): no S3 signing and, for an empty body, no volume write, so a
+    million inputs take minutes instead of the hour the S3 API takes from Python on two
+    cores. One keep-alive connection per thread."""
+
+    def __init__(self, s3: Any) -> None:
+        self.port = s3.ports["filer"]
+        self._local = threading.local()
+
+    def put(self, bucket: str, key: str, body: bytes = b"") -> None:
+        for attempt in range(4):
+            conn = getattr(self._local, "conn", None)
+            if conn is None:
+                conn = self._local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            try:
+                conn.request("PUT", f"/buckets/{bucket}/{urllib.parse.quote(key)}", body=body)
+                response = conn.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                self._local.conn = None
+                if attempt == 3:
+                    raise
+                continue
+            if response.status in (200, 201):
+                return
+            if attempt == 3 or response.status < 500:
+                raise RuntimeError(f"the filer answered {response.status} to a PUT")
+        raise AssertionError("unreachable")
+
+
 def populate(s3: Any, bucket: str, count: int, marker: Path) -> float:
-    """`count` one-byte .jpg objects under `in/` (1,000 per folder), in parallel; seconds
-    (0 when `marker` says they exist)."""
+    """`count` empty .jpg objects under `in/` (1,000 per folder), in parallel through the
+    filer; seconds (0 when `marker` says they exist)."""
     if marker.exists() and int(marker.read_text()) >= count:
         return 0.0
     client = s3.client()
     if not client.bucket_exists(bucket):
         client.make_bucket(bucket)
+    writer = FilerWriter(s3)
     started = time.perf_counter()
 
     def put(i: int) -> None:
-        client.put_object(bucket, f"in/{i // 1000:05d}/{i:08d}.jpg", io.BytesIO(b"j"), 1)
+        writer.put(bucket, f"in/{i // 1000:05d}/{i:08d}.jpg")
 
-    with ThreadPoolExecutor(THREADS) as pool:
+    with ThreadPoolExecutor(FILER_THREADS) as pool:
         for done, _ in enumerate(pool.map(put, range(count)), 1):
-            if done % 50_000 == 0:
-                print(f"  created {done}/{count}", flush=True)
+            if done % 100_000 == 0:
+                print(f"  created {done}/{count} in {time.perf_counter() - started:.0f} s", flush=True)
     marker.write_text(str(count))
     return time.perf_counter() - started
 
@@ -134,7 +175,8 @@ class Monitor:
     def __init__(self, kube: Any, pid: int) -> None:
         self.kube, self.pid = kube, pid
         self.max_status = 0
-        self.max_rss = 0.0
+        #: (monotonic time, the operator's RSS in MiB) every 0.2 s.
+        self.rss: list[tuple[float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -146,12 +188,15 @@ class Monitor:
         while not self._stop.wait(0.2):
             try:
                 self.sample(self.kube.find(BATCHES, NAMESPACE, "scale"))
-                self.max_rss = max(self.max_rss, rss_mib(self.pid))
+                self.rss.append((time.monotonic(), rss_mib(self.pid)))
             except Exception:  # the process may be gone at the end
                 pass
 
     def start(self) -> None:
         self._thread.start()
+
+    def max_rss(self, since: float = 0.0, until: float = float("inf")) -> float:
+        return max((rss for t, rss in self.rss if since <= t <= until), default=0.0)
 
     def stop(self) -> None:
         self._stop.set()
@@ -160,21 +205,40 @@ class Monitor:
 
 def fake_workers(kube: Any, s3: Any, out: str, status_of: Callable[[], dict[str, Any]]) -> float:
     """Play the Job controller and the workers until the batch is terminal; the time the
-    last Job finished (monotonic)."""
+    last Job finished (monotonic). Manifests are read through S3 as workers do; records,
+    summaries and progress are written through the filer (`FilerWriter`), the same bytes
+    and keys a worker's S3 PUT makes, at a rate a loaded two-core machine can keep up."""
     from ocr_operator.kube import format_index_ranges
 
     from ocr_job.records import ResultRecord
     from ocr_job.sharding import resolve_shard_index
     from ocr_job.status import progress_name, summary_name
-    from ocr_job.storage.s3 import S3Sink, make_client, read_manifest
+    from ocr_job.storage.s3 import join_key, read_manifest, record_key
     from tests.support.kube import JOBS, JobController
 
     jobs = JobController(kube)
     settings = s3.settings()
-    sink = S3Sink(make_client(settings), out, "")
+    writer = FilerWriter(s3)
     done: dict[str, int] = {}
     last_finish = time.monotonic()
-    with ThreadPoolExecutor(THREADS) as pool:
+
+    def write_json(name: str, data: dict[str, Any]) -> None:
+        writer.put(out, join_key("", name), json.dumps(data).encode())
+
+    def work(env: dict[str, str], template: str, ci: int) -> None:
+        shard = resolve_shard_index({**env, "JOB_COMPLETION_INDEX": str(ci)})
+        assert shard is not None
+        keys = read_manifest(template.format(index=shard), settings)
+        for key in keys:
+            record = ResultRecord(source=key, status="ok", side="front")
+            writer.put(out, record_key("", key), record.model_dump_json(indent=1).encode())
+        n = len(keys)
+        write_json(
+            summary_name(shard),
+            {"index": shard, "total": n, "processed": n, "succeeded": n, "failed": 0, "errors": {}},
+        )
+
+    with ThreadPoolExecutor(FILER_THREADS) as pool:
         while status_of().get("phase") not in TERMINAL:
             busy = False
             for job in kube.list(JOBS, NAMESPACE):
@@ -188,35 +252,13 @@ def fake_workers(kube: Any, s3: Any, out: str, status_of: Callable[[], dict[str,
                 env = {e["name"]: e.get("value", "") for e in container["env"]}
                 template = status_of()["manifests"]
                 stop = min(completions, start + TICK_SHARDS)
-
-                def work(ci: int, env: dict[str, str] = env, template: str = template) -> None:
-                    shard = resolve_shard_index({**env, "JOB_COMPLETION_INDEX": str(ci)})
-                    assert shard is not None
-                    keys = read_manifest(template.format(index=shard), settings)
-                    for key in keys:
-                        sink.write_record(ResultRecord(source=key, status="ok", side="front"))
-                    sink.write_text(
-                        summary_name(shard),
-                        json.dumps(
-                            {
-                                "index": shard,
-                                "total": len(keys),
-                                "processed": len(keys),
-                                "succeeded": len(keys),
-                                "failed": 0,
-                                "errors": {},
-                            }
-                        ),
-                    )
-
-                list(pool.map(work, range(start, stop)))
+                tick = range(start, stop)
+                list(pool.map(work, [env] * len(tick), [template] * len(tick), tick))
                 for ci in range(stop, min(completions, stop + 5)):  # a few running shards' progress
-                    shard = resolve_shard_index({**env, "JOB_COMPLETION_INDEX": str(ci)})
-                    sink.write_text(
-                        progress_name(int(shard or 0)),
-                        json.dumps(
-                            {"index": shard, "phase": "Running", "total": 20, "processed": 7, "succeeded": 7}
-                        ),
+                    shard = int(resolve_shard_index({**env, "JOB_COMPLETION_INDEX": str(ci)}) or 0)
+                    write_json(
+                        progress_name(shard),
+                        {"index": shard, "phase": "Running", "total": 20, "processed": 7, "succeeded": 7},
                     )
                 done[name] = stop
                 completed = format_index_ranges(range(stop))
@@ -267,13 +309,26 @@ def windowed_max(times: list[float], width: float = 10.0) -> float:
     return best / width
 
 
+def s3_server(data: Path) -> Any:
+    """The test S3 server, keeping objects of up to `INLINE_BYTES` in the filer's store
+    (`-filer.saveToFilerLimit`, as a SeaweedFS deployment for small files would): a record
+    PUT or GET then costs no volume read or write, which the shared machine cannot spare a
+    million times. The inputs (empty) and the merged files are unaffected."""
+    from tests.support.s3server import S3Server
+
+    class BenchS3Server(S3Server):
+        def _command(self, weed: str) -> list[str]:
+            return [*super()._command(weed), f"-filer.saveToFilerLimit={INLINE_BYTES}"]
+
+    return BenchS3Server(data / "s3")
+
+
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     from tests.support.kube import SECRETS, KubeServer, load_crd
-    from tests.support.s3server import S3Server
 
     data = Path(args.data)
     data.mkdir(parents=True, exist_ok=True)
-    s3 = S3Server(data / "s3")
+    s3 = s3_server(data)
     s3.start()
     try:
         created = populate(s3, "scale-in", args.inputs, data / f"populated-{args.inputs}")
@@ -351,7 +406,7 @@ def run_batch(
         operator.wait(30)
     batch_writes = counter.times.get("ocrbatches", [])
     run_s = ended - planned
-    merge = merge_alone(s3, out)
+    merge = merge_alone(s3, out) if args.merge_alone else None
     return {
         "inputs": args.inputs,
         "shard_size": args.shard_size,
@@ -363,7 +418,9 @@ def run_batch(
         "planning_s": round(planned - began, 1),
         "run_s": round(run_s, 1),
         "merge_in_operator_s": round(ended - last_finish, 1),
-        "operator_peak_rss_mib": round(max(operator_peak, monitor.max_rss), 1),
+        "operator_peak_rss_mib": round(max(operator_peak, monitor.max_rss()), 1),
+        "operator_max_rss_before_merge_mib": round(monitor.max_rss(until=last_finish), 1),
+        "operator_max_rss_in_merge_mib": round(monitor.max_rss(since=last_finish), 1),
         "max_batch_object_bytes": monitor.max_status,
         "final_batch_object_bytes": len(json.dumps(kube.get(BATCHES, NAMESPACE, "scale"), indent=4).encode()),
         "batch_writes": len(batch_writes),
@@ -387,14 +444,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--merge-only", metavar="BUCKET", help="only the merge of an earlier run's output bucket (in --data)"
     )
+    parser.add_argument(
+        "--no-merge-alone",
+        dest="merge_alone",
+        action="store_false",
+        help="skip the second merge in a child process (the operator's own merge is measured anyway)",
+    )
+    parser.add_argument(
+        "--populate-only", action="store_true", help="only create the inputs in --data (kept for later runs)"
+    )
     args = parser.parse_args(argv)
     if args.operator:
         run_operator(*args.operator)
         return 0
+    if args.populate_only:
+        s3 = s3_server(Path(args.data))
+        s3.start()
+        try:
+            seconds = populate(s3, "scale-in", args.inputs, Path(args.data) / f"populated-{args.inputs}")
+            print(f"created {args.inputs} inputs in {seconds:.0f} s")
+        finally:
+            s3.stop()
+        return 0
     if args.merge_only:
-        from tests.support.s3server import S3Server
-
-        s3 = S3Server(Path(args.data) / "s3")
+        s3 = s3_server(Path(args.data))
         s3.start()
         try:
             print(json.dumps(merge_alone(s3, args.merge_only), indent=1))

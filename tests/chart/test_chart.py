@@ -161,6 +161,9 @@ def test_every_object_in_the_values_schema_is_closed() -> None:
         ("metrics.port=http", "/metrics/port"),
         ("worker.tmpSizeLimit=lots", "/worker/tmpSizeLimit"),
         ("rbac.credentialsSecrets=s3-credentials", "/rbac/credentialsSecrets"),
+        ("maxShardsPerJob=100001", "/maxShardsPerJob"),
+        ("maxShardsPerJob=0", "/maxShardsPerJob"),
+        ("minPassSeconds=-1", "/minPassSeconds"),
     ],
 )
 def test_values_schema_rejects(helm: Path, setting: str, message: str) -> None:
@@ -321,6 +324,8 @@ def test_configmap_is_the_operator_config(
         assert config.tmp_size_limit == "2Gi"
         assert config.worker_status_interval == 2.5
         assert config.resync_seconds == 60
+        assert config.max_shards_per_job == 2500
+        assert config.min_pass_seconds == 0.5
 
 
 def test_config_change_rolls_the_operator(template: Callable[..., str]) -> None:

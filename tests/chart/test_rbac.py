@@ -34,16 +34,9 @@ CLUSTER_CALLS: dict[str, list[Access]] = {
     "list_intakes": [("ocrbatch.io", "ocrintakes", "list")],
     "patch_intake_status": [("ocrbatch.io", "ocrintakes/status", "patch")],
     "create_batch": [("ocrbatch.io", "ocrbatches", "create")],
-    # Each batch's worker identity (jobs.worker_identity): made once, then checked as ours.
-    "ensure_owned": [
-        (g, r, v)
-        for g, r in [
-            ("", "serviceaccounts"),
-            ("rbac.authorization.k8s.io", "roles"),
-            ("rbac.authorization.k8s.io", "rolebindings"),
-        ]
-        for v in ("create", "get")
-    ],
+    # Each batch's worker identity (jobs.worker_identity, a ServiceAccount): made once, then
+    # checked as ours.
+    "ensure_owned": [("", "serviceaccounts", v) for v in ("create", "get")],
 }
 #: The protocols whose methods are the operator's API calls: (module, class).
 PROTOCOLS = [("ocr_operator.cluster", "Cluster"), ("ocr_operator.cluster", "IntakeCluster")]
@@ -80,15 +73,6 @@ OPERATOR_GRANT: set[Access] = {
     ("", "secrets", "get"),
     *CLUSTER_CALLS["ensure_owned"],
 }
-#: The per-batch Role the operator makes (jobs.worker_identity), for a batch named `cards`.
-WORKER_RULES = [
-    {
-        "apiGroups": ["ocrbatch.io"],
-        "resources": ["ocrbatches/status"],
-        "resourceNames": ["cards"],
-        "verbs": ["patch"],
-    }
-]
 
 
 def grants(rules: Iterable[Rule]) -> set[Access]:
@@ -212,8 +196,7 @@ def test_the_chart_grants_workers_nothing(
     namespaces: list[str],
     account: str,
 ) -> None:
-    """The shared worker ServiceAccount has no Role and no token unless a pod asks: the
-    operator grants each batch's workers a Role on that batch's status only (WORKER_RULES)."""
+    """The shared worker ServiceAccount has no Role and no token: workers make no API call."""
     docs = default_docs if which == "default" else custom_docs
     assert not roles(docs, "worker")
     assert not [
@@ -226,7 +209,10 @@ def test_the_chart_grants_workers_nothing(
     assert all(sa["automountServiceAccountToken"] is False for sa in accounts)
 
 
-def test_the_per_batch_role_is_what_the_worker_needs() -> None:
+def test_the_per_batch_identity_is_an_account_without_permission() -> None:
+    """What the operator makes for a batch's workers: a ServiceAccount without a token, no
+    Role and no binding (they make no API call: test_the_worker_code_makes_no_api_call); so
+    the operator holds no right on Roles or RoleBindings (OPERATOR_GRANT)."""
     pytest.importorskip("kopf")
     from ocr_operator.batch.jobs import worker_identity
     from ocr_operator.batch.model import BatchSpec
@@ -237,8 +223,10 @@ def test_the_per_batch_role_is_what_the_worker_needs() -> None:
         "metadata": {"name": "cards", "namespace": "ocr", "uid": "u"},
     }
     spec = BatchSpec.parse({"source": {"bucket": "in"}, "output": {"bucket": "out"}})
-    role = next(o for o in worker_identity(owner, spec) if o["kind"] == "Role")
-    assert role["rules"] == WORKER_RULES
+    made = worker_identity(owner, spec)
+    assert [o["kind"] for o in made] == ["ServiceAccount"]
+    assert made[0]["automountServiceAccountToken"] is False
+    assert not {a for a in OPERATOR_GRANT if a[0] == "rbac.authorization.k8s.io"}
 
 
 @pytest.mark.parametrize("which", ["default", "custom", "no_secrets"])
@@ -279,8 +267,7 @@ def test_rbac_create_false_leaves_only_the_accounts(template: Callable[..., str]
 
 def test_the_worker_code_makes_no_api_call() -> None:
     """ocr_job calls nothing on the Kubernetes API: since issue 18 a worker's progress goes
-    to the output prefix (ocr_job/status.py). WORKER_RULES' status patch is what workers of
-    older images still send."""
+    to the output prefix (ocr_job/status.py), so their pods get no token and no Role."""
     apis: set[str] = set()
     calls: set[str] = set()
     for path in (ROOT / "ocr_job").rglob("*.py"):

@@ -159,37 +159,24 @@ def test_labels_owner_and_service_account() -> None:
     assert ref["uid"] == "uid-1" and ref["kind"] == "OcrBatch" and ref["controller"] is True
     pod = job["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "cards-ocr-worker" == identity_name("cards")
-    assert pod["automountServiceAccountToken"] is True  # the status patch needs it
+    assert pod["automountServiceAccountToken"] is False  # workers make no API call
     own = build(spec(serviceAccountName="batch-sa"))
     assert own["spec"]["template"]["spec"]["serviceAccountName"] == "batch-sa"
 
 
-def test_worker_identity_may_patch_its_own_batch_status_only() -> None:
-    account, role, binding = worker_identity(OWNER, spec())
-    assert [o["kind"] for o in (account, role, binding)] == ["ServiceAccount", "Role", "RoleBinding"]
+def test_worker_identity_is_an_account_without_permission() -> None:
+    (account,) = worker_identity(OWNER, spec())
+    assert account["kind"] == "ServiceAccount"
     assert account["automountServiceAccountToken"] is False
-    for obj in (account, role, binding):
-        assert obj["metadata"]["name"] == "cards-ocr-worker"
-        assert obj["metadata"]["namespace"] == "ocr"
-        (ref,) = obj["metadata"]["ownerReferences"]
-        assert ref["uid"] == "uid-1" and ref["controller"] is True
-    assert role["rules"] == [
-        {
-            "apiGroups": ["ocrbatch.io"],
-            "resources": ["ocrbatches/status"],
-            "resourceNames": ["cards"],
-            "verbs": ["patch"],
-        }
-    ]
-    assert binding["roleRef"]["name"] == role["metadata"]["name"]
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "cards-ocr-worker", "namespace": "ocr"}]
-    # A named (allowlisted) account gets the Role, and no ServiceAccount is made.
-    role, binding = worker_identity(OWNER, spec(serviceAccountName="shared-sa"))
-    assert binding["subjects"][0]["name"] == "shared-sa"
-    assert role["rules"][0]["resourceNames"] == ["cards"]
+    assert account["metadata"]["name"] == "cards-ocr-worker"
+    assert account["metadata"]["namespace"] == "ocr"
+    (ref,) = account["metadata"]["ownerReferences"]
+    assert ref["uid"] == "uid-1" and ref["controller"] is True
+    # A named (allowlisted) account is used as it is: nothing is made.
+    assert worker_identity(OWNER, spec(serviceAccountName="shared-sa")) == []
     long = {**OWNER, "metadata": {**OWNER["metadata"], "name": "b" * 63}}
+    assert worker_identity(long, spec())[0]["metadata"]["name"] == identity_name("b" * 63)
     assert len(identity_name("b" * 63)) <= 63
-    assert worker_identity(long, spec())[1]["rules"][0]["resourceNames"] == ["b" * 63]
 
 
 def test_suspend_queue_and_ttl() -> None:

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from ocr_job import merge as merging
 from ocr_job.merge import merge
 from ocr_job.records import ErrorCode, Fields, ResultRecord
 from ocr_job.storage.local import LocalSink
-from ocr_job.storage.s3 import S3Sink
+from ocr_job.storage.s3 import S3Sink, list_names
 from tests.support.s3server import S3Server
 
 FORMULA = Fields(name="=cmd()")
@@ -103,3 +104,25 @@ def test_records_listed_out_of_key_order_are_still_merged_in_order(s3_server: S3
     assert merge(sink).records == 4
     lines = (sink.read_text("results.jsonl") or "").splitlines()
     assert [json.loads(line)["source"] for line in lines] == sorted(sources)
+
+
+def test_the_lean_listing_pages_through_every_key_as_written(s3_server: S3Server) -> None:
+    """`list_names` (planning and the merge's listing) over more than one page of 1,000,
+    with keys that need escaping on the wire: every key once, as written, with its size,
+    in the order the SDK's own listing gives."""
+    client = s3_server.client()
+    bucket = s3_server.make_bucket()
+    odd = ["in/a b+c%41.jpg", "in/身份证/正面.jpg", "in/x&y<z>'\".jpg", "in/end~.jpg"]
+    keys = [f"in/{i // 500:02d}/{i:05d}.jpg" for i in range(1005)] + odd
+
+    def put(item: tuple[int, str]) -> None:
+        i, key = item
+        client.put_object(bucket, key, io.BytesIO(b"x" * (i % 3)), i % 3)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, enumerate(keys)))
+    listed = list(list_names(client, bucket, "in/"))
+    assert sorted(listed) == sorted((key, i % 3) for i, key in enumerate(keys))
+    sdk = [(o.object_name, o.size) for o in client.list_objects(bucket, prefix="in/", recursive=True)]
+    assert listed == sdk
+    assert list(list_names(client, bucket, "in/00/")) == [(k, i % 3) for i, k in enumerate(keys[:500])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,16 +37,51 @@ def test_make_plan_streams_and_writes_each_manifest_once() -> None:
             yield key
 
     def write(index: int, chunk: list[str]) -> None:
-        # The listing has not run ahead of the shard being written (streaming).
-        assert len(pulled) <= (index + 1) * 3 + 1
+        # The listing has not run more than `writers` shards ahead of the shard being
+        # written (streaming).
+        assert len(pulled) <= (index + 2) * 3 + 1
         written[index] = chunk
 
-    plan = make_plan(keys(), shard_size=3, write_manifest=write)
+    plan = make_plan(keys(), shard_size=3, write_manifest=write, writers=2)
     assert plan == Plan(total=7, shard_count=3, shard_size=3)
     assert written[2] == ["img/006.jpg"]
     again: dict[int, list[str]] = {}
     make_plan(iter(pulled), shard_size=3, write_manifest=lambda i, c: again.__setitem__(i, c))
     assert again == written  # a re-plan writes the same manifests
+
+
+def test_manifests_are_written_at_once_and_a_checkpoint_counts_written_ones_only() -> None:
+    """Writes overlap (two of them meet at a barrier, which a one-at-a-time planner never
+    passes), and every checkpoint comes after all the manifests it counts were written."""
+    keys = [f"img/{i:03d}.jpg" for i in range(40)]
+    written: set[int] = set()
+    lock = threading.Lock()
+    meet = threading.Barrier(2, timeout=30)
+    checkpoints: list[Plan] = []
+
+    def write(index: int, chunk: list[str]) -> None:
+        if index in (1, 2):
+            meet.wait()
+        with lock:
+            written.add(index)
+
+    def checkpoint(progress: Plan) -> None:
+        with lock:
+            assert set(range(progress.shards_written)) <= written
+        checkpoints.append(progress)
+
+    plan = make_plan(
+        iter(keys),
+        shard_size=2,
+        write_manifest=write,
+        owner=PlanOwner(uid="u1", namespace="ns", name="b"),
+        checkpoint=checkpoint,
+        checkpoint_every=3,
+        writers=4,
+    )
+    assert written == set(range(20)) and plan.shard_count == 20
+    assert [c.shards_written for c in checkpoints] == [3, 6, 9, 12, 15, 18]
+    assert checkpoints[-1].last_key == keys[35]
 
 
 def test_include_globs() -> None:

@@ -122,14 +122,10 @@ cluster.py, intake/ and kopf's event handlers):
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
-# Each batch's worker identity (jobs.worker_identity): its ServiceAccount, and a Role that
-# may patch that batch's status only, with its RoleBinding. The operator can grant only what
-# it holds itself (RBAC's escalation check): `patch ocrbatches/status`.
+# Each batch's worker identity (jobs.worker_identity): a ServiceAccount of its own, with no
+# permission and no token (workers never call the API). No Role or RoleBinding is made.
 - apiGroups: [""]
   resources: ["serviceaccounts"]
-  verbs: ["get", "create"]
-- apiGroups: ["rbac.authorization.k8s.io"]
-  resources: ["roles", "rolebindings"]
   verbs: ["get", "create"]
 {{- with .Values.rbac.credentialsSecrets }}
 - apiGroups: [""]

@@ -35,7 +35,6 @@ from ocr_operator.kube import (
     LABEL_PART,
     LABEL_QUEUE,
     MANAGER,
-    PLURAL,
     format_index_ranges,
 )
 from ocr_operator.quantities import threads_for_cpu
@@ -84,7 +83,7 @@ def is_identity(shards: Sequence[int]) -> bool:
 
 
 def identity_name(batch: str) -> str:
-    """The per-batch worker ServiceAccount, Role and RoleBinding: `<batch>-ocr-worker`."""
+    """The per-batch worker ServiceAccount: `<batch>-ocr-worker`."""
     return _derived_name(batch, "-ocr-worker")
 
 
@@ -112,53 +111,22 @@ def worker_account(batch: str, spec: BatchSpec) -> str:
 
 
 def worker_identity(owner: Mapping[str, Any], spec: BatchSpec) -> list[dict[str, Any]]:
-    """What lets a batch's workers report, and nothing more (docs/operator.md, "Cluster
-    surface"): a Role allowing `patch` on this batch's status only (`resourceNames`), bound
-    to the workers' ServiceAccount, which is the batch's own unless the spec names one.
-    Every object is owned by the batch (garbage-collected with it)."""
-    meta = owner["metadata"]
-    batch, namespace = meta["name"], meta["namespace"]
-    name = identity_name(batch)
-    account = worker_account(batch, spec)
-
-    def obj(api_version: str, kind: str, **body: Any) -> dict[str, Any]:
-        made: dict[str, Any] = {
-            "apiVersion": api_version,
-            "kind": kind,
-            "metadata": {"name": name, "namespace": namespace, "labels": batch_labels(batch)},
-            **body,
-        }
-        kopf.append_owner_reference(made, owner=owner)  # type: ignore[arg-type]
-        return made
-
-    objects = []
-    if not spec.service_account_name:
-        # The pod asks for its token (automountServiceAccountToken in the Job's pod spec).
-        objects.append(obj("v1", "ServiceAccount", automountServiceAccountToken=False))
-    rbac = "rbac.authorization.k8s.io/v1"
-    objects.append(
-        obj(
-            rbac,
-            "Role",
-            rules=[
-                {
-                    "apiGroups": [GROUP],
-                    "resources": [f"{PLURAL}/status"],
-                    "resourceNames": [batch],
-                    "verbs": ["patch"],
-                }
-            ],
-        )
-    )
-    objects.append(
-        obj(
-            rbac,
-            "RoleBinding",
-            roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-            subjects=[{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
-        )
-    )
-    return objects
+    """The batch's own worker ServiceAccount, unless the spec names one: an identity with no
+    permission and no token (docs/operator.md, "Cluster surface"). Workers never call the
+    Kubernetes API: their progress and summaries go to the output prefix (`_shards/`), which
+    the operator reads. (Until issue 18 a Role here let them patch their batch's status.)
+    Owned by the batch (garbage-collected with it)."""
+    if spec.service_account_name:
+        return []
+    batch, namespace = owner["metadata"]["name"], owner["metadata"]["namespace"]
+    account: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": identity_name(batch), "namespace": namespace, "labels": batch_labels(batch)},
+        "automountServiceAccountToken": False,
+    }
+    kopf.append_owner_reference(account, owner=owner)  # type: ignore[arg-type]
+    return [account]
 
 
 def manifest_template(spec: BatchSpec) -> str:
@@ -286,8 +254,8 @@ def build_job(
             "spec": {
                 "restartPolicy": "Never",
                 "serviceAccountName": worker_account(batch, spec),
-                # The only API call of a worker is its status patch (ocr_job/status.py).
-                "automountServiceAccountToken": True,
+                # Workers make no API call: their progress goes to the output prefix.
+                "automountServiceAccountToken": False,
                 "securityContext": {
                     "runAsNonRoot": True,
                     "runAsUser": config.run_as_user,

@@ -1,7 +1,7 @@
 """Planning: list the source once, page by page, cutting it into shards and writing one
-manifest per shard as it goes (memory: one listing page and one shard's keys, whatever the
-source's size). Shards follow the listing's order (key order on most S3 servers; SeaweedFS
-lists directory by directory).
+manifest per shard as it goes (memory: one listing page and `MANIFEST_WRITERS` shards' keys
+being written at once, whatever the source's size). Shards follow the listing's order (key
+order on most S3 servers; SeaweedFS lists directory by directory).
 
 The plan is then frozen: its total and shard count go to the status, and a `plan.json`
 beside the manifests lets a restarted operator pick it up without listing again. While
@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 
 from ocr_job.storage.base import MANIFESTS_DIR, manifest_text
@@ -48,6 +50,8 @@ PLANNING = "planning"
 PLANNED = "planned"
 #: Manifests between two checkpoints of a plan being made (a restart rewrites at most these).
 CHECKPOINT_EVERY = 10
+#: Manifests written at once while planning (memory: this many shards' keys).
+MANIFEST_WRITERS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +155,12 @@ def _resumed(keys: Iterator[str], resume: Plan) -> bool:
     return skipped == resume.total and last == resume.last_key
 
 
+def _drain(pending: deque[Future[None]]) -> None:
+    """Wait for every write in `pending`, oldest first (raising the first failure)."""
+    while pending:
+        pending.popleft().result()
+
+
 def make_plan(
     keys: Iterable[str],
     *,
@@ -163,15 +173,19 @@ def make_plan(
     relist: Callable[[], Iterable[str]] | None = None,
     checkpoint: Callable[[Plan], None] | None = None,
     checkpoint_every: int = CHECKPOINT_EVERY,
+    writers: int = MANIFEST_WRITERS,
 ) -> Plan:
     """Stream `keys` (relative to the source prefix, in the listing's order) into manifests
-    as they come (one shard's keys in memory); return the plan.
+    as they come; return the plan.
 
-    Every `checkpoint_every` manifests, `checkpoint` records the claim's progress (manifests
-    written, keys in them, the last key). Given that progress as `resume`, the listing's first
-    `resume.total` keys are skipped and planning goes on at manifest `resume.shards_written`;
-    when the listing no longer starts with them (the source changed), planning starts over
-    on a fresh listing from `relist`.
+    Up to `writers` manifests are written at once (`write_manifest` is called from that many
+    threads): one manifest's PUT is a round trip, and a million-key plan at 20 keys a shard
+    is 50,000 of them. Every `checkpoint_every` manifests, once all of them are written,
+    `checkpoint` records the claim's progress (manifests written, keys in them, the last
+    key). Given that progress as `resume`, the listing's first `resume.total` keys are
+    skipped and planning goes on at manifest `resume.shards_written`; when the listing no
+    longer starts with them (the source changed), planning starts over on a fresh listing
+    from `relist`.
     """
     taken: Iterator[str] = (k for k in keys if matches(k, include))
     index = total = 0
@@ -181,12 +195,18 @@ def make_plan(
         elif relist is not None:
             taken = (k for k in relist() if matches(k, include))
     progress = Plan.claim(owner, spec_digest, shard_size) if owner else None
-    for chunk in shard_keys(taken, shard_size):
-        write_manifest(index, chunk)
-        total += len(chunk)
-        index += 1
-        if checkpoint is not None and progress is not None and index % checkpoint_every == 0:
-            checkpoint(replace(progress, total=total, shards_written=index, last_key=chunk[-1]))
+    with ThreadPoolExecutor(max(1, writers), thread_name_prefix="plan-write") as pool:
+        pending: deque[Future[None]] = deque()
+        for chunk in shard_keys(taken, shard_size):
+            pending.append(pool.submit(write_manifest, index, chunk))
+            total += len(chunk)
+            index += 1
+            if len(pending) >= writers:
+                pending.popleft().result()
+            if checkpoint is not None and progress is not None and index % checkpoint_every == 0:
+                _drain(pending)  # a checkpoint counts written manifests only
+                checkpoint(replace(progress, total=total, shards_written=index, last_key=chunk[-1]))
+        _drain(pending)
     return Plan(
         total=total,
         shard_count=index,

@@ -70,13 +70,14 @@ class S3BatchStorage:
     def list_keys(self) -> Iterator[str]:
         """Image keys page by page as the server lists them (a page in memory, not the
         listing; `S3Source.list` sorts the whole listing, which the worker can afford for
-        one shard, not the operator for a whole batch)."""
+        one shard, not the operator for a whole batch), with the lean `list_names`."""
+        from ocr_job.storage.s3 import list_names
+
         source = self._source
         prefix = f"{source.prefix}/" if source.prefix else None
         try:
-            for obj in source.client.list_objects(source.bucket, prefix=prefix, recursive=True):
-                name = obj.object_name
-                if name is not None and not obj.is_dir and is_image_key(name):
+            for name, _ in list_names(source.client, source.bucket, prefix):
+                if not name.endswith("/") and is_image_key(name):
                     yield self._relative(name)
         except S3Error as exc:
             raise StorageError(f"cannot list the source {source.url}: {exc.code}") from None
