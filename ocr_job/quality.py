@@ -249,8 +249,8 @@ class _Lines:
         short = min(self.h, self.w)
         found = cv2.HoughLinesP(self.edges.canny, 1, np.pi / 360, threshold=max(20, short // 12),
                                 minLineLength=0.12 * short, maxLineGap=self.band)  # fmt: skip
-        segments = [] if found is None else found.reshape(-1, 4).astype(np.float64)
-        segments = sorted(segments, key=lambda s: -np.hypot(s[2] - s[0], s[3] - s[1]))
+        lines: list[np.ndarray] = [] if found is None else list(found.reshape(-1, 4).astype(np.float64))
+        segments = sorted(lines, key=lambda s: -np.hypot(s[2] - s[0], s[3] - s[1]))
         self.segments: list[np.ndarray] = _merged(segments[:60], self.band)[:24]
 
     def support(self, a: np.ndarray, b: np.ndarray) -> float:
@@ -260,7 +260,8 @@ class _Lines:
         """Where the ray from `p` along `u` leaves the picture."""
         sizes = (self.w, self.h)
         ts = [((0 if u[k] < 0 else sizes[k] - 1) - p[k]) / u[k] for k in (0, 1) if abs(u[k]) > 1e-9]
-        return p + u * min(t for t in ts if t >= 0)
+        exit_point: np.ndarray = p + u * min(t for t in ts if t >= 0)
+        return exit_point
 
     def inside(self, p: np.ndarray, margin: float) -> bool:
         return bool(margin <= p[0] <= self.w - 1 - margin and margin <= p[1] <= self.h - 1 - margin)
@@ -363,14 +364,16 @@ class _Lines:
 
 def _direction(segment: np.ndarray) -> np.ndarray:
     d = segment[2:] - segment[:2]
-    return d / max(1e-9, float(np.linalg.norm(d)))
+    unit: np.ndarray = d / max(1e-9, float(np.linalg.norm(d)))
+    return unit
 
 
 def _intersection(a1: np.ndarray, d1: np.ndarray, a2: np.ndarray, d2: np.ndarray) -> np.ndarray | None:
     m = np.array([[d1[0], -d2[0]], [d1[1], -d2[1]]])
     if abs(np.linalg.det(m)) < 1e-6:
         return None
-    return a1 + d1 * np.linalg.solve(m, a2 - a1)[0]
+    point: np.ndarray = a1 + d1 * np.linalg.solve(m, a2 - a1)[0]
+    return point
 
 
 def _arm(p: np.ndarray, a: np.ndarray, b: np.ndarray, reach: float) -> _Arm | None:

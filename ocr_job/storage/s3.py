@@ -139,7 +139,12 @@ def list_names(client: Minio, bucket: str, prefix: str | None) -> Iterator[tuple
     listing's time); S3Error as the SDK raises it."""
     token: str | None = None
     while True:
-        query = {"list-type": "2", "delimiter": "", "encoding-type": "url", "max-keys": "1000"}
+        query: dict[str, str | list[str] | tuple[str]] = {
+            "list-type": "2",
+            "delimiter": "",
+            "encoding-type": "url",
+            "max-keys": "1000",
+        }
         query["prefix"] = prefix or ""
         if token:
             query["continuation-token"] = token

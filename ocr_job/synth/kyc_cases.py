@@ -309,7 +309,8 @@ def _occluded(render: Render, rng: random.Random) -> Made:
     px_per_mm = card_w / 85.6
 
     def at(point_mm: tuple[float, float]) -> np.ndarray:
-        return cv2.perspectiveTransform(np.array([[point_mm]], np.float32), matrix)[0, 0]
+        point: np.ndarray = cv2.perspectiveTransform(np.array([[point_mm]], np.float32), matrix)[0, 0]
+        return point
 
     what = rng.choice(("finger", "thumb", "pen", "sticker", "coin"))
     place = _text_place(rng, render)

@@ -50,5 +50,8 @@ def test_cases_vary_within_each_kind() -> None:
     assert any(len(info["edges"]) == 2 for info in infos["cut"])  # a corner cut off
     assert {info["object"] for info in infos["occluded"]} == {"finger", "thumb", "pen", "sticker", "coin"}
     assert {(info["how"], info["shape"]) for info in infos["glare"]} >= {
-        ("photo", "spot"), ("photo", "band"), ("scan", "spot"), ("scan", "band")
+        ("photo", "spot"),
+        ("photo", "band"),
+        ("scan", "spot"),
+        ("scan", "band"),
     }
