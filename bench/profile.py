@@ -45,9 +45,14 @@ STAGES: dict[str, tuple[tuple[str, str], ...]] = {
     "angle classifier (OnnxEngine._turned_as_the_card)": (
         ("ocr_job/engines/onnx.py", "_turned_as_the_card"),
     ),
-    "recogniser (rapidocr TextRecognizer)": (("rapidocr/main.py", "recognize_txt"),),
+    "recogniser (OnnxEngine._read_lines)": (("ocr_job/engines/onnx.py", "_read_lines"),),
     "second opinion (OnnxEngine._reread)": (("ocr_job/engines/onnx.py", "_reread"),),
     "parser (idcard.parse)": (("ocr_job/idcard/__init__.py", "parse"),),
+    "picture warnings and two-sided pages (quality.survey, inspect; twosided.cards_apart)": (
+        ("ocr_job/quality.py", "survey"),
+        ("ocr_job/quality.py", "inspect"),
+        ("ocr_job/twosided.py", "cards_apart"),
+    ),
 }
 TOTAL = ("ocr_job/pipeline.py", "process")
 
@@ -123,7 +128,7 @@ def watch_memory(engine: Any, peaks: dict[str, list[tuple[int, int]]]) -> None:
         "decode": (imaging, "decode"),
         "locate": (imaging, "locate_card"),
         "det": (ocr, "detect_and_crop"),
-        "rec": (ocr, "recognize_txt"),
+        "rec": (engine, "_read_lines"),
         "cls": (engine, "_turned_as_the_card"),
         "reread": (engine, "reread"),
         "read_line": (engine, "read_line"),
