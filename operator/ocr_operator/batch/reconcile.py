@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 from ocr_job.config import S3Settings
 from ocr_operator.batch.jobs import Attempt, build_job, job_name, worker_identity
 from ocr_operator.batch.jobs import manifest_template as manifest_url
-from ocr_operator.batch.model import BatchSpec
+from ocr_operator.batch.model import BatchSpec, s3_url
 from ocr_operator.batch.oom import decide_retry, job_outcome, oom_kills
 from ocr_operator.batch.ownership import (
     REASON_IDENTITY_CONFLICT,
@@ -39,6 +40,18 @@ from ocr_operator.batch.progress import (
     status_patch,
 )
 from ocr_operator.batch.s3 import s3_settings
+from ocr_operator.batch.shardsets import (
+    MAX_OBJECT_BYTES,
+    SETS_NAME,
+    Book,
+    compact,
+    overlay,
+    parse_object,
+    rebuilt,
+    state_of,
+    to_object,
+    too_long,
+)
 from ocr_operator.batch.status import (
     TERMINAL,
     Counts,
@@ -132,6 +145,7 @@ class Reconciler:
                 check_batch(spec, self.config)
                 p = Pass(body, self._plan(p, spec), now, p.generation)
             jobs = self.cluster.list_jobs(namespace, name)
+            p = self._read_sets(p, spec, jobs)
             progress = progress_of(name, p.status, jobs, self.config.max_shards_per_job)
             pods = self.cluster.list_pods(namespace, name)
             kills = oom_kills(pods, progress.attempts, progress.shard_of_pod)
@@ -228,9 +242,9 @@ class Reconciler:
         progress.attempts.append(decision.attempt)
         progress.outcomes[decision.attempt.number] = job_outcome(None, decision.attempt)
         progress.retry_pending = True
-        self._patch(
-            p.namespace,
-            p.name,
+        self._write(
+            p,
+            spec,
             {
                 **oom_patch,
                 **progress.attempts_status(p.name),
@@ -350,7 +364,7 @@ class Reconciler:
             retry_pending=progress.retry_pending,
         )
         patch = {**patch, **status_patch(p, phase, progress, ending)}
-        self._write(p, patch)
+        self._write(p, spec, patch)
         self.metrics.set_phase(p.namespace, p.name, phase)
         self.metrics.set_progress(p.namespace, p.name, ending.counts)
         message = patch.get("message", ending.message)
@@ -386,7 +400,51 @@ class Reconciler:
     def _patch(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         self.cluster.patch_batch_status(namespace, name, patch)
 
-    def _write(self, p: Pass, patch: dict[str, Any]) -> None:
-        changed = status_diff(p.status, patch)
+    # ------------------------------------------------------------------ shard sets
+
+    def _read_sets(self, p: Pass, spec: BatchSpec, jobs: list[dict[str, Any]]) -> Pass:
+        """The pass with its status in full form: the shard sets from the status, or from
+        the object its `shardSets` names (`batch/shardsets.py`); rebuilt (a Warning Event)
+        when that object is lost. A storage error stops the pass (retried): a status that
+        names the object cannot be used without it."""
+        out = spec.output
+        book = Book(url=s3_url(out.bucket, out.prefix, SETS_NAME))
+        marker = p.status.get("shardSets")
+        if not isinstance(marker, Mapping):
+            return replace(p, stored=p.status, sets=book)
+        storage = self.storage(p.namespace, spec)
+        uid = str(p.body["metadata"].get("uid") or "")
+        found = parse_object(
+            storage.read_text(SETS_NAME, MAX_OBJECT_BYTES), uid, int(p.status.get("shardCount") or 0)
+        )
+        wanted = int(marker.get("revision") or 0)
+        if found is not None and found[0] >= wanted:
+            full = overlay(p.status, found[1])
+            if full is not None:
+                book.revision, book.state = found
+                return replace(p, status=full, stored=p.status, sets=book)
+        full = rebuilt(p.status, jobs, storage.shard_summaries())
+        book.revision = max(wanted, found[0] if found else 0)
+        message = "the shard sets object is missing, unreadable or older than the status: rebuilt"
+        log.warning("batch %s/%s: %s", p.namespace, p.name, message)
+        self._event(p.body, "Warning", "ShardSetsRebuilt", message)
+        return replace(p, status=full, stored=p.status, sets=book)
+
+    def _write(self, p: Pass, spec: BatchSpec, patch: dict[str, Any]) -> None:
+        """The changed fields of `patch` (full form) to the status. Once a shard set is past
+        what the status holds, the sets go to their object first (when they changed, a new
+        revision), and the status holds their counts and the revision it needs."""
+        book = p.sets
+        state = state_of({**p.status, **patch})
+        marker = None
+        if book.revision or too_long(state):
+            if state != book.state:
+                uid = str(p.body["metadata"].get("uid") or "")
+                text = to_object(uid, book.revision + 1, state)
+                self.storage(p.namespace, spec).write_text(SETS_NAME, text)
+                book.revision += 1
+                book.state = state
+            marker = {"object": book.url, "revision": book.revision}
+        changed = status_diff(p.stored_status, compact(patch, marker))
         if changed:
             self._patch(p.namespace, p.name, changed)
