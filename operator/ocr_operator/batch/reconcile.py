@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +19,7 @@ from pydantic import ValidationError
 from ocr_job.config import S3Settings
 from ocr_operator.batch.jobs import Attempt, build_job, job_name, worker_identity
 from ocr_operator.batch.jobs import manifest_template as manifest_url
-from ocr_operator.batch.model import BatchSpec, s3_url
+from ocr_operator.batch.model import BatchSpec
 from ocr_operator.batch.oom import decide_retry, job_outcome, oom_kills
 from ocr_operator.batch.ownership import (
     REASON_IDENTITY_CONFLICT,
@@ -40,18 +39,8 @@ from ocr_operator.batch.progress import (
     status_patch,
 )
 from ocr_operator.batch.s3 import s3_settings
-from ocr_operator.batch.shardsets import (
-    MAX_OBJECT_BYTES,
-    SETS_NAME,
-    Book,
-    compact,
-    overlay,
-    parse_object,
-    rebuilt,
-    state_of,
-    to_object,
-    too_long,
-)
+from ocr_operator.batch.setstore import REBUILT as SETS_REBUILT
+from ocr_operator.batch.setstore import load_sets, save_sets
 from ocr_operator.batch.status import (
     TERMINAL,
     Counts,
@@ -242,16 +231,8 @@ class Reconciler:
         progress.attempts.append(decision.attempt)
         progress.outcomes[decision.attempt.number] = job_outcome(None, decision.attempt)
         progress.retry_pending = True
-        self._write(
-            p,
-            spec,
-            {
-                **oom_patch,
-                **progress.attempts_status(p.name),
-                "failedShards": format_index_ranges(progress.failed_for_good),
-                "message": progress.message,
-            },
-        )
+        patch = {**oom_patch, **progress.attempts_status(p.name), "message": progress.message}
+        self._write(p, spec, {**patch, "failedShards": format_index_ranges(progress.failed_for_good)})
         self._event(p.body, "Warning", "Retrying", progress.message or "retrying")
 
     def _ensure_job(self, p: Pass, spec: BatchSpec, progress: Progress) -> None:
@@ -270,8 +251,8 @@ class Reconciler:
         outcomes = progress.part_outcomes(p.name, latest)
         for part, outcome in enumerate(outcomes):
             job = progress.jobs.get(job_name(p.name, latest.number, part))
-            if job is not None:
-                if not outcome.finished:
+            if job is not None or outcome.finished:  # finished: a Job gone once all was done
+                if job is not None and not outcome.finished:
                     self._sync_suspend(p.namespace, job, spec)
                 continue
             if not all(o.finished for o in outcomes[:part]):
@@ -400,51 +381,16 @@ class Reconciler:
     def _patch(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         self.cluster.patch_batch_status(namespace, name, patch)
 
-    # ------------------------------------------------------------------ shard sets
-
     def _read_sets(self, p: Pass, spec: BatchSpec, jobs: list[dict[str, Any]]) -> Pass:
-        """The pass with its status in full form: the shard sets from the status, or from
-        the object its `shardSets` names (`batch/shardsets.py`); rebuilt (a Warning Event)
-        when that object is lost. A storage error stops the pass (retried): a status that
-        names the object cannot be used without it."""
-        out = spec.output
-        book = Book(url=s3_url(out.bucket, out.prefix, SETS_NAME))
-        marker = p.status.get("shardSets")
-        if not isinstance(marker, Mapping):
-            return replace(p, stored=p.status, sets=book)
-        storage = self.storage(p.namespace, spec)
-        uid = str(p.body["metadata"].get("uid") or "")
-        found = parse_object(
-            storage.read_text(SETS_NAME, MAX_OBJECT_BYTES), uid, int(p.status.get("shardCount") or 0)
-        )
-        wanted = int(marker.get("revision") or 0)
-        if found is not None and found[0] >= wanted:
-            full = overlay(p.status, found[1])
-            if full is not None:
-                book.revision, book.state = found
-                return replace(p, status=full, stored=p.status, sets=book)
-        full = rebuilt(p.status, jobs, storage.shard_summaries())
-        book.revision = max(wanted, found[0] if found else 0)
-        message = "the shard sets object is missing, unreadable or older than the status: rebuilt"
-        log.warning("batch %s/%s: %s", p.namespace, p.name, message)
-        self._event(p.body, "Warning", "ShardSetsRebuilt", message)
-        return replace(p, status=full, stored=p.status, sets=book)
+        """The pass with its status in full form (`setstore.load_sets`)."""
+        p, lost = load_sets(p, spec, lambda: self.storage(p.namespace, spec), jobs)
+        if lost:
+            self._event(p.body, "Warning", "ShardSetsRebuilt", SETS_REBUILT)
+        return p
 
     def _write(self, p: Pass, spec: BatchSpec, patch: dict[str, Any]) -> None:
-        """The changed fields of `patch` (full form) to the status. Once a shard set is past
-        what the status holds, the sets go to their object first (when they changed, a new
-        revision), and the status holds their counts and the revision it needs."""
-        book = p.sets
-        state = state_of({**p.status, **patch})
-        marker = None
-        if book.revision or too_long(state):
-            if state != book.state:
-                uid = str(p.body["metadata"].get("uid") or "")
-                text = to_object(uid, book.revision + 1, state)
-                self.storage(p.namespace, spec).write_text(SETS_NAME, text)
-                book.revision += 1
-                book.state = state
-            marker = {"object": book.url, "revision": book.revision}
-        changed = status_diff(p.stored_status, compact(patch, marker))
+        """The changed fields of `patch` (full form) to the status (`setstore.save_sets`)."""
+        fields = save_sets(p, lambda: self.storage(p.namespace, spec), patch)
+        changed = status_diff(p.stored_status, fields)
         if changed:
             self._patch(p.namespace, p.name, changed)

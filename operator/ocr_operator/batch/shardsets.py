@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ocr_job.records import ErrorCode
 from ocr_job.storage.base import SHARDS_DIR
@@ -136,6 +136,30 @@ def _compact_attempt(entry: Mapping[str, Any], marker: Mapping[str, Any] | None)
         if marker is not None and len(str(shards)) > MAX_INLINE:
             del out["shards"]
     return out
+
+
+class Write(NamedTuple):
+    """What a status write becomes: the object to write first (None: none, or unchanged),
+    the status fields, and the revision and state the object then has."""
+
+    text: str | None
+    fields: dict[str, Any]
+    revision: int
+    state: State | None
+
+
+def plan_write(book: Book, status: Mapping[str, Any], patch: Mapping[str, Any], uid: str) -> Write:
+    """The write of `patch` (full form) over `status` (full form): once a set is past the
+    bound (or the status already names the object), the object gets a new revision when the
+    sets changed, and the status its counts and that revision."""
+    state = state_of({**status, **patch})
+    if not (book.revision or too_long(state)):
+        return Write(None, compact(patch, None), 0, book.state)
+    revision, text = book.revision, None
+    if state != book.state:
+        revision += 1
+        text = to_object(uid, revision, state)
+    return Write(text, compact(patch, {"object": book.url, "revision": revision}), revision, state)
 
 
 def to_object(uid: str, revision: int, state: State) -> str:
