@@ -17,13 +17,15 @@ from ocr_operator.batch.shardsets import (
     MAX_INLINE,
     SETS_NAME,
     count_ranges,
+    overlay,
     parse_object,
+    rebuilt,
     to_object,
     valid_ranges,
 )
 from ocr_operator.cluster import KubeCluster
 from ocr_operator.config import OperatorConfig
-from ocr_operator.kube import format_index_ranges, parse_index_ranges
+from ocr_operator.kube import LABEL_ATTEMPT, format_index_ranges, parse_index_ranges
 
 from ocr_job.status import summary_name
 from tests.operator.conftest import NAMESPACE
@@ -175,19 +177,7 @@ def test_a_lost_sets_object_is_rebuilt_without_counting_a_shard_twice(
         client.put_object(out, SETS_NAME, io.BytesIO(b'{"version": 1, "uid"'), 20)
     else:  # an object of an earlier revision (a restore from a backup)
         uid = kube.get(BATCHES, NAMESPACE, "lost")["metadata"]["uid"]
-        old = to_object(
-            uid,
-            revision - 1,
-            {
-                "completedShards": "0-9",
-                "failedShards": "",
-                "countedShards": "",
-                "talliedSucceeded": 0,
-                "talliedFailed": 0,
-                "errorCodes": {},
-                "attempts": {},
-            },
-        ).encode()
+        old = to_object(uid, revision - 1, {**EMPTY, "completedShards": "0-9"}).encode()
         client.put_object(out, SETS_NAME, io.BytesIO(old), len(old))
 
     restarted = Reconciler(KubeCluster(api, [NAMESPACE]), config)
@@ -208,16 +198,20 @@ def test_a_lost_sets_object_is_rebuilt_without_counting_a_shard_twice(
     assert len([e for e in kube.list(EVENTS, NAMESPACE) if e.get("reason") == "ShardSetsRebuilt"]) == 1
 
 
+EMPTY: dict[str, Any] = {
+    "completedShards": "",
+    "failedShards": "",
+    "countedShards": "",
+    "talliedSucceeded": 0,
+    "talliedFailed": 0,
+    "errorCodes": {},
+    "attempts": {},
+}
+
+
 def test_a_forged_or_foreign_sets_object_is_refused() -> None:
-    state = {
-        "completedShards": "0-9",
-        "failedShards": "",
-        "countedShards": "0-4",
-        "talliedSucceeded": 5,
-        "talliedFailed": 0,
-        "errorCodes": {},
-        "attempts": {"1": "12,14"},
-    }
+    state = {**EMPTY, "completedShards": "0-9", "countedShards": "0-4", "talliedSucceeded": 5}
+    state["attempts"] = {"1": "12,14"}
     assert parse_object(to_object("u1", 3, state), "u1", 20) == (3, state)
     assert parse_object(to_object("u2", 3, state), "u1", 20) is None  # another batch's
     assert parse_object(to_object("u1", 3, state), "u1", 12) is None  # past the shard count
@@ -229,3 +223,26 @@ def test_a_forged_or_foreign_sets_object_is_refused() -> None:
     assert not valid_ranges("3,1", 10) and not valid_ranges("1-2,2", 10) and valid_ranges("", 10)
     assert count_ranges("0-7,9") == 9 and count_ranges("") == 0
     assert len(format_index_ranges(range(0, 600, 2))) > MAX_INLINE  # the bound the tests pass
+
+
+def test_a_retry_whose_shards_were_lost_keeps_those_its_jobs_run() -> None:
+    status = {
+        "shardCount": 20,
+        "completedShards": "0-4,6-8",
+        "countedShardCount": 8,  # counted and failed were in the lost object
+        "talliedSucceeded": 80,
+        "attempts": [{"attempt": 0, "memory": "512Mi"}, {"attempt": 1, "memory": "768Mi", "shardCount": 12}],
+    }
+    assert overlay(status, {**EMPTY, "attempts": {}}) is None  # the object lacks attempt 1
+    part0 = {
+        "metadata": {"name": "b-1", "labels": {LABEL_ATTEMPT: "1"}},
+        "spec": {
+            "template": {"spec": {"containers": [{"env": [{"name": "OCR_SHARD_INDEXES", "value": "9,12"}]}]}}
+        },
+    }
+    full = rebuilt(status, [part0], [2, 17])
+    assert full["completedShards"] == "0-4,6-8,17"  # shard 17's summary added
+    assert full["attempts"][1]["shards"] == "9,12-16,18-19"  # its Job's, then those above
+    assert full["countedShards"] == "" and full["talliedSucceeded"] == 0  # folded again
+    assert full["failedShards"] == ""
+    assert rebuilt(status, [], [])["attempts"][1]["shards"] == "5,9-19"  # no Job made yet: all not done
