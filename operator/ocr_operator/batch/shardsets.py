@@ -13,8 +13,8 @@ older) the sets are rebuilt (`rebuilt`): the completed shards from the Jobs and 
 summaries under `_shards/`, the tallies folded again from zero (never a shard counted
 twice), the failed-for-good shards found again when the latest attempt finishes.
 
-Pure functions over the status (dicts) and the object's text; `reconcile.Reconciler` reads
-and writes the object (`BatchStorage.read_text` / `write_text`).
+Pure functions over the status (dicts) and the object's text; `setstore` reads and writes
+the object.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from ocr_job.records import ErrorCode
 from ocr_job.storage.base import SHARDS_DIR
 from ocr_operator.batch.jobs import job_shards
+from ocr_operator.batch.tally import KNOWN_CODES
 from ocr_operator.kube import LABEL_ATTEMPT, format_index_ranges, parse_index_ranges
 
 #: The object under the output prefix (beside the shard summaries, which the merge skips).
@@ -46,7 +46,6 @@ SET_COUNTS = {
 }
 #: The tallies folded from the summaries of `countedShards` (kept with it, one write).
 TALLIES = ("talliedSucceeded", "talliedFailed", "errorCodes")
-_KNOWN_CODES = frozenset(str(c) for c in ErrorCode)
 
 State = dict[str, Any]
 
@@ -191,7 +190,7 @@ def parse_object(text: str | None, uid: str, shard_count: int) -> tuple[int, Sta
     texts = [data.get(name) for name in SET_COUNTS] + list(attempts.values())
     if not all(valid_ranges(t, shard_count) for t in texts) or not all(str(k).isdigit() for k in attempts):
         return None
-    if not all(k in _KNOWN_CODES and _natural(v) for k, v in codes.items()):
+    if not all(k in KNOWN_CODES and _natural(v) for k, v in codes.items()):
         return None
     return int(data["revision"]), {k: data[k] for k in (*SET_COUNTS, *TALLIES, "attempts")}
 
