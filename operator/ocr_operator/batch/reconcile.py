@@ -1,6 +1,7 @@
 """One level-triggered pass over one OcrBatch: read the batch, its Jobs and pods; plan, create
 or retry Jobs, merge; write the status. Idempotent: running it twice changes nothing more,
-and an operator restarted at any point picks up from the status.
+and an operator restarted at any point picks up from the status (and the shard-sets object
+it names, `setstore`: written before the status).
 
 Ordering that makes restarts safe: an attempt is recorded in the status *before* its Job is
 created (the Job name is deterministic, so a repeated create is a harmless 409).
