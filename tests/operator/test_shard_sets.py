@@ -16,11 +16,14 @@ from ocr_operator.batch.reconcile import Reconciler
 from ocr_operator.batch.shardsets import (
     MAX_INLINE,
     SETS_NAME,
+    compact,
     count_ranges,
     overlay,
     parse_object,
     rebuilt,
+    state_of,
     to_object,
+    too_long,
     valid_ranges,
 )
 from ocr_operator.cluster import KubeCluster
@@ -246,3 +249,21 @@ def test_a_retry_whose_shards_were_lost_keeps_those_its_jobs_run() -> None:
     assert full["countedShards"] == "" and full["talliedSucceeded"] == 0  # folded again
     assert full["failedShards"] == ""
     assert rebuilt(status, [], [])["attempts"][1]["shards"] == "5,9-19"  # no Job made yet: all not done
+
+
+def test_many_short_retries_move_to_the_object_together() -> None:
+    """Each retry's shards are short, but a batch may retry many times (memoryFactor 1.1 up
+    to maxMemory): past `MAX_INLINE_TOTAL` together they go to the object."""
+    scattered = format_index_ranges(range(0, 1400, 7))  # 200 shards, under 1 KiB of ranges
+    assert len(scattered) <= MAX_INLINE
+    attempts = [{"attempt": 0, "memory": "64Mi"}]
+    attempts += [{"attempt": n, "memory": f"{64 + n}Mi", "shards": scattered} for n in range(1, 4)]
+    assert not too_long(state_of({"completedShards": "0-9", "attempts": attempts}))
+    attempts += [{"attempt": n, "memory": f"{64 + n}Mi", "shards": scattered} for n in range(4, 40)]
+    full = {"completedShards": "0-9", "failedShards": "", "attempts": attempts}
+    assert too_long(state_of(full))
+    stored = compact(full, {"object": "s3://o/_shards/sets.json", "revision": 1})
+    assert stored["completedShards"] == "0-9" and stored["completedShardCount"] == 10  # still short
+    assert all("shards" not in a for a in stored["attempts"])
+    assert [a.get("shardCount") for a in stored["attempts"][:2]] == [None, 200]
+    assert len(json.dumps(stored)) < 8 * 1024

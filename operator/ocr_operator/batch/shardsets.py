@@ -1,10 +1,12 @@
 """The batch's shard sets where they scale. `completedShards`, `failedShards`,
 `countedShards` and a retry's `attempts[].shards` are index ranges ("0-7,9"): they grow with
 the gaps between shards, so scattered failures (one shard in ten of 50,000) would take the
-status past 64 KiB. The status keeps a set in full only while its ranges take at most
-`MAX_INLINE` bytes; once one is longer, every set, with the tallies that go with
-`countedShards`, lives in one object of the output prefix, `_shards/sets.json`, and the
-status holds the counts and `shardSets: {object, revision}` (docs/operator.md, "Shard sets").
+status past 64 KiB, and so would many retries (one `attempts[].shards` each). The status
+holds every set in full only while each takes at most `MAX_INLINE` bytes and all together
+`MAX_INLINE_TOTAL`; past that, every set, with the tallies that go with `countedShards`,
+lives in one object of the output prefix, `_shards/sets.json`, and the status holds the
+counts, the sets still short (not a retry's shards) and `shardSets: {object, revision}`
+(docs/operator.md, "Shard sets").
 
 Durability: the object is written *before* the status that names its revision, so the
 object is never older than the status it belongs to. A pass reads it back (`overlay`) when
@@ -33,6 +35,8 @@ from ocr_operator.kube import LABEL_ATTEMPT, format_index_ranges, parse_index_ra
 SETS_NAME = f"{SHARDS_DIR}/sets.json"
 #: Bytes of one set's ranges the status holds in full; a longer set is in the object only.
 MAX_INLINE = 1024
+#: Bytes of all the sets' ranges (a retry's shards included) the status holds together.
+MAX_INLINE_TOTAL = 4096
 #: The largest object read back: the sets of 1,000,000 shards with every other one failed
 #: take about 10 MB; a larger object is not one the operator wrote.
 MAX_OBJECT_BYTES = 64 << 20
@@ -104,15 +108,16 @@ def state_of(status: Mapping[str, Any]) -> State:
 
 
 def too_long(state: State) -> bool:
-    """Whether some set of `state` is past what the status holds."""
-    texts = [state[name] for name in SET_COUNTS] + list(state["attempts"].values())
-    return any(len(text) > MAX_INLINE for text in texts)
+    """Whether the sets of `state` are past what the status holds."""
+    sizes = [len(state[name]) for name in SET_COUNTS] + [len(t) for t in state["attempts"].values()]
+    return max(sizes) > MAX_INLINE or sum(sizes) > MAX_INLINE_TOTAL
 
 
 def compact(patch: Mapping[str, Any], marker: Mapping[str, Any] | None) -> dict[str, Any]:
     """The status fields of `patch` (full form) as the status stores them: each set with its
-    count, left out (null) when it is past `MAX_INLINE` and `marker` (the object the full
-    sets are in) is given; the marker as `shardSets`."""
+    count; when `marker` (the object the full sets are in) is given, a set past
+    `MAX_INLINE` and every retry's shards are left out (null), and the marker is
+    `shardSets`. The status so holds at most 3 x `MAX_INLINE` bytes of ranges."""
     out = dict(patch)
     for name, count in SET_COUNTS.items():
         if name in patch:
@@ -132,7 +137,7 @@ def _compact_attempt(entry: Mapping[str, Any], marker: Mapping[str, Any] | None)
     shards = entry.get("shards")
     if shards is not None:
         out["shardCount"] = count_ranges(str(shards))
-        if marker is not None and len(str(shards)) > MAX_INLINE:
+        if marker is not None:
             del out["shards"]
     return out
 
