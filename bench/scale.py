@@ -7,6 +7,7 @@ summaries, and complete Job indexes as fast as they can.
     python -m bench.scale --inputs 100000 --shard-size 20          # or: make bench-scale
     python -m bench.scale --inputs 1000000 --populate-only         # create the inputs once
     nice -n 5 python -m bench.scale --inputs 1000000 --shard-size 200 --no-merge-alone
+    nice -n 5 python -m bench.scale --inputs 100000 --shard-size 10 --failing 0.1 --no-merge-alone
 
 Reports planning time, the operator's peak RSS (VmHWM of its process; also its largest RSS
 before and during its own merge), the largest OcrBatch seen (`kubectl get -o json` bytes,
@@ -203,11 +204,24 @@ class Monitor:
         self._thread.join()
 
 
-def fake_workers(kube: Any, s3: Any, out: str, status_of: Callable[[], dict[str, Any]]) -> float:
+def failing(fraction: float) -> Callable[[int], bool]:
+    """Whether a shard fails for good: `fraction` of them, spread evenly (scattered: with
+    0.1, every tenth shard, each a gap of its own in the shard sets)."""
+
+    def fails(shard: int) -> bool:
+        return int((shard + 1) * fraction) > int(shard * fraction)
+
+    return fails
+
+
+def fake_workers(
+    kube: Any, s3: Any, out: str, status_of: Callable[[], dict[str, Any]], fail: float = 0.0
+) -> float:
     """Play the Job controller and the workers until the batch is terminal; the time the
     last Job finished (monotonic). Manifests are read through S3 as workers do; records,
     summaries and progress are written through the filer (`FilerWriter`), the same bytes
-    and keys a worker's S3 PUT makes, at a rate a loaded two-core machine can keep up."""
+    and keys a worker's S3 PUT makes, at a rate a loaded two-core machine can keep up.
+    A `fail` fraction of the shards fails for good (no record, a failed Job index)."""
     from ocr_operator.kube import format_index_ranges
 
     from ocr_job.records import ResultRecord
@@ -220,14 +234,18 @@ def fake_workers(kube: Any, s3: Any, out: str, status_of: Callable[[], dict[str,
     settings = s3.settings()
     writer = FilerWriter(s3)
     done: dict[str, int] = {}
+    failed: dict[str, list[int]] = {}
+    fails = failing(fail)
     last_finish = time.monotonic()
 
     def write_json(name: str, data: dict[str, Any]) -> None:
         writer.put(out, join_key("", name), json.dumps(data).encode())
 
-    def work(env: dict[str, str], template: str, ci: int) -> None:
+    def work(env: dict[str, str], template: str, ci: int) -> bool:
         shard = resolve_shard_index({**env, "JOB_COMPLETION_INDEX": str(ci)})
         assert shard is not None
+        if fails(shard):
+            return False
         keys = read_manifest(template.format(index=shard), settings)
         for key in keys:
             record = ResultRecord(source=key, status="ok", side="front")
@@ -237,6 +255,7 @@ def fake_workers(kube: Any, s3: Any, out: str, status_of: Callable[[], dict[str,
             summary_name(shard),
             {"index": shard, "total": n, "processed": n, "succeeded": n, "failed": 0, "errors": {}},
         )
+        return True
 
     with ThreadPoolExecutor(FILER_THREADS) as pool:
         while status_of().get("phase") not in TERMINAL:
@@ -253,7 +272,9 @@ def fake_workers(kube: Any, s3: Any, out: str, status_of: Callable[[], dict[str,
                 template = status_of()["manifests"]
                 stop = min(completions, start + TICK_SHARDS)
                 tick = range(start, stop)
-                list(pool.map(work, [env] * len(tick), [template] * len(tick), tick))
+                ran = list(pool.map(work, [env] * len(tick), [template] * len(tick), tick))
+                lost = failed.setdefault(name, [])
+                lost += [ci for ci, ok in zip(tick, ran, strict=True) if not ok]
                 for ci in range(stop, min(completions, stop + 5)):  # a few running shards' progress
                     shard = int(resolve_shard_index({**env, "JOB_COMPLETION_INDEX": str(ci)}) or 0)
                     write_json(
@@ -261,12 +282,17 @@ def fake_workers(kube: Any, s3: Any, out: str, status_of: Callable[[], dict[str,
                         {"index": shard, "phase": "Running", "total": 20, "processed": 7, "succeeded": 7},
                     )
                 done[name] = stop
-                completed = format_index_ranges(range(stop))
+                completed = format_index_ranges(set(range(stop)) - set(lost))
                 if stop == completions:
-                    jobs.finish(job, completed=completed)
+                    jobs.finish(job, completed=completed, failed=format_index_ranges(lost))
                     last_finish = time.monotonic()
                 else:
-                    jobs.set_status(job, completedIndexes=completed, active=min(200, completions - stop))
+                    jobs.set_status(
+                        job,
+                        completedIndexes=completed,
+                        failedIndexes=format_index_ranges(lost),
+                        active=min(200, completions - stop),
+                    )
             if not busy:
                 time.sleep(0.2)
     return last_finish
@@ -396,7 +422,7 @@ def run_batch(
             f"in {planned - began:.1f} s",
             flush=True,
         )
-        last_finish = fake_workers(kube, s3, out, status)
+        last_finish = fake_workers(kube, s3, out, status, args.failing)
         ended = time.monotonic()
         final = status()
         operator_peak = peak_rss_mib(operator.pid)
@@ -412,7 +438,11 @@ def run_batch(
         "shard_size": args.shard_size,
         "shards": final.get("shardCount"),
         "jobs": final.get("jobs"),
+        "failing_fraction": args.failing,
         "phase": final.get("phase"),
+        "completed_shards": final.get("completedShardCount"),
+        "failed_shards": final.get("failedShardCount"),
+        "shard_sets_object_bytes": sets_object_bytes(s3, out, final),
         "processed": final.get("processed"),
         "create_inputs_s": round(created, 1),
         "planning_s": round(planned - began, 1),
@@ -432,10 +462,24 @@ def run_batch(
     }
 
 
+def sets_object_bytes(s3: Any, out: str, status: dict[str, Any]) -> int | None:
+    """The size of the shard-sets object the status names (None: the status holds them)."""
+    url = (status.get("shardSets") or {}).get("object")
+    if not url:
+        return None
+    return int(s3.client().stat_object(out, url.removeprefix(f"s3://{out}/")).size)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--inputs", type=int, default=100_000)
     parser.add_argument("--shard-size", type=int, default=20)
+    parser.add_argument(
+        "--failing",
+        type=float,
+        default=0.0,
+        help="fraction of the shards that fail for good, spread evenly (0.1: every tenth)",
+    )
     parser.add_argument("--data", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "ocrbatch-scale"))
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "scale.json"))
     parser.add_argument(

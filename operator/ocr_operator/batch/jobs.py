@@ -36,6 +36,7 @@ from ocr_operator.kube import (
     LABEL_QUEUE,
     MANAGER,
     format_index_ranges,
+    parse_index_ranges,
 )
 from ocr_operator.quantities import threads_for_cpu
 
@@ -171,6 +172,16 @@ def worker_env(
                 }
             )
     return env
+
+
+def job_shards(job: Mapping[str, Any]) -> list[int] | None:
+    """The shards a Job runs, from its `OCR_SHARD_INDEXES` (None: the Job has none, its
+    completion index is its shard)."""
+    for container in ((job.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []:
+        for var in container.get("env") or []:
+            if var.get("name") == SHARD_INDEXES_ENV and var.get("value") is not None:
+                return sorted(parse_index_ranges(str(var["value"])))
+    return None
 
 
 def build_job(

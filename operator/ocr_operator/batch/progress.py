@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ocr_operator.batch.jobs import Attempt, job_name, job_parts
+from ocr_operator.batch.jobs import Attempt, attempt_shards, job_name, job_parts
 from ocr_operator.batch.oom import JobOutcome, OomKill, combined, job_outcome
+from ocr_operator.batch.shardsets import Book
 from ocr_operator.batch.status import TERMINAL, Counts, Phase, conditions_for, rate_and_eta
 from ocr_operator.batch.tally import Live, Tally
 from ocr_operator.config import DEFAULT_SHARDS_PER_JOB
@@ -95,10 +96,17 @@ class Progress:
         return [job_name(batch, attempt.number, k) for k in range(len(self.parts(attempt)))]
 
     def part_outcomes(self, batch: str, attempt: Attempt) -> list[JobOutcome]:
-        return [
-            job_outcome(self.jobs.get(job_name(batch, attempt.number, k)), attempt, shards)
-            for k, shards in enumerate(self.parts(attempt))
-        ]
+        """Each Job's outcome; a Job that is gone (its TTL) after every shard of it was done
+        counts as finished, so it is not made again (no finished shard runs twice)."""
+        outcomes = []
+        for k, shards in enumerate(self.parts(attempt)):
+            job = self.jobs.get(job_name(batch, attempt.number, k))
+            ran = frozenset(attempt_shards(attempt, self.shard_count) if shards is None else shards)
+            if job is None and self.shard_count and ran and ran <= self.done:
+                outcomes.append(JobOutcome(finished=True, completed=ran))
+            else:
+                outcomes.append(job_outcome(job, attempt, shards))
+        return outcomes
 
     def shard_of_pod(self, attempt: Attempt, part: int, ci: int) -> int | None:
         parts = self.parts(attempt)
@@ -179,12 +187,20 @@ def new_oom_kills(
 
 @dataclass(frozen=True, slots=True)
 class Pass:
-    """What every step of one pass knows about the batch."""
+    """What every step of one pass knows about the batch: `status` in full form (every
+    shard set whole, `shardsets.overlay`), `stored` as the API holds it (None: the same),
+    `sets` where the pass stands with the shard-sets object."""
 
     body: dict[str, Any]
     status: dict[str, Any]
     now: datetime
     generation: int | None
+    stored: dict[str, Any] | None = None
+    sets: Book = field(default_factory=Book)
+
+    @property
+    def stored_status(self) -> dict[str, Any]:
+        return self.status if self.stored is None else self.stored
 
     @property
     def namespace(self) -> str:
@@ -211,9 +227,10 @@ class Ending:
 
 
 def status_patch(p: Pass, phase: Phase, progress: Progress, ending: Ending) -> dict[str, Any]:
-    """The status fields a pass that got past planning writes (unchanged ones are dropped
-    by `Reconciler._write`). Every field is an aggregate or a set of index ranges: the
-    status does not grow with the batch (docs/operator.md, "Progress at scale")."""
+    """The status fields a pass that got past planning writes, in full form (unchanged ones
+    are dropped and long shard sets moved to the output by `Reconciler._write`). Every field
+    is an aggregate or a set of index ranges: the status does not grow with the batch
+    (docs/operator.md, "Progress at scale")."""
     message = ending.message
     if phase == Phase.FAILED and not message:
         message = "some shards could not finish"

@@ -1,6 +1,7 @@
 """One level-triggered pass over one OcrBatch: read the batch, its Jobs and pods; plan, create
 or retry Jobs, merge; write the status. Idempotent: running it twice changes nothing more,
-and an operator restarted at any point picks up from the status.
+and an operator restarted at any point picks up from the status (and the shard-sets object
+it names, `setstore`: written before the status).
 
 Ordering that makes restarts safe: an attempt is recorded in the status *before* its Job is
 created (the Job name is deterministic, so a repeated create is a harmless 409).
@@ -39,6 +40,8 @@ from ocr_operator.batch.progress import (
     status_patch,
 )
 from ocr_operator.batch.s3 import s3_settings
+from ocr_operator.batch.setstore import REBUILT as SETS_REBUILT
+from ocr_operator.batch.setstore import load_sets, save_sets
 from ocr_operator.batch.status import (
     TERMINAL,
     Counts,
@@ -132,6 +135,7 @@ class Reconciler:
                 check_batch(spec, self.config)
                 p = Pass(body, self._plan(p, spec), now, p.generation)
             jobs = self.cluster.list_jobs(namespace, name)
+            p = self._read_sets(p, spec, jobs)
             progress = progress_of(name, p.status, jobs, self.config.max_shards_per_job)
             pods = self.cluster.list_pods(namespace, name)
             kills = oom_kills(pods, progress.attempts, progress.shard_of_pod)
@@ -228,16 +232,8 @@ class Reconciler:
         progress.attempts.append(decision.attempt)
         progress.outcomes[decision.attempt.number] = job_outcome(None, decision.attempt)
         progress.retry_pending = True
-        self._patch(
-            p.namespace,
-            p.name,
-            {
-                **oom_patch,
-                **progress.attempts_status(p.name),
-                "failedShards": format_index_ranges(progress.failed_for_good),
-                "message": progress.message,
-            },
-        )
+        patch = {**oom_patch, **progress.attempts_status(p.name), "message": progress.message}
+        self._write(p, spec, {**patch, "failedShards": format_index_ranges(progress.failed_for_good)})
         self._event(p.body, "Warning", "Retrying", progress.message or "retrying")
 
     def _ensure_job(self, p: Pass, spec: BatchSpec, progress: Progress) -> None:
@@ -256,8 +252,8 @@ class Reconciler:
         outcomes = progress.part_outcomes(p.name, latest)
         for part, outcome in enumerate(outcomes):
             job = progress.jobs.get(job_name(p.name, latest.number, part))
-            if job is not None:
-                if not outcome.finished:
+            if job is not None or outcome.finished:  # finished: a Job gone once all was done
+                if job is not None and not outcome.finished:
                     self._sync_suspend(p.namespace, job, spec)
                 continue
             if not all(o.finished for o in outcomes[:part]):
@@ -350,7 +346,7 @@ class Reconciler:
             retry_pending=progress.retry_pending,
         )
         patch = {**patch, **status_patch(p, phase, progress, ending)}
-        self._write(p, patch)
+        self._write(p, spec, patch)
         self.metrics.set_phase(p.namespace, p.name, phase)
         self.metrics.set_progress(p.namespace, p.name, ending.counts)
         message = patch.get("message", ending.message)
@@ -386,7 +382,16 @@ class Reconciler:
     def _patch(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         self.cluster.patch_batch_status(namespace, name, patch)
 
-    def _write(self, p: Pass, patch: dict[str, Any]) -> None:
-        changed = status_diff(p.status, patch)
+    def _read_sets(self, p: Pass, spec: BatchSpec, jobs: list[dict[str, Any]]) -> Pass:
+        """The pass with its status in full form (`setstore.load_sets`)."""
+        p, lost = load_sets(p, spec, lambda: self.storage(p.namespace, spec), jobs)
+        if lost:
+            self._event(p.body, "Warning", "ShardSetsRebuilt", SETS_REBUILT)
+        return p
+
+    def _write(self, p: Pass, spec: BatchSpec, patch: dict[str, Any]) -> None:
+        """The changed fields of `patch` (full form) to the status (`setstore.save_sets`)."""
+        fields = save_sets(p, lambda: self.storage(p.namespace, spec), patch)
+        changed = status_diff(p.stored_status, fields)
         if changed:
             self._patch(p.namespace, p.name, changed)

@@ -4,6 +4,7 @@ the plan, merge the results. The S3 implementation uses `ocr_job.storage.s3`."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -11,7 +12,7 @@ from minio.error import S3Error
 
 from ocr_job.config import S3Settings
 from ocr_job.merge import MergeSummary, merge
-from ocr_job.storage.base import RESULTS_CSV, RESULTS_JSONL, StorageError, is_image_key
+from ocr_job.storage.base import RESULTS_CSV, RESULTS_JSONL, SHARDS_DIR, StorageError, is_image_key
 from ocr_operator.batch.model import BatchSpec, s3_url
 from ocr_operator.batch.planner import MANIFESTS_DIR, PLAN_FILE, Plan, manifest_name
 
@@ -20,6 +21,9 @@ PLAN_KEY = f"{MANIFESTS_DIR}/{PLAN_FILE}"
 MAX_SHARD_FILE = 64 * 1024
 #: What S3 servers answer to `If-None-Match: *` on an existing key.
 _EXISTS = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+_NOT_FOUND = frozenset({"NoSuchKey", "NoSuchObject", "ResourceNotFound"})
+#: A shard's final summary (`ocr_job.status.summary_name`), not its live progress.
+_SUMMARY = re.compile(r"shard-([0-9]{1,9})\.json")
 
 
 class BatchStorage(Protocol):
@@ -43,6 +47,17 @@ class BatchStorage(Protocol):
     def read_json(self, name: str) -> dict[str, Any] | None:
         """A small JSON object under the output (a shard's summary or progress); None when
         absent, unparsable or not an object."""
+        ...
+
+    def read_text(self, name: str, limit: int) -> str | None:
+        """An object under the output as text; None when absent, longer than `limit` bytes
+        (never read past it) or not UTF-8."""
+        ...
+
+    def write_text(self, name: str, text: str) -> None: ...
+
+    def shard_summaries(self) -> Iterator[int]:
+        """The shards with a final summary under `_shards/` (`shard-NNNN.json`)."""
         ...
 
     def merge(self) -> MergeSummary: ...
@@ -121,14 +136,47 @@ class S3BatchStorage:
         self._sink.write_text(PLAN_KEY, plan.to_json())
 
     def read_json(self, name: str) -> dict[str, Any] | None:
-        text = self._sink.read_text(name)
-        if text is None or len(text) > MAX_SHARD_FILE:
+        text = self.read_text(name, MAX_SHARD_FILE)
+        if text is None:
             return None
         try:
             data = json.loads(text)
         except ValueError:
             return None
         return data if isinstance(data, dict) else None
+
+    def read_text(self, name: str, limit: int) -> str | None:
+        from ocr_job.storage.s3 import join_key
+
+        sink = self._sink
+        try:
+            data = sink._get_bytes(join_key(sink.prefix, name), limit)
+        except S3Error as exc:
+            if exc.code in _NOT_FOUND:
+                return None
+            raise StorageError(f"cannot read under {sink.url}: {exc.code}") from None
+        if len(data) > limit:
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    def write_text(self, name: str, text: str) -> None:
+        self._sink.write_text(name, text)
+
+    def shard_summaries(self) -> Iterator[int]:
+        from ocr_job.storage.s3 import join_key, list_names
+
+        sink = self._sink
+        base = join_key(sink.prefix, SHARDS_DIR) + "/"
+        try:
+            for name, _ in list_names(sink.client, sink.bucket, base):
+                found = _SUMMARY.fullmatch(name[len(base) :])
+                if found:
+                    yield int(found.group(1))
+        except S3Error as exc:
+            raise StorageError(f"cannot list the shard summaries under {sink.url}: {exc.code}") from None
 
     def merge(self) -> MergeSummary:
         return merge(self._sink)

@@ -30,7 +30,8 @@ FOLD_PER_PASS = 500
 SAMPLE_PER_PASS = 100
 
 ReadJson = Callable[[str], Mapping[str, Any] | None]
-_KNOWN_CODES = frozenset(str(c) for c in ErrorCode)
+#: The error codes a shard summary may count (any other key is ignored).
+KNOWN_CODES = frozenset(str(c) for c in ErrorCode)
 
 
 def _count(report: Mapping[str, Any], key: str, cap: int) -> int:
@@ -72,7 +73,7 @@ class Tally:
             counted=parse_index_ranges(status.get("countedShards")),
             succeeded=_count(status, "talliedSucceeded", 1 << 62),
             failed=_count(status, "talliedFailed", 1 << 62),
-            error_codes={str(k): _count(codes, k, 1 << 62) for k in codes if k in _KNOWN_CODES},
+            error_codes={str(k): _count(codes, k, 1 << 62) for k in codes if k in KNOWN_CODES},
         )
 
     def to_status(self) -> dict[str, Any]:
@@ -94,7 +95,7 @@ class Tally:
         errors = summary.get("errors")
         if isinstance(errors, Mapping):
             for code in errors:
-                if code in _KNOWN_CODES:
+                if code in KNOWN_CODES:
                     self.error_codes[code] = self.error_codes.get(code, 0) + _count(errors, code, size)
 
 
