@@ -9,7 +9,8 @@ Two passes, both on pictures the pipeline has already made (nothing full-size is
   was found), once its side and orientation are known:
 
   - sharpness: the width of the card's sharpest edges (ink strokes, borders), measured as
-    the local contrast over the steepest slope, in pixels of a card 1,000 px wide;
+    the local contrast over the steepest slope (not along the view's border, where the
+    window is cut), in pixels of a card 1,000 px wide;
     `sharpness = clip((8 - width) / 6.5)`: 1 for a crisp edge (~1.5 px), below
     BLURRY_BELOW (0.35: wider than ~5.7 px) → `image_blurry`.
   - glare: the share of the card's text area (the card without its portrait or emblem)
@@ -25,7 +26,9 @@ Two passes, both on pictures the pipeline has already made (nothing full-size is
     chroma channels, above SCREEN_PEAK → `screen_recapture`.
   - occlusion: an object over the text area is a region of one colour, far from the
     card's own (ΔE > OCCLUDER_DELTA_E), smooth (no print texture), of at least
-    OCCLUDER_MIN_SHARE of the text area → `occlusion`.
+    OCCLUDER_MIN_SHARE of the text area → `occlusion`; or, whatever its colour (a white
+    sticker or a silver pen on a pale card), a gap of that size in the card's print
+    texture (its guilloche and print, which cover the whole text area).
 
 `quality.score` is the lowest of sharpness and 1 − glare·10 (clipped to 0..1).
 The thresholds are physical: they were set from the measures' meaning and checked on the
@@ -79,6 +82,13 @@ OCCLUDER_CHROMA = 12.0
 SHADOW_DEPTH = 0.4
 #: And it reaches this share of the card's height in from the card's edge.
 OCCLUDER_REACH = 0.08
+#: A printed card is textured all over its text area (guilloche, tint lines, print): the
+#: band-passed lightness (Gaussian σ 1 px minus σ 4 px, of a 1,000 px card: 0.1–0.35 mm
+#: detail), averaged over TEXTURE_BOX px, is below TEXTURE_GAP of its median over the text
+#: area only where something smooth covers the card (a sticker, a pen, a coin, a finger),
+#: or where the print is washed out (glare: saturated pixels are left to `glare`).
+TEXTURE_BOX = 15
+TEXTURE_GAP = 0.3
 #: A second outline counts as another card when it covers this share of the largest one's
 #: area at least and barely overlaps it.
 OTHER_CARD_SHARE = 0.2
@@ -456,6 +466,9 @@ def inspect(
         "occluder": occluder_share(view, lab, grey, text) if located else 0.0,
     }
     sharpness = float(np.clip((8.0 - measures["edge_width"]) / 6.5, 0.0, 1.0))
+    # A blurred card's print texture is gone all over: its gaps say nothing.
+    textured = located and sharpness >= BLURRY_BELOW
+    measures["texture_gap"] = texture_gap_share(view, grey, text) if textured else 0.0
     found = []
     if sharpness < BLURRY_BELOW:
         found.append("image_blurry")
@@ -465,7 +478,7 @@ def inspect(
         found.append("photocopy")
     if measures["screen_peaks"] >= SCREEN_PEAKS:
         found.append("screen_recapture")
-    elif measures["occluder"] >= OCCLUDER_MIN_SHARE:  # a screen's frame is no occluder
+    elif max(measures["occluder"], measures["texture_gap"]) >= OCCLUDER_MIN_SHARE:  # a screen's frame is not
         found.append("occlusion")
     score = min(sharpness, float(np.clip(1 - 10 * measures["glare"], 0, 1)))
     quality = Quality(score=round(score, 3), sharpness=round(sharpness, 3),
@@ -507,7 +520,9 @@ def edge_width(grey: np.ndarray) -> float:
     slope = cv2.magnitude(gx, gy)
     kernel = np.ones((15, 15), np.uint8)
     contrast = cv2.dilate(g, kernel) - cv2.erode(g, kernel)
-    peaks = (slope >= cv2.dilate(slope, np.ones((3, 3), np.uint8))) & (contrast >= 40)
+    # Not along the view's border, where the window is cut (the range there is a half
+    # window's: a blurred edge crossing the border looks sharp).
+    peaks = (slope >= cv2.dilate(slope, np.ones((3, 3), np.uint8))) & (contrast >= 40) & _inset(g.shape, 0.02)
     direction = ((np.arctan2(gy, gx) + np.pi) / (np.pi / 4)).astype(np.int32) % 4
     widths = []
     for d in range(4):
@@ -631,5 +646,28 @@ def occluder_share(view: np.ndarray, lab: np.ndarray, grey: np.ndarray, text: np
         if float(np.median(distance[blob > 0])) - card_near < OCCLUDER_RIM_DELTA_E:
             continue  # no rim: the card's colour drifting under uneven light
         if not _shadow(np.median(labf[blob > 0], axis=0), card):
+            return float(stats[i, cv2.CC_STAT_AREA]) / max(1, int(text.sum()))
+    return 0.0
+
+
+def texture_gap_share(view: np.ndarray, grey: np.ndarray, text: np.ndarray) -> float:
+    """The share of the text area in the largest smooth region over it: where the card's
+    print texture (band-passed lightness, averaged over TEXTURE_BOX px) is under
+    TEXTURE_GAP of its median over the text area, not saturated, wider than any printed
+    stroke, and reaching OCCLUDER_REACH of the card's height in from its edge. It does not
+    depend on the object's colour: a white sticker or a silver pen on a pale card is as
+    smooth as a finger. A card whose texture is no more than the sensor's noise (a plain
+    design) has no gap under the ratio."""
+    g = grey.astype(np.float32)
+    band = np.abs(cv2.GaussianBlur(g, (0, 0), 1.0) - cv2.GaussianBlur(g, (0, 0), 4.0))
+    energy = cv2.blur(band, (TEXTURE_BOX, TEXTURE_BOX))
+    reference = float(np.median(energy[text]))
+    region = ((energy < TEXTURE_GAP * reference) & text & (view.min(axis=2) < SATURATED)).astype(np.uint8)
+    region = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((15, 15), np.uint8))
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
+    h, w = region.shape
+    for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:5] + 1:
+        ys, xs = np.nonzero(labels == i)
+        if np.minimum(np.minimum(xs, w - 1 - xs), np.minimum(ys, h - 1 - ys)).max() >= OCCLUDER_REACH * h:
             return float(stats[i, cv2.CC_STAT_AREA]) / max(1, int(text.sum()))
     return 0.0

@@ -19,6 +19,8 @@ Kinds (`KINDS`), each a pure function of its key:
 * ``blur``: a card out of focus (Gaussian, 2.5–4.5 px a 1,000 px card) or shaken (motion
   blur of 14–28 px a 1,000 px card).
 * ``two_cards``: two cards of different people in one photo, one larger.
+* ``occluded_other``, ``blur_other``: objects and blurs of other kinds, which the
+  detectors were not tuned on (`ocr_job.synth.kyc_held_out`).
 
 Every kind is drawn in every layout style (`ocr_job.synth.layouts`).
 """
@@ -33,6 +35,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ocr_job.synth import kyc_held_out
 from ocr_job.synth.augment import (
     CARD_ASPECT,
     _blend,
@@ -58,9 +61,13 @@ EXPECTED: dict[str, frozenset[str]] = {
     "glare": frozenset({"glare"}),
     "blur": frozenset({"image_blurry"}),
     "two_cards": frozenset({"multiple_cards"}),
+    "occluded_other": frozenset({"occlusion"}),
+    "blur_other": frozenset({"image_blurry"}),
 }
 KINDS: tuple[str, ...] = tuple(EXPECTED)
 CLEAN_KINDS: tuple[str, ...] = ("clean_scan", "clean_photo")
+#: Kinds of objects and blurs the detectors were not tuned on (`ocr_job.synth.kyc_held_out`).
+HELD_OUT_KINDS: tuple[str, ...] = ("occluded_other", "blur_other")
 
 
 @dataclass
@@ -502,5 +509,22 @@ def _two_cards(render: Render, rng: random.Random) -> Made:
     return image, {"across": across}, False, rng.randint(80, 95)
 
 
+def _held_out_photo(render: Render, rng: random.Random) -> tuple[np.ndarray, np.ndarray, int]:
+    """A desk photo of the card for the held-out kinds: (picture, matrix mm → px, card width)."""
+    card_w, canvas, corners, _ = _photo_geometry(rng, perspective=rng.uniform(0.0, 0.04))
+    image = _desk_photo(render, rng, card_w, canvas, corners)
+    return image, cv2.getPerspectiveTransform(_MM, corners), card_w
+
+
+def _occluded_other(render: Render, rng: random.Random) -> Made:
+    image, info, grey, quality = kyc_held_out.occluded_other(render, rng, _held_out_photo)
+    return _finish(image, rng, info.get("card_w", 1000)), info, grey, quality
+
+
+def _blur_other(render: Render, rng: random.Random) -> Made:
+    return kyc_held_out.blur_other(render, rng, _held_out_photo, _noise)
+
+
 _MAKERS = {"photocopy": _photocopy, "screen": _screen, "cut": _cut, "occluded": _occluded,
-           "glare": _glare, "blur": _blur, "two_cards": _two_cards}  # fmt: skip
+           "glare": _glare, "blur": _blur, "two_cards": _two_cards,
+           "occluded_other": _occluded_other, "blur_other": _blur_other}  # fmt: skip

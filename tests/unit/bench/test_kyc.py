@@ -40,3 +40,19 @@ def test_photoset_pictures_are_clean_photos_scored_apart() -> None:
     assert PHOTOSET not in score(rows)["kinds"]
     without = score(rows[:2])["warnings"]["card_incomplete"]
     assert without["photoset_alarms"] is None and without["met"]
+
+
+def test_held_out_kinds_are_scored_apart_from_the_tuned_ones() -> None:
+    rows = [
+        ("occluded", frozenset({"occlusion"}), {"occlusion"}),
+        ("occluded_other", frozenset({"occlusion"}), set()),
+        ("occluded_other", frozenset({"occlusion"}), {"occlusion"}),
+        ("blur_other", frozenset({"image_blurry"}), {"image_blurry"}),
+    ]
+    result = score(rows)
+    assert result["warnings"]["occlusion"]["tp"] == 1 and result["warnings"]["occlusion"]["fn"] == 0
+    other = result["held_out"]["occluded_other"]
+    assert other == {"warning": "occlusion", "cases": 2, "tp": 1, "recall": 0.5}
+    assert result["held_out"]["blur_other"]["recall"] == 1.0
+    assert result["kinds"]["occluded_other"] == {"cases": 2, "occlusion": 1}
+    assert "| occluded_other | `occlusion` | 2 | 1 | 50.0% |" in report(result)

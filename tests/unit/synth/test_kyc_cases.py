@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from ocr_job.records import IMAGE_WARNING_CODES
-from ocr_job.synth.kyc_cases import CLEAN_KINDS, EXPECTED, KINDS, cases, make_case
+from ocr_job.synth import kyc_held_out
+from ocr_job.synth.kyc_cases import CLEAN_KINDS, EXPECTED, HELD_OUT_KINDS, KINDS, cases, make_case
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -21,6 +22,7 @@ def test_a_case_is_a_pure_function_of_its_key(kind: str) -> None:
 def test_every_warning_has_cases_and_clean_cases_expect_none() -> None:
     assert set().union(*EXPECTED.values()) == set(IMAGE_WARNING_CODES)
     assert all(not EXPECTED[kind] for kind in CLEAN_KINDS)
+    assert {code for kind in HELD_OUT_KINDS for code in EXPECTED[kind]} == {"occlusion", "image_blurry"}
 
 
 def test_cases_cycle_sides_and_styles() -> None:
@@ -45,10 +47,13 @@ def test_a_scanned_photocopy_has_no_colour_and_unknown_kinds_are_refused() -> No
 def test_cases_vary_within_each_kind() -> None:
     """Cuts on every edge of the picture, occluders of every sort, glare spots and bands on
     photos and scans: the classes the warnings cover, not one instance of each."""
-    infos = {kind: [c.info for _, c in cases(7, 24, kinds=(kind,))] for kind in ("cut", "occluded", "glare")}
+    kinds = ("cut", "occluded", "glare", "occluded_other", "blur_other")
+    infos = {kind: [c.info for _, c in cases(7, 24, kinds=(kind,))] for kind in kinds}
     assert {edge for info in infos["cut"] for edge in info["edges"]} == {"left", "right", "top", "bottom"}
     assert any(len(info["edges"]) == 2 for info in infos["cut"])  # a corner cut off
     assert {info["object"] for info in infos["occluded"]} == {"finger", "thumb", "pen", "sticker", "coin"}
+    assert {info["object"] for info in infos["occluded_other"]} == set(kyc_held_out.OBJECTS)
+    assert {info["how"] for info in infos["blur_other"]} == set(kyc_held_out.BLURS)
     assert {(info["how"], info["shape"]) for info in infos["glare"]} >= {
         ("photo", "spot"),
         ("photo", "band"),

@@ -41,7 +41,7 @@ def test_every_picture_warning_is_documented_and_generated() -> None:
 #: Kinds whose detector needs the card's outline, which an object over the card's edge can
 #: hide: found in half the styles at least (docs/benchmarks.md has the recall); the others
 #: in all styles but one.
-NEEDS_OUTLINE = ("occluded",)
+NEEDS_OUTLINE = ("occluded", "occluded_other")
 
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if EXPECTED[k]])
@@ -175,3 +175,39 @@ def test_an_object_over_the_text_is_an_occluder_uneven_light_and_shadows_are_not
 
     assert not occluded(card) and not occluded(lit) and not occluded(shadow)
     assert occluded(finger)
+
+
+def test_a_blurred_card_is_blurry_whatever_crosses_the_views_border() -> None:
+    """The edges along the view's border (where the measuring window is cut in half) do not
+    count: a blurred card straightened a little wide has the blurred ramp of its edge
+    against the desk cut by the view's border, which looked sharp (this case measured
+    4.7 px there, under the threshold, before)."""
+    case = make_case("blur", f"{SEED}:7", "back", "realdesign")
+    assert case.info["sigma_per_1000"] > 2.5
+    located = imaging.locate_card(imaging.decode(case.jpeg(), DEFAULT_MAX_PIXELS), DEFAULT_CARD_LONG_SIDE)
+    grey = cv2.cvtColor(imaging.fit(located.image, 1000), cv2.COLOR_BGR2GRAY)
+    assert quality.edge_width(grey) > 6.0
+    assert "image_blurry" in detect("blur", f"{SEED}:7", "back", "realdesign")
+
+
+def test_a_smooth_object_of_the_cards_own_colour_is_a_gap_in_its_print_texture() -> None:
+    """A white sticker on a pale card is within the colour measure's ΔE of the card, but
+    hides the card's guilloche and print: a gap in its texture. The card alone, lit
+    unevenly, has none; a blurred card (no texture anywhere) is not measured."""
+    card = make_sample(f"{SEED}:t", "back", "clean", 1000, "classic").bgr
+    h, w = card.shape[:2]
+    text = quality.text_mask(card.shape, "back", False)
+    grey = cv2.cvtColor(card, cv2.COLOR_BGR2GRAY)
+    assert quality.texture_gap_share(card, grey, text) < quality.OCCLUDER_MIN_SHARE
+    falloff = np.linspace(1.0, 0.6, w, dtype=np.float32)[None, :, None]
+    lit = np.clip(card * falloff, 0, 255).astype(np.uint8)
+    lit_grey = cv2.cvtColor(lit, cv2.COLOR_BGR2GRAY)
+    assert quality.texture_gap_share(lit, lit_grey, text) < quality.OCCLUDER_MIN_SHARE
+    covered = card.copy()
+    paper = np.median(card[text], axis=0) + 6  # a little whiter than the card
+    cv2.rectangle(covered, (int(w * 0.55), int(h * 0.15)), (int(w * 0.8), int(h * 0.38)), paper.tolist(), -1)
+    seen = quality.inspect(covered, "back", False, True)
+    assert seen.measures["occluder"] < quality.OCCLUDER_MIN_SHARE  # not by its colour
+    assert seen.measures["texture_gap"] >= quality.OCCLUDER_MIN_SHARE and "occlusion" in seen.warnings
+    blurred = quality.inspect(cv2.GaussianBlur(card, (0, 0), 4), "back", False, True)
+    assert blurred.measures["texture_gap"] == 0.0 and "occlusion" not in blurred.warnings
