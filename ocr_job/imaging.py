@@ -696,7 +696,7 @@ class _Edges:
         self.gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
         self.gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
         ys, xs = np.nonzero(self.canny)
-        self.points = np.stack([xs, ys], axis=1).astype(np.float64)
+        self.points = np.stack([xs, ys], axis=1).astype(np.float64)  # in rising y
 
     def support(self, a: np.ndarray, b: np.ndarray) -> float:
         """The share of points along a→b with an edge across the side near them."""
@@ -720,7 +720,8 @@ class _Edges:
 
 def _refine_sides(quad: np.ndarray, points: np.ndarray, band: float) -> np.ndarray:
     """`quad` (any polygon) with each side refitted to the edge points within `band` px of its middle
-    part, and the corners moved to where the refitted sides meet (two rounds)."""
+    part, and the corners moved to where the refitted sides meet (two rounds). `points`: x, y
+    rows in rising y (`_Edges.points`), so each side looks only at the rows it spans."""
     for _ in range(2):
         lines: list[tuple[np.ndarray, np.ndarray]] = []
         for i in range(len(quad)):
@@ -729,10 +730,12 @@ def _refine_sides(quad: np.ndarray, points: np.ndarray, band: float) -> np.ndarr
             if length < 1:
                 return quad
             u = (b - a) / length
-            rel = points - a
+            rows = np.searchsorted(points[:, 1], (min(a[1], b[1]) - band - 1, max(a[1], b[1]) + band + 1))
+            span = points[rows[0] : rows[1]]
+            rel = span - a
             t = rel @ u / length
             dist = rel @ np.array([-u[1], u[0]])
-            near = points[(np.abs(dist) <= band) & (t > 0.12) & (t < 0.88)]
+            near = span[(np.abs(dist) <= band) & (t > 0.12) & (t < 0.88)]
             if len(near) >= 0.3 * length:
                 vx, vy, x0, y0 = cv2.fitLine(near.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
                 lines.append((np.array([x0, y0], np.float64), np.array([vx, vy], np.float64)))
