@@ -82,6 +82,11 @@ OCCLUDER_REACH = 0.08
 #: A second outline counts as another card when it covers this share of the largest one's
 #: area at least and barely overlaps it.
 OTHER_CARD_SHARE = 0.2
+#: The smallest card found whole inside a larger region, as a share of the picture (as the
+#: two-sided search's: a card on an A4 page).
+WHOLE_MIN_SHARE = 0.025
+#: A cut outline holding this share of the card found whole is the page or hand under it.
+HELD_SHARE = 0.9
 
 #: The card's size in mm (ID-1) and where its portrait and emblem are (GA 450), with
 #: margins for the layouts' spread: these places are not text area.
@@ -126,22 +131,66 @@ def survey(image: np.ndarray, search: imaging.CardSearch | None = None) -> Surve
     if len(quads) >= 2 and cv2.contourArea(quads[1]) >= OTHER_CARD_SHARE * cv2.contourArea(quads[0]):
         out.warnings.append("multiple_cards")
     outline = quads[0] if quads else None
+    whole = outline if outline is not None and _whole(search, outline) else None
     lines = None
     if outline is None and not card_shaped:
         lines = _Lines(search)
+        whole = _whole_card(search, lines)
         loose = search.quads(loose=True)
         found = loose[0] if loose else lines.card_quad()
         if found is not None:
             outline = found
             out.card = imaging._warp(image, outline, 1000)
-    # A corner with a side running into the border is looked for only when no whole outline
-    # was found: a card found whole is in the picture (the edge of a finger from beyond the
-    # picture, or of a table, can meet its side as a cut card's side meets its corner).
-    cut = lines is not None and outline is None and lines.cut_corner()
-    if cut or _incomplete(search, outline):
+    if whole is not None and not card_shaped:
+        # A card found whole is in the picture: what runs off it is what it lies on or
+        # is held by (a printed page, a hand), unless it is a cut outline of its own.
+        incomplete = _cut_beside(search, whole)
+    else:
+        # A corner with a side running into the border is looked for only when no outline
+        # was found (the edge of a finger from beyond the picture, or of a table, can meet
+        # the side of a card found loosely as a cut card's side meets its corner).
+        cut = lines is not None and outline is None and lines.cut_corner()
+        incomplete = cut or _incomplete(search, outline)
+    if incomplete:
         out.warnings.append("card_incomplete")
         out.card = None  # an outline found loosely on a cut card holds the background
     return out
+
+
+def _whole(search: imaging.CardSearch, quad: np.ndarray) -> bool:
+    """`quad` lies in the picture (no corner beyond its edge, by more than 0.5 %) and no
+    side of it runs along the picture's border (where a cut card's outline meets it)."""
+    h, w = search.shape
+    margin = -0.005 * max(h, w)
+    xs, ys = quad[:, 0], quad[:, 1]
+    if bool((xs < margin).any() or (ys < margin).any() or (xs > w - 1 - margin).any()
+            or (ys > h - 1 - margin).any()):  # fmt: skip
+        return False
+    small, (sh, sw) = quad * search.scale, search.small_shape
+    return not any(imaging._along_border(small[i], small[(i + 1) % 4], sw, sh, search.band) for i in range(4))
+
+
+def _whole_card(search: imaging.CardSearch, lines: _Lines) -> np.ndarray | None:
+    """A card outline found whole, every side edge-backed, when the plain search found none:
+    one inside a larger region (a card on a printed page, whose print runs into its edge;
+    the two-sided search's outlines), else one of four long straight edges (`_Lines`)."""
+    nested = search.quads(WHOLE_MIN_SHARE, per_map=12, nested=True)
+    for quad in [*nested, lines.card_quad()]:
+        if quad is not None and _whole(search, quad):
+            return quad
+    return None
+
+
+def _cut_beside(search: imaging.CardSearch, whole: np.ndarray) -> bool:
+    """A cut card's outline (`CardSearch.quads(cut=True)`) that does not hold the card found
+    `whole`: a region holding it and running off the picture is the page or the hand under it."""
+    return any(_share_inside(whole, quad) < HELD_SHARE for quad in search.quads(loose=True, cut=True))
+
+
+def _share_inside(inner: np.ndarray, outer: np.ndarray) -> float:
+    """The share of `inner`'s area inside `outer` (both convex)."""
+    shared, _ = cv2.intersectConvexConvex(inner.astype(np.float32), outer.astype(np.float32))
+    return float(shared) / max(1e-6, cv2.contourArea(inner))
 
 
 def _distinct(quads: list[np.ndarray]) -> list[np.ndarray]:
