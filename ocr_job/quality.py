@@ -174,11 +174,11 @@ def _whole_card(search: imaging.CardSearch, lines: _Lines) -> np.ndarray | None:
     """A card outline found whole, every side edge-backed, when the plain search found none:
     one inside a larger region (a card on a printed page, whose print runs into its edge;
     the two-sided search's outlines), else one of four long straight edges (`_Lines`)."""
-    nested = search.quads(WHOLE_MIN_SHARE, per_map=12, nested=True)
-    for quad in [*nested, lines.card_quad()]:
-        if quad is not None and _whole(search, quad):
+    for quad in search.quads(WHOLE_MIN_SHARE, per_map=12, nested=True):
+        if _whole(search, quad):
             return quad
-    return None
+    found = lines.card_quad()
+    return found if found is not None and _whole(search, found) else None
 
 
 def _cut_beside(search: imaging.CardSearch, whole: np.ndarray) -> bool:
@@ -295,6 +295,7 @@ class _Lines:
         lines: list[np.ndarray] = [] if found is None else list(found.reshape(-1, 4).astype(np.float64))
         segments = sorted(lines, key=lambda s: -np.hypot(s[2] - s[0], s[3] - s[1]))
         self.segments: list[np.ndarray] = _merged(segments[:60], self.band)[:24]
+        self._card_quad: tuple[np.ndarray | None] | None = None
 
     def support(self, a: np.ndarray, b: np.ndarray) -> float:
         return self.edges.support(a.astype(np.float32), b.astype(np.float32))
@@ -368,6 +369,12 @@ class _Lines:
         return out
 
     def card_quad(self) -> np.ndarray | None:
+        """`_find_card_quad`, found once."""
+        if self._card_quad is None:
+            self._card_quad = (self._find_card_quad(),)
+        return self._card_quad[0]
+
+    def _find_card_quad(self) -> np.ndarray | None:
         """A card outline from four long edges (two pairs of nearly parallel lines, at
         60–120° to each other), every corner inside the picture, ID-1-like in aspect, each
         side edge-backed for HIDDEN of its length at least and SIDE on average (a finger
