@@ -48,7 +48,9 @@ STAGES: dict[str, tuple[tuple[str, str], ...]] = {
     "recogniser (OnnxEngine._read_lines)": (("ocr_job/engines/onnx.py", "_read_lines"),),
     "second opinion (OnnxEngine._reread)": (("ocr_job/engines/onnx.py", "_reread"),),
     "parser (idcard.parse)": (("ocr_job/idcard/__init__.py", "parse"),),
-    "picture warnings and two-sided pages (quality.survey, inspect; twosided.cards_apart)": (
+    "outline search, picture warnings and two-sided pages (imaging.search_outlines; quality.survey,"
+    " inspect; twosided.cards_apart)": (
+        ("ocr_job/imaging.py", "search_outlines"),
         ("ocr_job/quality.py", "survey"),
         ("ocr_job/quality.py", "inspect"),
         ("ocr_job/twosided.py", "cards_apart"),

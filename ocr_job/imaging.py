@@ -41,6 +41,8 @@ DRAFT_MIN_LONG_SIDE = 1400
 #: a detail of the card (the portrait's frame), not the card. A 3:2 photo is 5.4% off the
 #: card's 1.585: at 8% its cards under a quarter of the picture were never located.
 CROPPED_CARD_ASPECT = 0.04
+#: The outline search sees the picture at this long side at most (`CardSearch`).
+SEARCH_LONG_SIDE = 640
 #: Formats the decoder accepts (Pillow's names).
 SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP", "TIFF", "WEBP"})
 
@@ -520,27 +522,29 @@ def fit_view(image: np.ndarray, long_side: int) -> np.ndarray:
 # --------------------------------------------------------------------------- locate
 
 
-def locate_card(image: np.ndarray, long_side: int) -> CardImage:
+def locate_card(image: np.ndarray, long_side: int, search: CardSearch | None = None) -> CardImage:
     """Crop the card out of a photo and undo its perspective; else use the whole image.
 
     A found card is landscape; whether it is upside down is settled later from the text
     (see `upright_boxes`). Without an outline the image is returned as it is, scaled.
+    `search`: the picture's outline search, when the caller has made it already.
     """
-    quad = find_card_quad(image)
+    quad = find_card_quad(image, search)
     if quad is not None:
         card = _warp(image, quad, long_side)
         return CardImage(image=card, found_quad=True)
     return CardImage(image=fit_view(image, long_side), found_quad=False)
 
 
-def find_card_quad(image: np.ndarray) -> np.ndarray | None:
+def find_card_quad(image: np.ndarray, search: CardSearch | None = None) -> np.ndarray | None:
     """The four corners (float32, image coords) of the card, or None if no clear outline
     (the largest of `card_quads`)."""
-    quads, card_shaped = card_quads(image)
+    search = CardSearch.of(image, search)
+    quads = search.quads()
     if not quads:
         return None
     h, w = image.shape[:2]
-    if card_shaped and cv2.contourArea(quads[0]) < 0.25 * h * w:
+    if search.card_shaped and cv2.contourArea(quads[0]) < 0.25 * h * w:
         return None  # a card-shaped image whose largest outline is small: a detail of the card
     return quads[0]
 
@@ -548,70 +552,136 @@ def find_card_quad(image: np.ndarray) -> np.ndarray | None:
 def card_quads(image: np.ndarray, min_share: float = 0.12, loose: bool = False,
                cut: bool = False, per_map: int = 5,
                nested: bool = False) -> tuple[list[np.ndarray], bool]:  # fmt: skip
-    """Every clear card outline in `image`.
-
-    Candidates come from several edge and threshold maps. Each candidate's sides are
-    refitted to the edge pixels along them (a polygon approximation cuts the rounded
-    corners, which moves the sides by a few pixels), and a candidate counts only when
-    every side runs along an edge of its own direction (lighting gradients make large
-    false regions in threshold maps; a card's printed pattern has edges everywhere, but
-    not in one direction along a line). Outlines are returned largest first (float32, image
-    coords), each covering at least `min_share` of the picture, with whether the picture
-    itself is card-shaped (cropped to a card). `loose`: a side may be mostly hidden (by a
-    finger over the card's edge) when the others run along edges. `cut`: only outlines
-    with a side along the picture's border, which needs no edge there (a card cut by the
-    picture's edge; any share of it may be cut off, so any aspect from 1:1 to 3:1).
-    The `per_map` largest regions of each map are tried: outer regions only, or, `nested`,
-    regions inside others too (cards on a page).
-    """
-    h, w = image.shape[:2]
-    scale = min(1.0, 640 / max(h, w))
-    small = (
-        cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-        if scale < 1
-        else image
-    )
-    sh, sw = small.shape[:2]
-    area = float(sh * sw)
-    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-    grey = cv2.GaussianBlur(grey, (5, 5), 0)
-    edges = _Edges(grey)
-    band = max(4.0, 0.012 * max(sh, sw))
-    card_shaped = abs(max(sw, sh) / min(sw, sh) / CARD_ASPECT - 1) < CROPPED_CARD_ASPECT
-    candidates: list[np.ndarray] = []
-    for region in _edge_maps(grey):
-        mode = cv2.RETR_LIST if nested else cv2.RETR_EXTERNAL
-        contours, _ = cv2.findContours(region, mode, cv2.CHAIN_APPROX_SIMPLE)
-        for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:per_map]:
-            quad = _quad_of(
-                contour,
-                area,
-                min_share,
-                (0.9, 3.0) if cut else (1.25, 2.0),
-                (0.02, 0.03, 0.05, 0.08, 0.12) if loose else (0.02, 0.03, 0.05),
-            )
-            if quad is None or cv2.contourArea(quad) > 0.93 * area:
-                continue  # none, or the frame of the picture
-            found = quad
-            quad = _refine_sides(quad, edges.points, band)
-            sides = [edges.support(quad[i], quad[(i + 1) % 4]) for i in range(4)]
-            if cut:  # judged as found: refitting may pull a cut side onto the print near it
-                along = [_along_border(found[i], found[(i + 1) % 4], sw, sh, band) for i in range(4)]
-                inner = [v for a, v in zip(along, sides, strict=True) if not a]
-                if not 2 <= len(inner) <= 3 or min(inner) < 0.5:
-                    continue  # no side cut, or a strip of the background along the border
-                sides = [1.0 if a else v for a, v in zip(along, sides, strict=True)]
-            least, mean = (0.2, 0.65) if loose else (0.5, 0.75)
-            if sum(sides) / 4 >= mean and min(sides) >= least:
-                candidates.append(quad)
-    candidates.sort(key=cv2.contourArea, reverse=True)
-    return [(quad / scale).astype(np.float32) for quad in candidates], card_shaped
+    """Every clear card outline in `image` (`CardSearch.quads`), with whether the picture
+    itself is card-shaped (cropped to a card)."""
+    search = CardSearch(image)
+    return search.quads(min_share, loose, cut, per_map, nested), search.card_shaped
 
 
 def card_outlines(image: np.ndarray, min_share: float = 0.12, per_map: int = 5,
                   nested: bool = False) -> list[np.ndarray]:  # fmt: skip
     """Every clear card outline (`card_quads`, largest first), without the picture's shape."""
-    return card_quads(image, min_share, per_map=per_map, nested=nested)[0]
+    return CardSearch(image).quads(min_share, per_map=per_map, nested=nested)
+
+
+def search_outlines(image: np.ndarray) -> CardSearch:
+    """The outline search of `image` (`CardSearch`): made once per picture by the pipeline
+    and handed to `quality.survey`, `twosided.cards_apart` and `locate_card`."""
+    return CardSearch(image)
+
+
+class CardSearch:
+    """The search for card outlines in one picture, made once and asked for each variant.
+
+    The picture is seen at SEARCH_LONG_SIDE px at most; its edges (`_Edges`), its edge and
+    threshold maps (`_edge_maps`) and their regions (outer ones, and every one) are found
+    once. `quads` then gives the outlines of one variant (strict or loose, cut, a smaller
+    share, more regions, nested ones); an outline found by several variants is refitted to
+    the edges once. The same picture gives the same outlines as a search of its own would:
+    the pipeline makes one per picture and hands it to `locate_card`, `twosided` and
+    `quality.survey`, which each made their own before (about 28 ms each).
+    """
+
+    def __init__(self, image: np.ndarray) -> None:
+        h, w = image.shape[:2]
+        self.shape = (h, w)
+        self.scale = min(1.0, SEARCH_LONG_SIDE / max(h, w))
+        small = (
+            cv2.resize(image, (max(1, round(w * self.scale)), max(1, round(h * self.scale))),
+                       interpolation=cv2.INTER_AREA)
+            if self.scale < 1
+            else image
+        )  # fmt: skip
+        self.small_shape: tuple[int, int] = small.shape[:2]
+        sh, sw = self.small_shape
+        grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
+        self.edges = _Edges(grey)
+        self.maps = _edge_maps(grey)
+        self.band = max(4.0, 0.012 * max(sh, sw))
+        #: The picture is card-shaped (cropped to a card).
+        self.card_shaped = abs(max(sw, sh) / min(sw, sh) / CARD_ASPECT - 1) < CROPPED_CARD_ASPECT
+        self._regions: dict[bool, list[list[np.ndarray]]] = {}
+        self._found: dict[tuple[bool, int, int, bool, bool], np.ndarray | None] = {}
+        self._fitted: dict[bytes, tuple[np.ndarray, list[float]]] = {}
+
+    @classmethod
+    def of(cls, image: np.ndarray, search: CardSearch | None) -> CardSearch:
+        """`search` when it was made on `image` (its size), else a search of `image`."""
+        return search if search is not None and search.shape == image.shape[:2] else cls(image)
+
+    def regions(self, nested: bool = False) -> list[list[np.ndarray]]:
+        """Each map's regions, largest first: outer ones only, or, `nested`, every one."""
+        if nested not in self._regions:
+            mode = cv2.RETR_LIST if nested else cv2.RETR_EXTERNAL
+            self._regions[nested] = [
+                sorted(cv2.findContours(region, mode, cv2.CHAIN_APPROX_SIMPLE)[0], key=cv2.contourArea,
+                       reverse=True)
+                for region in self.maps
+            ]  # fmt: skip
+        return self._regions[nested]
+
+    def quads(self, min_share: float = 0.12, loose: bool = False, cut: bool = False,
+              per_map: int = 5, nested: bool = False) -> list[np.ndarray]:  # fmt: skip
+        """Every clear card outline in the picture.
+
+        Candidates come from several edge and threshold maps. Each candidate's sides are
+        refitted to the edge pixels along them (a polygon approximation cuts the rounded
+        corners, which moves the sides by a few pixels), and a candidate counts only when
+        every side runs along an edge of its own direction (lighting gradients make large
+        false regions in threshold maps; a card's printed pattern has edges everywhere, but
+        not in one direction along a line). Outlines are returned largest first (float32,
+        image coords), each covering at least `min_share` of the picture. `loose`: a side
+        may be mostly hidden (by a finger over the card's edge) when the others run along
+        edges. `cut`: only outlines with a side along the picture's border, which needs no
+        edge there (a card cut by the picture's edge; any share of it may be cut off, so
+        any aspect from 1:1 to 3:1). The `per_map` largest regions of each map are tried:
+        outer regions only, or, `nested`, regions inside others too (cards on a page).
+        """
+        sh, sw = self.small_shape
+        area = float(sh * sw)
+        candidates: list[np.ndarray] = []
+        for m, contours in enumerate(self.regions(nested)):
+            for k, contour in enumerate(contours[:per_map]):
+                if cv2.contourArea(contour) < min_share * area:
+                    continue
+                found = self._outline(nested, m, k, loose, cut)
+                if found is None or cv2.contourArea(found) > 0.93 * area:
+                    continue  # none, or the frame of the picture
+                quad, sides = self._fit(found)
+                if cut:  # judged as found: refitting may pull a cut side onto the print near it
+                    along = [_along_border(found[i], found[(i + 1) % 4], sw, sh, self.band) for i in range(4)]
+                    inner = [v for a, v in zip(along, sides, strict=True) if not a]
+                    if not 2 <= len(inner) <= 3 or min(inner) < 0.5:
+                        continue  # no side cut, or a strip of the background along the border
+                    sides = [1.0 if a else v for a, v in zip(along, sides, strict=True)]
+                least, mean = (0.2, 0.65) if loose else (0.5, 0.75)
+                if sum(sides) / 4 >= mean and min(sides) >= least:
+                    candidates.append(quad)
+        candidates.sort(key=cv2.contourArea, reverse=True)
+        return [(quad / self.scale).astype(np.float32) for quad in candidates]
+
+    def _outline(self, nested: bool, m: int, k: int, loose: bool, cut: bool) -> np.ndarray | None:
+        """The four-cornered outline of region `k` of map `m` (`_quad_of`), once per variant."""
+        key = (nested, m, k, loose, cut)
+        if key not in self._found:
+            self._found[key] = _quad_of(
+                self.regions(nested)[m][k],
+                1.0,
+                0.0,
+                (0.9, 3.0) if cut else (1.25, 2.0),
+                (0.02, 0.03, 0.05, 0.08, 0.12) if loose else (0.02, 0.03, 0.05),
+            )
+        return self._found[key]
+
+    def _fit(self, found: np.ndarray) -> tuple[np.ndarray, list[float]]:
+        """`found` refitted to the edges (`_refine_sides`), and each side's edge support."""
+        key = found.tobytes()
+        if key not in self._fitted:
+            quad = _refine_sides(found, self.edges.points, self.band)
+            sides = [self.edges.support(quad[i], quad[(i + 1) % 4]) for i in range(4)]
+            self._fitted[key] = (quad, sides)
+        quad, sides = self._fitted[key]
+        return quad, list(sides)
 
 
 class _Edges:
@@ -626,7 +696,7 @@ class _Edges:
         self.gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
         self.gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
         ys, xs = np.nonzero(self.canny)
-        self.points = np.stack([xs, ys], axis=1).astype(np.float64)
+        self.points = np.stack([xs, ys], axis=1).astype(np.float64)  # in rising y
 
     def support(self, a: np.ndarray, b: np.ndarray) -> float:
         """The share of points along a→b with an edge across the side near them."""
@@ -650,7 +720,8 @@ class _Edges:
 
 def _refine_sides(quad: np.ndarray, points: np.ndarray, band: float) -> np.ndarray:
     """`quad` (any polygon) with each side refitted to the edge points within `band` px of its middle
-    part, and the corners moved to where the refitted sides meet (two rounds)."""
+    part, and the corners moved to where the refitted sides meet (two rounds). `points`: x, y
+    rows in rising y (`_Edges.points`), so each side looks only at the rows it spans."""
     for _ in range(2):
         lines: list[tuple[np.ndarray, np.ndarray]] = []
         for i in range(len(quad)):
@@ -659,10 +730,12 @@ def _refine_sides(quad: np.ndarray, points: np.ndarray, band: float) -> np.ndarr
             if length < 1:
                 return quad
             u = (b - a) / length
-            rel = points - a
+            rows = np.searchsorted(points[:, 1], (min(a[1], b[1]) - band - 1, max(a[1], b[1]) + band + 1))
+            span = points[rows[0] : rows[1]]
+            rel = span - a
             t = rel @ u / length
             dist = rel @ np.array([-u[1], u[0]])
-            near = points[(np.abs(dist) <= band) & (t > 0.12) & (t < 0.88)]
+            near = span[(np.abs(dist) <= band) & (t > 0.12) & (t < 0.88)]
             if len(near) >= 0.3 * length:
                 vx, vy, x0, y0 = cv2.fitLine(near.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
                 lines.append((np.array([x0, y0], np.float64), np.array([vx, vy], np.float64)))

@@ -250,19 +250,21 @@ def _read_card(
     with _timed(timings, "decode"):
         image = pdfpages.decode(item.key, data, config.max_pixels, config.decode_budget_mib * imaging.MiB)
     with _timed(timings, "preprocess"):
-        scene = quality.survey(image)
-        cards = twosided.cards_apart(image, config.card_long_side)  # a two-sided copy, a page
+        search: imaging.CardSearch | None = imaging.search_outlines(image)  # found once, asked by each
+        scene = quality.survey(image, search)
+        cards = twosided.cards_apart(image, config.card_long_side, search)  # a two-sided copy, a page
         if cards:
             image = imaging.fit(image, imaging.WORK_LONG_SIDE)  # kept small while they are read
+            search = None  # nor is the search's edges kept: the plain path makes its own if needed
     apart = [r for r in (_best_read([card], engine, timings, card) for card in cards) if r]
     del cards
     best = twosided.combine([r.reading for r in apart])
     shown = _shown(apart, best)
     if best is None or (best.side != "both" and not _complete(best)):
         with _timed(timings, "preprocess"):
-            located = imaging.locate_card(image, config.card_long_side)
+            located = imaging.locate_card(image, config.card_long_side, search)
             whole = imaging.fit_view(image, config.card_long_side) if located.found_quad else located.image
-        del image  # only card-sized copies are kept while the engine runs
+        del image, search  # only card-sized copies are kept while the engine runs
         card = located.image if located.found_quad else None
         readings: list[idcard.CardReading] = []
         plain = _best_read(_card_views(located, whole, readings), engine, timings, card, readings)

@@ -92,6 +92,11 @@ TEXTURE_GAP = 0.3
 #: A second outline counts as another card when it covers this share of the largest one's
 #: area at least and barely overlaps it.
 OTHER_CARD_SHARE = 0.2
+#: The smallest card found whole inside a larger region, as a share of the picture (as the
+#: two-sided search's: a card on an A4 page).
+WHOLE_MIN_SHARE = 0.025
+#: A cut outline holding this share of the card found whole is the page or hand under it.
+HELD_SHARE = 0.9
 
 #: The card's size in mm (ID-1) and where its portrait and emblem are (GA 450), with
 #: margins for the layouts' spread: these places are not text area.
@@ -125,30 +130,77 @@ def warning(code: str) -> RecordWarning:
 # --------------------------------------------------------------------------- the picture
 
 
-def survey(image: np.ndarray) -> Survey:
-    """`multiple_cards` and `card_incomplete` from the decoded picture (BGR)."""
+def survey(image: np.ndarray, search: imaging.CardSearch | None = None) -> Survey:
+    """`multiple_cards` and `card_incomplete` from the decoded picture (BGR). `search`: the
+    picture's outline search (`imaging.CardSearch`), when the caller has made it already."""
     out = Survey()
-    quads, card_shaped = imaging.card_quads(image, min_share=0.03)
-    quads = _distinct(quads)
+    search = imaging.CardSearch.of(image, search)
+    card_shaped = search.card_shaped
+    quads = _distinct(search.quads(min_share=0.03))
     out.quads = len(quads)
     if len(quads) >= 2 and cv2.contourArea(quads[1]) >= OTHER_CARD_SHARE * cv2.contourArea(quads[0]):
         out.warnings.append("multiple_cards")
     outline = quads[0] if quads else None
-    lines = None if card_shaped else _Lines(image)
-    if outline is None and lines is not None:
-        loose, _ = imaging.card_quads(image, loose=True)
+    whole = outline if outline is not None and _whole(search, outline) else None
+    lines = None
+    if outline is None and not card_shaped:
+        lines = _Lines(search)
+        whole = _whole_card(search, lines)
+        loose = search.quads(loose=True)
         found = loose[0] if loose else lines.card_quad()
         if found is not None:
             outline = found
             out.card = imaging._warp(image, outline, 1000)
-    # A corner with a side running into the border is looked for only when no whole outline
-    # was found: a card found whole is in the picture (the edge of a finger from beyond the
-    # picture, or of a table, can meet its side as a cut card's side meets its corner).
-    cut = lines is not None and outline is None and lines.cut_corner()
-    if cut or _incomplete(image, outline, card_shaped):
+    if whole is not None and not card_shaped:
+        # A card found whole is in the picture: what runs off it is what it lies on or
+        # is held by (a printed page, a hand), unless it is a cut outline of its own.
+        incomplete = _cut_beside(search, whole)
+    else:
+        # A corner with a side running into the border is looked for only when no outline
+        # was found (the edge of a finger from beyond the picture, or of a table, can meet
+        # the side of a card found loosely as a cut card's side meets its corner).
+        cut = lines is not None and outline is None and lines.cut_corner()
+        incomplete = cut or _incomplete(search, outline)
+    if incomplete:
         out.warnings.append("card_incomplete")
         out.card = None  # an outline found loosely on a cut card holds the background
     return out
+
+
+def _whole(search: imaging.CardSearch, quad: np.ndarray) -> bool:
+    """`quad` lies in the picture (no corner beyond its edge, by more than 0.5 %) and no
+    side of it runs along the picture's border (where a cut card's outline meets it)."""
+    h, w = search.shape
+    margin = -0.005 * max(h, w)
+    xs, ys = quad[:, 0], quad[:, 1]
+    if bool((xs < margin).any() or (ys < margin).any() or (xs > w - 1 - margin).any()
+            or (ys > h - 1 - margin).any()):  # fmt: skip
+        return False
+    small, (sh, sw) = quad * search.scale, search.small_shape
+    return not any(imaging._along_border(small[i], small[(i + 1) % 4], sw, sh, search.band) for i in range(4))
+
+
+def _whole_card(search: imaging.CardSearch, lines: _Lines) -> np.ndarray | None:
+    """A card outline found whole, every side edge-backed, when the plain search found none:
+    one inside a larger region (a card on a printed page, whose print runs into its edge;
+    the two-sided search's outlines), else one of four long straight edges (`_Lines`)."""
+    for quad in search.quads(WHOLE_MIN_SHARE, per_map=12, nested=True):
+        if _whole(search, quad):
+            return quad
+    found = lines.card_quad()
+    return found if found is not None and _whole(search, found) else None
+
+
+def _cut_beside(search: imaging.CardSearch, whole: np.ndarray) -> bool:
+    """A cut card's outline (`CardSearch.quads(cut=True)`) that does not hold the card found
+    `whole`: a region holding it and running off the picture is the page or the hand under it."""
+    return any(_share_inside(whole, quad) < HELD_SHARE for quad in search.quads(loose=True, cut=True))
+
+
+def _share_inside(inner: np.ndarray, outer: np.ndarray) -> float:
+    """The share of `inner`'s area inside `outer` (both convex)."""
+    shared, _ = cv2.intersectConvexConvex(inner.astype(np.float32), outer.astype(np.float32))
+    return float(shared) / max(1e-6, cv2.contourArea(inner))
 
 
 def _distinct(quads: list[np.ndarray]) -> list[np.ndarray]:
@@ -162,38 +214,31 @@ def _distinct(quads: list[np.ndarray]) -> list[np.ndarray]:
     return kept
 
 
-def _incomplete(image: np.ndarray, quad: np.ndarray | None, card_shaped: bool) -> bool:
+def _incomplete(search: imaging.CardSearch, quad: np.ndarray | None) -> bool:
     """A corner of the card's outline beyond the picture's edge, or (in a picture not cut
     to a card) an outline with a side along the picture's border, or without any outline
     a card-like region running into the border."""
-    h, w = image.shape[:2]
+    h, w = search.shape
     if quad is not None:  # a corner beyond the picture's edge (by more than 0.5 %)
         margin = -0.005 * max(h, w)
         xs, ys = quad[:, 0], quad[:, 1]
         if bool((xs < margin).any() or (ys < margin).any() or (xs > w - 1 - margin).any()
                 or (ys > h - 1 - margin).any()):  # fmt: skip
             return True
-    if card_shaped:
+    if search.card_shaped:
         return False  # a scan cut to the card
-    if imaging.card_quads(image, loose=True, cut=True)[0]:
+    if search.quads(loose=True, cut=True):
         return True
-    return quad is None and _runs_off(image)
+    return quad is None and _runs_off(search)
 
 
-def _runs_off(image: np.ndarray) -> bool:
+def _runs_off(search: imaging.CardSearch) -> bool:
     """A large region with straight, edge-backed sides inside the picture and a side along
     the picture's border: a card that goes on past the edge."""
-    h, w = image.shape[:2]
-    scale = min(1.0, 640 / max(h, w))
-    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                       interpolation=cv2.INTER_AREA) if scale < 1 else image  # fmt: skip
-    sh, sw = small.shape[:2]
-    grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
-    edges = imaging._Edges(grey)
+    sh, sw = search.small_shape
     near = 0.012 * max(sh, sw)
-    for region in imaging._edge_maps(grey):
-        contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:3]:
+    for contours in search.regions():
+        for contour in contours[:3]:
             area = cv2.contourArea(contour)
             if not 0.1 * sh * sw <= area <= 0.9 * sh * sw:
                 continue
@@ -202,8 +247,8 @@ def _runs_off(image: np.ndarray) -> bool:
                 poly = cv2.approxPolyDP(hull, eps * cv2.arcLength(hull, True), True).reshape(-1, 2)
                 if len(poly) > 6:
                     continue
-                poly = imaging._refine_sides(poly.astype(np.float32), edges.points, near)
-                if _cut_outline(poly.astype(np.float64), edges, (sw, sh), near):
+                poly = imaging._refine_sides(poly.astype(np.float32), search.edges.points, near)
+                if _cut_outline(poly.astype(np.float64), search.edges, (sw, sh), near):
                     return True
     return False
 
@@ -240,28 +285,27 @@ _Arm = tuple[np.ndarray, np.ndarray, float]  # corner, direction away from it, r
 
 
 class _Lines:
-    """The picture's long straight edges (the card's sides among them), on a copy at most
-    640 px on its long side, for finding a card whose outline is partly hidden or cut."""
+    """The picture's long straight edges (the card's sides among them), on the outline
+    search's copy (at most `imaging.SEARCH_LONG_SIDE` px on its long side), for finding a
+    card whose outline is partly hidden or cut."""
 
-    LONG_SIDE = 640
     #: Edge-backed share of a visible side, of a side partly hidden, of a side's last part.
     SIDE, HIDDEN, END = 0.75, 0.45, 0.6
 
-    def __init__(self, image: np.ndarray) -> None:
-        h, w = image.shape[:2]
-        self.scale = min(1.0, self.LONG_SIDE / max(h, w))
-        small = cv2.resize(image, (max(1, round(w * self.scale)), max(1, round(h * self.scale))),
-                           interpolation=cv2.INTER_AREA) if self.scale < 1 else image  # fmt: skip
-        self.h, self.w = small.shape[:2]
-        grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
-        self.edges = imaging._Edges(grey)
-        self.band = max(4.0, 0.012 * max(self.h, self.w))
+    def __init__(self, picture: np.ndarray | imaging.CardSearch) -> None:
+        """`picture`: the picture (BGR), or its outline search (whose edges are used)."""
+        search = picture if isinstance(picture, imaging.CardSearch) else imaging.CardSearch(picture)
+        self.scale = search.scale
+        self.h, self.w = search.small_shape
+        self.edges = search.edges
+        self.band = search.band
         short = min(self.h, self.w)
         found = cv2.HoughLinesP(self.edges.canny, 1, np.pi / 360, threshold=max(20, short // 12),
                                 minLineLength=0.12 * short, maxLineGap=self.band)  # fmt: skip
         lines: list[np.ndarray] = [] if found is None else list(found.reshape(-1, 4).astype(np.float64))
         segments = sorted(lines, key=lambda s: -np.hypot(s[2] - s[0], s[3] - s[1]))
         self.segments: list[np.ndarray] = _merged(segments[:60], self.band)[:24]
+        self._card_quad: tuple[np.ndarray | None] | None = None
 
     def support(self, a: np.ndarray, b: np.ndarray) -> float:
         return self.edges.support(a.astype(np.float32), b.astype(np.float32))
@@ -335,6 +379,12 @@ class _Lines:
         return out
 
     def card_quad(self) -> np.ndarray | None:
+        """`_find_card_quad`, found once."""
+        if self._card_quad is None:
+            self._card_quad = (self._find_card_quad(),)
+        return self._card_quad[0]
+
+    def _find_card_quad(self) -> np.ndarray | None:
         """A card outline from four long edges (two pairs of nearly parallel lines, at
         60–120° to each other), every corner inside the picture, ID-1-like in aspect, each
         side edge-backed for HIDDEN of its length at least and SIDE on average (a finger

@@ -1,7 +1,7 @@
 """Pictures of several cards: the A4 copy of a card's two sides (身份证正反面复印件), a photo
 of the front and the back side by side, a scanned page holding one card.
 
-`cards_apart` finds the card outlines on the picture (`imaging.card_outlines`, down to a
+`cards_apart` finds the card outlines on the picture (`imaging.CardSearch`, down to a
 card on an A4 page seen from afar) that do not overlap, and straightens each; the pipeline
 reads each as a card, and `combine` makes one reading of them: a front and a back become
 one reading of side "both", with the fields of both sides, the checks of both, and the
@@ -35,11 +35,13 @@ MAX_CARDS = 2
 PLAIN_MIN_SHARE = 0.12
 
 
-def card_quads(image: np.ndarray) -> list[np.ndarray]:
+def card_quads(image: np.ndarray, search: imaging.CardSearch | None = None) -> list[np.ndarray]:
     """The corners of the cards on `image`: disjoint outlines, largest first, none much
-    smaller than the largest; at most MAX_CARDS."""
+    smaller than the largest; at most MAX_CARDS. `search`: the picture's outline search,
+    when the caller has made it already."""
     kept: list[np.ndarray] = []
-    outlines = imaging.card_outlines(image, MIN_CARD_SHARE, per_map=12, nested=True)
+    search = imaging.CardSearch.of(image, search)
+    outlines = search.quads(MIN_CARD_SHARE, per_map=12, nested=True)
     outlines = [q for q in outlines if not _holds_two(q, outlines)]
     for quad in sorted(outlines, key=cv2.contourArea, reverse=True):
         if all(_overlap(quad, other) <= SAME_CARD_OVERLAP for other in kept):
@@ -75,14 +77,16 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float(shared) / smaller if smaller > 0 else 1.0
 
 
-def cards_apart(image: np.ndarray, long_side: int) -> list[np.ndarray]:
+def cards_apart(
+    image: np.ndarray, long_side: int, search: imaging.CardSearch | None = None
+) -> list[np.ndarray]:
     """The cards of a picture of several (or of one card small on a page), each
     straightened to `long_side` px; [] for a picture the plain path reads (one card
-    taking a good part of it, or none found)."""
+    taking a good part of it, or none found). `search`: the picture's outline search."""
     h, w = image.shape[:2]
     if abs(max(w, h) / min(w, h) / imaging.CARD_ASPECT - 1) < imaging.CROPPED_CARD_ASPECT:
         return []  # a picture cropped to one card: what is inside it are details of it
-    quads = card_quads(image)
+    quads = card_quads(image, search)
     if len(quads) < 2 and not (quads and cv2.contourArea(quads[0]) < PLAIN_MIN_SHARE * h * w):
         return []
     return [imaging.warp_card(image, quad, long_side) for quad in quads]

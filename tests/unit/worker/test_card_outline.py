@@ -85,3 +85,34 @@ def test_generated_photos_are_located_to_their_true_corners(key: int) -> None:
     true = imaging._order_corners(np.float32(transform["corners"]) * scale)
     error = np.abs(imaging._order_corners(quad) - true).max()
     assert error < 0.01 * transform["card_width"] * scale
+
+
+VARIANTS = [
+    {"min_share": 0.03},
+    {},
+    {"loose": True},
+    {"loose": True, "cut": True},
+    {"min_share": 0.025, "per_map": 12, "nested": True},
+]
+
+
+@pytest.mark.parametrize("background", [(60, 100, 140), (200, 215, 225)])
+def test_one_search_asked_for_every_variant_finds_what_a_search_of_each_finds(
+    background: tuple[int, int, int],
+) -> None:
+    """The pipeline makes one outline search per picture and asks it for each variant (the
+    survey's, two-sided pages', the located card's, a cut card's): each answer is the one
+    a search made for that variant alone gives, in any order of asking."""
+    whole = [[380.0, 210.0], [1180.0, 290.0], [1120.0, 800.0], [330.0, 720.0]]
+    cut = [[-200.0, 200.0], [600.0, 230.0], [580.0, 740.0], [-220.0, 700.0]]  # past the left edge
+    # (the cut card on a dark table, where it is found as cut)
+    photos = [_photo(True, (1500, 1000), whole, background), _photo(True, (1200, 900), cut, (60, 100, 140))]
+    for photo in photos:
+        alone = [imaging.CardSearch(photo).quads(**kw) for kw in VARIANTS]  # type: ignore[arg-type]
+        assert any(alone), "the photo has an outline to find"
+        for order in (list(range(len(VARIANTS))), list(range(len(VARIANTS)))[::-1]):
+            shared = imaging.CardSearch(photo)
+            for k in order:
+                got = shared.quads(**VARIANTS[k])  # type: ignore[arg-type]
+                assert len(got) == len(alone[k])
+                assert all(np.array_equal(a, b) for a, b in zip(got, alone[k], strict=True))

@@ -211,3 +211,31 @@ def test_a_smooth_object_of_the_cards_own_colour_is_a_gap_in_its_print_texture()
     assert seen.measures["texture_gap"] >= quality.OCCLUDER_MIN_SHARE and "occlusion" in seen.warnings
     blurred = quality.inspect(cv2.GaussianBlur(card, (0, 0), 4), "back", False, True)
     assert blurred.measures["texture_gap"] == 0.0 and "occlusion" not in blurred.warnings
+
+
+def _held(image: np.ndarray, corners: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """`image` with a flat thing under its card (BGR) running off the picture's left edge
+    along the card's top and bottom sides: a hand or a page the card lies on."""
+    tl, tr, br, bl = (np.asarray(c, np.float64) for c in corners)
+    top = tl + (tl - tr) * (tl[0] / (tr[0] - tl[0]))  # the sides' lines, where they meet x = 0
+    bottom = bl + (bl - br) * (bl[0] / (br[0] - bl[0]))
+    under = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(under, [np.array([top, tl, bl, bottom], np.int32)], 255)
+    card = np.zeros_like(under)
+    cv2.fillPoly(card, [np.asarray(corners, np.int32)], 255)
+    out = image.copy()
+    out[(under > 0) & (card == 0)] = colour
+    return out
+
+
+@pytest.mark.parametrize("colour", [(120, 160, 215), (235, 235, 232)])  # skin, paper (BGR)
+def test_a_whole_card_on_a_hand_or_page_running_off_the_picture_is_not_incomplete(
+    colour: tuple[int, int, int],
+) -> None:
+    """The card and what it lies on make one region running off the picture: that region
+    is no cut card when the card in it is found whole."""
+    image, corners = _desk_card(f"{SEED}:held", (0.1, 0))
+    held = _held(image, corners, colour)
+    search = imaging.CardSearch(held)
+    assert search.quads(loose=True, cut=True), "the card and its holder look like a cut card"
+    assert "card_incomplete" not in quality.survey(held, search).warnings
