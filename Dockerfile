@@ -71,6 +71,18 @@ files = [os.path.normpath(f.locate()) for f in md.distribution('ocrbatch').files
 [os.makedirs(os.path.dirname('/app' + f), exist_ok=True) or shutil.copy2(f, '/app' + f) for f in files]" \
  && test -x /app/opt/venv/bin/ocr-job && test -x /app/opt/venv/bin/ocr-operator
 
+# The int8 text detector (ocr_job/engines/quantize.py), built from the rapidocr wheel's float
+# model and calibrated on the project's synthetic cards, whose fonts this stage alone installs
+# (the runtime images carry none). The worker images copy the model beside their venv, where
+# the engine looks for it: no worker builds it at start.
+FROM deps-worker AS models
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      fonts-noto-cjk fonts-ocr-b fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-uming fonts-arphic-gbsn00lp \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=app /app/ /
+RUN OCR_MODEL_DIR=/models /opt/venv/bin/ocr-job models
+
 # ---------------------------------------------------------------- runtime images
 # What the three images share; each target adds its venv and its entrypoint.
 FROM ${BASE_IMAGE} AS runtime
@@ -103,6 +115,7 @@ RUN apt-get update \
 USER 10001:10001
 COPY --from=deps-worker-paddle /opt/venv /opt/venv
 COPY --from=app /app/ /
+COPY --from=models /models /opt/venv/share/ocrbatch/models
 ENTRYPOINT ["ocr-job"]
 CMD ["--help"]
 
@@ -112,5 +125,6 @@ LABEL org.opencontainers.image.title="ocrbatch-worker" \
       org.opencontainers.image.description="ocr-job worker (onnx engine, models inside the image)"
 COPY --from=deps-worker /opt/venv /opt/venv
 COPY --from=app /app/ /
+COPY --from=models /models /opt/venv/share/ocrbatch/models
 ENTRYPOINT ["ocr-job"]
 CMD ["--help"]

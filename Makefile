@@ -71,6 +71,8 @@ install-test: venv system-deps container-tools kube-binaries
 	if $(PIP) show opencv-contrib-python >/dev/null 2>&1 || $(PIP) show opencv-python >/dev/null 2>&1; then \
 	  $(PIP) uninstall --quiet --yes opencv-contrib-python opencv-python opencv-python-headless && \
 	  $(PIP) install --quiet --no-deps "opencv-python-headless>=4.9"; fi
+	@# The int8 detector (ocr_job/engines/quantize.py), built once per install (~40 CPU-s).
+	$(VENV)/bin/ocr-job models
 
 # kube-apiserver + kube-controller-manager for the real-apiserver tier (tests/realkube):
 # built once from Debian's source package (~11 min on 2 cores), then cached.

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ocr_job import __version__
-from ocr_job.config import EngineName, JobConfig, LogFormat, S3Settings
+from ocr_job.config import Detector, EngineName, JobConfig, LogFormat, S3Settings
 from ocr_job.exit_codes import ExitCode
 from ocr_job.logs import setup_logging
 from ocr_job.memory import cgroup_memory_limit, mib, peak_rss_bytes, tune_allocator
@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="read doubtful names again with a second recogniser (onnx engine; "
         "on by default; or OCR_SECOND_OPINION)",
+    )
+    run.add_argument(
+        "--detector",
+        choices=[d.value for d in Detector],
+        help="the onnx engine's text detector: int8 (default) or float (or OCR_DETECTOR)",
     )
     run.add_argument(
         "--crops",
@@ -69,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="comma-separated layout styles (default: all): "
                               "classic, realdesign, compact, wide")  # fmt: skip
 
+    sub.add_parser("models", help="build the int8 detector now (else the first run builds it)")
+
     show = sub.add_parser("show", help="print a table of the records in DEST")
     show.add_argument("output", help="a folder or s3://BUCKET/PREFIX")
     show.add_argument("--limit", type=int, default=50)
@@ -78,7 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"run": cmd_run, "merge": cmd_merge, "samples": cmd_samples, "show": cmd_show}
+    handler = {
+        "run": cmd_run,
+        "merge": cmd_merge,
+        "samples": cmd_samples,
+        "show": cmd_show,
+        "models": cmd_models,
+    }
     try:
         return int(handler[args.command](args))
     except ValidationError as exc:  # settings read on the way (OCR_S3_*): a usage error
@@ -103,6 +116,7 @@ def _config_from(args: argparse.Namespace) -> JobConfig:
             "log_format": args.log_format,
             "second_opinion": args.second_opinion,
             "crops": args.crops,
+            "detector": args.detector,
         }.items()
         if value is not None
     }
@@ -186,7 +200,7 @@ def _run(
 
     tune_allocator()
     try:
-        engine = load_engine(config.engine, config.threads, config.second_opinion)
+        engine = load_engine(config.engine, config.threads, config.second_opinion, config.detector)
         if config.second_opinion and not isinstance(engine, Rereads):
             log.info("the %s engine has no second opinion: names are read once", config.engine.value)
     except EngineError as exc:
@@ -294,6 +308,20 @@ def cmd_samples(args: argparse.Namespace) -> ExitCode:
         args.dest, args.count, seed=args.seed, levels=levels, bad_inputs=args.bad_inputs, styles=styles
     )
     log.info("wrote %d sample cards to %s (labels: %s)", args.count, args.dest, labels.name)
+    return ExitCode.OK
+
+
+def cmd_models(args: argparse.Namespace) -> ExitCode:
+    """Build the int8 detector where the engine looks for it (`quantize.model_dir`)."""
+    from ocr_job.engines import quantize
+    from ocr_job.engines.onnx import bundled_model_paths
+
+    setup_logging()
+    model = bundled_model_paths()["Det"]
+    built = quantize.detector(model)
+    if built == model:
+        return ExitCode.CANNOT_PROCEED
+    log.info("the int8 detector is %s", built.name)
     return ExitCode.OK
 
 

@@ -43,6 +43,14 @@ class EngineName(StrEnum):
     PADDLE = "paddle"
 
 
+class Detector(StrEnum):
+    """The onnx engine's text detector: the wheel's model quantised to 8 bits
+    (`ocr_job.engines.quantize`), or the float model as shipped."""
+
+    INT8 = "int8"
+    FLOAT = "float"
+
+
 class LogFormat(StrEnum):
     AUTO = "auto"
     PLAIN = "plain"
@@ -123,6 +131,9 @@ class JobConfig(BaseSettings):
     #: and score it by the two recognisers' agreement: no confident misreading of a rare
     #: character. The model is loaded for each such name and unloaded (docs/benchmarks.md).
     second_opinion: bool = True
+    #: The onnx engine's detector: int8 (3.5x faster, the same readings on the accuracy
+    #: sets) or the float model (docs/benchmarks.md, issue 16).
+    detector: Detector = Detector.INT8
     #: Write the card and portrait crops beside each record (`ocr_job.crops`): images of
     #: personal data, off unless asked for.
     crops: bool = False

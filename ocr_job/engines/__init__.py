@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ocr_job.config import EngineName
+from ocr_job.config import Detector, EngineName
 from ocr_job.engines.base import Engine, EngineError, OcrResult, TextBox
 
 __all__ = ["MEMORY_NEED_BYTES", "Engine", "EngineError", "OcrResult", "TextBox", "load_engine"]
@@ -18,15 +18,21 @@ MEMORY_NEED_BYTES: dict[EngineName, int] = {
 }
 
 
-def load_engine(name: EngineName, threads: int = 1, second_opinion: bool = True) -> Engine:
+def load_engine(
+    name: EngineName, threads: int = 1, second_opinion: bool = True, detector: Detector = Detector.INT8
+) -> Engine:
     """Load the named engine once. Imports lazily so an unused runtime costs nothing.
     `second_opinion`: let the onnx engine read doubtful names again with its second
-    recogniser."""
+    recogniser; `detector`: the onnx engine's detector model."""
     try:
         if name is EngineName.ONNX:
-            from ocr_job.engines.onnx import OnnxEngine
+            from ocr_job.engines import quantize
+            from ocr_job.engines.onnx import OnnxEngine, bundled_model_paths
 
-            return OnnxEngine(threads=threads, second_opinion=second_opinion)
+            model = bundled_model_paths()["Det"]
+            if detector is Detector.INT8:
+                model = quantize.detector(model)
+            return OnnxEngine(threads=threads, second_opinion=second_opinion, detector=model)
         if name is EngineName.PADDLE:
             from ocr_job.engines.paddle import PaddleEngine
 

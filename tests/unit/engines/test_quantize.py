@@ -1,0 +1,64 @@
+"""The int8 detector (`ocr_job.engines.quantize`): named by the float model it comes from,
+read as the float one reads, and never a failure of the engine when it cannot be built."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import pytest
+
+from ocr_job import idcard, imaging
+from ocr_job.config import DEFAULT_CARD_LONG_SIDE, Detector, EngineName
+from ocr_job.engines import load_engine, quantize
+from ocr_job.engines.onnx import OnnxEngine, bundled_model_paths
+from ocr_job.synth import generate_set, load_labels
+
+
+def test_the_model_is_named_by_the_recipe_and_the_float_models_digest(tmp_path: Path) -> None:
+    one, other = tmp_path / "a.onnx", tmp_path / "b.onnx"
+    one.write_bytes(b"one model")
+    other.write_bytes(b"another model")
+    assert quantize.model_path(one, tmp_path) != quantize.model_path(other, tmp_path)
+    assert quantize.model_path(one, tmp_path) == quantize.model_path(one, tmp_path)
+    assert f"-r{quantize.RECIPE}-" in quantize.model_path(one, tmp_path).name
+
+
+def test_the_int8_detector_gives_the_fields_the_float_one_gives(tmp_path: Path) -> None:
+    """The install's int8 model (`make install-test` builds it; else it is built here), on
+    generated cards of every level and both sides: the same fields. (Its boxes may split a
+    line the float model's kept whole, 出生 | 1997年4月4日, or see text in the artwork.)"""
+    float_model = bundled_model_paths()["Det"]
+    int8_model = quantize.detector(float_model)
+    assert int8_model != float_model and int8_model.is_file()
+    cards = generate_set(tmp_path / "cards", 6, seed=4711)
+    engines = [OnnxEngine(second_opinion=False, detector=m) for m in (float_model, int8_model)]
+    for source in sorted(load_labels(cards)):
+        card = imaging.locate_card(cv2.imread(str(cards / source)), DEFAULT_CARD_LONG_SIDE).image
+        h, w = card.shape[:2]
+        fields = [
+            idcard.parse(imaging.upright_boxes(engine.recognise(card).boxes, w, h), w, h).fields
+            for engine in engines
+        ]
+        assert fields[0] == fields[1], source
+        assert sum(v is not None for v in fields[1].model_dump().values()) >= 3, source
+
+
+def test_a_model_folder_it_cannot_write_leaves_the_float_detector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv(quantize.MODEL_DIR_ENV, str(blocked / "models"))
+    float_model = bundled_model_paths()["Det"]
+    with caplog.at_level(logging.WARNING):
+        assert quantize.detector(float_model) == float_model
+    assert "float detector is used" in caplog.text
+    engine = load_engine(EngineName.ONNX, second_opinion=False, detector=Detector.INT8)
+    assert engine.recognise(imaging.fit(cv2.imread(str(_one_card(tmp_path))), 960)).boxes
+
+
+def _one_card(tmp_path: Path) -> Path:
+    cards = generate_set(tmp_path / "one", 1, seed=5, levels=("clean",))
+    return cards / next(iter(load_labels(cards)))
