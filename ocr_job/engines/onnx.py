@@ -1,7 +1,8 @@
 """The default engine: PP-OCR det/cls/rec on ONNX Runtime, through `rapidocr`.
 
 The models are the ones bundled inside the rapidocr wheel; their paths are
-pinned so the library never reaches for a model hub.
+pinned so the library never reaches for a model hub. The detector is, by default, the
+wheel's model quantised to 8 bits on this machine (`ocr_job.engines.quantize`).
 
 Memory (measured with bench/, see docs/benchmarks.md): rapidocr's sessions are
 replaced by ours, which differ in one respect: a run's tensors come from one ONNX
