@@ -85,7 +85,7 @@ def test_an_oom_killed_shard_is_retried_with_more_memory(world: World, cards: Ca
     assert status["attempts"] == [
         {"attempt": 0, "job": "oom-0", "memory": LIMIT},
         {"attempt": 1, "job": "oom-1", "memory": RETRY_LIMIT, "shards": str(big_shard),
-         "reason": "OOMKilled"},
+         "shardCount": 1, "reason": "OOMKilled"},
     ]  # fmt: skip
     assert status["jobs"] == ["oom-0", "oom-1"]
     assert status["completedShards"] == "0-2" and status["failedShards"] == ""
