@@ -52,8 +52,9 @@ def model_path(float_model: Path, folder: Path | None = None) -> Path:
 
 
 def detector(float_model: Path) -> Path:
-    """The int8 detector for `float_model`, built first (in a child process: the build's
-    memory is not the worker's) when missing; `float_model` itself when it cannot be."""
+    """The int8 detector for `float_model`, built first when missing (in a child process,
+    before the worker loads its models: the build's memory goes with the child);
+    `float_model` itself when it cannot be built."""
     target = model_path(float_model)
     if target.is_file():
         return target
