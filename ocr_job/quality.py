@@ -37,6 +37,7 @@ generated cases of `ocr_job.synth.kyc_cases` (bench/kyc.py), not fitted to them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -675,20 +676,11 @@ def occluder_share(view: np.ndarray, lab: np.ndarray, grey: np.ndarray, text: np
     g = grey.astype(np.float32)
     mean = cv2.blur(g, (9, 9))
     std = np.sqrt(np.maximum(cv2.blur(g * g, (9, 9)) - mean * mean, 0))
-    region = (far & (std < 6.0) & (grey < SATURATED - 15) & text).astype(np.uint8)
-    # An object wider than any printed stroke (15 px of a 1,000 px card: 1.3 mm; the back's
-    # title strokes are under 1 mm): opening with that square keeps it, removes print.
-    region = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((15, 15), np.uint8))
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
-    h, w = region.shape
+    region = far & (std < 6.0) & (grey < SATURATED - 15) & text
     card_area = _inset(view.shape[:2], 0.01)
     near = np.ones((OCCLUDER_RIM, OCCLUDER_RIM), np.uint8)
     beyond = np.ones((3 * OCCLUDER_RIM, 3 * OCCLUDER_RIM), np.uint8)
-    for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:5] + 1:
-        blob = (labels == i).astype(np.uint8)
-        ys, xs = np.nonzero(blob)
-        if np.minimum(np.minimum(xs, w - 1 - xs), np.minimum(ys, h - 1 - ys)).max() < OCCLUDER_REACH * h:
-            continue  # a strip along the card's edge
+    for blob, area in _reaching_blobs(region):
         around = (cv2.dilate(blob, beyond) > 0) & (cv2.dilate(blob, near) == 0) & card_area
         if around.sum() < 10:
             continue
@@ -696,8 +688,26 @@ def occluder_share(view: np.ndarray, lab: np.ndarray, grey: np.ndarray, text: np
         if float(np.median(distance[blob > 0])) - card_near < OCCLUDER_RIM_DELTA_E:
             continue  # no rim: the card's colour drifting under uneven light
         if not _shadow(np.median(labf[blob > 0], axis=0), card):
-            return float(stats[i, cv2.CC_STAT_AREA]) / max(1, int(text.sum()))
+            return area / max(1, int(text.sum()))
     return 0.0
+
+
+def _reaching_blobs(region: np.ndarray) -> Iterator[tuple[np.ndarray, int]]:
+    """The five largest blobs of `region` (a mask over the card's view), largest first, each
+    as a 0/1 mask with its area, that are wider than any printed stroke and reach
+    OCCLUDER_REACH of the card's height in from its edge (not a strip of the background
+    along an outline found a little wide).
+
+    Wider than a stroke: opened with a 15 px square (of a 1,000 px card: 1.3 mm; the back's
+    title strokes are under 1 mm), which keeps an object and removes print."""
+    opened = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_OPEN, np.ones((15, 15), np.uint8))
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    h, w = opened.shape
+    for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:5] + 1:
+        blob = (labels == i).astype(np.uint8)
+        ys, xs = np.nonzero(blob)
+        if np.minimum(np.minimum(xs, w - 1 - xs), np.minimum(ys, h - 1 - ys)).max() >= OCCLUDER_REACH * h:
+            yield blob, int(stats[i, cv2.CC_STAT_AREA])
 
 
 def texture_gap_share(view: np.ndarray, grey: np.ndarray, text: np.ndarray) -> float:
@@ -712,12 +722,7 @@ def texture_gap_share(view: np.ndarray, grey: np.ndarray, text: np.ndarray) -> f
     band = np.abs(cv2.GaussianBlur(g, (0, 0), 1.0) - cv2.GaussianBlur(g, (0, 0), 4.0))
     energy = cv2.blur(band, (TEXTURE_BOX, TEXTURE_BOX))
     reference = float(np.median(energy[text]))
-    region = ((energy < TEXTURE_GAP * reference) & text & (view.min(axis=2) < SATURATED)).astype(np.uint8)
-    region = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((15, 15), np.uint8))
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
-    h, w = region.shape
-    for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:5] + 1:
-        ys, xs = np.nonzero(labels == i)
-        if np.minimum(np.minimum(xs, w - 1 - xs), np.minimum(ys, h - 1 - ys)).max() >= OCCLUDER_REACH * h:
-            return float(stats[i, cv2.CC_STAT_AREA]) / max(1, int(text.sum()))
+    region = (energy < TEXTURE_GAP * reference) & text & (view.min(axis=2) < SATURATED)
+    for _, area in _reaching_blobs(region):
+        return area / max(1, int(text.sum()))
     return 0.0
