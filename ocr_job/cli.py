@@ -190,7 +190,7 @@ def _run(
     items: list[Any],
 ) -> ExitCode:
     """Load the engine, process `items`, write the shard summary or merge (output locked)."""
-    from ocr_job import pipeline
+    from ocr_job import imaging, pipeline
     from ocr_job.engines import EngineError, load_engine
     from ocr_job.engines.base import Rereads
     from ocr_job.merge import merge
@@ -199,6 +199,7 @@ def _run(
     from ocr_job.storage.base import SHARDS_DIR
 
     tune_allocator()
+    imaging.limit_threads(config.threads)
     try:
         engine = load_engine(config.engine, config.threads, config.second_opinion, config.detector)
         if config.second_opinion and not isinstance(engine, Rereads):

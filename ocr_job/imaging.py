@@ -102,6 +102,16 @@ _NUMERIC_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 PngImagePlugin.MAX_TEXT_MEMORY = 4 * PngImagePlugin.MAX_TEXT_CHUNK
 
 
+def limit_threads(threads: int) -> None:
+    """OpenCV's own thread pool held to the worker's CPU share, `threads` (`--threads`).
+
+    OpenCV sizes its pool by the machine's cores, not the container's CPU limit: in a pod
+    limited to one CPU on a 64-core node, its parallel loops would start 64 threads and be
+    throttled. One thread runs its functions sequentially (OpenCV's 0).
+    """
+    cv2.setNumThreads(threads if threads > 1 else 0)
+
+
 def decode(data: bytes, max_pixels: int, budget_bytes: int = DECODE_BUDGET_BYTES) -> np.ndarray:
     """Bytes → BGR uint8, at most WORK_LONG_SIDE on the long side. Raises ImageError.
 

@@ -88,3 +88,19 @@ def test_the_allocator_takes_the_fixed_mmap_threshold() -> None:
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt is glibc's")
     assert tune_allocator() is True
+
+
+def test_opencv_threads_follow_the_workers_cpu_share() -> None:
+    """OpenCV's pool is sized by the machine's cores unless told: held to `--threads`."""
+    import cv2
+
+    from ocr_job.imaging import limit_threads
+
+    before = cv2.getNumThreads()
+    try:
+        limit_threads(1)
+        assert cv2.getNumThreads() == 1
+        limit_threads(3)
+        assert cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(before)
