@@ -15,7 +15,11 @@ Two passes, both on pictures the pipeline has already made (nothing full-size is
     BLURRY_BELOW (0.35: wider than ~5.7 px) → `image_blurry`.
   - glare: the share of the card's text area (the card without its portrait or emblem)
     under a saturated, colourless highlight (every channel ≥ 245) in one patch large
-    enough to hide characters (≥ GLARE_MIN_SHARE of the text area) → `glare`.
+    enough to hide characters (≥ GLARE_MIN_SHARE of the text area) → `glare`. The patch
+    must be solid (the print under it washed out: a pale card lit bright keeps its print
+    as holes in the saturated paper) and lie on the text (most of its outline runs
+    through the text area, not along its border: the margin or the portrait's frame,
+    where lit paper goes on saturated).
   - photocopy: a printed card has colour (blue labels, a red emblem, a tinted guilloche,
     a portrait): the 99th percentile of the chroma's distance from the card's median
     colour (CIELAB a*, b*) below PHOTOCOPY_CHROMA means a greyscale or toner copy (a
@@ -55,12 +59,13 @@ BLURRY_BELOW = 0.35
 GLARE_MIN_SHARE = 0.004
 #: Every channel at least this: the sensor saturated.
 SATURATED = 245
-#: A highlight stands out: the card around it (the ring's median, darkest channel) is this
-#: much below saturation at least (a pale card lit a little too much is not glare).
-GLARE_STEP = 15
-#: ...or the patch is solid (its area this share of its convex hull's at least): print
-#: under it is washed out, where a pale card lit bright keeps its print in holes.
+#: A highlight is solid (its area this share of its convex hull's at least): the print under
+#: it is washed out, where a pale card lit bright keeps its print in holes...
 GLARE_SOLID = 0.85
+#: ...and lies on the text: this share of its outline at least runs through the text area
+#: (where the light falls off around it), not along the text area's border (the card's
+#: margin, the portrait's frame), where the paper of a card lit bright goes on saturated.
+GLARE_INSIDE = 0.6
 #: Chroma spread (CIELAB units of OpenCV's 8-bit a*, b*) below which the card has no colour.
 PHOTOCOPY_CHROMA = 9.0
 #: A spectral bin this many times the median around it is a peak; this many peaks a grid.
@@ -596,7 +601,7 @@ def edge_width(grey: np.ndarray) -> float:
         values = slope_at[chosen]
         if values.size < 30:
             continue
-        top = np.argsort(values)[-max(30, values.size // 20) :]
+        top = np.argsort(values, kind="stable")[-max(30, values.size // 20) :]  # ties: in order
         widths.append(float(np.median(contrast_at[chosen][top] / np.maximum(values[top], 1e-3))))
     return max(widths) if widths else 8.0  # no edge worth the name: as blurred as it gets
 
@@ -629,8 +634,10 @@ def _around(stats: np.ndarray, i: int, margin: int, shape: tuple[int, ...]) -> _
 
 def glare_share(view: np.ndarray, text: np.ndarray, darkest: np.ndarray | None = None) -> float:
     """The share of the text area in the largest saturated patch in it that stands out
-    from the card around it (most of the ring around it is not saturated): a highlight,
-    not a card, paper or copy printed or lit white all over. `darkest`: `_darkest(view)`."""
+    from the card around it (most of the ring around it is not saturated), is solid (the
+    print under it washed out) and lies on the text (its outline runs through the text
+    area): a highlight, not a card, paper or copy printed or lit white all over, nor the
+    paper of a card lit bright at its margin or around its print. `darkest`: `_darkest(view)`."""
     grey = _darkest(view) if darkest is None else darkest
     text8 = text.view(np.uint8)
     saturated = cv2.compare(grey, SATURATED, cv2.CMP_GE) // 255
@@ -651,9 +658,18 @@ def glare_share(view: np.ndarray, text: np.ndarray, darkest: np.ndarray | None =
         ring = (cv2.dilate(blob, np.ones((reach, reach), np.uint8)) > 0) & (blob == 0) & text[box]
         if not ring.any() or saturated[box][ring].mean() >= 0.5:
             continue
-        if np.median(grey[box][ring]) <= SATURATED - GLARE_STEP or _solidity(blob) >= GLARE_SOLID:
+        if _solidity(blob) >= GLARE_SOLID and _outline_inside(blob, text8[box]) >= GLARE_INSIDE:
             best = max(best, area)
     return best / area_of_text
+
+
+def _outline_inside(blob: np.ndarray, area: np.ndarray) -> float:
+    """The share of the blob's outline (its outer contour's pixels) inside `area` (a 0/1
+    mask: the text area), more than 3 px from its border."""
+    contours, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    points = np.concatenate(contours).reshape(-1, 2)
+    inner = cv2.erode(area, np.ones((7, 7), np.uint8))
+    return float(inner[points[:, 1], points[:, 0]].mean())
 
 
 def _shadow(colour: np.ndarray, card: np.ndarray) -> bool:
