@@ -770,7 +770,7 @@ def occluder_share(view: np.ndarray, lab: np.ndarray, grey: np.ndarray, text: np
     card = np.array([_median_u8(c, text8) for c in channels], np.float32)
     # Each channel's squared difference from the card's, looked up by its 8-bit value.
     diff = np.arange(256, dtype=np.float32)[:, None] - card
-    squares = cv2.split(cv2.LUT(lab, (diff * diff).reshape(256, 1, 3)))
+    squares = [cv2.LUT(channel, np.ascontiguousarray(diff[:, k] ** 2)) for k, channel in enumerate(channels)]
     distance = np.sqrt(squares[0] + squares[1] + squares[2])
     far = distance > OCCLUDER_DELTA_E
     g = grey.astype(np.float32)
