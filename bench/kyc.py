@@ -1,7 +1,8 @@
 """Precision and recall of the picture warnings (`ocr_job.quality`) on generated cases.
 
     python -m bench.kyc [--seeds 11,12] [--per-kind 16] [--styles classic,realdesign,...]
-                        [--photoset N] [--json FILE] [--pipeline --output DIR]
+                        [--photoset N [--photoset-seed S]] [--json FILE] [--dump FILE]
+                        [--pipeline --output DIR]
 
 Cases come from `ocr_job.synth.kyc_cases` (every kind in every layout style, fronts and
 backs): photocopies, screen photos, cut cards, occluders, glare, blur, two cards, held-out
@@ -11,7 +12,9 @@ pictures of bench.photoset's photographed set (another generator: tables with th
 printed paper, hands holding the card) as clean photos, scored apart. Each case is JPEG-encoded and
 decoded as the worker does (`imaging.decode`), its card located (`imaging.locate_card`),
 then `quality.survey` and `quality.inspect` run on the located view with the case's side,
-as the pipeline runs them on the view it read. `--pipeline` runs the real worker instead
+as the pipeline runs them on the view it read; `--dump` writes each case's warnings,
+`inspect`'s measures and its CPU time (to compare two versions of the detectors case by
+case). `--pipeline` runs the real worker instead
 (`ocr_job.cli run` in a child process, onnx engine) and scores its records' warnings: slower,
 and cases the engine cannot read (no side) count as misses.
 
