@@ -1,7 +1,8 @@
 """Precision and recall of the picture warnings (`ocr_job.quality`) on generated cases.
 
     python -m bench.kyc [--seeds 11,12] [--per-kind 16] [--styles classic,realdesign,...]
-                        [--photoset N] [--json FILE] [--pipeline --output DIR]
+                        [--photoset N [--photoset-seed S]] [--json FILE] [--dump FILE]
+                        [--pipeline --output DIR]
 
 Cases come from `ocr_job.synth.kyc_cases` (every kind in every layout style, fronts and
 backs): photocopies, screen photos, cut cards, occluders, glare, blur, two cards, held-out
@@ -11,7 +12,9 @@ pictures of bench.photoset's photographed set (another generator: tables with th
 printed paper, hands holding the card) as clean photos, scored apart. Each case is JPEG-encoded and
 decoded as the worker does (`imaging.decode`), its card located (`imaging.locate_card`),
 then `quality.survey` and `quality.inspect` run on the located view with the case's side,
-as the pipeline runs them on the view it read. `--pipeline` runs the real worker instead
+as the pipeline runs them on the view it read; `--dump` writes each case's warnings,
+`inspect`'s measures and its CPU time (to compare two versions of the detectors case by
+case). `--pipeline` runs the real worker instead
 (`ocr_job.cli run` in a child process, onnx engine) and scores its records' warnings: slower,
 and cases the engine cannot read (no side) count as misses.
 
@@ -29,6 +32,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -55,15 +59,27 @@ def detect(case: KycCase) -> set[str]:
 
 def detect_jpeg(data: bytes, side: str) -> set[str]:
     """The warnings the pipeline's detectors raise on a picture of `side` (its located view)."""
+    return examine_jpeg(data, side)["warnings"]
+
+
+def examine_jpeg(data: bytes, side: str) -> dict[str, Any]:
+    """The warnings raised on a picture of `side`, `inspect`'s measures and its thread CPU
+    time (ms)."""
     image = imaging.decode(data, DEFAULT_MAX_PIXELS)
     located = imaging.locate_card(image, DEFAULT_CARD_LONG_SIDE)
     scene = quality.survey(image)
     del image
+    start = time.thread_time()
     seen = quality.inspect(located.image, side, False, located.found_quad, scene)
-    return set(scene.warnings) | set(seen.warnings)
+    inspect_ms = (time.thread_time() - start) * 1000
+    return {"warnings": set(scene.warnings) | set(seen.warnings), "measures": seen.measures,
+            "inspect_ms": round(inspect_ms, 1)}  # fmt: skip
 
 
-def photoset_rows(count: int, seed: int) -> list[tuple[str, frozenset[str], set[str]]]:
+Row = tuple[str, frozenset[str], set[str]]
+
+
+def photoset_rows(count: int, seed: int, dump: dict[str, Any] | None = None) -> list[Row]:
     """The colour pictures (desk and phone) of `count` of bench.photoset's photographed set
     (tables with their edge, printed paper, hands holding the card, gradients): clean
     photos of another generator, which must raise nothing."""
@@ -74,7 +90,10 @@ def photoset_rows(count: int, seed: int) -> list[tuple[str, frozenset[str], set[
         if p.kind == "grey":  # greyscale copies: photocopies, not clean colour cards
             continue
         shot, _ = photoset.picture(p)
-        got = detect_jpeg(shot.jpeg(), p.side)
+        seen = examine_jpeg(shot.jpeg(), p.side)
+        got = seen["warnings"]
+        if dump is not None:
+            dump[f"photoset{seed}/{p.index}"] = _dumped(PHOTOSET, seen)
         if got:
             print(f"photoset {p.index} ({p.kind}, {p.background}, {p.style}): got {sorted(got)}",
                   file=sys.stderr, flush=True)  # fmt: skip
@@ -97,6 +116,10 @@ def detect_with_worker(named: list[tuple[str, KycCase]], output: Path) -> dict[s
         found[record["source"]] = {w["code"] for w in record.get("warnings") or []
                                    if w["code"] in IMAGE_WARNING_CODES}  # fmt: skip
     return found
+
+
+def _dumped(kind: str, seen: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": kind, **seen, "warnings": sorted(seen["warnings"])}
 
 
 def score(results: Iterable[tuple[str, frozenset[str], set[str]]]) -> dict[str, Any]:
@@ -194,7 +217,11 @@ def main(argv: list[str] | None = None) -> int:
         "--photoset", type=int, default=0, metavar="N",
         help="also count false alarms on the colour pictures of N of bench.photoset's (first seed)",
     )  # fmt: skip
+    parser.add_argument("--photoset-seed", type=int, default=None,
+                        help="bench.photoset's seed (default: the first of --seeds)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--dump", type=Path,
+                        help="write each case's warnings, inspect's measures and CPU ms to this JSON file")
     parser.add_argument("--pipeline", action="store_true", help="score the real worker's records")
     parser.add_argument("--output", type=Path, help="the worker's output (with --pipeline)")
     args = parser.parse_args(argv)
@@ -205,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         for kind in kinds:
             count = clean_count if kind in CLEAN_KINDS else args.per_kind
             named += [(f"s{seed}/{name}", case) for name, case in cases(seed, count, styles, (kind,))]
+    dump: dict[str, Any] = {}
     if args.pipeline:
         output = args.output or Path(tempfile.mkdtemp(prefix="bench-kyc-"))
         found = detect_with_worker(named, output)
@@ -212,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         rows = []
         for name, case in named:
-            got = detect(case)
+            seen = examine_jpeg(case.jpeg(), case.side)
+            got = seen["warnings"]
+            dump[name] = _dumped(case.kind, seen)
             rows.append((case.kind, case.expected, got))
             if got != case.expected:
                 print(
@@ -221,11 +251,18 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
     if args.photoset:
-        rows += photoset_rows(args.photoset, int(args.seeds.split(",")[0]))
+        seed = args.photoset_seed if args.photoset_seed is not None else int(args.seeds.split(",")[0])
+        rows += photoset_rows(args.photoset, seed, dump)
     result = score(rows)
     print(report(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    if args.dump:
+        times = [d["inspect_ms"] for d in dump.values()]
+        if times:
+            mean = sum(times) / len(times)
+            print(f"\nquality.inspect: {mean:.1f} ms per picture (thread CPU), {len(times)} pictures")
+        args.dump.write_text(json.dumps(dump, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return 0
 
 

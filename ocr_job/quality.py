@@ -15,7 +15,11 @@ Two passes, both on pictures the pipeline has already made (nothing full-size is
     BLURRY_BELOW (0.35: wider than ~5.7 px) → `image_blurry`.
   - glare: the share of the card's text area (the card without its portrait or emblem)
     under a saturated, colourless highlight (every channel ≥ 245) in one patch large
-    enough to hide characters (≥ GLARE_MIN_SHARE of the text area) → `glare`.
+    enough to hide characters (≥ GLARE_MIN_SHARE of the text area) → `glare`. The patch
+    must be solid (the print under it washed out: a pale card lit bright keeps its print
+    as holes in the saturated paper) and lie on the text (most of its outline runs
+    through the text area, not along its border: the margin or the portrait's frame,
+    where lit paper goes on saturated).
   - photocopy: a printed card has colour (blue labels, a red emblem, a tinted guilloche,
     a portrait): the 99th percentile of the chroma's distance from the card's median
     colour (CIELAB a*, b*) below PHOTOCOPY_CHROMA means a greyscale or toner copy (a
@@ -37,6 +41,7 @@ generated cases of `ocr_job.synth.kyc_cases` (bench/kyc.py), not fitted to them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -54,12 +59,13 @@ BLURRY_BELOW = 0.35
 GLARE_MIN_SHARE = 0.004
 #: Every channel at least this: the sensor saturated.
 SATURATED = 245
-#: A highlight stands out: the card around it (the ring's median, darkest channel) is this
-#: much below saturation at least (a pale card lit a little too much is not glare).
-GLARE_STEP = 15
-#: ...or the patch is solid (its area this share of its convex hull's at least): print
-#: under it is washed out, where a pale card lit bright keeps its print in holes.
+#: A highlight is solid (its area this share of its convex hull's at least): the print under
+#: it is washed out, where a pale card lit bright keeps its print in holes...
 GLARE_SOLID = 0.85
+#: ...and lies on the text: this share of its outline at least runs through the text area
+#: (where the light falls off around it), not along the text area's border (the card's
+#: margin, the portrait's frame), where the paper of a card lit bright goes on saturated.
+GLARE_INSIDE = 0.6
 #: Chroma spread (CIELAB units of OpenCV's 8-bit a*, b*) below which the card has no colour.
 PHOTOCOPY_CHROMA = 9.0
 #: A spectral bin this many times the median around it is a peak; this many peaks a grid.
@@ -506,20 +512,22 @@ def inspect(
     located = located or (card_shaped and not cut)
     inset = _inset(view.shape[:2])
     text = text_mask(view.shape[:2], side, turned) if located else inset
+    # Made once, shared by the measures.
     lab = cv2.cvtColor(view, cv2.COLOR_BGR2LAB)
     grey = cv2.cvtColor(view, cv2.COLOR_BGR2GRAY)
+    darkest = _darkest(view)
     measures = {
         "edge_width": edge_width(grey) * scale,
-        "glare": glare_share(view, text),
+        "glare": glare_share(view, text, darkest),
         "chroma": chroma_spread(view, inset),
         # Without it, a woven or grained background would count; or pass for an occluder.
-        "screen_peaks": spectral_peaks(view) if located else 0.0,
+        "screen_peaks": spectral_peaks(view, lab) if located else 0.0,
         "occluder": occluder_share(view, lab, grey, text) if located else 0.0,
     }
     sharpness = float(np.clip((8.0 - measures["edge_width"]) / 6.5, 0.0, 1.0))
     # A blurred card's print texture is gone all over: its gaps say nothing.
     textured = located and sharpness >= BLURRY_BELOW
-    measures["texture_gap"] = texture_gap_share(view, grey, text) if textured else 0.0
+    measures["texture_gap"] = texture_gap_share(view, grey, text, darkest) if textured else 0.0
     found = []
     if sharpness < BLURRY_BELOW:
         found.append("image_blurry")
@@ -537,11 +545,21 @@ def inspect(
     return Inspection(quality, found, {k: round(v, 4) for k, v in measures.items()})
 
 
-def _inset(shape: tuple[int, ...], share: float = 0.04) -> np.ndarray:
+def _darkest(view: np.ndarray) -> np.ndarray:
+    """Each pixel's darkest channel (every channel is saturated where it is)."""
+    b, g, r = cv2.split(view)
+    return cv2.min(cv2.min(b, g), r)
+
+
+def _inset_box(shape: tuple[int, ...], share: float = 0.04) -> _Box:
     h, w = shape[:2]
-    mask = np.zeros((h, w), bool)
     dy, dx = round(h * share), round(w * share)
-    mask[dy : h - dy, dx : w - dx] = True
+    return slice(dy, h - dy), slice(dx, w - dx)
+
+
+def _inset(shape: tuple[int, ...], share: float = 0.04) -> np.ndarray:
+    mask = np.zeros(shape[:2], bool)
+    mask[_inset_box(shape, share)] = True
     return mask
 
 
@@ -570,45 +588,88 @@ def edge_width(grey: np.ndarray) -> float:
     gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3) / 8
     slope = cv2.magnitude(gx, gy)
     kernel = np.ones((15, 15), np.uint8)
-    contrast = cv2.dilate(g, kernel) - cv2.erode(g, kernel)
+    contrast = cv2.subtract(cv2.dilate(grey, kernel), cv2.erode(grey, kernel))  # ≥ 0: exact in uint8
     # Not along the view's border, where the window is cut (the range there is a half
     # window's: a blurred edge crossing the border looks sharp).
     peaks = (slope >= cv2.dilate(slope, np.ones((3, 3), np.uint8))) & (contrast >= 40) & _inset(g.shape, 0.02)
-    direction = ((np.arctan2(gy, gx) + np.pi) / (np.pi / 4)).astype(np.int32) % 4
+    at = np.flatnonzero(peaks)  # the direction, only where it is asked
+    slope_at, contrast_at = slope.ravel()[at], contrast.ravel()[at].astype(np.float32)
+    direction = ((np.arctan2(gy.ravel()[at], gx.ravel()[at]) + np.pi) / (np.pi / 4)).astype(np.int32) % 4
     widths = []
     for d in range(4):
-        chosen = peaks & (direction == d)
-        values = slope[chosen]
+        chosen = direction == d
+        values = slope_at[chosen]
         if values.size < 30:
             continue
-        top = np.argsort(values)[-max(30, values.size // 20) :]
-        widths.append(float(np.median(contrast[chosen][top] / np.maximum(values[top], 1e-3))))
+        top = np.argsort(values, kind="stable")[-max(30, values.size // 20) :]  # ties: in order
+        widths.append(float(np.median(contrast_at[chosen][top] / np.maximum(values[top], 1e-3))))
     return max(widths) if widths else 8.0  # no edge worth the name: as blurred as it gets
 
 
-def glare_share(view: np.ndarray, text: np.ndarray) -> float:
+_Box = tuple[slice, slice]  # rows, columns
+
+
+def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`cv2.connectedComponentsWithStats(mask, connectivity=8)`'s labels and stats, labelled
+    only within the bounding box of the mask's pixels (mostly few, or none)."""
+    x, y, bw, bh = cv2.boundingRect(mask)
+    labels = np.zeros(mask.shape, np.int32)
+    if bw == 0 or bh == 0:
+        return labels, np.zeros((1, 5), np.int32)
+    _, labels[y : y + bh, x : x + bw], stats, _ = cv2.connectedComponentsWithStats(
+        mask[y : y + bh, x : x + bw], connectivity=8
+    )
+    stats[1:, cv2.CC_STAT_LEFT] += x
+    stats[1:, cv2.CC_STAT_TOP] += y
+    return labels, stats
+
+
+def _around(stats: np.ndarray, i: int, margin: int, shape: tuple[int, ...]) -> _Box:
+    """Blob `i`'s bounding box (connectedComponentsWithStats' `stats`) widened by `margin`
+    px, within the picture: where a dilation of the blob by up to `margin` lies."""
+    x, y, bw, bh = (int(v) for v in stats[i, :4])
+    return (slice(max(0, y - margin), min(shape[0], y + bh + margin)),
+            slice(max(0, x - margin), min(shape[1], x + bw + margin)))  # fmt: skip
+
+
+def glare_share(view: np.ndarray, text: np.ndarray, darkest: np.ndarray | None = None) -> float:
     """The share of the text area in the largest saturated patch in it that stands out
-    from the card around it (most of the ring around it is not saturated): a highlight,
-    not a card, paper or copy printed or lit white all over."""
-    saturated = (view.min(axis=2) >= SATURATED).astype(np.uint8)
+    from the card around it (most of the ring around it is not saturated), is solid (the
+    print under it washed out) and lies on the text (its outline runs through the text
+    area): a highlight, not a card, paper or copy printed or lit white all over, nor the
+    paper of a card lit bright at its margin or around its print. `darkest`: `_darkest(view)`."""
+    grey = _darkest(view) if darkest is None else darkest
+    text8 = text.view(np.uint8)
+    saturated = cv2.compare(grey, SATURATED, cv2.CMP_GE) // 255
     saturated = cv2.morphologyEx(saturated, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    saturated = cv2.bitwise_and(saturated, text.astype(np.uint8))
-    area_of_text = max(1, int(text.sum()))
-    if int(saturated.sum()) > 0.5 * area_of_text:
+    saturated = cv2.bitwise_and(saturated, text8)
+    area_of_text = max(1, cv2.countNonZero(text8))
+    if cv2.countNonZero(saturated) > 0.5 * area_of_text:
         return 0.0  # blown out, or white, all over: no highlight stands out
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(saturated, connectivity=8)
-    grey = view.min(axis=2)
+    labels, stats = _components(saturated)
     best = 0
     for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:5] + 1:
         area = int(stats[i, cv2.CC_STAT_AREA])
-        blob = (labels == i).astype(np.uint8)
+        if area <= best:
+            break  # largest first: no smaller patch counts more
         reach = max(15, int(2 * np.sqrt(area)))  # beyond the highlight's soft rim
-        ring = (cv2.dilate(blob, np.ones((reach, reach), np.uint8)) > 0) & (blob == 0) & text
-        if not ring.any() or saturated[ring].mean() >= 0.5:
+        box = _around(stats, i, reach, labels.shape)
+        blob = (labels[box] == i).astype(np.uint8)
+        ring = (cv2.dilate(blob, np.ones((reach, reach), np.uint8)) > 0) & (blob == 0) & text[box]
+        if not ring.any() or saturated[box][ring].mean() >= 0.5:
             continue
-        if np.median(grey[ring]) <= SATURATED - GLARE_STEP or _solidity(blob) >= GLARE_SOLID:
+        if _solidity(blob) >= GLARE_SOLID and _outline_inside(blob, text8[box]) >= GLARE_INSIDE:
             best = max(best, area)
     return best / area_of_text
+
+
+def _outline_inside(blob: np.ndarray, area: np.ndarray) -> float:
+    """The share of the blob's outline (its outer contour's pixels) inside `area` (a 0/1
+    mask: the text area), more than 3 px from its border."""
+    contours, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    points = np.concatenate(contours).reshape(-1, 2)
+    inner = cv2.erode(area, np.ones((7, 7), np.uint8))
+    return float(inner[points[:, 1], points[:, 0]].mean())
 
 
 def _shadow(colour: np.ndarray, card: np.ndarray) -> bool:
@@ -631,36 +692,71 @@ def chroma_spread(view: np.ndarray, mask: np.ndarray) -> float:
     """How much colour the card holds: each channel scaled so its bright end (99th
     percentile) is white (a cast from the light or the paper multiplies every channel),
     then the 99th percentile of the distance of each pixel's (a*, b*) from the median's."""
-    pixels = view[mask][:: max(1, int(mask.sum()) // 100_000)].astype(np.float32)
+    pixels = _masked(view, mask)
+    pixels = pixels[:: max(1, len(pixels) // 100_000)].astype(np.float32)
     white = np.maximum(np.percentile(pixels, 99, axis=0), 1.0)
     balanced = np.clip(pixels * (255 / white), 0, 255).astype(np.uint8)
     ab = cv2.cvtColor(balanced.reshape(-1, 1, 3), cv2.COLOR_BGR2LAB).reshape(-1, 3)[:, 1:]
-    ab = ab.astype(np.float32)
-    centre = np.median(ab, axis=0)
-    return float(np.percentile(np.hypot(*(ab - centre).T), 99))
+    centre = np.array([_median_of(np.bincount(ab[:, k], minlength=256)) for k in (0, 1)], np.float32)
+    return float(np.percentile(np.hypot(*(ab.astype(np.float32) - centre).T), 99))
 
 
-def spectral_peaks(view: np.ndarray) -> float:
+def _masked(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`image[mask]`, without indexing by the mask when it is one rectangle (as the inset)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size and cols.size:
+        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        if mask[box].all():
+            return image[box].reshape(-1, *image.shape[2:])
+    return image[mask]
+
+
+@functools.lru_cache(maxsize=4)
+def _spectrum_frame(ph: int, pw: int) -> tuple[np.ndarray, np.ndarray]:
+    """The Hann window of a (ph, pw) patch and its spectrum's band of 0.06–0.48 cycles/px."""
+    window = np.outer(np.hanning(ph), np.hanning(pw)).astype(np.float32)
+    radius = np.fft.fftshift(np.hypot(np.fft.fftfreq(ph)[:, None], np.fft.fftfreq(pw)[None, :]))
+    return window, (radius >= 0.06) & (radius <= 0.48)
+
+
+def spectral_peaks(view: np.ndarray, lab: np.ndarray | None = None) -> float:
     """How many frequencies stand out of the high-passed lightness's spectrum: bins more
     than PEAK_RATIO times the median of the 9×9 bins around them, between 0.06 and 0.48
     cycles/px. A screen's grid, sampled by a camera, makes many isolated peaks (its
     harmonics and their aliases: moiré); print and paper few. (Chroma is not used: fine
-    tinted guilloche has periodic chroma of its own.)"""
+    tinted guilloche has periodic chroma of its own.) `lab`: the view in CIELAB, if made."""
     h, w = view.shape[:2]
     n = 512
     y0, x0 = max(0, (h - n) // 2), max(0, (w - n) // 2)
-    patch = view[y0 : y0 + n, x0 : x0 + n]
-    light = cv2.cvtColor(patch, cv2.COLOR_BGR2LAB)[..., 0].astype(np.float32)
+    if lab is None:
+        light = cv2.cvtColor(view[y0 : y0 + n, x0 : x0 + n], cv2.COLOR_BGR2LAB)[..., 0].astype(np.float32)
+    else:
+        light = lab[y0 : y0 + n, x0 : x0 + n, 0].astype(np.float32)
     ph, pw = light.shape
-    window = np.outer(np.hanning(ph), np.hanning(pw)).astype(np.float32)
-    radius = np.fft.fftshift(np.hypot(np.fft.fftfreq(ph)[:, None], np.fft.fftfreq(pw)[None, :]))
-    band = (radius >= 0.06) & (radius <= 0.48)
+    window, band = _spectrum_frame(ph, pw)
     high = light - cv2.GaussianBlur(light, (0, 0), 3)
-    log_mag = np.log(np.abs(np.fft.fftshift(np.fft.fft2(high * window))) + 1e-3)
+    log_mag = np.log(np.fft.fftshift(_magnitude(high * window)) + 1e-3)
     step = 0.04  # log-magnitude in 8-bit steps, for OpenCV's median filter
     levels = np.clip((log_mag - log_mag.min()) / step, 0, 255).astype(np.uint8)
-    rise = (levels.astype(np.int16) - cv2.medianBlur(levels, 9)) * step
-    return float(int(((rise >= np.log(PEAK_RATIO)) & band).sum()) // 2)  # each peak shows twice
+    # The spectrum of a real picture is point-symmetric about its centre (row ph // 2, column
+    # pw // 2 once shifted), and so is the band: with even sides large enough for the band
+    # to keep the median's window off the border, its upper half, counted twice, and its
+    # centre row say the same as the whole.
+    half = ph % 2 == 0 and pw % 2 == 0 and min(ph, pw) >= 256
+    rows = ph // 2 + 5 if half else ph
+    rise = (levels[:rows].astype(np.int16) - cv2.medianBlur(levels[:rows], 9)) * step
+    peak = (rise >= np.log(PEAK_RATIO)) & band[:rows]
+    count = 2 * int(peak[: ph // 2].sum()) + int(peak[ph // 2].sum()) if half else int(peak.sum())
+    return float(count // 2)  # each peak shows twice
+
+
+def _magnitude(patch: np.ndarray) -> np.ndarray:
+    """`np.abs(np.fft.fft2(patch))` of a real patch, from its half spectrum (`rfft2`; the
+    other half is its mirror image: |F(-k)| = |F(k)|)."""
+    ph, pw = patch.shape
+    half = np.abs(np.fft.rfft2(patch))
+    mirror = half[(-np.arange(ph)) % ph][:, pw - np.arange(pw // 2 + 1, pw)]
+    return np.concatenate([half, mirror], axis=1)
 
 
 def occluder_share(view: np.ndarray, lab: np.ndarray, grey: np.ndarray, text: np.ndarray) -> float:
@@ -669,60 +765,85 @@ def occluder_share(view: np.ndarray, lab: np.ndarray, grey: np.ndarray, text: np
     into the card (not a strip of the background along an outline found a little wide),
     and bounded by a sharp change of colour (an object's rim, where the card's own colour
     drifts smoothly under uneven light)."""
-    labf = lab.astype(np.float32)
-    card = np.median(labf[text], axis=0)
-    distance = np.linalg.norm(labf - card, axis=2)
+    text8 = text.view(np.uint8)
+    channels = cv2.split(lab)
+    card = np.array([_median_u8(c, text8) for c in channels], np.float32)
+    # Each channel's squared difference from the card's, looked up by its 8-bit value.
+    diff = np.arange(256, dtype=np.float32)[:, None] - card
+    squares = [cv2.LUT(channel, np.ascontiguousarray(diff[:, k] ** 2)) for k, channel in enumerate(channels)]
+    distance = np.sqrt(squares[0] + squares[1] + squares[2])
     far = distance > OCCLUDER_DELTA_E
     g = grey.astype(np.float32)
     mean = cv2.blur(g, (9, 9))
-    std = np.sqrt(np.maximum(cv2.blur(g * g, (9, 9)) - mean * mean, 0))
-    region = far & (std < 6.0) & (grey < SATURATED - 15) & text
+    variance = cv2.blur(g * g, (9, 9)) - mean * mean
+    region = far & (variance < 6.0**2) & (grey < SATURATED - 15) & text  # smooth: σ under 6
     card_area = _inset(view.shape[:2], 0.01)
     near = np.ones((OCCLUDER_RIM, OCCLUDER_RIM), np.uint8)
     beyond = np.ones((3 * OCCLUDER_RIM, 3 * OCCLUDER_RIM), np.uint8)
-    for blob, area in _reaching_blobs(region):
-        around = (cv2.dilate(blob, beyond) > 0) & (cv2.dilate(blob, near) == 0) & card_area
+    for box, blob, area in _reaching_blobs(region, 3 * OCCLUDER_RIM):
+        around = (cv2.dilate(blob, beyond) > 0) & (cv2.dilate(blob, near) == 0) & card_area[box]
         if around.sum() < 10:
             continue
-        card_near = float(np.percentile(distance[around], OCCLUDER_RIM_PERCENTILE))
-        if float(np.median(distance[blob > 0])) - card_near < OCCLUDER_RIM_DELTA_E:
+        near_distance = distance[box]
+        card_near = float(np.percentile(near_distance[around], OCCLUDER_RIM_PERCENTILE))
+        if float(np.median(near_distance[blob > 0])) - card_near < OCCLUDER_RIM_DELTA_E:
             continue  # no rim: the card's colour drifting under uneven light
-        if not _shadow(np.median(labf[blob > 0], axis=0), card):
-            return area / max(1, int(text.sum()))
+        if not _shadow(np.median(lab[box][blob > 0].astype(np.float32), axis=0), card):
+            return area / max(1, cv2.countNonZero(text8))
     return 0.0
 
 
-def _reaching_blobs(region: np.ndarray) -> Iterator[tuple[np.ndarray, int]]:
+def _median_u8(channel: np.ndarray, mask: np.ndarray) -> float:
+    """`np.median(channel[mask > 0])` of an 8-bit channel, from its histogram."""
+    return _median_of(cv2.calcHist([channel], [0], mask, [256], [0, 256]).ravel().astype(np.int64))
+
+
+def _median_of(histogram: np.ndarray) -> float:
+    """The median of the values counted in `histogram` (the count of each value 0, 1, ...),
+    as `np.median` gives it: the mean of the two middle values of an even count."""
+    counts = np.cumsum(histogram)
+    n = int(counts[-1])
+    lower, upper = (int(np.searchsorted(counts, k + 1)) for k in ((n - 1) // 2, n // 2))
+    return (lower + upper) / 2
+
+
+def _reaching_blobs(region: np.ndarray, margin: int = 0) -> Iterator[tuple[_Box, np.ndarray, int]]:
     """The five largest blobs of `region` (a mask over the card's view), largest first, each
-    as a 0/1 mask with its area, that are wider than any printed stroke and reach
-    OCCLUDER_REACH of the card's height in from its edge (not a strip of the background
-    along an outline found a little wide).
+    as its box (its bounding box widened by `margin` px, within the view), a 0/1 mask over
+    the box and its area, that are wider than any printed stroke and reach OCCLUDER_REACH
+    of the card's height in from its edge (not a strip of the background along an outline
+    found a little wide).
 
     Wider than a stroke: opened with a 15 px square (of a 1,000 px card: 1.3 mm; the back's
     title strokes are under 1 mm), which keeps an object and removes print."""
-    opened = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_OPEN, np.ones((15, 15), np.uint8))
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    opened = cv2.morphologyEx(region.view(np.uint8), cv2.MORPH_OPEN, np.ones((15, 15), np.uint8))
+    labels, stats = _components(opened)
     h, w = opened.shape
     for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:5] + 1:
-        blob = (labels == i).astype(np.uint8)
+        box = _around(stats, i, margin, opened.shape)
+        blob = (labels[box] == i).astype(np.uint8)
         ys, xs = np.nonzero(blob)
+        ys, xs = ys + box[0].start, xs + box[1].start
         if np.minimum(np.minimum(xs, w - 1 - xs), np.minimum(ys, h - 1 - ys)).max() >= OCCLUDER_REACH * h:
-            yield blob, int(stats[i, cv2.CC_STAT_AREA])
+            yield box, blob, int(stats[i, cv2.CC_STAT_AREA])
 
 
-def texture_gap_share(view: np.ndarray, grey: np.ndarray, text: np.ndarray) -> float:
+def texture_gap_share(
+    view: np.ndarray, grey: np.ndarray, text: np.ndarray, darkest: np.ndarray | None = None
+) -> float:
     """The share of the text area in the largest smooth region over it: where the card's
     print texture (band-passed lightness, averaged over TEXTURE_BOX px) is under
     TEXTURE_GAP of its median over the text area, not saturated, wider than any printed
     stroke, and reaching OCCLUDER_REACH of the card's height in from its edge. It does not
     depend on the object's colour: a white sticker or a silver pen on a pale card is as
     smooth as a finger. A card whose texture is no more than the sensor's noise (a plain
-    design) has no gap under the ratio."""
+    design) has no gap under the ratio. `darkest`: `_darkest(view)`, if made."""
     g = grey.astype(np.float32)
     band = np.abs(cv2.GaussianBlur(g, (0, 0), 1.0) - cv2.GaussianBlur(g, (0, 0), 4.0))
     energy = cv2.blur(band, (TEXTURE_BOX, TEXTURE_BOX))
     reference = float(np.median(energy[text]))
-    region = (energy < TEXTURE_GAP * reference) & text & (view.min(axis=2) < SATURATED)
-    for _, area in _reaching_blobs(region):
+    darkest = _darkest(view) if darkest is None else darkest
+    region = (energy < TEXTURE_GAP * reference) & text & (darkest < SATURATED)
+    for _, _, area in _reaching_blobs(region):
         return area / max(1, int(text.sum()))
     return 0.0

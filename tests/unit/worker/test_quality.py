@@ -239,3 +239,75 @@ def test_a_whole_card_on_a_hand_or_page_running_off_the_picture_is_not_incomplet
     search = imaging.CardSearch(held)
     assert search.quads(loose=True, cut=True), "the card and its holder look like a cut card"
     assert "card_incomplete" not in quality.survey(held, search).warnings
+
+
+def test_glare_is_not_the_paper_of_a_pale_card_lit_bright_at_its_margin() -> None:
+    """Lit from the top, a pale card's paper saturates along its top margin and around the
+    first lines' print, which stays printed: the patch runs along the text area's border and
+    holds the print as holes. A highlight over the text below (solid, its outline in the text
+    area) is glare on the same card."""
+    card = make_sample(f"{SEED}:top", "front", "clean", 1000, "compact").bgr.astype(np.float32)
+    h, w = card.shape[:2]
+    ramp = np.linspace(1.08, 0.8, h, dtype=np.float32)[:, None, None]  # lit brighter at the top
+    bright = np.clip(card * (242 / np.median(card.reshape(-1, 3), axis=0)) * ramp, 0, 255).astype(np.uint8)
+    text = quality.text_mask(bright.shape, "front", False)
+    saturated = (bright.min(axis=2) >= quality.SATURATED) & text
+    assert saturated[: h // 4].mean() > 0.2  # the top of the text area saturated
+    assert "glare" not in quality.inspect(bright, "front", False, True).warnings
+    assert not saturated[h // 2 :].any()  # nor the lower half: the highlight stands apart
+    cv2.ellipse(bright, (int(w * 0.5), int(h * 0.8)), (70, 35), 10, 0, 360, (255, 255, 255), -1)
+    seen = quality.inspect(bright, "front", False, True)
+    assert "glare" in seen.warnings and seen.quality.glare > quality.GLARE_MIN_SHARE
+
+
+@pytest.mark.parametrize("shape", [(512, 512), (300, 420), (301, 421)])
+def test_the_spectrum_from_its_half_is_the_whole_spectrum(shape: tuple[int, int]) -> None:
+    """The same bits on the 512 px patch `spectral_peaks` takes from a card view; within
+    float rounding on the smaller patches of small views."""
+    patch = np.random.default_rng(5).normal(size=shape).astype(np.float32)
+    whole = np.abs(np.fft.fft2(patch))
+    if shape == (512, 512):
+        assert np.array_equal(quality._magnitude(patch), whole)
+    np.testing.assert_allclose(quality._magnitude(patch), whole, rtol=1e-5, atol=1e-6 * float(whole.max()))
+
+
+@pytest.mark.parametrize("style", ["wide", "realdesign"])
+def test_spectral_peaks_counted_on_half_the_spectrum_are_all_of_them(style: str) -> None:
+    """The count on the spectrum's upper half (twice) and its centre row is the count on the
+    whole spectrum, on a printed card and on a screen's pixel grid."""
+    card = make_sample(f"{SEED}:half", "back", "clean", 1000, style).bgr
+    grid = np.ones_like(card, np.float32)
+    grid[::3] *= 0.55
+    grid[:, ::3] *= 0.55
+    for view in (card, (card * grid).astype(np.uint8)):
+        h, w = view.shape[:2]
+        light = cv2.cvtColor(view, cv2.COLOR_BGR2LAB)[..., 0].astype(np.float32)
+        light = light[(h - 512) // 2 : (h - 512) // 2 + 512, (w - 512) // 2 : (w - 512) // 2 + 512]
+        window, band = quality._spectrum_frame(512, 512)
+        high = light - cv2.GaussianBlur(light, (0, 0), 3)
+        log_mag = np.log(np.abs(np.fft.fftshift(np.fft.fft2(high * window))) + 1e-3)
+        levels = np.clip((log_mag - log_mag.min()) / 0.04, 0, 255).astype(np.uint8)
+        rise = (levels.astype(np.int16) - cv2.medianBlur(levels, 9)) * 0.04
+        whole = int(((rise >= np.log(quality.PEAK_RATIO)) & band).sum()) // 2
+        assert quality.spectral_peaks(view) == whole
+
+
+def test_the_shortcuts_give_what_numpy_and_opencv_give() -> None:
+    """Medians from histograms, a rectangular mask's pixels without indexing, and components
+    labelled only within the mask's bounding box."""
+    view = make_sample(f"{SEED}:n", "front", "photo", 1000, "classic").bgr
+    lab = cv2.cvtColor(view, cv2.COLOR_BGR2LAB)
+    text = quality.text_mask(view.shape, "front", False)
+    for k in range(3):
+        channel = np.ascontiguousarray(lab[..., k])
+        assert quality._median_u8(channel, text.view(np.uint8)) == np.median(channel[text])
+    for mask in (quality._inset(view.shape), text):
+        assert np.array_equal(quality._masked(view, mask), view[mask])
+    blobs = np.zeros(view.shape[:2], np.uint8)
+    cv2.circle(blobs, (300, 200), 40, 1, -1)
+    cv2.rectangle(blobs, (600, 350), (700, 420), 1, -1)
+    labels, stats = quality._components(blobs)
+    _, plain_labels, plain_stats, _ = cv2.connectedComponentsWithStats(blobs, connectivity=8)
+    assert np.array_equal(labels, plain_labels) and np.array_equal(stats[1:], plain_stats[1:])
+    empty_labels, empty_stats = quality._components(np.zeros_like(blobs))
+    assert not empty_labels.any() and len(empty_stats) == 1
