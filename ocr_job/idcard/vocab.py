@@ -130,6 +130,13 @@ def _character_converter(table: str, fallback: str) -> opencc.OpenCC:
         return opencc.OpenCC(fallback)
 
 
+@cache
+def simplified_char(ch: str) -> str:
+    """`ch` as a card prints it in a name (`_simplified_name_char`), cached: the recogniser's
+    decoder asks it of every character's rival (`engines.ctc`)."""
+    return _simplified_name_char(ch)
+
+
 def _simplified_name_char(ch: str) -> str:
     """The simplified form of a traditional character (強 → 强, 別 → 别, 黃 → 黄), only when
     the two are a true pair (each converts to the other): a variant of a character that is
@@ -163,8 +170,11 @@ _NAME_LABEL_START = re.compile(r"^(?:[姓娃蛙妵][名各]|名)")
 
 def name_meaning(text: str) -> str:
     """What a line read for the name says the name is: normalised, without the label
-    (`姓名 宋俊強`, `娃名宋俊强` and `宋俊强` all mean 宋俊强)."""
-    return _NAME_LABEL_START.sub("", normalise_name(text))
+    (`姓名 宋俊強`, `娃名宋俊强` and `宋俊强` all mean 宋俊强), and without the dot between a
+    transcribed name's parts: two recognisers that read every character of 努尔古丽·艾尔肯
+    alike may differ on the small dot alone (one leaves it out), and the joint reading,
+    which weighs both, says whether it is printed (`engines.ctc.joint_reading`)."""
+    return _NAME_LABEL_START.sub("", normalise_name(text)).replace("·", "")
 
 
 def place_meaning(text: str) -> str:
