@@ -164,8 +164,9 @@ def normalise_name(text: str) -> str:
 
 
 _DASH_AFTER_CJK = re.compile(rf"(?<=[^{_NOT_CJK}])\s*—")
-#: The name label at the start of a line, as read and as misread (娃名, 蛙名, 姓各, 名).
-_NAME_LABEL_START = re.compile(r"^(?:[姓娃蛙妵][名各]|名)")
+#: The name label at the start of a line, as read and as misread (娃名, 蛙名, 姓各, 名; 姓 and
+#: any one character: a recogniser that reads 姓名龙新宇 as 姓老龙新宇 reads the same name).
+_NAME_LABEL_START = re.compile(r"^(?:[姓娃蛙妵][名各]|姓(?=\S{3})\S|名)")
 
 
 def name_meaning(text: str) -> str:

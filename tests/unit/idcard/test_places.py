@@ -183,6 +183,8 @@ def test_implausible_name(name: str, plausible: bool) -> None:
         ("姓名孟怡—", "孟怡一"),
         ("姓名阿迪力・努尔兰", "阿迪力努尔兰"),
         ("阿迪力努尔兰", "阿迪力努尔兰"),
+        ("姓老龙新宇", "龙新宇"),
+        ("姓书龙新宇", "龙新宇"),
     ],
 )
 def test_name_meaning_is_the_name_without_its_label(read: str, meaning: str) -> None:
