@@ -180,10 +180,14 @@ def name_meaning(text: str) -> str:
 
 def place_meaning(text: str) -> str:
     """What a line read for the address says: normalised, without its label (`住址 北京市`,
-    `住址北京市` and `北京市` all mean 北京市)."""
+    `住址北京市` and `北京市` all mean 北京市), with a place name misread in one character
+    mended when only one name fits (`places.mend_names`: 凉山彞族自治州 is 凉山彝族自治州;
+    the place table is the card's vocabulary, as the parser's check of the address)."""
+    from .places import mend_names  # places reads the table through idnumber, not vocab
+
     value = normalise_place(text)
     label = match_label(value, {"address": FRONT_LABELS["address"]})
-    return value[len(label[1]) :] if label else value
+    return mend_names(value[len(label[1]) :] if label else value)
 
 
 #: Characters no name holds: 址 of 住址, 码 of 号码, 号 of a house number; 省, 县, 栋, 室 of

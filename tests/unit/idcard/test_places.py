@@ -8,7 +8,7 @@ import random
 import pytest
 
 from ocr_job.idcard import places
-from ocr_job.idcard.vocab import implausible_name, name_meaning, normalise_name
+from ocr_job.idcard.vocab import implausible_name, name_meaning, normalise_name, place_meaning
 from ocr_job.synth.identity import regions
 
 #: Characters a recogniser might put in place of a place name's character.
@@ -199,3 +199,23 @@ def test_the_reverse_table_is_opencc_characters_alone() -> None:
     assert vocab._to_traditional().convert("头发") == "頭發"  # s2t's phrase table: 頭髮
     # a wheel without the table falls back to the full conversion
     assert vocab._character_converter("missing.ocd2", fallback="s2t.json").convert("头发") == "頭髮"
+
+
+@pytest.mark.parametrize(
+    ("read", "meaning"),
+    [
+        # a form of one character no character table lists: one place name fits
+        ("住址四川省凉山彞族自治州普", "四川省凉山彝族自治州普"),
+        ("四川省凉山彞族自治州木里藏族自治县红旗路", "四川省凉山彝族自治州木里藏族自治县红旗路"),
+        ("四川省凉山彝族自治州晋格县和平", "四川省凉山彝族自治州普格县和平"),
+        # read right, or ambiguous (黔县 in 黄山市: 黟县 or 歙县), or no place first: as read
+        ("住址 四川省凉山彝族自治州普", "四川省凉山彝族自治州普"),
+        ("安徽省黄山市黔县红旗街883", "安徽省黄山市黔县红旗街883"),
+        ("格县和平南路507号5栋4", "格县和平南路507号5栋4"),
+        ("新疆维吾尔自治区乌鲁木齐市乌鲁木齐县解放大街", "新疆维吾尔自治区乌鲁木齐市乌鲁木齐县解放大街"),
+    ],
+)
+def test_an_address_line_means_the_one_place_name_a_misread_character_fits(read: str, meaning: str) -> None:
+    """Two recognisers that read 凉山彝族 and 凉山彞族 read the same place: their joint
+    reading's share is pooled over what the line means (`engines.ctc.joint_reading`)."""
+    assert place_meaning(read) == meaning
