@@ -94,7 +94,8 @@ def best_path(probs: np.ndarray, alphabet: Sequence[str]) -> Line:
     for step in np.flatnonzero(best):
         index = int(best[step])
         row = probs[step]
-        margin = float(row[index]) - _rival(row, index, alphabet)
+        top = _top(row)
+        margin = _own(row, index, alphabet, top) - _rival(row, index, alphabet, top)
         if step == 0 or best[step - 1] != index:  # a new character begins
             text.append(alphabet[index])
             firsts.append(round(float(row[index]), 5))
@@ -105,15 +106,29 @@ def best_path(probs: np.ndarray, alphabet: Sequence[str]) -> Line:
     return Line("".join(text), score, tuple(round(c, 5) for c in chars))
 
 
-def _rival(row: np.ndarray, index: int, alphabet: Sequence[str], look: int = 6) -> float:
-    """The probability of the likeliest letter or digit at this step other than `index`,
-    among the `look` likeliest classes (the blank is none; 0.0: none there). The same
-    character in its other form is none either: 鵬 behind 鹏 (0.23 / 0.77 on a song face)
-    is one name character, which the parser prints simplified (`vocab.simplified_char`)."""
+def _top(row: np.ndarray, look: int = 6) -> np.ndarray:
+    """The `look` likeliest classes at this step, likeliest first."""
     k = min(look, len(row))
     top = np.argpartition(-row, k - 1)[:k]
+    return top[np.argsort(-row[top])]
+
+
+def _own(row: np.ndarray, index: int, alphabet: Sequence[str], top: np.ndarray) -> float:
+    """The probability of `index`'s character at this step, in any of its forms among the
+    likeliest classes `top`: 鹏 0.77 with 鵬 0.23 (a song face) is one name character at 1.0,
+    which the parser prints simplified (`vocab.simplified_char`)."""
     own = _simplified(alphabet[index])
-    for other in top[np.argsort(-row[top])]:
+    return float(row[index]) + sum(
+        float(row[i]) for i in top if i not in (0, index) and _simplified(alphabet[i]) == own
+    )
+
+
+def _rival(row: np.ndarray, index: int, alphabet: Sequence[str], top: np.ndarray) -> float:
+    """The probability of the likeliest letter or digit at this step that is another
+    character than `index`'s (not the blank, nor its other form), among the likeliest
+    classes `top` (0.0: none there)."""
+    own = _simplified(alphabet[index])
+    for other in top:
         if other not in (0, index) and alphabet[other].isalnum() and _simplified(alphabet[other]) != own:
             return float(row[other])
     return 0.0
