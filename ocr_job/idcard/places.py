@@ -356,21 +356,25 @@ def _names_but_one() -> dict[str, tuple[str, ...]]:
 
 def mend_names(text: str) -> str:
     """`text` (a line that begins with place names) with the name after its known ones
-    mended, when exactly one place name under them is one character away from what was
-    read there (`四川省凉山彞族自治州…`: 彞 is a form of 彝 that no place table or character
-    table lists) and `text` read as it is names no place there. The same as `text` when it
-    begins with no known name, or when the name after them is known, unreadable or one
-    character away from several (黔县 in 黄山市: 黟县 or 歙县)."""
+    mended, when a place name under them is one character away from what was read there
+    (`四川省凉山彞族自治州…`: 彞 is a form of 彝 that no place table or character table
+    lists) and only one such mending makes the most of the line place names. The same as
+    `text` when it begins with no known name, or when the name after them is known,
+    unreadable or one character away from several alike (黔县 in 黄山市: 黟县 or 歙县)."""
     at = _known_prefix(text)
     if not at:
         return text
     index = _names_but_one()
-    mended = set()
+    mended: dict[str, int] = {}  # mended text → how far it is place names
     for length in range(2, min(len(text) - at, _longest_name()) + 1):
         read = text[at : at + length]
         for i in range(length):
             for name in index.get(read[:i] + "\0" + read[i + 1 :], ()):
                 candidate = text[:at] + name + text[at + length :]
-                if name != read and _known_prefix(candidate) >= at + length:
-                    mended.add(candidate)
-    return mended.pop() if len(mended) == 1 else text
+                known = _known_prefix(candidate)
+                if name != read and known >= at + length:
+                    mended[candidate] = known
+    # the mending that makes the most of the line place names (楚雄彞族自治州: 楚雄彝族自治州,
+    # not 楚雄市 followed by 族自治州), when only one does
+    best = [c for c, known in mended.items() if known == max(mended.values(), default=0)]
+    return best[0] if len(best) == 1 else text
