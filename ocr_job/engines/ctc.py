@@ -94,7 +94,8 @@ def best_path(probs: np.ndarray, alphabet: Sequence[str]) -> Line:
     for step in np.flatnonzero(best):
         index = int(best[step])
         row = probs[step]
-        margin = float(row[index]) - _rival(row, index, alphabet)
+        top = _top(row)
+        margin = _own(row, index, alphabet, top) - _rival(row, index, alphabet, top)
         if step == 0 or best[step - 1] != index:  # a new character begins
             text.append(alphabet[index])
             firsts.append(round(float(row[index]), 5))
@@ -105,15 +106,38 @@ def best_path(probs: np.ndarray, alphabet: Sequence[str]) -> Line:
     return Line("".join(text), score, tuple(round(c, 5) for c in chars))
 
 
-def _rival(row: np.ndarray, index: int, alphabet: Sequence[str], look: int = 6) -> float:
-    """The probability of the likeliest letter or digit at this step other than `index`,
-    among the `look` likeliest classes (the blank is none; 0.0: none there)."""
+def _top(row: np.ndarray, look: int = 6) -> np.ndarray:
+    """The `look` likeliest classes at this step, likeliest first."""
     k = min(look, len(row))
     top = np.argpartition(-row, k - 1)[:k]
-    for other in top[np.argsort(-row[top])]:
-        if other not in (0, index) and alphabet[other].isalnum():
+    return top[np.argsort(-row[top])]
+
+
+def _own(row: np.ndarray, index: int, alphabet: Sequence[str], top: np.ndarray) -> float:
+    """The probability of `index`'s character at this step, in any of its forms among the
+    likeliest classes `top`: 鹏 0.77 with 鵬 0.23 (a song face) is one name character at 1.0,
+    which the parser prints simplified (`vocab.simplified_char`)."""
+    own = _simplified(alphabet[index])
+    return float(row[index]) + sum(
+        float(row[i]) for i in top if i not in (0, index) and _simplified(alphabet[i]) == own
+    )
+
+
+def _rival(row: np.ndarray, index: int, alphabet: Sequence[str], top: np.ndarray) -> float:
+    """The probability of the likeliest letter or digit at this step that is another
+    character than `index`'s (not the blank, nor its other form), among the likeliest
+    classes `top` (0.0: none there)."""
+    own = _simplified(alphabet[index])
+    for other in top:
+        if other not in (0, index) and alphabet[other].isalnum() and _simplified(alphabet[other]) != own:
             return float(row[other])
     return 0.0
+
+
+def _simplified(ch: str) -> str:
+    from ocr_job.idcard.vocab import simplified_char  # the parser's one definition of it
+
+    return simplified_char(ch)
 
 
 def candidates(opinion: Opinion) -> set[str]:
@@ -182,6 +206,22 @@ def agreed_chars(text: str, lines: Sequence[Line], same: Callable[[str], str] = 
     for line in lines:
         if same(line.text) != meaning:
             continue
-        scores = line.chars if len(line.text) == len(text) else (line.lowest(),) * len(text)
+        scores = _aligned(line, text)
         agreed = tuple(map(max, agreed, scores)) if agreed else scores
     return agreed
+
+
+def _aligned(line: Line, text: str) -> tuple[float, ...]:
+    """`line`'s margins for the characters of `text`: its own, character by character, when
+    the two differ in spaces at most (`姓 名 陆鹏安` read for `姓名陆鹏安`: a spaced label), else
+    its least sure letter's for every character. A space of `text` gets 1.0 (it is no letter)."""
+    if len(line.text) == len(text):
+        return line.chars
+    mine = [c for c, ch in zip(line.chars, line.text, strict=True) if not ch.isspace()]
+    theirs = [i for i, ch in enumerate(text) if not ch.isspace()]
+    if len(mine) != len(theirs):
+        return (line.lowest(),) * len(text)
+    out = [1.0] * len(text)
+    for i, c in zip(theirs, mine, strict=True):
+        out[i] = c
+    return tuple(out)

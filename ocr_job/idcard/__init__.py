@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from ocr_job.engines.base import TextBox
 
 from .checks import period_ok, validity_rule_ok
-from .layout import deskew, group_lines, runs_sideways, undo_deskew, without_picture_regions
+from .layout import deskew, group_lines, runs_down, runs_sideways, undo_deskew, without_picture_regions
 from .reading import CHECK_CODES, WARNING_CODES, CardReading
 from .registry import card_types
 from .vocab import name_meaning, place_meaning
@@ -40,7 +40,7 @@ def parse(boxes: Sequence[TextBox], width: int, height: int, looked: Collection[
     items = deskew(boxes, width, height)
     if not items:
         return CardReading.nothing("no text was recognised")
-    if runs_sideways(items):
+    if runs_sideways(items) or runs_down(boxes):
         return CardReading.nothing("the text runs down the picture: the card lies on its side")
     items = without_picture_regions(items)
     lines = group_lines(items)

@@ -297,6 +297,23 @@ def runs_sideways(items: Sequence[Item]) -> bool:
     return sideways * 2 > total
 
 
+def runs_down(boxes: Sequence[TextBox]) -> bool:
+    """Most of the text was read along boxes that run down (or up) the picture: the card
+    lies on its side, and though each line was read along its length, the parser's
+    geometry (labels left of values, lines one under the other) does not hold until the
+    picture is turned (`runs_sideways` is the other case: lines read across)."""
+    total = down = 0
+    for box in boxes:
+        n = len(box.text.strip())
+        (tlx, tly), (trx, try_), _, (blx, bly) = box.points
+        if n < 3 or math.hypot(trx - tlx, try_ - tly) < 1.5 * max(math.hypot(blx - tlx, bly - tly), 1.0):
+            continue
+        total += n
+        if abs(try_ - tly) > abs(trx - tlx):
+            down += n
+    return down * 2 > total
+
+
 def without_misread_labels(lines: list[Line]) -> list[Line]:
     """Lines without a misread box at their start followed by other boxes: that place
     holds the label, and a misread label carries nothing of the value."""

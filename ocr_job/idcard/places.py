@@ -326,3 +326,55 @@ def authority_candidates(text: str) -> list[str]:
     if district is None or len(district) < 2:
         return []
     return [f"{city}公安局{name}分局" for name in _one_misread(district, _districts_of(city))]
+
+
+def _known_prefix(text: str) -> int:
+    """How far `text` is place names, each under the one before it (a province and a
+    prefecture, say: a chain not yet at its county counts too); 0: it begins with none."""
+    best = 0
+
+    def walk(at: int, parent: str | None) -> None:
+        nonlocal best
+        best = max(best, at)
+        for end, code in _segments(text, at, current=False):
+            if parent is None or _under(code, parent):
+                walk(end, code)
+
+    walk(0, None)
+    return best
+
+
+@cache
+def _names_but_one() -> dict[str, tuple[str, ...]]:
+    """Every place name, by each of its characters masked in turn (`凉山?族自治州`)."""
+    out: dict[str, set[str]] = {}
+    for name in _codes_by_name(current=False):
+        for i in range(len(name)):
+            out.setdefault(name[:i] + "\0" + name[i + 1 :], set()).add(name)
+    return {key: tuple(sorted(names)) for key, names in out.items()}
+
+
+def mend_names(text: str) -> str:
+    """`text` (a line that begins with place names) with the name after its known ones
+    mended, when a place name under them is one character away from what was read there
+    (`四川省凉山彞族自治州…`: 彞 is a form of 彝 that no place table or character table
+    lists) and only one such mending makes the most of the line place names. The same as
+    `text` when it begins with no known name, or when the name after them is known,
+    unreadable or one character away from several alike (黔县 in 黄山市: 黟县 or 歙县)."""
+    at = _known_prefix(text)
+    if not at:
+        return text
+    index = _names_but_one()
+    mended: dict[str, int] = {}  # mended text → how far it is place names
+    for length in range(2, min(len(text) - at, _longest_name()) + 1):
+        read = text[at : at + length]
+        for i in range(length):
+            for name in index.get(read[:i] + "\0" + read[i + 1 :], ()):
+                candidate = text[:at] + name + text[at + length :]
+                known = _known_prefix(candidate)
+                if name != read and known >= at + length:
+                    mended[candidate] = known
+    # the mending that makes the most of the line place names (楚雄彞族自治州: 楚雄彝族自治州,
+    # not 楚雄市 followed by 族自治州), when only one does
+    best = [c for c, known in mended.items() if known == max(mended.values(), default=0)]
+    return best[0] if len(best) == 1 else text

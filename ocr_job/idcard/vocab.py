@@ -130,6 +130,13 @@ def _character_converter(table: str, fallback: str) -> opencc.OpenCC:
         return opencc.OpenCC(fallback)
 
 
+@cache
+def simplified_char(ch: str) -> str:
+    """`ch` as a card prints it in a name (`_simplified_name_char`), cached: the recogniser's
+    decoder asks it of every character's rival (`engines.ctc`)."""
+    return _simplified_name_char(ch)
+
+
 def _simplified_name_char(ch: str) -> str:
     """The simplified form of a traditional character (強 → 强, 別 → 别, 黃 → 黄), only when
     the two are a true pair (each converts to the other): a variant of a character that is
@@ -157,22 +164,30 @@ def normalise_name(text: str) -> str:
 
 
 _DASH_AFTER_CJK = re.compile(rf"(?<=[^{_NOT_CJK}])\s*—")
-#: The name label at the start of a line, as read and as misread (娃名, 蛙名, 姓各, 名).
-_NAME_LABEL_START = re.compile(r"^(?:[姓娃蛙妵][名各]|名)")
+#: The name label at the start of a line, as read and as misread (娃名, 蛙名, 姓各, 名; 姓 and
+#: any one character: a recogniser that reads 姓名龙新宇 as 姓老龙新宇 reads the same name).
+_NAME_LABEL_START = re.compile(r"^(?:[姓娃蛙妵][名各]|姓(?=\S{3})\S|名)")
 
 
 def name_meaning(text: str) -> str:
     """What a line read for the name says the name is: normalised, without the label
-    (`姓名 宋俊強`, `娃名宋俊强` and `宋俊强` all mean 宋俊强)."""
-    return _NAME_LABEL_START.sub("", normalise_name(text))
+    (`姓名 宋俊強`, `娃名宋俊强` and `宋俊强` all mean 宋俊强), and without the dot between a
+    transcribed name's parts: two recognisers that read every character of 努尔古丽·艾尔肯
+    alike may differ on the small dot alone (one leaves it out), and the joint reading,
+    which weighs both, says whether it is printed (`engines.ctc.joint_reading`)."""
+    return _NAME_LABEL_START.sub("", normalise_name(text)).replace("·", "")
 
 
 def place_meaning(text: str) -> str:
     """What a line read for the address says: normalised, without its label (`住址 北京市`,
-    `住址北京市` and `北京市` all mean 北京市)."""
+    `住址北京市` and `北京市` all mean 北京市), with a place name misread in one character
+    mended when only one name fits (`places.mend_names`: 凉山彞族自治州 is 凉山彝族自治州;
+    the place table is the card's vocabulary, as the parser's check of the address)."""
+    from .places import mend_names  # places reads the table through idnumber, not vocab
+
     value = normalise_place(text)
     label = match_label(value, {"address": FRONT_LABELS["address"]})
-    return value[len(label[1]) :] if label else value
+    return mend_names(value[len(label[1]) :] if label else value)
 
 
 #: Characters no name holds: 址 of 住址, 码 of 号码, 号 of a house number; 省, 县, 栋, 室 of

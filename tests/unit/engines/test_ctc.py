@@ -132,3 +132,25 @@ def test_a_characters_margin_is_its_lead_over_the_likeliest_other_character() ->
     assert line.text == "aba"
     assert line.chars == pytest.approx((0.90, 0.25, 0.92))
     assert line.score == pytest.approx((0.95 + 0.60 + 0.55) / 3, abs=1e-5)
+
+
+def test_the_same_character_in_its_other_form_is_no_rival() -> None:
+    """鵬 behind 鹏 is one name character (the parser prints it simplified): the margin is
+    the lead of the character in any of its forms over the likeliest *other* character; a
+    true rival still counts."""
+    alphabet = ["blank", "鹏", "鵬", "朋"]
+    probs = np.array([[0.00, 0.77, 0.23, 0.00], [1.0, 0.0, 0.0, 0.0], [0.00, 0.60, 0.05, 0.35]])
+    line = ctc.best_path(probs, alphabet)
+    assert line.text == "鹏鹏"
+    assert line.chars == pytest.approx((1.0, 0.30))
+
+
+def test_agreed_characters_line_up_across_a_spaced_label() -> None:
+    """A recogniser that read the spaced label `姓 名` still scores each character of the
+    joint reading `姓名陆鹏安` as its own, not its least sure letter's for all of them."""
+    spaced = ctc.Line("姓 名 陆鹏安", 0.88, (1.0, 0.5, 1.0, 0.6, 1.0, 0.36, 1.0))
+    plain = ctc.Line("姓名陆鹏安", 0.96, (1.0, 1.0, 0.98, 0.6, 1.0))
+    unspaced = lambda t: t.replace(" ", "")  # noqa: E731 - what the parser's meaning does
+    assert ctc.agreed_chars("姓名陆鹏安", [spaced, plain], unspaced) == (1.0, 1.0, 1.0, 0.6, 1.0)
+    short = ctc.Line("姓名陆安", 0.9, (1.0, 1.0, 0.99, 0.7))
+    assert ctc.agreed_chars("姓名陆鹏安", [short], same=lambda t: "x") == (0.7,) * 5

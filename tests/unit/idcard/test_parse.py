@@ -445,3 +445,17 @@ def test_a_missing_one_character_value_is_looked_for_right_of_its_label() -> Non
     assert 120 <= x0 < 170 and 170 + 34 <= x1 <= 330 and y0 < 150 < y1
     found = parse(render([*specs, B("男", 175, 150)]), W, H, looked=("sex",))
     assert found.fields.sex == "男" and "sex" not in found.look_again
+
+
+@pytest.mark.parametrize("turn", [83.0, 90.0, -90.0, 96.0])
+def test_a_card_on_its_side_read_along_its_lines_is_no_card_until_turned(turn: float) -> None:
+    """Each line was read along its length (the text is right) but the lines run down the
+    picture: the labels are not left of the values, so the parser names no side (the
+    caller then reads the picture turned) rather than a side with every field missing."""
+    specs = back("木垒哈萨克自治县公安局", "2021.05.22-2026.05.22")
+    upright = parse(render(specs, skew_deg=4.0, seed=1), 1000, 631)
+    assert upright.fields.issuing_authority == "木垒哈萨克自治县公安局"
+    reading = parse(render(specs, skew_deg=turn, seed=1), 1000, 631)
+    assert reading.side is None
+    assert codes(reading) == ["no_card_text"]
+    assert "side" in reading.warnings[0].message

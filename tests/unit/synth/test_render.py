@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from ocr_job.synth import fonts
 from ocr_job.synth.identity import RARE_CHARS, make_identity
+from ocr_job.synth.layouts import STYLES, layout
 from ocr_job.synth.render import SIDES, card_height, corner_mask, drawn_texts, render_card
 from ocr_job.synth.sample import identity_for
 
@@ -83,3 +85,25 @@ def test_missing_font_names_the_debian_package(monkeypatch: pytest.MonkeyPatch,
             fonts.face("serif")
     finally:
         fonts.face.cache_clear()
+
+
+@functools.cache
+def _cmap(key: str) -> frozenset[int]:
+    from fontTools.ttLib import TTFont
+
+    face = fonts.face(key)
+    return frozenset(TTFont(face.path, fontNumber=face.index, lazy=True).getBestCmap())
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_every_value_face_draws_the_rare_name_characters_from_its_own_map(style: str) -> None:
+    """A rare name character (骉 婳 琤 燚 …) is drawn by a face whose character map holds
+    it (read with fontTools, apart from `has_glyph`'s own test): the face of the style, or
+    the fallback where the style's face lacks it (Micro Hei has no 䶮). So a name the
+    recognisers miss on a style was printed, not a .notdef box."""
+    for key in layout(style).value_faces:
+        for part_key, part in fonts.runs(key, "".join(RARE_CHARS)):
+            assert all(ord(ch) in _cmap(part_key) for ch in part), (style, key, part_key)
+    if style == "realdesign":  # its hei faces hold all but one themselves
+        assert sum(ord(ch) not in _cmap("microhei") for ch in RARE_CHARS) == 1
+        assert all(ord(ch) in _cmap("hei") for ch in RARE_CHARS)
