@@ -190,9 +190,7 @@ def main(argv: list[str] | None = None) -> int:
 
     paths = pictures(args.folder)[: args.limit or None]
     config = JobConfig(source=str(args.folder), output=str(args.folder))
-    engine = load_engine(
-        EngineName.ONNX, threads=args.threads, detector=config.detector, recogniser=config.recogniser
-    )
+    engine = load_engine(EngineName.ONNX, threads=args.threads, detector=config.detector)
     if args.memory:
         return _memory_main(paths, engine, config, process, Fetched, InputItem)
     calls = Counter[int]()

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ocr_job import __version__
-from ocr_job.config import Detector, EngineName, JobConfig, LogFormat, Recogniser, S3Settings
+from ocr_job.config import Detector, EngineName, JobConfig, LogFormat, S3Settings
 from ocr_job.exit_codes import ExitCode
 from ocr_job.logs import setup_logging
 from ocr_job.memory import cgroup_memory_limit, mib, peak_rss_bytes, tune_allocator
@@ -44,11 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--detector",
         choices=[d.value for d in Detector],
         help="the onnx engine's text detector: int8 (default) or float (or OCR_DETECTOR)",
-    )
-    run.add_argument(
-        "--recogniser",
-        choices=[r.value for r in Recogniser],
-        help="the onnx engine's recogniser: float (default) or int8 (or OCR_RECOGNISER)",
     )
     run.add_argument(
         "--crops",
@@ -81,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser(
         "models",
-        help="build the int8 detector and recogniser and the optimised second recogniser now "
+        help="build the int8 detector and the optimised second recogniser now "
         "(else the first run builds them)",
     )
 
@@ -126,7 +121,6 @@ def _config_from(args: argparse.Namespace) -> JobConfig:
             "second_opinion": args.second_opinion,
             "crops": args.crops,
             "detector": args.detector,
-            "recogniser": args.recogniser,
         }.items()
         if value is not None
     }
@@ -210,9 +204,7 @@ def _run(
 
     tune_allocator()
     try:
-        engine = load_engine(
-            config.engine, config.threads, config.second_opinion, config.detector, config.recogniser
-        )
+        engine = load_engine(config.engine, config.threads, config.second_opinion, config.detector)
         if config.second_opinion and not isinstance(engine, Rereads):
             log.info("the %s engine has no second opinion: names are read once", config.engine.value)
     except EngineError as exc:
@@ -325,16 +317,14 @@ def cmd_samples(args: argparse.Namespace) -> ExitCode:
 
 def cmd_models(args: argparse.Namespace) -> ExitCode:
     """Build the models the onnx engine looks for (`quantize.model_dir`): the int8 detector
-    and recogniser, and the second recogniser's optimised graph."""
+    and the second recogniser's optimised graph."""
     from ocr_job.engines import quantize
     from ocr_job.engines.onnx import bundled_model_paths, second_rec_paths
 
     setup_logging()
-    wheel = bundled_model_paths()
     failed = False
     for model, recipe in (
-        (wheel["Det"], quantize.DETECTOR),
-        (wheel["Rec"], quantize.RECOGNISER),
+        (bundled_model_paths()["Det"], quantize.DETECTOR),
         (second_rec_paths()[0], quantize.SECOND_RECOGNISER),
     ):
         built = quantize.built(model, recipe)

@@ -51,14 +51,6 @@ class Detector(StrEnum):
     FLOAT = "float"
 
 
-class Recogniser(StrEnum):
-    """The onnx engine's recogniser: the wheel's model with its `MatMul`s quantised to 8
-    bits (`ocr_job.engines.quantize.RECOGNISER`), or the float model as shipped."""
-
-    INT8 = "int8"
-    FLOAT = "float"
-
-
 class LogFormat(StrEnum):
     AUTO = "auto"
     PLAIN = "plain"
@@ -142,8 +134,6 @@ class JobConfig(BaseSettings):
     #: The onnx engine's detector: int8 (3.5x faster; 476 vs 477 of 498 accuracy-set
     #: pictures every field right) or the float model (docs/benchmarks.md, issue 16).
     detector: Detector = Detector.INT8
-    #: The onnx engine's recogniser (docs/benchmarks.md "Session 9", issue 16).
-    recogniser: Recogniser = Recogniser.FLOAT
     #: Write the card and portrait crops beside each record (`ocr_job.crops`): images of
     #: personal data, off unless asked for.
     crops: bool = False

