@@ -15,7 +15,7 @@ import pytest
 from ocr_job import idcard, imaging
 from ocr_job.config import DEFAULT_CARD_LONG_SIDE, Detector, EngineName
 from ocr_job.engines import load_engine, quantize
-from ocr_job.engines.onnx import OnnxEngine, bundled_model_paths, second_rec_paths
+from ocr_job.engines.onnx import OnnxEngine, _run_once, bundled_model_paths, second_rec_paths
 from ocr_job.synth import generate_set, load_labels
 
 
@@ -72,21 +72,20 @@ def test_the_optimised_second_recogniser_scores_lines_as_the_shipped_one(tmp_pat
     engine = OnnxEngine(second_opinion=False)
     lines: list[np.ndarray] = []
     run = engine._ocr.text_rec.session
-    engine._ocr.text_rec.session = lambda batch: lines.append(batch) or run(batch)
+
+    def capture(batch: np.ndarray) -> object:  # the recogniser's inputs, as it is given them
+        lines.append(batch)
+        return run(batch)
+
+    engine._ocr.text_rec.session = capture
     cards = generate_set(tmp_path / "cards", 2, seed=4713, levels=("photo",))
     for source in sorted(load_labels(cards)):
         engine.recognise(imaging.locate_card(cv2.imread(str(cards / source)), DEFAULT_CARD_LONG_SIDE).image)
     assert len(lines) >= 8
     for batch in lines:
         np.testing.assert_allclose(
-            onnx_run_once(optimised, batch), onnx_run_once(shipped, batch), rtol=0, atol=1e-4
+            _run_once(optimised, batch, 1), _run_once(shipped, batch, 1), rtol=0, atol=1e-4
         )
-
-
-def onnx_run_once(model: Path, batch: np.ndarray) -> np.ndarray:
-    from ocr_job.engines.onnx import _run_once
-
-    return _run_once(model, batch, 1)
 
 
 def test_a_model_folder_it_cannot_write_leaves_the_shipped_second_recogniser(
