@@ -74,7 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="comma-separated layout styles (default: all): "
                               "classic, realdesign, compact, wide")  # fmt: skip
 
-    sub.add_parser("models", help="build the int8 detector now (else the first run builds it)")
+    sub.add_parser(
+        "models",
+        help="build the int8 detector and the optimised second recogniser now "
+        "(else the first run builds them)",
+    )
 
     show = sub.add_parser("show", help="print a table of the records in DEST")
     show.add_argument("output", help="a folder or s3://BUCKET/PREFIX")
@@ -313,17 +317,22 @@ def cmd_samples(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_models(args: argparse.Namespace) -> ExitCode:
-    """Build the int8 detector where the engine looks for it (`quantize.model_dir`)."""
+    """Build the models the onnx engine looks for (`quantize.model_dir`): the int8 detector
+    and the second recogniser's optimised graph."""
     from ocr_job.engines import quantize
-    from ocr_job.engines.onnx import bundled_model_paths
+    from ocr_job.engines.onnx import bundled_model_paths, second_rec_paths
 
     setup_logging()
-    model = bundled_model_paths()["Det"]
-    built = quantize.detector(model)
-    if built == model:
-        return ExitCode.CANNOT_PROCEED
-    log.info("the int8 detector is %s", built.name)
-    return ExitCode.OK
+    failed = False
+    for model, recipe in (
+        (bundled_model_paths()["Det"], quantize.DETECTOR),
+        (second_rec_paths()[0], quantize.SECOND_RECOGNISER),
+    ):
+        built = quantize.built(model, recipe)
+        failed = failed or built == model
+        if built != model:
+            log.info("the %s is %s", recipe.built, built.name)
+    return ExitCode.CANNOT_PROCEED if failed else ExitCode.OK
 
 
 def cmd_show(args: argparse.Namespace) -> ExitCode:

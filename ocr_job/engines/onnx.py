@@ -133,7 +133,16 @@ class OnnxEngine:
     name = "onnx"
 
     def __init__(self, threads: int = 1, second_opinion: bool = True, detector: Path | None = None) -> None:
-        """`detector`: the detector model (default: the wheel's float one)."""
+        """`detector`: the detector model (default: the wheel's float one). The second
+        recogniser is its graph optimised ahead of time when it can be built
+        (`quantize.second_recogniser`; built first when missing, in a child process, before
+        this process loads its models)."""
+        if second_opinion:
+            from ocr_job.engines import quantize
+
+            model, alphabet = second_rec_paths()
+            self._second_path = quantize.second_recogniser(model)
+            self._second_alphabet = ["blank", *alphabet.read_text(encoding="utf-8").splitlines(), " "]
         # ONNX Runtime and rapidocr may write under ~/.cache; a read-only root needs HOME=/tmp.
         if not os.access(Path.home(), os.W_OK):
             log.warning("HOME (%s) is not writable; set HOME to a writable folder", Path.home())
@@ -144,8 +153,6 @@ class OnnxEngine:
         _load_models(self._ocr, threads, detector)
         self._threads = threads
         if second_opinion:
-            self._second_path, alphabet = second_rec_paths()
-            self._second_alphabet = ["blank", *alphabet.read_text(encoding="utf-8").splitlines(), " "]
             # only then is this engine a `Rereads` (its protocol checks for the attribute)
             self.reread = self._reread
 
@@ -299,7 +306,9 @@ def _run_once(path: Path, batch: np.ndarray, threads: int) -> np.ndarray:
 
     For the second recogniser, asked about a tenth of the fronts: kept loaded, it held
     ~20 MiB between pictures and raised the peak by ~30 MiB (266 -> 298 MiB on the bench
-    cards); loaded per use (130-360 ms) it needs ~46 MiB for a moment, while no picture's
+    cards); loaded per use (from its graph optimised ahead of time,
+    `quantize.second_recogniser`: 92-105 ms of CPU per load and run, 122-153 from the
+    wheel's model; docs/benchmarks.md "Session 9") it needs ~46 MiB for a moment, while no picture's
     detector activations are alive, and gives it all back (no arena: plain allocations,
     freed with the session; 30 load-run-unload cycles left RSS +3 MiB).
     """

@@ -1,4 +1,5 @@
-"""The text detector in 8-bit integers, built once from the rapidocr wheel's float model.
+"""Models built once from the wheels' float models: the text detector in 8-bit integers,
+and the second recogniser's graph optimised ahead of time.
 
 The detector is ~86% convolutions over the card's pixels and was a third of the worker's
 CPU time. ONNX Runtime's static quantisation (QDQ: int8 weights per output channel, uint8
@@ -6,13 +7,23 @@ activations, `Conv` only) runs it 3.5 times faster on the same inputs; on the pr
 three accuracy sets it read one picture fewer every field right than the float model (476
 vs 477 of 498) and no value silently wrong (docs/benchmarks.md, issue 16).
 
-Nothing is downloaded: `build` makes the model from the wheel's own float model and
-activation ranges measured on the project's own synthetic cards (a fixed seed, every
-layout style and level), each located and scaled as the worker does. It runs where the
-worker is installed (`ocr-job models`, run by `make install` and the worker image's build)
-and, when the model is missing, once in a child process when the engine starts; without
-it (no `onnx` package, a read-only model folder) the engine keeps the float detector and
-says so in its log.
+The recogniser stays float: quantised statically it reads some simplified characters as
+their traditional forms (黄 as 黃, 强 as 強) and left 4 more of 300 cards incomplete;
+with only its `MatMul`s quantised dynamically, 2 more, for ~10% of its time
+(docs/benchmarks.md "Session 9").
+
+The second recogniser is loaded for each doubtful name and unloaded (`onnx._run_once`);
+ONNX Runtime's graph optimisations were most of that load. Its copy here is the graph
+as optimised at the portable level (`ORT_ENABLE_EXTENDED`: fusions, no layout specific
+to this CPU), so a load only applies the CPU's layout (`SECOND_RECOGNISER`).
+
+Nothing is downloaded: each build makes its model from the wheel's own float model (and,
+for the detector, activation ranges measured on the project's own synthetic cards: a fixed
+seed, every layout style and level, each located and scaled as the worker does). It runs
+where the worker is installed (`ocr-job models`, run by `make install` and the worker
+image's build) and, when the model is missing, once in a child process when the engine
+starts; without it (no `onnx` package, a read-only model folder) the engine keeps the
+float model and says so in its log.
 """
 
 from __future__ import annotations
@@ -24,13 +35,16 @@ import multiprocessing
 import os
 import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
-#: Bump when the recipe changes: the model's name holds it, so an old build is not reused.
+#: Bump when the detector's recipe changes: the model's name holds it, so an old build is
+#: not reused.
 RECIPE = 1
 CALIBRATION_SEED = 31
 CALIBRATION_CARDS = 32
@@ -39,71 +53,148 @@ QDQ_OPSET = 13
 MODEL_DIR_ENV = "OCR_MODEL_DIR"
 
 
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """How one model is built from a float model: its file name's prefix and version (bump
+    it when `make` changes), what the log calls the built and the fallback model."""
+
+    prefix: str
+    version: int
+    make: Callable[[Path, Path], Path]
+    built: str
+    fallback: str
+    #: The built model holds ONNX Runtime's own operators: its version is in the name.
+    runtime_specific: bool = False
+
+
 def model_dir() -> Path:
     """Where built models live: `OCR_MODEL_DIR`, else beside the installation
     (`<prefix>/share/ocrbatch/models`), so every process of one install shares them."""
     return Path(os.environ.get(MODEL_DIR_ENV) or Path(sys.prefix) / "share" / "ocrbatch" / "models")
 
 
-def model_path(float_model: Path, folder: Path | None = None) -> Path:
-    """The int8 model's file for `float_model`: named by the recipe and the float model's
-    digest, so a new wheel's model is built again."""
-    digest = hashlib.sha256(float_model.read_bytes()).hexdigest()[:16]
-    return (folder or model_dir()) / f"det-int8-r{RECIPE}-{digest}.onnx"
+def model_path(float_model: Path, folder: Path | None = None, recipe: Recipe | None = None) -> Path:
+    """The built model's file for `float_model` (by default the int8 detector's): named by
+    the recipe and the float model's digest, so a new wheel's model is built again."""
+    recipe = recipe or DETECTOR
+    digest = hashlib.sha256(float_model.read_bytes())
+    if recipe.runtime_specific:
+        import onnxruntime
+
+        digest.update(onnxruntime.__version__.encode())
+    return (folder or model_dir()) / f"{recipe.prefix}-r{recipe.version}-{digest.hexdigest()[:16]}.onnx"
 
 
 def detector(float_model: Path) -> Path:
-    """The int8 detector for `float_model`, built first when missing (in a child process,
+    """The int8 detector for `float_model`, built first when missing; `float_model` itself
+    when it cannot be built."""
+    return built(float_model, DETECTOR)
+
+
+def second_recogniser(float_model: Path) -> Path:
+    """The second recogniser `float_model` with its graph optimised (as `detector`)."""
+    return built(float_model, SECOND_RECOGNISER)
+
+
+def built(float_model: Path, recipe: Recipe) -> Path:
+    """`recipe`'s model for `float_model`, built first when missing (in a child process,
     before the worker loads its models: the build's memory goes with the child);
     `float_model` itself when it cannot be built."""
-    target = model_path(float_model)
+    target = model_path(float_model, recipe=recipe)
     if target.is_file():
         return target
     context = multiprocessing.get_context("spawn")
-    child = context.Process(target=build, args=(float_model, target), daemon=True)
+    child = context.Process(target=_build, args=(recipe.prefix, float_model, target), daemon=True)
     child.start()
     child.join()
     if child.exitcode == 0 and target.is_file():
         return target
-    log.warning("the int8 detector could not be built (exit %s); the float detector is used", child.exitcode)
+    log.warning(
+        "the %s could not be built (exit %s); the %s is used", recipe.built, child.exitcode, recipe.fallback
+    )
     return float_model
 
 
-def build(float_model: Path, target: Path) -> Path:
-    """Quantise `float_model` into `target` (written whole, then renamed into place)."""
+def _build(prefix: str, float_model: Path, target: Path) -> None:
+    """The child's work: `RECIPES[prefix]` made into `target` (written whole, then renamed
+    into place)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        out = RECIPES[prefix].make(float_model, Path(scratch))
+        out.replace(target)
+
+
+def _prepared(float_model: Path, scratch: Path) -> Path:
+    """`float_model` at QDQ_OPSET with its shapes inferred (`quant_pre_process`), as
+    ONNX Runtime's quantisation wants it."""
     import onnx
     from onnx import version_converter
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    inputs = calibration_inputs(float_model)
-    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-        upgraded, prepared, out = (Path(scratch) / n for n in ("opset.onnx", "prepared.onnx", "int8.onnx"))
-        onnx.save(version_converter.convert_version(onnx.load(str(float_model)), QDQ_OPSET), str(upgraded))
-        quant_pre_process(str(upgraded), str(prepared), skip_symbolic_shape=True)
-        name = onnx.load(str(prepared), load_external_data=False).graph.input[0].name
+    upgraded, prepared = scratch / "opset.onnx", scratch / "prepared.onnx"
+    onnx.save(version_converter.convert_version(onnx.load(str(float_model)), QDQ_OPSET), str(upgraded))
+    quant_pre_process(str(upgraded), str(prepared), skip_symbolic_shape=True)
+    return prepared
 
-        class Reader(CalibrationDataReader):  # type: ignore[misc]
-            def __init__(self) -> None:
-                self._left = iter(inputs)
 
-            def get_next(self) -> dict[str, np.ndarray] | None:
-                batch = next(self._left, None)
-                return None if batch is None else {name: batch}
-
-        quantize_static(
-            str(prepared),
-            str(out),
-            Reader(),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            op_types_to_quantize=["Conv"],
-        )
-        out.replace(target)
+def build(float_model: Path, target: Path) -> Path:
+    """Quantise the detector `float_model` into `target` (written whole, then renamed into
+    place)."""
+    _build(DETECTOR.prefix, float_model, target)
     return target
+
+
+def _make_detector(float_model: Path, scratch: Path) -> Path:
+    """The detector, statically quantised: QDQ, int8 weights per output channel, uint8
+    activations ranged on `calibration_inputs`, `Conv` only."""
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    inputs = calibration_inputs(float_model)
+    prepared, out = _prepared(float_model, scratch), scratch / "int8.onnx"
+    name = onnx.load(str(prepared), load_external_data=False).graph.input[0].name
+
+    class Reader(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self._left = iter(inputs)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            batch = next(self._left, None)
+            return None if batch is None else {name: batch}
+
+    quantize_static(
+        str(prepared),
+        str(out),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["Conv"],
+    )
+    return out
+
+
+def _make_optimised(float_model: Path, scratch: Path) -> Path:
+    """`float_model`'s graph as ONNX Runtime optimises it at `ORT_ENABLE_EXTENDED` (the
+    level whose result runs on any CPU; the layout for this one is left to the load)."""
+    import onnxruntime as ort
+
+    out = scratch / "optimised.onnx"
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.intra_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(out)
+    ort.InferenceSession(str(float_model), sess_options=options, providers=["CPUExecutionProvider"])
+    return out
+
+
+DETECTOR = Recipe("det-int8", RECIPE, _make_detector, "int8 detector", "float detector")
+SECOND_RECOGNISER = Recipe(
+    "rec2-opt", 1, _make_optimised, "optimised second recogniser", "second recogniser as shipped", True
+)
+RECIPES = {recipe.prefix: recipe for recipe in (DETECTOR, SECOND_RECOGNISER)}
 
 
 def calibration_inputs(float_model: Path) -> list[np.ndarray]:

@@ -1,5 +1,6 @@
-"""The int8 detector (`ocr_job.engines.quantize`): named by the float model it comes from,
-read as the float one reads, and never a failure of the engine when it cannot be built."""
+"""The built models (`ocr_job.engines.quantize`): the int8 detector and the second
+recogniser's optimised graph, each named by the float model it comes from, read as
+the float one reads, and never a failure of the engine when it cannot be built."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import logging
 from pathlib import Path
 
 import cv2
+import numpy as np
+import onnxruntime as ort
 import pytest
 
 from ocr_job import idcard, imaging
 from ocr_job.config import DEFAULT_CARD_LONG_SIDE, Detector, EngineName
 from ocr_job.engines import load_engine, quantize
-from ocr_job.engines.onnx import OnnxEngine, bundled_model_paths
+from ocr_job.engines.onnx import OnnxEngine, _run_once, bundled_model_paths, second_rec_paths
 from ocr_job.synth import generate_set, load_labels
 
 
@@ -23,6 +26,21 @@ def test_the_model_is_named_by_the_recipe_and_the_float_models_digest(tmp_path: 
     assert quantize.model_path(one, tmp_path) != quantize.model_path(other, tmp_path)
     assert quantize.model_path(one, tmp_path) == quantize.model_path(one, tmp_path)
     assert f"-r{quantize.RECIPE}-" in quantize.model_path(one, tmp_path).name
+    names = {quantize.model_path(one, tmp_path, recipe).name for recipe in quantize.RECIPES.values()}
+    assert len(names) == len(quantize.RECIPES)
+
+
+def test_a_model_holding_the_runtimes_own_operators_is_named_by_its_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = tmp_path / "a.onnx"
+    model.write_bytes(b"one model")
+    recipe = quantize.SECOND_RECOGNISER
+    assert recipe.runtime_specific
+    before = quantize.model_path(model, tmp_path, recipe)
+    monkeypatch.setattr(ort, "__version__", ort.__version__ + ".next")
+    assert quantize.model_path(model, tmp_path, recipe) != before
+    assert quantize.model_path(model, tmp_path) == quantize.model_path(model, tmp_path)  # the detector's: not
 
 
 def test_the_int8_detector_gives_the_fields_the_float_one_gives(tmp_path: Path) -> None:
@@ -43,6 +61,47 @@ def test_the_int8_detector_gives_the_fields_the_float_one_gives(tmp_path: Path) 
         ]
         assert fields[0] == fields[1], source
         assert sum(v is not None for v in fields[1].model_dump().values()) >= 3, source
+
+
+def test_the_optimised_second_recogniser_scores_lines_as_the_shipped_one(tmp_path: Path) -> None:
+    """The second recogniser's prebuilt graph, loaded as `_run_once` loads it: the same
+    character scores as the wheel's model on the lines of generated cards."""
+    shipped = second_rec_paths()[0]
+    optimised = quantize.second_recogniser(shipped)
+    assert optimised != shipped and optimised.is_file()
+    engine = OnnxEngine(second_opinion=False)
+    lines: list[np.ndarray] = []
+    run = engine._ocr.text_rec.session
+
+    def capture(batch: np.ndarray) -> object:  # the recogniser's inputs, as it is given them
+        lines.append(batch)
+        return run(batch)
+
+    engine._ocr.text_rec.session = capture
+    cards = generate_set(tmp_path / "cards", 2, seed=4713, levels=("photo",))
+    for source in sorted(load_labels(cards)):
+        engine.recognise(imaging.locate_card(cv2.imread(str(cards / source)), DEFAULT_CARD_LONG_SIDE).image)
+    assert len(lines) >= 8
+    for batch in lines:
+        np.testing.assert_allclose(
+            _run_once(optimised, batch, 1), _run_once(shipped, batch, 1), rtol=0, atol=1e-4
+        )
+
+
+def test_a_model_folder_it_cannot_write_leaves_the_shipped_second_recogniser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv(quantize.MODEL_DIR_ENV, str(blocked / "models"))
+    with caplog.at_level(logging.WARNING):
+        engine = load_engine(EngineName.ONNX, second_opinion=True, detector=Detector.FLOAT)
+    assert "second recogniser as shipped is used" in caplog.text
+    assert isinstance(engine, OnnxEngine)
+    assert engine._second_path == second_rec_paths()[0]
+    card = imaging.fit(cv2.imread(str(_one_card(tmp_path))), 960)
+    widest = max(engine.recognise(card).boxes, key=lambda b: len(b.text))
+    assert engine.reread(card, widest) is not None
 
 
 def test_a_model_folder_it_cannot_write_leaves_the_float_detector(
