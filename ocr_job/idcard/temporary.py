@@ -41,11 +41,10 @@ def add_months(date: datetime.date, months: int) -> datetime.date:
 
 
 def _back_label_lines(lines: list[Line]) -> list[Line]:
-    return [
-        line
-        for line in lines
-        if any(s in line.chars().text for spellings in BACK_LABELS.values() for s in spellings)
-    ]
+    """The lines holding a back label (each line's text joined once: joining is the cost)."""
+    spellings = [s for forms in BACK_LABELS.values() for s in forms]
+    texts = [line.chars().text for line in lines]
+    return [line for line, text in zip(lines, texts, strict=True) if any(s in text for s in spellings)]
 
 
 @dataclass(frozen=True)
