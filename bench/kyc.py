@@ -217,11 +217,18 @@ def main(argv: list[str] | None = None) -> int:
         "--photoset", type=int, default=0, metavar="N",
         help="also count false alarms on the colour pictures of N of bench.photoset's (first seed)",
     )  # fmt: skip
-    parser.add_argument("--photoset-seed", type=int, default=None,
-                        help="bench.photoset's seed (default: the first of --seeds)")
+    parser.add_argument(
+        "--photoset-seed",
+        type=int,
+        default=None,
+        help="bench.photoset's seed (default: the first of --seeds)",
+    )
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--dump", type=Path,
-                        help="write each case's warnings, inspect's measures and CPU ms to this JSON file")
+    parser.add_argument(
+        "--dump",
+        type=Path,
+        help="write each case's warnings, inspect's measures and CPU ms to this JSON file",
+    )
     parser.add_argument("--pipeline", action="store_true", help="score the real worker's records")
     parser.add_argument("--output", type=Path, help="the worker's output (with --pipeline)")
     args = parser.parse_args(argv)
