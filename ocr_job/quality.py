@@ -640,7 +640,7 @@ def glare_share(view: np.ndarray, text: np.ndarray, darkest: np.ndarray | None =
     paper of a card lit bright at its margin or around its print. `darkest`: `_darkest(view)`."""
     grey = _darkest(view) if darkest is None else darkest
     text8 = text.view(np.uint8)
-    saturated = cv2.compare(grey, SATURATED, cv2.CMP_GE) // 255
+    saturated: np.ndarray = (grey >= SATURATED).view(np.uint8)  # 0 or 1
     saturated = cv2.morphologyEx(saturated, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     saturated = cv2.bitwise_and(saturated, text8)
     area_of_text = max(1, cv2.countNonZero(text8))
@@ -708,7 +708,8 @@ def _masked(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
         if mask[box].all():
             return image[box].reshape(-1, *image.shape[2:])
-    return image[mask]
+    picked: np.ndarray = image[mask]
+    return picked
 
 
 @functools.lru_cache(maxsize=4)
