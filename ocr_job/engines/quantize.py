@@ -137,13 +137,6 @@ def _prepared(float_model: Path, scratch: Path) -> Path:
     return prepared
 
 
-def build(float_model: Path, target: Path) -> Path:
-    """Quantise the detector `float_model` into `target` (written whole, then renamed into
-    place)."""
-    _build(DETECTOR.prefix, float_model, target)
-    return target
-
-
 def _make_detector(float_model: Path, scratch: Path) -> Path:
     """The detector, statically quantised: QDQ, int8 weights per output channel, uint8
     activations ranged on `calibration_inputs`, `Conv` only."""

@@ -220,15 +220,24 @@ class Line:
         return join(self.items)
 
 
+#: A box whose top edge is this many times its side is a line of text, run along its top.
+LINE_RATIO = 1.5
+
+
+def _line_edge(box: TextBox) -> tuple[float, float] | None:
+    """The top edge (dx, dy) of a box that is a line of text (LINE_RATIO), else None."""
+    (tlx, tly), (trx, try_), _, (blx, bly) = box.points
+    dx, dy = trx - tlx, try_ - tly
+    return (dx, dy) if math.hypot(dx, dy) > LINE_RATIO * max(math.hypot(blx - tlx, bly - tly), 1.0) else None
+
+
 def skew_angle(boxes: Sequence[TextBox]) -> float:
     """The median slope (radians) of the top edges of the wider boxes."""
     slopes: list[tuple[float, float]] = []
     for box in boxes:
-        (tlx, tly), (trx, try_), _, (blx, bly) = box.points
-        width = math.hypot(trx - tlx, try_ - tly)
-        side = math.hypot(blx - tlx, bly - tly)
-        if width > 1.5 * max(side, 1.0) and trx > tlx:
-            slopes.append((math.atan2(try_ - tly, trx - tlx), width))
+        edge = _line_edge(box)
+        if edge is not None and edge[0] > 0:
+            slopes.append((math.atan2(edge[1], edge[0]), math.hypot(*edge)))
     if not slopes:
         return 0.0
     slopes.sort()
@@ -305,11 +314,11 @@ def runs_down(boxes: Sequence[TextBox]) -> bool:
     total = down = 0
     for box in boxes:
         n = len(box.text.strip())
-        (tlx, tly), (trx, try_), _, (blx, bly) = box.points
-        if n < 3 or math.hypot(trx - tlx, try_ - tly) < 1.5 * max(math.hypot(blx - tlx, bly - tly), 1.0):
+        edge = _line_edge(box)
+        if n < 3 or edge is None:
             continue
         total += n
-        if abs(try_ - tly) > abs(trx - tlx):
+        if abs(edge[1]) > abs(edge[0]):
             down += n
     return down * 2 > total
 

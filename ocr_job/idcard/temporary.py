@@ -40,11 +40,11 @@ def add_months(date: datetime.date, months: int) -> datetime.date:
     return date.replace(year=year, month=month, day=min(date.day, calendar.monthrange(year, month)[1]))
 
 
-def _back_label_lines(lines: list[Line]) -> list[Line]:
-    """The lines holding a back label (each line's text joined once: joining is the cost)."""
-    spellings = [s for forms in BACK_LABELS.values() for s in forms]
-    texts = [line.chars().text for line in lines]
-    return [line for line, text in zip(lines, texts, strict=True) if any(s in text for s in spellings)]
+_BACK_LABEL_SPELLINGS = tuple(s for forms in BACK_LABELS.values() for s in forms)
+
+
+def _has_back_label(text: str) -> bool:
+    return any(s in text for s in _BACK_LABEL_SPELLINGS)
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class TemporaryCard:
         joined = "\n".join(texts)
         marked = TEMPORARY_MARK in joined and any(t in joined for t in BACK_TITLES[1:])
         front = front_score(texts)
-        back_labels = len(_back_label_lines(lines))
+        back_labels = sum(map(_has_back_label, texts))
         titled = any(t in joined for t in BACK_TITLES)
         if front >= MIN_SCORE and back_labels and (marked or not titled):
             return "both", front + back_labels + 1  # above a resident front's score
@@ -75,7 +75,7 @@ class TemporaryCard:
         if side != "both":  # the title side: no item is printed there
             return draft.finish(side, self.name)
         lines = group_lines(items)
-        labelled = _back_label_lines(lines)
+        labelled = [line for line in lines if _has_back_label(line.chars().text)]
         split = min(line.y0 for line in labelled) - 0.25 * min(line.height for line in labelled)
         front = [i for i in items if i.cy < split]
         back = [i for i in items if i.cy >= split]

@@ -88,12 +88,18 @@ def test_the_optimised_second_recogniser_scores_lines_as_the_shipped_one(tmp_pat
         )
 
 
-def test_a_model_folder_it_cannot_write_leaves_the_shipped_second_recogniser(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.fixture
+def unwritable_model_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OCR_MODEL_DIR under a file: no model can be built there."""
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
     monkeypatch.setenv(quantize.MODEL_DIR_ENV, str(blocked / "models"))
+
+
+@pytest.mark.usefixtures("unwritable_model_dir")
+def test_a_model_folder_it_cannot_write_leaves_the_shipped_second_recogniser(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING):
         engine = load_engine(EngineName.ONNX, second_opinion=True, detector=Detector.FLOAT)
     assert "second recogniser as shipped is used" in caplog.text
@@ -104,12 +110,10 @@ def test_a_model_folder_it_cannot_write_leaves_the_shipped_second_recogniser(
     assert engine.reread(card, widest) is not None
 
 
+@pytest.mark.usefixtures("unwritable_model_dir")
 def test_a_model_folder_it_cannot_write_leaves_the_float_detector(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    blocked = tmp_path / "a-file"
-    blocked.write_text("not a folder")
-    monkeypatch.setenv(quantize.MODEL_DIR_ENV, str(blocked / "models"))
     float_model = bundled_model_paths()["Det"]
     with caplog.at_level(logging.WARNING):
         assert quantize.detector(float_model) == float_model
