@@ -20,7 +20,7 @@ to this CPU), so a load only applies the CPU's layout (`SECOND_RECOGNISER`).
 Nothing is downloaded: each build makes its model from the wheel's own float model (and,
 for the detector, activation ranges measured on the project's own synthetic cards: a fixed
 seed, every layout style and level, each located and scaled as the worker does). It runs
-where the worker is installed (`ocr-job models`, run by `make install` and the worker
+where the worker is installed (`ocr-job models`, run by `make install-test` and the worker
 image's build) and, when the model is missing, once in a child process when the engine
 starts; without it (no `onnx` package, a read-only model folder) the engine keeps the
 float model and says so in its log.
