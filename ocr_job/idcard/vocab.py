@@ -55,6 +55,9 @@ BACK_TITLES: tuple[str, ...] = ("中华人民共和国", "居民身份证")
 #: Characters OCR returns for the middle dot of transliterated names. (Not the em dash:
 #: the recognisers return it for 一, as in 孟怡— and 公孙—永; a dot comes back as ・.)
 _DOT_LOOKALIKES = "•・.-．‧∙⋅･－"
+#: Dashes the recognisers return for 一 (郝莉一 read 郝莉— at 0.28 of the step, 孟怡—,
+#: 公孙—永): no name holds a dash, so in a name each is the 一 it was read for.
+_ONE_LOOKALIKES = "—―ー"
 _NOT_CJK = r"\x00-\u2e7f"
 _DOT_BETWEEN = re.compile(rf"(?<=[^{_NOT_CJK}])\s*[{re.escape(_DOT_LOOKALIKES)}·]\s*(?=[^{_NOT_CJK}])")
 
@@ -132,8 +135,11 @@ def _character_converter(table: str, fallback: str) -> opencc.OpenCC:
 
 @cache
 def simplified_char(ch: str) -> str:
-    """`ch` as a card prints it in a name (`_simplified_name_char`), cached: the recogniser's
-    decoder asks it of every character's rival (`engines.ctc`)."""
+    """`ch` as a card prints it in a name (`_simplified_name_char`; a dash is the 一 it was
+    read for), cached: the recogniser's decoder asks it of every character's rival
+    (`engines.ctc`: 一 at 0.72 with — at 0.28 at its step is 一 at 1.0)."""
+    if ch in _ONE_LOOKALIKES:
+        return "一"
     return _simplified_name_char(ch)
 
 
@@ -163,7 +169,7 @@ def normalise_name(text: str) -> str:
     return "".join(_simplified_name_char(ch) for ch in name)
 
 
-_DASH_AFTER_CJK = re.compile(rf"(?<=[^{_NOT_CJK}])\s*—")
+_DASH_AFTER_CJK = re.compile(rf"(?<=[^{_NOT_CJK}])\s*[{_ONE_LOOKALIKES}]")
 #: The name label at the start of a line, as read and as misread (娃名, 蛙名, 姓各, 名; 姓 and
 #: any one character: a recogniser that reads 姓名龙新宇 as 姓老龙新宇 reads the same name).
 _NAME_LABEL_START = re.compile(r"^(?:[姓娃蛙妵][名各]|姓(?=\S{3})\S|名)")

@@ -145,6 +145,17 @@ def test_the_same_character_in_its_other_form_is_no_rival() -> None:
     assert line.chars == pytest.approx((1.0, 0.30))
 
 
+def test_a_dash_behind_one_is_the_same_name_character() -> None:
+    """The recognisers return a dash for 一 (郝莉一: 一 0.72, — 0.28 at its step); no name
+    holds a dash, and the parser reads one after a name's character as 一: the dash's
+    probability is 一's own, not a doubt about it."""
+    alphabet = ["blank", "莉", "一", "—", "二"]
+    probs = np.array([[0.0, 1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.72, 0.28, 0.0]])
+    assert ctc.best_path(probs, alphabet).chars == pytest.approx((1.0, 1.0))
+    rival = np.array([[0.0, 1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.60, 0.10, 0.30]])
+    assert ctc.best_path(rival, alphabet).chars == pytest.approx((1.0, 0.40))
+
+
 def test_agreed_characters_line_up_across_a_spaced_label() -> None:
     """A recogniser that read the spaced label `姓 名` still scores each character of the
     joint reading `姓名陆鹏安` as its own, not its least sure letter's for all of them."""
