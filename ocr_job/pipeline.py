@@ -326,17 +326,22 @@ def _best_read(
             best = _Read(reading, view, bool(turned and turned[0]), view is located)
         if _complete(best.reading):
             break
-    if best is not None:
+    if best is not None and not best.located:
         best.reading = _doubted_elsewhere(best.reading, seen)
     return best
 
 
 def _doubted_elsewhere(best: idcard.CardReading, readings: list[idcard.CardReading]) -> idcard.CardReading:
-    """`best` without the names (the fields whose characters are doubted one by one,
-    `MIN_CHAR_SCORE`) another view of the same side left empty as doubtful: a view that
-    reads a rare character with less doubt is not more right (a name left empty on the
-    located card was read whole, as sure as wrong). An address doubted on one view and read
-    on another was right (the place table checks it)."""
+    """`best`, read from a view other than the located card, without the names (the fields
+    whose characters are doubted one by one, `MIN_CHAR_SCORE`) another view of the same side
+    left empty as doubtful: a view that reads a rare character with less doubt is not more
+    right (a name left empty on the located card was read whole, as sure as wrong: 杜娟赞
+    for 杜娟赟). An address doubted on one view and read on another was right (the place
+    table checks it).
+
+    A name the located card read is kept whatever the other views said: they are the whole
+    picture, in which the card's text is printed smaller (许晶莉, 58 px high on the located
+    card, read 晶 or 品 on the whole picture at 37 px, and was left empty for it)."""
     doubted = {
         w.field
         for r in readings

@@ -102,6 +102,33 @@ def test_a_value_one_view_doubted_is_not_taken_from_another() -> None:
     assert pipeline._doubted_elsewhere(whole, [whole]) is whole
 
 
+class _Views(_Engine):
+    """A stand-in engine that reads each view in turn as the next of `views`."""
+
+    def __init__(self, views: list[list[TextBox]]) -> None:
+        super().__init__([], None)
+        self.views = list(views)
+
+    def recognise(self, image: np.ndarray) -> OcrResult:
+        return OcrResult(boxes=self.views.pop(0))
+
+
+def test_a_name_the_located_card_read_stands_against_the_whole_pictures_doubt() -> None:
+    """The located card is the largest view of the card's text; the whole picture, read
+    next for a missing field, prints it smaller. Its doubt does not empty a name the
+    located card read without doubt; a name read on the whole picture, which the located
+    card doubted, is still dropped."""
+    no_address = [b for b in _front("姓名张三", 0.999) if not b.text.startswith("住址")]
+    located, whole = np.zeros_like(CARD), np.ones_like(CARD)
+    engine = _Views([no_address, _front("姓名张三", 0.5)])
+    read = pipeline._best_read([located, whole], engine, {}, located)
+    assert read is not None and read.located and read.reading.fields.name == "张三"
+    doubted = [b for b in _front("姓名张三", 0.5) if not b.text.startswith("住址")]
+    engine = _Views([doubted, _front("姓名张三", 0.999)])
+    read = pipeline._best_read([located, whole], engine, {}, located)
+    assert read is not None and not read.located and read.reading.fields.name is None
+
+
 def test_a_failing_second_opinion_leaves_the_first_reading(caplog: pytest.LogCaptureFixture) -> None:
     engine = _Engine(_front("姓名张三", 0.95), RuntimeError("model file unreadable"))
     with caplog.at_level(logging.WARNING):
