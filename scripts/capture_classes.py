@@ -199,8 +199,10 @@ class Recording:
         self.lines.append(line)
         return line
 
-    def reread(self, image: np.ndarray, box: TextBox, same: Any = str) -> tuple[str, float] | None:
-        answer = self.engine.reread(image, box, same)
+    def reread(
+        self, image: np.ndarray, box: TextBox, same: Any = str, also: Any = (), margins: Any = ()
+    ) -> tuple[str, float] | None:
+        answer = self.engine.reread(image, box, same, also, margins=margins)
         self.again.append((box, answer))
         return answer
 

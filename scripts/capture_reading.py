@@ -51,8 +51,10 @@ class Recording:
         self.views[-1]["lines"].append(line)
         return line
 
-    def reread(self, image: np.ndarray, box: TextBox, same: Any = str, also: Any = ()) -> Reread | None:
-        answer = self.engine.reread(image, box, same, also)
+    def reread(
+        self, image: np.ndarray, box: TextBox, same: Any = str, also: Any = (), margins: Any = ()
+    ) -> Reread | None:
+        answer = self.engine.reread(image, box, same, also, margins=margins)
         self.views[-1]["again"].append((box, answer))
         return answer
 

@@ -119,11 +119,17 @@ class Rereads(Protocol):
     """An engine that can read one of its lines again, with a second opinion."""
 
     def reread(
-        self, image: np.ndarray, box: TextBox, same: Callable[[str], str] = str, also: Sequence[str] = ()
+        self,
+        image: np.ndarray,
+        box: TextBox,
+        same: Callable[[str], str] = str,
+        also: Sequence[str] = (),
+        margins: Sequence[float] = (),
     ) -> Reread | None:
         """`box` (as `recognise(image)` returned it) read again, or None. `same` maps a text
         to its meaning; `also`: readings to weigh besides the engine's own (known values the
-        box may hold)."""
+        box may hold); `margins`: the line is read again with its box widened by each too (a
+        share of its height on every side), and all the readings weighed together."""
         ...
 
 

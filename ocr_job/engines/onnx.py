@@ -157,23 +157,30 @@ class OnnxEngine:
             self.reread = self._reread
 
     def _reread(
-        self, image: np.ndarray, box: TextBox, same: Callable[[str], str] = str, also: Sequence[str] = ()
+        self,
+        image: np.ndarray,
+        box: TextBox,
+        same: Callable[[str], str] = str,
+        also: Sequence[str] = (),
+        margins: Sequence[float] = (),
     ) -> Reread | None:
         """The line of `box` (as `recognise` returned it for `image`) read by both
         recognisers: the text they find likeliest together, the share of the candidates'
         joint likelihood of the ones that mean the same (`same`; see `ctc`), and its
-        characters' scores (`ctc.agreed_chars`). None when they share no candidate."""
-        from rapidocr.utils.process_img import get_rotate_crop_image
+        characters' scores (`ctc.agreed_chars`). None when they share no candidate.
 
-        crop = get_rotate_crop_image(image, np.array(box.points, dtype=np.float32))
-        if min(crop.shape[:2]) < 2:
+        `margins`: the line is also cut with its box widened by each (a share of its height,
+        on every side), and each cut read by both recognisers: every reading is one more
+        opinion, scored together (test-time agreement; the second recogniser is loaded once
+        for them all)."""
+        crops = [crop for crop in (_line_crop(image, box, m) for m in (0.0, *margins)) if crop is not None]
+        if not crops:
             return None
-        if box.angle == 180:
-            crop = np.ascontiguousarray(np.rot90(crop, 2))
-        batch = self._rec_input(crop)
-        opinions = [
-            ctc.Opinion(self._ocr.text_rec.session(batch)[0], self._alphabet()),
-            ctc.Opinion(_run_once(self._second_path, batch, self._threads), self._second_alphabet),
+        batches = [self._rec_input(crop) for crop in crops]
+        opinions = [ctc.Opinion(self._ocr.text_rec.session(b)[0], self._alphabet()) for b in batches]
+        opinions += [
+            ctc.Opinion(probs, self._second_alphabet)
+            for probs in _run_loaded(self._second_path, batches, self._threads)
         ]
         joint = ctc.joint_reading(opinions, also=[box.text, *also], same=same)
         if joint is None:
@@ -261,6 +268,36 @@ class OnnxEngine:
         return [np.ascontiguousarray(np.rot90(crop, 2)) for crop in crops], 180
 
 
+def _line_crop(image: np.ndarray, box: TextBox, margin: float = 0.0) -> np.ndarray | None:
+    """The line of `box` cut out of `image` as the recogniser reads it (turned upright when
+    the card was read at 180°), its box widened by `margin` times its height on every side
+    (None: a cut under 2 px on a side)."""
+    from rapidocr.utils.process_img import get_rotate_crop_image
+
+    crop = get_rotate_crop_image(image, _widened(box.points, margin))
+    if min(crop.shape[:2]) < 2:
+        return None
+    if box.angle == 180:
+        crop = np.ascontiguousarray(np.rot90(crop, 2))
+    return crop
+
+
+def _widened(points: Sequence[Point], margin: float) -> np.ndarray:
+    """A box's four corners (top left, top right, bottom right, bottom left) moved outwards
+    by `margin` times its height, along its own sides (a skewed line stays skewed)."""
+    corners = np.array(points, dtype=np.float64)
+    if margin <= 0:
+        return corners.astype(np.float32)
+    along = corners[1] - corners[0]
+    down = corners[3] - corners[0]
+    length, height = float(np.linalg.norm(along)), float(np.linalg.norm(down))
+    if length == 0 or height == 0:
+        return corners.astype(np.float32)
+    step = margin * height
+    u, v = along / length * step, down / height * step
+    return (corners + np.array([-u - v, u - v, u + v, -u + v])).astype(np.float32)
+
+
 def upside_down(crops: list[np.ndarray], classify: Callable[[list[np.ndarray]], Any]) -> bool:
     """Whether most of the lines' width (over half) is upside down by the angle classifier
     `classify` (rapidocr's `TextClassifier`): a verdict of 180° above its threshold.
@@ -302,7 +339,12 @@ def _register_shared_arena() -> None:
 
 
 def _run_once(path: Path, batch: np.ndarray, threads: int) -> np.ndarray:
-    """Load the model at `path`, run it on `batch` and unload it.
+    """The model at `path` run on `batch`, loaded for it and unloaded (`_run_loaded`)."""
+    return _run_loaded(path, [batch], threads)[0]
+
+
+def _run_loaded(path: Path, batches: Sequence[np.ndarray], threads: int) -> list[np.ndarray]:
+    """Load the model at `path`, run it on each of `batches` and unload it.
 
     For the second recogniser, asked about a tenth of the fronts: kept loaded, it held
     ~20 MiB between pictures and raised the peak by ~30 MiB (266 -> 298 MiB on the bench
@@ -314,8 +356,8 @@ def _run_once(path: Path, batch: np.ndarray, threads: int) -> np.ndarray:
     """
     session = _cpu_session(path, threads, shared_arena=False)
     try:
-        scores: np.ndarray = session.run(None, {session.get_inputs()[0].name: batch})[0][0]
-        return scores
+        name = session.get_inputs()[0].name
+        return [session.run(None, {name: batch})[0][0] for batch in batches]
     finally:
         del session
         release_free_memory()

@@ -42,9 +42,10 @@ class _Engine:
         return OcrResult(boxes=self.boxes)
 
     def reread(
-        self, image: np.ndarray, box: TextBox, same: Any = str, also: Any = ()
+        self, image: np.ndarray, box: TextBox, same: Any = str, also: Any = (), margins: Any = ()
     ) -> tuple[str, float] | None:
         self.asked += 1
+        self.margins = margins
         if isinstance(self.again, BaseException):
             raise self.again
         return self.again
@@ -65,6 +66,17 @@ def test_a_doubtful_name_takes_the_second_opinions_text_and_score() -> None:
     reading = pipeline._recognise_and_parse(CARD, engine, timings)
     assert engine.asked == 1 and "reread" in timings
     assert reading.fields.name == "张叁" and reading.confidence["name"] == 0.97
+    assert engine.margins == pipeline.NAME_MARGINS  # the name is read at two cuts
+
+
+def test_only_a_name_is_read_again_at_a_widened_cut() -> None:
+    """A doubtful address line is read again at its box alone: widened, it would take in
+    the lines above and below it."""
+    boxes = _front("姓名张三", 0.999)
+    boxes[4] = _box("住址北京市东城区景山前街4号", 0.95, 60, 290, 500)
+    engine = _Engine(boxes, None)
+    pipeline._recognise_and_parse(CARD, engine, {})
+    assert engine.asked == 1 and engine.margins == ()
 
 
 def test_a_doubtful_second_opinion_leaves_the_name_empty_with_a_warning() -> None:
