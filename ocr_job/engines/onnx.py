@@ -16,12 +16,13 @@ and ~20 MiB more between pictures.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -169,19 +170,38 @@ class OnnxEngine:
         joint likelihood of the ones that mean the same (`same`; see `ctc`), and its
         characters' scores (`ctc.agreed_chars`). None when they share no candidate.
 
-        `margins`: the line is also cut with its box widened by each (a share of its height,
-        on every side), and each cut read by both recognisers: every reading is one more
-        opinion, scored together (test-time agreement; the second recogniser is loaded once
-        for them all)."""
-        crops = [crop for crop in (_line_crop(image, box, m) for m in (0.0, *margins)) if crop is not None]
-        if not crops:
+        `margins`: unless the box alone is read beyond doubt (`BEYOND_DOUBT`), the line is
+        also cut with its box widened by each (a share of its height, on every side), and
+        each cut read by both recognisers: every reading is one more opinion, and all are
+        weighed together (test-time agreement; the second recogniser is loaded once)."""
+        crop = _line_crop(image, box)
+        if crop is None:
             return None
-        batches = [self._rec_input(crop) for crop in crops]
-        opinions = [ctc.Opinion(self._ocr.text_rec.session(b)[0], self._alphabet()) for b in batches]
-        opinions += [
-            ctc.Opinion(probs, self._second_alphabet)
-            for probs in _run_loaded(self._second_path, batches, self._threads)
+        with _loaded(self._second_path, self._threads) as second:
+            opinions = self._opinions(crop, second)
+            reading = self._weighed(opinions, box, same, also)
+            for margin in margins:
+                if reading is not None and _beyond_doubt(reading):
+                    break
+                wide = _line_crop(image, box, margin)
+                if wide is not None:
+                    opinions += self._opinions(wide, second)
+                    reading = self._weighed(opinions, box, same, also)
+        return reading
+
+    def _opinions(self, crop: np.ndarray, second: Callable[[np.ndarray], np.ndarray]) -> list[ctc.Opinion]:
+        """Both recognisers' outputs for one cut of a line (`second`: the loaded second one)."""
+        batch = self._rec_input(crop)
+        return [
+            ctc.Opinion(self._ocr.text_rec.session(batch)[0], self._alphabet()),
+            ctc.Opinion(second(batch), self._second_alphabet),
         ]
+
+    def _weighed(
+        self, opinions: Sequence[ctc.Opinion], box: TextBox, same: Callable[[str], str], also: Sequence[str]
+    ) -> Reread | None:
+        """The reading `opinions` find likeliest together (`ctc.joint_reading`), its share and
+        its characters' scores; None when they share no candidate."""
         joint = ctc.joint_reading(opinions, also=[box.text, *also], same=same)
         if joint is None:
             return None
@@ -268,6 +288,19 @@ class OnnxEngine:
         return [np.ascontiguousarray(np.rot90(crop, 2)) for crop in crops], 180
 
 
+#: A line read again whose reading has at least this share and each of whose characters at
+#: least this lead is read beyond doubt: a widened cut (`margins`) is not read for it. On the
+#: 260 name lines of docs/benchmarks.md "Session 10", the widened cut changed the outcome
+#: of none of the 186 read so at the box alone (their share is 0.99 and more and each
+#: character's lead 0.98 and more), and of none of the 204 at a lead of 0.95.
+BEYOND_DOUBT = (0.99, 0.98)
+
+
+def _beyond_doubt(reading: Reread) -> bool:
+    share, lead = BEYOND_DOUBT
+    return reading.score >= share and bool(reading.chars) and min(reading.chars) >= lead
+
+
 def _line_crop(image: np.ndarray, box: TextBox, margin: float = 0.0) -> np.ndarray | None:
     """The line of `box` cut out of `image` as the recogniser reads it (turned upright when
     the card was read at 180°), its box widened by `margin` times its height on every side
@@ -339,12 +372,15 @@ def _register_shared_arena() -> None:
 
 
 def _run_once(path: Path, batch: np.ndarray, threads: int) -> np.ndarray:
-    """The model at `path` run on `batch`, loaded for it and unloaded (`_run_loaded`)."""
-    return _run_loaded(path, [batch], threads)[0]
+    """The model at `path` run on `batch`, loaded for it and unloaded (`_loaded`)."""
+    with _loaded(path, threads) as run:
+        return run(batch)
 
 
-def _run_loaded(path: Path, batches: Sequence[np.ndarray], threads: int) -> list[np.ndarray]:
-    """Load the model at `path`, run it on each of `batches` and unload it.
+@contextlib.contextmanager
+def _loaded(path: Path, threads: int) -> Iterator[Callable[[np.ndarray], np.ndarray]]:
+    """The model at `path` loaded while the block runs (a function that runs it on a batch),
+    and unloaded after it.
 
     For the second recogniser, asked about a tenth of the fronts: kept loaded, it held
     ~20 MiB between pictures and raised the peak by ~30 MiB (266 -> 298 MiB on the bench
@@ -354,12 +390,17 @@ def _run_loaded(path: Path, batches: Sequence[np.ndarray], threads: int) -> list
     detector activations are alive, and gives it all back (no arena: plain allocations,
     freed with the session; 30 load-run-unload cycles left RSS +3 MiB).
     """
-    session = _cpu_session(path, threads, shared_arena=False)
+    session: Any = _cpu_session(path, threads, shared_arena=False)
+    name = session.get_inputs()[0].name
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        scores: np.ndarray = session.run(None, {name: batch})[0][0]
+        return scores
+
     try:
-        name = session.get_inputs()[0].name
-        return [session.run(None, {name: batch})[0][0] for batch in batches]
+        yield run
     finally:
-        del session
+        session = None  # the only reference: the model is freed here, not when `run` is
         release_free_memory()
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from ocr_job.engines.base import Engine, OcrResult
+from ocr_job.engines.base import Engine, OcrResult, TextBox
 
 FONT_DIR = Path("/usr/share/fonts/opentype/noto")
 LINES = ("住址北京市海淀区中关村大街27号", "公民身份号码110108199003071234")
@@ -485,6 +485,33 @@ def test_a_name_read_again_at_a_widened_cut_too_is_read_through_a_box_that_cuts_
     both = onnx_second.reread(card, cut, name_meaning, margins=(0.2,))
     assert both is not None and name_meaning(both.text) == "熊骉萍"
     assert both.score >= MIN_FREE_TEXT_SCORE["name"] and min(both.chars) >= MIN_CHAR_SCORE["name"]
+
+
+def test_a_line_read_beyond_doubt_at_its_box_is_not_cut_again(
+    onnx_second: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The widened cut costs two more recogniser runs; a common name the two recognisers
+    read sure at its box does not get it, a doubtful one does."""
+    from ocr_job.engines import onnx
+    from ocr_job.idcard import name_meaning
+
+    cuts: list[float] = []
+    line_crop = onnx._line_crop
+
+    def counted(image: np.ndarray, box: TextBox, margin: float = 0.0) -> np.ndarray | None:
+        cuts.append(margin)
+        return line_crop(image, box, margin)
+
+    monkeypatch.setattr(onnx, "_line_crop", counted)
+    card = _rare_name_card("王建国", "common-0")
+    box = max(onnx_second.recognise(card).boxes, key=lambda b: "王" in b.text)
+    sure = onnx_second.reread(card, box, name_meaning, margins=(0.2,))
+    assert sure is not None and onnx._beyond_doubt(sure) and cuts == [0.0]
+    cuts.clear()
+    card = _rare_name_card("熊骉萍", "rare-骉-4")
+    box = max(onnx_second.recognise(card).boxes, key=lambda b: "熊" in b.text)
+    doubtful = onnx_second.reread(card, box, name_meaning, margins=(0.2,))
+    assert doubtful is not None and not onnx._beyond_doubt(doubtful) and cuts == [0.0, 0.2]
 
 
 def test_a_second_opinion_keeps_a_common_name(onnx_second: Engine) -> None:
