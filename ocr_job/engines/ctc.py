@@ -45,20 +45,24 @@ class Opinion:
 
 
 def log_likelihood(probs: np.ndarray, labels: Sequence[int]) -> float:
-    """log P(labels) under CTC: the sum over every alignment to the steps of `probs`."""
-    logp = np.log(np.maximum(probs, 1e-30))
+    """log P(labels) under CTC: the sum over every alignment to the steps of `probs`.
+
+    Only the columns of the blank and the labels are taken to logarithms (the alphabet has
+    ~18,000: the whole matrix's logarithm, once per candidate, was most of a second
+    opinion's CPU time)."""
     ext = np.zeros(2 * len(labels) + 1, dtype=np.int64)
     ext[1::2] = labels
+    logp = np.log(np.maximum(probs[:, ext], 1e-30))  # (steps, len(ext))
     skip = np.zeros(len(ext), dtype=bool)
     skip[2:] = (ext[2:] != 0) & (ext[2:] != ext[:-2])
     alpha = np.full(len(ext), -np.inf)
-    alpha[0] = logp[0, ext[0]]
+    alpha[0] = logp[0, 0]
     if len(ext) > 1:
-        alpha[1] = logp[0, ext[1]]
+        alpha[1] = logp[0, 1]
     for t in range(1, len(logp)):
         stay_or_step = np.logaddexp(alpha, np.concatenate(([-np.inf], alpha[:-1])))
         jump = np.concatenate(([-np.inf, -np.inf], alpha[:-2]))
-        alpha = np.where(skip, np.logaddexp(stay_or_step, jump), stay_or_step) + logp[t, ext]
+        alpha = np.where(skip, np.logaddexp(stay_or_step, jump), stay_or_step) + logp[t]
     return float(np.logaddexp(alpha[-1], alpha[-2]) if len(ext) > 1 else alpha[-1])
 
 
