@@ -328,7 +328,8 @@ def _widened(points: Sequence[Point], margin: float) -> np.ndarray:
         return corners.astype(np.float32)
     step = margin * height
     u, v = along / length * step, down / height * step
-    return (corners + np.array([-u - v, u - v, u + v, -u + v])).astype(np.float32)
+    widened: np.ndarray = (corners + np.array([-u - v, u - v, u + v, -u + v])).astype(np.float32)
+    return widened
 
 
 def upside_down(crops: list[np.ndarray], classify: Callable[[list[np.ndarray]], Any]) -> bool:
