@@ -207,43 +207,25 @@ def process(fetched: Fetched, engine: Engine, config: JobConfig) -> ResultRecord
     item = fetched.item
     timings: dict[str, float] = {"fetch": fetched.fetch_ms}
     assert fetched.data is not None
+
+    def failed(code: ErrorCode, message: str, etag: str | None = item.etag) -> ResultRecord:
+        return ResultRecord.failure(item.key, code, message, source_etag=etag, timings_ms=timings)
+
+    timed_out = f"processing took longer than {config.item_timeout_s:.0f} s"
     try:
         with deadline(config.item_timeout_s):
             return _read_card(item, fetched.data, engine, config, timings, fetched.crops)
     except ImageError as exc:  # fetch_failed (a PDF unread at planning): a rerun tries again
-        etag = None if exc.code is ErrorCode.FETCH_FAILED else item.etag
-        return ResultRecord.failure(item.key, exc.code, exc.message, source_etag=etag, timings_ms=timings)
+        return failed(exc.code, exc.message, None if exc.code is ErrorCode.FETCH_FAILED else item.etag)
     except TimeoutError:
-        return _timed_out(item, config, timings)
+        return failed(ErrorCode.TIMEOUT, timed_out)
     except MemoryError:
-        return ResultRecord.failure(
-            item.key,
-            ErrorCode.IMAGE_TOO_LARGE,
-            "the image needs more memory than the worker has",
-            source_etag=item.etag,
-            timings_ms=timings,
-        )
+        return failed(ErrorCode.IMAGE_TOO_LARGE, "the image needs more memory than the worker has")
     except Exception as exc:
         if _raised_from(exc, TimeoutError):  # the deadline, wrapped by a library (rapidocr)
-            return _timed_out(item, config, timings)
+            return failed(ErrorCode.TIMEOUT, timed_out)
         log.exception("internal error on input %d bytes", len(fetched.data))
-        return ResultRecord.failure(
-            item.key,
-            ErrorCode.INTERNAL_ERROR,
-            f"internal error ({type(exc).__name__}); please report it",
-            source_etag=item.etag,
-            timings_ms=timings,
-        )
-
-
-def _timed_out(item: InputItem, config: JobConfig, timings: dict[str, float]) -> ResultRecord:
-    return ResultRecord.failure(
-        item.key,
-        ErrorCode.TIMEOUT,
-        f"processing took longer than {config.item_timeout_s:.0f} s",
-        source_etag=item.etag,
-        timings_ms=timings,
-    )
+        return failed(ErrorCode.INTERNAL_ERROR, f"internal error ({type(exc).__name__}); please report it")
 
 
 def _raised_from(exc: BaseException, kind: type[BaseException]) -> bool:
