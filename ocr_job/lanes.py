@@ -38,7 +38,8 @@ def lanes_for(threads: int, limit: int | None, need: int) -> int:
 def run_in_lanes(inputs: Iterator[T], workers: Sequence[W], handle: Callable[[T, W], None]) -> None:
     """`handle(input, worker)` for every input of `inputs`, one lane per worker, each lane
     taking the next input as it finishes one. The first exception a lane raises stops
-    every lane from taking another input and is raised here once the lanes are done."""
+    every lane from taking another input and is raised here once the lanes are done; so
+    does an exception in the calling thread while it waits (KeyboardInterrupt)."""
     taking = threading.Lock()  # a generator may be advanced by one thread at a time
     stop = threading.Event()
 
@@ -54,7 +55,10 @@ def run_in_lanes(inputs: Iterator[T], workers: Sequence[W], handle: Callable[[T,
             stop.set()
             raise
 
-    with ThreadPoolExecutor(len(workers), thread_name_prefix="lane") as pool:
-        done = [pool.submit(lane, worker) for worker in workers]
-    for future in done:
-        future.result()
+    pool = ThreadPoolExecutor(len(workers), thread_name_prefix="lane")
+    try:
+        for future in [pool.submit(lane, worker) for worker in workers]:
+            future.result()
+    finally:  # also when this thread is interrupted (Ctrl-C): each lane ends its input
+        stop.set()
+        pool.shutdown(wait=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,6 +49,34 @@ def test_a_lane_that_fails_stops_the_others_and_its_error_is_raised() -> None:
     with pytest.raises(OSError, match="gone"):
         run_in_lanes(iter(range(1000)), ["a", "b"], handle)
     assert len(taken) < 1000  # no lane went on through the rest
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_caller_stops_the_lanes() -> None:
+    """Ctrl-C reaches the waiting main thread, not a lane: the lanes end their inputs and
+    stop (they are not left running through the rest)."""
+    taken: list[int] = []
+    never = threading.Event()
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise _Interrupted
+
+    def handle(item: int, worker: str) -> None:
+        taken.append(item)
+        if item == 0:
+            os.kill(os.getpid(), signal.SIGUSR1)  # handled by the main thread
+        never.wait(0.01)
+
+    previous = signal.signal(signal.SIGUSR1, interrupted)
+    try:
+        with pytest.raises(_Interrupted):
+            run_in_lanes(iter(range(100_000)), ["a", "b"], handle)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert len(taken) < 100_000
 
 
 def test_lanes_are_what_the_memory_limit_holds() -> None:
