@@ -23,6 +23,7 @@ from .layout import (
     chars_of,
     drop_label_boxes,
     group_lines,
+    on_card,
     value_region,
     without_misread_labels,
 )
@@ -244,6 +245,7 @@ def _number_line(lines: list[Line]) -> tuple[int, Chars, Chars]:
 
 
 def _front_layout(items: list[Item], width: int, height: int) -> FrontLayout:
+    items = on_card(items)
     photo_x, photo_y = _photo_corner(items, width, height)
     items = [i for i in items if not (i.x0 > photo_x and i.cy < photo_y)]
     lines = without_misread_labels(group_lines(items))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ocr_job.engines.base import TextBox
 
-from .vocab import FRONT_LABELS, match_label, squeeze, to_halfwidth
+from .vocab import BACK_LABELS, BACK_TITLES, FRONT_LABELS, match_label, squeeze, to_halfwidth
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,16 +231,35 @@ def _line_edge(box: TextBox) -> tuple[float, float] | None:
     return (dx, dy) if math.hypot(dx, dy) > LINE_RATIO * max(math.hypot(blx - tlx, bly - tly), 1.0) else None
 
 
+#: A box holding this many digits is a line of the card's own print (the number, a date).
+CARD_DIGITS = 8
+
+
+def is_card_print(text: str) -> bool:
+    """Whether `text` parses as the card's own print: it begins with a label, holds a
+    title of the back, or holds the digits of the number or a date. Print around the card
+    (a page it lies on, a form) holds none of these."""
+    value = squeeze(text)
+    if match_label(value, FRONT_LABELS) or match_label(value, BACK_LABELS):
+        return True
+    return any(t in value for t in BACK_TITLES) or sum(ch.isdigit() for ch in value) >= CARD_DIGITS
+
+
 def skew_angle(boxes: Sequence[TextBox]) -> float:
-    """The median slope (radians) of the top edges of the wider boxes."""
-    slopes: list[tuple[float, float]] = []
-    for box in boxes:
-        edge = _line_edge(box)
-        if edge is not None and edge[0] > 0:
-            slopes.append((math.atan2(edge[1], edge[0]), math.hypot(*edge)))
-    if not slopes:
+    """The skew (radians) of the card's lines: the weighted median slope of the top edges
+    of its own print (`is_card_print`), when any of it was read as a line; else of every
+    line read. The print around a card lying on a page runs at the page's angle, and a
+    page holds more lines than the card."""
+    edges = [(box, edge) for box in boxes if (edge := _line_edge(box)) is not None and edge[0] > 0]
+    own = [(box, edge) for box, edge in edges if is_card_print(box.text)]
+    return _median_slope([edge for _, edge in own or edges])
+
+
+def _median_slope(edges: Sequence[tuple[float, float]]) -> float:
+    """The median slope of `edges` (dx, dy), each weighted by its length; 0 beyond 20°."""
+    if not edges:
         return 0.0
-    slopes.sort()
+    slopes = sorted((math.atan2(dy, dx), math.hypot(dx, dy)) for dx, dy in edges)
     total = sum(w for _, w in slopes)
     acc = 0.0
     for angle, weight in slopes:
@@ -337,6 +356,39 @@ def without_misread_labels(lines: list[Line]) -> list[Line]:
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+#: The labels printed at the start of a line, one under the other: the left column of the
+#: card's print (民族 stands inside its line).
+COLUMN_LABELS: dict[str, tuple[str, ...]] = {
+    field: spellings
+    for field, spellings in (FRONT_LABELS | BACK_LABELS).items()
+    if field != "ethnicity"
+}
+#: A box of the card begins at most this many of its column label's heights left of that
+#: label (the labels of a perspective view do not stand exactly one under the other).
+COLUMN_SLACK = 1.0
+#: The labels of the column begin within this many of their heights of their median.
+COLUMN_SPREAD = 2.0
+
+
+def on_card(items: Sequence[Item]) -> list[Item]:
+    """The items that can be the card's print. Nothing is printed on the card left of its
+    label column: a box that begins left of the nearest line-start label (by more than
+    COLUMN_SLACK of that label's height) lies beside the card (the page or form it lies
+    on, whose print reaches up to the card's edge). All the items when no label was read."""
+    labels = [i for i in items if not i.against and match_label(squeeze(i.text), COLUMN_LABELS)]
+    if not labels:
+        return list(items)
+    # a label word read inside a line (lines merged by the detector) is not the column
+    middle = sorted(i.x0 for i in labels)[(len(labels) - 1) // 2]
+    column = [i for i in labels if abs(i.x0 - middle) <= COLUMN_SPREAD * max(i.height, 1.0)]
+
+    def left_limit(item: Item) -> float:
+        label = min(column, key=lambda c: abs(c.cy - item.cy))
+        return label.x0 - COLUMN_SLACK * max(label.height, 1.0)
+
+    return [i for i in items if i.x0 >= left_limit(i)]
 
 
 def group_lines(items: Iterable[Item]) -> list[Line]:
