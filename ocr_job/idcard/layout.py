@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ocr_job.engines.base import TextBox
 
+from .idnumber import ID_RUN
 from .vocab import BACK_LABELS, BACK_TITLES, FRONT_LABELS, match_label, squeeze, to_halfwidth
 
 
@@ -231,18 +232,23 @@ def _line_edge(box: TextBox) -> tuple[float, float] | None:
     return (dx, dy) if math.hypot(dx, dy) > LINE_RATIO * max(math.hypot(blx - tlx, bly - tly), 1.0) else None
 
 
-#: A box holding this many digits is a line of the card's own print (the number, a date).
+#: A box holding this many digits, and four times as many as Latin letters, is a line of the
+#: card's own print (the number, a date); a page's print read as marks holds letters.
 CARD_DIGITS = 8
 
 
 def is_card_print(text: str) -> bool:
     """Whether `text` parses as the card's own print: it begins with a label, holds a
-    title of the back, or holds the digits of the number or a date. Print around the card
-    (a page it lies on, a form) holds none of these."""
+    title of the back, or holds the digits of the number or a date (few letters among
+    them). Print around the card (a page it lies on, a form) holds none of these."""
     value = squeeze(text)
     if match_label(value, FRONT_LABELS) or match_label(value, BACK_LABELS):
         return True
-    return any(t in value for t in BACK_TITLES) or sum(ch.isdigit() for ch in value) >= CARD_DIGITS
+    if any(t in value for t in BACK_TITLES):
+        return True
+    digits = sum(ch.isdigit() for ch in value)
+    letters = sum(ch.isascii() and ch.isalpha() for ch in value)
+    return digits >= CARD_DIGITS and letters * 4 <= digits
 
 
 def skew_angle(boxes: Sequence[TextBox]) -> float:
@@ -361,22 +367,38 @@ def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
 #: The labels printed at the start of a line, one under the other: the left column of the
 #: card's print (民族 stands inside its line).
 COLUMN_LABELS: dict[str, tuple[str, ...]] = {
-    field: spellings
-    for field, spellings in (FRONT_LABELS | BACK_LABELS).items()
-    if field != "ethnicity"
+    field: spellings for field, spellings in (FRONT_LABELS | BACK_LABELS).items() if field != "ethnicity"
+}
+#: The labels of the card's last line (the number's on the front, the period's on the back).
+LAST_LINE_LABELS: dict[str, tuple[str, ...]] = {
+    "id_number": FRONT_LABELS["id_number"],
+    "validity": BACK_LABELS["validity"],
 }
 #: A box of the card begins at most this many of its column label's heights left of that
 #: label (the labels of a perspective view do not stand exactly one under the other).
 COLUMN_SLACK = 1.0
 #: The labels of the column begin within this many of their heights of their median.
 COLUMN_SPREAD = 2.0
+#: A box of the card begins at least this many heights of the card's widest line left of
+#: that line's end.
+END_SLACK = 0.5
+#: Digits of a run that is the number (the others may be letters read for digits).
+NUMBER_DIGITS = 12
 
 
 def on_card(items: Sequence[Item]) -> list[Item]:
-    """The items that can be the card's print. Nothing is printed on the card left of its
-    label column: a box that begins left of the nearest line-start label (by more than
-    COLUMN_SLACK of that label's height) lies beside the card (the page or form it lies
-    on, whose print reaches up to the card's edge). All the items when no label was read."""
+    """The items that can be the card's print; the others lie beside the card (the print
+    of a page or form it lies on, which reaches up to the card's edges). The card's own
+    print bounds it, as the ID-1 layout places it: nothing is printed left of the label
+    column, nothing begins right of the end of the card's widest line (the number on the
+    front, the title on the back) nor below its last line (the number's, the period's)."""
+    return _above_last_line(_before_widest_end(_right_of_column(items)))
+
+
+def _right_of_column(items: Sequence[Item]) -> list[Item]:
+    """The items that begin right of the label column: at most COLUMN_SLACK of the
+    nearest line-start label's height left of that label. All of them when no label of
+    the column was read."""
     labels = [i for i in items if not i.against and match_label(squeeze(i.text), COLUMN_LABELS)]
     if not labels:
         return list(items)
@@ -389,6 +411,36 @@ def on_card(items: Sequence[Item]) -> list[Item]:
         return label.x0 - COLUMN_SLACK * max(label.height, 1.0)
 
     return [i for i in items if i.x0 >= left_limit(i)]
+
+
+def _is_number(text: str) -> bool:
+    return any(sum(ch.isdigit() for ch in m.group()) >= NUMBER_DIGITS for m in ID_RUN.finditer(squeeze(text)))
+
+
+def _before_widest_end(items: Sequence[Item]) -> list[Item]:
+    """The items that begin left of the end of the card's widest line (the number's box,
+    a title), by END_SLACK of its height. All of them when none of these was read."""
+    widest = [
+        i for i in items if not i.against and (_is_number(i.text) or any(t in i.text for t in BACK_TITLES))
+    ]
+    if not widest:
+        return list(items)
+    end = max(i.x1 - END_SLACK * max(i.height, 1.0) for i in widest)
+    return [i for i in items if i.x0 < end]
+
+
+def _above_last_line(items: Sequence[Item]) -> list[Item]:
+    """The items that begin above the bottom of the card's last line (its label or the
+    number read). All of them when that line was not read."""
+    last = [
+        i
+        for i in items
+        if not i.against and (_is_number(i.text) or match_label(squeeze(i.text), LAST_LINE_LABELS))
+    ]
+    if not last:
+        return list(items)
+    bottom = max(i.y1 for i in last)
+    return [i for i in items if i.y0 < bottom]
 
 
 def group_lines(items: Iterable[Item]) -> list[Line]:
