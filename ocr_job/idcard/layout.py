@@ -374,6 +374,12 @@ LAST_LINE_LABELS: dict[str, tuple[str, ...]] = {
     "id_number": FRONT_LABELS["id_number"],
     "validity": BACK_LABELS["validity"],
 }
+#: The front's lines above each label's line: nothing of the front is printed higher.
+LINES_ABOVE: dict[str, int] = {"name": 0, "sex": 1, "birth_date": 2, "address": 3}
+#: The widest line pitch of a front, in its labels' heights (the bench's styles: 2.3-2.8).
+MAX_PITCH = 3.2
+#: A box of the card ends at most this many heights of its first line above that line's top.
+TOP_SLACK = 0.5
 #: A box of the card begins at most this many of its column label's heights left of that
 #: label (the labels of a perspective view do not stand exactly one under the other).
 COLUMN_SLACK = 1.0
@@ -391,8 +397,9 @@ def on_card(items: Sequence[Item]) -> list[Item]:
     of a page or form it lies on, which reaches up to the card's edges). The card's own
     print bounds it, as the ID-1 layout places it: nothing is printed left of the label
     column, nothing begins right of the end of the card's widest line (the number on the
-    front, the title on the back) nor below its last line (the number's, the period's)."""
-    return _above_last_line(_before_widest_end(_right_of_column(items)))
+    front, the title on the back) nor below its last line (the number's, the period's), and
+    nothing ends above its first line (the name's on the front, the title on the back)."""
+    return _below_first_line(_above_last_line(_before_widest_end(_right_of_column(items))))
 
 
 def _right_of_column(items: Sequence[Item]) -> list[Item]:
@@ -441,6 +448,25 @@ def _above_last_line(items: Sequence[Item]) -> list[Item]:
         return list(items)
     bottom = max(i.y1 for i in last)
     return [i for i in items if i.y0 < bottom]
+
+
+def _below_first_line(items: Sequence[Item]) -> list[Item]:
+    """The items that end below the top of the card's first line, by TOP_SLACK of its
+    height: the title on the back, the name's line on the front, or else at most
+    LINES_ABOVE of MAX_PITCH line heights above the highest label of the front read (the
+    nearer to the first line, the surer the bound). All of them when none was read."""
+    bounds: list[tuple[int, float]] = []
+    for item in items:
+        label = match_label(squeeze(item.text), FRONT_LABELS)
+        lines = (
+            LINES_ABOVE.get(label[0]) if label else 0 if any(t in item.text for t in BACK_TITLES) else None
+        )
+        if lines is not None and not item.against:
+            bounds.append((lines, item.y0 - (lines * MAX_PITCH + TOP_SLACK) * max(item.height, 1.0)))
+    if not bounds:
+        return list(items)
+    top = min(bounds)[1]
+    return [i for i in items if i.y1 > top]
 
 
 def group_lines(items: Iterable[Item]) -> list[Line]:
