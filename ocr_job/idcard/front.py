@@ -451,7 +451,9 @@ def _after_address(block: AddressBlock, card: FrontLayout) -> Region | None:
         return None
     # the lines start one under the other, where a box of their own begins
     start = min((chars.x0 for line, chars in block.lines if _starts_box(chars, line)), default=card.value_x)
-    return (start - 0.2 * h, below - 0.65 * h, reach + 0.5 * h, below + 0.65 * h)
+    # the place begins below the last line's print (lines of a tight pitch nearly touch)
+    top = max(below - 0.65 * h, last_line.y1)
+    return (start - 0.2 * h, top, reach + 0.5 * h, below + 0.65 * h)
 
 
 def _read_address(draft: Draft, card: FrontLayout, looked: Collection[str]) -> None:
