@@ -32,6 +32,9 @@ class Item:
     against: bool = False
     #: Each character's own score (`TextBox.chars`), when the engine gave one per character.
     chars: tuple[float, ...] = ()
+    #: The box is a line of text that runs across the card's lines (down the card): print
+    #: of something else, such as a page turned a quarter under the card.
+    crosswise: bool = False
 
     @property
     def cy(self) -> float:
@@ -276,11 +279,16 @@ def _median_slope(edges: Sequence[tuple[float, float]]) -> float:
 
 
 def _card_angle(boxes: Sequence[TextBox]) -> int:
-    """The text angle most of the card's characters were read at."""
+    """The text angle most of the card's characters were read at (of its own print, when
+    any was read: a page around the card may lie the other way up)."""
     by_angle: dict[int, int] = {}
-    for box in boxes:
+    for box in [b for b in boxes if is_card_print(b.text)] or boxes:
         by_angle[box.angle] = by_angle.get(box.angle, 0) + len(box.text.strip())
     return max(by_angle, key=lambda a: (by_angle[a], a == 0)) if by_angle else 0
+
+
+#: A line of text at more than 45° to the card's lines runs across them (sin 45°).
+CROSSWISE = math.sqrt(0.5)
 
 
 def deskew(boxes: Sequence[TextBox], width: int, height: int) -> list[Item]:
@@ -297,6 +305,7 @@ def deskew(boxes: Sequence[TextBox], width: int, height: int) -> list[Item]:
             (cx + (x - cx) * cos - (y - cy) * sin, cy + (x - cx) * sin + (y - cy) * cos)
             for x, y in box.points
         ]
+        edge = _line_edge(box)
         # the box's own height, measured perpendicular to its text direction
         tl, tr, br, bl = pts
         top = (tl[1] + tr[1]) / 2
@@ -312,6 +321,8 @@ def deskew(boxes: Sequence[TextBox], width: int, height: int) -> list[Item]:
                 max(top, bottom),
                 against=box.angle != card_angle,
                 chars=box.chars,
+                crosswise=edge is not None
+                and abs(math.sin(math.atan2(edge[1], edge[0]) + angle)) > CROSSWISE,
             )
         )
     return items
@@ -319,9 +330,10 @@ def deskew(boxes: Sequence[TextBox], width: int, height: int) -> list[Item]:
 
 def runs_sideways(items: Sequence[Item]) -> bool:
     """Most of the text is in boxes much taller than wide: the card lies on its side in
-    this picture, and each such box was read turned (its text is a guess)."""
+    this picture, and each such box was read turned (its text is a guess). The card's own
+    print decides when any was read (a page around an upright card may run the other way)."""
     total = sideways = 0
-    for item in items:
+    for item in [i for i in items if is_card_print(i.text)] or items:
         n = len(item.text.strip())
         if n < 3:
             continue
@@ -335,9 +347,10 @@ def runs_down(boxes: Sequence[TextBox]) -> bool:
     """Most of the text was read along boxes that run down (or up) the picture: the card
     lies on its side, and though each line was read along its length, the parser's
     geometry (labels left of values, lines one under the other) does not hold until the
-    picture is turned (`runs_sideways` is the other case: lines read across)."""
+    picture is turned (`runs_sideways` is the other case: lines read across). The card's
+    own print decides when any was read (a page around an upright card may run down)."""
     total = down = 0
-    for box in boxes:
+    for box in [b for b in boxes if is_card_print(b.text)] or boxes:
         n = len(box.text.strip())
         edge = _line_edge(box)
         if n < 3 or edge is None:
@@ -498,9 +511,11 @@ TALLEST_LINE_FACTOR = 3.0
 
 
 def without_picture_regions(items: Sequence[Item]) -> list[Item]:
-    """The items without those far taller than a text line (read as stray characters)."""
+    """The items without those far taller than a text line (read as stray characters) and
+    the lines of text that run across the card's lines (`Item.crosswise`)."""
+    items = [item for item in items if not item.crosswise]
     if len(items) < 3:
-        return list(items)
+        return items
     heights = sorted(item.height for item in items)
     limit = TALLEST_LINE_FACTOR * heights[len(heights) // 2]
     return [item for item in items if item.height <= limit]

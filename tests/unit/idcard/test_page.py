@@ -49,33 +49,39 @@ def _separated(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> bo
     return False
 
 
-def page_boxes(degrees: float, seed: int = 0) -> list[TextBox]:
-    """The page's boxes: lines of words across the picture, none over the card (turned by
-    `degrees`), some of them ending right at its edge."""
+def page_boxes(degrees: float, seed: int = 0, down: bool = False, angle: int = 0) -> list[TextBox]:
+    """The page's boxes: lines of words across the picture (`down`: down it, the page
+    turned a quarter), none over the card (turned by `degrees`), some of them ending right
+    at its edge; `angle`: the angle their text was read at (180: the page upside down)."""
     rng = random.Random(seed)
     card = _turned([(-8, -8), (W + 8, -8), (W + 8, H + 8), (-8, H + 8)], degrees)
+    across, along = (PICTURE[1], PICTURE[0]) if down else PICTURE
     out = []
     y = 40.0
-    while y < PICTURE[1] - 40:
+    while y < along - 40:
         x = 40.0
-        while x < PICTURE[0] - 80:
+        while x < across - 80:
             width = rng.uniform(60, 260)
             quad = [(x, y), (x + width, y), (x + width, y + PAGE_LINE), (x, y + PAGE_LINE)]
+            if down:  # the text's top to the right, its line running down
+                quad = [(y + PAGE_LINE, x), (y + PAGE_LINE, x + width), (y, x + width), (y, x)]
             if _separated(quad, card):
                 text = rng.choice(PAGE_TEXTS)
                 score = 0.94 if text == "山" else rng.uniform(0.5, 0.99)
-                out.append(TextBox(text, score, tuple(quad)))  # type: ignore[arg-type]
+                out.append(TextBox(text, score, tuple(quad), angle=angle))  # type: ignore[arg-type]
             x += width + rng.uniform(15, 40)
         y += PAGE_LINE * 1.8
     return out
 
 
-def on_page(specs: list[B], degrees: float, seed: int = 0) -> list[TextBox]:
+def on_page(
+    specs: list[B], degrees: float, seed: int = 0, down: bool = False, angle: int = 0
+) -> list[TextBox]:
     card = [
         TextBox(b.text, b.score, tuple(_turned(list(b.points), degrees)))  # type: ignore[arg-type]
         for b in render(specs)
     ]
-    boxes = card + page_boxes(degrees, seed)
+    boxes = card + page_boxes(degrees, seed, down, angle)
     random.Random(seed).shuffle(boxes)
     return boxes
 
@@ -99,6 +105,20 @@ def test_a_back_on_a_page_reads_as_it_does_alone(degrees: float) -> None:
     reading = parse(on_page(specs, degrees, seed=1), *PICTURE)
     assert reading.side == "back"
     assert reading.fields.model_dump(exclude_none=True) == want
+    assert reading.warnings == []
+
+
+@pytest.mark.parametrize(("down", "angle"), [(True, 0), (False, 180)])
+def test_a_card_upright_on_a_page_turned_the_other_way(down: bool, angle: int) -> None:
+    """The page's lines run down the picture, or its text reads upside down: the card's
+    own print says which way up the card lies."""
+    specs = front("欧阳娜娜", "男", "汉", ("1985", "12", "31"), ADDR3, LI_X)
+    boxes = on_page(specs, 6.0, down=down, angle=angle)
+    page = [b for b in boxes if b.text in PAGE_TEXTS]
+    assert sum(len(b.text) for b in page) > 2 * sum(len(b.text) for b in boxes if b not in page)
+    reading = parse(boxes, *PICTURE)
+    assert reading.side == "front"
+    assert reading.fields.model_dump(exclude_none=True) == LI_F
     assert reading.warnings == []
 
 
