@@ -465,17 +465,18 @@ def _above_last_line(items: Sequence[Item]) -> list[Item]:
 
 def _below_first_line(items: Sequence[Item]) -> list[Item]:
     """The items that end below the top of the card's first line, by TOP_SLACK of its
-    height: the title on the back, the name's line on the front, or else at most
-    LINES_ABOVE of MAX_PITCH line heights above the highest label of the front read (the
-    nearer to the first line, the surer the bound). All of them when none was read."""
-    bounds: list[tuple[int, float]] = []
+    height: the title on the back, the name's line on the front; when the highest label of
+    the front read is another, at most LINES_ABOVE of MAX_PITCH line heights above it. The
+    highest such print decides (a label word of a page below the card is not the highest).
+    All of them when none was read."""
+    bounds: list[tuple[float, float]] = []
     for item in items:
         label = match_label(squeeze(item.text), FRONT_LABELS)
         lines = (
             LINES_ABOVE.get(label[0]) if label else 0 if any(t in item.text for t in BACK_TITLES) else None
         )
         if lines is not None and not item.against:
-            bounds.append((lines, item.y0 - (lines * MAX_PITCH + TOP_SLACK) * max(item.height, 1.0)))
+            bounds.append((item.y0, item.y0 - (lines * MAX_PITCH + TOP_SLACK) * max(item.height, 1.0)))
     if not bounds:
         return list(items)
     top = min(bounds)[1]

@@ -195,3 +195,16 @@ def test_a_label_word_inside_a_line_is_not_the_column() -> None:
 def test_without_labels_nothing_is_left_out() -> None:
     items = [_item(0, "欢迎光临", 100, 100, 120), _item(1, "I l lol", 0, 100, 80)]
     assert on_card(items) == items
+
+
+def test_nothing_of_the_card_ends_above_its_first_line() -> None:
+    items = [
+        _item(0, "国家标准化管理委员会发布", 100, 10, 400),  # the page, above the card
+        _item(1, "姓名", 100, 100, 60),
+        _item(2, "欧阳娜娜", 200, 100, 140),
+        _item(3, "性别", 100, 172, 60),
+        _item(4, "姓名", 120, 400, 60),  # a form's label below the card: not its first line
+    ]
+    assert [i.index for i in on_card(items)] == [1, 2, 3, 4]
+    # without the name's label, the name's line is at most a line pitch above the sex's
+    assert [i.index for i in on_card(items[:1] + items[2:4])] == [2, 3]
