@@ -399,7 +399,7 @@ COLUMN_SLACK = 1.0
 #: The labels of the column begin within this many of their heights of their median.
 COLUMN_SPREAD = 2.0
 #: A box of the card begins at least this many heights of the card's widest line left of
-#: that line's end.
+#: that line's end, and at most this many of its last line's below that line's bottom.
 END_SLACK = 0.5
 #: Digits of a run that is the number (the others may be letters read for digits).
 NUMBER_DIGITS = 12
@@ -451,7 +451,8 @@ def _before_widest_end(items: Sequence[Item]) -> list[Item]:
 
 def _above_last_line(items: Sequence[Item]) -> list[Item]:
     """The items that begin above the bottom of the card's last line (its label or the
-    number read). All of them when that line was not read."""
+    number read), by END_SLACK of its height (a value a perspective put lower than its
+    label). All of them when that line was not read."""
     last = [
         i
         for i in items
@@ -459,7 +460,7 @@ def _above_last_line(items: Sequence[Item]) -> list[Item]:
     ]
     if not last:
         return list(items)
-    bottom = max(i.y1 for i in last)
+    bottom = max(i.y1 + END_SLACK * max(i.height, 1.0) for i in last)
     return [i for i in items if i.y0 < bottom]
 
 
