@@ -1,24 +1,22 @@
 """The card's extent from its own print: where the ID-1 card lies, predicted from the
 layout of the text read on it.
 
-The resident ID card (GA 450) is an ID-1 card, 85.6 × 54 mm, printed to one layout. Three
-anchors of each side fix its place and size in the read text's upright coordinates:
+The resident ID card (GA 450) is an ID-1 card, 85.6 × 54 mm, printed to one layout: on the
+front the labels 姓名 性别 出生 住址 in a column and the 公民身份号码 line near the bottom;
+on the back the title block (中华人民共和国 / 居民身份证) centred right of the emblem, and
+the 签发机关 and 有效期限 lines near the bottom. Three anchors fix the card's place and size
+in the read text's coordinates: the highest and the lowest of those lines found (their
+distance gives the scale, px a mm) and one across (the front's label column's left end,
+the back's titles' centre).
 
-* front: the name line's middle (top of the label column), the number line's middle
-  (公民身份号码, near the bottom) and the label column's left end (姓名 性别 出生 住址
-  公民身份号码);
-* back: the title 中华人民共和国's middle (its height and its centre across the card) and
-  the validity line's middle (有效期限, near the bottom).
-
-The distance between the two lines gives the scale (px a mm), the anchors the offset.
-Each anchor's place on the card is a range, not a number: the GA 450 place (the
-`realdesign` style draws it) widened to hold every layout style the generator draws (label
-spacing, line pitch and fonts differ as they do between card printers: see
-`ocr_job.synth.layouts`; measured on the engine's boxes of each style's clean card) plus
-MEASURE_MM for where a detector's box puts a line on a photographed card. Every
-combination of the anchors within their ranges is a card the print allows: the `outer`
-frame is the largest of them (the card lies inside it), `inner` the smallest (the card
-covers it), `nominal` the middle one.
+Each anchor's place on the card is a range, not a number: the GA 450 place widened to hold
+every layout style the generator draws (label spacing, line pitch and fonts differ as they
+do between card printers: `ocr_job.synth.layouts`), plus MEASURE_MM for where a detector's
+box puts a line on a photographed card. Every combination of the anchors within their
+ranges is a card the print allows: `Frame.outer` is the largest of them (the card lies
+inside it), `Frame.inner` the smallest (the card covers it), `Frame.nominal` the middle one.
+The lines are measured along the card's own text (a card may lie askew on a page whose
+lines set the picture's skew).
 
 `predict` works in the parser's upright geometry; the caller maps the frames into the view
 read and the picture (`Frame.mapped`).
@@ -45,21 +43,22 @@ CARD_MM = (85.6, 54.0)
 #: Where a detector's box puts a line's middle or a column's end on a photographed card,
 #: beyond the styles' own spread: ±1 mm (a third of a 小5号 line).
 MEASURE_MM = 0.5
-#: Front, mm from the card's top: the middle of each label's line (the engine's boxes on the
-#: four styles' cards; GA 450, as `realdesign` draws it, lies within each range), and the
-#: label column's left end (GA 450: 4.4 mm).
+#: Front, mm from the card's top: the middle of each label's line, and the label column's
+#: left end. GA 450 (as the `realdesign` style draws it) widened to every style the generator
+#: draws: the engine's boxes on eight clean cards of each of the four styles (per-card jitter
+#: included) lie within each range.
 FRONT_ROWS: dict[str, tuple[float, float]] = {
-    "name": (8.7, 10.6), "sex": (15.7, 16.8), "ethnicity": (15.7, 16.8), "birth_date": (21.9, 24.5),
-    "address": (27.2, 31.5), "id_number": (46.4, 49.2),
+    "name": (8.0, 11.0), "sex": (15.2, 17.4), "ethnicity": (15.2, 17.4), "birth_date": (21.2, 24.7),
+    "address": (26.8, 31.7), "id_number": (45.8, 49.2),
 }  # fmt: skip
-LABEL_X = (4.1, 6.9)
-#: Back: the middle of the titles' lines, of the authority's and of the validity's; and the
-#: titles' centre across the card (GA 450: 11.4, 21.2, 40.7, 47.7; 53.3).
+LABEL_X = (3.2, 7.5)
+#: Back: the middle of the titles' lines (中华人民共和国, 居民身份证), of the authority's and
+#: of the validity's; and the titles' centre across the card (measured as the front's).
 BACK_ROWS: dict[str, tuple[float, float]] = {
-    "title": (10.8, 12.5), "subtitle": (20.0, 21.2), "issuing_authority": (40.0, 42.2),
-    "validity": (45.5, 48.3),
+    "title": (9.4, 12.4), "subtitle": (19.3, 21.2), "issuing_authority": (39.3, 42.2),
+    "validity": (44.8, 48.5),
 }  # fmt: skip
-TITLE_X = (52.7, 53.3)
+TITLE_X = (52.2, 53.7)
 #: A line of the card is 2–6.5 mm high (6号 labels to 2号 titles, with the box's margins):
 #: a scale that makes the anchor lines' boxes another height is not this card's.
 LINE_MM = (2.0, 9.0)
