@@ -327,13 +327,19 @@ class _View:
 def _by_print(shown: _Read, picture: list[str], scene: quality.Survey) -> tuple[list[str], _View]:
     """The picture's warnings settled by the card's frame from its print, in the picture
     (`quality.by_print`), and the card to inspect: cut out at that frame when the view read
-    holds much more than the card (the page or the picture around it, `quality.print_view`)."""
+    holds much more than the card (the page or the picture around it, `quality.print_view`),
+    unless the card was read without an outline and the survey found one loosely that may
+    be the card's (a side hidden by a finger: `inspect` measures that one; a page's is not)."""
     as_read = _View(shown.view, shown.turned, shown.located)
     if shown.frame is None:
         return picture, as_read
+    loose_card = not shown.located and scene.card is not None  # `inspect` measures that outline
     if shown.to_picture is not None:
         placed = shown.frame.mapped(functools.partial(_mapped, shown.to_picture))
         picture = quality.by_print(picture, scene, placed, shown.picture_size)
+        loose_card = loose_card and (scene.loose is None or quality.fits_card(scene.loose, placed))
+    if loose_card:
+        return picture, as_read
     card = quality.print_view(shown.view, shown.frame)
     if card is None:
         return picture, as_read

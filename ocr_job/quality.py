@@ -121,6 +121,8 @@ class Survey:
     #: The card straightened from an outline found only loosely (a side hidden, e.g. by a
     #: finger), for `inspect` when the card was read without an outline; else None.
     card: np.ndarray | None = None
+    #: That outline (picture pixels).
+    loose: np.ndarray | None = None
     #: What raised `card_incomplete` (picture pixels): the outlines or regions running off
     #: the picture (convex polygons), or a corner (its side's end on the border, the corner,
     #: its other side's end).
@@ -162,7 +164,7 @@ def survey(image: np.ndarray, search: imaging.CardSearch | None = None) -> Surve
         found = loose[0] if loose else lines.card_quad()
         if found is not None:
             outline = found
-            out.card = imaging._warp(image, outline, 1000)
+            out.card, out.loose = imaging._warp(image, outline, 1000), outline
     if whole is not None and not card_shaped:
         # A card found whole is in the picture: what runs off it is what it lies on or
         # is held by (a printed page, a hand), unless it is a cut outline of its own.
@@ -555,6 +557,17 @@ def _held(cut: np.ndarray, card: np.ndarray) -> float:
     """The share of the area of `cut` (its convex hull) inside the convex quad `card`."""
     hull = cv2.convexHull(cut.astype(np.float32)).reshape(-1, 2)
     return _share_inside(hull, card)
+
+
+def fits_card(quad: np.ndarray, frame: cardframe.Frame) -> bool:
+    """`quad` (an outline, in the pixels of `frame`, the card's frame from its print) may be
+    the card's: it lies in the largest card the print allows (within 1 % of its width) and
+    holds the smallest."""
+    outer, outline = _contour(frame.outer), _contour(quad)
+    slack = -0.01 * float(np.linalg.norm(frame.outer[1] - frame.outer[0]))
+    return all(cv2.pointPolygonTest(outer, _point(p), True) >= slack for p in quad) and all(
+        cv2.pointPolygonTest(outline, _point(p), False) >= 0 for p in frame.inner
+    )
 
 
 def _within(corners: np.ndarray, w: int, h: int, margin: float) -> bool:
