@@ -59,6 +59,11 @@ BACK_ROWS: dict[str, tuple[float, float]] = {
     "validity": (44.8, 48.5),
 }  # fmt: skip
 TITLE_X = (52.2, 53.7)
+#: The top and bottom lines used are this far apart at least (mm, as printed): across a
+#: shorter distance the styles' spread of each line (2–5 mm) makes the scale too uncertain
+#: (the front's name or sex line and its number line, the back's title and its authority or
+#: validity line are 27–38 mm apart; the address and the number line only 14).
+MIN_LEVER_MM = 25.0
 #: A line of the card is 2–6.5 mm high (6号 labels to 2号 titles, with the box's margins):
 #: a scale that makes the anchor lines' boxes another height is not this card's.
 LINE_MM = (2.0, 9.0)
@@ -192,7 +197,7 @@ def _frame(top: _Row, bottom: _Row, across: float, printed_across: tuple[float, 
     """The frames of every card whose top row, bottom row and column (mm ranges, widened by
     MEASURE_MM) lie at `top`, `bottom` (px, down) and `across` (px)."""
     span = bottom.middle - top.middle
-    if span <= 0 or bottom.printed[0] - top.printed[1] < 10:
+    if span <= 0 or bottom.printed[0] - top.printed[1] < MIN_LEVER_MM:
         return None
     ranges = (top.printed, bottom.printed, printed_across)
     cards = []

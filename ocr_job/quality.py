@@ -1,10 +1,16 @@
 """The picture's quality and authenticity: measures and warnings (`IMAGE_WARNING_CODES`).
 
-Two passes, both on pictures the pipeline has already made (nothing full-size is kept):
+Three passes, on pictures the pipeline has already made (nothing full-size is kept):
 
 * `survey(image)`, on the decoded picture before the card is read: the card outlines in it
   (`imaging.card_quads`) → `multiple_cards`; a card-like region whose border runs off the
   picture, or an outline with a corner outside it → `card_incomplete`.
+* `by_print(warnings, scene, frame, size)`, after the reading: the card's frame predicted
+  from the layout of its text (`ocr_job.cardframe`), placed in the picture, settles
+  `card_incomplete` (a card its print places inside the picture is whole, whatever page or
+  hand the survey found running off it; one its print places across the picture's edge is
+  cut); `print_view` cuts that card out of a view that holds much more than it (the outline
+  found was the page, or none was) for `inspect`.
 * `inspect(card, side, turned, located)`, on the card as read (straightened when its outline
   was found), once its side and orientation are known:
 
