@@ -565,14 +565,22 @@ def _held(cut: np.ndarray, card: np.ndarray) -> float:
     return _share_inside(hull, card)
 
 
+#: How far (a share of the card's width) an outline's corner may lie outside the largest
+#: card the print allows, or the smallest card's corner outside the outline, and the outline
+#: still be the card's: the frame is placed by an affine map of the text (`cardframe`), a
+#: photo's perspective moves the card's corners by up to ~6 % of its width (half of that
+#: off the text's map).
+FIT_SLACK = 0.03
+
+
 def fits_card(quad: np.ndarray, frame: cardframe.Frame) -> bool:
     """`quad` (an outline, in the pixels of `frame`, the card's frame from its print) may be
-    the card's: it lies in the largest card the print allows (within 1 % of its width) and
-    holds the smallest."""
+    the card's: it lies in the largest card the print allows and holds the smallest (within
+    FIT_SLACK)."""
     outer, outline = _contour(frame.outer), _contour(quad)
-    slack = -0.01 * float(np.linalg.norm(frame.outer[1] - frame.outer[0]))
+    slack = -FIT_SLACK * float(np.linalg.norm(frame.nominal[1] - frame.nominal[0]))
     return all(cv2.pointPolygonTest(outer, _point(p), True) >= slack for p in quad) and all(
-        cv2.pointPolygonTest(outline, _point(p), False) >= 0 for p in frame.inner
+        cv2.pointPolygonTest(outline, _point(p), True) >= slack for p in frame.inner
     )
 
 
