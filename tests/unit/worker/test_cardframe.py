@@ -148,3 +148,11 @@ def test_print_view_cuts_the_card_out_of_a_page_only() -> None:
     assert abs(card.shape[1] / card.shape[0] - imaging.CARD_ASPECT) < 0.01
     assert quality.print_view(page, _frame(20, 20, 1150, 0.01)) is None  # the view is the card
     assert quality.print_view(page, _frame(900, 200, 500)) is None  # the card runs off the view
+
+
+def test_an_outline_fits_the_card_only_between_its_smallest_and_largest_frames() -> None:
+    frame = _frame(300, 200, 500)
+    assert quality.fits_card(frame.nominal, frame)
+    assert not quality.fits_card(_rect(1100, 850) + np.array([20, 20]), frame)  # the page
+    detail = frame.nominal * 0.5 + frame.nominal.mean(axis=0) * 0.5  # the portrait's frame, say
+    assert not quality.fits_card(detail, frame)
