@@ -183,6 +183,18 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
         return _run(args, config, index, limit, source, sink, manifest, items)
 
 
+def _lanes(config: JobConfig, limit: int | None) -> int:
+    """Pictures read at the same time: one per thread (`--threads`) while the memory limit
+    holds them (`lanes.lanes_for`), for an engine that can (`Lanes`); otherwise one, whose
+    model runs get every thread."""
+    from ocr_job.engines import MEMORY_NEED_BYTES
+    from ocr_job.lanes import lanes_for
+
+    if config.engine is not EngineName.ONNX:
+        return 1
+    return lanes_for(config.threads, limit, MEMORY_NEED_BYTES[config.engine])
+
+
 def _run(
     args: argparse.Namespace,
     config: JobConfig,
@@ -196,25 +208,31 @@ def _run(
     """Load the engine, process `items`, write the shard summary or merge (output locked)."""
     from ocr_job import imaging, pipeline
     from ocr_job.engines import EngineError, load_engine
-    from ocr_job.engines.base import Rereads
+    from ocr_job.engines.base import Lanes, Rereads
     from ocr_job.merge import merge
     from ocr_job.reporting import Reporters, ShardStatusReporter, default_reporters
     from ocr_job.storage import StorageError
     from ocr_job.storage.base import SHARDS_DIR
 
     tune_allocator()
-    imaging.limit_threads(config.threads)
+    count = _lanes(config, limit)
+    threads = max(1, config.threads // count)  # each lane's model runs
+    imaging.limit_threads(threads)
     try:
-        engine = load_engine(config.engine, config.threads, config.second_opinion, config.detector)
+        engine = load_engine(config.engine, threads, config.second_opinion, config.detector)
         if config.second_opinion and not isinstance(engine, Rereads):
             log.info("the %s engine has no second opinion: names are read once", config.engine.value)
+        engines = [engine]
+        if isinstance(engine, Lanes):
+            engines += [engine.lane() for _ in range(count - 1)]
     except EngineError as exc:
         log.error("%s", exc)
         return ExitCode.CANNOT_PROCEED
     log.info(
-        "engine %s loaded (%d thread(s)); memory limit %s; %d inputs",
+        "engine %s loaded (%d picture(s) at a time, %d thread(s) each); memory limit %s; %d inputs",
         config.engine.value,
-        config.threads,
+        len(engines),
+        threads,
         mib(limit),
         len(items),
     )
@@ -230,7 +248,7 @@ def _run(
     sharded = manifest is not None or (config.shard is not None and config.shard.count > 1)
     summary = pipeline.RunSummary()
     try:
-        pipeline.run(items, source, sink, engine, config, progress, summary)
+        pipeline.run(items, source, sink, engines, config, progress, summary)
         if sharded and index is not None:
             sink.write_text(
                 f"{SHARDS_DIR}/shard-{index:04d}.json",

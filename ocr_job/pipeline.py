@@ -1,8 +1,9 @@
 """The worker's loop: fetch → decode → preprocess → recognise → parse → write.
 
-One engine, one image at a time, at most one input prefetched. The loop owns
-the order, the error handling and the record: every input yields exactly one
-record, and only a storage outage (StorageError) stops the run.
+One image at a time per engine (several engines: one lane each, `ocr_job.lanes`), at
+most one input prefetched. The loop owns the order, the error handling and the record:
+every input yields exactly one record, and only a storage outage (StorageError) stops
+the run.
 """
 
 from __future__ import annotations
@@ -11,18 +12,18 @@ import contextlib
 import dataclasses
 import functools
 import logging
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from ocr_job import cardframe, crops, idcard, imaging, pdfpages, quality, twosided
+from ocr_job import cardframe, crops, idcard, imaging, lanes, pdfpages, quality, twosided
 from ocr_job.config import DEFAULT_MAX_OBJECT_BYTES, JobConfig, ShardSpec
+from ocr_job.deadlines import deadline
 from ocr_job.engines import Engine, TextBox
 from ocr_job.engines.base import Point, ReadsLines, Reread, Rereads
 from ocr_job.idcard.reading import MIN_CHAR_SCORE, Quad
@@ -207,37 +208,37 @@ def process(fetched: Fetched, engine: Engine, config: JobConfig) -> ResultRecord
     item = fetched.item
     timings: dict[str, float] = {"fetch": fetched.fetch_ms}
     assert fetched.data is not None
+
+    def failed(code: ErrorCode, message: str, etag: str | None = item.etag) -> ResultRecord:
+        return ResultRecord.failure(item.key, code, message, source_etag=etag, timings_ms=timings)
+
+    timed_out = f"processing took longer than {config.item_timeout_s:.0f} s"
     try:
-        with _deadline(config.item_timeout_s):
+        with deadline(config.item_timeout_s):
             return _read_card(item, fetched.data, engine, config, timings, fetched.crops)
     except ImageError as exc:  # fetch_failed (a PDF unread at planning): a rerun tries again
-        etag = None if exc.code is ErrorCode.FETCH_FAILED else item.etag
-        return ResultRecord.failure(item.key, exc.code, exc.message, source_etag=etag, timings_ms=timings)
+        return failed(exc.code, exc.message, None if exc.code is ErrorCode.FETCH_FAILED else item.etag)
     except TimeoutError:
-        return ResultRecord.failure(
-            item.key,
-            ErrorCode.TIMEOUT,
-            f"processing took longer than {config.item_timeout_s:.0f} s",
-            source_etag=item.etag,
-            timings_ms=timings,
-        )
+        return failed(ErrorCode.TIMEOUT, timed_out)
     except MemoryError:
-        return ResultRecord.failure(
-            item.key,
-            ErrorCode.IMAGE_TOO_LARGE,
-            "the image needs more memory than the worker has",
-            source_etag=item.etag,
-            timings_ms=timings,
-        )
+        return failed(ErrorCode.IMAGE_TOO_LARGE, "the image needs more memory than the worker has")
     except Exception as exc:
+        if _raised_from(exc, TimeoutError):  # the deadline, wrapped by a library (rapidocr)
+            return failed(ErrorCode.TIMEOUT, timed_out)
         log.exception("internal error on input %d bytes", len(fetched.data))
-        return ResultRecord.failure(
-            item.key,
-            ErrorCode.INTERNAL_ERROR,
-            f"internal error ({type(exc).__name__}); please report it",
-            source_etag=item.etag,
-            timings_ms=timings,
-        )
+        return failed(ErrorCode.INTERNAL_ERROR, f"internal error ({type(exc).__name__}); please report it")
+
+
+def _raised_from(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `exc` is, or was raised while handling or from, an exception of `kind`."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _read_card(
@@ -704,12 +705,13 @@ def run(
     items: list[InputItem],
     source: Source,
     sink: Sink,
-    engine: Engine,
+    engine: Engine | Sequence[Engine],
     config: JobConfig,
     reporter: Reporter,
     summary: RunSummary | None = None,
 ) -> RunSummary:
-    """Process `items` in order, writing one record each, counting into `summary`.
+    """Process `items`, writing one record each, counting into `summary`. `engine`: one
+    engine, or one per lane (`ocr_job.lanes`: that many inputs are read at the same time).
 
     StorageError aborts the run; a caller that passed `summary` still has the counts so far.
     """
@@ -719,21 +721,45 @@ def run(
     source = pdfpages.PagedSource(source)  # pages read their PDF, once for all its pages
     reporter.start(summary)
     get = functools.partial(fetch, source=source, sink=sink, config=config)
-    for fetched in prefetched(items, get, config.item_timeout_s):
-        if fetched.skipped:
+    inputs = prefetched(items, get, config.item_timeout_s)
+    engines = list(engine) if isinstance(engine, Sequence) else [engine]
+    handle = functools.partial(
+        _handle, sink=sink, config=config, reporter=reporter, summary=summary, written=threading.Lock()
+    )
+    if len(engines) == 1:
+        for fetched in inputs:
+            handle(fetched, engines[0])
+    else:
+        lanes.run_in_lanes(inputs, engines, handle)
+    summary.wall_s = round(time.perf_counter() - started, 3)
+    return summary
+
+
+def _handle(
+    fetched: Fetched,
+    engine: Engine,
+    sink: Sink,
+    config: JobConfig,
+    reporter: Reporter,
+    summary: RunSummary,
+    written: threading.Lock,
+) -> None:
+    """One input: processed, its record stored and counted (under `written`: one lane at a
+    time)."""
+    if fetched.skipped:
+        with written:
             summary.skipped += 1
             summary.processed += 1
             reporter.advance(summary, None)
-            continue
-        record = fetched.record or process(fetched, engine, config)
-        fetched.data = None
+        return
+    record = fetched.record or process(fetched, engine, config)
+    fetched.data = None
+    with written:
         record = store(sink, record, fetched.item.key, fetched.crops)  # an outage raises
-        fetched.crops = {}
-        release_free_memory()  # keep RSS flat from one image size to the next
         summary.count(record)
         reporter.advance(summary, record)
-    summary.wall_s = round(time.perf_counter() - started, 3)
-    return summary
+    fetched.crops = {}
+    release_free_memory()  # keep RSS flat from one image size to the next
 
 
 def store(
@@ -779,22 +805,3 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
         yield
     finally:
         timings[stage] = round(timings.get(stage, 0.0) + (time.perf_counter() - started) * 1000, 1)
-
-
-@contextlib.contextmanager
-def _deadline(seconds: float) -> Iterator[None]:
-    """Raise TimeoutError in the main thread after `seconds` (checked between native calls)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _expire(signum: int, frame: object) -> None:
-        raise TimeoutError
-
-    previous = signal.signal(signal.SIGALRM, _expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)

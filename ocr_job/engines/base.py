@@ -128,6 +128,16 @@ class Rereads(Protocol):
 
 
 @runtime_checkable
+class Lanes(Protocol):
+    """An engine that can give another engine on the same loaded models, to read another
+    picture at the same time in another thread (`ocr_job.lanes`)."""
+
+    def lane(self) -> Engine:
+        """Another engine sharing this one's models; safe to use beside it."""
+        ...
+
+
+@runtime_checkable
 class ReadsLines(Protocol):
     """An engine that can read a given place of an image as one text line, without
     detecting it first (the detector may miss a one-character value or a faint line)."""

@@ -15,6 +15,7 @@ from .layout import (
     after_label,
     drop_label_boxes,
     group_lines,
+    on_card,
     without_misread_labels,
 )
 from .reading import Draft
@@ -142,7 +143,7 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
     """Fill `draft` with the back fields and the validity check."""
     lines = [
         line
-        for line in without_misread_labels(group_lines(items))
+        for line in without_misread_labels(group_lines(on_card(items)))
         if not any(t in line.chars().text for t in BACK_TITLES)
     ]
     rows: list[tuple[str | None, Chars]] = []

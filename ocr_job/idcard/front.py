@@ -23,6 +23,7 @@ from .layout import (
     chars_of,
     drop_label_boxes,
     group_lines,
+    on_card,
     value_region,
     without_misread_labels,
 )
@@ -244,6 +245,7 @@ def _number_line(lines: list[Line]) -> tuple[int, Chars, Chars]:
 
 
 def _front_layout(items: list[Item], width: int, height: int) -> FrontLayout:
+    items = on_card(items)
     photo_x, photo_y = _photo_corner(items, width, height)
     items = [i for i in items if not (i.x0 > photo_x and i.cy < photo_y)]
     lines = without_misread_labels(group_lines(items))
@@ -449,7 +451,9 @@ def _after_address(block: AddressBlock, card: FrontLayout) -> Region | None:
         return None
     # the lines start one under the other, where a box of their own begins
     start = min((chars.x0 for line, chars in block.lines if _starts_box(chars, line)), default=card.value_x)
-    return (start - 0.2 * h, below - 0.65 * h, reach + 0.5 * h, below + 0.65 * h)
+    # the place begins below the last line's print (lines of a tight pitch nearly touch)
+    top = max(below - 0.65 * h, last_line.y1)
+    return (start - 0.2 * h, top, reach + 0.5 * h, below + 0.65 * h)
 
 
 def _read_address(draft: Draft, card: FrontLayout, looked: Collection[str]) -> None:

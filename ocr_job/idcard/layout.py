@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from ocr_job.engines.base import TextBox
 
-from .vocab import FRONT_LABELS, match_label, squeeze, to_halfwidth
+from .idnumber import ID_RUN
+from .vocab import BACK_LABELS, BACK_TITLES, FRONT_LABELS, match_label, squeeze, to_halfwidth
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,9 @@ class Item:
     against: bool = False
     #: Each character's own score (`TextBox.chars`), when the engine gave one per character.
     chars: tuple[float, ...] = ()
+    #: The box is a line of text that runs across the card's lines (down the card): print
+    #: of something else, such as a page turned a quarter under the card.
+    crosswise: bool = False
 
     @property
     def cy(self) -> float:
@@ -231,16 +235,40 @@ def _line_edge(box: TextBox) -> tuple[float, float] | None:
     return (dx, dy) if math.hypot(dx, dy) > LINE_RATIO * max(math.hypot(blx - tlx, bly - tly), 1.0) else None
 
 
+#: A box holding this many digits, and four times as many as Latin letters, is a line of the
+#: card's own print (the number, a date); a page's print read as marks holds letters.
+CARD_DIGITS = 8
+
+
+def is_card_print(text: str) -> bool:
+    """Whether `text` parses as the card's own print: it begins with a label, holds a
+    title of the back, or holds the digits of the number or a date (few letters among
+    them). Print around the card (a page it lies on, a form) holds none of these."""
+    value = squeeze(text)
+    if match_label(value, FRONT_LABELS) or match_label(value, BACK_LABELS):
+        return True
+    if any(t in value for t in BACK_TITLES):
+        return True
+    digits = sum(ch.isdigit() for ch in value)
+    letters = sum(ch.isascii() and ch.isalpha() for ch in value)
+    return digits >= CARD_DIGITS and letters * 4 <= digits
+
+
 def skew_angle(boxes: Sequence[TextBox]) -> float:
-    """The median slope (radians) of the top edges of the wider boxes."""
-    slopes: list[tuple[float, float]] = []
-    for box in boxes:
-        edge = _line_edge(box)
-        if edge is not None and edge[0] > 0:
-            slopes.append((math.atan2(edge[1], edge[0]), math.hypot(*edge)))
-    if not slopes:
+    """The skew (radians) of the card's lines: the weighted median slope of the top edges
+    of its own print (`is_card_print`), when any of it was read as a line; else of every
+    line read. The print around a card lying on a page runs at the page's angle, and a
+    page holds more lines than the card."""
+    edges = [(box, edge) for box in boxes if (edge := _line_edge(box)) is not None and edge[0] > 0]
+    own = [(box, edge) for box, edge in edges if is_card_print(box.text)]
+    return _median_slope([edge for _, edge in own or edges])
+
+
+def _median_slope(edges: Sequence[tuple[float, float]]) -> float:
+    """The median slope of `edges` (dx, dy), each weighted by its length; 0 beyond 20°."""
+    if not edges:
         return 0.0
-    slopes.sort()
+    slopes = sorted((math.atan2(dy, dx), math.hypot(dx, dy)) for dx, dy in edges)
     total = sum(w for _, w in slopes)
     acc = 0.0
     for angle, weight in slopes:
@@ -251,11 +279,16 @@ def skew_angle(boxes: Sequence[TextBox]) -> float:
 
 
 def _card_angle(boxes: Sequence[TextBox]) -> int:
-    """The text angle most of the card's characters were read at."""
+    """The text angle most of the card's characters were read at (of its own print, when
+    any was read: a page around the card may lie the other way up)."""
     by_angle: dict[int, int] = {}
-    for box in boxes:
+    for box in [b for b in boxes if is_card_print(b.text)] or boxes:
         by_angle[box.angle] = by_angle.get(box.angle, 0) + len(box.text.strip())
     return max(by_angle, key=lambda a: (by_angle[a], a == 0)) if by_angle else 0
+
+
+#: A line of text at more than 45° to the card's lines runs across them (sin 45°).
+CROSSWISE = math.sqrt(0.5)
 
 
 def deskew(boxes: Sequence[TextBox], width: int, height: int) -> list[Item]:
@@ -272,6 +305,7 @@ def deskew(boxes: Sequence[TextBox], width: int, height: int) -> list[Item]:
             (cx + (x - cx) * cos - (y - cy) * sin, cy + (x - cx) * sin + (y - cy) * cos)
             for x, y in box.points
         ]
+        edge = _line_edge(box)
         # the box's own height, measured perpendicular to its text direction
         tl, tr, br, bl = pts
         top = (tl[1] + tr[1]) / 2
@@ -287,6 +321,8 @@ def deskew(boxes: Sequence[TextBox], width: int, height: int) -> list[Item]:
                 max(top, bottom),
                 against=box.angle != card_angle,
                 chars=box.chars,
+                crosswise=edge is not None
+                and abs(math.sin(math.atan2(edge[1], edge[0]) + angle)) > CROSSWISE,
             )
         )
     return items
@@ -294,9 +330,10 @@ def deskew(boxes: Sequence[TextBox], width: int, height: int) -> list[Item]:
 
 def runs_sideways(items: Sequence[Item]) -> bool:
     """Most of the text is in boxes much taller than wide: the card lies on its side in
-    this picture, and each such box was read turned (its text is a guess)."""
+    this picture, and each such box was read turned (its text is a guess). The card's own
+    print decides when any was read (a page around an upright card may run the other way)."""
     total = sideways = 0
-    for item in items:
+    for item in [i for i in items if is_card_print(i.text)] or items:
         n = len(item.text.strip())
         if n < 3:
             continue
@@ -310,9 +347,10 @@ def runs_down(boxes: Sequence[TextBox]) -> bool:
     """Most of the text was read along boxes that run down (or up) the picture: the card
     lies on its side, and though each line was read along its length, the parser's
     geometry (labels left of values, lines one under the other) does not hold until the
-    picture is turned (`runs_sideways` is the other case: lines read across)."""
+    picture is turned (`runs_sideways` is the other case: lines read across). The card's
+    own print decides when any was read (a page around an upright card may run down)."""
     total = down = 0
-    for box in boxes:
+    for box in [b for b in boxes if is_card_print(b.text)] or boxes:
         n = len(box.text.strip())
         edge = _line_edge(box)
         if n < 3 or edge is None:
@@ -337,6 +375,113 @@ def without_misread_labels(lines: list[Line]) -> list[Line]:
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+#: The labels printed at the start of a line, one under the other: the left column of the
+#: card's print (民族 stands inside its line).
+COLUMN_LABELS: dict[str, tuple[str, ...]] = {
+    field: spellings for field, spellings in (FRONT_LABELS | BACK_LABELS).items() if field != "ethnicity"
+}
+#: The labels of the card's last line (the number's on the front, the period's on the back).
+LAST_LINE_LABELS: dict[str, tuple[str, ...]] = {
+    "id_number": FRONT_LABELS["id_number"],
+    "validity": BACK_LABELS["validity"],
+}
+#: The front's lines above each label's line: nothing of the front is printed higher.
+LINES_ABOVE: dict[str, int] = {"name": 0, "sex": 1, "birth_date": 2, "address": 3}
+#: The widest line pitch of a front, in its labels' heights (the bench's styles: 2.3-2.8).
+MAX_PITCH = 3.2
+#: A box of the card ends at most this many heights of its first line above that line's top.
+TOP_SLACK = 0.5
+#: A box of the card begins at most this many of its column label's heights left of that
+#: label (the labels of a perspective view do not stand exactly one under the other).
+COLUMN_SLACK = 1.0
+#: The labels of the column begin within this many of their heights of their median.
+COLUMN_SPREAD = 2.0
+#: A box of the card begins at least this many heights of the card's widest line left of
+#: that line's end, and at most this many of its last line's below that line's bottom.
+END_SLACK = 0.5
+#: Digits of a run that is the number (the others may be letters read for digits).
+NUMBER_DIGITS = 12
+
+
+def on_card(items: Sequence[Item]) -> list[Item]:
+    """The items that can be the card's print; the others lie beside the card (the print
+    of a page or form it lies on, which reaches up to the card's edges). The card's own
+    print bounds it, as the ID-1 layout places it: nothing is printed left of the label
+    column, nothing begins right of the end of the card's widest line (the number on the
+    front, the title on the back) nor below its last line (the number's, the period's), and
+    nothing ends above its first line (the name's on the front, the title on the back)."""
+    return _below_first_line(_above_last_line(_before_widest_end(_right_of_column(items))))
+
+
+def _right_of_column(items: Sequence[Item]) -> list[Item]:
+    """The items that begin right of the label column: at most COLUMN_SLACK of the
+    nearest line-start label's height left of that label. All of them when no label of
+    the column was read."""
+    labels = [i for i in items if not i.against and match_label(squeeze(i.text), COLUMN_LABELS)]
+    if not labels:
+        return list(items)
+    # a label word read inside a line (lines merged by the detector) is not the column
+    middle = sorted(i.x0 for i in labels)[(len(labels) - 1) // 2]
+    column = [i for i in labels if abs(i.x0 - middle) <= COLUMN_SPREAD * max(i.height, 1.0)]
+
+    def left_limit(item: Item) -> float:
+        label = min(column, key=lambda c: abs(c.cy - item.cy))
+        return label.x0 - COLUMN_SLACK * max(label.height, 1.0)
+
+    return [i for i in items if i.x0 >= left_limit(i)]
+
+
+def _is_number(text: str) -> bool:
+    return any(sum(ch.isdigit() for ch in m.group()) >= NUMBER_DIGITS for m in ID_RUN.finditer(squeeze(text)))
+
+
+def _before_widest_end(items: Sequence[Item]) -> list[Item]:
+    """The items that begin left of the end of the card's widest line (the number's box,
+    a title), by END_SLACK of its height. All of them when none of these was read."""
+    widest = [
+        i for i in items if not i.against and (_is_number(i.text) or any(t in i.text for t in BACK_TITLES))
+    ]
+    if not widest:
+        return list(items)
+    end = max(i.x1 - END_SLACK * max(i.height, 1.0) for i in widest)
+    return [i for i in items if i.x0 < end]
+
+
+def _above_last_line(items: Sequence[Item]) -> list[Item]:
+    """The items that begin above the bottom of the card's last line (its label or the
+    number read), by END_SLACK of its height (a value a perspective put lower than its
+    label). All of them when that line was not read."""
+    last = [
+        i
+        for i in items
+        if not i.against and (_is_number(i.text) or match_label(squeeze(i.text), LAST_LINE_LABELS))
+    ]
+    if not last:
+        return list(items)
+    bottom = max(i.y1 + END_SLACK * max(i.height, 1.0) for i in last)
+    return [i for i in items if i.y0 < bottom]
+
+
+def _below_first_line(items: Sequence[Item]) -> list[Item]:
+    """The items that end below the top of the card's first line, by TOP_SLACK of its
+    height: the title on the back, the name's line on the front; when the highest label of
+    the front read is another, at most LINES_ABOVE of MAX_PITCH line heights above it. The
+    highest such print decides (a label word of a page below the card is not the highest).
+    All of them when none was read."""
+    bounds: list[tuple[float, float]] = []
+    for item in items:
+        label = match_label(squeeze(item.text), FRONT_LABELS)
+        lines = (
+            LINES_ABOVE.get(label[0]) if label else 0 if any(t in item.text for t in BACK_TITLES) else None
+        )
+        if lines is not None and not item.against:
+            bounds.append((item.y0, item.y0 - (lines * MAX_PITCH + TOP_SLACK) * max(item.height, 1.0)))
+    if not bounds:
+        return list(items)
+    top = min(bounds)[1]
+    return [i for i in items if i.y1 > top]
 
 
 def group_lines(items: Iterable[Item]) -> list[Line]:
@@ -368,9 +513,11 @@ TALLEST_LINE_FACTOR = 3.0
 
 
 def without_picture_regions(items: Sequence[Item]) -> list[Item]:
-    """The items without those far taller than a text line (read as stray characters)."""
+    """The items without those far taller than a text line (read as stray characters) and
+    the lines of text that run across the card's lines (`Item.crosswise`)."""
+    items = [item for item in items if not item.crosswise]
     if len(items) < 3:
-        return list(items)
+        return items
     heights = sorted(item.height for item in items)
     limit = TALLEST_LINE_FACTOR * heights[len(heights) // 2]
     return [item for item in items if item.height <= limit]

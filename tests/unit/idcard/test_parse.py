@@ -433,6 +433,19 @@ def test_the_next_lines_place_is_asked_for_when_the_last_line_reaches_the_margin
     assert whole.fields.address == "".join(lines) + "10000号"
 
 
+def test_the_next_lines_place_begins_below_the_last_line_of_a_tight_pitch() -> None:
+    """Lines 0.9 of their height apart nearly touch: the place of the next line, read
+    again, must not reach into the last one (it would read that line's lower half)."""
+    lines = ["广东省深圳市南山区粤海", "街道科技园社区深南大厦"]
+    specs = front("欧阳娜娜", "男", "汉", ("1985", "12", "31"), lines, LI_X)
+    for b in specs:
+        if b.text == lines[1]:
+            b.y = 300 + 27  # the address's lines 27 apart, 30 high
+    reading = read(specs)
+    (_, y0), _, (_, y1), _ = reading.look_again["address"]
+    assert 327 + 15 <= y0 < y1 and y1 > 327 + 15 + 20
+
+
 def test_a_missing_one_character_value_is_looked_for_right_of_its_label() -> None:
     specs = [
         b
