@@ -37,8 +37,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ocr_job import imaging, quality
-from ocr_job.config import DEFAULT_CARD_LONG_SIDE, DEFAULT_MAX_PIXELS
+from ocr_job import imaging, pipeline, quality
+from ocr_job.config import DEFAULT_CARD_LONG_SIDE, DEFAULT_MAX_PIXELS, EngineName
+from ocr_job.engines import Engine, load_engine
 from ocr_job.records import IMAGE_WARNING_CODES
 from ocr_job.synth.kyc_cases import CLEAN_KINDS, EXPECTED, HELD_OUT_KINDS, KINDS, KycCase, cases
 from ocr_job.synth.layouts import STYLES
@@ -62,24 +63,36 @@ def detect_jpeg(data: bytes, side: str) -> set[str]:
     return examine_jpeg(data, side)["warnings"]
 
 
-def examine_jpeg(data: bytes, side: str) -> dict[str, Any]:
+def examine_jpeg(data: bytes, side: str, engine: Engine | None = None) -> dict[str, Any]:
     """The warnings raised on a picture of `side`, `inspect`'s measures and its thread CPU
-    time (ms)."""
+    time (ms). With `engine`, the located view is read first and, as the pipeline does, the
+    card's frame from its print settles `card_incomplete` and, when the view holds much
+    more than the card, the card cut out at that frame is inspected (`pipeline._by_print`)."""
     image = imaging.decode(data, DEFAULT_MAX_PIXELS)
     located = imaging.locate_card(image, DEFAULT_CARD_LONG_SIDE)
     scene = quality.survey(image)
+    size = (image.shape[1], image.shape[0])
     del image
+    picture, view, read_width = scene.warnings, located.image, None
+    if engine is not None:
+        read = pipeline._best_read([located.image], engine, {}, located.image if located.found_quad else None)
+        if read is not None:
+            read.to_picture = pipeline._view_to_picture(located.image, located, located.image, size)
+            read.picture_size = size
+            picture, chosen = pipeline._by_print(read, picture, scene)
+            view, read_width = chosen.view, chosen.read_width
     start = time.thread_time()
-    seen = quality.inspect(located.image, side, False, located.found_quad, scene)
+    seen = quality.inspect(view, side, False, located.found_quad and read_width is None, scene, read_width)
     inspect_ms = (time.thread_time() - start) * 1000
-    return {"warnings": set(scene.warnings) | set(seen.warnings), "measures": seen.measures,
-            "inspect_ms": round(inspect_ms, 1)}  # fmt: skip
+    return {"warnings": set(picture) | set(seen.warnings), "measures": seen.measures,
+            "inspect_ms": round(inspect_ms, 1), "by_print": read_width is not None}  # fmt: skip
 
 
 Row = tuple[str, frozenset[str], set[str]]
 
 
-def photoset_rows(count: int, seed: int, dump: dict[str, Any] | None = None) -> list[Row]:
+def photoset_rows(count: int, seed: int, dump: dict[str, Any] | None = None,
+                  engine: Engine | None = None) -> list[Row]:  # fmt: skip
     """The colour pictures (desk and phone) of `count` of bench.photoset's photographed set
     (tables with their edge, printed paper, hands holding the card, gradients): clean
     photos of another generator, which must raise nothing."""
@@ -90,7 +103,7 @@ def photoset_rows(count: int, seed: int, dump: dict[str, Any] | None = None) -> 
         if p.kind == "grey":  # greyscale copies: photocopies, not clean colour cards
             continue
         shot, _ = photoset.picture(p)
-        seen = examine_jpeg(shot.jpeg(), p.side)
+        seen = examine_jpeg(shot.jpeg(), p.side, engine)
         got = seen["warnings"]
         if dump is not None:
             dump[f"photoset{seed}/{p.index}"] = _dumped(PHOTOSET, seen)
@@ -230,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
         help="write each case's warnings, inspect's measures and CPU ms to this JSON file",
     )
     parser.add_argument("--pipeline", action="store_true", help="score the real worker's records")
+    parser.add_argument(
+        "--no-read", action="store_true",
+        help="do not read the cards (no frame from their print: the detectors before the reading only)",
+    )  # fmt: skip
     parser.add_argument("--output", type=Path, help="the worker's output (with --pipeline)")
     args = parser.parse_args(argv)
     styles, kinds = tuple(args.styles.split(",")), tuple(args.kinds.split(","))
@@ -240,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             count = clean_count if kind in CLEAN_KINDS else args.per_kind
             named += [(f"s{seed}/{name}", case) for name, case in cases(seed, count, styles, (kind,))]
     dump: dict[str, Any] = {}
+    engine = None if args.no_read or args.pipeline else load_engine(EngineName.ONNX, second_opinion=False)
     if args.pipeline:
         output = args.output or Path(tempfile.mkdtemp(prefix="bench-kyc-"))
         found = detect_with_worker(named, output)
@@ -247,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         rows = []
         for name, case in named:
-            seen = examine_jpeg(case.jpeg(), case.side)
+            seen = examine_jpeg(case.jpeg(), case.side, engine)
             got = seen["warnings"]
             dump[name] = _dumped(case.kind, seen)
             rows.append((case.kind, case.expected, got))
@@ -259,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
     if args.photoset:
         seed = args.photoset_seed if args.photoset_seed is not None else int(args.seeds.split(",")[0])
-        rows += photoset_rows(args.photoset, seed, dump)
+        rows += photoset_rows(args.photoset, seed, dump, engine)
     result = score(rows)
     print(report(result))
     if args.json:

@@ -60,6 +60,9 @@ class ImageError(Exception):
 class CardImage:
     image: np.ndarray  # BGR uint8, landscape, long side ≤ the cap
     found_quad: bool  # True when the card's outline was found and its perspective undone
+    #: With `found_quad`: the picture's points at the card view's corners (top-left,
+    #: top-right, bottom-right, bottom-left; `card_corners`).
+    corners: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------- decode
@@ -542,7 +545,7 @@ def locate_card(image: np.ndarray, long_side: int, search: CardSearch | None = N
     quad = find_card_quad(image, search)
     if quad is not None:
         card = _warp(image, quad, long_side)
-        return CardImage(image=card, found_quad=True)
+        return CardImage(image=card, found_quad=True, corners=card_corners(quad))
     return CardImage(image=fit_view(image, long_side), found_quad=False)
 
 
@@ -832,11 +835,16 @@ def warp_card(image: np.ndarray, quad: np.ndarray, long_side: int) -> np.ndarray
     return _warp(image, quad, long_side)
 
 
-def _warp(image: np.ndarray, quad: np.ndarray, long_side: int) -> np.ndarray:
+def card_corners(quad: np.ndarray) -> np.ndarray:
+    """`quad` from the corner that becomes the straightened card's top-left (`_warp`)."""
     top = np.linalg.norm(quad[1] - quad[0])
     left = np.linalg.norm(quad[3] - quad[0])
-    if left > top:  # the card stands on its short side: start the outline one corner later
-        quad = np.roll(quad, -1, axis=0)
+    # the card stands on its short side: start the outline one corner later
+    return np.roll(quad, -1, axis=0) if left > top else quad
+
+
+def _warp(image: np.ndarray, quad: np.ndarray, long_side: int) -> np.ndarray:
+    quad = card_corners(quad)
     width = long_side
     height = round(long_side / CARD_ASPECT)
     dst = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], dtype=np.float32)

@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
-from ocr_job import crops, idcard, imaging, lanes, pdfpages, quality, twosided
+from ocr_job import cardframe, crops, idcard, imaging, lanes, pdfpages, quality, twosided
 from ocr_job.config import DEFAULT_MAX_OBJECT_BYTES, JobConfig, ShardSpec
 from ocr_job.deadlines import deadline
 from ocr_job.engines import Engine, TextBox
@@ -265,12 +266,14 @@ def _read_card(
         with _timed(timings, "preprocess"):
             located = imaging.locate_card(image, config.card_long_side, search)
             whole = imaging.fit_view(image, config.card_long_side) if located.found_quad else located.image
+        size = image.shape[1::-1]
         del image, search  # only card-sized copies are kept while the engine runs
         card = located.image if located.found_quad else None
         readings: list[idcard.CardReading] = []
         plain = _best_read(_card_views(located, whole, readings), engine, timings, card, readings)
         if plain is not None and (best is None or _rank(plain.reading) > _rank(best)):
             best, shown = plain.reading, plain
+            shown.to_picture, shown.picture_size = _view_to_picture(plain.view, located, whole, size), size
     if best is None or best.side is None or shown is None:
         raise ImageError(ErrorCode.NO_CARD_FOUND, "no ID card was recognised in the image")
     side = shown.reading.side or best.side  # "both": the front's view stands for the card
@@ -278,9 +281,10 @@ def _read_card(
     if best.side == "both" and len(apart) == 2:  # the two cards are one card's two sides
         picture = [code for code in picture if code != "multiple_cards"]
     with _timed(timings, "quality"):
-        seen = quality.inspect(shown.view, side, shown.turned, shown.located, scene)
+        picture, view = _by_print(shown, picture, scene)
+        seen = quality.inspect(view.view, side, view.turned, view.located, scene, view.read_width)
         if config.crops:
-            crops_out.update(crops.make_crops(shown.view, side, shown.turned))
+            crops_out.update(crops.make_crops(view.view, side, view.turned))
     return ResultRecord(
         source=item.key,
         status="ok",
@@ -298,12 +302,73 @@ def _read_card(
 @dataclass
 class _Read:
     """A reading with the view it was read from: whether that view is upside down and
-    whether it is a located card (its outline was found)."""
+    whether it is a located card (its outline was found); the card's frame its print
+    gives (`cardframe`, in the view's pixels) and the map from the view's pixels to the
+    picture's, where known."""
 
     reading: idcard.CardReading
     view: np.ndarray
     turned: bool
     located: bool
+    frame: cardframe.Frame | None = None
+    to_picture: np.ndarray | None = None  # 3×3, homogeneous
+    picture_size: tuple[int, int] = (0, 0)  # the picture's width and height
+
+
+@dataclass
+class _View:
+    """The card as `quality.inspect` measures it (`read_width`: cut out of a view this wide)."""
+
+    view: np.ndarray
+    turned: bool
+    located: bool
+    read_width: int | None = None
+
+
+def _by_print(shown: _Read, picture: list[str], scene: quality.Survey) -> tuple[list[str], _View]:
+    """The picture's warnings settled by the card's frame from its print, in the picture
+    (`quality.by_print`), and the card to inspect: cut out at that frame when the view read
+    holds much more than the card (the page or the picture around it, `quality.print_view`),
+    unless the card was read without an outline and the survey found one loosely that may
+    be the card's (a side hidden by a finger: `inspect` measures that one; a page's is not)."""
+    as_read = _View(shown.view, shown.turned, shown.located)
+    if shown.frame is None:
+        return picture, as_read
+    loose_card = not shown.located and scene.card is not None  # `inspect` measures that outline
+    if shown.to_picture is not None:
+        placed = shown.frame.mapped(functools.partial(_mapped, shown.to_picture))
+        picture = quality.by_print(picture, scene, placed, shown.picture_size)
+        loose_card = loose_card and (scene.loose is None or quality.fits_card(scene.loose, placed))
+    if loose_card:
+        return picture, as_read
+    card = quality.print_view(shown.view, shown.frame)
+    if card is None:
+        return picture, as_read
+    return picture, _View(card, False, False, shown.view.shape[1])
+
+
+def _view_to_picture(
+    view: np.ndarray, located: imaging.CardImage, whole: np.ndarray, size: tuple[int, int]
+) -> np.ndarray:
+    """The map (3×3, homogeneous) from `view`'s pixels to the picture's (`size`: its width
+    and height), for the views `_card_views` yields: the located card (its perspective), the
+    whole picture (scaled), or the whole picture turned 90° clockwise."""
+    vh, vw = view.shape[:2]
+    if view is located.image and located.corners is not None:
+        rect = np.array([[0, 0], [vw - 1, 0], [vw - 1, vh - 1], [0, vh - 1]], dtype=np.float32)
+        matrix: np.ndarray = cv2.getPerspectiveTransform(rect, located.corners.astype(np.float32))
+        return matrix
+    wh, ww = whole.shape[:2]
+    matrix = np.diag([size[0] / ww, size[1] / wh, 1.0])
+    if view is not whole:  # turned 90° clockwise (np.rot90(k=-1)): (x, y) of it is (y, h - 1 - x)
+        matrix = matrix @ np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, wh - 1.0], [0.0, 0.0, 1.0]])
+    return matrix
+
+
+def _mapped(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """`points` (N×2) mapped by the homogeneous 3×3 `matrix`."""
+    out: np.ndarray = cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float64), matrix)
+    return out.reshape(-1, 2)
 
 
 def _best_read(
@@ -319,17 +384,30 @@ def _best_read(
     seen: list[idcard.CardReading] = []
     for view in views:
         turned: list[bool] = []
-        reading = _recognise_and_parse(view, engine, timings, turned)
+        boxes: list[tuple[list[TextBox], list[TextBox]]] = []
+        reading = _recognise_and_parse(view, engine, timings, turned, boxes)
         seen.append(reading)
         if readings is not None:
             readings.append(reading)
         if best is None or _rank(reading) > _rank(best.reading):
-            best = _Read(reading, view, bool(turned and turned[0]), view is located)
+            frame = _print_frame(reading, *boxes[0])
+            best = _Read(reading, view, bool(turned and turned[0]), view is located, frame)
         if _complete(best.reading):
             break
     if best is not None and not best.located:
         best.reading = _doubted_elsewhere(best.reading, seen)
     return best
+
+
+def _print_frame(
+    reading: idcard.CardReading, found: list[TextBox], upright: list[TextBox]
+) -> cardframe.Frame | None:
+    """The card's frame its print gives (`cardframe.predict`), in the view's pixels."""
+    frame = cardframe.predict(upright, reading) if len(upright) >= 3 else None
+    if frame is None:
+        return None
+    to_view = _upright_to_image(found, upright)
+    return frame.mapped(lambda points: np.array(to_view(_four(points.tolist()))))
 
 
 def _doubted_elsewhere(best: idcard.CardReading, readings: list[idcard.CardReading]) -> idcard.CardReading:
@@ -411,11 +489,16 @@ def _complete(reading: idcard.CardReading) -> bool:
 
 
 def _recognise_and_parse(
-    card: np.ndarray, engine: Engine, timings: dict[str, float], turned: list[bool] | None = None
+    card: np.ndarray,
+    engine: Engine,
+    timings: dict[str, float],
+    turned: list[bool] | None = None,
+    read: list[tuple[list[TextBox], list[TextBox]]] | None = None,
 ) -> idcard.CardReading:
     """Recognise, parse; read again the places the layout says hold a value none was read
     for, and the doubtful name and address lines; parse again after each. Whether the card
-    is upside down in `card` (`imaging.is_turned`) is appended to `turned`."""
+    is upside down in `card` (`imaging.is_turned`) is appended to `turned`; the boxes parsed,
+    as found in `card` and upright, to `read`."""
     h, w = card.shape[:2]
     with _timed(timings, "recognise"):
         result = engine.recognise(card)
@@ -437,6 +520,8 @@ def _recognise_and_parse(
             boxes = _read_again(card, engine, found, boxes, doubtful, reading.candidates)
         with _timed(timings, "parse"):
             reading = idcard.parse(boxes, w, h, looked)
+    if read is not None:
+        read.append((found, boxes))
     return reading
 
 

@@ -1,10 +1,16 @@
 """The picture's quality and authenticity: measures and warnings (`IMAGE_WARNING_CODES`).
 
-Two passes, both on pictures the pipeline has already made (nothing full-size is kept):
+Three passes, on pictures the pipeline has already made (nothing full-size is kept):
 
 * `survey(image)`, on the decoded picture before the card is read: the card outlines in it
   (`imaging.card_quads`) → `multiple_cards`; a card-like region whose border runs off the
   picture, or an outline with a corner outside it → `card_incomplete`.
+* `by_print(warnings, scene, frame, size)`, after the reading: the card's frame predicted
+  from the layout of its text (`ocr_job.cardframe`), placed in the picture, settles
+  `card_incomplete` (a card its print places inside the picture is whole, whatever page or
+  hand the survey found running off it; one its print places across the picture's edge is
+  cut); `print_view` cuts that card out of a view that holds much more than it (the outline
+  found was the page, or none was) for `inspect`.
 * `inspect(card, side, turned, located)`, on the card as read (straightened when its outline
   was found), once its side and orientation are known:
 
@@ -48,7 +54,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ocr_job import imaging
+from ocr_job import cardframe, imaging
 from ocr_job.records import IMAGE_WARNING_CODES, Quality, RecordWarning
 
 #: Sharpness below this raises `image_blurry` (edges spread over more than ~5.7 px of a
@@ -121,6 +127,13 @@ class Survey:
     #: The card straightened from an outline found only loosely (a side hidden, e.g. by a
     #: finger), for `inspect` when the card was read without an outline; else None.
     card: np.ndarray | None = None
+    #: That outline (picture pixels).
+    loose: np.ndarray | None = None
+    #: What raised `card_incomplete` (picture pixels): the outlines or regions running off
+    #: the picture (convex polygons), or a corner (its side's end on the border, the corner,
+    #: its other side's end).
+    cut: list[np.ndarray] = field(default_factory=list)
+    corner: np.ndarray | None = None
 
 
 @dataclass
@@ -157,18 +170,18 @@ def survey(image: np.ndarray, search: imaging.CardSearch | None = None) -> Surve
         found = loose[0] if loose else lines.card_quad()
         if found is not None:
             outline = found
-            out.card = imaging._warp(image, outline, 1000)
+            out.card, out.loose = imaging._warp(image, outline, 1000), outline
     if whole is not None and not card_shaped:
         # A card found whole is in the picture: what runs off it is what it lies on or
         # is held by (a printed page, a hand), unless it is a cut outline of its own.
-        incomplete = _cut_beside(search, whole)
+        out.cut = _cut_beside(search, whole)
     else:
         # A corner with a side running into the border is looked for only when no outline
         # was found (the edge of a finger from beyond the picture, or of a table, can meet
         # the side of a card found loosely as a cut card's side meets its corner).
-        cut = lines is not None and outline is None and lines.cut_corner()
-        incomplete = cut or _incomplete(search, outline)
-    if incomplete:
+        out.corner = lines.cut_corner() if lines is not None and outline is None else None
+        out.cut = [] if out.corner is not None else _incomplete(search, outline)
+    if out.cut or out.corner is not None:
         out.warnings.append("card_incomplete")
         out.card = None  # an outline found loosely on a cut card holds the background
     return out
@@ -198,10 +211,10 @@ def _whole_card(search: imaging.CardSearch, lines: _Lines) -> np.ndarray | None:
     return found if found is not None and _whole(search, found) else None
 
 
-def _cut_beside(search: imaging.CardSearch, whole: np.ndarray) -> bool:
-    """A cut card's outline (`CardSearch.quads(cut=True)`) that does not hold the card found
+def _cut_beside(search: imaging.CardSearch, whole: np.ndarray) -> list[np.ndarray]:
+    """The cut cards' outlines (`CardSearch.quads(cut=True)`) that do not hold the card found
     `whole`: a region holding it and running off the picture is the page or the hand under it."""
-    return any(_share_inside(whole, quad) < HELD_SHARE for quad in search.quads(loose=True, cut=True))
+    return [quad for quad in search.quads(loose=True, cut=True) if _share_inside(whole, quad) < HELD_SHARE]
 
 
 def _share_inside(inner: np.ndarray, outer: np.ndarray) -> float:
@@ -221,27 +234,31 @@ def _distinct(quads: list[np.ndarray]) -> list[np.ndarray]:
     return kept
 
 
-def _incomplete(search: imaging.CardSearch, quad: np.ndarray | None) -> bool:
+def _incomplete(search: imaging.CardSearch, quad: np.ndarray | None) -> list[np.ndarray]:
     """A corner of the card's outline beyond the picture's edge, or (in a picture not cut
     to a card) an outline with a side along the picture's border, or without any outline
-    a card-like region running into the border."""
+    a card-like region running into the border: the outlines or the region (none: the card
+    is not found cut)."""
     h, w = search.shape
     if quad is not None:  # a corner beyond the picture's edge (by more than 0.5 %)
         margin = -0.005 * max(h, w)
         xs, ys = quad[:, 0], quad[:, 1]
         if bool((xs < margin).any() or (ys < margin).any() or (xs > w - 1 - margin).any()
                 or (ys > h - 1 - margin).any()):  # fmt: skip
-            return True
+            return [quad]
     if search.card_shaped:
-        return False  # a scan cut to the card
-    if search.quads(loose=True, cut=True):
-        return True
-    return quad is None and _runs_off(search)
+        return []  # a scan cut to the card
+    cut = search.quads(loose=True, cut=True)
+    if cut:
+        return list(cut)
+    region = _runs_off(search) if quad is None else None
+    return [region / search.scale] if region is not None else []
 
 
-def _runs_off(search: imaging.CardSearch) -> bool:
+def _runs_off(search: imaging.CardSearch) -> np.ndarray | None:
     """A large region with straight, edge-backed sides inside the picture and a side along
-    the picture's border: a card that goes on past the edge."""
+    the picture's border: a card that goes on past the edge (its polygon, in the search's
+    pixels)."""
     sh, sw = search.small_shape
     near = 0.012 * max(sh, sw)
     for contours in search.regions():
@@ -256,8 +273,8 @@ def _runs_off(search: imaging.CardSearch) -> bool:
                     continue
                 poly = imaging._refine_sides(poly.astype(np.float32), search.edges.points, near)
                 if _cut_outline(poly.astype(np.float64), search.edges, (sw, sh), near):
-                    return True
-    return False
+                    return poly.astype(np.float64)
+    return None
 
 
 def _cut_outline(poly: np.ndarray, edges: imaging._Edges, size: tuple[int, int],
@@ -327,12 +344,13 @@ class _Lines:
     def inside(self, p: np.ndarray, margin: float) -> bool:
         return bool(margin <= p[0] <= self.w - 1 - margin and margin <= p[1] <= self.h - 1 - margin)
 
-    def cut_corner(self) -> bool:
+    def cut_corner(self) -> np.ndarray | None:
         """A corner of the card inside the picture (two edges meeting at 60–120°, neither
         going on past it) one of whose sides runs, edge-backed all along, into the
         picture's border: the card goes on past it. A card wholly in the picture has every
         side end at a corner, followed by the background; an object's edge crossing the
-        card's side (a thumb from beyond the picture) goes on past the side."""
+        card's side (a thumb from beyond the picture) goes on past the side. The corner
+        between its two sides' ends (picture pixels), or None."""
         short = min(self.h, self.w)
         for (p, u1, len1), (_, u2, len2) in self._corners():
             beyond = 0.1 * short  # past a corner neither side goes on (past a thumb's edge, both)
@@ -347,8 +365,9 @@ class _Lines:
                 if run < 0.12 * short or self.support(p, end) < self.SIDE:
                     continue
                 if self.support(end - u * last, end) >= self.END and not self._closed(end, u):
-                    return True
-        return False
+                    corner: np.ndarray = np.array([end, p, p + v * other]) / self.scale
+                    return corner
+        return None
 
     def _closed(self, end: np.ndarray, u: np.ndarray) -> bool:
         """Another edge crosses the arm along `u` near where it meets the border at `end`:
@@ -491,25 +510,139 @@ def _merged(segments: list[np.ndarray], band: float) -> list[np.ndarray]:
     return sorted(out, key=lambda s: -float(np.linalg.norm(s[2:] - s[:2])))
 
 
+# --------------------------------------------------------------------------- the card's print
+
+#: The view read holds more than this many times the card its print places in it: the
+#: outline found was the page or the hand around the card, or none was (the whole picture
+#: was read), and the card is inspected on its own.
+VIEW_AROUND_CARD = 2.0
+
+
+def by_print(warnings: list[str], scene: Survey, frame: cardframe.Frame, size: tuple[int, int]) -> list[str]:
+    """The picture's warnings (`warnings`, of `scene`) with `card_incomplete` settled by the
+    card's frame predicted from its print (`cardframe`, in the picture's pixels; `size`: the
+    picture's width and height), after the reading:
+
+    * the smallest card the print allows (`Frame.inner`) runs off the picture (by more than
+      0.5 %, as `survey`'s outlines do): the card is cut, whatever outline was found;
+    * else, what the survey found cut (`Survey.cut`, `Survey.corner`) lies mostly outside
+      the largest card the print allows (`Frame.outer`: less than CUT_HELD of an outline's
+      or region's area; the corner itself), and the card its print places
+      (`Frame.nominal`) lies in the picture: what runs off the picture is the page the card
+      lies on, the hand or the table, not the card. When the largest card itself lies in
+      the picture, whatever was found running off it is not this card.
+    """
+    w, h = size
+    if not _within(frame.inner, w, h, -0.005 * max(w, h)):
+        return warnings if "card_incomplete" in warnings else [*warnings, "card_incomplete"]
+    if "card_incomplete" not in warnings:
+        return warnings
+    corner = scene.corner
+    elsewhere = all(_held(cut, frame.outer) < CUT_HELD for cut in scene.cut) and (
+        corner is None or cv2.pointPolygonTest(_contour(frame.outer), _point(corner[1]), False) < 0
+    )
+    if _within(frame.outer, w, h, 0.0) or (elsewhere and _within(frame.nominal, w, h, 0.0)):
+        return [c for c in warnings if c != "card_incomplete"]
+    return warnings
+
+
+#: A cut outline or region holding less of its area inside the largest card the print allows
+#: is not this card's (it is more than twice the part of it the card could be).
+CUT_HELD = 0.5
+
+
+def _contour(quad: np.ndarray) -> np.ndarray:
+    return quad.astype(np.float32).reshape(-1, 1, 2)
+
+
+def _point(p: np.ndarray) -> tuple[float, float]:
+    return float(p[0]), float(p[1])
+
+
+def _held(cut: np.ndarray, card: np.ndarray) -> float:
+    """The share of the area of `cut` (its convex hull) inside the convex quad `card`."""
+    hull = cv2.convexHull(cut.astype(np.float32)).reshape(-1, 2)
+    return _share_inside(hull, card)
+
+
+#: How far (a share of the card's width) an outline's corner may lie outside the largest
+#: card the print allows, or the smallest card's corner outside the outline, and the outline
+#: still be the card's: the frame is placed by an affine map of the text (`cardframe`), a
+#: photo's perspective moves the card's corners by up to ~6 % of its width (half of that
+#: off the text's map).
+FIT_SLACK = 0.03
+
+
+def fits_card(quad: np.ndarray, frame: cardframe.Frame) -> bool:
+    """`quad` (an outline, in the pixels of `frame`, the card's frame from its print) may be
+    the card's: it lies in the largest card the print allows and holds the smallest (within
+    FIT_SLACK)."""
+    outer, outline = _contour(frame.outer), _contour(quad)
+    slack = -FIT_SLACK * float(np.linalg.norm(frame.nominal[1] - frame.nominal[0]))
+    return all(cv2.pointPolygonTest(outer, _point(p), True) >= slack for p in quad) and all(
+        cv2.pointPolygonTest(outline, _point(p), True) >= slack for p in frame.inner
+    )
+
+
+def _within(corners: np.ndarray, w: int, h: int, margin: float) -> bool:
+    """Every corner lies in the w × h picture, `margin` px inside its edge at least."""
+    xs, ys = corners[:, 0], corners[:, 1]
+    return bool((xs >= margin).all() and (ys >= margin).all() and (xs <= w - 1 - margin).all()
+                and (ys <= h - 1 - margin).all())  # fmt: skip
+
+
+def print_view(view: np.ndarray, frame: cardframe.Frame) -> np.ndarray | None:
+    """The card cut out of `view` at its frame (`Frame.nominal`, in `view`'s pixels) and
+    straightened (ID-1, upright, not enlarged), when `view` holds much more than the card
+    (VIEW_AROUND_CARD) and the card lies in it; else None (the view is the card).
+
+    The print places the card within a few percent of its size (`cardframe`): enough to
+    measure the card's own colour, highlights and sharpness instead of the page's, not to
+    tell a strip along its edge from what it lies on. So the cut-out card is inspected as a
+    card whose outline was not found (`inspect(located=False)`: no occlusion or screen
+    measure, whose regions reaching in from the card's edge would be that strip)."""
+    h, w = view.shape[:2]
+    quad = frame.nominal.astype(np.float32)
+    if cv2.contourArea(quad) * VIEW_AROUND_CARD > w * h or not _within(frame.nominal, w, h, 0.0):
+        return None
+    width = round(min(1000.0, float(np.linalg.norm(quad[1] - quad[0]))))
+    if width < 64:
+        return None
+    height = round(width / imaging.CARD_ASPECT)
+    rect = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(quad, rect)
+    return cv2.warpPerspective(view, matrix, (width, height), flags=cv2.INTER_AREA)
+
+
 # --------------------------------------------------------------------------- the card
 
 
 def inspect(
-    card: np.ndarray, side: str | None, turned: bool, located: bool, scene: Survey | None = None
+    card: np.ndarray,
+    side: str | None,
+    turned: bool,
+    located: bool,
+    scene: Survey | None = None,
+    read_width: int | None = None,
 ) -> Inspection:
     """The card's quality and warnings. `card`: BGR as read (straightened and ID-1 when
     `located`, or a picture cut to the card); `turned`: the card is upside down in it.
     A card read without its outline is measured on the survey's loosely found one, if any
-    (its orientation in the picture is the one it was read in)."""
-    if not located and scene is not None and scene.card is not None:
+    (its orientation in the picture is the one it was read in). `read_width`: `card` was
+    cut out of a larger view of this width at the frame its print gives (`print_view`): it
+    is measured as it is, as a card whose outline was not found, its edges in that view's
+    pixels, as the view's were (a card small in the picture is not judged blurrier for
+    being small)."""
+    framed = read_width is not None
+    if not located and not framed and scene is not None and scene.card is not None:
         card, located = scene.card, True
     view = imaging.fit(card, 1000) if card.shape[1] > 1000 else card
-    scale = 1000 / view.shape[1]
+    scale = 1000 / view.shape[1] if read_width is None else 1000 / read_width * card.shape[1] / view.shape[1]
     h, w = view.shape[:2]
     cut = scene is not None and "card_incomplete" in scene.warnings
     # A picture cut to the card is one (unless the card runs past its edge: then it is not)
     card_shaped = abs(max(h, w) / min(h, w) / imaging.CARD_ASPECT - 1) < imaging.CROPPED_CARD_ASPECT
-    located = located or (card_shaped and not cut)
+    located = located or (card_shaped and not cut and not framed)
     inset = _inset(view.shape[:2])
     text = text_mask(view.shape[:2], side, turned) if located else inset
     # Made once, shared by the measures.
