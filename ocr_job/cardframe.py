@@ -227,4 +227,3 @@ def _close(text: str, title: str) -> bool:
     blocks = difflib.SequenceMatcher(None, text, title, autojunk=False).get_matching_blocks()
     same = sum(m.size for m in blocks)
     return same >= len(title) - 1
-
