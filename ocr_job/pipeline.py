@@ -589,9 +589,9 @@ def _read_again(
         margins = NAME_MARGINS if meaning is idcard.name_meaning else ()
         try:
             again = engine.reread(card, found[i], meaning, candidates.get(i, ()), margins=margins)
-        except TimeoutError:
-            raise  # the input's deadline
         except Exception as exc:  # a second opinion that fails leaves the first reading
+            if _raised_from(exc, TimeoutError):
+                raise  # the input's deadline (rapidocr wraps it in an error of its own)
             log.warning("the second opinion failed (%s); the first reading stands", type(exc).__name__)
             continue
         if again is not None:
@@ -620,9 +620,9 @@ def _look_again(
         corners = to_image(quad)
         try:
             line = engine.read_line(card, corners)
-        except TimeoutError:
-            raise
         except Exception as exc:  # a failed look leaves the reading as it was
+            if _raised_from(exc, TimeoutError):
+                raise  # the input's deadline, however wrapped
             log.warning("reading a place again failed (%s)", type(exc).__name__)
             continue
         if line is None or (line[0] and BLANK_BELOW <= line[1] < LOOK_AGAIN_MIN_SCORE):

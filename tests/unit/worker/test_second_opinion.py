@@ -150,9 +150,20 @@ def test_a_failing_second_opinion_leaves_the_first_reading(caplog: pytest.LogCap
     assert "张三" not in caplog.text
 
 
-def test_the_inputs_deadline_is_not_swallowed() -> None:
-    engine = _Engine(_front("姓名张三", 0.95), TimeoutError())
-    with pytest.raises(TimeoutError):
+def _wrapped_deadline() -> RuntimeError:
+    """The deadline as rapidocr hands it on: its own error, raised from the TimeoutError."""
+    try:
+        raise TimeoutError
+    except TimeoutError as exc:
+        wrapped = RuntimeError("the model run failed")
+        wrapped.__cause__ = exc
+        return wrapped
+
+
+@pytest.mark.parametrize("deadline", [TimeoutError(), _wrapped_deadline()], ids=["bare", "wrapped"])
+def test_the_inputs_deadline_is_not_swallowed(deadline: BaseException) -> None:
+    engine = _Engine(_front("姓名张三", 0.95), deadline)
+    with pytest.raises(type(deadline)):
         pipeline._recognise_and_parse(CARD, engine, {})
 
 
