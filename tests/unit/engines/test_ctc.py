@@ -165,3 +165,38 @@ def test_agreed_characters_line_up_across_a_spaced_label() -> None:
     assert ctc.agreed_chars("姓名陆鹏安", [spaced, plain], unspaced) == (1.0, 1.0, 1.0, 0.6, 1.0)
     short = ctc.Line("姓名陆安", 0.9, (1.0, 1.0, 0.99, 0.7))
     assert ctc.agreed_chars("姓名陆鹏安", [short], same=lambda t: "x") == (0.7,) * 5
+
+
+def test_a_character_read_as_nothing_is_doubted_and_is_a_candidate() -> None:
+    """A blank that wins a step by little over a letter may be a character the best path
+    read as nothing (韩婳振 read 韩振, each character at 1.0): the character before the gap
+    takes that doubt, and the text with the letter in the gap is a candidate."""
+    probs = np.array(
+        [
+            # blank  a     b     c
+            [0.00, 1.00, 0.00, 0.00],  # a
+            [1.00, 0.00, 0.00, 0.00],
+            [0.55, 0.00, 0.40, 0.05],  # blank, or b?
+            [1.00, 0.00, 0.00, 0.00],
+            [0.00, 0.00, 0.00, 1.00],  # c
+        ]
+    )
+    line = ctc.best_path(probs, ALPHABET)
+    assert line.text == "ac"
+    assert line.chars == pytest.approx((0.20, 1.0))  # a: 0.55 + 0.05 (c fading in) - 0.40 (b) at the gap
+    assert {"ac", "abc"} <= ctc.candidates(ctc.Opinion(probs, ALPHABET))
+
+
+def test_a_character_fading_in_beside_the_gap_is_no_rival_there() -> None:
+    """The steps around a character's own hold some of it (it fades in and out): the
+    characters on either side of a gap are no rivals of its blank."""
+    probs = np.array(
+        [
+            # blank  a     b     c
+            [0.00, 1.00, 0.00, 0.00],  # a
+            [0.55, 0.45, 0.00, 0.00],  # a fading out
+            [0.55, 0.00, 0.00, 0.45],  # c fading in
+            [0.00, 0.00, 0.00, 1.00],  # c
+        ]
+    )
+    assert ctc.best_path(probs, ALPHABET).chars == pytest.approx((1.0, 1.0))
