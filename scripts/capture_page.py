@@ -15,56 +15,24 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from ocr_job import idcard, imaging, pipeline
-from ocr_job.config import EngineName, JobConfig
+from ocr_job.config import EngineName
 from ocr_job.engines import load_engine
-from ocr_job.engines.base import TextBox
-from ocr_job.storage.base import InputItem
 from scripts.capture_fixtures import FIXTURES, expected_checks
-from scripts.capture_reading import Recording
+from scripts.capture_reading import Recording, read_case
 
 
 def capture(set_dir: Path, source: str, note: str) -> dict[str, Any]:
     from tests.unit.idcard.test_fixtures import replay
 
-    labels = [
-        json.loads(line) for line in (set_dir / "labels.jsonl").read_text().splitlines() if line.strip()
-    ]
-    label = next(lb for lb in labels if lb["source"] == source)
-    engine = Recording.__new__(Recording)
-    engine.engine = load_engine(EngineName.ONNX)  # type: ignore[assignment]
-    engine.views = []
-    config = JobConfig(source=str(set_dir), output=tempfile.gettempdir())
-    fetched = pipeline.Fetched(item=InputItem(source), data=(set_dir / source).read_bytes())
-    pipeline.process(fetched, engine, config)  # type: ignore[arg-type]
-    view = engine.views[0]
-    boxes = imaging.upright_boxes(view["found"], view["w"], view["h"])
-    first = idcard.parse(boxes, view["w"], view["h"])
-    looked: dict[str, Any] = {}
-    angle = pipeline._card_angle(boxes)
-    for (name, quad), line in zip(first.look_again.items(), view["lines"], strict=True):
-        if line is None or (line[0] and pipeline.BLANK_BELOW <= line[1] < pipeline.LOOK_AGAIN_MIN_SCORE):
-            continue
-        blank = not line[0] or line[1] < pipeline.BLANK_BELOW
-        extent = pipeline._text_extent(quad, line[0])
-        looked[name] = None if blank else TextBox(line[0], line[1], extent, angle).to_json()
-    index = {id(box): i for i, box in enumerate(view["found"])}
-    again = {str(index[id(b)]): [a.text, a.score, list(a.chars)] for b, a in view["again"] if a is not None}
-    case: dict[str, Any] = {
-        "description": f"issue 14, a card on a printed page: {note}; picture {source} of the "
+    description = (
+        f"issue 14, a card on a printed page: {note}; picture {source} of the "
         f"photographed set {set_dir.name} (bench.photoset), as the pipeline reads its located card "
-        "with the worker's onnx engine",
-        "source": "engine",
-        "width": view["w"],
-        "height": view["h"],
-        "boxes": [b.to_json() for b in boxes],
-        "looked_again": looked,
-        "read_again": again,
-    }
+        "with the worker's onnx engine"
+    )
+    case, label = read_case(set_dir, source, Recording(load_engine(EngineName.ONNX)), description)
     reading = replay(case)
     fields = {k: v for k, v in label["fields"].items() if v is not None}
     got = {k: v for k, v in reading.fields.model_dump().items() if v is not None}

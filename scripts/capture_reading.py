@@ -34,8 +34,8 @@ class Recording:
 
     name = "onnx"
 
-    def __init__(self) -> None:
-        self.engine = OnnxEngine(threads=1)
+    def __init__(self, engine: Any = None) -> None:
+        self.engine = engine if engine is not None else OnnxEngine(threads=1)
         self.views: list[dict[str, Any]] = []
 
     def recognise(self, image: np.ndarray) -> OcrResult:
@@ -59,17 +59,17 @@ class Recording:
         return answer
 
 
-def capture(set_dir: Path, source: str, note: str) -> dict[str, Any]:
-    from tests.unit.idcard.test_fixtures import replay
-
+def read_case(set_dir: Path, source: str, engine: Recording, description: str) -> tuple[dict[str, Any], Any]:
+    """Picture `source` of the labelled set `set_dir` read by the pipeline with `engine`: the
+    fixture case of the first view it read (the located card; no expectation yet), and the
+    picture's label."""
     labels = [
         json.loads(line) for line in (set_dir / "labels.jsonl").read_text().splitlines() if line.strip()
     ]
     label = next(lb for lb in labels if lb["source"] == source)
-    engine = Recording()
     config = JobConfig(source=str(set_dir), output=tempfile.gettempdir())
     fetched = pipeline.Fetched(item=InputItem(source), data=(set_dir / source).read_bytes())
-    pipeline.process(fetched, engine, config)  # type: ignore[arg-type]
+    pipeline.process(fetched, engine, config)
     view = engine.views[0]
     boxes = imaging.upright_boxes(view["found"], view["w"], view["h"])
     first = idcard.parse(boxes, view["w"], view["h"])
@@ -84,8 +84,7 @@ def capture(set_dir: Path, source: str, note: str) -> dict[str, Any]:
     index = {id(box): i for i, box in enumerate(view["found"])}
     again = {str(index[id(b)]): [a.text, a.score, list(a.chars)] for b, a in view["again"] if a is not None}
     case: dict[str, Any] = {
-        "description": f"class 6 of issue 14: {note}; picture {source} of the generated set "
-        f"{set_dir.name}, as the pipeline reads its located card with the onnx engine",
+        "description": description,
         "source": "engine",
         "width": view["w"],
         "height": view["h"],
@@ -93,6 +92,17 @@ def capture(set_dir: Path, source: str, note: str) -> dict[str, Any]:
         "looked_again": looked,
         "read_again": again,
     }
+    return case, label
+
+
+def capture(set_dir: Path, source: str, note: str) -> dict[str, Any]:
+    from tests.unit.idcard.test_fixtures import replay
+
+    description = (
+        f"class 6 of issue 14: {note}; picture {source} of the generated set "
+        f"{set_dir.name}, as the pipeline reads its located card with the onnx engine"
+    )
+    case, label = read_case(set_dir, source, Recording(), description)
     reading = replay(case)
     fields = {k: v for k, v in label["fields"].items() if v is not None}
     want = {k: v for k, v in fields.items() if k != "name"}
