@@ -586,7 +586,9 @@ def _read_again(
     candidates = candidates or {}
     out = list(upright)
     for i, meaning in which.items():
-        margins = NAME_MARGINS if meaning is idcard.name_meaning else ()
+        # a name, and a line read as no known value (its known values weighed), are read at
+        # the wider cut too: the engine's first cut of a rare character is often not its best
+        margins = NAME_MARGINS if meaning is idcard.name_meaning or i in candidates else ()
         try:
             again = engine.reread(card, found[i], meaning, candidates.get(i, ()), margins=margins)
         except Exception as exc:  # a second opinion that fails leaves the first reading

@@ -127,9 +127,10 @@ class Rereads(Protocol):
         margins: Sequence[float] = (),
     ) -> Reread | None:
         """`box` (as `recognise(image)` returned it) read again, or None. `same` maps a text
-        to its meaning; `also`: readings to weigh besides the engine's own (known values the
-        box may hold); `margins`: the line is read again with its box widened by each too (a
-        share of its height on every side), and all the readings weighed together."""
+        to its meaning; `also`: known values the box may hold, when it must hold one of them
+        (other readings weigh less: `ctc.OUTSIDE_KNOWN`); `margins`: the line is read again
+        with its box widened by each too (a share of its height on every side), and all the
+        readings weighed together."""
         ...
 
 

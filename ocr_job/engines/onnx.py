@@ -219,7 +219,7 @@ class OnnxEngine:
     ) -> Reread | None:
         """The reading `opinions` find likeliest together (`ctc.joint_reading`), its share and
         its characters' scores; None when they share no candidate."""
-        joint = ctc.joint_reading(opinions, also=[box.text, *also], same=same)
+        joint = ctc.joint_reading(opinions, also=[box.text, *also], same=same, known=also)
         if joint is None:
             return None
         text, share = joint

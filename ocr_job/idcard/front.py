@@ -33,6 +33,7 @@ from .vocab import (
     FRONT_LABELS,
     implausible_name,
     is_known_ethnicity,
+    is_label_alone,
     match_label,
     nearest_ethnicity,
     normalise_ethnicity,
@@ -146,6 +147,8 @@ def _split_sex_line(value: Chars) -> tuple[Chars, Chars]:
         before, after = value[: sex_at.end()], value[sex_at.end() :]
         if len(after) >= 3 and (after.text[0] == "民" or after.text[1] in "族旅蔟"):
             after = after[2:]
+        elif is_label_alone(after.text, "ethnicity"):
+            after = EMPTY  # the label misread (民方) or cut short (民), its value not read
     sex_at = _SEX.search(before.text)
     sex = before[sex_at.start() : sex_at.end()] if sex_at else EMPTY
     return sex, after

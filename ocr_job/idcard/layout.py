@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from ocr_job.engines.base import TextBox
 
 from .idnumber import ID_RUN
-from .vocab import BACK_LABELS, BACK_TITLES, FRONT_LABELS, match_label, squeeze, to_halfwidth
+from .vocab import (
+    BACK_LABELS,
+    BACK_TITLES,
+    FRONT_LABELS,
+    is_label_alone,
+    match_label,
+    squeeze,
+    to_halfwidth,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,9 +546,8 @@ def value_region(line: Line, field: str, right_limit: float) -> tuple[float, flo
     box of its own and nothing was read right of it up to the next box: from the label's
     end to the next box (or `right_limit`, the photo), as high as the label's line.
     None when the label is not there or no value fits."""
-    spellings = FRONT_LABELS[field]
     for k, item in enumerate(line.items):
-        if squeeze(item.text) not in spellings:
+        if not is_label_alone(squeeze(item.text), field):
             continue
         h = max(item.height, 1.0)
         x0 = item.x1

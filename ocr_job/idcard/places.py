@@ -312,15 +312,16 @@ def _districts_of(city: str) -> set[str]:
 def authority_candidates(text: str) -> list[str]:
     """The known authorities one misread character of a place name away from `text`
     (`滩溪县公安局`: 濉溪县公安局, 绩溪县公安局…; `韶关市公安局贞江分局`: …浈江分局,
-    …北江分局…: the district among the city's): which of them is printed, the glyphs must
-    tell (the engine's second opinion judges them); none for a known authority."""
+    …北江分局…: the district among the city's; `黔县公安局`: 黟县, 歙县 and every other
+    two-character county): which of them is printed, the glyphs must tell (the engine's
+    second opinion judges them); none for a known authority."""
     match = _AUTHORITY.fullmatch(text)
     if match is None or authority_known(text):
         return []
     names = _codes_by_name(current=False)
     city, district = match.group("city"), match.group("district")
     if city not in names:
-        if district is not None or len(city) < 3:
+        if district is not None or len(city) < 2:
             return []
         return [f"{name}公安局" for name in _one_misread(city, iter(names))]
     if district is None or len(district) < 2:

@@ -259,11 +259,42 @@ def nearest_ethnicity(value: str) -> str | None:
     return near[0] if len(near) == 1 else None
 
 
+#: Fields whose values never begin with their label's first character (男/女; no group of
+#: the 56 begins with 民): a box of that character and at most one more is the label.
+_CLOSED_VALUE_LABELS = ("sex", "ethnicity")
+
+
+def is_label_alone(text: str, field: str) -> bool:
+    """Whether `text` (a box's, squeezed) is `field`'s label and nothing else: as spelled,
+    or, for sex and ethnicity, its first character and at most one more (民方 and 民 for
+    民族, the second character misread or lost: no value begins with 民)."""
+    spellings = FRONT_LABELS[field]
+    if text in spellings:
+        return True
+    first = spellings[0]
+    return field in _CLOSED_VALUE_LABELS and 0 < len(text) <= len(first) and text[0] == first[0]
+
+
+#: A label this long or longer read with one character wrong (警发机关 for 签发机关) is still
+#: the label: no value begins with all but one of a four-character label's characters in
+#: place. Shorter labels are matched as spelled (民X may be any word).
+FUZZY_LABEL_LENGTH = 4
+
+
 def match_label(text: str, labels: dict[str, tuple[str, ...]]) -> tuple[str, str] | None:
-    """The (field, spelling) of the label `text` starts with, longest spelling first."""
+    """The (field, spelling) of the label `text` starts with, longest spelling first; else
+    the (field, text's start) of a label of FUZZY_LABEL_LENGTH or more characters (its
+    first, printed spelling) that `text` begins with one character misread."""
     best: tuple[str, str] | None = None
     for field, spellings in labels.items():
         for spelling in spellings:
             if text.startswith(spelling) and (best is None or len(spelling) > len(best[1])):
                 best = (field, spelling)
-    return best
+    if best is not None:
+        return best
+    for field, (printed, *_) in labels.items():
+        start = text[: len(printed)]
+        long_enough = len(printed) >= FUZZY_LABEL_LENGTH and len(start) == len(printed)
+        if long_enough and sum(a != b for a, b in zip(start, printed, strict=True)) == 1:
+            return field, start
+    return None
