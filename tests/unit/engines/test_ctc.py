@@ -90,6 +90,25 @@ def test_readings_that_mean_the_same_pool_their_share() -> None:
     assert pooled > 0.95
 
 
+def test_a_known_value_outweighs_a_slightly_likelier_reading_no_table_holds() -> None:
+    """A line that must hold a known value (an authority): 渑池县 read 绳池县 (`b` for `c`)
+    by a little is taken as the known one; a known value the glyphs speak against is not."""
+    close = _opinion([{"a": 0.99}, {"b": 0.6, "c": 0.35}], ALPHABET)
+    assert ctc.joint_reading([close]) == ("ab", pytest.approx(0.6 / 0.95, abs=0.05))
+    text, share = ctc.joint_reading([close], also=["ab"], known=["ac"])  # type: ignore[misc]
+    assert text == "ac" and share > 0.9
+    far = _opinion([{"a": 0.99}, {"b": 0.97, "c": 0.001}], ALPHABET)
+    text, _ = ctc.joint_reading([far], also=["ab"], known=["ac"])  # type: ignore[misc]
+    assert text == "ab"
+
+
+def test_two_known_values_the_glyphs_cannot_tell_apart_share_the_doubt() -> None:
+    alphabet = [*ALPHABET, "d"]
+    both = _opinion([{"a": 0.99}, {"b": 0.5, "c": 0.25, "d": 0.24}], alphabet)
+    text, share = ctc.joint_reading([both], also=["ab"], known=["ac", "ad"])  # type: ignore[misc]
+    assert text in ("ac", "ad") and share < 0.6
+
+
 def test_no_reading_when_no_candidate_is_in_both_alphabets() -> None:
     first = _opinion([{"a": 0.99}], ALPHABET)
     second = _opinion([{"x": 0.99}], ["blank", "x"])

@@ -472,3 +472,32 @@ def test_a_card_on_its_side_read_along_its_lines_is_no_card_until_turned(turn: f
     assert reading.side is None
     assert codes(reading) == ["no_card_text"]
     assert "side" in reading.warnings[0].message
+
+
+# -- issue 14: labels misread, read as values
+
+
+def test_a_back_label_read_with_one_character_wrong_is_still_the_label() -> None:
+    """`警发机关称多县公安局` (a photographed back): the authority after the misread label."""
+    specs = [b for b in back("称多县公安局", "2013.08.14-2033.08.14", merged=True)]
+    specs[2] = B("警发机关称多县公安局", 220, 470)
+    reading = read(specs)
+    assert reading.fields.issuing_authority == "称多县公安局"
+    assert reading.warnings == []
+
+
+@pytest.mark.parametrize("label", ["民方", "民"])
+def test_the_ethnicity_label_misread_alone_is_no_ethnicity(label: str) -> None:
+    """`性别女` then `民方` (族 misread; its value under glare, not detected): the box is the
+    label, not the ethnicity 民方; the place right of it is asked to be read again."""
+    card = front("张三", "男", "汉", ("1990", "1", "2"), ADDR3, ZHANG)
+    specs = [b for b in card if b.text not in ("民族", "汉")]
+    specs.append(B(label, 330, 150, w=30 * len(label)))
+    reading = read(specs)
+    assert reading.fields.ethnicity is None
+    assert "ethnicity" in reading.look_again
+    (x0, _), (x1, _), _, _ = reading.look_again["ethnicity"]
+    assert x0 >= 330 + 30 * len(label) - 1 and x1 > x0
+    seen = "汉" if label == "民方" else "族汉"  # what the place holds: the value, 族 too when lost
+    looked = render([*specs, B(seen, 330 + 30 * len(label) + 2, 150)])
+    assert parse(looked, W, H, looked=("ethnicity",)).fields.ethnicity == "汉"

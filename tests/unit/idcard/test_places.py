@@ -222,3 +222,11 @@ def test_an_address_line_means_the_one_place_name_a_misread_character_fits(read:
     """Two recognisers that read 凉山彝族 and 凉山彞族 read the same place: their joint
     reading's share is pooled over what the line means (`engines.ctc.joint_reading`)."""
     assert place_meaning(read) == meaning
+
+
+def test_a_two_character_county_misread_offers_every_county_one_character_away() -> None:
+    """黟县 read 黔县: the glyphs must choose among 黟县, 歙县…: all are offered."""
+    near = places.authority_candidates("黔县公安局")
+    assert {"黟县公安局", "歙县公安局"} <= set(near)
+    assert all(places.authority_known(a) for a in near)
+    assert places.authority_candidates("县公安局") == []
