@@ -166,10 +166,13 @@ def _ethnicity_box(value: Chars) -> Chars:
 
 
 def _put_name(draft: Draft, chars: Chars) -> None:
-    """The name, unless what was read cannot be one (another line's text taken for it)."""
+    """The name, unless what was read cannot be one (another line's text taken for it, or
+    a character misread as a sign: 肖一 read 肖！, whose boxes a second opinion may then
+    read again: `CardReading.sources` names them)."""
     name = normalise_name(chars.text)
     problem = implausible_name(name)
     if problem is not None:
+        draft.sources["name"] = frozenset(chars.boxes())
         draft.warn("name_implausible", f"what was read as the name is not one: {problem}", "name")
         return
     draft.put("name", name, chars)

@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 import opencc
+from rapidfuzz.distance import Hamming
 
 #: The 56 ethnic groups as printed on the card (without the 族 suffix).
 _ETHNICITY_TEXT = """
@@ -277,14 +278,16 @@ def is_label_alone(text: str, field: str) -> bool:
 
 #: A label this long or longer read with one character wrong (警发机关 for 签发机关) is still
 #: the label: no value begins with all but one of a four-character label's characters in
-#: place. Shorter labels are matched as spelled (民X may be any word).
+#: place. Not its last character: that one lost puts the value's first in its place
+#: (签发机石屏县公安局 is 签发机 and 石屏县). Shorter labels are matched as spelled (民X may be
+#: any word).
 FUZZY_LABEL_LENGTH = 4
 
 
 def match_label(text: str, labels: dict[str, tuple[str, ...]]) -> tuple[str, str] | None:
     """The (field, spelling) of the label `text` starts with, longest spelling first; else
     the (field, text's start) of a label of FUZZY_LABEL_LENGTH or more characters (its
-    first, printed spelling) that `text` begins with one character misread."""
+    first, printed spelling) that `text` begins with one character but the last misread."""
     best: tuple[str, str] | None = None
     for field, spellings in labels.items():
         for spelling in spellings:
@@ -295,6 +298,6 @@ def match_label(text: str, labels: dict[str, tuple[str, ...]]) -> tuple[str, str
     for field, (printed, *_) in labels.items():
         start = text[: len(printed)]
         long_enough = len(printed) >= FUZZY_LABEL_LENGTH and len(start) == len(printed)
-        if long_enough and sum(a != b for a, b in zip(start, printed, strict=True)) == 1:
+        if long_enough and start[-1] == printed[-1] and Hamming.distance(start, printed) == 1:
             return field, start
     return None

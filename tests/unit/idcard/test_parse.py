@@ -477,12 +477,16 @@ def test_a_card_on_its_side_read_along_its_lines_is_no_card_until_turned(turn: f
 # -- issue 14: labels misread, read as values
 
 
-def test_a_back_label_read_with_one_character_wrong_is_still_the_label() -> None:
-    """`警发机关称多县公安局` (a photographed back): the authority after the misread label."""
-    specs = [b for b in back("称多县公安局", "2013.08.14-2033.08.14", merged=True)]
-    specs[2] = B("警发机关称多县公安局", 220, 470)
+@pytest.mark.parametrize(
+    ("line", "authority"), [("警发机关称多县公安局", "称多县公安局"), ("签发机石屏县公安局", "石屏县公安局")]
+)
+def test_a_back_label_read_with_one_character_wrong_is_still_the_label(line: str, authority: str) -> None:
+    """`警发机关称多县公安局` (a photographed back): the authority after the misread label.
+    A last character lost is no misreading: the value's first is not the label's."""
+    specs = [b for b in back(authority, "2013.08.14-2033.08.14", merged=True)]
+    specs[2] = B(line, 220, 470)
     reading = read(specs)
-    assert reading.fields.issuing_authority == "称多县公安局"
+    assert reading.fields.issuing_authority == authority
     assert reading.warnings == []
 
 
@@ -501,3 +505,13 @@ def test_the_ethnicity_label_misread_alone_is_no_ethnicity(label: str) -> None:
     seen = "汉" if label == "民方" else "族汉"  # what the place holds: the value, 族 too when lost
     looked = render([*specs, B(seen, 330 + 30 * len(label) + 2, 150)])
     assert parse(looked, W, H, looked=("ethnicity",)).fields.ethnicity == "汉"
+
+
+def test_a_name_read_with_a_sign_names_its_boxes_for_a_second_opinion() -> None:
+    """肖一 read 肖！ (the 一 at a margin of 0.06): no name, but its box is named among the
+    sources, so that the pipeline has it read again (the joint reading: 肖一)."""
+    specs = front("肖！", "女", "汉", ("1990", "1", "2"), ADDR3, ZHANG)
+    boxes = render(specs)
+    reading = parse(boxes, W, H)
+    assert reading.fields.name is None and "name_implausible" in codes(reading)
+    assert [boxes[i].text for i in reading.sources["name"]] == ["肖！"]
