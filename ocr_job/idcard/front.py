@@ -293,10 +293,9 @@ def parse_front(
     _read_name(draft, card)
     _read_sex_and_ethnicity(draft, card, looked)
     birth, birth_chars = _read_birth(draft, card)
-    _read_address(draft, card, looked)
-    reading = None
-    if card.number.text:
-        reading = idnumber.read(card.number.text, birth)
+    reading = idnumber.read(card.number.text, birth) if card.number.text else None
+    _read_address(draft, card, looked, reading)
+    if reading is not None:
         draft.put("id_number", reading.number, card.number)
     _check_address_place(draft, reading)
     check_front(draft, reading)
@@ -462,7 +461,9 @@ def _after_address(block: AddressBlock, card: FrontLayout) -> Region | None:
     return (start - 0.2 * h, top, reach + 0.5 * h, below + 0.65 * h)
 
 
-def _read_address(draft: Draft, card: FrontLayout, looked: Collection[str]) -> None:
+def _read_address(
+    draft: Draft, card: FrontLayout, looked: Collection[str], reading: idnumber.IdReading | None
+) -> None:
     """The address when all of its lines were read: none lost between two read ones or
     begun mid-way, and nothing printed after its end, right of its last line (up to the
     margin) or, when that line reaches the margin, on the next line's place. That place
@@ -470,7 +471,8 @@ def _read_address(draft: Draft, card: FrontLayout, looked: Collection[str]) -> N
     read there is among the lines, and nothing read means nothing printed. Until then (and
     for a caller that cannot read places again, or read something there it could not make
     out), the last character decides: a house, flat or village word closes an address
-    (`vocab.ADDRESS_ENDINGS`)."""
+    (`vocab.ADDRESS_ENDINGS`). Lines that hold nothing but the number's region's place
+    names (`_in_the_places`) do not count in its score floor."""
     block = _address_block(card)
     address = block.chars
     if not address.text:
@@ -489,7 +491,30 @@ def _read_address(draft: Draft, card: FrontLayout, looked: Collection[str]) -> N
                 "address",
             )
             return
-    draft.put("address", normalise_place(address.text), address)
+    value = normalise_place(address.text)
+    draft.put("address", value, address, _in_the_places(block, value, reading))
+
+
+def _in_the_places(block: AddressBlock, value: str, reading: idnumber.IdReading | None) -> frozenset[int]:
+    """The boxes of the address lines that hold nothing but the place names of the
+    number's region, read right or repairable to them (`places.check_address`), the next
+    line going on with those names: what such a line says is the place table's, however
+    doubtfully it was read (新疆维吾尔自治区博尔塔 under glare read 新疆址口小治区博尔塔, the
+    next line 拉蒙古自治州温泉县柳树…). A line that ends where the names end is not among
+    them: a character lost at its end would be the street's."""
+    if reading is None or not reading.checksum_ok or len(value) != len(block.chars):
+        return frozenset()
+    place = places.check_address(value, reading.number[:6], restore_lost=True)
+    if place.status not in ("region", "corrected"):
+        return frozenset()
+    out: set[int] = set()
+    end = 0
+    for _, chars in block.lines[:-1]:
+        end += len(chars)
+        if end >= place.span:
+            break
+        out |= chars.boxes()
+    return frozenset(out)
 
 
 def _check_address_place(draft: Draft, reading: idnumber.IdReading | None) -> None:

@@ -205,13 +205,17 @@ class AddressPlace:
     status: Literal["region", "other", "corrected", "unknown"]
     address: str  # the address (repaired when corrected)
     changed: int = 0  # characters repaired
+    #: characters of the address as read that the region's place names take (region and
+    #: corrected: what they say beyond the names is the table's, however it was read)
+    span: int = 0
 
 
-def _repair(address: str, code: str, restore_lost: bool) -> tuple[str, int] | None:
-    """The address with its place chain repaired to one of the region's chains, and the
-    characters changed, when exactly one repair is nearest (few characters misread, or, when
-    `restore_lost`, one left out: glare or a tight box at a line's end loses one) and what
-    was read is not itself a known chain. Only whole chains (with the prefecture, when there
+def _repair(address: str, code: str, restore_lost: bool) -> tuple[str, int, int] | None:
+    """The address with its place chain repaired to one of the region's chains, the
+    characters changed and the characters of `address` the chain replaced, when exactly
+    one repair is nearest (few characters misread, or, when `restore_lost`, one left out:
+    glare or a tight box at a line's end loses one) and what was read is not itself a
+    known chain. Only whole chains (with the prefecture, when there
     is one) are repaired to: a shorter one would misplace the prefecture's characters.
 
     A character left out is always weighed, so that a reading which has lost one inside the
@@ -235,7 +239,7 @@ def _repair(address: str, code: str, restore_lost: bool) -> tuple[str, int] | No
         return None
     if any(_distance(read, other) <= d for other in _rivals(read, d, code)):
         return None
-    return nearest[0], d
+    return nearest[0], d, len(read)
 
 
 def _rivals(read: str, limit: int, code: str) -> Iterator[str]:
@@ -265,8 +269,9 @@ def check_address(address: str, code: str | None, restore_lost: bool = False) ->
     misreading of the region's names that can be repaired (a character left out too, when
     `restore_lost`), or nothing known."""
     if code is not None:
-        if any(address.startswith(chain) for chain in chains_of(code)):
-            return AddressPlace("region", address)
+        spans = [len(chain) for chain in chains_of(code) if address.startswith(chain)]
+        if spans:
+            return AddressPlace("region", address, span=max(spans))
         repaired = _repair(address, code, restore_lost)
         if repaired is not None:
             return AddressPlace("corrected", *repaired)

@@ -131,10 +131,13 @@ class Draft:
     look_again: dict[str, Region] = field(default_factory=dict)
     candidates: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
-    def put(self, name: str, value: str | None, source: Chars | set[int]) -> None:
+    def put(
+        self, name: str, value: str | None, source: Chars | set[int], settled: frozenset[int] = frozenset()
+    ) -> None:
         """Set a field from the boxes it was read from (an empty value is not set; nor is
         one read partly from an untrusted box, except the number, which its checksum
-        guards)."""
+        guards). `settled`: boxes whose text the value takes from elsewhere (the place
+        table), left out of its score floor and confidence."""
         if not value:
             return
         boxes = source.boxes() if isinstance(source, Chars) else source
@@ -146,6 +149,7 @@ class Draft:
                 name,
             )
             return
+        boxes = (boxes - settled) or boxes
         if name in FREE_TEXT and self.lowest_score(boxes) < MIN_FREE_TEXT_SCORE[name]:
             self.warn("value_low_confidence", f"the {name} was recognised with a low score", name)
             return

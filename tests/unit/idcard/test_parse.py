@@ -515,3 +515,28 @@ def test_a_name_read_with_a_sign_names_its_boxes_for_a_second_opinion() -> None:
     reading = parse(boxes, W, H)
     assert reading.fields.name is None and "name_implausible" in codes(reading)
     assert [boxes[i].text for i in reading.sources["name"]] == ["肖！"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "address", "warnings"),
+    [
+        (["北京市东", "城区景山前街4号"], "北京市东城区景山前街4号", []),
+        (["北就市东", "城区景山前街4号"], "北京市东城区景山前街4号", ["address_corrected"]),
+        (["北京市东城区景", "山前街4号"], None, ["field_missing", "value_low_confidence"]),
+        (["北京市东城区", "景山前街4号"], None, ["field_missing", "value_low_confidence"]),
+    ],
+)
+def test_a_doubtful_address_line_of_the_regions_place_names_alone_does_not_count(
+    lines: list[str], address: str | None, warnings: list[str]
+) -> None:
+    """A first line under glare (score 0.5) that holds nothing but the number's region's
+    place names, the next line going on with them, says what the place table says; a
+    line that holds the street too, or ends where the names end (a character lost at its
+    end would be the street's), keeps the address's score floor."""
+    specs = front("张三", "男", "汉", ("1990", "1", "2"), lines, ZHANG)
+    next(b for b in specs if b.text == lines[0]).score = 0.5
+    reading = read(specs)
+    assert reading.fields.address == address
+    assert codes(reading) == warnings
+    if address is not None:
+        assert reading.confidence["address"] == 0.99
