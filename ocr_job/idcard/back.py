@@ -72,6 +72,20 @@ def _read_period(
     return None if start is None and end is None else (start, end)
 
 
+def _without_label(value: Chars, value_x: float, width: int) -> Chars:
+    """A validity line whose label was not read, without what is left of the label: the
+    characters in the label column, but never a digit (no label holds one). Where the box
+    begins at a remnant of the label (`有2017.08.25-…`: 效期限 lost under glare), the
+    characters' places are shares of the box, and the date's first digits may seem to lie
+    in the label column: the period then begins at its first digit."""
+    kept = drop_label_boxes(value, value_x - 0.03 * width, value_x + 0.02 * width)
+    dropped = value.text[: len(value) - len(kept)]
+    if not any(ch.isdigit() for ch in dropped):
+        return kept
+    first = next(i for i, ch in enumerate(value.text) if ch.isdigit())
+    return value[first:]
+
+
 def _put_period(draft: Draft, value: Chars, column: float, unit: float) -> None:
     period = _read_period(value, column, unit)
     if period is None:
@@ -174,7 +188,7 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
     if valid_at is not None:
         value = rows[valid_at][1]
         if kinds[valid_at] is None:
-            value = drop_label_boxes(value, value_x - 0.03 * width, value_x + 0.02 * width)
+            value = _without_label(value, value_x, width)
         column = min(starts) if starts else VALUE_X * width
         _put_period(draft, value, column, heights[valid_at])
 

@@ -540,3 +540,14 @@ def test_a_doubtful_address_line_of_the_regions_place_names_alone_does_not_count
     assert codes(reading) == warnings
     if address is not None:
         assert reading.confidence["address"] == 0.99
+
+
+def test_a_validity_box_begun_at_a_remnant_of_its_label_keeps_its_first_digits() -> None:
+    """`有2017.08.25-2037.08.25` in one box from the label column (效期限 lost under glare):
+    the characters' places are shares of the box, and the start's first digits seem to lie
+    in the label column; no label holds a digit, so they are the period's."""
+    specs = [b for b in back("牡丹江市公安局爱民分局", "x") if b.text not in ("有效期限", "x")]
+    specs.append(B("有2017.08.25-2037.08.25", 220, 545, w=540))
+    reading = read(specs)
+    assert (reading.fields.valid_from, reading.fields.valid_to) == ("2017-08-25", "2037-08-25")
+    assert reading.warnings == []
