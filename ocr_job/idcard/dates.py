@@ -47,6 +47,20 @@ def birth_year_month(text: str) -> tuple[int, int] | None:
     return (year, month) if 1900 <= year <= 2100 and 1 <= month <= 12 else None
 
 
+#: A birth line whose year was not read: the month and day alone (`年9月3日`).
+_MONTH_DAY = re.compile(r"年?(\d{1,2})月(\d{1,2})日?")
+
+
+def birth_month_day(text: str) -> tuple[int, int] | None:
+    """Month and day of a birth line that holds nothing else (`年9月3日`: the label and the
+    year lost under glare)."""
+    match = _MONTH_DAY.fullmatch(squeeze(text).translate(_DIGIT_LOOKALIKES))
+    if not match:
+        return None
+    month, day = int(match.group(1)), int(match.group(2))
+    return (month, day) if make_date(2000, month, day) is not None else None
+
+
 def looks_like_birth(text: str) -> bool:
     return bool(re.search(r"\d{4}年", squeeze(text).translate(_DIGIT_LOOKALIKES)))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from . import idnumber, places
 from .checks import check_front
-from .dates import birth_year_month, looks_like_birth, parse_birth
+from .dates import birth_month_day, birth_year_month, looks_like_birth, parse_birth
 from .layout import (
     EMPTY,
     Chars,
@@ -100,7 +100,7 @@ def _classify(line: Line) -> Row:
         # missing, the ethnicity after `民族` is still read (above the birth line only:
         # an address line may hold 民族路)
         return Row(line, "sex", chars, guessed=True)
-    if looks_like_birth(chars.text):
+    if looks_like_birth(chars.text) or birth_month_day(chars.text) is not None:
         return Row(line, "birth_date", chars)
     return Row(line, None, chars)
 
@@ -543,16 +543,22 @@ def _check_address_place(draft: Draft, reading: idnumber.IdReading | None) -> No
 
 
 def _birth_from_number(draft: Draft, printed: Chars, reading: idnumber.IdReading | None) -> None:
-    """A birth date read only in part: when its year and month agree with a number that
-    passes its checksum, the number's date (with a warning); else a warning alone."""
-    part = birth_year_month(printed.text)
+    """A birth date read only in part: when its year and month, or its month and day (the
+    year lost), agree with a number that passes its checksum, the number's date (with a
+    warning); else a warning alone."""
     number_birth = idnumber.birth_date(reading.number) if reading and reading.checksum_ok else None
-    if part is None or number_birth is None or part != (number_birth.year, number_birth.month):
+    year_month, month_day = birth_year_month(printed.text), birth_month_day(printed.text)
+    agrees = number_birth is not None and (
+        year_month == (number_birth.year, number_birth.month)
+        or month_day == (number_birth.month, number_birth.day)
+    )
+    if not agrees or number_birth is None:
         draft.warn("value_unparsed", "the birth date could not be read as a date", "birth_date")
         return
     draft.warn(
         "birth_date_from_id",
-        "the printed birth date was legible only in part (year and month); the day is the identity number's",
+        "the printed birth date was legible only in part (year and month, or month and day); "
+        "the rest is the identity number's",
         "birth_date",
     )
     draft.put("birth_date", number_birth.isoformat(), printed)

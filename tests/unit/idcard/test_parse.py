@@ -551,3 +551,16 @@ def test_a_validity_box_begun_at_a_remnant_of_its_label_keeps_its_first_digits()
     reading = read(specs)
     assert (reading.fields.valid_from, reading.fields.valid_to) == ("2017-08-25", "2037-08-25")
     assert reading.warnings == []
+
+
+@pytest.mark.parametrize(("printed", "kept"), [("年1月2日", True), ("年1月3日", False)])
+def test_a_birth_line_whose_year_was_lost_is_the_numbers_date_when_month_and_day_agree(
+    printed: str, kept: bool
+) -> None:
+    """`年9月3日` (the label and the year under glare): a line of the month and day alone is
+    the birth line; they agree with the number's, whose date is reported with a warning."""
+    specs = [b for b in front("张三", "男", "汉", ("1990", "1", "2"), ADDR3, ZHANG) if b.text != "出生"]
+    next(b for b in specs if "年" in b.text).text = printed
+    reading = read(specs)
+    assert reading.fields.birth_date == ("1990-01-02" if kept else None)
+    assert ("birth_date_from_id" if kept else "value_unparsed") in codes(reading)

@@ -8,7 +8,7 @@ import pytest
 
 from ocr_job.engines.base import TextBox
 from ocr_job.idcard import period_ok, validity_rule_ok
-from ocr_job.idcard.dates import birth_year_month, parse_birth, parse_validity
+from ocr_job.idcard.dates import birth_month_day, birth_year_month, parse_birth, parse_validity
 from ocr_job.idcard.layout import deskew, group_lines, layout
 from ocr_job.idcard.vocab import (
     ETHNICITIES,
@@ -260,3 +260,18 @@ def test_overlapping_boxes_repeat_nothing() -> None:
     misread = render([B("住址亲", 56, 330, w=132), B("新疆维吾尔自治区喀什地", 166, 330, w=409)])
     (line,) = group_lines(deskew(misread, 1000, 631))
     assert line.chars().text == "住址新疆维吾尔自治区喀什地"
+
+
+@pytest.mark.parametrize(
+    ("raw", "part"),
+    [
+        ("年9月3日", (9, 3)),
+        ("9月3日", (9, 3)),
+        ("年12月31", (12, 31)),
+        ("年2月30日", None),
+        ("1962年9月3日", None),
+        ("人民路9月3日", None),
+    ],
+)
+def test_birth_month_day(raw: str, part: tuple[int, int] | None) -> None:
+    assert birth_month_day(raw) == part
