@@ -181,10 +181,18 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
     rows, heights = _join_dangling_labels(rows, lines, heights)
     kinds = [k for k, _ in rows]
 
-    # validity: the labelled line, else a line of dates
+    # validity: the labelled line, else a line of dates (or of the end alone: its label and
+    # start lost under glare, `~~08.28-2040.08.28`, it is no more of the authority)
     valid_at = kinds.index("validity") if "validity" in kinds else None
     if valid_at is None:
-        valid_at = next((i for i, (_, c) in enumerate(rows) if looks_like_validity(c.text)), None)
+        valid_at = next(
+            (
+                i
+                for i, (_, c) in enumerate(rows)
+                if looks_like_validity(c.text) or parse_validity(c.text) is not None
+            ),
+            None,
+        )
     if valid_at is not None:
         value = rows[valid_at][1]
         if kinds[valid_at] is None:
