@@ -206,6 +206,25 @@ def test_a_character_read_as_nothing_is_doubted_and_is_a_candidate() -> None:
     assert {"ac", "abc"} <= ctc.candidates(ctc.Opinion(probs, ALPHABET))
 
 
+@pytest.mark.parametrize(("sign", "doubted"), [("·", True), (".", False), ("-", False)])
+def test_a_names_middle_dot_read_as_nothing_is_doubted(sign: str, doubted: bool) -> None:
+    """热娜·吐鲁洪 read 热娜吐鲁洪 at 0.99 per character, the dot at 0.46 under the blank:
+    the character before the gap takes that doubt, so the name is read again. A full stop
+    or a dash in a gap is no name's (dates and numbers hold them)."""
+    alphabet = [*ALPHABET, sign]
+    probs = np.array(
+        [
+            # blank  a     b     c   sign
+            [0.00, 1.00, 0.00, 0.00, 0.00],  # a
+            [0.54, 0.00, 0.00, 0.00, 0.46],  # blank, or the dot?
+            [0.00, 0.00, 0.00, 1.00, 0.00],  # c
+        ]
+    )
+    line = ctc.best_path(probs, alphabet)
+    assert line.text == "ac"
+    assert line.chars == pytest.approx((0.08, 1.0) if doubted else (1.0, 1.0))
+
+
 def test_a_character_fading_in_beside_the_gap_is_no_rival_there() -> None:
     """The steps around a character's own hold some of it (it fades in and out): the
     characters on either side of a gap are no rivals of its blank."""
