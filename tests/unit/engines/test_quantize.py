@@ -77,7 +77,8 @@ def test_the_detectors_gelus_are_fused_into_one_kernel_each_with_the_same_output
     source = onnx.load(str(source_path))
     assert sum(node.op_type == "Erf" for node in source.graph.node) == ops.count("Gelu")
     x = np.random.default_rng(3).random((1, 3, 96, 160), dtype=np.float32)
-    sessions = [ort.InferenceSession(str(m), providers=["CPUExecutionProvider"]) for m in (source_path, prepared)]
+    models = (source_path, prepared)
+    sessions = [ort.InferenceSession(str(m), providers=["CPUExecutionProvider"]) for m in models]
     maps = [s.run(None, {s.get_inputs()[0].name: x})[0] for s in sessions]
     assert np.abs(maps[0] - maps[1]).max() < 1e-4
 
