@@ -162,9 +162,17 @@ with tempfile.NamedTemporaryFile() as f:
     released = memory.release_library_pages()
     after_file = status("RssFile:")
     known = memory.release_known_library_pages()
+    same = bool((a @ a).sum() == before)  # numpy's pages used again
+    touched = status("RssFile:")
+    memory.pictures_in_flight(2)
+    memory.settle_before_models()
+    in_lanes = status("RssFile:")
+    memory.pictures_in_flight(1)
+    memory.settle_before_models()
+    alone = status("RssFile:")
     print(json.dumps({
         "released": released, "known": known, "before_file": before_file, "after_file": after_file,
-        "same": bool((a @ a).sum() == before), "copy": copy[:7].decode(),
+        "same": same, "copy": copy[:7].decode(), "touched": touched, "in_lanes": in_lanes, "alone": alone,
     }))
 """
 
@@ -172,7 +180,8 @@ with tempfile.NamedTemporaryFile() as f:
 def test_library_pages_are_handed_back_and_what_was_written_is_kept() -> None:
     """In a real process: the clean pages of the libraries it loaded (numpy's) leave RSS,
     the libraries work on (the same product), and a private copy of a file's page that
-    was written and made read-only keeps what was written."""
+    was written and made read-only keeps what was written. Before a model's step they are
+    handed back again only while one picture is in flight."""
     import json
     import subprocess
     import sys
@@ -183,3 +192,6 @@ def test_library_pages_are_handed_back_and_what_was_written_is_kept() -> None:
     assert seen["after_file"] < seen["before_file"]
     assert seen["same"] is True
     assert seen["copy"] == "written"
+    # before a model's step: nothing while two pictures are in flight, the pages when one is
+    assert seen["in_lanes"] >= seen["touched"] > seen["after_file"]
+    assert seen["alone"] < seen["in_lanes"]
