@@ -223,20 +223,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _memory_main(paths: list[Path], engine: Any, config: Any, process: Any, fetched: Any, item: Any) -> int:
-    from ocr_job.memory import release_free_memory
+    from ocr_job.memory import release_library_pages, settle
 
     peaks: dict[str, list[tuple[int, int]]] = {}
     watch_memory(engine, peaks)
     per_picture = []
     worst = 0
-    for path in paths:
+    release_library_pages()  # as the worker does once its engine is loaded
+    for done, path in enumerate(paths, 1):
         data = path.read_bytes()
         peaks.clear()
         _reset_peak()
         process(fetched(item(path.name, len(data)), data=data), engine, config)
         worst = max(worst, _status_mib("VmHWM"))
         per_picture.append((path.name, {k: list(v) for k, v in peaks.items()}))
-        release_free_memory()
+        settle(done)
     print(memory_table(per_picture))
     print(f"{len(paths)} pictures; highest peak {worst} MiB; RSS now {_status_mib('VmRSS')} MiB.")
     return 0

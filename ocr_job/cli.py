@@ -18,7 +18,14 @@ from ocr_job import __version__
 from ocr_job.config import Detector, EngineName, JobConfig, LogFormat, S3Settings
 from ocr_job.exit_codes import ExitCode
 from ocr_job.logs import setup_logging
-from ocr_job.memory import cgroup_memory_limit, mib, peak_rss_bytes, tune_allocator
+from ocr_job.memory import (
+    cgroup_memory_limit,
+    mib,
+    peak_rss_bytes,
+    pictures_in_flight,
+    release_library_pages,
+    tune_allocator,
+)
 
 log = logging.getLogger("ocr_job")
 
@@ -228,6 +235,8 @@ def _run(
     except EngineError as exc:
         log.error("%s", exc)
         return ExitCode.CANNOT_PROCEED
+    release_library_pages()  # the pages only the imports and the models' loading touched
+    pictures_in_flight(len(engines))
     log.info(
         "engine %s loaded (%d picture(s) at a time, %d thread(s) each); memory limit %s; %d inputs",
         config.engine.value,

@@ -72,9 +72,9 @@ MiB = 1024 * 1024
 #: `OCR_DECODE_BUDGET_MIB`), estimated from its header (`decode_cost`: the frame, plus the
 #: format decoder's own buffers); the strip
 #: conversion adds ≤ 16 MiB more (measured). The onnx engine loaded, the worker rests at
-#: 200–250 MiB and the engine itself takes 50–85 MiB more on a card: decoding stays within
+#: 190–230 MiB and the engine itself takes 40–50 MiB more on a card: decoding stays within
 #: what the engine takes, so the worker stays under the engine's `MEMORY_NEED_BYTES`
-#: (448 MiB) for any input. Inputs whose decoding would cost more are decoded reduced (JPEG)
+#: (320 MiB) for any input. Inputs whose decoding would cost more are decoded reduced (JPEG)
 #: or refused with `image_too_large`. Measured per class in docs/reliability.md.
 DECODE_BUDGET_BYTES = DEFAULT_DECODE_BUDGET_MIB * MiB
 #: A picture of an ID card (1.586:1) may be a page or a strip, but no more elongated than

@@ -20,10 +20,12 @@ from typing import TypeVar
 T = TypeVar("T")
 W = TypeVar("W")
 
-#: The memory one more picture in flight needs: the largest rise of one picture's
-#: processing above the worker's resting RSS, measured on the photographed set (4,000 px
-#: phone photos, cards on printed pages), with room. See docs/benchmarks.md.
-LANE_BYTES = 160 * 1024 * 1024
+#: The memory one more picture in flight needs: a second lane raised the worker's peak RSS
+#: by 61 MiB on the 28 bench cards (233 -> 294) and 74 MiB on the 48 photographed pictures
+#: of seed 77 (238 -> 312; 4,000 px phone photos, cards on printed pages), `ocr-job run
+#: --threads 2` against `--threads 1`; with room for a picture heavier than those (one
+#: picture's largest rise above the resting RSS was ~90 MiB). See docs/benchmarks.md.
+LANE_BYTES = 96 * 1024 * 1024
 
 
 def lanes_for(threads: int, limit: int | None, need: int) -> int:

@@ -28,7 +28,7 @@ from ocr_job.engines import Engine, TextBox
 from ocr_job.engines.base import Point, ReadsLines, Reread, Rereads
 from ocr_job.idcard.reading import MIN_CHAR_SCORE, Quad
 from ocr_job.imaging import ImageError
-from ocr_job.memory import release_free_memory
+from ocr_job.memory import settle
 from ocr_job.privacy import remember_keys
 from ocr_job.records import BACK_FIELDS, FRONT_FIELDS, ErrorCode, RecordWarning, ResultRecord
 from ocr_job.reporting import Reporter
@@ -772,8 +772,9 @@ def _handle(
         record = store(sink, record, fetched.item.key, fetched.crops)  # an outage raises
         summary.count(record)
         reporter.advance(summary, record)
+        done = summary.processed
     fetched.crops = {}
-    release_free_memory()  # keep RSS flat from one image size to the next
+    settle(done)  # keep RSS flat from one image size to the next
 
 
 def store(

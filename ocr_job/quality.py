@@ -48,6 +48,7 @@ generated cases of `ocr_job.synth.kyc_cases` (bench/kyc.py), not fitted to them.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -826,12 +827,18 @@ def chroma_spread(view: np.ndarray, mask: np.ndarray) -> float:
     percentile) is white (a cast from the light or the paper multiplies every channel),
     then the 99th percentile of the distance of each pixel's (a*, b*) from the median's."""
     pixels = _masked(view, mask)
-    pixels = pixels[:: max(1, len(pixels) // 100_000)].astype(np.float32)
-    white = np.maximum(np.percentile(pixels, 99, axis=0), 1.0)
-    balanced = np.clip(pixels * (255 / white), 0, 255).astype(np.uint8)
+    pixels = pixels[:: max(1, len(pixels) // 100_000)]
+    brightest = [_percentile_of(np.bincount(channel, minlength=256), 99) for channel in pixels.T]
+    white = np.array(brightest, np.float32)
+    balanced = np.clip(pixels.astype(np.float32) * (255 / np.maximum(white, 1.0)), 0, 255).astype(np.uint8)
     ab = cv2.cvtColor(balanced.reshape(-1, 1, 3), cv2.COLOR_BGR2LAB).reshape(-1, 3)[:, 1:]
     centre = np.array([_median_of(np.bincount(ab[:, k], minlength=256)) for k in (0, 1)], np.float32)
-    return float(np.percentile(np.hypot(*(ab.astype(np.float32) - centre).T), 99))
+    # The distances by (a*, b*) pair: a few hundred pairs, not a hundred thousand pixels.
+    pairs = np.bincount(ab[:, 0].astype(np.int32) * 256 + ab[:, 1], minlength=256 * 256)
+    seen = np.flatnonzero(pairs)
+    distance = np.hypot(seen // 256 - centre[0], seen % 256 - centre[1]).astype(np.float32)
+    order = np.argsort(distance, kind="stable")
+    return _percentile_at(distance[order], pairs[seen][order], 99)
 
 
 def _masked(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -930,6 +937,21 @@ def occluder_share(view: np.ndarray, lab: np.ndarray, grey: np.ndarray, text: np
 def _median_u8(channel: np.ndarray, mask: np.ndarray) -> float:
     """`np.median(channel[mask > 0])` of an 8-bit channel, from its histogram."""
     return _median_of(cv2.calcHist([channel], [0], mask, [256], [0, 256]).ravel().astype(np.int64))
+
+
+def _percentile_of(histogram: np.ndarray, q: float) -> float:
+    """`np.percentile` (linear) of the values counted in `histogram` (the count of each value
+    0, 1, ...)."""
+    return _percentile_at(np.arange(len(histogram), dtype=np.float64), histogram, q)
+
+
+def _percentile_at(values: np.ndarray, counts: np.ndarray, q: float) -> float:
+    """`np.percentile` (linear) of `values` (ascending) each present `counts` times."""
+    ends = np.cumsum(counts)
+    at = q / 100 * (int(ends[-1]) - 1)
+    low, high = math.floor(at), math.ceil(at)
+    below, above = (values[int(np.searchsorted(ends, k, side="right"))] for k in (low, high))
+    return float(below + (at - low) * (above - below))
 
 
 def _median_of(histogram: np.ndarray) -> float:

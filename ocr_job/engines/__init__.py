@@ -9,11 +9,14 @@ __all__ = ["MEMORY_NEED_BYTES", "Engine", "EngineError", "OcrResult", "TextBox",
 
 #: The smallest cgroup memory limit each engine is known to work within: its measured
 #: worst peak RSS, with room (see docs/benchmarks.md). The worker refuses to start below it,
-#: with exit code 2. onnx: 393 MiB on the photographed set (48 pictures up to 4,000 px,
-#: cards on printed pages; the worker's own process peaked at 317), plus ~35 MiB of the S3
-#: and Kubernetes clients a pod imports, plus ~20 MiB of room.
+#: with exit code 2. onnx, one picture at a time: the worker's own process peaked at
+#: 230-248 MiB (`/usr/bin/time -v ocr-job run`, 1 thread: 28 bench cards up to 4,000 px and
+#: 48 photographed pictures of `bench.photoset` seed 77, phone photos and cards on printed
+#: pages among them), plus ~35 MiB of the S3 and Kubernetes clients a pod imports, plus
+#: ~35 MiB for the library pages in RSS, which move by 20-35 MiB from run to run with the
+#: page cache: 320 MiB.
 MEMORY_NEED_BYTES: dict[EngineName, int] = {
-    EngineName.ONNX: 448 * 1024 * 1024,
+    EngineName.ONNX: 320 * 1024 * 1024,
     EngineName.PADDLE: 1280 * 1024 * 1024,
 }
 

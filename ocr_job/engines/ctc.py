@@ -35,6 +35,11 @@ MIN_CHAR_IN_GAP = 0.05
 #: The middle dot of a transcribed name (热娜·吐鲁洪) and the forms it is read as: small
 #: enough for the blank to win its steps, so in a gap it is doubted like a letter.
 NAME_DOTS = frozenset("·•・‧∙⋅･．")
+#: How far a row of probabilities may sum from 1 (float32 softmax).
+_ROUNDING = 1e-4
+#: A class fainter than this at a step is nobody's rival: it moves a margin by less than
+#: the five decimals it is rounded to.
+_FAINT = 1e-6
 #: The most candidates made from one recogniser's output.
 MAX_CANDIDATES = 64
 #: When a line must hold one of some known values (a closed vocabulary: the issuing
@@ -135,7 +140,9 @@ def _doubt_the_gaps(probs: np.ndarray, best: np.ndarray, alphabet: Sequence[str]
         return
     letters = np.flatnonzero(best)
     starts = [int(t) for t in letters if t == 0 or best[t - 1] != best[t]]
-    for step in np.flatnonzero(best == 0):
+    # A rival there has at most what the blank left (rows sum to 1): most gaps are sure.
+    open_gaps = (best == 0) & (probs[:, 0] <= 1.0 - MIN_CHAR_IN_GAP + _ROUNDING)
+    for step in np.flatnonzero(open_gaps):
         before = max(int(np.searchsorted(starts, step)) - 1, 0)  # the character the gap follows
         left, right = letters[letters < step], letters[letters > step]
         beside = {_simplified(alphabet[int(best[t])]) for t in (*left[-1:], *right[:1])}
@@ -148,10 +155,13 @@ def _doubt_the_gaps(probs: np.ndarray, best: np.ndarray, alphabet: Sequence[str]
 
 
 def _top(row: np.ndarray, look: int = 6) -> np.ndarray:
-    """The `look` likeliest classes at this step, likeliest first."""
-    k = min(look, len(row))
-    top = np.argpartition(-row, k - 1)[:k]
-    return top[np.argsort(-row[top])]
+    """The `look` likeliest classes at this step, likeliest first, of those above `_FAINT`
+    (a few of the alphabet's ~18,000 at a step: partitioning the whole row was most of the
+    decoder's CPU time)."""
+    some = np.flatnonzero(row > _FAINT)
+    if len(some) > look:
+        some = some[np.argpartition(-row[some], look - 1)[:look]]
+    return some[np.argsort(-row[some])]
 
 
 def _own(row: np.ndarray, index: int, alphabet: Sequence[str], top: np.ndarray) -> float:

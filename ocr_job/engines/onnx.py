@@ -38,7 +38,7 @@ from ocr_job.engines.base import (
     crop_in_reading_order,
     points_of,
 )
-from ocr_job.memory import release_free_memory
+from ocr_job.memory import release_free_memory, settle_before_models
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +266,7 @@ class OnnxEngine:
         ocr = self._ocr
         timings: dict[str, float] = {}
         h, w = image.shape[:2]
+        settle_before_models()
         t0 = time.perf_counter()
         img, op_record = ocr.preprocess_img(image)
         ocr.text_det.limit_side_len = det_side(*img.shape[:2])
@@ -408,6 +409,7 @@ def _loaded(path: Path, threads: int) -> Iterator[Callable[[np.ndarray], np.ndar
     detector activations are alive, and gives it all back (no arena: plain allocations,
     freed with the session; 30 load-run-unload cycles left RSS +3 MiB).
     """
+    settle_before_models()
     session: Any = _session_run_once(path, threads)
     name = session.get_inputs()[0].name
 

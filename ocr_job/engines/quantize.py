@@ -38,6 +38,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,14 @@ log = logging.getLogger(__name__)
 
 #: Bump when the detector's recipe changes: the model's name holds it, so an old build is
 #: not reused.
-RECIPE = 1
+RECIPE = 2
+#: The detector's operators run in 8 bits (ONNX Runtime fuses each with the quantise and
+#: dequantise steps around it into one integer kernel); the rest run in float between a
+#: dequantise and a quantise step.
+QUANTISED_OPS = (
+    "Conv", "ConvTranspose", "Add", "Mul", "Concat", "Resize", "GlobalAveragePool", "MaxPool",
+    "Sigmoid", "HardSigmoid", "ReduceMean", "Relu", "Gelu",
+)  # fmt: skip
 CALIBRATION_SEED = 31
 CALIBRATION_CARDS = 32
 #: The opset whose DequantizeLinear takes a per-channel axis (the wheel's model is opset 11).
@@ -134,12 +142,29 @@ def _prepared(float_model: Path, scratch: Path) -> Path:
     upgraded, prepared = scratch / "opset.onnx", scratch / "prepared.onnx"
     onnx.save(version_converter.convert_version(onnx.load(str(float_model)), QDQ_OPSET), str(upgraded))
     quant_pre_process(str(upgraded), str(prepared), skip_symbolic_shape=True)
+    onnx.save(_with_fused_gelu(onnx.load(str(prepared))), str(prepared))
     return prepared
+
+
+def _with_fused_gelu(model: Any) -> Any:
+    """`model` with each GELU written out in five operators (x·½·(1 + erf(x/√2))) as ONNX
+    Runtime's one `Gelu` kernel. Quantised, the five ran in float between a dequantise and
+    a quantise step, apart: 28% of the detector's time, against 8% as one."""
+    import onnx
+    from onnxruntime.transformers.fusion_gelu import FusionGelu
+    from onnxruntime.transformers.onnx_model import OnnxModel
+
+    graph = OnnxModel(model)
+    FusionGelu(graph).apply()
+    graph.prune_graph()
+    if not any(o.domain == "com.microsoft" for o in graph.model.opset_import):
+        graph.model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+    return graph.model
 
 
 def _make_detector(float_model: Path, scratch: Path) -> Path:
     """The detector, statically quantised: QDQ, int8 weights per output channel, uint8
-    activations ranged on `calibration_inputs`, `Conv` only."""
+    activations ranged on `calibration_inputs`, the operators of `QUANTISED_OPS`."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -163,7 +188,7 @@ def _make_detector(float_model: Path, scratch: Path) -> Path:
         per_channel=True,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
-        op_types_to_quantize=["Conv"],
+        op_types_to_quantize=list(QUANTISED_OPS),
     )
     return out
 

@@ -394,7 +394,9 @@ def _address_block(card: FrontLayout) -> AddressBlock:
         # a character left in the label column is an unread label (`址` alone) or noise;
         # so is a box that ends where the value column starts (a misread `住址`), unless
         # it begins there too (the address's wrapped last character or two)
-        value = drop_label_boxes(row.line.chars(), value_x - 0.04 * width, value_x + 0.02 * width, value_x)
+        # the column: where the address's lines begin, once one was read there
+        column = min([value_x, *starts])
+        value = drop_label_boxes(row.line.chars(), value_x - 0.04 * width, value_x + 0.02 * width, column)
         if not value.text:
             continue
         gap = row.line.cy - prev.cy if prev is not None else 0.0

@@ -31,7 +31,7 @@ from tests.e2e.cluster.conftest import (
 )
 
 #: Between a card's peak (~450 MiB with page cache) and the scan's (~830 MiB); well above
-#: the onnx engine's refuse-to-start floor (448 MiB).
+#: the onnx engine's refuse-to-start floor (320 MiB).
 LIMIT = "640Mi"
 RETRY_LIMIT = "1280Mi"  # LIMIT × memoryFactor 2
 BIG_KEY = "part-0/memory/scan-progressive.jpg"  # sorts between part-0/hard/ and part-0/photo/

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ocr_job.engines import ctc
+from ocr_job.idcard.vocab import simplified_char
 
 ALPHABET = ["blank", "a", "b", "c"]
 
@@ -130,6 +131,37 @@ def test_the_best_path_reads_as_rapidocrs_decoder_does(seed: int, steps: int, pe
     line = ctc.best_path(probs, decoder.character)
     assert (line.text, line.score) == (text, score)
     assert len(line.chars) == len(line.text)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), steps=st.integers(1, 30))
+def test_faint_classes_move_no_margin_beyond_its_rounding(seed: int, steps: int) -> None:
+    """The decoder looks only at the classes above `ctc._FAINT` at a step: over a wide
+    alphabet where most classes are faint, each margin is what the whole row gives (the
+    peak less the likeliest other letter there) to its five decimals."""
+    rng = np.random.default_rng(seed)
+    # characters that are their own simplified form: no two are forms of one character
+    # (`ctc._own` counts those as one)
+    alphabet = ["blank", *(c for c in map(chr, range(0x4E00, 0x5400)) if simplified_char(c) == c)][:2001]
+    logits = rng.normal(0.0, 4.0, size=(steps, len(alphabet)))
+    logits[np.arange(steps), rng.integers(0, len(alphabet), steps)] += rng.uniform(10, 40, steps)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    best = probs.argmax(axis=1)
+    margins: list[float] = []
+    for t in np.flatnonzero(best):
+        others = np.delete(probs[t], [0, best[t]])
+        margin = float(probs[t, best[t]] - others.max())
+        if t and best[t - 1] == best[t]:
+            margins[-1] = max(margins[-1], margin)
+        else:
+            margins.append(margin)
+    no_doubtful_gap = probs[best == 0, 0].min(initial=1.0) > 1.0 - ctc.MIN_CHAR_IN_GAP
+    line = ctc.best_path(probs, alphabet)
+    if no_doubtful_gap:
+        assert line.chars == pytest.approx(tuple(margins), abs=2e-5)
+    else:  # a doubtful gap may only lower a margin
+        assert all(c <= m + 2e-5 for c, m in zip(line.chars, margins, strict=True))
 
 
 def test_a_characters_margin_is_its_lead_over_the_likeliest_other_character() -> None:

@@ -63,6 +63,26 @@ def test_the_int8_detector_gives_the_fields_the_float_one_gives(tmp_path: Path) 
         assert sum(v is not None for v in fields[1].model_dump().values()) >= 3, source
 
 
+def test_the_detectors_gelus_are_fused_into_one_kernel_each_with_the_same_output(tmp_path: Path) -> None:
+    """Quantised, a GELU written out in five operators ran apart, in float, between a
+    dequantise and a quantise step: the built graph holds ONNX Runtime's one kernel for
+    each instead, and the float graph computes the same map with it."""
+    import onnx
+
+    source_path = bundled_model_paths()["Det"]
+    prepared = quantize._prepared(source_path, tmp_path)
+    fused = onnx.load(str(prepared))
+    ops = [node.op_type for node in fused.graph.node]
+    assert "Erf" not in ops and ops.count("Gelu") >= 10
+    source = onnx.load(str(source_path))
+    assert sum(node.op_type == "Erf" for node in source.graph.node) == ops.count("Gelu")
+    x = np.random.default_rng(3).random((1, 3, 96, 160), dtype=np.float32)
+    models = (source_path, prepared)
+    sessions = [ort.InferenceSession(str(m), providers=["CPUExecutionProvider"]) for m in models]
+    maps = [s.run(None, {s.get_inputs()[0].name: x})[0] for s in sessions]
+    assert np.abs(maps[0] - maps[1]).max() < 1e-4
+
+
 def test_the_optimised_second_recogniser_scores_lines_as_the_shipped_one(tmp_path: Path) -> None:
     """The second recogniser's prebuilt graph, loaded as `_run_once` loads it: the same
     character scores as the wheel's model on the lines of generated cards."""

@@ -104,3 +104,94 @@ def test_opencv_threads_follow_the_workers_cpu_share() -> None:
         assert cv2.getNumThreads() == 3
     finally:
         cv2.setNumThreads(before)
+
+
+_SMAPS = """\
+7f0000000000-7f0000100000 r-xp 00000000 fe:00 11 /lib/libclean.so
+Rss:                1024 kB
+Anonymous:             0 kB
+7f0000100000-7f0000200000 r--p 00100000 fe:00 11 /lib/libclean.so
+Rss:                  64 kB
+Anonymous:             8 kB
+7f0000200000-7f0000300000 rw-p 00200000 fe:00 11 /lib/libclean.so
+Anonymous:             0 kB
+7f0000300000-7f0000400000 r--s 00000000 fe:00 12 /dev/shm/shared
+Anonymous:             0 kB
+7f0000400000-7f0000500000 r--p 00000000 00:00 0
+Anonymous:             0 kB
+7f0000500000-7f0000600000 r--p 00000000 fe:00 13 /tmp/gone.so (deleted)
+Anonymous:             0 kB
+7f0000600000-7f0000700000 r--p 00000000 fe:00 14 /lib/libdata.so
+Rss:                  16 kB
+Anonymous:             0 kB
+"""
+
+
+def test_only_private_read_only_file_mappings_without_a_copied_page_are_clean() -> None:
+    from ocr_job.memory import _clean_file_mappings
+
+    clean = [line.split()[0] for line in _clean_file_mappings(_SMAPS)]
+    # the relocated (copied-on-write) segment, a writable one, a shared one, an anonymous
+    # one and a deleted file's are kept
+    assert clean == ["7f0000000000-7f0000100000", "7f0000600000-7f0000700000"]
+
+
+_CHILD = r"""
+import ctypes, json, mmap, sys, tempfile
+import numpy as np
+from ocr_job import memory
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1])
+
+# a private copy of a file's page, written, then made read-only: its page is no longer the
+# file's bytes, and must survive
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+with tempfile.NamedTemporaryFile() as f:
+    f.write(b"file" * 1024)
+    f.flush()
+    copy = mmap.mmap(f.fileno(), 4096, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    copy[:7] = b"written"
+    address = ctypes.addressof(ctypes.c_char.from_buffer(copy))
+    assert libc.mprotect(address, 4096, mmap.PROT_READ) == 0
+    a = np.random.default_rng(0).random((512, 512))
+    before_file, before = status("RssFile:"), (a @ a).sum()
+    released = memory.release_library_pages()
+    after_file = status("RssFile:")
+    known = memory.release_known_library_pages()
+    same = bool((a @ a).sum() == before)  # numpy's pages used again
+    touched = status("RssFile:")
+    memory.pictures_in_flight(2)
+    memory.settle_before_models()
+    in_lanes = status("RssFile:")
+    memory.pictures_in_flight(1)
+    memory.settle_before_models()
+    alone = status("RssFile:")
+    print(json.dumps({
+        "released": released, "known": known, "before_file": before_file, "after_file": after_file,
+        "same": same, "copy": copy[:7].decode(), "touched": touched, "in_lanes": in_lanes, "alone": alone,
+    }))
+"""
+
+
+def test_library_pages_are_handed_back_and_what_was_written_is_kept() -> None:
+    """In a real process: the clean pages of the libraries it loaded (numpy's) leave RSS,
+    the libraries work on (the same product), and a private copy of a file's page that
+    was written and made read-only keeps what was written. Before a model's step they are
+    handed back again only while one picture is in flight."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True, check=True)
+    seen = json.loads(done.stdout)
+    assert seen["released"] > 0 and seen["known"] > 0
+    assert seen["after_file"] < seen["before_file"]
+    assert seen["same"] is True
+    assert seen["copy"] == "written"
+    # before a model's step: nothing while two pictures are in flight, the pages when one is
+    assert seen["in_lanes"] >= seen["touched"] > seen["after_file"]
+    assert seen["alone"] < seen["in_lanes"]

@@ -9,6 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ocr_job import imaging, quality
 from ocr_job.config import DEFAULT_CARD_LONG_SIDE, DEFAULT_MAX_PIXELS
@@ -311,3 +313,13 @@ def test_the_shortcuts_give_what_numpy_and_opencv_give() -> None:
     assert np.array_equal(labels, plain_labels) and np.array_equal(stats[1:], plain_stats[1:])
     empty_labels, empty_stats = quality._components(np.zeros_like(blobs))
     assert not empty_labels.any() and len(empty_stats) == 1
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 10_000), size=st.integers(1, 3000), q=st.sampled_from([1, 50, 99]))
+def test_a_percentile_from_counts_is_numpys(seed: int, size: int, q: int) -> None:
+    """`chroma_spread` takes its percentiles from counts (of 8-bit values, of distances by
+    colour pair): the same figure `np.percentile` gives from the values themselves."""
+    values = np.random.default_rng(seed).integers(0, 256, size)
+    counted = quality._percentile_of(np.bincount(values, minlength=256), q)
+    assert counted == pytest.approx(np.percentile(values, q))
