@@ -3,9 +3,11 @@ and the second recogniser's graph optimised ahead of time.
 
 The detector is ~86% convolutions over the card's pixels and was a third of the worker's
 CPU time. ONNX Runtime's static quantisation (QDQ: int8 weights per output channel, uint8
-activations, `Conv` only) runs it 3.5 times faster on the same inputs; on the project's
-three accuracy sets it read one picture fewer every field right than the float model (476
-vs 477 of 498) and no value silently wrong (docs/benchmarks.md, issue 16).
+activations) of its convolutions ran it 3.5 times faster on the same inputs (recipe 1; on
+the project's three accuracy sets one picture fewer every field right than the float model,
+476 vs 477 of 498, and no value silently wrong). Recipe 2 also fuses its GELUs and quantises
+the operators between the convolutions (`QUANTISED_OPS`): ~1.6 times faster again, 486 of
+498 (docs/benchmarks.md "Session 11", issue 16).
 
 The recogniser stays float: quantised statically it reads some simplified characters as
 their traditional forms (黄 as 黃, 强 as 強) and left 4 more of 300 cards incomplete;
