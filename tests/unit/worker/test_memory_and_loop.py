@@ -170,9 +170,17 @@ with tempfile.NamedTemporaryFile() as f:
     memory.pictures_in_flight(1)
     memory.settle_before_models()
     alone = status("RssFile:")
+    (a @ a).sum()  # numpy's pages again, then an input's end
+    memory.pictures_in_flight(2)
+    memory.settle(2)
+    settled_in_lanes = status("RssFile:")
+    memory.pictures_in_flight(1)
+    memory.settle(3)
+    settled_alone = status("RssFile:")
     print(json.dumps({
         "released": released, "known": known, "before_file": before_file, "after_file": after_file,
         "same": same, "copy": copy[:7].decode(), "touched": touched, "in_lanes": in_lanes, "alone": alone,
+        "settled_in_lanes": settled_in_lanes, "settled_alone": settled_alone,
     }))
 """
 
@@ -181,7 +189,7 @@ def test_library_pages_are_handed_back_and_what_was_written_is_kept() -> None:
     """In a real process: the clean pages of the libraries it loaded (numpy's) leave RSS,
     the libraries work on (the same product), and a private copy of a file's page that
     was written and made read-only keeps what was written. Before a model's step they are
-    handed back again only while one picture is in flight."""
+    handed back again only while one picture is in flight, and so after an input."""
     import json
     import subprocess
     import sys
@@ -195,3 +203,5 @@ def test_library_pages_are_handed_back_and_what_was_written_is_kept() -> None:
     # before a model's step: nothing while two pictures are in flight, the pages when one is
     assert seen["in_lanes"] >= seen["touched"] > seen["after_file"]
     assert seen["alone"] < seen["in_lanes"]
+    # after an input (not the first nor a hundredth): the same, the resting RSS alike
+    assert seen["settled_alone"] < seen["settled_in_lanes"]
