@@ -201,17 +201,19 @@ def candidates(opinion: Opinion) -> set[str]:
             if probs[step, best] >= DOUBTFUL:
                 options.append([alphabet[best]])
             else:
-                ranked = [int(i) for i in np.argsort(-probs[step])[: RUNNERS_UP + 1] if i]
-                options.append(
-                    [alphabet[i] for i in ranked[:RUNNERS_UP] if probs[step, i] >= MIN_RUNNER_UP] + [""]
-                )
+                ranked = _runners_up(probs[step])
+                options.append([alphabet[i] for i in ranked if probs[step, i] >= MIN_RUNNER_UP] + [""])
         elif not best and probs[step, 0] < DOUBTFUL:  # a doubtful blank: a character read as nothing?
-            ranked = [int(i) for i in np.argsort(-probs[step])[: RUNNERS_UP + 1] if i]
-            missed = [alphabet[i] for i in ranked[:RUNNERS_UP] if probs[step, i] >= MIN_CHAR_IN_GAP]
+            missed = [alphabet[i] for i in _runners_up(probs[step]) if probs[step, i] >= MIN_CHAR_IN_GAP]
             if missed:
                 options.append(["", *missed])
         previous = best
     return {"".join(combo) for combo in itertools.islice(itertools.product(*options), MAX_CANDIDATES)}
+
+
+def _runners_up(row: np.ndarray) -> list[int]:
+    """The RUNNERS_UP likeliest letters at a step (not the blank), likeliest first (`_top`)."""
+    return [int(i) for i in _top(row, RUNNERS_UP + 1) if i][:RUNNERS_UP]
 
 
 def joint_reading(
