@@ -957,10 +957,7 @@ def _percentile_at(values: np.ndarray, counts: np.ndarray, q: float) -> float:
 def _median_of(histogram: np.ndarray) -> float:
     """The median of the values counted in `histogram` (the count of each value 0, 1, ...),
     as `np.median` gives it: the mean of the two middle values of an even count."""
-    counts = np.cumsum(histogram)
-    n = int(counts[-1])
-    lower, upper = (int(np.searchsorted(counts, k + 1)) for k in ((n - 1) // 2, n // 2))
-    return (lower + upper) / 2
+    return _percentile_of(histogram, 50)
 
 
 def _reaching_blobs(region: np.ndarray, margin: int = 0) -> Iterator[tuple[_Box, np.ndarray, int]]:
