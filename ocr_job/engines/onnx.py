@@ -390,12 +390,6 @@ def _register_shared_arena() -> None:
     ort.create_and_register_allocator(cpu, ort.OrtArenaCfg({"arena_extend_strategy": 0}))
 
 
-def _run_once(path: Path, batch: np.ndarray, threads: int) -> np.ndarray:
-    """The model at `path` run on `batch`, loaded for it and unloaded (`_loaded`)."""
-    with _loaded(path, threads) as run:
-        return run(batch)
-
-
 @contextlib.contextmanager
 def _loaded(path: Path, threads: int) -> Iterator[Callable[[np.ndarray], np.ndarray]]:
     """The model at `path` loaded while the block runs (a function that runs it on a batch),

@@ -14,7 +14,7 @@ their traditional forms (黄 as 黃, 强 as 強) and left 4 more of 300 cards in
 with only its `MatMul`s quantised dynamically, 2 more, for ~10% of its time
 (docs/benchmarks.md "Session 9").
 
-The second recogniser is loaded for each doubtful name and unloaded (`onnx._run_once`);
+The second recogniser is loaded for each doubtful name and unloaded (`onnx._loaded`);
 ONNX Runtime's graph optimisations were most of that load. Its copy here is the graph
 as optimised at the portable level (`ORT_ENABLE_EXTENDED`: fusions, no layout specific
 to this CPU), so a load only applies the CPU's layout (`SECOND_RECOGNISER`).

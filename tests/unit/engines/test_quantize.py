@@ -15,7 +15,7 @@ import pytest
 from ocr_job import idcard, imaging
 from ocr_job.config import DEFAULT_CARD_LONG_SIDE, Detector, EngineName
 from ocr_job.engines import load_engine, quantize
-from ocr_job.engines.onnx import OnnxEngine, _run_once, bundled_model_paths, second_rec_paths
+from ocr_job.engines.onnx import OnnxEngine, _loaded, bundled_model_paths, second_rec_paths
 from ocr_job.synth import generate_set, load_labels
 
 
@@ -84,7 +84,7 @@ def test_the_detectors_gelus_are_fused_into_one_kernel_each_with_the_same_output
 
 
 def test_the_optimised_second_recogniser_scores_lines_as_the_shipped_one(tmp_path: Path) -> None:
-    """The second recogniser's prebuilt graph, loaded as `_run_once` loads it: the same
+    """The second recogniser's prebuilt graph, loaded as `_loaded` loads it: the same
     character scores as the wheel's model on the lines of generated cards."""
     shipped = second_rec_paths()[0]
     optimised = quantize.second_recogniser(shipped)
@@ -102,10 +102,9 @@ def test_the_optimised_second_recogniser_scores_lines_as_the_shipped_one(tmp_pat
     for source in sorted(load_labels(cards)):
         engine.recognise(imaging.locate_card(cv2.imread(str(cards / source)), DEFAULT_CARD_LONG_SIDE).image)
     assert len(lines) >= 8
-    for batch in lines:
-        np.testing.assert_allclose(
-            _run_once(optimised, batch, 1), _run_once(shipped, batch, 1), rtol=0, atol=1e-4
-        )
+    with _loaded(optimised, 1) as run_optimised, _loaded(shipped, 1) as run_shipped:
+        for batch in lines:
+            np.testing.assert_allclose(run_optimised(batch), run_shipped(batch), rtol=0, atol=1e-4)
 
 
 @pytest.fixture
