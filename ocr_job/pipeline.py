@@ -759,7 +759,7 @@ def _handle(
     written: threading.Lock,
 ) -> None:
     """One input: processed, its record stored and counted (under `written`: one lane at a
-    time)."""
+    time), its memory handed back, then reported."""
     if fetched.skipped:
         with written:
             summary.skipped += 1
@@ -771,10 +771,11 @@ def _handle(
     with written:
         record = store(sink, record, fetched.item.key, fetched.crops)  # an outage raises
         summary.count(record)
-        reporter.advance(summary, record)
         done = summary.processed
     fetched.crops = {}
     settle(done)  # keep RSS flat from one image size to the next
+    with written:
+        reporter.advance(summary, record)  # after `settle`: the RSS it logs is at rest
 
 
 def store(

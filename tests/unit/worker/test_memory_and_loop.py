@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -205,3 +206,38 @@ def test_library_pages_are_handed_back_and_what_was_written_is_kept() -> None:
     assert seen["alone"] < seen["in_lanes"]
     # after an input (not the first nor a hundredth): the same, the resting RSS alike
     assert seen["settled_alone"] < seen["settled_in_lanes"]
+
+
+def test_each_input_is_reported_after_its_memory_is_handed_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The progress log's "resting RSS" is read in `advance`: after the input's `settle`."""
+    from ocr_job import pipeline
+    from ocr_job.config import JobConfig
+    from ocr_job.engines.base import Engine
+    from ocr_job.records import ResultRecord
+    from ocr_job.storage.local import LocalSink, LocalSource
+
+    src, dest = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(3):
+        (src / f"{i}.jpg").write_bytes(b"not a picture %d" % i)  # a record without the engine
+    events: list[str] = []
+    monkeypatch.setattr(pipeline, "settle", lambda done: events.append(f"settle {done}"))
+
+    class Recorder:
+        def start(self, summary: pipeline.RunSummary) -> None:
+            events.append("start")
+
+        def advance(self, summary: pipeline.RunSummary, record: ResultRecord | None) -> None:
+            events.append(f"advance {summary.processed}")
+
+        def finish(self, summary: pipeline.RunSummary, *, ok: bool, message: str | None = None) -> None:
+            events.append("finish")
+
+    source = LocalSource(src)
+    config = JobConfig(source=str(src), output=str(dest))
+    unused = cast(Engine, object())  # undecodable bytes never reach the engine
+    summary = pipeline.run(list(source.list()), source, LocalSink(dest), unused, config, Recorder())
+    assert summary.failed == 3
+    assert events == ["start"] + [e for i in (1, 2, 3) for e in (f"settle {i}", f"advance {i}")]
