@@ -495,6 +495,40 @@ def _read_address(
             return
     value = normalise_place(address.text)
     draft.put("address", value, address, _in_the_places(block, value, reading))
+    _offer_places(draft, block, value, reading)
+
+
+def _offer_places(draft: Draft, block: AddressBlock, value: str, reading: idnumber.IdReading | None) -> None:
+    """When the address begins with no known place, its box's readings with the known
+    place names one misread character away (`places.address_candidates`) are offered to
+    the engine's second opinion (`Draft.candidates`): the glyphs tell 泸定县 from 康定县
+    where 沪定县 was read, which the place table cannot."""
+    if reading is None or not reading.checksum_ok or len(value) != len(block.chars):
+        return
+    code = reading.number[:6]
+    if places.check_address(value, code).status != "unknown":
+        return
+    items = {item.index: item for line, _ in block.lines for item in line.items}
+    offered: dict[int, list[str]] = {}
+    for other in places.address_candidates(value, code):
+        at = [i for i, (a, b) in enumerate(zip(value, other, strict=True)) if a != b]
+        box = block.chars.src[at[0]]
+        if len(at) != 1 or box not in items:
+            continue
+        first = block.chars.src.index(box)  # the box's letters in the address, from here
+        mine = "".join(ch for ch, src in zip(block.chars.text, block.chars.src, strict=True) if src == box)
+        start = chars_of(items[box]).text.find(mine)  # after the label the box may begin with
+        if start >= 0:
+            text = _with_letter(items[box].text, start + at[0] - first, other[at[0]])
+            offered.setdefault(box, []).append(text)
+    for box, texts in offered.items():
+        draft.candidates[box] = tuple(texts)
+
+
+def _with_letter(text: str, at: int, letter: str) -> str:
+    """`text` (a box's, as read) with its `at`-th letter (spaces not counted) replaced."""
+    letters = [i for i, ch in enumerate(text) if not ch.isspace()]
+    return text[: letters[at]] + letter + text[letters[at] + 1 :]
 
 
 def _in_the_places(block: AddressBlock, value: str, reading: idnumber.IdReading | None) -> frozenset[int]:

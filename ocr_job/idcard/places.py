@@ -280,6 +280,25 @@ def check_address(address: str, code: str | None, restore_lost: bool = False) ->
     return AddressPlace("unknown", address)
 
 
+def address_candidates(address: str, code: str) -> list[str]:
+    """`address` with its place names replaced by the known chains one misread character
+    away: the number's region's (`chains_of`, with the prefecture) and the other places'
+    as near (`_rivals`). `_repair` takes none when two are as near (沪定县 is one character
+    from 泸定县, the number's county, and from 康定县): which of them is printed, the
+    glyphs must tell (the engine's second opinion judges them). For an address that
+    begins with no known place (`check_address`: "unknown")."""
+    region = chains_of(code, full=True)
+    pool = set(region)
+    for length in {len(chain) for chain in region}:
+        pool.update(_rivals(address[:length], 1, code))
+    out = {
+        chain + address[len(chain) :]
+        for chain in pool
+        if len(chain) < len(address) and Hamming.distance(address[: len(chain)], chain) == 1
+    }
+    return sorted(out)
+
+
 _AUTHORITY = re.compile(r"(?P<city>.+?)公安局(?:(?P<district>.+)分局)?")
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from ocr_job.idcard import CardReading, parse
 
-from .cards import ADDR3, LI_X, ZHANG, B, back, front, render
+from .cards import ADDR3, LI_X, ZHANG, B, back, front, id_number, render
 
 W, H = 1000, 631
 
@@ -564,3 +564,23 @@ def test_a_birth_line_whose_year_was_lost_is_the_numbers_date_when_month_and_day
     reading = read(specs)
     assert reading.fields.birth_date == ("1990-01-02" if kept else None)
     assert ("birth_date_from_id" if kept else "value_unparsed") in codes(reading)
+
+
+@pytest.mark.parametrize("merged", [False, True])
+def test_an_address_of_no_known_county_offers_the_counties_one_character_away(merged: bool) -> None:
+    """沪定县 is no county; 泸定县 (the number's) and 康定县 are one character from it, so the
+    place table cannot repair it alone: the address's box is offered to the second opinion
+    with both readings, its spacing and label kept (`CardReading.candidates`)."""
+    number = id_number("51332219400821476")
+    lines = ["四川省甘孜藏族自治州沪定县", "杨庄镇西关村二组"]
+    specs = front("毛心英", "女", "汉", ("1940", "8", "21"), lines, number, merged=merged)
+    boxes = render(specs)
+    reading = parse(boxes, W, H)
+    assert reading.fields.address is None and "place_unknown" in codes(reading)
+    (box,) = reading.candidates
+    assert boxes[box].text.endswith(lines[0])
+    read_as = boxes[box].text[: -len(lines[0])]  # the label, when the box holds it
+    assert set(reading.candidates[box]) == {read_as + lines[0].replace("沪", c) for c in "泸康"}
+    right = [lines[0].replace("沪", "泸"), lines[1]]
+    fixed = read(front("毛心英", "女", "汉", ("1940", "8", "21"), right, number, merged=merged))
+    assert fixed.fields.address == "".join(right) and not fixed.candidates
