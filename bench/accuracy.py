@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.run import BACK, DATA, FRONT, LEVELS, RESULTS, ROOT, Accuracy, accuracy_json, score
-from ocr_job.synth.layouts import STYLES
+from ocr_job.synth.layouts import LAYOUTS, STYLES
 
 #: Kinds of miss, worst first.
 WRONG, EMPTY, SIDE, ERROR = "wrong", "empty", "side", "error"
@@ -365,8 +365,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not args.levels or any(lv not in LEVELS for lv in args.levels):
         parser.error(f"--levels must be a subset of {','.join(LEVELS)}")
     args.styles = tuple(st.strip() for st in args.styles.split(",") if st.strip())
-    if not args.styles or any(st not in STYLES for st in args.styles):
-        parser.error(f"--styles must be a subset of {','.join(STYLES)}")
+    if not args.styles or any(st not in LAYOUTS for st in args.styles):
+        parser.error(f"--styles must be a subset of {','.join(LAYOUTS)}")
     if args.count < 1:
         parser.error("--count must be at least 1")
     return args

@@ -84,7 +84,7 @@ def _check_args(count: int, levels: Sequence[str], sides: Sequence[str], width: 
     if width < 300:
         raise ValueError("width must be at least 300 px")
     if not styles or any(style not in LAYOUTS for style in styles):
-        raise ValueError(f"styles must be a non-empty subset of {STYLES}, not {styles!r}")
+        raise ValueError(f"styles must be a non-empty subset of {tuple(LAYOUTS)}, not {styles!r}")
 
 
 def _plan(index: int, levels: Sequence[str], sides: Sequence[str],

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ocr_job.synth import fonts
+from ocr_job.synth import fonts, generate_set
 from ocr_job.synth.identity import ADDRESS_MAX_CHARS
 from ocr_job.synth.layouts import LAYOUTS, STYLES, Layout, layout
 from ocr_job.synth.render import SIDES, Style, render_card, wrap_address
@@ -52,6 +53,19 @@ def test_there_are_at_least_three_styles_and_the_old_one_stays() -> None:
     assert {"classic", "realdesign"} <= set(STYLES)
     with pytest.raises(ValueError, match="style must be one of"):
         layout("nope")
+
+
+def test_a_held_out_style_is_drawn_only_when_asked_for(tmp_path: Path) -> None:
+    """A set is drawn in STYLES unless told otherwise: the held-out styles (LAYOUTS has
+    more) read the parser's rates on a drawing no rule was written for."""
+    held = sorted(set(LAYOUTS) - set(STYLES))
+    assert held
+    generate_set(tmp_path / "default", 2 * len(STYLES), seed=3, levels=("clean",))
+    generate_set(tmp_path / held[0], 2, seed=3, levels=("clean",), styles=held[:1])
+    for name, want in (("default", set(STYLES)), (held[0], {held[0]})):
+        dest = tmp_path / name
+        labels = [json.loads(line) for line in (dest / "labels.jsonl").read_text().splitlines()]
+        assert {label["style"] for label in labels} == want
 
 
 def test_each_style_prints_where_its_layout_says(measured: dict[str, dict[str, float]]) -> None:
