@@ -16,6 +16,7 @@ import io
 import math
 import struct
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -530,6 +531,22 @@ def fit_view(image: np.ndarray, long_side: int) -> np.ndarray:
     if h * w <= card_pixels:
         return fit(image, long_side)
     return fit(image, min(long_side, math.floor(max(h, w) * math.sqrt(card_pixels / (h * w)))))
+
+
+def ink_contrast(image: np.ndarray, corners: Sequence[Point]) -> float:
+    """How far the darkest strokes within `corners` (their bounding box, in `image`) stand
+    out from the rest: the median grey minus the 1st percentile (0-255). Printed text
+    stands out by ~150-220; a guilloche's fine lines by a fifth of that."""
+    xs, ys = [p[0] for p in corners], [p[1] for p in corners]
+    h, w = image.shape[:2]
+    x0, x1 = max(0, math.floor(min(xs))), min(w, math.ceil(max(xs)))
+    y0, y1 = max(0, math.floor(min(ys))), min(h, math.ceil(max(ys)))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return 0.0
+    region = image[y0:y1, x0:x1]
+    grey = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY) if region.ndim == 3 else region
+    low, mid = np.percentile(grey, (1, 50))
+    return float(mid - low)
 
 
 # --------------------------------------------------------------------------- locate

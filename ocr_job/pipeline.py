@@ -616,6 +616,7 @@ def _look_again(
     among them."""
     to_image = _upright_to_image(found, upright)
     angle = _card_angle(upright)
+    ink = _text_ink(card, found)
     found, upright = list(found), list(upright)
     looked = []
     for name, quad in places.items():
@@ -631,8 +632,8 @@ def _look_again(
             continue
         looked.append(name)
         text, score = line
-        if not text or score < BLANK_BELOW:
-            continue
+        if not text or score < BLANK_BELOW or imaging.ink_contrast(card, corners) < INK_SHARE * ink:
+            continue  # nothing printed there: background, or lines far fainter than the card's text
         found.append(TextBox(text, score, corners))
         upright.append(TextBox(text, score, _text_extent(quad, text), angle=angle))
     return found, upright, frozenset(looked)
@@ -645,8 +646,20 @@ LOOK_AGAIN_MIN_SCORE = 0.9
 #: Below this, what was read is the background: the place holds no text (blank places of
 #: the bench's cards: guilloche read as "60" at 0.42, "0900" at 0.56, "1" at 0.69).
 BLANK_BELOW = 0.8
+#: Text read again where the parser asked is printed there only when its strokes stand
+#: out from the place at least this share as much as the card's lines do (`_text_ink`): a
+#: pale rosette guilloche right of an address's end read "888" at 0.985, its lines
+#: standing out a fifth as much as the address's strokes.
+INK_SHARE = 0.5
 #: The place read again is this many text heights high (the parser's regions have margins).
 PLACE_HEIGHT_IN_LINES = 1.3
+
+
+def _text_ink(card: np.ndarray, found: list[TextBox]) -> float:
+    """How far the card's text stands out from its background (`imaging.ink_contrast`): the
+    median over the lines of two characters or more the engine found; 0.0 when none."""
+    lines = [imaging.ink_contrast(card, box.points) for box in found if len(box.text.strip()) >= 2]
+    return float(np.median(lines)) if lines else 0.0
 
 
 def _text_extent(quad: Quad, text: str) -> Corners:

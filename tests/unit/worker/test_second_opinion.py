@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
@@ -227,3 +228,28 @@ def test_places_map_back_onto_a_card_turned_upside_down() -> None:
     assert reading.fields.sex == "男"
     (x0, y0), (x1, _), (_, y1), _ = engine.places[0]
     assert W - 150 < x0 <= W - 139 and x1 >= W - 300 and y0 > H - 165 > y1  # reading order kept
+
+
+def _printed(boxes: list[TextBox], place_ink: tuple[int, int, int]) -> np.ndarray:
+    """A pale card with dark strokes in every box, and strokes of `place_ink` where the
+    sex's value is printed (right of its label)."""
+    card = np.full((H, W, 3), 236, np.uint8)
+    for box in boxes:
+        (x0, y0), _, (x1, y1), _ = box.points
+        for x in range(int(x0) + 4, int(x1) - 4, 14):
+            cv2.line(card, (x, int(y0) + 6), (x + 6, int(y1) - 6), (30, 30, 34), 3)
+    for x in range(150, 290, 10):  # a guilloche's curl, or a value's strokes
+        cv2.line(card, (x, 150), (x + 8, 180), place_ink, 2)
+    return card
+
+
+@pytest.mark.parametrize(("ink", "read"), [((210, 196, 228), None), ((30, 30, 34), "男")])
+def test_a_place_whose_strokes_are_far_fainter_than_the_cards_text_holds_none(
+    ink: tuple[int, int, int], read: str | None
+) -> None:
+    """What the engine reads in a place asked for counts only when it is printed like the
+    card's text: a pale guilloche there read as "888" at 0.985 was appended to an address."""
+    boxes = _front_without_sex()
+    engine = _Looking(boxes, [("男", 0.99)])
+    reading = pipeline._recognise_and_parse(_printed(boxes, ink), engine, {})
+    assert engine.places and reading.fields.sex == read
