@@ -628,12 +628,17 @@ def _look_again(
                 raise  # the input's deadline, however wrapped
             log.warning("reading a place again failed (%s)", type(exc).__name__)
             continue
-        if line is None or (line[0] and BLANK_BELOW <= line[1] < LOOK_AGAIN_MIN_SCORE):
+        if line is None:
             continue
-        looked.append(name)
         text, score = line
-        if not text or score < BLANK_BELOW or imaging.ink_contrast(card, corners) < INK_SHARE * ink:
-            continue  # nothing printed there: background, or lines far fainter than the card's text
+        # strokes far fainter than the card's text are its background, however they read
+        ink_share = imaging.ink_contrast(card, corners) / ink if text and ink else 1.0
+        blank = not text or score < BLANK_BELOW or ink_share < BACKGROUND_INK_SHARE
+        if not blank and (score < LOOK_AGAIN_MIN_SCORE or ink_share < INK_SHARE):
+            continue  # text the engine could not make out, or not printed as the card's is
+        looked.append(name)
+        if blank:
+            continue
         found.append(TextBox(text, score, corners))
         upright.append(TextBox(text, score, _text_extent(quad, text), angle=angle))
     return found, upright, frozenset(looked)
@@ -647,10 +652,13 @@ LOOK_AGAIN_MIN_SCORE = 0.9
 #: the bench's cards: guilloche read as "60" at 0.42, "0900" at 0.56, "1" at 0.69).
 BLANK_BELOW = 0.8
 #: Text read again where the parser asked is printed there only when its strokes stand
-#: out from the place at least this share as much as the card's lines do (`_text_ink`): a
-#: pale rosette guilloche right of an address's end read "888" at 0.985, its lines
-#: standing out a fifth as much as the address's strokes.
+#: out from the place at least this share as much as the card's lines do (`_text_ink`);
+#: below BACKGROUND_INK_SHARE the place holds the card's background alone, however it
+#: reads: a pale rosette guilloche right of an address's end read "888" at 0.985 (and
+#: "88388", "8880" at 0.86), its lines standing out 0.07-0.12 as much as the address's
+#: strokes. Between the two (text faded by glare, say) the place was not made out.
 INK_SHARE = 0.5
+BACKGROUND_INK_SHARE = 0.25
 #: The place read again is this many text heights high (the parser's regions have margins).
 PLACE_HEIGHT_IN_LINES = 1.3
 
