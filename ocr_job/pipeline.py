@@ -557,8 +557,8 @@ def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[i
     name = reading.sources.get("name") or frozenset()
     if any(boxes[i].score < SECOND_OPINION_BELOW or _doubtful_char(boxes[i]) for i in name):
         out.update((i, idcard.name_meaning) for i in name)
-    for i in reading.sources.get("address") or ():
-        if boxes[i].score < ADDRESS_SECOND_OPINION_BELOW and i not in out:
+    for i in reading.sources.get("address") or ():  # offered known places or not
+        if boxes[i].score < ADDRESS_SECOND_OPINION_BELOW or i in out:
             out[i] = idcard.place_meaning
     return out
 
@@ -587,8 +587,10 @@ def _read_again(
     out = list(upright)
     for i, meaning in which.items():
         # a name, and a line read as no known value (its known values weighed), are read at
-        # the wider cut too: the engine's first cut of a rare character is often not its best
-        margins = NAME_MARGINS if meaning is idcard.name_meaning or i in candidates else ()
+        # the wider cut too: the engine's first cut of a rare character is often not its best;
+        # not an address line, which a wider cut takes in the lines above and below it
+        address = meaning is idcard.place_meaning
+        margins = NAME_MARGINS if meaning is idcard.name_meaning or (i in candidates and not address) else ()
         try:
             again = engine.reread(card, found[i], meaning, candidates.get(i, ()), margins=margins)
         except Exception as exc:  # a second opinion that fails leaves the first reading

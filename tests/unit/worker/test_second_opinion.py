@@ -46,7 +46,7 @@ class _Engine:
         self, image: np.ndarray, box: TextBox, same: Any = str, also: Any = (), margins: Any = ()
     ) -> tuple[str, float] | None:
         self.asked += 1
-        self.margins = margins
+        self.margins, self.also = margins, also
         if isinstance(self.again, BaseException):
             raise self.again
         return self.again
@@ -78,6 +78,20 @@ def test_only_a_name_is_read_again_at_a_widened_cut() -> None:
     engine = _Engine(boxes, None)
     pipeline._recognise_and_parse(CARD, engine, {})
     assert engine.asked == 1 and engine.margins == ()
+
+
+def test_an_address_line_offered_known_places_is_read_again_at_its_box_alone() -> None:
+    """沪定县 (read sure) is no county: the line is read again with 泸定县 and 康定县 offered,
+    at its box alone, as every address line."""
+    boxes = _front("姓名张三", 0.999)
+    boxes[3] = _box("出生1940年8月21日", 1.0, 60, 220)
+    boxes[4] = _box("住址四川省甘孜藏族自治州沪定县", 0.999, 60, 290, 500)
+    boxes[6] = _box("513322194008214763", 1.0, 340, 505, 460)
+    boxes.append(_box("杨庄镇西关村二组", 0.999, 127, 335, 266))
+    engine = _Engine(boxes, None)
+    pipeline._recognise_and_parse(CARD, engine, {})
+    assert engine.asked == 1 and engine.margins == ()
+    assert {"住址四川省甘孜藏族自治州泸定县", "住址四川省甘孜藏族自治州康定县"} == set(engine.also)
 
 
 def test_a_doubtful_second_opinion_leaves_the_name_empty_with_a_warning() -> None:
