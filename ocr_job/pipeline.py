@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -613,12 +614,10 @@ def _look_again(
 ) -> tuple[list[TextBox], list[TextBox], frozenset[str]]:
     """The places the parser named read again as one line each: what was read there added
     to both box lists (`found` in the card image's coordinates, `upright` in the parser's),
-    and the names of the places read: with text, or seen to hold none (what reads below
-    BLANK_BELOW is background); a place holding text the engine could not make out is not
-    among them."""
+    and the names of the places read: with text, or seen to hold none (`_held`); a place
+    holding text the engine could not make out is not among them."""
     to_image = _upright_to_image(found, upright)
     angle = _card_angle(upright)
-    ink = _text_ink(card, found)
     found, upright = list(found), list(upright)
     looked = []
     for name, quad in places.items():
@@ -630,46 +629,79 @@ def _look_again(
                 raise  # the input's deadline, however wrapped
             log.warning("reading a place again failed (%s)", type(exc).__name__)
             continue
-        if line is None:
+        held = _held(card, corners, line, found, name in VOCABULARY_PLACES) if line is not None else "unread"
+        if held == "unread":
             continue
-        text, score = line
-        # strokes far fainter than the card's text are its background, however they read
-        ink_share = imaging.ink_contrast(card, corners) / ink if text and ink else 1.0
-        blank = not text or score < BLANK_BELOW or ink_share < BACKGROUND_INK_SHARE
-        if not blank and (score < LOOK_AGAIN_MIN_SCORE or ink_share < INK_SHARE):
-            continue  # text the engine could not make out, or not printed as the card's is
         looked.append(name)
-        if blank:
-            continue
-        found.append(TextBox(text, score, corners))
-        upright.append(TextBox(text, score, _text_extent(quad, text), angle=angle))
+        if held == "text" and line is not None:
+            text, score = line
+            found.append(TextBox(text, score, corners))
+            upright.append(TextBox(text, score, _text_extent(quad, text), angle=angle))
     return found, upright, frozenset(looked)
+
+
+def _held(
+    card: np.ndarray, corners: Corners, line: tuple[str, float], found: list[TextBox], vocabulary: bool
+) -> Literal["text", "blank", "unread"]:
+    """What a place read again holds: "blank" when nothing was read there, or its strokes
+    stand out BACKGROUND_INK_SHARE as much as the text beside it or less (`_ink_share`: the
+    card's background, however it reads); "text" when read at LOOK_AGAIN_MIN_SCORE or more
+    with strokes INK_SHARE as strong or stronger, or fainter for a `vocabulary` value;
+    else "unread": text the engine could not make out (a low score on strokes as dark as
+    text is a lost value, not background)."""
+    text, score = line
+    if not text:
+        return "blank"
+    share = _ink_share(card, corners, found)
+    if share < BACKGROUND_INK_SHARE:
+        return "blank"
+    printed = share >= INK_SHARE or vocabulary
+    return "text" if score >= LOOK_AGAIN_MIN_SCORE and printed else "unread"
 
 
 #: Text read again where the parser asked scores this much at least, else it is text that
 #: could not be made out (the parser then takes the place as not read). Faint values and
 #: lines read at 0.99 and more.
 LOOK_AGAIN_MIN_SCORE = 0.9
-#: Below this, what was read is the background: the place holds no text (blank places of
-#: the bench's cards: guilloche read as "60" at 0.42, "0900" at 0.56, "1" at 0.69).
-BLANK_BELOW = 0.8
 #: Text read again where the parser asked is printed there only when its strokes stand
-#: out from the place at least this share as much as the card's lines do (`_text_ink`);
-#: below BACKGROUND_INK_SHARE the place holds the card's background alone, however it
+#: out from the place at least this share as much as the text beside it (`_ink_share`);
+#: at BACKGROUND_INK_SHARE or less the place holds the card's background alone, however it
 #: reads: a pale rosette guilloche right of an address's end read "888" at 0.985 (and
 #: "88388", "8880" at 0.86), its lines standing out 0.07-0.12 as much as the address's
-#: strokes. Between the two (text faded by glare, say) the place was not made out.
+#: strokes; the bench's blank places read "60" at 0.42, "0900" at 0.56.
+#: Between the two, glare has faded a value (a sex or ethnicity under it stood out 0.31-0.55
+#: as much as its label): taken only where the parser takes nothing but its vocabulary
+#: (`VOCABULARY_PLACES`: 男/女, the 56 ethnicities), which no background passes for; an
+#: address's end read there is not made out. The strokes are measured without lines
+#: thinner than a stroke (`imaging.ink_contrast`): the guilloche's lines then stand out
+#: 0.05-0.22 as much as the text beside them.
 INK_SHARE = 0.5
 BACKGROUND_INK_SHARE = 0.25
+VOCABULARY_PLACES = frozenset({"sex", "ethnicity"})
 #: The place read again is this many text heights high (the parser's regions have margins).
 PLACE_HEIGHT_IN_LINES = 1.3
 
 
-def _text_ink(card: np.ndarray, found: list[TextBox]) -> float:
-    """How far the card's text stands out from its background (`imaging.ink_contrast`): the
-    median over the lines of two characters or more the engine found; 0.0 when none."""
-    lines = [imaging.ink_contrast(card, box.points) for box in found if len(box.text.strip()) >= 2]
-    return float(np.median(lines)) if lines else 0.0
+def _ink_share(card: np.ndarray, corners: Corners, found: list[TextBox]) -> float:
+    """How far a place's strokes stand out (`imaging.ink_contrast`) against the text nearest
+    it on its line (glare fades both alike: a value under it stands out a sixth as much as
+    the card's text elsewhere); 1.0 when no box shares its line."""
+    top, bottom = min(p[1] for p in corners), max(p[1] for p in corners)
+    left, right = min(p[0] for p in corners), max(p[0] for p in corners)
+
+    def beside(box: TextBox) -> bool:
+        ys = [p[1] for p in box.points]
+        return min(bottom, max(ys)) - max(top, min(ys)) > 0.5 * min(bottom - top, max(ys) - min(ys))
+
+    def gap(box: TextBox) -> float:
+        xs = [p[0] for p in box.points]
+        return max(min(xs) - right, left - max(xs), 0.0)
+
+    line = [box for box in found if box.text.strip() and beside(box)]
+    if not line:
+        return 1.0
+    text = imaging.ink_contrast(card, min(line, key=gap).points)
+    return imaging.ink_contrast(card, corners) / text if text > 0 else 1.0
 
 
 def _text_extent(quad: Quad, text: str) -> Corners:

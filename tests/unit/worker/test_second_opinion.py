@@ -244,30 +244,56 @@ def test_places_map_back_onto_a_card_turned_upside_down() -> None:
     assert W - 150 < x0 <= W - 139 and x1 >= W - 300 and y0 > H - 165 > y1  # reading order kept
 
 
-def _printed(boxes: list[TextBox], place_ink: tuple[int, int, int]) -> np.ndarray:
-    """A pale card with dark strokes in every box, and strokes of `place_ink` where the
-    sex's value is printed (right of its label)."""
+def _printed(boxes: list[TextBox], place_ink: tuple[int, int, int], width: int) -> np.ndarray:
+    """A pale card with dark strokes 4 px wide in every box, and lines of `place_ink`,
+    `width` px wide, where the sex's value is printed (right of its label)."""
     card = np.full((H, W, 3), 236, np.uint8)
     for box in boxes:
         (x0, y0), _, (x1, y1), _ = box.points
         for x in range(int(x0) + 4, int(x1) - 4, 14):
-            cv2.line(card, (x, int(y0) + 6), (x + 6, int(y1) - 6), (30, 30, 34), 3)
-    for x in range(150, 290, 10):  # a guilloche's curl, or a value's strokes
-        cv2.line(card, (x, 150), (x + 8, 180), place_ink, 2)
+            cv2.line(card, (x, int(y0) + 6), (x + 6, int(y1) - 6), (30, 30, 34), 4)
+    for x in range(150, 290, 12):  # a guilloche's curl, or a value's strokes
+        cv2.line(card, (x, 150), (x + 8, 180), place_ink, width)
     return card
 
 
+PALE = (200, 180, 230)  # a guilloche's pink (BGR)
+FADED = (150, 150, 150)  # strokes under glare
+DARK = (30, 30, 34)
+
+
 @pytest.mark.parametrize(
-    ("ink", "read"),
-    [((210, 196, 228), None), ((150, 150, 150), None), ((90, 90, 90), "男"), ((30, 30, 34), "男")],
+    ("ink", "width", "read"), [(PALE, 1, None), (PALE, 2, None), (FADED, 4, "男"), (DARK, 4, "男")]
 )
 def test_a_place_whose_strokes_are_far_fainter_than_the_cards_text_holds_none(
-    ink: tuple[int, int, int], read: str | None
+    ink: tuple[int, int, int], width: int, read: str | None
 ) -> None:
-    """What the engine reads in a place asked for counts only when it is printed like the
-    card's text: a pale guilloche there read as "888" at 0.985 was appended to an address
-    (the place holds background); strokes half as dark as the text's are not made out."""
+    """What the engine reads in a place asked for counts only when it is printed like text:
+    a pale guilloche there read as "888" at 0.985 was appended to an address; a sex faded
+    by glare is still read (the sex is taken from its vocabulary alone)."""
     boxes = _front_without_sex()
     engine = _Looking(boxes, [("男", 0.99)])
-    reading = pipeline._recognise_and_parse(_printed(boxes, ink), engine, {})
+    reading = pipeline._recognise_and_parse(_printed(boxes, ink, width), engine, {})
     assert engine.places and reading.fields.sex == read
+
+
+@pytest.mark.parametrize(
+    ("ink", "width", "vocabulary", "held"),
+    [
+        (PALE, 2, True, "blank"),
+        (PALE, 2, False, "blank"),
+        (FADED, 4, True, "text"),
+        (FADED, 4, False, "unread"),  # an address's end under glare: not made out
+        (DARK, 4, False, "text"),
+    ],
+)
+def test_faded_strokes_are_a_value_only_where_the_vocabulary_checks_it(
+    ink: tuple[int, int, int], width: int, vocabulary: bool, held: str
+) -> None:
+    boxes = _front_without_sex()
+    card = _printed(boxes, ink, width)
+    place = ((145.0, 145.0), (300.0, 145.0), (300.0, 185.0), (145.0, 185.0))
+    assert pipeline._held(card, place, ("男", 0.99), boxes, vocabulary) == held
+    assert pipeline._held(card, place, ("男", 0.85), boxes, vocabulary) == (
+        "blank" if held == "blank" else "unread"
+    )
