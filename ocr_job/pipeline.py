@@ -643,14 +643,13 @@ def _look_again(
 def _held(
     card: np.ndarray, corners: Corners, line: tuple[str, float], found: list[TextBox], vocabulary: bool
 ) -> Literal["text", "blank", "unread"]:
-    """What a place read again holds: "blank" when nothing was read there, or its strokes
-    stand out BACKGROUND_INK_SHARE as much as the text beside it or less (`_ink_share`: the
-    card's background, however it reads); "text" when read at LOOK_AGAIN_MIN_SCORE or more
-    with strokes INK_SHARE as strong or stronger, or fainter for a `vocabulary` value;
-    else "unread": text the engine could not make out (a low score on strokes as dark as
-    text is a lost value, not background)."""
+    """What a place read again holds: "blank" when nothing was read there, what was read
+    scored below BLANK_BELOW, or its strokes stand out BACKGROUND_INK_SHARE as much as the
+    text beside it or less (`_ink_share`: the card's background, however it reads); "text"
+    when read at LOOK_AGAIN_MIN_SCORE or more with strokes INK_SHARE as strong or stronger,
+    or fainter for a `vocabulary` value; else "unread": text the engine could not make out."""
     text, score = line
-    if not text:
+    if not text or score < BLANK_BELOW:
         return "blank"
     share = _ink_share(card, corners, found)
     if share < BACKGROUND_INK_SHARE:
@@ -663,12 +662,16 @@ def _held(
 #: could not be made out (the parser then takes the place as not read). Faint values and
 #: lines read at 0.99 and more.
 LOOK_AGAIN_MIN_SCORE = 0.9
+#: Below this, what was read is not text: a place also takes in the edges of what is
+#: printed around it (a label, the portrait: "出信区" at 0.13), and the bench's blank
+#: places read "60" at 0.42, "0900" at 0.56.
+BLANK_BELOW = 0.8
 #: Text read again where the parser asked is printed there only when its strokes stand
 #: out from the place at least this share as much as the text beside it (`_ink_share`);
 #: at BACKGROUND_INK_SHARE or less the place holds the card's background alone, however it
 #: reads: a pale rosette guilloche right of an address's end read "888" at 0.985 (and
 #: "88388", "8880" at 0.86), its lines standing out 0.07-0.12 as much as the address's
-#: strokes; the bench's blank places read "60" at 0.42, "0900" at 0.56.
+#: strokes.
 #: Between the two, glare has faded a value (a sex or ethnicity under it stood out 0.31-0.55
 #: as much as its label): taken only where the parser takes nothing but its vocabulary
 #: (`VOCABULARY_PLACES`: 男/女, the 56 ethnicities), which no background passes for; an
@@ -685,7 +688,8 @@ PLACE_HEIGHT_IN_LINES = 1.3
 def _ink_share(card: np.ndarray, corners: Corners, found: list[TextBox]) -> float:
     """How far a place's strokes stand out (`imaging.ink_contrast`) against the text nearest
     it on its line (glare fades both alike: a value under it stands out a sixth as much as
-    the card's text elsewhere); 1.0 when no box shares its line."""
+    the card's text elsewhere), or, when no box shares its line, against the card's text
+    (the median of its lines); 1.0 when the engine found none."""
     top, bottom = min(p[1] for p in corners), max(p[1] for p in corners)
     left, right = min(p[0] for p in corners), max(p[0] for p in corners)
 
@@ -698,9 +702,11 @@ def _ink_share(card: np.ndarray, corners: Corners, found: list[TextBox]) -> floa
         return max(min(xs) - right, left - max(xs), 0.0)
 
     line = [box for box in found if box.text.strip() and beside(box)]
-    if not line:
-        return 1.0
-    text = imaging.ink_contrast(card, min(line, key=gap).points)
+    if line:
+        text = imaging.ink_contrast(card, min(line, key=gap).points)
+    else:
+        lines = [imaging.ink_contrast(card, box.points) for box in found if len(box.text.strip()) >= 2]
+        text = float(np.median(lines)) if lines else 0.0
     return imaging.ink_contrast(card, corners) / text if text > 0 else 1.0
 
 
