@@ -173,6 +173,9 @@ def chars_of(item: Item) -> Chars:
 #: and by at least this share of its width.
 BOX_MARGINS = 0.45
 SAME_GLYPH_OVERLAP = 0.4
+#: A box's last character scored below this on its own, overlapping the next box by more
+#: than the boxes' margins, is that box's first glyph read in part.
+PART_GLYPH_BELOW = 0.8
 
 
 def _overlap_repeat(before: Chars, after: Chars, height: float = 0.0) -> int:
@@ -186,9 +189,14 @@ def _overlap_repeat(before: Chars, after: Chars, height: float = 0.0) -> int:
     # the same glyphs read twice, differently: trust the box they lie inside of. Boxes of
     # one line split in two overlap by their margins alone (`出生1971` + `年6月18日`):
     # a glyph read twice makes them overlap by most of its width more.
+    # A last character read with doubt is a glyph the box's end cut in part (委 of 魏 at
+    # 0.52, the next box reading 魏 whole): the margins' overlap is enough.
     x0, x1 = before.xs[-1]
     width = x1 - x0
-    if before.xs[-1][1] - after.x0 >= max(SAME_GLYPH_OVERLAP * width, BOX_MARGINS * height + 0.1 * width):
+    need = max(SAME_GLYPH_OVERLAP * width, BOX_MARGINS * height + 0.1 * width)
+    if before.scores[-1] < PART_GLYPH_BELOW:
+        need = BOX_MARGINS * height
+    if before.xs[-1][1] - after.x0 >= need:
         return sum((a + b) / 2 > after.x0 - 0.1 * (x1 - x0) for a, b in before.xs)
     return 0
 
