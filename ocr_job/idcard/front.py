@@ -512,9 +512,9 @@ def _offer_places(draft: Draft, block: AddressBlock, value: str, reading: idnumb
     offered: dict[int, list[str]] = {}
     for other in places.address_candidates(value, code):
         at = [i for i, (a, b) in enumerate(zip(value, other, strict=True)) if a != b]
-        box = block.chars.src[at[0]]
-        if len(at) != 1 or box not in items:
+        if len(at) != 1 or block.chars.src[at[0]] not in items:
             continue
+        box = block.chars.src[at[0]]
         first = block.chars.src.index(box)  # the box's letters in the address, from here
         mine = "".join(ch for ch, src in zip(block.chars.text, block.chars.src, strict=True) if src == box)
         start = chars_of(items[box]).text.find(mine)  # after the label the box may begin with
