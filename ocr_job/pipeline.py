@@ -629,11 +629,13 @@ def _look_again(
                 raise  # the input's deadline, however wrapped
             log.warning("reading a place again failed (%s)", type(exc).__name__)
             continue
-        held = _held(card, corners, line, found, name in VOCABULARY_PLACES) if line is not None else "unread"
+        if line is None:
+            continue
+        held = _held(card, corners, line, found, name in VOCABULARY_PLACES)
         if held == "unread":
             continue
         looked.append(name)
-        if held == "text" and line is not None:
+        if held == "text":
             text, score = line
             found.append(TextBox(text, score, corners))
             upright.append(TextBox(text, score, _text_extent(quad, text), angle=angle))
@@ -667,17 +669,15 @@ LOOK_AGAIN_MIN_SCORE = 0.9
 #: places read "60" at 0.42, "0900" at 0.56.
 BLANK_BELOW = 0.8
 #: Text read again where the parser asked is printed there only when its strokes stand
-#: out from the place at least this share as much as the text beside it (`_ink_share`);
-#: at BACKGROUND_INK_SHARE or less the place holds the card's background alone, however it
-#: reads: a pale rosette guilloche right of an address's end read "888" at 0.985 (and
-#: "88388", "8880" at 0.86), its lines standing out 0.07-0.12 as much as the address's
-#: strokes.
-#: Between the two, glare has faded a value (a sex or ethnicity under it stood out 0.31-0.55
-#: as much as its label): taken only where the parser takes nothing but its vocabulary
-#: (`VOCABULARY_PLACES`: 男/女, the 56 ethnicities), which no background passes for; an
-#: address's end read there is not made out. The strokes are measured without lines
-#: thinner than a stroke (`imaging.ink_contrast`): the guilloche's lines then stand out
-#: 0.05-0.22 as much as the text beside them.
+#: out from the place at least this share as much as the text beside it (`_ink_share`,
+#: lines thinner than a stroke left out); below BACKGROUND_INK_SHARE the place holds the
+#: card's background alone, however it reads: a pale rosette guilloche right of an
+#: address's end read "888" at 0.985 (and "88388", "8880" at 0.86), its lines standing out
+#: 0.05-0.22 as much as the address's strokes. Between the two, glare has faded a value (a
+#: sex or ethnicity under it stood out 0.31-0.55 as much as its label): taken only where
+#: the parser takes nothing but its vocabulary (`VOCABULARY_PLACES`: 男/女, the 56
+#: ethnicities), which no background passes for; an address's end read there is not made
+#: out.
 INK_SHARE = 0.5
 BACKGROUND_INK_SHARE = 0.25
 VOCABULARY_PLACES = frozenset({"sex", "ethnicity"})
