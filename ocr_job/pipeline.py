@@ -675,12 +675,12 @@ BLANK_BELOW = 0.8
 #: address's end read "888" at 0.985 (and "88388", "8880" at 0.86), its lines standing out
 #: 0.05-0.22 as much as the address's strokes. Between the two, glare has faded a value (a
 #: sex or ethnicity under it stood out 0.31-0.55 as much as its label): taken only where
-#: the parser takes nothing but its vocabulary (`VOCABULARY_PLACES`: 男/女, the 56
-#: ethnicities), which no background passes for; an address's end read there is not made
-#: out.
+#: the parser takes nothing but its vocabulary or a whole date (`VOCABULARY_PLACES`: 男/女,
+#: the 56 ethnicities, a birth date the number then checks), which no background passes
+#: for; an address's end read there is not made out.
 INK_SHARE = 0.5
 BACKGROUND_INK_SHARE = 0.25
-VOCABULARY_PLACES = frozenset({"sex", "ethnicity"})
+VOCABULARY_PLACES = frozenset({"sex", "ethnicity", "birth_date"})
 #: The place read again is this many text heights high (the parser's regions have margins).
 PLACE_HEIGHT_IN_LINES = 1.3
 

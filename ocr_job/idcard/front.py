@@ -22,6 +22,7 @@ from .layout import (
     after_label,
     chars_of,
     drop_label_boxes,
+    end_region,
     group_lines,
     on_card,
     value_region,
@@ -55,6 +56,11 @@ LINE_LOST = 1.75
 PHOTO_FROM_TEXT = 0.64
 
 _SEX = re.compile("[男女]")
+#: How far right of the value column (a share of the card's width) the sex can be printed:
+#: one character at the column ends within ~4 mm (5% of the width), while 民族's value
+#: begins 14 mm (16%) or more past the column on every layout drawn (`synth.layouts`),
+#: after the label 民族.
+SEX_SLOT = 0.1
 
 #: An ethnicity outside the 56 groups (a card may print 穿青人 or 其他) is reported with a
 #: warning when it was read clearly; below this score it is a misreading, left empty.
@@ -127,8 +133,9 @@ def _starts_box(chars: Chars, line: Line) -> bool:
     return bool(chars.text) and any(abs(i.x0 - chars.x0) < 1e-6 for i in line.items)
 
 
-def _split_sex_line(value: Chars) -> tuple[Chars, Chars]:
-    """(sex, ethnicity) characters of `男民族汉`, `性别 男 民族 汉`, `民族汉`..."""
+def _split_sex_line(value: Chars, past_sex: float) -> tuple[Chars, Chars]:
+    """(sex, ethnicity) characters of `男民族汉`, `性别 男 民族 汉`, `民族汉`...; `past_sex`:
+    the x (px) right of which no sex is printed (see `_ethnicity_box`)."""
     text = value.text
     at = text.find("民族")
     label = match_label(text[at:], FRONT_LABELS) if at >= 0 else None
@@ -143,7 +150,7 @@ def _split_sex_line(value: Chars) -> tuple[Chars, Chars]:
     else:
         sex_at = _SEX.search(text)
         if sex_at is None:
-            return EMPTY, _ethnicity_box(value)
+            return EMPTY, _ethnicity_box(value, past_sex)
         before, after = value[: sex_at.end()], value[sex_at.end() :]
         if len(after) >= 3 and (after.text[0] == "民" or after.text[1] in "族旅蔟"):
             after = after[2:]
@@ -154,13 +161,16 @@ def _split_sex_line(value: Chars) -> tuple[Chars, Chars]:
     return sex, after
 
 
-def _ethnicity_box(value: Chars) -> Chars:
+def _ethnicity_box(value: Chars, past_sex: float) -> Chars:
     """The last box of a sex line whose label 民族 and sex were not read, when that box
-    is a box of its own and says exactly one of the 56 groups."""
+    says exactly one of the 56 groups and is a box of its own after another, or begins
+    right of `past_sex`, where the card prints no sex (glare took the sex and the label
+    民族 from `性别 女 民族 土家`, and left `性别` and `土家`)."""
     last = value.src[-1] if value.src else None
     at = next((i for i, src in enumerate(value.src) if src == last), len(value))
     box = value[at:]
-    if at > 0 and is_known_ethnicity(normalise_ethnicity(box.text)):
+    alone = at > 0 or (box.text and box.x0 > past_sex)
+    if alone and is_known_ethnicity(normalise_ethnicity(box.text)):
         return box
     return EMPTY
 
@@ -299,6 +309,8 @@ def parse_front(
         draft.put("id_number", reading.number, card.number)
     _check_address_place(draft, reading)
     check_front(draft, reading)
+    if birth is None:
+        _look_for_birth(draft, card, birth_chars, looked)
     if birth is None and birth_chars.text:
         _birth_from_number(draft, birth_chars, reading)
 
@@ -332,7 +344,8 @@ def _read_sex_and_ethnicity(draft: Draft, card: FrontLayout, looked: Collection[
     kinds = card.kinds
     sex_row = next((r for r in card.rows if r.kind == "sex"), None)
     if sex_row is not None:
-        sex, ethnicity = _split_sex_line(sex_row.value)
+        past_sex = card.value_x + SEX_SLOT * card.width
+        sex, ethnicity = _split_sex_line(sex_row.value, past_sex)
         draft.put("sex", sex.text, sex)
         if ethnicity.text:
             _put_ethnicity(draft, ethnicity)
@@ -576,6 +589,18 @@ def _check_address_place(draft: Draft, reading: idnumber.IdReading | None) -> No
         draft.drop(
             "address", "place_unknown", "the address does not begin with a known province, city or county"
         )
+
+
+def _look_for_birth(draft: Draft, card: FrontLayout, printed: Chars, looked: Collection[str]) -> None:
+    """A birth line whose date was read in part from its start, or not at all (glare over
+    `年1月23日`, which the detector then missed): the place right of what was read is asked
+    to be read again. Not when the date's start was lost (`年9月3日`): nothing follows it."""
+    if "birth_date" not in card.kinds or "birth_date" in looked or birth_month_day(printed.text):
+        return
+    line = card.rows[card.kinds.index("birth_date")].line
+    region = end_region(line, card.photo_x)
+    if region is not None:
+        draft.look_again["birth_date"] = region
 
 
 def _birth_from_number(draft: Draft, printed: Chars, reading: idnumber.IdReading | None) -> None:

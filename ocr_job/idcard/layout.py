@@ -557,15 +557,30 @@ def value_region(line: Line, field: str, right_limit: float) -> tuple[float, flo
     for k, item in enumerate(line.items):
         if not is_label_alone(squeeze(item.text), field):
             continue
-        h = max(item.height, 1.0)
-        x0 = item.x1
-        x1 = min(x0 + VALUE_REGION_WIDTH * h, right_limit)
-        if k + 1 < len(line.items):
-            x1 = min(x1, line.items[k + 1].x0)
-        if x1 - x0 < MIN_VALUE_REGION * h:
-            return None
-        return (x0, item.y0 - 0.15 * h, x1, item.y1 + 0.15 * h)
+        limit = line.items[k + 1].x0 if k + 1 < len(line.items) else right_limit
+        return _right_of(item, min(limit, right_limit), VALUE_REGION_WIDTH)
     return None
+
+
+#: A birth date (`1965年12月26日`: seven characters wide), or what is left of it, lies at
+#: most this many line heights right of the box before it.
+DATE_WIDTH = 8.0
+
+
+def end_region(line: Line, right_limit: float) -> tuple[float, float, float, float] | None:
+    """Where the rest of a date cut short on `line` (or the whole date after its label) is
+    printed: right of the line's last box, at most DATE_WIDTH heights on, up to
+    `right_limit` (the photo). None when none fits."""
+    return _right_of(line.items[-1], right_limit, DATE_WIDTH) if line.items else None
+
+
+def _right_of(item: Item, right_limit: float, heights: float) -> tuple[float, float, float, float] | None:
+    h = max(item.height, 1.0)
+    x0 = item.x1
+    x1 = min(x0 + heights * h, right_limit)
+    if x1 - x0 < MIN_VALUE_REGION * h:
+        return None
+    return (x0, item.y0 - 0.15 * h, x1, item.y1 + 0.15 * h)
 
 
 def undo_deskew(

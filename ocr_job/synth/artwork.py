@@ -1,5 +1,5 @@
 """The card's printed artwork, drawn from shapes: security backgrounds (guilloche
-waves, a rosette guilloche, a plain tint), the portrait (a grey silhouette or a
+waves, a rosette guilloche, a plain tint, a diagonal lattice), the portrait (a grey silhouette or a
 photo-like drawn face), the national emblem and a Great Wall outline.
 
 Backgrounds are computed once at `PATTERN_WIDTH` and scaled; everything else is
@@ -20,7 +20,7 @@ CARD_W_MM = 85.6
 CARD_H_MM = 54.0
 PATTERN_WIDTH = 1000  # backgrounds are computed once at this width, then scaled
 EMBLEM_RGB = (206, 32, 36)
-BACKGROUNDS: tuple[str, ...] = ("waves", "rosette", "plain")
+BACKGROUNDS: tuple[str, ...] = ("waves", "rosette", "plain", "mesh")
 
 RGB = tuple[int, int, int]
 
@@ -111,10 +111,24 @@ def _plain(side: str, variant: int) -> np.ndarray:
                        ((206, 214, 226), 0.45 * lines)])  # fmt: skip
 
 
+def _mesh(side: str, variant: int) -> np.ndarray:
+    """A lattice of fine lines crossing on the diagonals, bent by a slow swell, over a
+    band of pale rose across the middle (a security print of another kind)."""
+    x, y = _mm_grid()
+    swell = 1.4 * np.sin(0.16 * x + 0.5 * variant) + 1.1 * np.sin(0.21 * y - 0.3 * variant)
+    line_a = np.clip((np.cos(2.9 * (x + y) + swell) - 0.8) * 4.5, 0, 1)
+    line_b = np.clip((np.cos(2.9 * (x - y) - swell) - 0.8) * 4.5, 0, 1)
+    gy = y / CARD_H_MM
+    band = np.exp(-(((gy - (0.45 if side == "front" else 0.6)) / 0.22) ** 2))
+    base: RGB = (238, 240, 236) if side == "front" else (236, 238, 242)
+    return _mix(base, [((240, 214, 214), 0.55 * band), ((168, 198, 206), 0.34 * line_a),
+                       ((196, 186, 214), 0.3 * line_b)])  # fmt: skip
+
+
 @lru_cache(maxsize=32)
 def pattern(kind: str, side: str, variant: int) -> np.ndarray:
     """Background `kind` of `side` at `PATTERN_WIDTH` (read-only, cached)."""
-    makers = {"waves": _waves, "rosette": _rosette, "plain": _plain}
+    makers = {"waves": _waves, "rosette": _rosette, "plain": _plain, "mesh": _mesh}
     if kind not in makers:
         raise ValueError(f"background must be one of {BACKGROUNDS}, not {kind!r}")
     return makers[kind](side, variant)

@@ -53,10 +53,12 @@ FACES: dict[str, tuple[str, str, str]] = {
     "microhei": ("wqy-microhei.ttc", "WenQuanYi Micro Hei", "fonts-wqy-microhei"),
     "ming": ("uming.ttc", "AR PL UMing CN", "fonts-arphic-uming"),
     "sungti": ("gbsn00lp.ttf", "AR PL SungtiL GB", "fonts-arphic-gbsn00lp"),
+    "droid": ("DroidSansFallbackFull.ttf", "Droid Sans Fallback", "fonts-droid-fallback"),
+    "kai": ("gkai00mp.ttf", "AR PL KaitiM GB", "fonts-arphic-gkai00mp"),
     "ocrb": ("OCRB.otf", "OCR B", "fonts-ocr-b"),
 }
 #: The hei-style (sans) and song-style (serif) text faces.
-HEI_FACES: tuple[str, ...] = ("sans", "sans-bold", "hei", "microhei")
+HEI_FACES: tuple[str, ...] = ("sans", "sans-bold", "hei", "microhei", "droid")
 SONG_FACES: tuple[str, ...] = ("serif", "serif-bold", "ming", "sungti")
 #: Draws the characters another text face lacks.
 FALLBACK_FACE = "sans"

@@ -22,6 +22,8 @@ offsets, line heights, address wrapping, faces, colours and artwork.
 * ``slim`` (held out: drawn only when asked for, see `STYLES`): song labels in a
   dark ink close to the values', bold song values, twelve characters an address
   line, a widely spaced number.
+* ``lattice`` (held out, as ``slim``): droid hei and kai values, the birth date as
+  one run in the values' ink, a diagonal lattice background.
 """
 
 from __future__ import annotations
@@ -78,9 +80,12 @@ class Layout:
     authority_y: float
     validity_y: float
     # artwork
-    background: str  # "waves" | "rosette" | "plain"
+    background: str  # "waves" | "rosette" | "plain" | "mesh"
     portrait: str  # "silhouette" | "face"
     great_wall: bool
+    # the birth date as one run in the values' ink and face (1987年3月9日), not in
+    # columns with 年 月 日 in the labels' colour
+    birth_joined: bool = False
 
     @property
     def value_right(self) -> float:
@@ -207,7 +212,34 @@ SLIM = Layout(
     background="rosette", portrait="silhouette", great_wall=True,
 )  # fmt: skip
 
-LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in (CLASSIC, REALDESIGN, COMPACT, WIDE, SLIM)}
+#: Held out as `SLIM` is, and not yet looked at by the parser's authors: droid hei and
+#: kai (brush) values, large names, the birth date as one run in the values' ink, a
+#: diagonal lattice behind, 民族's value near the portrait, a tall address pitch.
+LATTICE = Layout(
+    name="lattice",
+    value_faces=("droid", "droid", "kai"),
+    label_face="droid",
+    title_faces=("kai", "droid"),
+    label_rgb=(20, 96, 196),
+    value_rgb=(12, 14, 20),
+    label_x=5.2, label_gap=0.5, value_x=14.6,
+    name_y=10.6, sex_y=17.0, birth_y=23.4, address_y=29.8, address_step=4.9,
+    address_chars=11, address_lines=4,
+    ethnic_label_x=24.8, ethnic_x=42.0,
+    birth_columns=(14.6, 0.0, 0.0, 0.0, 0.0, 0.0),
+    label_em=2.6, value_em=3.25, name_em=4.1, number_em=3.8,
+    number_label_x=5.2, number_x=28.4, number_y=50.2, number_tracking=0.15,
+    photo_box=(55.4, 5.0, 81.4, 39.6),
+    emblem_center=(14.0, 14.6), emblem_r=9.0,
+    title_x=(29.0, 78.0), title_y=(12.6, 23.8), title_em=(4.5, 7.4),
+    back_label_x=13.0, back_label_gap=0.9, back_value_x=29.6, back_value_em=3.4,
+    authority_y=42.4, validity_y=49.2,
+    background="mesh", portrait="face", great_wall=False, birth_joined=True,
+)  # fmt: skip
+
+LAYOUTS: dict[str, Layout] = {
+    lay.name: lay for lay in (CLASSIC, REALDESIGN, COMPACT, WIDE, SLIM, LATTICE)
+}
 #: The styles a set is drawn in by default: all but the held-out ones.
 STYLES: tuple[str, ...] = ("classic", "realdesign", "compact", "wide")
 

@@ -190,6 +190,19 @@ def wrap_address(address: str, per_line: int = CLASSIC.address_chars,
     return lines
 
 
+def _birth(pen: _Pen, who: Identity) -> None:
+    """The birth date: in columns with 年 月 日 in the labels' colour, or as one run."""
+    s, lay, b = pen.style, pen.style.layout, who.birth_date
+    year_x, nian_x, month_x, yue_x, day_x, ri_x = lay.birth_columns
+    if lay.birth_joined:
+        pen.text(year_x, lay.birth_y, f"{b.year}年{b.month}月{b.day}日", lay.value_em, s.ink)
+        return
+    for x, text in ((year_x, str(b.year)), (month_x, str(b.month)), (day_x, str(b.day))):
+        pen.text(x, lay.birth_y, text, lay.value_em, s.ink)
+    for x, text in ((nian_x, "年"), (yue_x, "月"), (ri_x, "日")):
+        pen.text(x, lay.birth_y, text, lay.label_em, s.label, s.label_face)
+
+
 def _front(pen: _Pen, who: Identity) -> None:
     s, lay = pen.style, pen.style.layout
     right = lay.value_right
@@ -202,12 +215,7 @@ def _front(pen: _Pen, who: Identity) -> None:
     ethnic_x = max(label_end + 0.8, min(lay.ethnic_x, right - length))
     pen.text(ethnic_x, lay.sex_y, who.ethnicity, lay.value_em, s.ink, max_x_mm=right)
     pen.label(lay.label_x, lay.birth_y, "出生")
-    b = who.birth_date
-    year_x, nian_x, month_x, yue_x, day_x, ri_x = lay.birth_columns
-    for x, text in ((year_x, str(b.year)), (month_x, str(b.month)), (day_x, str(b.day))):
-        pen.text(x, lay.birth_y, text, lay.value_em, s.ink)
-    for x, text in ((nian_x, "年"), (yue_x, "月"), (ri_x, "日")):
-        pen.text(x, lay.birth_y, text, lay.label_em, s.label, s.label_face)
+    _birth(pen, who)
     pen.label(lay.label_x, lay.address_y, "住址")
     for i, line in enumerate(wrap_address(who.address, lay.address_chars, lay.address_lines)):
         y = lay.address_y + i * lay.address_step

@@ -507,6 +507,46 @@ def test_the_ethnicity_label_misread_alone_is_no_ethnicity(label: str) -> None:
     assert parse(looked, W, H, looked=("ethnicity",)).fields.ethnicity == "汉"
 
 
+@pytest.mark.parametrize(("ethnicity", "x", "kept"), [("土家", 430, True), ("汉", 430, True), ("汉", 172, False)])
+def test_a_group_read_where_no_sex_is_printed_is_the_ethnicity(ethnicity: str, x: int, kept: bool) -> None:
+    """Glare over `女 民族` leaves `性别` and `土家` on the sex line: a group printed well
+    right of the value column is no sex, so it is the ethnicity. One read where the sex is
+    printed (`汉` at the column) may be a misread sex: nothing is taken."""
+    card = front("张三", "女", ethnicity, ("1990", "1", "2"), ADDR3, ZHANG)
+    specs = [b for b in card if b.text not in ("女", "民族", ethnicity)] + [B(ethnicity, x, 150)]
+    reading = read(specs)
+    assert reading.fields.ethnicity == (ethnicity if kept else None)
+    assert reading.fields.sex is None
+
+
+@pytest.mark.parametrize(("seen", "rest"), [("1990", "年1月2日"), ("1990年1", "月2日"), ("", "1990年1月2日")])
+def test_a_birth_date_read_in_part_has_its_rest_read_again(seen: str, rest: str) -> None:
+    """Glare over `年1月2日` (the detector found `1990` alone): the place right of what was
+    read is asked to be read again, and what is read there completes the date. Until then
+    a year and month that agree with the number give the number's date, with a warning."""
+    card = front("张三", "男", "汉", ("1990", "1", "2"), ADDR3, ZHANG)
+    specs = [b for b in card if b.text != "1990年1月2日"] + ([B(seen, 170, 225)] if seen else [])
+    reading = read(specs)
+    from_number = "birth_date_from_id" in codes(reading)
+    assert reading.fields.birth_date == ("1990-01-02" if from_number else None)
+    assert from_number == (seen == "1990年1")
+    x0, _, x1, _ = _corners_x(reading.look_again["birth_date"])
+    assert x0 >= (170 + B(seen, 0, 0).width() if seen else 120) - 1 and x1 - x0 > 34 * 4
+    looked = render([*specs, B(rest, x0 + 2, 225)])
+    assert parse(looked, W, H, looked=("birth_date",)).fields.birth_date == "1990-01-02"
+
+
+def test_a_birth_date_whose_start_was_lost_is_not_looked_for_on_its_right() -> None:
+    card = front("张三", "男", "汉", ("1990", "1", "2"), ADDR3, ZHANG)
+    specs = [b for b in card if b.text != "1990年1月2日"] + [B("年1月2日", 250, 225)]
+    assert "birth_date" not in read(specs).look_again
+
+
+def _corners_x(quad: tuple[tuple[float, float], ...]) -> tuple[float, float, float, float]:
+    (x0, y0), (x1, _), (_, y1), _ = quad
+    return x0, y0, x1, y1
+
+
 def test_a_name_read_with_a_sign_names_its_boxes_for_a_second_opinion() -> None:
     """肖一 read 肖！ (the 一 at a margin of 0.06): no name, but its box is named among the
     sources, so that the pipeline has it read again (the joint reading: 肖一)."""

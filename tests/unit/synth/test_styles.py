@@ -91,7 +91,7 @@ def test_styles_differ_in_wrapping_ethnicity_and_line_pitch() -> None:
     assert len({lay.address_step for lay in lays}) >= 3
     gaps = [lay.ethnic_x - lay.ethnic_label_x for lay in lays]
     assert max(gaps) - min(gaps) > 8  # 民族 汉 close, and far right
-    assert len({lay.background for lay in lays}) == 3
+    assert len({lay.background for lay in lays}) >= 3
     assert {lay.portrait for lay in lays} == {"face", "silhouette"}
 
 
