@@ -65,6 +65,9 @@ SEX_SLOT = 0.1
 #: An ethnicity outside the 56 groups (a card may print 穿青人 or 其他) is reported with a
 #: warning when it was read clearly; below this score it is a misreading, left empty.
 MIN_UNKNOWN_ETHNICITY_SCORE = 0.9
+#: A box of digits or Latin letters alone among the ethnicity's boxes, read with a score
+#: below this, is the card's pattern, not print (`_without_pattern_boxes`).
+PATTERN_BOX_BELOW = 0.8
 #: A place name's character left out of the address is restored from the number's region
 #: only when every line of the address was read with at least this score.
 MIN_SCORE_TO_RESTORE = 0.95
@@ -188,9 +191,29 @@ def _put_name(draft: Draft, chars: Chars) -> None:
     draft.put("name", name, chars)
 
 
+def _without_pattern_boxes(draft: Draft, chars: Chars) -> Chars:
+    """`chars` without the boxes read as nothing but digits or Latin letters with doubt (a
+    box score below PATTERN_BOX_BELOW): no group's name holds one, and the guilloche beside
+    a value reads so (`8888` at 0.70 over the lattice by 汉)."""
+    pattern = {
+        src
+        for src in chars.boxes()
+        if draft.scores[src] < PATTERN_BOX_BELOW
+        and all(ch.isascii() for ch, at in zip(chars.text, chars.src, strict=True) if at == src)
+    }
+    out = EMPTY
+    for i, src in enumerate(chars.src):
+        if src not in pattern:
+            out = out + chars[i : i + 1]
+    return out
+
+
 def _put_ethnicity(draft: Draft, chars: Chars) -> None:
     """The group as printed; a misreading one character away from exactly one group
     becomes that group, with a warning."""
+    if not is_known_ethnicity(normalise_ethnicity(chars.text)):
+        bare = _without_pattern_boxes(draft, chars)
+        chars = bare if is_known_ethnicity(normalise_ethnicity(bare.text)) else chars
     value = normalise_ethnicity(chars.text)
     nearest = nearest_ethnicity(value)
     if nearest is not None:

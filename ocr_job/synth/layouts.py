@@ -237,9 +237,7 @@ LATTICE = Layout(
     background="mesh", portrait="face", great_wall=False, birth_joined=True,
 )  # fmt: skip
 
-LAYOUTS: dict[str, Layout] = {
-    lay.name: lay for lay in (CLASSIC, REALDESIGN, COMPACT, WIDE, SLIM, LATTICE)
-}
+LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in (CLASSIC, REALDESIGN, COMPACT, WIDE, SLIM, LATTICE)}
 #: The styles a set is drawn in by default: all but the held-out ones.
 STYLES: tuple[str, ...] = ("classic", "realdesign", "compact", "wide")
 

@@ -507,7 +507,9 @@ def test_the_ethnicity_label_misread_alone_is_no_ethnicity(label: str) -> None:
     assert parse(looked, W, H, looked=("ethnicity",)).fields.ethnicity == "汉"
 
 
-@pytest.mark.parametrize(("ethnicity", "x", "kept"), [("土家", 430, True), ("汉", 430, True), ("汉", 172, False)])
+@pytest.mark.parametrize(
+    ("ethnicity", "x", "kept"), [("土家", 430, True), ("汉", 430, True), ("汉", 172, False)]
+)
 def test_a_group_read_where_no_sex_is_printed_is_the_ethnicity(ethnicity: str, x: int, kept: bool) -> None:
     """Glare over `女 民族` leaves `性别` and `土家` on the sex line: a group printed well
     right of the value column is no sex, so it is the ethnicity. One read where the sex is
@@ -545,6 +547,21 @@ def test_a_birth_date_whose_start_was_lost_is_not_looked_for_on_its_right() -> N
 def _corners_x(quad: tuple[tuple[float, float], ...]) -> tuple[float, float, float, float]:
     (x0, y0), (x1, _), (_, y1), _ = quad
     return x0, y0, x1, y1
+
+
+@pytest.mark.parametrize(
+    ("pattern", "score", "kept"), [("8888", 0.7, True), ("88", 0.79, True), ("8888", 0.85, False)]
+)
+def test_digits_read_with_doubt_beside_the_ethnicity_are_the_pattern(
+    pattern: str, score: float, kept: bool
+) -> None:
+    """The lattice between 民族 and 汉 read `8888` at 0.70: no group has digits, so a box of
+    them read with doubt is left out; read surely, it stays, and the value is no group."""
+    card = front("张三", "男", "汉", ("1990", "1", "2"), ADDR3, ZHANG)
+    specs = [*card, B(pattern, 392, 150, score=score, w=50)]
+    reading = read(specs)
+    assert reading.fields.ethnicity == ("汉" if kept else None)
+    assert ("value_low_confidence" in codes(reading)) != kept
 
 
 def test_a_name_read_with_a_sign_names_its_boxes_for_a_second_opinion() -> None:
