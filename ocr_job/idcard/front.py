@@ -57,9 +57,9 @@ PHOTO_FROM_TEXT = 0.64
 
 _SEX = re.compile("[男女]")
 #: How far right of the value column (a share of the card's width) the sex can be printed:
-#: one character at the column ends within ~4 mm (5% of the width), while 民族's value
-#: begins 14 mm (16%) or more past the column on every layout drawn (`synth.layouts`),
-#: after the label 民族.
+#: one character at the column ends within ~4 mm (5% of the width), or ~8 mm printed 4 mm
+#: off (the class-4 fixture `engine_class4_sex_no_box`), while 民族's value begins 14 mm
+#: (16%) or more past the column on every layout drawn (`synth.layouts`).
 SEX_SLOT = 0.1
 
 #: An ethnicity outside the 56 groups (a card may print 穿青人 or 其他) is reported with a
