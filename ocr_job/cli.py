@@ -78,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("--levels", default="clean,photo,hard", help="comma-separated: clean, photo, hard")
     samples.add_argument("--bad-inputs", action="store_true", help="add broken files too")
     samples.add_argument("--styles", default=None,
-                         help="comma-separated layout styles (default: all): "
-                              "classic, realdesign, compact, wide")  # fmt: skip
+                         help="comma-separated layout styles (default: classic, realdesign, "
+                              "compact, wide; held out unless named: slim, lattice)")  # fmt: skip
 
     sub.add_parser(
         "models",
