@@ -551,11 +551,13 @@ MIN_VALUE_REGION = 1.6
 
 def value_region(line: Line, field: str, right_limit: float) -> tuple[float, float, float, float] | None:
     """Where the value of `field` must be printed on `line`, when its label was read as a
-    box of its own and nothing was read right of it up to the next box: from the label's
+    box of its own, or as the end of one (`性别女民族`), and nothing was read right of it up
+    to the next box: from the label's
     end to the next box (or `right_limit`, the photo), as high as the label's line.
     None when the label is not there or no value fits."""
     for k, item in enumerate(line.items):
-        if not is_label_alone(squeeze(item.text), field):
+        text = squeeze(item.text)
+        if not (is_label_alone(text, field) or text.endswith(FRONT_LABELS[field])):
             continue
         limit = line.items[k + 1].x0 if k + 1 < len(line.items) else right_limit
         return _right_of(item, min(limit, right_limit), VALUE_REGION_WIDTH)

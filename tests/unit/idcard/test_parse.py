@@ -507,6 +507,21 @@ def test_the_ethnicity_label_misread_alone_is_no_ethnicity(label: str) -> None:
     assert parse(looked, W, H, looked=("ethnicity",)).fields.ethnicity == "汉"
 
 
+def test_the_ethnicity_after_a_label_that_ends_a_box_is_looked_for() -> None:
+    """`性别女民族` read as one box and the 汉 after it missed: the place right of the box is
+    asked to be read again, as for a label read alone."""
+    card = front("张三", "女", "汉", ("1990", "1", "2"), ADDR3, ZHANG)
+    specs = [b for b in card if b.text not in ("性别", "女", "民族", "汉")] + [
+        B("性别女民族", 60, 150, w=330)
+    ]
+    reading = read(specs)
+    assert reading.fields.sex == "女" and reading.fields.ethnicity is None
+    (x0, _), (x1, _), _, _ = reading.look_again["ethnicity"]
+    assert x0 >= 390 - 1 and x1 - x0 >= 60
+    looked = render([*specs, B("汉", x0 + 20, 150)])
+    assert parse(looked, W, H, looked=("ethnicity",)).fields.ethnicity == "汉"
+
+
 @pytest.mark.parametrize(
     ("ethnicity", "x", "kept"), [("土家", 430, True), ("汉", 430, True), ("汉", 172, False)]
 )
