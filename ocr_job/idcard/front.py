@@ -68,6 +68,10 @@ MIN_UNKNOWN_ETHNICITY_SCORE = 0.9
 #: A box of digits or Latin letters alone among the ethnicity's boxes, read with a score
 #: below this, is the card's pattern, not print (`_without_pattern_boxes`).
 PATTERN_BOX_BELOW = 0.8
+#: An address line that goes on past the number's region's place names counts as theirs
+#: (its score left out of the address's floor) when each character after them was read at
+#: this score or more (`_sure_beyond`).
+SURE_BEYOND_PLACES = 0.95
 #: A place name's character left out of the address is restored from the number's region
 #: only when every line of the address was read with at least this score.
 MIN_SCORE_TO_RESTORE = 0.95
@@ -581,12 +585,23 @@ def _in_the_places(block: AddressBlock, value: str, reading: idnumber.IdReading 
         return frozenset()
     out: set[int] = set()
     end = 0
-    for _, chars in block.lines[:-1]:
-        end += len(chars)
+    for line, chars in block.lines[:-1]:
+        start, end = end, end + len(chars)
+        if end > place.span and _sure_beyond(line, chars[place.span - start :]):
+            out |= chars.boxes()
         if end >= place.span:
             break
         out |= chars.boxes()
     return frozenset(out)
+
+
+def _sure_beyond(line: Line, beyond: Chars) -> bool:
+    """Whether the characters of a line after the place names (`beyond`) were each read
+    at SURE_BEYOND_PLACES or more, by scores the engine gave per character: the line's
+    doubt is then all in the names, which the place table settles (南涧彝族自治县白水街道长
+    read 南润舞族自治县白水街道长, 润 at 0.26 and 舞 at 0.71, the street at 1.0)."""
+    given = all(item.chars for item in line.items if item.index in beyond.boxes())
+    return given and min(beyond.scores, default=0.0) >= SURE_BEYOND_PLACES
 
 
 def _check_address_place(draft: Draft, reading: idnumber.IdReading | None) -> None:

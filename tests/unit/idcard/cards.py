@@ -37,6 +37,7 @@ class B:
     score: float = 0.99
     w: float | None = None
     h: float = 30
+    chars: tuple[float, ...] = ()  # each character's own score, as the onnx engine gives
 
     def width(self) -> float:
         if self.w is not None:
@@ -57,7 +58,8 @@ def render(specs: list[B], skew_deg: float = 0.0, seed: int | None = None) -> li
     for s in specs:
         x0, x1, y0, y1 = s.x, s.x + s.width(), s.y - s.h / 2, s.y + s.h / 2
         pts = (rot(x0, y0), rot(x1, y0), rot(x1, y1), rot(x0, y1))
-        box = TextBox(s.text, s.score, tuple((round(x, 1), round(y, 1)) for x, y in pts))  # type: ignore[arg-type]
+        corners = tuple((round(x, 1), round(y, 1)) for x, y in pts)
+        box = TextBox(s.text, s.score, corners, chars=s.chars)  # type: ignore[arg-type]
         boxes.append(box)
     if seed is not None:
         random.Random(seed).shuffle(boxes)

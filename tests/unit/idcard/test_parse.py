@@ -314,6 +314,29 @@ def test_misread_place_names_of_the_region_are_repaired_with_a_warning() -> None
     assert reading.checks["address_matches_region"] is True
 
 
+@pytest.mark.parametrize(
+    ("chars", "kept"),
+    [
+        ((0.3, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0), True),
+        ((0.3, 1.0, 1.0, 1.0, 0.6, 1.0, 1.0, 1.0), False),
+        ((), False),
+    ],
+)
+def test_a_line_doubtful_only_in_the_place_names_is_settled_by_them(
+    chars: tuple[float, ...], kept: bool
+) -> None:
+    """`东城区` split over two lines, its 城 read 域 with doubt on a line that goes on with the
+    street: when every character after the names was read surely (scores per character),
+    the line's low score is the names', which the table repairs; a doubtful street
+    character, or no per-character scores, leaves the address empty."""
+    specs = front("张三", "男", "汉", ("1990", "1", "2"), ["北京市东", "域区景山前街4号", "院2号楼"], ZHANG)
+    at = next(i for i, b in enumerate(specs) if b.text == "域区景山前街4号")
+    specs[at] = B("域区景山前街4号", specs[at].x, specs[at].y, score=0.8, chars=chars)
+    reading = read(specs)
+    assert reading.fields.address == ("北京市东城区景山前街4号院2号楼" if kept else None)
+    assert ("address_corrected" if kept else "value_low_confidence") in codes(reading)
+
+
 def test_another_known_place_is_not_repaired_to_the_region() -> None:
     """西城区 is one character from the number's 东城区, but a real place: kept as read."""
     specs = front("张三", "男", "汉", ("1990", "1", "2"), ["北京市西城区景山前街4号"], ZHANG)
