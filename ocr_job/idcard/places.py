@@ -183,6 +183,12 @@ def known_start(text: str) -> str | None:
     return text[: max(ends)] if ends else None
 
 
+def begins_with_place(text: str, shortest: int = 3) -> bool:
+    """Whether `text` begins with today's name of a province, prefecture or county, of
+    `shortest` characters or more (an address line cut before its county still does)."""
+    return any(end >= shortest for end, _ in _segments(text, 0, current=True))
+
+
 def _is_chain(text: str) -> bool:
     """Whether `text` is a place chain, with any name each place has had."""
     return len(text) in _chain_ends(text, current=False)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ocr_job.records import BACK_FIELDS, FRONT_FIELDS, Side
 
-from . import idnumber
+from . import idnumber, places
 from .back import parse_back
 from .dates import looks_like_birth, looks_like_validity
 from .front import parse_front
@@ -24,7 +24,9 @@ def _has_label(text: str, spellings: tuple[str, ...]) -> bool:
 
 
 def front_score(texts: list[str]) -> float:
-    """One point per front label seen, plus the number and the birth line."""
+    """One point per front label seen, plus the number, the birth line and an address line
+    (`_address_like`: a front whose pale labels and number glare hid still says which side
+    it is)."""
     joined = "\n".join(texts)
     score = float(sum(_has_label(joined, s) for s in FRONT_LABELS.values()))
     runs = [m.group() for t in texts for m in idnumber.ID_RUN.finditer(t)]
@@ -35,7 +37,20 @@ def front_score(texts: list[str]) -> float:
             score += 1
     if any(looks_like_birth(t) for t in texts):
         score += 0.5
+    if any(_address_like(t) for t in texts):
+        score += 1
     return score
+
+
+#: An address line is at least this long (a province and a city, or a city and a county).
+ADDRESS_LINE_MIN = 6
+
+
+def _address_like(text: str) -> bool:
+    """Whether `text` begins as an address does: with a place's name (a province, city or
+    county) on a line of ADDRESS_LINE_MIN characters or more that names no police office
+    (an authority on the back begins with a place too)."""
+    return len(text) >= ADDRESS_LINE_MIN and "公安" not in text and places.begins_with_place(text)
 
 
 def back_score(texts: list[str]) -> float:

@@ -410,6 +410,30 @@ def test_a_card_lying_on_its_side_gives_no_reading() -> None:
     assert codes(reading) == ["no_card_text"]
 
 
+def test_a_front_whose_labels_and_number_were_not_read_is_still_a_front() -> None:
+    """Pale labels not detected and glare across the number (`652924` … `1209190X`): one
+    label glued to the ethnicity, a birth line and an address line that begins with a
+    place's name still say it is a front, and its values are read. Without the address
+    line, too little is left to tell."""
+    card = front(
+        "许晶莉",
+        "女",
+        "怒",
+        ("1955", "12", "9"),
+        ["新疆维吾尔自治区阿克苏", "地区沙雅县龙泉乡白水村1组"],
+        ZHANG,
+    )
+    labels = {"姓名", "性别", "出生", "住址", "公民身份号码", "民族", "怒"}
+    specs = [b for b in card if b.text not in labels and b.x >= 170 and b.y < 500]
+    specs += [B("民族怒", 330, 150), B("652924", 340, 540, w=160), B("1209190X", 620, 540, w=220)]
+    reading = read(specs)
+    assert reading.side == "front"
+    assert (reading.fields.name, reading.fields.sex, reading.fields.ethnicity) == ("许晶莉", "女", "怒")
+    assert reading.fields.birth_date == "1955-12-09" and reading.fields.id_number is None
+    no_address = [b for b in specs if not b.text.startswith(("新疆", "地区"))]
+    assert read(no_address).side is None
+
+
 def test_an_address_line_lost_between_two_read_ones_leaves_the_address_empty() -> None:
     lines = ["广东省深圳市南山区粤海街", "道科技园社区深南大道", "10000号3栋1单元502室"]
     specs = front("欧阳娜娜", "男", "汉", ("1985", "12", "31"), lines, LI_X)
