@@ -631,6 +631,10 @@ def _look_again(
             continue
         if line is None:
             continue
+        if name in END_PLACES:
+            if _read_to_the_end(found, upright, quad, corners, line):
+                looked.append(name)
+            continue
         held = _held(card, corners, line, found, name in VOCABULARY_PLACES)
         if held == "unread":
             continue
@@ -640,6 +644,37 @@ def _look_again(
             found.append(TextBox(text, score, corners))
             upright.append(TextBox(text, score, _text_extent(quad, text), angle=angle))
     return found, upright, frozenset(looked)
+
+
+#: Places that hold a value's last box and the place right of it (the name's): read
+#: together, the recogniser sees a character the detector left out of the box in context.
+END_PLACES = frozenset({"name"})
+
+
+def _read_to_the_end(
+    found: list[TextBox], upright: list[TextBox], quad: Quad, corners: Corners, line: tuple[str, float]
+) -> bool:
+    """The one box inside an END_PLACES place (`quad`, upright) replaced, in both lists, by
+    what was read there (`line`) when that is the box's text and more characters of the
+    card's script after it, read at LOOK_AGAIN_MIN_SCORE or more (澹台芳 read 澹台芳一 with
+    its place). False when the place does not hold exactly one box: it was not read."""
+    (x0, y0), (x1, _), (_, y1) = quad[0], quad[1], quad[2]
+    inside = [i for i, b in enumerate(upright) if b.x0 >= x0 - 1 and b.x1 <= x1 + 1 and y0 <= b.cy <= y1]
+    if len(inside) != 1:
+        return False
+    (i,) = inside
+    text, score = line
+    had, read = "".join(upright[i].text.split()), "".join(text.split())
+    more = read[len(had) :]
+    if (
+        read.startswith(had)
+        and more
+        and not any(ch.isascii() for ch in more)
+        and score >= LOOK_AGAIN_MIN_SCORE
+    ):
+        found[i] = TextBox(text, score, corners)
+        upright[i] = TextBox(text, score, _four(quad), angle=upright[i].angle)
+    return True
 
 
 def _held(

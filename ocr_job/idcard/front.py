@@ -327,7 +327,7 @@ def parse_front(
     """Fill `draft` with the front fields and checks. `looked`: the regions the caller has
     read again (see `Draft.look_again`); what was found there is among `items`."""
     card = _front_layout(items, width, height)
-    _read_name(draft, card)
+    name = _read_name(draft, card)
     _read_sex_and_ethnicity(draft, card, looked)
     birth, birth_chars = _read_birth(draft, card)
     reading = idnumber.read(card.number.text, birth) if card.number.text else None
@@ -340,11 +340,12 @@ def parse_front(
         _look_for_birth(draft, card, birth_chars, looked)
     if birth is None and birth_chars.text:
         _birth_from_number(draft, birth_chars, reading)
+    _look_for_name_end(draft, card, name, looked)  # last: the name's place is read last
 
 
-def _read_name(draft: Draft, card: FrontLayout) -> None:
+def _read_name(draft: Draft, card: FrontLayout) -> Chars:
     """The name: its labelled line (and aligned lines below it, a long name wrapped), else
-    the last unlabelled line above the sex line."""
+    the last unlabelled line above the sex line. Returns what was read as the name."""
     rows, kinds, width = card.rows, card.kinds, card.width
     first_known = next(
         (i for i, k in enumerate(kinds) if k in ("sex", "ethnicity", "birth_date", "address")), len(rows)
@@ -363,6 +364,33 @@ def _read_name(draft: Draft, card: FrontLayout) -> None:
                 unlabelled[-1].value, card.value_x - 0.02 * width, card.value_x + 0.02 * width
             )
     _put_name(draft, name_chars)
+    return name_chars
+
+
+#: A name's last character that the detector left out of its box lies within this many
+#: line heights right of the box; less room than NAME_END_ROOM holds none.
+NAME_END_WIDTH = 1.6
+NAME_END_ROOM = 0.8
+
+
+def _look_for_name_end(draft: Draft, card: FrontLayout, chars: Chars, looked: Collection[str]) -> None:
+    """A name read whole asks for its last box to be read again together with the place
+    right of it (up to the next box or the photo): the detector's box of 澹台芳一 ended
+    before its 一, a lone stroke, and 澹台芳 was reported; read with its name, the stroke
+    is read as what it is."""
+    if "name" in looked or "name" not in draft.values or not chars.src:
+        return
+    last = chars.src[-1]
+    line = next((r.line for r in card.rows if any(i.index == last for i in r.line.items)), None)
+    if line is None:
+        return
+    k = next(k for k, item in enumerate(line.items) if item.index == last)
+    box = line.items[k]
+    limit = min(line.items[k + 1].x0 if k + 1 < len(line.items) else card.photo_x, card.photo_x)
+    h = max(box.height, 1.0)
+    if limit - box.x1 >= NAME_END_ROOM * h:
+        x1 = min(box.x1 + NAME_END_WIDTH * h, limit)
+        draft.look_again["name"] = (box.x0, box.y0 - 0.15 * h, x1, box.y1 + 0.15 * h)
 
 
 def _read_sex_and_ethnicity(draft: Draft, card: FrontLayout, looked: Collection[str]) -> None:

@@ -460,7 +460,7 @@ def test_an_address_is_whole_once_the_place_after_it_holds_nothing(last: str) ->
     assert x0 >= last_box.x + last_box.width() - 5 and y0 < last_box.y < y1 and x1 > x0
     again = parse(render(specs), W, H, looked=("address",))
     assert again.fields.address == "北京市东城区景山前街" + last
-    assert again.warnings == [] and again.look_again == {}
+    assert again.warnings == [] and "address" not in again.look_again
 
 
 def test_the_next_lines_place_is_asked_for_when_the_last_line_reaches_the_margin() -> None:
@@ -624,6 +624,18 @@ def test_digits_read_with_doubt_beside_the_ethnicity_are_the_pattern(
     reading = read(specs)
     assert reading.fields.ethnicity == ("汉" if kept else None)
     assert ("value_low_confidence" in codes(reading)) != kept
+
+
+def test_a_name_read_whole_has_its_last_box_read_again_with_the_place_after_it() -> None:
+    """Asked for once: the last box of the name and the room right of it, up to the next
+    box or the photo; not for a name left empty, nor once read."""
+    specs = front("张三", "男", "汉", ("1990", "1", "2"), ADDR3, ZHANG)
+    reading = read(specs)
+    (x0, y0), (x1, _), (_, y1), _ = reading.look_again["name"]
+    assert x0 == pytest.approx(170, abs=1) and 170 + 68 < x1 <= 170 + 68 + 1.6 * 30 + 1 and y0 < 78 < y1
+    assert "name" not in parse(render(specs), W, H, looked=("name",)).look_again
+    doubtful = [B("张三", 170, 78, score=0.5) if b.text == "张三" else b for b in specs]
+    assert "name" not in read(doubtful).look_again
 
 
 def test_a_name_read_with_a_sign_names_its_boxes_for_a_second_opinion() -> None:

@@ -229,6 +229,39 @@ def test_a_failing_look_leaves_the_first_reading(caplog: pytest.LogCaptureFixtur
     assert "reading a place again failed (RuntimeError)" in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("read", "name"),
+    [
+        (("姓名张三一", 0.99), "张三一"),  # a last character the detector's box left out
+        (("姓名张三", 0.99), "张三"),  # nothing after it
+        (("姓名张三8", 0.99), "张三"),  # the pattern after it, read as a digit
+        (("姓名张三一", 0.85), "张三"),  # more, read with doubt: the box's reading stands
+        (("姓名张", 0.99), "张三"),  # less: the box's reading stands
+    ],
+)
+def test_a_names_last_box_is_read_again_with_the_place_after_it(read: tuple[str, float], name: str) -> None:
+    """The name's last box and the place right of it are read as one line, last of the
+    places: that reading replaces the box only when it is the box's text and more of the
+    card's script, read surely."""
+    engine = _NameEnd(_front("姓名张三", 0.999), read)
+    reading = pipeline._recognise_and_parse(CARD, engine, {})
+    assert reading.fields.name == name
+    (x0, y0), (x1, _), (_, y1), _ = engine.places[-1]  # the box, and the place after it
+    assert x0 <= 61 and 360 < x1 < 470 and y0 < 90 < y1
+
+
+class _NameEnd(_Looking):
+    """Reads `read` at the name's place (the top line), nothing elsewhere."""
+
+    def __init__(self, boxes: list[TextBox], read: tuple[str, float]) -> None:
+        super().__init__(boxes, [])
+        self.read = read
+
+    def read_line(self, image: np.ndarray, quad: Any) -> tuple[str, float] | None:
+        self.places.append(quad)
+        return self.read if quad[0][1] < 120 else ("", 0.0)
+
+
 def test_places_map_back_onto_a_card_turned_upside_down() -> None:
     """The engine's boxes of a card lying 180° turned: the place asked for (in upright
     coordinates) is handed to the engine in the picture's own, turned with it."""
