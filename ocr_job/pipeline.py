@@ -655,9 +655,10 @@ def _read_to_the_end(
     found: list[TextBox], upright: list[TextBox], quad: Quad, corners: Corners, line: tuple[str, float]
 ) -> bool:
     """The one box inside an END_PLACES place (`quad`, upright) replaced, in both lists, by
-    what was read there (`line`) when that is the box's text and more characters of the
-    card's script after it, read at LOOK_AGAIN_MIN_SCORE or more (澹台芳 read 澹台芳一 with
-    its place). False when the place does not hold exactly one box: it was not read."""
+    what was read there (`line`) when that holds the box's text with more characters of
+    the card's script before or after it (none of the name label's), read at
+    LOOK_AGAIN_MIN_SCORE or more (澹台芳 read 澹台芳一 with its place, 狐雨暐 令狐雨暐).
+    False when the place does not hold exactly one box: it was not read."""
     (x0, y0), (x1, _), (_, y1) = quad[0], quad[1], quad[2]
     inside = [i for i, b in enumerate(upright) if b.x0 >= x0 - 1 and b.x1 <= x1 + 1 and y0 <= b.cy <= y1]
     if len(inside) != 1:
@@ -665,13 +666,12 @@ def _read_to_the_end(
     (i,) = inside
     text, score = line
     had, read = "".join(upright[i].text.split()), "".join(text.split())
-    more = read[len(had) :]
-    if (
-        read.startswith(had)
-        and more
-        and not any(ch.isascii() for ch in more)
-        and score >= LOOK_AGAIN_MIN_SCORE
-    ):
+    at = read.find(had) if had else -1
+    before, after = (read[:at], read[at + len(had) :]) if at >= 0 else ("", "")
+    more = before + after
+    if before and had.startswith("姓"):
+        return True  # nothing is printed before the label
+    if more and score >= LOOK_AGAIN_MIN_SCORE and not any(ch.isascii() or ch in "姓名" for ch in more):
         found[i] = TextBox(text, score, corners)
         upright[i] = TextBox(text, score, _four(quad), angle=upright[i].angle)
     return True

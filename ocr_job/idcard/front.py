@@ -367,17 +367,20 @@ def _read_name(draft: Draft, card: FrontLayout) -> Chars:
     return name_chars
 
 
-#: A name's last character that the detector left out of its box lies within this many
-#: line heights right of the box; less room than NAME_END_ROOM holds none.
+#: A name's first or last character that the detector left out of its box lies within
+#: this many line heights of the box; less room than NAME_END_ROOM holds none.
 NAME_END_WIDTH = 1.6
 NAME_END_ROOM = 0.8
+#: The room left of a name's box begins this many line heights after the label's box.
+LABEL_CLEARANCE = 0.15
 
 
 def _look_for_name_end(draft: Draft, card: FrontLayout, chars: Chars, looked: Collection[str]) -> None:
-    """A name read whole asks for its last box to be read again together with the place
-    right of it (up to the next box or the photo): the detector's box of 澹台芳一 ended
-    before its 一, a lone stroke, and 澹台芳 was reported; read with its name, the stroke
-    is read as what it is."""
+    """A name read whole asks for its last box to be read again together with the room
+    right of it (up to the next box or the photo) and, when it is the name's one box, the
+    room left of it after the label: the detector's box of 澹台芳一 ended before its 一, a
+    lone stroke, and that of 令狐雨暐 began after its 令; read with the name, such a
+    character is read as what it is."""
     if "name" in looked or "name" not in draft.values or not chars.src:
         return
     last = chars.src[-1]
@@ -386,11 +389,16 @@ def _look_for_name_end(draft: Draft, card: FrontLayout, chars: Chars, looked: Co
         return
     k = next(k for k, item in enumerate(line.items) if item.index == last)
     box = line.items[k]
-    limit = min(line.items[k + 1].x0 if k + 1 < len(line.items) else card.photo_x, card.photo_x)
     h = max(box.height, 1.0)
-    if limit - box.x1 >= NAME_END_ROOM * h:
-        x1 = min(box.x1 + NAME_END_WIDTH * h, limit)
-        draft.look_again["name"] = (box.x0, box.y0 - 0.15 * h, x1, box.y1 + 0.15 * h)
+    limit = min(line.items[k + 1].x0 if k + 1 < len(line.items) else card.photo_x, card.photo_x)
+    x1 = min(box.x1 + NAME_END_WIDTH * h, limit)
+    x0 = box.x0
+    if k > 0 and set(chars.src) == {last}:
+        x0 = max(line.items[k - 1].x1 + LABEL_CLEARANCE * h, box.x0 - NAME_END_WIDTH * h)
+    x0 = x0 if box.x0 - x0 >= NAME_END_ROOM * h else box.x0
+    x1 = x1 if x1 - box.x1 >= NAME_END_ROOM * h else box.x1
+    if (x0, x1) != (box.x0, box.x1):
+        draft.look_again["name"] = (x0, box.y0 - 0.15 * h, x1, box.y1 + 0.15 * h)
 
 
 def _read_sex_and_ethnicity(draft: Draft, card: FrontLayout, looked: Collection[str]) -> None:

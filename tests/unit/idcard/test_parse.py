@@ -628,11 +628,15 @@ def test_digits_read_with_doubt_beside_the_ethnicity_are_the_pattern(
 
 def test_a_name_read_whole_has_its_last_box_read_again_with_the_place_after_it() -> None:
     """Asked for once: the last box of the name and the room right of it, up to the next
-    box or the photo; not for a name left empty, nor once read."""
+    box or the photo, and left of it after the label's box when it is the name's one box;
+    not for a name left empty, nor once read."""
     specs = front("张三", "男", "汉", ("1990", "1", "2"), ADDR3, ZHANG)
     reading = read(specs)
     (x0, y0), (x1, _), (_, y1), _ = reading.look_again["name"]
-    assert x0 == pytest.approx(170, abs=1) and 170 + 68 < x1 <= 170 + 68 + 1.6 * 30 + 1 and y0 < 78 < y1
+    assert 120 < x0 < 170 - 0.8 * 30 and 170 + 68 < x1 <= 170 + 68 + 1.6 * 30 + 1 and y0 < 78 < y1
+    glued = [B("姓名张三", 60, 78, w=200) if b.text == "张三" else b for b in specs if b.text != "姓名"]
+    (x0, _), _, _, _ = read(glued).look_again["name"]
+    assert x0 == pytest.approx(60, abs=1)  # no room left of a box that holds the label
     assert "name" not in parse(render(specs), W, H, looked=("name",)).look_again
     doubtful = [B("张三", 170, 78, score=0.5) if b.text == "张三" else b for b in specs]
     assert "name" not in read(doubtful).look_again

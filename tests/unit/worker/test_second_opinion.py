@@ -237,6 +237,7 @@ def test_a_failing_look_leaves_the_first_reading(caplog: pytest.LogCaptureFixtur
         (("姓名张三8", 0.99), "张三"),  # the pattern after it, read as a digit
         (("姓名张三一", 0.85), "张三"),  # more, read with doubt: the box's reading stands
         (("姓名张", 0.99), "张三"),  # less: the box's reading stands
+        (("令姓名张三", 0.99), "张三"),  # more before the label: no name begins with it
     ],
 )
 def test_a_names_last_box_is_read_again_with_the_place_after_it(read: tuple[str, float], name: str) -> None:
