@@ -632,7 +632,7 @@ def _look_again(
         if line is None:
             continue
         if name in END_PLACES:
-            if _read_to_the_end(found, upright, quad, corners, line):
+            if _read_to_the_end(found, upright, quad, corners, line, END_PLACES[name]):
                 looked.append(name)
             continue
         held = _held(card, corners, line, found, name in VOCABULARY_PLACES)
@@ -646,19 +646,26 @@ def _look_again(
     return found, upright, frozenset(looked)
 
 
-#: Places that hold a value's last box and the place right of it (the name's): read
-#: together, the recogniser sees a character the detector left out of the box in context.
-END_PLACES = frozenset({"name"})
+#: Places that hold a value's box and the room beside it (the name's, the authority's),
+#: by their label: read together, the recogniser sees a character the detector left out
+#: of the box in context.
+END_PLACES: dict[str, str] = {"name": "姓名", "issuing_authority": "签发机关"}
 
 
 def _read_to_the_end(
-    found: list[TextBox], upright: list[TextBox], quad: Quad, corners: Corners, line: tuple[str, float]
+    found: list[TextBox],
+    upright: list[TextBox],
+    quad: Quad,
+    corners: Corners,
+    line: tuple[str, float],
+    label: str,
 ) -> bool:
     """The one box inside an END_PLACES place (`quad`, upright) replaced, in both lists, by
     what was read there (`line`) when that holds the box's text with more characters of
-    the card's script before or after it (none of the name label's), read at
-    LOOK_AGAIN_MIN_SCORE or more (澹台芳 read 澹台芳一 with its place, 狐雨暐 令狐雨暐).
-    False when the place does not hold exactly one box: it was not read."""
+    the card's script before or after it (none of its `label`'s, and none before a box
+    that begins with the label), read at LOOK_AGAIN_MIN_SCORE or more (澹台芳 read 澹台芳一
+    with its place, 南县公安局 贵南县公安局). False when the place does not hold exactly one
+    box: it was not read."""
     (x0, y0), (x1, _), (_, y1) = quad[0], quad[1], quad[2]
     inside = [i for i, b in enumerate(upright) if b.x0 >= x0 - 1 and b.x1 <= x1 + 1 and y0 <= b.cy <= y1]
     if len(inside) != 1:
@@ -669,9 +676,9 @@ def _read_to_the_end(
     at = read.find(had) if had else -1
     before, after = (read[:at], read[at + len(had) :]) if at >= 0 else ("", "")
     more = before + after
-    if before and had.startswith("姓"):
+    if before and had.startswith(label[0]):
         return True  # nothing is printed before the label
-    if more and score >= LOOK_AGAIN_MIN_SCORE and not any(ch.isascii() or ch in "姓名" for ch in more):
+    if more and score >= LOOK_AGAIN_MIN_SCORE and not any(ch.isascii() or ch in label for ch in more):
         found[i] = TextBox(text, score, corners)
         upright[i] = TextBox(text, score, _four(quad), angle=upright[i].angle)
     return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Collection
 
 from . import places
 from .checks import check_back
@@ -153,8 +154,11 @@ def _check_authority(draft: Draft, chars: Chars, items: list[Item]) -> None:
         draft.candidates[box] = tuple(label + name for name in near)
 
 
-def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None:
-    """Fill `draft` with the back fields and the validity check."""
+def parse_back(
+    items: list[Item], width: int, height: int, draft: Draft, looked: Collection[str] = ()
+) -> None:
+    """Fill `draft` with the back fields and the validity check. `looked`: the places the
+    caller has read again (see `Draft.look_again`)."""
     lines = [
         line
         for line in without_misread_labels(group_lines(on_card(items)))
@@ -199,6 +203,10 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
             value = _without_label(value, value_x, width)
         column = min(starts) if starts else VALUE_X * width
         _put_period(draft, value, column, heights[valid_at])
+        if not starts and value.text:
+            # no label read: the dates begin the value column, which the authority shares
+            # (贵南县公安局 at the dates' column lost its 贵 to the card's usual column)
+            value_x = min(value_x, value.x0)
 
     # authority: the labelled line and the aligned lines below it, else a 公安 line
     authority = EMPTY
@@ -215,4 +223,32 @@ def parse_back(items: list[Item], width: int, height: int, draft: Draft) -> None
                 authority = drop_label_boxes(chars, value_x - 0.03 * width, value_x + 0.02 * width)
     draft.put("issuing_authority", normalise_place(authority.text), authority)
     _check_authority(draft, authority, items)
+    if "issuing_authority" not in looked:
+        _look_before_authority(draft, lines, authority)
     check_back(draft)
+
+
+#: An authority's first character that the detector left out of its box lies within this
+#: many line heights left of the box, after the label's box; less room holds none.
+START_WIDTH = 1.6
+START_ROOM = 0.8
+
+
+def _look_before_authority(draft: Draft, lines: list[Line], authority: Chars) -> None:
+    """An authority read whole, whose first box follows the label's box with room between
+    them, asks for that box to be read again with the room: the detector's box of
+    贵南县公安局 began after its 贵, and 南县公安局 (a county's too) was reported."""
+    if "issuing_authority" not in draft.values or not authority.src:
+        return
+    first = authority.src[0]
+    line = next((ln for ln in lines if any(i.index == first for i in ln.items)), None)
+    if line is None:
+        return
+    k = next(k for k, item in enumerate(line.items) if item.index == first)
+    if k == 0:
+        return
+    box, label = line.items[k], line.items[k - 1]
+    h = max(box.height, 1.0)
+    x0 = max(label.x1 + 0.15 * h, box.x0 - START_WIDTH * h)
+    if box.x0 - x0 >= START_ROOM * h:
+        draft.look_again["issuing_authority"] = (x0, box.y0 - 0.15 * h, box.x1, box.y1 + 0.15 * h)

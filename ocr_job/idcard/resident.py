@@ -84,7 +84,7 @@ class ResidentCard:
             parse_front(items, width, height, draft, looked)
             draft.require(FRONT_FIELDS)
         else:
-            parse_back(items, width, height, draft)
+            parse_back(items, width, height, draft, looked)
             draft.require(BACK_FIELDS)
         return draft.finish(side, self.name)
 

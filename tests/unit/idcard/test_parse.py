@@ -179,6 +179,29 @@ def test_back_fields_missing() -> None:
     assert sorted(w.field or "" for w in reading.warnings) == ["issuing_authority", "valid_from", "valid_to"]
 
 
+def test_an_authority_without_its_label_begins_at_the_dates_column() -> None:
+    """Pale labels not read: the authority's box starts at the column of the dates below
+    it, left of the card's usual value column, and keeps its first character."""
+    specs = [B("中华人民共和国", 380, 95, w=520), B("居民身份证", 330, 190, w=560)]
+    specs += [B("贵南县公安局", 300, 470), B("2022.04.30-2042.04.30", 300, 545, w=360)]
+    reading = read(specs)
+    assert reading.fields.issuing_authority == "贵南县公安局"
+    assert reading.fields.valid_from == "2022-04-30"
+
+
+def test_an_authority_after_room_left_by_its_label_is_read_again_with_that_room() -> None:
+    """`签发机关` then, 1.5 heights on, `南县公安局`: the box and the room left of it are
+    asked to be read again (a first character the detector left out); not when the box
+    follows the label closely, nor once read."""
+    specs = back("南县公安局", "2022.04.30-2042.04.30")
+    far = [B("南县公安局", 400, 470) if b.text == "南县公安局" else b for b in specs]
+    (x0, y0), (x1, _), (_, y1), _ = read(far).look_again["issuing_authority"]
+    assert 350 < x0 < 400 - 0.8 * 30 and x1 == pytest.approx(400 + 5 * 34, abs=1) and y0 < 470 < y1
+    near = [B("南县公安局", 355, 470) if b.text == "南县公安局" else b for b in specs]
+    assert "issuing_authority" not in read(near).look_again
+    assert "issuing_authority" not in parse(render(far), W, H, looked=("issuing_authority",)).look_again
+
+
 @pytest.mark.parametrize(
     "specs",
     [

@@ -251,6 +251,25 @@ def test_a_names_last_box_is_read_again_with_the_place_after_it(read: tuple[str,
     assert x0 <= 61 and 360 < x1 < 470 and y0 < 90 < y1
 
 
+def test_an_authority_read_with_the_room_before_it_keeps_its_first_character() -> None:
+    """`南县公安局` read again with the room after its label reads `贵南县公安局`: the box
+    takes it; a reading with the label's characters before it is not taken."""
+    boxes = [
+        _box("中华人民共和国", 1.0, 380, 80, 520, 60),
+        _box("居民身份证", 1.0, 330, 170, 560, 70),
+        _box("签发机关", 1.0, 220, 455, 130),
+        _box("南县公安局", 1.0, 410, 455, 170),
+        _box("有效期限", 1.0, 220, 530, 130),
+        _box("2022.04.30-2042.04.30", 1.0, 400, 530, 360),
+    ]
+    for read, authority in ((("贵南县公安局", 0.99), "贵南县公安局"), (("关南县公安局", 0.99), "南县公安局")):
+        engine = _Looking(boxes, [read])
+        reading = pipeline._recognise_and_parse(CARD, engine, {})
+        assert reading.fields.issuing_authority == authority
+        (x0, _), (x1, _), _, _ = engine.places[0]
+        assert 350 < x0 < 410 and x1 == pytest.approx(580, abs=1)
+
+
 class _NameEnd(_Looking):
     """Reads `read` at the name's place (the top line), nothing elsewhere."""
 
