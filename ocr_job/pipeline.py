@@ -635,7 +635,10 @@ def _look_again(
             if _read_to_the_end(found, upright, quad, corners, line, END_PLACES[name]):
                 looked.append(name)
             continue
-        held = _held(card, corners, line, found, name in VOCABULARY_PLACES)
+        # the strokes are measured where the reading says its text lies: in the whole place
+        # a lone character (号 after …154, on a card 480 px wide) is too little of it
+        measured = to_image(_text_extent(quad, line[0])) if line[0].strip() else corners
+        held = _held(card, measured, line, found, name in VOCABULARY_PLACES)
         if held == "unread":
             continue
         looked.append(name)

@@ -25,6 +25,7 @@ from .layout import (
     end_region,
     group_lines,
     on_card,
+    printed_width,
     value_region,
     without_misread_labels,
 )
@@ -520,7 +521,10 @@ def _after_address(block: AddressBlock, card: FrontLayout) -> Region | None:
     if len(block.lines) > 1:
         others = block.lines[:-1]
         reach = max(chars.xs[-1][1] for _, chars in others)
-        full = end >= reach - FULL_LINE_SLACK * h or len(last) >= max(len(c) for _, c in others)
+        # as many characters as the longest line before it, by printed width: 一组154 is
+        # five characters but prints as three and a half (号 lost after it)
+        longest = max(printed_width(c.text) for _, c in others)
+        full = end >= reach - FULL_LINE_SLACK * h or printed_width(last.text) >= longest
         gaps = [b.cy - a.cy for (a, _), (b, _) in zip(block.lines, block.lines[1:], strict=False)]
         pitch = sorted(gaps)[len(gaps) // 2]
     else:

@@ -146,6 +146,11 @@ def _advance(ch: str) -> float:
     return NARROW_SHARE if ch.isascii() else 1.0
 
 
+def printed_width(text: str) -> float:
+    """How wide `text` prints, in CJK characters (a digit or Latin letter takes less)."""
+    return sum(_advance(ch) for ch in text)
+
+
 def chars_of(item: Item) -> Chars:
     """The box's characters without whitespace, each given a share of the width by its
     kind (a digit is about half as wide as a CJK character): `出生1971` ends where its

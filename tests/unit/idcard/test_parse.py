@@ -486,6 +486,16 @@ def test_an_address_is_whole_once_the_place_after_it_holds_nothing(last: str) ->
     assert again.warnings == [] and "address" not in again.look_again
 
 
+def test_a_last_line_of_digits_is_full_by_its_printed_width_not_its_length() -> None:
+    """`4号院1234567` has as many characters as the line above it but prints half as wide:
+    the place right of it is asked for, not the next line's."""
+    reading = read(
+        front("张三", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街", "4号院1234567"], ZHANG)
+    )
+    (_, y0), _, (_, y1), _ = reading.look_again["address"]
+    assert y0 < 345 < y1  # on the last line
+
+
 def test_the_next_lines_place_is_asked_for_when_the_last_line_reaches_the_margin() -> None:
     lines = ["广东省深圳市南山区粤海", "街道科技园社区深南大厦"]
     reading = read(front("欧阳娜娜", "男", "汉", ("1985", "12", "31"), lines, LI_X))

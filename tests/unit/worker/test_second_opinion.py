@@ -270,6 +270,20 @@ def test_an_authority_read_with_the_room_before_it_keeps_its_first_character() -
         assert 350 < x0 < 410 and x1 == pytest.approx(580, abs=1)
 
 
+def test_a_lone_character_read_again_is_measured_where_its_reading_lies() -> None:
+    """`号` at the start of a wide place (the next line's, after …154): its strokes are a
+    small part of the whole place, but all of where a one-character reading lies, so it
+    is text, not the card's background."""
+    boxes = _front("姓名张三", 0.999)
+    card = _printed(boxes, DARK, 1)
+    for dx in (0, 14):  # one character's strokes (under 1% of the place), a line high
+        cv2.line(card, (70 + dx, 345), (74 + dx, 372), DARK, 4)
+    quad = ((60.0, 340.0), (950.0, 340.0), (950.0, 378.0), (60.0, 378.0))
+    engine = _Looking(boxes, [("号", 0.99)])
+    _, upright, looked = pipeline._look_again(card, engine, list(boxes), list(boxes), {"address": quad})
+    assert looked == {"address"} and [b.text for b in upright[len(boxes) :]] == ["号"]
+
+
 class _NameEnd(_Looking):
     """Reads `read` at the name's place (the top line), nothing elsewhere."""
 
