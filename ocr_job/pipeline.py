@@ -635,10 +635,8 @@ def _look_again(
             if _read_to_the_end(found, upright, quad, corners, line, END_PLACES[name]):
                 looked.append(name)
             continue
-        # the strokes are measured where the reading says its text lies: in the whole place
-        # a lone character (号 after …154, on a card 480 px wide) is too little of it
-        measured = to_image(_text_extent(quad, line[0])) if line[0].strip() else corners
-        held = _held(card, measured, line, found, name in VOCABULARY_PLACES)
+        start = to_image(_text_extent(quad, line[0])) if line[0].strip() else None
+        held = _held(card, corners, line, found, name in VOCABULARY_PLACES, start)
         if held == "unread":
             continue
         looked.append(name)
@@ -688,17 +686,30 @@ def _read_to_the_end(
 
 
 def _held(
-    card: np.ndarray, corners: Corners, line: tuple[str, float], found: list[TextBox], vocabulary: bool
+    card: np.ndarray,
+    corners: Corners,
+    line: tuple[str, float],
+    found: list[TextBox],
+    vocabulary: bool,
+    start: Corners | None = None,
 ) -> Literal["text", "blank", "unread"]:
     """What a place read again holds: "blank" when nothing was read there, what was read
     scored below BLANK_BELOW, or its strokes stand out BACKGROUND_INK_SHARE as much as the
     text beside it or less (`_ink_share`: the card's background, however it reads); "text"
     when read at LOOK_AGAIN_MIN_SCORE or more with strokes INK_SHARE as strong or stronger,
-    or fainter for a `vocabulary` value; else "unread": text the engine could not make out."""
+    or fainter for a `vocabulary` value; else "unread": text the engine could not make out.
+
+    `start`: where the reading would lie if it began at the place's left edge (an address
+    goes on there), measured too, the stronger share counting: a lone character there (号
+    at the next line's start, on a card 480 px wide) is under 1% of a wide place, too
+    little for its darkest percentile, while a value may sit anywhere in its place (民族's,
+    far right)."""
     text, score = line
     if not text or score < BLANK_BELOW:
         return "blank"
     share = _ink_share(card, corners, found)
+    if start is not None:
+        share = max(share, _ink_share(card, start, found))
     if share < BACKGROUND_INK_SHARE:
         return "blank"
     printed = share >= INK_SHARE or vocabulary
