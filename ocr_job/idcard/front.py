@@ -379,9 +379,9 @@ LABEL_CLEARANCE = 0.15
 def _look_for_name_end(draft: Draft, card: FrontLayout, chars: Chars, looked: Collection[str]) -> None:
     """A name read whole asks for its last box to be read again together with the room
     right of it (up to the next box or the photo) and, when it is the name's one box, the
-    room left of it after the label: the detector's box of 澹台芳一 ended before its 一, a
-    lone stroke, and that of 令狐雨暐 began after its 令; read with the name, such a
-    character is read as what it is."""
+    room left of it after the label's box (a first character lost the same way): the
+    detector's box of 澹台芳一 ended before its 一, a lone stroke read at 0.30 alone; read
+    with the name, 0.99."""
     if "name" in looked or "name" not in draft.values or not chars.src:
         return
     last = chars.src[-1]
