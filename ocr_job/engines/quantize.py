@@ -47,8 +47,8 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 #: Bump when the detector's recipe changes: the model's name holds it, so an old build is
-#: not reused.
-RECIPE = 2
+#: not reused. 3: weights in 7 bits (`reduce_range`), see `_make_detector`.
+RECIPE = 3
 #: The detector's operators run in 8 bits (ONNX Runtime fuses each with the quantise and
 #: dequantise steps around it into one integer kernel); the rest run in float between a
 #: dequantise and a quantise step.
@@ -165,8 +165,8 @@ def _with_fused_gelu(model: Any) -> Any:
 
 
 def _make_detector(float_model: Path, scratch: Path) -> Path:
-    """The detector, statically quantised: QDQ, int8 weights per output channel, uint8
-    activations ranged on `calibration_inputs`, the operators of `QUANTISED_OPS`."""
+    """The detector, statically quantised: QDQ, int8 weights per output channel in 7 bits,
+    uint8 activations ranged on `calibration_inputs`, the operators of `QUANTISED_OPS`."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -191,6 +191,12 @@ def _make_detector(float_model: Path, scratch: Path) -> Path:
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
         op_types_to_quantize=list(QUANTISED_OPS),
+        # 7-bit weights: on a CPU without VNNI (AVX2 only), ONNX Runtime's uint8 × int8
+        # products pass through 16-bit sums that saturate with 8-bit weights. The detector
+        # then ends a thin character's box early (澹台芳一 read 澹台芳) on such a machine
+        # only: seed 7331 read 295/300 with a silent wrong name, 297/300 and none with
+        # 7 bits, slim 6161 291 → 299 (docs/benchmarks.md, "Session 13").
+        reduce_range=True,
     )
     return out
 
