@@ -19,12 +19,12 @@ from ocr_job import pipeline
 from ocr_job.config import EngineName, JobConfig
 from ocr_job.engines import load_engine
 from ocr_job.storage.base import InputItem
+from ocr_job.synth import load_labels
 from scripts.capture_reading import Recording
 
 
 def trace(set_dir: Path, source: str) -> None:
-    labels = [json.loads(x) for x in (set_dir / "labels.jsonl").read_text().splitlines() if x.strip()]
-    label = next(lb for lb in labels if lb["source"] == source)
+    label = load_labels(set_dir)[source]
     engine = Recording(load_engine(EngineName.ONNX))  # as `ocr-job run` loads it
     config = JobConfig(source=str(set_dir), output=tempfile.gettempdir())
     fetched = pipeline.Fetched(item=InputItem(source), data=(set_dir / source).read_bytes())

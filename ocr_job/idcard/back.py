@@ -16,6 +16,8 @@ from .layout import (
     after_label,
     drop_label_boxes,
     group_lines,
+    holding,
+    level_with,
     on_card,
     without_misread_labels,
 )
@@ -240,15 +242,12 @@ def _look_before_authority(draft: Draft, lines: list[Line], authority: Chars) ->
     贵南县公安局 began after its 贵, and 南县公安局 (a county's too) was reported."""
     if "issuing_authority" not in draft.values or not authority.src:
         return
-    first = authority.src[0]
-    line = next((ln for ln in lines if any(i.index == first for i in ln.items)), None)
-    if line is None:
+    found = holding(lines, authority.src[0])
+    if found is None or found[1] == 0:
         return
-    k = next(k for k, item in enumerate(line.items) if item.index == first)
-    if k == 0:
-        return
+    line, k = found
     box, label = line.items[k], line.items[k - 1]
     h = max(box.height, 1.0)
     x0 = max(label.x1 + 0.15 * h, box.x0 - START_WIDTH * h)
     if box.x0 - x0 >= START_ROOM * h:
-        draft.look_again["issuing_authority"] = (x0, box.y0 - 0.15 * h, box.x1, box.y1 + 0.15 * h)
+        draft.look_again["issuing_authority"] = level_with(box, x0, box.x1)

@@ -24,6 +24,8 @@ from .layout import (
     drop_label_boxes,
     end_region,
     group_lines,
+    holding,
+    level_with,
     on_card,
     printed_width,
     value_region,
@@ -385,10 +387,10 @@ def _look_for_name_end(draft: Draft, card: FrontLayout, chars: Chars, looked: Co
     if "name" in looked or "name" not in draft.values or not chars.src:
         return
     last = chars.src[-1]
-    line = next((r.line for r in card.rows if any(i.index == last for i in r.line.items)), None)
-    if line is None:
+    found = holding((r.line for r in card.rows), last)
+    if found is None:
         return
-    k = next(k for k, item in enumerate(line.items) if item.index == last)
+    line, k = found
     box = line.items[k]
     h = max(box.height, 1.0)
     limit = min(line.items[k + 1].x0 if k + 1 < len(line.items) else card.photo_x, card.photo_x)
@@ -399,7 +401,7 @@ def _look_for_name_end(draft: Draft, card: FrontLayout, chars: Chars, looked: Co
     x0 = x0 if box.x0 - x0 >= NAME_END_ROOM * h else box.x0
     x1 = x1 if x1 - box.x1 >= NAME_END_ROOM * h else box.x1
     if (x0, x1) != (box.x0, box.x1):
-        draft.look_again["name"] = (x0, box.y0 - 0.15 * h, x1, box.y1 + 0.15 * h)
+        draft.look_again["name"] = level_with(box, x0, x1)
 
 
 def _read_sex_and_ethnicity(draft: Draft, card: FrontLayout, looked: Collection[str]) -> None:

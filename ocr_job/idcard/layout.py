@@ -557,9 +557,8 @@ MIN_VALUE_REGION = 1.6
 def value_region(line: Line, field: str, right_limit: float) -> tuple[float, float, float, float] | None:
     """Where the value of `field` must be printed on `line`, when its label was read as a
     box of its own, or as the end of one (`性别女民族`), and nothing was read right of it up
-    to the next box: from the label's
-    end to the next box (or `right_limit`, the photo), as high as the label's line.
-    None when the label is not there or no value fits."""
+    to the next box: from the label's end to the next box (or `right_limit`, the photo),
+    as high as the label's line. None when the label is not there or no value fits."""
     for k, item in enumerate(line.items):
         text = squeeze(item.text)
         if not (is_label_alone(text, field) or text.endswith(FRONT_LABELS[field])):
@@ -587,7 +586,23 @@ def _right_of(item: Item, right_limit: float, heights: float) -> tuple[float, fl
     x1 = min(x0 + heights * h, right_limit)
     if x1 - x0 < MIN_VALUE_REGION * h:
         return None
+    return level_with(item, x0, x1)
+
+
+def level_with(item: Item, x0: float, x1: float) -> tuple[float, float, float, float]:
+    """The place from `x0` to `x1` on `item`'s line: as high as the item, and a little
+    more (0.15 of its height) above and below."""
+    h = max(item.height, 1.0)
     return (x0, item.y0 - 0.15 * h, x1, item.y1 + 0.15 * h)
+
+
+def holding(lines: Iterable[Line], index: int) -> tuple[Line, int] | None:
+    """The line that holds the item of box `index`, and the item's place on it."""
+    for line in lines:
+        for k, item in enumerate(line.items):
+            if item.index == index:
+                return line, k
+    return None
 
 
 def undo_deskew(
