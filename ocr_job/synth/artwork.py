@@ -1,5 +1,6 @@
 """The card's printed artwork, drawn from shapes: security backgrounds (guilloche
-waves, a rosette guilloche, a plain tint, a diagonal lattice), the portrait (a grey silhouette or a
+waves, a rosette guilloche, a plain tint, a diagonal lattice, arcs over a colour
+ramp), the portrait (a grey silhouette or a
 photo-like drawn face), the national emblem and a Great Wall outline.
 
 Backgrounds are computed once at `PATTERN_WIDTH` and scaled; everything else is
@@ -20,7 +21,7 @@ CARD_W_MM = 85.6
 CARD_H_MM = 54.0
 PATTERN_WIDTH = 1000  # backgrounds are computed once at this width, then scaled
 EMBLEM_RGB = (206, 32, 36)
-BACKGROUNDS: tuple[str, ...] = ("waves", "rosette", "plain", "mesh")
+BACKGROUNDS: tuple[str, ...] = ("waves", "rosette", "plain", "mesh", "arcs")
 
 RGB = tuple[int, int, int]
 
@@ -125,10 +126,25 @@ def _mesh(side: str, variant: int) -> np.ndarray:
                        ((196, 186, 214), 0.3 * line_b)])  # fmt: skip
 
 
+def _arcs(side: str, variant: int) -> np.ndarray:
+    """Fine concentric arcs about a centre below the card, rippled, over a ramp from pale
+    cyan at the top to pale yellow at the bottom, and a faint screen of dots."""
+    x, y = _mm_grid()
+    cx, cy = (30.0 + 4.0 * variant, 90.0) if side == "front" else (60.0 - 4.0 * variant, 95.0)
+    r = np.hypot(x - cx, y - cy)
+    theta = np.arctan2(y - cy, x - cx)
+    arcs = np.clip((np.cos(3.4 * r + 0.9 * np.sin(23.0 * theta + variant)) - 0.75) * 4.0, 0, 1)
+    dots = np.clip((np.cos(5.0 * x) * np.cos(5.0 * y) - 0.85) * 6.0, 0, 1)
+    gy = y / CARD_H_MM
+    base: RGB = (226, 240, 242) if side == "front" else (230, 238, 246)
+    return _mix(base, [((248, 240, 206), 0.85 * gy), ((150, 190, 200), 0.32 * arcs),
+                       ((200, 180, 170), 0.25 * dots)])  # fmt: skip
+
+
 @lru_cache(maxsize=32)
 def pattern(kind: str, side: str, variant: int) -> np.ndarray:
     """Background `kind` of `side` at `PATTERN_WIDTH` (read-only, cached)."""
-    makers = {"waves": _waves, "rosette": _rosette, "plain": _plain, "mesh": _mesh}
+    makers = {"waves": _waves, "rosette": _rosette, "plain": _plain, "mesh": _mesh, "arcs": _arcs}
     if kind not in makers:
         raise ValueError(f"background must be one of {BACKGROUNDS}, not {kind!r}")
     return makers[kind](side, variant)

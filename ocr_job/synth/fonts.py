@@ -3,8 +3,10 @@
 Every face comes from a Debian package (`FACES` names it): Noto Sans/Serif CJK
 (`fonts-noto-cjk`), the hei faces WenQuanYi Zen Hei and Micro Hei
 (`fonts-wqy-zenhei`, `fonts-wqy-microhei`), the song (Ming) faces AR PL UMing
-and AR PL SungtiL GB (`fonts-arphic-uming`, `fonts-arphic-gbsn00lp`), and the
-number's OCR-B (`fonts-ocr-b`). They are found by searching the usual font
+and AR PL SungtiL GB (`fonts-arphic-uming`, `fonts-arphic-gbsn00lp`), Droid Sans
+Fallback (`fonts-droid-fallback`), the kai (brush) faces AR PL KaitiM GB and LXGW
+WenKai (`fonts-arphic-gkai00mp`, `fonts-lxgw-wenkai`), the condensed oblique Smiley
+Sans (`fonts-smiley-sans`), and the number's OCR-B (`fonts-ocr-b`). They are found by searching the usual font
 directories (then `fc-match`), never by a fixed path; a face that is not
 installed raises `FontNotFoundError` naming its package (no silent fallback).
 
@@ -55,10 +57,13 @@ FACES: dict[str, tuple[str, str, str]] = {
     "sungti": ("gbsn00lp.ttf", "AR PL SungtiL GB", "fonts-arphic-gbsn00lp"),
     "droid": ("DroidSansFallbackFull.ttf", "Droid Sans Fallback", "fonts-droid-fallback"),
     "kai": ("gkai00mp.ttf", "AR PL KaitiM GB", "fonts-arphic-gkai00mp"),
+    "wenkai": ("LXGWWenKai-Regular.ttf", "LXGW WenKai", "fonts-lxgw-wenkai"),
+    "wenkai-bold": ("LXGWWenKai-Bold.ttf", "LXGW WenKai", "fonts-lxgw-wenkai"),
+    "smiley": ("SmileySans-Oblique.ttf", "Smiley Sans", "fonts-smiley-sans"),
     "ocrb": ("OCRB.otf", "OCR B", "fonts-ocr-b"),
 }
 #: The hei-style (sans) and song-style (serif) text faces.
-HEI_FACES: tuple[str, ...] = ("sans", "sans-bold", "hei", "microhei", "droid")
+HEI_FACES: tuple[str, ...] = ("sans", "sans-bold", "hei", "microhei", "droid", "smiley")
 SONG_FACES: tuple[str, ...] = ("serif", "serif-bold", "ming", "sungti")
 #: Draws the characters another text face lacks.
 FALLBACK_FACE = "sans"

@@ -24,6 +24,9 @@ offsets, line heights, address wrapping, faces, colours and artwork.
   line, a widely spaced number.
 * ``lattice`` (held out, as ``slim``): droid hei and kai values, the birth date as
   one run in the values' ink, a diagonal lattice background.
+* ``sweep`` (held out, as ``slim``): LXGW WenKai and the condensed oblique Smiley
+  Sans values, a letter-spaced name, labels without a gap and values close to
+  them, teal labels, fine arcs over a colour ramp from top to bottom.
 """
 
 from __future__ import annotations
@@ -80,12 +83,14 @@ class Layout:
     authority_y: float
     validity_y: float
     # artwork
-    background: str  # "waves" | "rosette" | "plain" | "mesh"
+    background: str  # "waves" | "rosette" | "plain" | "mesh" | "arcs"
     portrait: str  # "silhouette" | "face"
     great_wall: bool
     # the birth date as one run in the values' ink and face (1987年3月9日), not in
     # columns with 年 月 日 in the labels' colour
     birth_joined: bool = False
+    # extra mm between the name's characters (a name printed letter-spaced)
+    name_tracking: float = 0.0
 
     @property
     def value_right(self) -> float:
@@ -237,7 +242,36 @@ LATTICE = Layout(
     background="mesh", portrait="face", great_wall=False, birth_joined=True,
 )  # fmt: skip
 
-LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in (CLASSIC, REALDESIGN, COMPACT, WIDE, SLIM, LATTICE)}
+#: Held out as `SLIM` is, drawn in session 14 before any parser change: LXGW WenKai (a
+#: kai face) and Smiley Sans (condensed and oblique) values, the name letter-spaced,
+#: labels set solid with values close after them, 民族's value right after its label, a
+#: widely spaced number, teal labels, fine arcs over a ramp from pale cyan to pale
+#: yellow.
+SWEEP = Layout(
+    name="sweep",
+    value_faces=("wenkai", "wenkai-bold", "smiley"),
+    label_face="sans-bold",
+    title_faces=("wenkai-bold", "serif"),
+    label_rgb=(0, 120, 150),
+    value_rgb=(26, 20, 16),
+    label_x=5.0, label_gap=0.0, value_x=12.2,
+    name_y=10.4, sex_y=16.4, birth_y=22.4, address_y=28.4, address_step=4.3,
+    address_chars=12, address_lines=4,
+    ethnic_label_x=22.0, ethnic_x=28.4,
+    birth_columns=(12.2, 20.0, 23.4, 27.0, 30.4, 34.0),
+    label_em=2.5, value_em=3.0, name_em=3.5, number_em=3.5,
+    number_label_x=5.0, number_x=26.5, number_y=48.8, number_tracking=0.8,
+    photo_box=(54.4, 6.0, 80.6, 38.8),
+    emblem_center=(13.2, 13.8), emblem_r=8.4,
+    title_x=(27.0, 79.0), title_y=(12.2, 22.4), title_em=(4.4, 7.0),
+    back_label_x=12.0, back_label_gap=0.0, back_value_x=24.6, back_value_em=3.1,
+    authority_y=41.8, validity_y=48.2,
+    background="arcs", portrait="face", great_wall=True, name_tracking=0.9,
+)  # fmt: skip
+
+LAYOUTS: dict[str, Layout] = {
+    lay.name: lay for lay in (CLASSIC, REALDESIGN, COMPACT, WIDE, SLIM, LATTICE, SWEEP)
+}
 #: The styles a set is drawn in by default: all but the held-out ones.
 STYLES: tuple[str, ...] = ("classic", "realdesign", "compact", "wide")
 

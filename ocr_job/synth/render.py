@@ -207,7 +207,8 @@ def _front(pen: _Pen, who: Identity) -> None:
     s, lay = pen.style, pen.style.layout
     right = lay.value_right
     pen.label(lay.label_x, lay.name_y, "姓名")
-    pen.text(lay.value_x, lay.name_y, who.name, lay.name_em, s.ink, max_x_mm=right)
+    pen.text(lay.value_x, lay.name_y, who.name, lay.name_em, s.ink, max_x_mm=right,
+             tracking_mm=lay.name_tracking)  # fmt: skip
     pen.label(lay.label_x, lay.sex_y, "性别")
     pen.text(lay.value_x, lay.sex_y, who.sex, lay.value_em, s.ink)
     label_end = pen.label(lay.ethnic_label_x, lay.sex_y, "民族")

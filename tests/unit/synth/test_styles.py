@@ -197,3 +197,21 @@ def test_addresses_take_three_and_four_lines_on_the_printed_design() -> None:
         lines = Counter(len(wrap_address(p.address, lay.address_chars, lay.address_lines))
                         for p in people)  # fmt: skip
         assert lines[3] > 0.3 * len(people) and lines[4] > 0.02 * len(people), (name, lines)
+
+
+def test_a_letter_spaced_name_is_printed_wider_by_its_tracking() -> None:
+    """`name_tracking` puts that many millimetres between the name's characters: the
+    name's ink is wider by the tracking times the gaps than the same name set solid."""
+    spaced = LAYOUTS["sweep"]
+    assert spaced.name_tracking > 0
+    solid = dataclasses.replace(spaced, name_tracking=0.0)
+    who = identity_for("styles:tracking")
+    extents = []
+    for lay in (spaced, solid):
+        style = dataclasses.replace(_style(lay), face="wenkai")
+        image = render_card(who, "front", WIDTH, style=style)
+        rows = slice(round((lay.name_y - lay.name_em) * K), round((lay.name_y + 0.5) * K))
+        cols = np.flatnonzero((image.max(axis=2) < 90)[rows, : round(lay.photo_box[0] * K)].any(axis=0))
+        extents.append((cols[-1] - cols[0]) / K)
+    want = spaced.name_tracking * (len(who.name) - 1)
+    assert abs((extents[0] - extents[1]) - want) < 0.3, (extents, want)
