@@ -328,9 +328,11 @@ def _one_misread(read: str, pool: Iterator[str] | set[str]) -> list[str]:
 
 
 def _districts_of(city: str) -> set[str]:
-    """The names of the places under the prefectures named `city`, with and without 区."""
+    """The names of the places under the prefectures named `city` (or the municipality: 天津市
+    is a province's code), with and without 区."""
     table = divisions()
-    prefectures = [c for c in _codes_by_name(current=False).get(city, ()) if len(c) == 6]
+    codes = _codes_by_name(current=False).get(city, ())
+    prefectures = [c for c in codes if _is_prefecture(c) or (len(c) == 2 and city.endswith("市"))]
     out: set[str] = set()
     for code, entry in table.items():
         if any(_under(code, p) for p in prefectures) and not _is_prefecture(code):
@@ -341,7 +343,8 @@ def _districts_of(city: str) -> set[str]:
 
 def authority_candidates(text: str) -> list[str]:
     """The known authorities one misread character of a place name away from `text`
-    (`滩溪县公安局`: 濉溪县公安局, 绩溪县公安局…; `韶关市公安局贞江分局`: …浈江分局,
+    (`滩溪县公安局`: 濉溪县公安局, 绩溪县公安局…; `人津市公安局和平分局`: 天津市…, the
+    one city a character away that has the district read; `韶关市公安局贞江分局`: …浈江分局,
     …北江分局…: the district among the city's; `黔县公安局`: 黟县, 歙县 and every other
     two-character county): which of them is printed, the glyphs must tell (the engine's
     second opinion judges them); none for a known authority."""
@@ -351,9 +354,14 @@ def authority_candidates(text: str) -> list[str]:
     names = _codes_by_name(current=False)
     city, district = match.group("city"), match.group("district")
     if city not in names:
-        if district is not None or len(city) < 2:
+        if len(city) < 2:
             return []
-        return [f"{name}公安局" for name in _one_misread(city, iter(names))]
+        if district is None:
+            return [f"{name}公安局" for name in _one_misread(city, iter(names))]
+        # the district read whole names the city among those one character away (人津市
+        # …和平分局: 天津市, whose district 和平 is)
+        cities = (name for name in _one_misread(city, iter(names)) if district in _districts_of(name))
+        return [f"{name}公安局{district}分局" for name in cities]
     if district is None or len(district) < 2:
         return []
     return [f"{city}公安局{name}分局" for name in _one_misread(district, _districts_of(city))]

@@ -233,3 +233,13 @@ def test_a_two_character_county_misread_offers_every_county_one_character_away()
     assert {"黟县公安局", "歙县公安局"} <= set(near)
     assert all(places.authority_known(a) for a in near)
     assert places.authority_candidates("县公安局") == []
+
+
+def test_a_misread_city_is_named_by_the_district_read_whole() -> None:
+    """天津市 read 人津市 (its 天 at 0.23 under glare): of the cities one character away
+    (天津市, 河津市, 江津市) only 天津市 has a district 和平, so it alone is offered; a
+    municipality's districts lie under its province-level code."""
+    assert places.authority_candidates("人津市公安局和平分局") == ["天津市公安局和平分局"]
+    assert places.authority_candidates("北景市公安局朝阳分局") == ["北京市公安局朝阳分局"]
+    assert places.authority_candidates("天津市公安局和乎分局") == ["天津市公安局和平分局"]
+    assert places.authority_candidates("人津市公安局白云分局") == []  # no such district
