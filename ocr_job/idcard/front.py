@@ -545,6 +545,32 @@ def _after_address(block: AddressBlock, card: FrontLayout) -> Region | None:
     return (start - 0.2 * h, top, reach + 0.5 * h, below + 0.65 * h)
 
 
+#: A line of the address before its last that ends this many line heights or more short of
+#: the furthest line lost its end: a printer wraps a line only when the next character does
+#: not fit, so a wrapped line is less than one character short.
+SHORT_LINE = 1.5
+
+
+def _lost_line_end(block: AddressBlock) -> Region | None:
+    """Where a line before the address's last would go on when it ends SHORT_LINE heights
+    short of the furthest line and holds fewer characters than another (新疆维吾尔自治区
+    read without its 阿勒泰 under glare, the next line going on 地区青河县…); None when no
+    line does."""
+    if len(block.lines) < 2:
+        return None
+    heights = sorted(line.height for line, _ in block.lines)
+    h = max(heights[len(heights) // 2], 1.0)
+    reach = max(chars.xs[-1][1] for _, chars in block.lines)
+    most = max(len(chars) for _, chars in block.lines)
+    for line, chars in block.lines[:-1]:
+        end = chars.xs[-1][1]
+        # a line of as many characters as any is full: a printer that wraps by count ends
+        # a line of digits short (道红旗大街405号3栋 under 山西省临汾市蒲县沙河街)
+        if end < reach - SHORT_LINE * h and len(chars) < most:
+            return (end + 0.1 * h, line.y0 - 0.1 * h, reach + 0.5 * h, line.y1 + 0.1 * h)
+    return None
+
+
 def _read_address(
     draft: Draft, card: FrontLayout, looked: Collection[str], reading: idnumber.IdReading | None
 ) -> None:
@@ -552,7 +578,9 @@ def _read_address(
     begun mid-way, and nothing printed after its end, right of its last line (up to the
     margin) or, when that line reaches the margin, on the next line's place. That place
     is asked to be read again (`Draft.look_again`); once it has been (`looked`), what was
-    read there is among the lines, and nothing read means nothing printed. Until then (and
+    read there is among the lines, and nothing read means nothing printed. A line before the
+    last that ends well short of the furthest one (`_lost_line_end`) has its end's place
+    asked for the same way, and the address waits for it. Until then (and
     for a caller that cannot read places again, or read something there it could not make
     out), the last character decides: a house, flat or village word closes an address
     (`vocab.ADDRESS_ENDINGS`). Lines that hold nothing but the number's region's place
@@ -565,6 +593,9 @@ def _read_address(
         draft.warn("address_incomplete", "a line of the address was read only in part", "address")
         return
     region = _after_address(block, card)
+    lost = None if "address_line" in looked else _lost_line_end(block)
+    if lost is not None:
+        draft.look_again["address_line"] = lost
     last = address.text[-1]
     if region is not None and "address" not in looked:
         draft.look_again["address"] = region
@@ -575,6 +606,13 @@ def _read_address(
                 "address",
             )
             return
+    if lost is not None:
+        draft.warn(
+            "address_incomplete",
+            "a line of the address ends short of the lines after it and its end was not read",
+            "address",
+        )
+        return
     value = normalise_place(address.text)
     draft.put("address", value, address, _in_the_places(block, value, reading))
     _offer_places(draft, block, value, reading)
