@@ -164,6 +164,8 @@ def _split_sex_line(value: Chars, past_sex: float) -> tuple[Chars, Chars]:
         before, after = value[: sex_at.end()], value[sex_at.end() :]
         if len(after) >= 3 and (after.text[0] == "民" or after.text[1] in "族旅蔟"):
             after = after[2:]
+        elif len(after) >= 2 and after.text[0] in "族旅蔟":  # 民 lost under glare: 族汉
+            after = after[1:]
         elif is_label_alone(after.text, "ethnicity"):
             after = EMPTY  # the label misread (民方) or cut short (民), its value not read
     sex_at = _SEX.search(before.text)
@@ -406,7 +408,8 @@ def _look_for_name_end(draft: Draft, card: FrontLayout, chars: Chars, looked: Co
 
 def _read_sex_and_ethnicity(draft: Draft, card: FrontLayout, looked: Collection[str]) -> None:
     """Sex and ethnicity from their line; where a label was read without its value, the
-    place the value must be printed (right of the label) is asked to be read again."""
+    place the value must be printed (right of the label) is asked to be read again, and
+    so is the rest of the sex's line when neither 民族 nor its value was read there."""
     kinds = card.kinds
     sex_row = next((r for r in card.rows if r.kind == "sex"), None)
     if sex_row is not None:
@@ -422,8 +425,20 @@ def _read_sex_and_ethnicity(draft: Draft, card: FrontLayout, looked: Collection[
         if name in draft.values or name in looked or name in {w.field for w in draft.warnings}:
             continue
         region = next((r for line in lines if (r := value_region(line, name, card.photo_x))), None)
+        if region is None and name == "ethnicity" and sex_row is not None and "sex" in draft.values:
+            region = _after_sex(sex_row.line, card.photo_x)
         if region is not None:
             draft.look_again[name] = region
+
+
+def _after_sex(line: Line, photo_x: float) -> Region | None:
+    """The rest of the sex's line, up to the photo, where neither 民族 nor its value was read
+    (glare over both): they follow the sex there, wherever a layout prints them. None when
+    less than two line heights are left."""
+    last = line.items[-1]
+    if photo_x - last.x1 < 2 * max(last.height, 1.0):
+        return None
+    return level_with(last, last.x1, photo_x)
 
 
 def _read_birth(draft: Draft, card: FrontLayout) -> tuple[datetime.date | None, Chars]:

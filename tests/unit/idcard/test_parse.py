@@ -541,6 +541,23 @@ def test_a_missing_one_character_value_is_looked_for_right_of_its_label() -> Non
     assert found.fields.sex == "男" and "sex" not in found.look_again
 
 
+def test_the_rest_of_the_sex_line_is_looked_at_when_neither_label_nor_group_was_read() -> None:
+    """Glare over 民族 and 汉 both: the group follows the sex on its line, so the room right
+    of 男 is read again; what is read there is the group. Without the sex read, that room
+    may hold the sex: it is not asked for."""
+    specs = front("张三", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街4号"], ZHANG)
+    lost = [b for b in specs if b.text not in ("民族", "汉")]
+    reading = read(lost)
+    assert reading.fields.sex == "男" and reading.fields.ethnicity is None
+    (x0, y0), (x1, _), (_, y1), _ = reading.look_again["ethnicity"]
+    assert 170 + 34 <= x0 < 330 and x1 > 430 + 34 and y0 < 150 < y1
+    for seen in (B("民族汉", 330, 150, w=100), B("汉", 430, 150), B("族汉", 360, 150)):  # 民 faded
+        found = parse(render([*lost, seen]), W, H, looked=("ethnicity",))
+        assert (found.fields.sex, found.fields.ethnicity) == ("男", "汉")
+    no_sex = read([b for b in lost if b.text != "男"])
+    assert "ethnicity" not in no_sex.look_again and "sex" in no_sex.look_again
+
+
 @pytest.mark.parametrize("turn", [83.0, 90.0, -90.0, 96.0])
 def test_a_card_on_its_side_read_along_its_lines_is_no_card_until_turned(turn: float) -> None:
     """Each line was read along its length (the text is right) but the lines run down the
