@@ -693,6 +693,20 @@ def test_a_name_read_whole_has_its_last_box_read_again_with_the_place_after_it()
     assert "name" not in read(doubtful).look_again
 
 
+def test_a_name_read_as_one_character_has_its_box_read_again_with_the_place_after_it() -> None:
+    """邓晶 read 邓 in a box that holds the label (its 晶 under glare, outside the box): no
+    name has one character, so it is empty, and the box is read again with the room right
+    of it; read there 姓名邓晶, the name is whole."""
+    specs = front("张三", "男", "汉", ("1990", "1", "2"), ADDR3, ZHANG)
+    one = [B("姓名邓", 60, 78, w=160) if b.text == "张三" else b for b in specs if b.text != "姓名"]
+    reading = read(one)
+    assert reading.fields.name is None and "name_implausible" in codes(reading)
+    (x0, _), (x1, _), _, _ = reading.look_again["name"]
+    assert x0 == pytest.approx(60, abs=1) and x1 > 60 + 160 + 0.8 * 30
+    whole = [B("姓名邓晶", 60, 78, w=200) if b.text == "姓名邓" else b for b in one]
+    assert parse(render(whole), W, H, looked=("name",)).fields.name == "邓晶"
+
+
 def test_a_name_read_with_a_sign_names_its_boxes_for_a_second_opinion() -> None:
     """肖一 read 肖！ (the 一 at a margin of 0.06): no name, but its box is named among the
     sources, so that the pipeline has it read again (the joint reading: 肖一)."""
