@@ -647,10 +647,10 @@ def _look_again(
     return found, upright, frozenset(looked)
 
 
-#: Places that hold a value's box and the room beside it (the name's, the authority's),
-#: by their label: read together, the recogniser sees a character the detector left out
-#: of the box in context.
-END_PLACES: dict[str, str] = {"name": "姓名", "issuing_authority": "签发机关"}
+#: Places that hold a value's box and the room beside it (the name's, the authority's, a
+#: validity period's read in part), by their label: read together, the recogniser sees a
+#: character the detector left out of the box in context.
+END_PLACES: dict[str, str] = {"name": "姓名", "issuing_authority": "签发机关", "validity": "有效期限"}
 
 
 def _read_to_the_end(
@@ -662,11 +662,12 @@ def _read_to_the_end(
     label: str,
 ) -> bool:
     """The one box inside an END_PLACES place (`quad`, upright) replaced, in both lists, by
-    what was read there (`line`) when that holds the box's text with more characters of
-    the card's script before or after it (none of its `label`'s, and none before a box
-    that begins with the label), read at LOOK_AGAIN_MIN_SCORE or more (澹台芳 read 澹台芳一
-    with its place, 南县公安局 贵南县公安局). False when the place does not hold exactly one
-    box: it was not read."""
+    what was read there (`line`) when that holds the box's text with more before or after
+    it (none before a box that begins with the label), read at LOOK_AGAIN_MIN_SCORE or
+    more: characters of the card's script, none of its `label`'s (澹台芳 read 澹台芳一 with
+    its place, 南县公安局 贵南县公安局), or for a validity period, what makes a whole period
+    as printed of it (2020.1 read 2020.11.17-长期; its length is checked then). False when the place
+    does not hold exactly one box: it was not read."""
     (x0, y0), (x1, _), (_, y1) = quad[0], quad[1], quad[2]
     inside = [i for i, b in enumerate(upright) if b.x0 >= x0 - 1 and b.x1 <= x1 + 1 and y0 <= b.cy <= y1]
     if len(inside) != 1:
@@ -679,10 +680,18 @@ def _read_to_the_end(
     more = before + after
     if before and had.startswith(label[0]):
         return True  # nothing is printed before the label
-    if more and score >= LOOK_AGAIN_MIN_SCORE and not any(ch.isascii() or ch in label for ch in more):
+    if more and score >= LOOK_AGAIN_MIN_SCORE and _takes(label, more, read):
         found[i] = TextBox(text, score, corners)
         upright[i] = TextBox(text, score, _four(quad), angle=upright[i].angle)
     return True
+
+
+def _takes(label: str, more: str, read: str) -> bool:
+    """Whether `more`, read around a box in an END_PLACES place (`read` in all), is more of
+    its value: a period's rest when the place is a validity's, else the card's script."""
+    if label == END_PLACES["validity"]:
+        return idcard.is_printed_period(read.removeprefix(label))
+    return not any(ch.isascii() or ch in label for ch in more)
 
 
 def _held(

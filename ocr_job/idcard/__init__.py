@@ -13,6 +13,7 @@ from collections.abc import Collection, Sequence
 from ocr_job.engines.base import TextBox
 
 from .checks import period_ok, validity_rule_ok
+from .dates import is_printed_period
 from .layout import deskew, group_lines, runs_down, runs_sideways, undo_deskew, without_picture_regions
 from .reading import CHECK_CODES, WARNING_CODES, CardReading
 from .registry import card_types
@@ -22,6 +23,7 @@ __all__ = [
     "CHECK_CODES",
     "WARNING_CODES",
     "CardReading",
+    "is_printed_period",
     "name_meaning",
     "parse",
     "period_ok",

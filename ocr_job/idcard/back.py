@@ -205,6 +205,8 @@ def parse_back(
             value = _without_label(value, value_x, width)
         column = min(starts) if starts else VALUE_X * width
         _put_period(draft, value, column, heights[valid_at])
+        if "validity" not in looked:
+            _look_around_validity(draft, lines, value, width)
         if not starts and value.text:
             # no label read: the dates begin the value column, which the authority shares
             # (贵南县公安局 at the dates' column lost its 贵 to the card's usual column)
@@ -228,6 +230,33 @@ def parse_back(
     if "issuing_authority" not in looked:
         _look_before_authority(draft, lines, authority)
     check_back(draft)
+
+
+#: The rest of a validity period cut short (`2020.1` of 2020.11.17-长期, glare over the
+#: rest) lies within this many line heights of its box: a whole period is about eleven.
+VALIDITY_END_WIDTH = 11.0
+
+
+def _look_around_validity(draft: Draft, lines: list[Line], value: Chars, width: int) -> None:
+    """A validity period read in part (a date of it not parsed) in one box asks for that box
+    to be read again with the room around it: left of it after the label's box and right
+    of it up to the card's edge (`1.14-2035.11.14` begun late, `2020.1` ended early, the
+    rest faded or outside the detector's box). The pipeline takes the reading when it
+    holds the box's text and parses as a period, whose length is then checked."""
+    if not value.src or ("valid_from" in draft.values and "valid_to" in draft.values):
+        return
+    if len(value.boxes()) != 1:
+        return
+    found = holding(lines, value.src[-1])
+    if found is None or found[1] + 1 != len(found[0].items):
+        return
+    line, k = found
+    box = line.items[k]
+    h = max(box.height, 1.0)
+    x0 = line.items[k - 1].x1 + 0.15 * h if k > 0 else box.x0
+    x1 = min(box.x1 + VALIDITY_END_WIDTH * h, 0.98 * width)
+    if (box.x0 - x0) + (x1 - box.x1) >= h:
+        draft.look_again["validity"] = level_with(box, min(x0, box.x0), x1)
 
 
 #: An authority's first character that the detector left out of its box lies within this

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 
-from .vocab import squeeze
+from .vocab import squeeze, to_halfwidth
 
 LONG_TERM = "长期"
 
@@ -110,6 +110,20 @@ def _end_only(value: str) -> tuple[None, datetime.date | str] | None:
         return None, LONG_TERM
     end = _from_digits(after_digits) if len(after_digits) == 8 else None
     return (None, end) if end is not None else None
+
+
+_PRINTED_PERIOD = re.compile(r"\d{4}\.\d{2}\.\d{2}[-—~至](?:\d{4}\.\d{2}\.\d{2}|长期)")
+
+
+def is_printed_period(text: str) -> bool:
+    """Whether `text` is a whole period as the card prints it (`2020.11.17-长期`,
+    `2015.01.01-2035.01.01`) with real dates: stricter than `parse_validity`, which takes
+    what is left of a misread one (`2020.1117期`)."""
+    value = to_halfwidth(squeeze(text))
+    if _PRINTED_PERIOD.fullmatch(value) is None:
+        return False
+    period = parse_validity(value)
+    return period is not None and None not in period
 
 
 def looks_like_validity(text: str) -> bool:

@@ -252,6 +252,19 @@ def test_validity_cut_short_keeps_the_start_and_warns() -> None:
     assert reading.fields.valid_from == "2025-01-24" and reading.fields.valid_to is None
     assert codes(reading) == ["field_missing", "value_unparsed"]
     assert "validity_period" not in reading.checks
+    # its box is read again with the room around it (after the label's box, and right of
+    # it); read whole there (the box replaced, as the pipeline does), the period is whole
+    (x0, y0), (x1, _), (_, y1), _ = reading.look_again["validity"]
+    assert x0 == pytest.approx(350 + 0.15 * 30, abs=1) and x1 > 690 + 3 * 30 and y0 < 545 < y1
+    whole = [B("2025.01.24-2045.01.24", 400, 545, w=380) if b.text.startswith("2025") else b for b in specs]
+    found = parse(render(whole), W, H, looked=("validity",))
+    assert (found.fields.valid_from, found.fields.valid_to) == ("2025-01-24", "2045-01-24")
+    assert found.checks["validity_period"] is True and "validity" not in found.look_again
+
+
+def test_a_validity_read_whole_asks_for_no_place() -> None:
+    reading = read(back("南澳县公安局", "2025.01.24-2045.01.24"))
+    assert reading.fields.valid_to == "2045-01-24" and "validity" not in reading.look_again
 
 
 @pytest.mark.parametrize(("score", "kept"), [(0.79, False), (0.95, True)])

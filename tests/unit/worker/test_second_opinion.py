@@ -270,6 +270,36 @@ def test_an_authority_read_with_the_room_before_it_keeps_its_first_character() -
         assert 350 < x0 < 410 and x1 == pytest.approx(580, abs=1)
 
 
+@pytest.mark.parametrize(
+    ("box", "read", "period"),
+    [
+        ("2020.1", ("2020.11.17-长期", 0.99), ("2020-11-17", "长期")),  # ended early
+        ("1.14-2035.11.14", ("有效期限2025.11.14-2035.11.14", 0.99), ("2025-11-14", "2035-11-14")),
+        ("2020.1", ("2020.1117期", 0.99), (None, None)),  # no period: the box stands
+        ("2020.1", ("2020.11.17-长期", 0.75), (None, None)),  # read with doubt
+    ],
+)
+def test_a_validity_read_in_part_is_read_again_with_the_room_around_it(
+    box: str, read: tuple[str, float], period: tuple[str | None, str | None]
+) -> None:
+    """A validity period's one box read in part is read again with the room left of it
+    (after its label) and right of it: the reading replaces the box when it holds the
+    box's text and parses as a period, read surely."""
+    boxes = [
+        _box("中华人民共和国", 1.0, 380, 80, 520, 60),
+        _box("居民身份证", 1.0, 330, 170, 560, 70),
+        _box("签发机关", 1.0, 220, 455, 130),
+        _box("玛纳斯县公安局", 1.0, 400, 455, 240),
+        _box("有效期限", 1.0, 220, 530, 130),
+        _box(box, 1.0, 420, 530, 16 * len(box)),
+    ]
+    engine = _Looking(boxes, [read])
+    reading = pipeline._recognise_and_parse(CARD, engine, {})
+    assert (reading.fields.valid_from, reading.fields.valid_to) == period
+    (x0, _), (x1, _), _, _ = engine.places[0]
+    assert 350 < x0 < 420 and x1 > 420 + 16 * len(box) + 30
+
+
 def test_a_lone_character_read_again_is_measured_where_its_reading_lies() -> None:
     """`号` at the start of a wide place (the next line's, after …154): its strokes are a
     small part of the whole place, but all of where a one-character reading lies, so it
