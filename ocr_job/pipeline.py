@@ -497,7 +497,9 @@ def _recognise_and_parse(
     read: list[tuple[list[TextBox], list[TextBox]]] | None = None,
 ) -> idcard.CardReading:
     """Recognise, parse; read again the places the layout says hold a value none was read
-    for, and the doubtful name and address lines; parse again after each. Whether the card
+    for, and the doubtful name and address lines (a name read otherwise with its place
+    too, whose characters in dispute then count as unsure: `_disputed`); parse again after
+    each. Whether the card
     is upside down in `card` (`imaging.is_turned`) is appended to `turned`; the boxes parsed,
     as found in `card` and upright, to `read`."""
     h, w = card.shape[:2]
@@ -510,15 +512,20 @@ def _recognise_and_parse(
     with _timed(timings, "parse"):
         reading = idcard.parse(boxes, w, h)
     looked: frozenset[str] = frozenset()
+    disputes: dict[int, str] = {}
     if reading.look_again and isinstance(engine, ReadsLines) and len(boxes) >= 3:
         with _timed(timings, "look_again"):
-            found, boxes, looked = _look_again(card, engine, found, boxes, reading.look_again)
+            found, boxes, looked, disputes = _look_again(card, engine, found, boxes, reading.look_again)
         with _timed(timings, "parse"):
             reading = idcard.parse(boxes, w, h, looked)
     doubtful = _doubtful_lines(reading, boxes)
+    doubtful.update((i, idcard.name_meaning) for i in disputes)  # read otherwise with its place
     if doubtful and isinstance(engine, Rereads):
         with _timed(timings, "reread"):
             boxes = _read_again(card, engine, found, boxes, doubtful, reading.candidates)
+    disputed = _disputed(boxes, disputes)
+    if disputed != boxes or (doubtful and isinstance(engine, Rereads)):
+        boxes = disputed
         with _timed(timings, "parse"):
             reading = idcard.parse(boxes, w, h, looked)
     if read is not None:
@@ -611,15 +618,17 @@ def _look_again(
     found: list[TextBox],
     upright: list[TextBox],
     places: dict[str, Quad],
-) -> tuple[list[TextBox], list[TextBox], frozenset[str]]:
+) -> tuple[list[TextBox], list[TextBox], frozenset[str], dict[int, str]]:
     """The places the parser named read again as one line each: what was read there added
     to both box lists (`found` in the card image's coordinates, `upright` in the parser's),
-    and the names of the places read: with text, or seen to hold none (`_held`); a place
-    holding text the engine could not make out is not among them."""
+    the names of the places read: with text, or seen to hold none (`_held`); a place
+    holding text the engine could not make out is not among them; and the names read
+    otherwise there than in their box (`_read_to_the_end`), by box."""
     to_image = _upright_to_image(found, upright)
     angle = _card_angle(upright)
     found, upright = list(found), list(upright)
     looked = []
+    disputes: dict[int, str] = {}
     for name, quad in places.items():
         corners = to_image(quad)
         try:
@@ -632,7 +641,7 @@ def _look_again(
         if line is None:
             continue
         if name in END_PLACES:
-            if _read_to_the_end(found, upright, quad, corners, line, END_PLACES[name]):
+            if _read_to_the_end(found, upright, quad, corners, line, END_PLACES[name], disputes):
                 looked.append(name)
             continue
         start = to_image(_text_extent(quad, line[0])) if line[0].strip() else None
@@ -644,7 +653,7 @@ def _look_again(
             text, score = line
             found.append(TextBox(text, score, corners))
             upright.append(TextBox(text, score, _text_extent(quad, text), angle=angle))
-    return found, upright, frozenset(looked)
+    return found, upright, frozenset(looked), disputes
 
 
 #: Places that hold a value's box and the room beside it (the name's, the authority's, a
@@ -660,14 +669,16 @@ def _read_to_the_end(
     corners: Corners,
     line: tuple[str, float],
     label: str,
+    disputes: dict[int, str],
 ) -> bool:
     """The one box inside an END_PLACES place (`quad`, upright) replaced, in both lists, by
     what was read there (`line`) when that holds the box's text with more before or after
     it (none before a box that begins with the label), read at LOOK_AGAIN_MIN_SCORE or
     more: characters of the card's script, none of its `label`'s (澹台芳 read 澹台芳一 with
     its place, 南县公安局 贵南县公安局), or for a validity period, what makes a whole period
-    as printed of it (2020.1 read 2020.11.17-长期; its length is checked then). False when the place
-    does not hold exactly one box: it was not read."""
+    as printed of it (2020.1 read 2020.11.17-长期; its length is checked then). A name read
+    surely there as many characters long as its box's and otherwise goes into `disputes`
+    (`_disputed`). False when the place does not hold exactly one box: it was not read."""
     (x0, y0), (x1, _), (_, y1) = quad[0], quad[1], quad[2]
     inside = [i for i, b in enumerate(upright) if b.x0 >= x0 - 1 and b.x1 <= x1 + 1 and y0 <= b.cy <= y1]
     if len(inside) != 1:
@@ -675,6 +686,10 @@ def _read_to_the_end(
     (i,) = inside
     text, score = line
     had, read = "".join(upright[i].text.split()), "".join(text.split())
+    if label == END_PLACES["name"] and score >= LOOK_AGAIN_MIN_SCORE:
+        mine, theirs = idcard.name_meaning(had), idcard.name_meaning(read)
+        if len(mine) == len(theirs) and mine != theirs:
+            disputes[i] = theirs
     at = read.find(had) if had else -1
     before, after = (read[:at], read[at + len(had) :]) if at >= 0 else ("", "")
     more = before + after
@@ -684,6 +699,30 @@ def _read_to_the_end(
         found[i] = TextBox(text, score, corners)
         upright[i] = TextBox(text, score, _four(quad), angle=upright[i].angle)
     return True
+
+
+#: A character of a name that a second reading of its glyphs (with the room beside them,
+#: `_read_to_the_end`) read otherwise is given this score: the parser leaves the name empty
+#: (its characters' floor, `idcard.reading.MIN_CHAR_SCORE`). 钟䶮颖: its box and the
+#: second opinion read 钟龚颖 (龚 at 0.86), its place 钟䶮颖 at 0.90.
+DISPUTED = 0.0
+
+
+def _disputed(boxes: list[TextBox], disputes: dict[int, str]) -> list[TextBox]:
+    """`boxes` with the characters of each disputed name box that its other reading (by
+    box, `disputes`) read otherwise scored DISPUTED, unless the box now reads as that
+    reading does (the second opinion agreed with it)."""
+    out = list(boxes)
+    for i, theirs in disputes.items():
+        box = boxes[i]
+        mine = idcard.name_meaning(box.text)
+        if len(mine) != len(theirs) or mine == theirs:
+            continue
+        other = {a for a, b in zip(mine, theirs, strict=True) if a != b}
+        chars = box.chars if len(box.chars) == len(box.text) else (1.0,) * len(box.text)
+        scores = tuple(DISPUTED if ch in other else c for ch, c in zip(box.text, chars, strict=True))
+        out[i] = dataclasses.replace(box, chars=scores)
+    return out
 
 
 def _takes(label: str, more: str, read: str) -> bool:

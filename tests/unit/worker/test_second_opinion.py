@@ -251,6 +251,32 @@ def test_a_names_last_box_is_read_again_with_the_place_after_it(read: tuple[str,
     assert x0 <= 61 and 360 < x1 < 470 and y0 < 90 < y1
 
 
+@pytest.mark.parametrize(
+    ("look", "second", "name"),
+    [
+        (("姓名钟䶮颖", 0.95), None, None),  # its place reads otherwise: in dispute, empty
+        (("姓名钟䶮颖", 0.95), ("姓名钟䶮颖", 0.99), "钟䶮颖"),  # the second opinion agrees with it
+        (("姓名钟䶮颖", 0.95), ("姓名钟龚颖", 0.99), None),  # the second opinion agrees with the box
+        (("姓名钟䶮颖", 0.85), None, "钟龚颖"),  # read there with doubt: no dispute
+        (("姓名钟龚", 0.95), None, "钟龚颖"),  # shorter: the place was cut, no dispute
+    ],
+)
+def test_a_name_read_otherwise_with_its_place_is_in_dispute(
+    look: tuple[str, float], second: tuple[str, float] | None, name: str | None
+) -> None:
+    """钟䶮颖 read 钟龚颖 in its box (龚 at 0.86), 钟䶮颖 at 0.90 with the room beside it: two
+    sure readings of the same glyphs disagree, so the second opinion is asked, and unless
+    it reads as the place did, the characters in dispute are unsure and the name empty."""
+    engine = _NameEnd(_front("姓名钟龚颖", 0.999), look)
+    engine.again = second
+    reading = pipeline._recognise_and_parse(CARD, engine, {})
+    assert reading.fields.name == name
+    disputed = look[1] >= 0.9 and len(look[0]) == 5
+    assert engine.asked == int(disputed)
+    if name is None:
+        assert ("value_low_confidence", "name") in {(w.code, w.field) for w in reading.warnings}
+
+
 def test_an_authority_read_with_the_room_before_it_keeps_its_first_character() -> None:
     """`南县公安局` read again with the room after its label reads `贵南县公安局`: the box
     takes it; a reading with the label's characters before it is not taken."""
@@ -310,7 +336,7 @@ def test_a_lone_character_read_again_is_measured_where_its_reading_lies() -> Non
         cv2.line(card, (70 + dx, 345), (74 + dx, 372), DARK, 4)
     quad = ((60.0, 340.0), (950.0, 340.0), (950.0, 378.0), (60.0, 378.0))
     engine = _Looking(boxes, [("号", 0.99)])
-    _, upright, looked = pipeline._look_again(card, engine, list(boxes), list(boxes), {"address": quad})
+    _, upright, looked, _ = pipeline._look_again(card, engine, list(boxes), list(boxes), {"address": quad})
     assert looked == {"address"} and [b.text for b in upright[len(boxes) :]] == ["号"]
 
 
