@@ -262,6 +262,24 @@ def test_overlapping_boxes_repeat_nothing() -> None:
     assert line.chars().text == "住址新疆维吾尔自治区喀什地"
 
 
+def test_a_box_under_another_of_a_tight_pitch_is_a_line_of_its_own() -> None:
+    """A small card's address lines 20 px high and 16 apart overlap by more than half a
+    line: a box under another (sharing its width, a quarter line lower) is the next line,
+    not more of the same one, which then lost 道403号翡翠里 behind 江苏省…前进大."""
+    boxes = render(
+        [
+            B("住址", 208, 575.5, w=31, h=17),
+            B("江苏省宿迁市宿城区前进大", 251, 567.5, w=156, h=23),
+            B("道403号翡翠里", 251, 585.5, w=87, h=19),
+        ]
+    )
+    lines = group_lines(deskew(boxes, 1000, 631))
+    assert [line.chars().text for line in lines] == ["住址江苏省宿迁市宿城区前进大", "道403号翡翠里"]
+    side = render([B("出生1971", 60, 225, w=150), B("年6月18日", 200, 227, w=150)])  # ends overlap
+    (line,) = group_lines(deskew(side, 1000, 631))
+    assert line.chars().text == "出生1971年6月18日"
+
+
 @pytest.mark.parametrize(
     ("raw", "part"),
     [
