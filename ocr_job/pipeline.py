@@ -702,16 +702,19 @@ def _read_to_the_end(
 
 
 #: A character of a name that a second reading of its glyphs (with the room beside them,
-#: `_read_to_the_end`) read otherwise is given this score: the parser leaves the name empty
-#: (its characters' floor, `idcard.reading.MIN_CHAR_SCORE`). 钟䶮颖: its box and the
-#: second opinion read 钟龚颖 (龚 at 0.86), its place 钟䶮颖 at 0.90.
+#: `_read_to_the_end`) read otherwise is given this score, unless its box's reading (after
+#: the second opinion: both recognisers, at two cuts) is SURE_IN_DISPUTE or surer: the
+#: parser leaves the name empty (its characters' floor, `idcard.reading.MIN_CHAR_SCORE`).
+#: 钟䶮颖: its box and the second opinion read 钟龚颖 (龚 at 0.86), its place 钟䶮颖 at
+#: 0.90; 于玉燚: its place read 于玉炎 at 0.90, the second opinion 燚 at 1.0.
 DISPUTED = 0.0
+SURE_IN_DISPUTE = 0.95
 
 
 def _disputed(boxes: list[TextBox], disputes: dict[int, str]) -> list[TextBox]:
     """`boxes` with the characters of each disputed name box that its other reading (by
     box, `disputes`) read otherwise scored DISPUTED, unless the box now reads as that
-    reading does (the second opinion agreed with it)."""
+    reading does (the second opinion agreed with it) or the character is SURE_IN_DISPUTE."""
     out = list(boxes)
     for i, theirs in disputes.items():
         box = boxes[i]
@@ -720,7 +723,8 @@ def _disputed(boxes: list[TextBox], disputes: dict[int, str]) -> list[TextBox]:
             continue
         other = {a for a, b in zip(mine, theirs, strict=True) if a != b}
         chars = box.chars if len(box.chars) == len(box.text) else (1.0,) * len(box.text)
-        scores = tuple(DISPUTED if ch in other else c for ch, c in zip(box.text, chars, strict=True))
+        pairs = zip(box.text, chars, strict=True)
+        scores = tuple(DISPUTED if ch in other and c < SURE_IN_DISPUTE else c for ch, c in pairs)
         out[i] = dataclasses.replace(box, chars=scores)
     return out
 

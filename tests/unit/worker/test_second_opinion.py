@@ -3,6 +3,7 @@ when it is asked, what it changes, and that its failure costs nothing but itself
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -252,27 +253,31 @@ def test_a_names_last_box_is_read_again_with_the_place_after_it(read: tuple[str,
 
 
 @pytest.mark.parametrize(
-    ("look", "second", "name"),
+    ("look", "second", "lead", "name"),
     [
-        (("姓名钟䶮颖", 0.95), None, None),  # its place reads otherwise: in dispute, empty
-        (("姓名钟䶮颖", 0.95), ("姓名钟䶮颖", 0.99), "钟䶮颖"),  # the second opinion agrees with it
-        (("姓名钟䶮颖", 0.95), ("姓名钟龚颖", 0.99), None),  # the second opinion agrees with the box
-        (("姓名钟䶮颖", 0.85), None, "钟龚颖"),  # read there with doubt: no dispute
-        (("姓名钟龚", 0.95), None, "钟龚颖"),  # shorter: the place was cut, no dispute
+        (("姓名钟䶮颖", 0.95), None, 0.86, None),  # its place reads otherwise: in dispute, empty
+        (("姓名钟䶮颖", 0.95), None, 1.0, "钟龚颖"),  # 龚 read surely: it stands
+        (("姓名钟䶮颖", 0.95), ("姓名钟䶮颖", 0.99), 0.86, "钟䶮颖"),  # the second opinion agrees with it
+        (("姓名钟䶮颖", 0.85), None, 0.86, "钟龚颖"),  # read there with doubt: no dispute
+        (("姓名钟龚", 0.95), None, 0.86, "钟龚颖"),  # shorter: the place was cut, no dispute
     ],
 )
 def test_a_name_read_otherwise_with_its_place_is_in_dispute(
-    look: tuple[str, float], second: tuple[str, float] | None, name: str | None
+    look: tuple[str, float], second: tuple[str, float] | None, lead: float, name: str | None
 ) -> None:
     """钟䶮颖 read 钟龚颖 in its box (龚 at 0.86), 钟䶮颖 at 0.90 with the room beside it: two
     sure readings of the same glyphs disagree, so the second opinion is asked, and unless
-    it reads as the place did, the characters in dispute are unsure and the name empty."""
-    engine = _NameEnd(_front("姓名钟龚颖", 0.999), look)
+    it reads as the place did, the characters in dispute read with a lead under
+    SURE_IN_DISPUTE are unsure and the name empty (于玉燚, its place read 于玉炎 at 0.90 and
+    燚 at 1.0 in its box: kept)."""
+    boxes = _front("姓名钟龚颖", 0.999)
+    boxes[0] = dataclasses.replace(boxes[0], chars=(1.0, 1.0, 1.0, lead, 1.0))
+    engine = _NameEnd(boxes, look)
     engine.again = second
     reading = pipeline._recognise_and_parse(CARD, engine, {})
     assert reading.fields.name == name
-    disputed = look[1] >= 0.9 and len(look[0]) == 5
-    assert engine.asked == int(disputed)
+    if look[1] >= 0.9 and len(look[0]) == 5:  # in dispute: the second opinion is asked
+        assert engine.asked == 1
     if name is None:
         assert ("value_low_confidence", "name") in {(w.code, w.field) for w in reading.warnings}
 
