@@ -282,17 +282,22 @@ def test_a_name_read_otherwise_with_its_place_is_in_dispute(
         assert ("value_low_confidence", "name") in {(w.code, w.field) for w in reading.warnings}
 
 
-def test_an_authority_read_with_the_room_before_it_keeps_its_first_character() -> None:
-    """`南县公安局` read again with the room after its label reads `贵南县公安局`: the box
-    takes it; a reading with the label's characters before it is not taken."""
-    boxes = [
+def _back(authority: TextBox, validity: TextBox) -> list[TextBox]:
+    """The boxes of a back: the titles, the labels, and these two values."""
+    return [
         _box("中华人民共和国", 1.0, 380, 80, 520, 60),
         _box("居民身份证", 1.0, 330, 170, 560, 70),
         _box("签发机关", 1.0, 220, 455, 130),
-        _box("南县公安局", 1.0, 410, 455, 170),
+        authority,
         _box("有效期限", 1.0, 220, 530, 130),
-        _box("2022.04.30-2042.04.30", 1.0, 400, 530, 360),
+        validity,
     ]
+
+
+def test_an_authority_read_with_the_room_before_it_keeps_its_first_character() -> None:
+    """`南县公安局` read again with the room after its label reads `贵南县公安局`: the box
+    takes it; a reading with the label's characters before it is not taken."""
+    boxes = _back(_box("南县公安局", 1.0, 410, 455, 170), _box("2022.04.30-2042.04.30", 1.0, 400, 530, 360))
     for read, authority in ((("贵南县公安局", 0.99), "贵南县公安局"), (("关南县公安局", 0.99), "南县公安局")):
         engine = _Looking(boxes, [read])
         reading = pipeline._recognise_and_parse(CARD, engine, {})
@@ -316,14 +321,7 @@ def test_a_validity_read_in_part_is_read_again_with_the_room_around_it(
     """A validity period's one box read in part is read again with the room left of it
     (after its label) and right of it: the reading replaces the box when it holds the
     box's text and parses as a period, read surely."""
-    boxes = [
-        _box("中华人民共和国", 1.0, 380, 80, 520, 60),
-        _box("居民身份证", 1.0, 330, 170, 560, 70),
-        _box("签发机关", 1.0, 220, 455, 130),
-        _box("玛纳斯县公安局", 1.0, 400, 455, 240),
-        _box("有效期限", 1.0, 220, 530, 130),
-        _box(box, 1.0, 420, 530, 16 * len(box)),
-    ]
+    boxes = _back(_box("玛纳斯县公安局", 1.0, 400, 455, 240), _box(box, 1.0, 420, 530, 16 * len(box)))
     engine = _Looking(boxes, [read])
     reading = pipeline._recognise_and_parse(CARD, engine, {})
     assert (reading.fields.valid_from, reading.fields.valid_to) == period
