@@ -499,9 +499,8 @@ def _recognise_and_parse(
     """Recognise, parse; read again the places the layout says hold a value none was read
     for, and the doubtful name and address lines (a name read otherwise with its place
     too, whose characters in dispute then count as unsure: `_disputed`); parse again after
-    each. Whether the card
-    is upside down in `card` (`imaging.is_turned`) is appended to `turned`; the boxes parsed,
-    as found in `card` and upright, to `read`."""
+    each. Whether the card is upside down in `card` (`imaging.is_turned`) is appended to
+    `turned`; the boxes parsed, as found in `card` and upright, to `read`."""
     h, w = card.shape[:2]
     with _timed(timings, "recognise"):
         result = engine.recognise(card)

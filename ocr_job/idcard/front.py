@@ -595,10 +595,10 @@ def _read_address(
     begun mid-way, and nothing printed after its end, right of its last line (up to the
     margin) or, when that line reaches the margin, on the next line's place. That place
     is asked to be read again (`Draft.look_again`); once it has been (`looked`), what was
-    read there is among the lines, and nothing read means nothing printed. A line before the
-    last that ends well short of the furthest one (`_lost_line_end`) has its end's place
-    asked for the same way, and the address waits for it. Until then (and
-    for a caller that cannot read places again, or read something there it could not make
+    read there is among the lines, and nothing read means nothing printed. A line before
+    the last that ends well short of the furthest one (`_lost_line_end`) has its end's
+    place asked for the same way, and the address waits for it. Until then (and for a
+    caller that cannot read places again, or read something there it could not make
     out), the last character decides: a house, flat or village word closes an address
     (`vocab.ADDRESS_ENDINGS`). Lines that hold nothing but the number's region's place
     names (`_in_the_places`) do not count in its score floor."""

@@ -1,7 +1,7 @@
 """The card's printed artwork, drawn from shapes: security backgrounds (guilloche
 waves, a rosette guilloche, a plain tint, a diagonal lattice, arcs over a colour
-ramp), the portrait (a grey silhouette or a
-photo-like drawn face), the national emblem and a Great Wall outline.
+ramp), the portrait (a grey silhouette or a photo-like drawn face), the national
+emblem and a Great Wall outline.
 
 Backgrounds are computed once at `PATTERN_WIDTH` and scaled; everything else is
 drawn at the card's size. All choices come from the arguments (no randomness

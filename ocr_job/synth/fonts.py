@@ -6,9 +6,10 @@ Every face comes from a Debian package (`FACES` names it): Noto Sans/Serif CJK
 and AR PL SungtiL GB (`fonts-arphic-uming`, `fonts-arphic-gbsn00lp`), Droid Sans
 Fallback (`fonts-droid-fallback`), the kai (brush) faces AR PL KaitiM GB and LXGW
 WenKai (`fonts-arphic-gkai00mp`, `fonts-lxgw-wenkai`), the condensed oblique Smiley
-Sans (`fonts-smiley-sans`), and the number's OCR-B (`fonts-ocr-b`). They are found by searching the usual font
-directories (then `fc-match`), never by a fixed path; a face that is not
-installed raises `FontNotFoundError` naming its package (no silent fallback).
+Sans (`fonts-smiley-sans`), and the number's OCR-B (`fonts-ocr-b`). They are
+found by searching the usual font directories (then `fc-match`), never by a fixed
+path; a face that is not installed raises `FontNotFoundError` naming its package
+(no silent fallback).
 
 The text faces do not all cover the same characters (SungtiL GB holds GB 2312
 only): `has_glyph` tells, and the renderer draws a character a face lacks with
