@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("--bad-inputs", action="store_true", help="add broken files too")
     samples.add_argument("--styles", default=None,
                          help="comma-separated layout styles (default: classic, realdesign, "
-                              "compact, wide; held out unless named: slim, lattice, sweep)")  # fmt: skip
+                              "compact, wide; held out unless named: slim, lattice, sweep, "
+                              "ledger)")  # fmt: skip
 
     sub.add_parser(
         "models",

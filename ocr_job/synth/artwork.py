@@ -1,6 +1,6 @@
 """The card's printed artwork, drawn from shapes: security backgrounds (guilloche
 waves, a rosette guilloche, a plain tint, a diagonal lattice, arcs over a colour
-ramp), the portrait (a grey silhouette or a photo-like drawn face), the national
+ramp, a halftone dot screen), the portrait (a grey silhouette or a photo-like drawn face), the national
 emblem and a Great Wall outline.
 
 Backgrounds are computed once at `PATTERN_WIDTH` and scaled; everything else is
@@ -21,7 +21,7 @@ CARD_W_MM = 85.6
 CARD_H_MM = 54.0
 PATTERN_WIDTH = 1000  # backgrounds are computed once at this width, then scaled
 EMBLEM_RGB = (206, 32, 36)
-BACKGROUNDS: tuple[str, ...] = ("waves", "rosette", "plain", "mesh", "arcs")
+BACKGROUNDS: tuple[str, ...] = ("waves", "rosette", "plain", "mesh", "arcs", "dots")
 
 RGB = tuple[int, int, int]
 
@@ -141,10 +141,33 @@ def _arcs(side: str, variant: int) -> np.ndarray:
                        ((200, 180, 170), 0.25 * dots)])  # fmt: skip
 
 
+def _dots(side: str, variant: int) -> np.ndarray:
+    """A halftone screen: dots on a turned grid whose size follows slow hills, in pale
+    green and gold, under a band of fine sine lines across the card's middle."""
+    x, y = _mm_grid()
+    u, v = 0.8 * x + 0.6 * y, -0.6 * x + 0.8 * y  # the screen is turned by 37 degrees
+    hills = 0.5 + 0.5 * np.sin(0.11 * x + 0.7 * variant) * np.cos(0.17 * y - 0.4 * variant)
+    cell = np.hypot(np.mod(u, 0.9) - 0.45, np.mod(v, 0.9) - 0.45)
+    dots = np.clip((0.12 + 0.2 * hills - cell) * 12.0, 0, 1)
+    mid = 27.0 if side == "front" else 34.0
+    band = np.exp(-(((y - mid) / 9.0) ** 2))
+    lines = np.clip((np.cos(6.0 * (y + 1.2 * np.sin(0.3 * x + variant))) - 0.9) * 8.0, 0, 1)
+    base: RGB = (242, 244, 232) if side == "front" else (238, 242, 238)
+    return _mix(base, [((214, 230, 196), 0.6 * dots), ((236, 216, 170), 0.35 * dots * hills),
+                       ((190, 196, 226), 0.4 * lines * band)])  # fmt: skip
+
+
 @lru_cache(maxsize=32)
 def pattern(kind: str, side: str, variant: int) -> np.ndarray:
     """Background `kind` of `side` at `PATTERN_WIDTH` (read-only, cached)."""
-    makers = {"waves": _waves, "rosette": _rosette, "plain": _plain, "mesh": _mesh, "arcs": _arcs}
+    makers = {
+        "waves": _waves,
+        "rosette": _rosette,
+        "plain": _plain,
+        "mesh": _mesh,
+        "arcs": _arcs,
+        "dots": _dots,
+    }
     if kind not in makers:
         raise ValueError(f"background must be one of {BACKGROUNDS}, not {kind!r}")
     return makers[kind](side, variant)

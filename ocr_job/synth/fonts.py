@@ -4,9 +4,10 @@ Every face comes from a Debian package (`FACES` names it): Noto Sans/Serif CJK
 (`fonts-noto-cjk`), the hei faces WenQuanYi Zen Hei and Micro Hei
 (`fonts-wqy-zenhei`, `fonts-wqy-microhei`), the song (Ming) faces AR PL UMing
 and AR PL SungtiL GB (`fonts-arphic-uming`, `fonts-arphic-gbsn00lp`), Droid Sans
-Fallback (`fonts-droid-fallback`), the kai (brush) faces AR PL KaitiM GB and LXGW
-WenKai (`fonts-arphic-gkai00mp`, `fonts-lxgw-wenkai`), the condensed oblique Smiley
-Sans (`fonts-smiley-sans`), and the number's OCR-B (`fonts-ocr-b`). They are
+Fallback (`fonts-droid-fallback`), the kai (brush) faces AR PL KaitiM GB, AR PL UKai
+and LXGW WenKai regular, bold and light (`fonts-arphic-gkai00mp`, `fonts-arphic-ukai`,
+`fonts-lxgw-wenkai`), the condensed oblique Smiley Sans (`fonts-smiley-sans`), and
+the number's OCR-B (`fonts-ocr-b`). They are
 found by searching the usual font directories (then `fc-match`), never by a fixed
 path; a face that is not installed raises `FontNotFoundError` naming its package
 (no silent fallback).
@@ -60,6 +61,8 @@ FACES: dict[str, tuple[str, str, str]] = {
     "kai": ("gkai00mp.ttf", "AR PL KaitiM GB", "fonts-arphic-gkai00mp"),
     "wenkai": ("LXGWWenKai-Regular.ttf", "LXGW WenKai", "fonts-lxgw-wenkai"),
     "wenkai-bold": ("LXGWWenKai-Bold.ttf", "LXGW WenKai", "fonts-lxgw-wenkai"),
+    "wenkai-light": ("LXGWWenKai-Light.ttf", "LXGW WenKai", "fonts-lxgw-wenkai"),
+    "ukai": ("ukai.ttc", "AR PL UKai CN", "fonts-arphic-ukai"),
     "smiley": ("SmileySans-Oblique.ttf", "Smiley Sans", "fonts-smiley-sans"),
     "ocrb": ("OCRB.otf", "OCR B", "fonts-ocr-b"),
 }

@@ -27,6 +27,8 @@ offsets, line heights, address wrapping, faces, colours and artwork.
 * ``sweep`` (held out, as ``slim``): LXGW WenKai and the condensed oblique Smiley
   Sans values, a letter-spaced name, labels without a gap and values close to
   them, teal labels, fine arcs over a colour ramp from top to bottom.
+* ``ledger`` (held out, as ``slim``): UKai and thin WenKai Light values, small
+  names, a zero-padded birth date, tight address lines, a halftone dot screen.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ class Layout:
     authority_y: float
     validity_y: float
     # artwork
-    background: str  # "waves" | "rosette" | "plain" | "mesh" | "arcs"
+    background: str  # "waves" | "rosette" | "plain" | "mesh" | "arcs" | "dots"
     portrait: str  # "silhouette" | "face"
     great_wall: bool
     # the birth date as one run in the values' ink and face (1987年3月9日), not in
@@ -91,6 +93,8 @@ class Layout:
     birth_joined: bool = False
     # extra mm between the name's characters (a name printed letter-spaced)
     name_tracking: float = 0.0
+    # the birth date's month and day in two digits (1987年03月09日)
+    birth_padded: bool = False
 
     @property
     def value_right(self) -> float:
@@ -269,8 +273,35 @@ SWEEP = Layout(
     background="arcs", portrait="face", great_wall=True, name_tracking=0.9,
 )  # fmt: skip
 
+#: Held out as `SLIM` is, drawn in session 15 before any parser change: AR PL UKai and
+#: LXGW WenKai Light (thin strokes) values, names no larger than the other values, the
+#: birth date's month and day in two digits, tight address lines (0.7 mm apart) thirteen
+#: characters wide, a large portrait, labels in violet-blue bold song close to the
+#: card's left edge, a halftone screen of dots under a band of fine lines.
+LEDGER = Layout(
+    name="ledger",
+    value_faces=("ukai", "wenkai-light", "ukai"),
+    label_face="serif-bold",
+    title_faces=("ukai", "sans-bold"),
+    label_rgb=(72, 70, 156),
+    value_rgb=(18, 18, 30),
+    label_x=3.6, label_gap=2.6, value_x=17.0,
+    name_y=9.6, sex_y=15.6, birth_y=21.6, address_y=27.6, address_step=3.7,
+    address_chars=13, address_lines=4,
+    ethnic_label_x=25.0, ethnic_x=31.2,
+    birth_columns=(17.0, 24.4, 28.0, 32.6, 36.2, 40.8),
+    label_em=2.4, value_em=3.0, name_em=3.0, number_em=3.3,
+    number_label_x=3.6, number_x=24.0, number_y=47.8, number_tracking=0.3,
+    photo_box=(52.0, 4.8, 80.6, 40.2),
+    emblem_center=(12.0, 12.8), emblem_r=7.6,
+    title_x=(24.6, 80.0), title_y=(11.4, 21.8), title_em=(4.2, 6.8),
+    back_label_x=9.6, back_label_gap=1.6, back_value_x=26.0, back_value_em=3.0,
+    authority_y=41.0, validity_y=47.0,
+    background="dots", portrait="silhouette", great_wall=True, birth_padded=True,
+)  # fmt: skip
+
 LAYOUTS: dict[str, Layout] = {
-    lay.name: lay for lay in (CLASSIC, REALDESIGN, COMPACT, WIDE, SLIM, LATTICE, SWEEP)
+    lay.name: lay for lay in (CLASSIC, REALDESIGN, COMPACT, WIDE, SLIM, LATTICE, SWEEP, LEDGER)
 }
 #: The styles a set is drawn in by default: all but the held-out ones.
 STYLES: tuple[str, ...] = ("classic", "realdesign", "compact", "wide")

@@ -194,10 +194,11 @@ def _birth(pen: _Pen, who: Identity) -> None:
     """The birth date: in columns with 年 月 日 in the labels' colour, or as one run."""
     s, lay, b = pen.style, pen.style.layout, who.birth_date
     year_x, nian_x, month_x, yue_x, day_x, ri_x = lay.birth_columns
+    month, day = (f"{b.month:02}", f"{b.day:02}") if lay.birth_padded else (b.month, b.day)
     if lay.birth_joined:
-        pen.text(year_x, lay.birth_y, f"{b.year}年{b.month}月{b.day}日", lay.value_em, s.ink)
+        pen.text(year_x, lay.birth_y, f"{b.year}年{month}月{day}日", lay.value_em, s.ink)
         return
-    for x, text in ((year_x, str(b.year)), (month_x, str(b.month)), (day_x, str(b.day))):
+    for x, text in ((year_x, str(b.year)), (month_x, str(month)), (day_x, str(day))):
         pen.text(x, lay.birth_y, text, lay.value_em, s.ink)
     for x, text in ((nian_x, "年"), (yue_x, "月"), (ri_x, "日")):
         pen.text(x, lay.birth_y, text, lay.label_em, s.label, s.label_face)

@@ -37,6 +37,7 @@ def _measure(lay: Layout) -> dict[str, float]:
     rows = slice(round((lay.name_y - lay.name_em) * K), round((lay.name_y + 0.5) * K))
     cols = np.flatnonzero(label[rows].any(axis=0))
     runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
+    runs = [run for run in runs if len(run) > 2]  # not a stroke's edge apart (名 in bold song)
     assert len(runs) == 2, "the label 姓名 is two characters"
     value = np.flatnonzero(ink[rows, : round(lay.photo_box[0] * K)].any(axis=0))
     return {"label_x": runs[0][0] / K, "label_gap": (runs[1][0] - runs[0][-1]) / K,
@@ -215,3 +216,22 @@ def test_a_letter_spaced_name_is_printed_wider_by_its_tracking() -> None:
         extents.append((cols[-1] - cols[0]) / K)
     want = spaced.name_tracking * (len(who.name) - 1)
     assert abs((extents[0] - extents[1]) - want) < 0.3, (extents, want)
+
+
+def test_a_padded_birth_date_prints_month_and_day_in_two_digits() -> None:
+    """`birth_padded` prints 03 for March: the month's ink (between its column and
+    月's) is wider than the same month printed in one digit."""
+    padded = LAYOUTS["ledger"]
+    assert padded.birth_padded
+    solid = dataclasses.replace(padded, birth_padded=False)
+    who = identity_for("styles:padded")
+    who = dataclasses.replace(who, birth_date=who.birth_date.replace(month=3, day=9))
+    widths = []
+    for lay in (padded, solid):
+        image = render_card(who, "front", WIDTH, style=_style(lay))
+        rows = slice(round((lay.birth_y - lay.value_em) * K), round((lay.birth_y + 0.5) * K))
+        month_x, yue_x = lay.birth_columns[2], lay.birth_columns[3]
+        cols = np.flatnonzero((image.max(axis=2) < 90)[rows, round(month_x * K) : round(yue_x * K)]
+                              .any(axis=0))  # fmt: skip
+        widths.append((cols[-1] - cols[0]) / K)
+    assert widths[0] > 1.6 * widths[1], widths
