@@ -536,22 +536,37 @@ def fit_view(image: np.ndarray, long_side: int) -> np.ndarray:
 _STROKE = np.ones((3, 3), np.uint8)
 
 
+def _within(image: np.ndarray, corners: Sequence[Point]) -> np.ndarray | None:
+    """The part of `image` in the bounding box of `corners`; None when under 2 px a side."""
+    xs, ys = [p[0] for p in corners], [p[1] for p in corners]
+    h, w = image.shape[:2]
+    x0, x1 = max(0, math.floor(min(xs))), min(w, math.ceil(max(xs)))
+    y0, y1 = max(0, math.floor(min(ys))), min(h, math.ceil(max(ys)))
+    return image[y0:y1, x0:x1] if x1 - x0 >= 2 and y1 - y0 >= 2 else None
+
+
 def ink_contrast(image: np.ndarray, corners: Sequence[Point]) -> float:
     """How far the darkest strokes within `corners` (their bounding box, in `image`) stand
     out from the rest: the median grey minus the 1st percentile (0-255), lines thinner than
     3 px (a guilloche's, on a card 960 px wide) closed over first. Printed text stands out
     by ~100-220; a guilloche's fine lines by a tenth to a fifth of that."""
-    xs, ys = [p[0] for p in corners], [p[1] for p in corners]
-    h, w = image.shape[:2]
-    x0, x1 = max(0, math.floor(min(xs))), min(w, math.ceil(max(xs)))
-    y0, y1 = max(0, math.floor(min(ys))), min(h, math.ceil(max(ys)))
-    if x1 - x0 < 2 or y1 - y0 < 2:
+    region = _within(image, corners)
+    if region is None:
         return 0.0
-    region = image[y0:y1, x0:x1]
     grey = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY) if region.ndim == 3 else region
     grey = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, _STROKE)  # lines thinner than a stroke go
     low, mid = np.percentile(grey, (1, 50))
     return float(mid - low)
+
+
+def saturated_share(image: np.ndarray, corners: Sequence[Point], level: int) -> float:
+    """The share of the pixels within `corners` (their bounding box) whose every channel is
+    `level` or more: paper lit into the sensor's ceiling, where print fades away."""
+    region = _within(image, corners)
+    if region is None:
+        return 0.0
+    darkest = region.min(axis=2) if region.ndim == 3 else region
+    return float(np.count_nonzero(darkest >= level)) / darkest.size
 
 
 # --------------------------------------------------------------------------- locate

@@ -554,11 +554,16 @@ NAME_MARGINS = (0.2,)
 
 def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[int, Callable[[str], str]]:
     """The boxes of a front's name (when any of them scored below SECOND_OPINION_BELOW, or
-    one of its characters below CHAR_SECOND_OPINION_BELOW), its
-    address lines scored below ADDRESS_SECOND_OPINION_BELOW, and the boxes for which the
-    parser has known values to offer (`CardReading.candidates`), each with what a reading
-    of it means (`idcard.name_meaning`, `idcard.place_meaning`)."""
+    one of its characters below CHAR_SECOND_OPINION_BELOW), its address lines scored below
+    ADDRESS_SECOND_OPINION_BELOW, a back's validity period with a digit below
+    CHAR_SECOND_OPINION_BELOW (2014 read 2011, its last 1 at 0.52, before 长期: no period
+    length checks it), and the boxes for which the parser has known values to offer
+    (`CardReading.candidates`), each with what a reading of it means
+    (`idcard.name_meaning`, `idcard.place_meaning`, `_letters`)."""
     out: dict[int, Callable[[str], str]] = dict.fromkeys(reading.candidates, str)
+    if reading.side == "back":
+        period = reading.sources.get("valid_from") or reading.sources.get("valid_to") or frozenset()
+        out.update((i, _letters) for i in period if _doubtful_char(boxes[i]))
     if reading.side != "front":
         return out
     name = reading.sources.get("name") or frozenset()
@@ -568,6 +573,11 @@ def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[i
         if boxes[i].score < ADDRESS_SECOND_OPINION_BELOW or i in out:
             out[i] = idcard.place_meaning
     return out
+
+
+def _letters(text: str) -> str:
+    """What a line of dates means: its letters and digits as printed, spaces aside."""
+    return "".join(text.split())
 
 
 def _doubtful_char(box: TextBox) -> bool:
@@ -607,6 +617,8 @@ def _read_again(
             continue
         if again is not None:
             text, score, chars = Reread(*again)
+            # no recogniser read it so on its own: the joint share is each character's too
+            chars = chars or (score,) * len(text)
             out[i] = dataclasses.replace(upright[i], text=text, score=score, chars=chars)
     return out
 
@@ -746,9 +758,11 @@ def _held(
 ) -> Literal["text", "blank", "unread"]:
     """What a place read again holds: "blank" when nothing was read there, what was read
     scored below BLANK_BELOW, or its strokes stand out BACKGROUND_INK_SHARE as much as the
-    text beside it or less (`_ink_share`: the card's background, however it reads); "text"
-    when read at LOOK_AGAIN_MIN_SCORE or more with strokes INK_SHARE as strong or stronger,
-    or fainter for a `vocabulary` value; else "unread": text the engine could not make out.
+    text beside it or less (`_ink_share`: the card's background, however it reads), unless
+    a highlight lies over it (`_under_glare`: print fades there as the background does);
+    "text" when read at LOOK_AGAIN_MIN_SCORE or more with strokes INK_SHARE as strong or
+    stronger, or fainter for a `vocabulary` value; else "unread": text the engine could
+    not make out.
 
     `start`: where the reading would lie if it began at the place's left edge (an address
     goes on there), measured too, the stronger share counting: a lone character there (号
@@ -756,13 +770,11 @@ def _held(
     little for its darkest percentile, while a value may sit anywhere in its place (民族's,
     far right)."""
     text, score = line
-    if not text or score < BLANK_BELOW:
-        return "blank"
     share = _ink_share(card, corners, found)
     if start is not None:
         share = max(share, _ink_share(card, start, found))
-    if share < BACKGROUND_INK_SHARE:
-        return "blank"
+    if not text or score < BLANK_BELOW or share < BACKGROUND_INK_SHARE:
+        return "unread" if _under_glare(card, corners, start) else "blank"
     printed = share >= INK_SHARE or vocabulary
     return "text" if score >= LOOK_AGAIN_MIN_SCORE and printed else "unread"
 
@@ -788,6 +800,25 @@ BLANK_BELOW = 0.8
 INK_SHARE = 0.5
 BACKGROUND_INK_SHARE = 0.25
 VOCABULARY_PLACES = frozenset({"sex", "ethnicity", "birth_date"})
+#: A place this much of which (or of its start: `_held`) is saturated paper lies under a
+#: highlight, on a card that is not as light all over: 05, an address's third line under
+#: glare, read "www" at 0.55 and stood out 0.23 as much as the line above, 18% of the
+#: place's pixels saturated (57% of its start's); the address was reported without it.
+#: Read from the whole picture, the place read nothing, 16% of it saturated. A place with
+#: no highlight over it has next to no saturated pixels on a tinted card.
+GLARE_PLACE_SHARE = 0.1
+
+
+def _under_glare(card: np.ndarray, corners: Corners, start: Corners | None) -> bool:
+    """Whether a highlight lies over the place (`corners`, or its `start`): GLARE_PLACE_SHARE
+    of it saturated (`quality.SATURATED`), where the card's median pixel is not."""
+    places = [corners] if start is None else [corners, start]
+    if max(imaging.saturated_share(card, p, quality.SATURATED) for p in places) < GLARE_PLACE_SHARE:
+        return False
+    darkest = card.min(axis=2) if card.ndim == 3 else card
+    return float(np.median(darkest)) < quality.SATURATED
+
+
 #: The place read again is this many text heights high (the parser's regions have margins).
 PLACE_HEIGHT_IN_LINES = 1.3
 

@@ -89,14 +89,24 @@ def _without_label(value: Chars, value_x: float, width: int) -> Chars:
     return value[first:]
 
 
+#: The start of a period without end (长期), which no period length checks, is left empty
+#: when a digit of it scored below this after the second opinion (a digit below
+#: `pipeline.CHAR_SECOND_OPINION_BELOW` asks for it): 2014 read 2011, its last 1 at 0.52,
+#: then 0.63. A start with an end is checked by the period's length.
+LONG_TERM_DIGIT_SCORE = 0.7
+
+
 def _put_period(draft: Draft, value: Chars, column: float, unit: float) -> None:
     period = _read_period(value, column, unit)
     if period is None:
         draft.warn("value_unparsed", "the validity period could not be read", "valid_from")
         return
     start, end = period
+    digits = [c for c, ch in zip(value.scores, value.text, strict=True) if ch.isdigit()]
     if start is None:
         draft.warn("value_unparsed", "the start of the validity period could not be read", "valid_from")
+    elif isinstance(end, str) and min(digits, default=1.0) < LONG_TERM_DIGIT_SCORE:
+        draft.warn("value_low_confidence", "a digit of the period's start was read with doubt", "valid_from")
     else:
         draft.put("valid_from", start.isoformat(), value)
     if end is None:
