@@ -27,6 +27,7 @@ from ocr_job.config import DEFAULT_MAX_OBJECT_BYTES, JobConfig, ShardSpec
 from ocr_job.deadlines import deadline
 from ocr_job.engines import Engine, TextBox
 from ocr_job.engines.base import Point, ReadsLines, Reread, Rereads
+from ocr_job.idcard.dates import LONG_TERM
 from ocr_job.idcard.reading import MIN_CHAR_SCORE, Quad
 from ocr_job.imaging import ImageError
 from ocr_job.memory import settle
@@ -555,15 +556,14 @@ NAME_MARGINS = (0.2,)
 def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[int, Callable[[str], str]]:
     """The boxes of a front's name (when any of them scored below SECOND_OPINION_BELOW, or
     one of its characters below CHAR_SECOND_OPINION_BELOW), its address lines scored below
-    ADDRESS_SECOND_OPINION_BELOW, a back's validity period with a digit below
-    CHAR_SECOND_OPINION_BELOW (2014 read 2011, its last 1 at 0.52, before 长期: no period
-    length checks it), and the boxes for which the parser has known values to offer
-    (`CardReading.candidates`), each with what a reading of it means
-    (`idcard.name_meaning`, `idcard.place_meaning`, `_letters`)."""
+    ADDRESS_SECOND_OPINION_BELOW, a period without end (长期) with a digit below
+    CHAR_SECOND_OPINION_BELOW (2014 read 2011, its last 1 at 0.52: no period length checks
+    it; read again, a checked period's dates were read worse), and the boxes for which the
+    parser has known values to offer (`CardReading.candidates`), each with what a reading
+    of it means (`idcard.name_meaning`, `idcard.place_meaning`, `_letters`)."""
     out: dict[int, Callable[[str], str]] = dict.fromkeys(reading.candidates, str)
-    if reading.side == "back":
-        period = reading.sources.get("valid_from") or reading.sources.get("valid_to") or frozenset()
-        out.update((i, _letters) for i in period if _doubtful_char(boxes[i]))
+    if reading.fields.valid_to == LONG_TERM:  # a period with an end is checked by its length
+        out.update((i, _letters) for i in reading.sources.get("valid_to") or () if _doubtful_char(boxes[i]))
     if reading.side != "front":
         return out
     name = reading.sources.get("name") or frozenset()
@@ -655,7 +655,8 @@ def _look_again(
             if _read_to_the_end(found, upright, quad, corners, line, END_PLACES[name], disputes):
                 looked.append(name)
             continue
-        start = to_image(_text_extent(quad, line[0])) if line[0].strip() else None
+        # where what was read lies when it begins the place (two characters when nothing was)
+        start = to_image(_text_extent(quad, line[0].strip() or "住址"))
         held = _held(card, corners, line, found, name in VOCABULARY_PLACES, start)
         if held == "unread":
             continue
@@ -774,7 +775,7 @@ def _held(
     if start is not None:
         share = max(share, _ink_share(card, start, found))
     if not text or score < BLANK_BELOW or share < BACKGROUND_INK_SHARE:
-        return "unread" if _under_glare(card, corners, start) else "blank"
+        return "unread" if start is not None and _under_glare(card, start) else "blank"
     printed = share >= INK_SHARE or vocabulary
     return "text" if score >= LOOK_AGAIN_MIN_SCORE and printed else "unread"
 
@@ -800,23 +801,23 @@ BLANK_BELOW = 0.8
 INK_SHARE = 0.5
 BACKGROUND_INK_SHARE = 0.25
 VOCABULARY_PLACES = frozenset({"sex", "ethnicity", "birth_date"})
-#: A place this much of which (or of its start: `_held`) is saturated paper lies under a
-#: highlight, on a card that is not as light all over: 05, an address's third line under
-#: glare, read "www" at 0.55 and stood out 0.23 as much as the line above, 18% of the
-#: place's pixels saturated (57% of its start's); the address was reported without it.
-#: Read from the whole picture, the place read nothing, 16% of it saturated. A place with
-#: no highlight over it has next to no saturated pixels on a tinted card.
-GLARE_PLACE_SHARE = 0.1
+#: A place whose start (where what was read there lies, or its first two characters' room:
+#: `_held`) is this much saturated paper lies under a highlight: 05, an address's third
+#: line under glare, read "www" at 0.55 and stood out 0.23 as much as the line above, 57%
+#: of its start saturated; the address was reported without it.
+GLARE_PLACE_SHARE = 0.25
+#: ...on a card whose median pixel (its paper) is this far below the sensor's ceiling: on
+#: a white copy, paper saturates wherever nothing is printed, and no highlight shows.
+PAPER_BELOW_CEILING = 15
 
 
-def _under_glare(card: np.ndarray, corners: Corners, start: Corners | None) -> bool:
-    """Whether a highlight lies over the place (`corners`, or its `start`): GLARE_PLACE_SHARE
-    of it saturated (`quality.SATURATED`), where the card's median pixel is not."""
-    places = [corners] if start is None else [corners, start]
-    if max(imaging.saturated_share(card, p, quality.SATURATED) for p in places) < GLARE_PLACE_SHARE:
+def _under_glare(card: np.ndarray, start: Corners) -> bool:
+    """Whether a highlight lies over a place's `start`: GLARE_PLACE_SHARE of it saturated
+    (`quality.SATURATED`), where the card's paper is PAPER_BELOW_CEILING below that."""
+    if imaging.saturated_share(card, start, quality.SATURATED) < GLARE_PLACE_SHARE:
         return False
     darkest = card.min(axis=2) if card.ndim == 3 else card
-    return float(np.median(darkest)) < quality.SATURATED
+    return float(np.median(darkest)) <= quality.SATURATED - PAPER_BELOW_CEILING
 
 
 #: The place read again is this many text heights high (the parser's regions have margins).
