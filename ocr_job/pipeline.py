@@ -27,6 +27,7 @@ from ocr_job.config import DEFAULT_MAX_OBJECT_BYTES, JobConfig, ShardSpec
 from ocr_job.deadlines import deadline
 from ocr_job.engines import Engine, TextBox
 from ocr_job.engines.base import Point, ReadsLines, Reread, Rereads
+from ocr_job.idcard.back import LONG_TERM_DIGIT_SCORE
 from ocr_job.idcard.dates import LONG_TERM
 from ocr_job.idcard.reading import MIN_CHAR_SCORE, Quad
 from ocr_job.imaging import ImageError
@@ -557,13 +558,15 @@ def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[i
     """The boxes of a front's name (when any of them scored below SECOND_OPINION_BELOW, or
     one of its characters below CHAR_SECOND_OPINION_BELOW), its address lines scored below
     ADDRESS_SECOND_OPINION_BELOW, a period without end (长期) with a digit below
-    CHAR_SECOND_OPINION_BELOW (2014 read 2011, its last 1 at 0.52: no period length checks
-    it; read again, a checked period's dates were read worse), and the boxes for which the
-    parser has known values to offer (`CardReading.candidates`), each with what a reading
-    of it means (`idcard.name_meaning`, `idcard.place_meaning`, `_letters`)."""
+    LONG_TERM_DIGIT_SCORE (2014 read 2011, its last 1 at 0.52: no period length checks it;
+    read again, a checked period's dates, or a 7 at 0.82, were read worse), and the boxes
+    for which the parser has known values to offer (`CardReading.candidates`), each with
+    what a reading of it means (`idcard.name_meaning`, `idcard.place_meaning`,
+    `_letters`)."""
     out: dict[int, Callable[[str], str]] = dict.fromkeys(reading.candidates, str)
     if reading.fields.valid_to == LONG_TERM:  # a period with an end is checked by its length
-        out.update((i, _letters) for i in reading.sources.get("valid_to") or () if _doubtful_char(boxes[i]))
+        period = reading.sources.get("valid_to") or ()
+        out.update((i, _letters) for i in period if _doubtful_char(boxes[i], LONG_TERM_DIGIT_SCORE))
     if reading.side != "front":
         return out
     name = reading.sources.get("name") or frozenset()
@@ -580,11 +583,11 @@ def _letters(text: str) -> str:
     return "".join(text.split())
 
 
-def _doubtful_char(box: TextBox) -> bool:
-    """Whether a letter or digit of `box` scored below CHAR_SECOND_OPINION_BELOW on its own
-    (a space or a dot read with doubt changes no name)."""
+def _doubtful_char(box: TextBox, below: float = CHAR_SECOND_OPINION_BELOW) -> bool:
+    """Whether a letter or digit of `box` scored `below` or lower on its own (a space or a
+    dot read with doubt changes no name)."""
     chars = (c for c, ch in zip(box.chars, box.text, strict=False) if ch.isalnum())
-    return min(chars, default=1.0) < CHAR_SECOND_OPINION_BELOW
+    return min(chars, default=1.0) < below
 
 
 def _read_again(

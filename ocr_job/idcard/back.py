@@ -90,9 +90,9 @@ def _without_label(value: Chars, value_x: float, width: int) -> Chars:
 
 
 #: The start of a period without end (长期), which no period length checks, is left empty
-#: when a digit of it scored below this after the second opinion (a digit below
-#: `pipeline.CHAR_SECOND_OPINION_BELOW` asks for it): 2014 read 2011, its last 1 at 0.52,
-#: then 0.63. A start with an end is checked by the period's length.
+#: when a digit of it scored below this, after the second opinion that such a digit asks
+#: for (`pipeline._doubtful_lines`): 2014 read 2011, its last 1 at 0.52, then 0.63. A
+#: start with an end is checked by the period's length.
 LONG_TERM_DIGIT_SCORE = 0.7
 
 

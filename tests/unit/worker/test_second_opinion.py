@@ -478,3 +478,15 @@ def test_a_validity_digit_read_with_doubt_is_asked_again_and_left_empty_when_unc
     assert (reading.fields.valid_from, reading.fields.valid_to) == read
     if read[0] is None:
         assert ("value_low_confidence", "valid_from") in {(w.code, w.field) for w in reading.warnings}
+
+
+def test_a_validity_digit_over_the_floor_is_not_asked_again() -> None:
+    """A digit of a period without end at 0.82 (a 7 under glare) stands: read again, the
+    joint reading had made 17 into 1/ and the period was lost."""
+    period = "2012.11.17-长期"
+    validity = dataclasses.replace(_box(period, 0.99, 400, 530, 360), chars=_digits_scored(period, 0.82))
+    boxes = _back(_box("沙雅县公安局", 1.0, 400, 455, 200), validity)
+    engine = _Engine(boxes, Reread("2012.11.1/-长期", 0.54, ()))
+    reading = pipeline._recognise_and_parse(CARD, engine, {})
+    assert engine.asked == 0
+    assert (reading.fields.valid_from, reading.fields.valid_to) == ("2012-11-17", "长期")
