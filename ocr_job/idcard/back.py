@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Collection
 
 from . import places
@@ -19,6 +20,7 @@ from .layout import (
     holding,
     level_with,
     on_card,
+    room_beside,
     without_misread_labels,
 )
 from .reading import Draft
@@ -262,11 +264,9 @@ def _look_around_validity(draft: Draft, lines: list[Line], value: Chars, width: 
         return
     line, k = found
     box = line.items[k]
-    h = max(box.height, 1.0)
-    x0 = line.items[k - 1].x1 + 0.15 * h if k > 0 else box.x0
-    x1 = min(box.x1 + VALIDITY_END_WIDTH * h, 0.98 * width)
-    if (box.x0 - x0) + (x1 - box.x1) >= h:
-        draft.look_again["validity"] = level_with(box, min(x0, box.x0), x1)
+    left, right = room_beside(line, k, math.inf, VALIDITY_END_WIDTH, 0.98 * width)
+    if left + right >= max(box.height, 1.0):
+        draft.look_again["validity"] = level_with(box, box.x0 - left, box.x1 + right)
 
 
 #: An authority's first character that the detector left out of its box lies within this
@@ -282,11 +282,10 @@ def _look_before_authority(draft: Draft, lines: list[Line], authority: Chars) ->
     if "issuing_authority" not in draft.values or not authority.src:
         return
     found = holding(lines, authority.src[0])
-    if found is None or found[1] == 0:
+    if found is None:
         return
     line, k = found
-    box, label = line.items[k], line.items[k - 1]
-    h = max(box.height, 1.0)
-    x0 = max(label.x1 + 0.15 * h, box.x0 - START_WIDTH * h)
-    if box.x0 - x0 >= START_ROOM * h:
-        draft.look_again["issuing_authority"] = level_with(box, x0, box.x1)
+    box = line.items[k]
+    left, _ = room_beside(line, k, START_WIDTH, 0.0, box.x1)
+    if left >= START_ROOM * max(box.height, 1.0):
+        draft.look_again["issuing_authority"] = level_with(box, box.x0 - left, box.x1)

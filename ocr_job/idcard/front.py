@@ -28,6 +28,8 @@ from .layout import (
     level_with,
     on_card,
     printed_width,
+    rest_of_line,
+    room_beside,
     value_region,
     without_misread_labels,
 )
@@ -376,8 +378,6 @@ def _read_name(draft: Draft, card: FrontLayout) -> Chars:
 #: this many line heights of the box; less room than NAME_END_ROOM holds none.
 NAME_END_WIDTH = 1.6
 NAME_END_ROOM = 0.8
-#: The room left of a name's box begins this many line heights after the label's box.
-LABEL_CLEARANCE = 0.15
 
 
 def _look_for_name_end(draft: Draft, card: FrontLayout, chars: Chars, looked: Collection[str]) -> None:
@@ -396,16 +396,12 @@ def _look_for_name_end(draft: Draft, card: FrontLayout, chars: Chars, looked: Co
         return
     line, k = found
     box = line.items[k]
-    h = max(box.height, 1.0)
-    limit = min(line.items[k + 1].x0 if k + 1 < len(line.items) else card.photo_x, card.photo_x)
-    x1 = min(box.x1 + NAME_END_WIDTH * h, limit)
-    x0 = box.x0
-    if k > 0 and set(chars.src) == {last}:
-        x0 = max(line.items[k - 1].x1 + LABEL_CLEARANCE * h, box.x0 - NAME_END_WIDTH * h)
-    x0 = x0 if box.x0 - x0 >= NAME_END_ROOM * h else box.x0
-    x1 = x1 if x1 - box.x1 >= NAME_END_ROOM * h else box.x1
-    if (x0, x1) != (box.x0, box.x1):
-        draft.look_again["name"] = level_with(box, x0, x1)
+    room = NAME_END_ROOM * max(box.height, 1.0)
+    left, right = room_beside(line, k, NAME_END_WIDTH, NAME_END_WIDTH, card.photo_x)
+    left = left if set(chars.src) == {last} and left >= room else 0.0
+    right = right if right >= room else 0.0
+    if left or right:
+        draft.look_again["name"] = level_with(box, box.x0 - left, box.x1 + right)
 
 
 def _read_sex_and_ethnicity(draft: Draft, card: FrontLayout, looked: Collection[str]) -> None:
@@ -428,19 +424,16 @@ def _read_sex_and_ethnicity(draft: Draft, card: FrontLayout, looked: Collection[
             continue
         region = next((r for line in lines if (r := value_region(line, name, card.photo_x))), None)
         if region is None and name == "ethnicity" and sex_row is not None and "sex" in draft.values:
-            region = _after_sex(sex_row.line, card.photo_x)
+            # neither 民族 nor its value read (glare over both): they follow the sex on its
+            # line, wherever a layout prints them
+            region = rest_of_line(sex_row.line, card.photo_x, least=AFTER_SEX_ROOM)
         if region is not None:
             draft.look_again[name] = region
 
 
-def _after_sex(line: Line, photo_x: float) -> Region | None:
-    """The rest of the sex's line, up to the photo, where neither 民族 nor its value was read
-    (glare over both): they follow the sex there, wherever a layout prints them. None when
-    less than two line heights are left."""
-    last = line.items[-1]
-    if photo_x - last.x1 < 2 * max(last.height, 1.0):
-        return None
-    return level_with(last, last.x1, photo_x)
+#: The rest of the sex's line holds 民族 and its value only when this many line heights
+#: are left of it.
+AFTER_SEX_ROOM = 2.0
 
 
 def _read_birth(draft: Draft, card: FrontLayout) -> tuple[datetime.date | None, Chars]:

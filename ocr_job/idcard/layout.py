@@ -590,16 +590,47 @@ def end_region(line: Line, right_limit: float) -> tuple[float, float, float, flo
     """Where the rest of a date cut short on `line` (or the whole date after its label) is
     printed: right of the line's last box, at most DATE_WIDTH heights on, up to
     `right_limit` (the photo). None when none fits."""
-    return _right_of(line.items[-1], right_limit, DATE_WIDTH) if line.items else None
+    return rest_of_line(line, right_limit, DATE_WIDTH)
 
 
-def _right_of(item: Item, right_limit: float, heights: float) -> tuple[float, float, float, float] | None:
+def rest_of_line(
+    line: Line, right_limit: float, heights: float = math.inf, least: float = MIN_VALUE_REGION
+) -> tuple[float, float, float, float] | None:
+    """The place right of `line`'s last box, at most `heights` line heights wide, up to
+    `right_limit`; None when it is less than `least` heights wide."""
+    return _right_of(line.items[-1], right_limit, heights, least) if line.items else None
+
+
+def _right_of(
+    item: Item, right_limit: float, heights: float, least: float = MIN_VALUE_REGION
+) -> tuple[float, float, float, float] | None:
     h = max(item.height, 1.0)
     x0 = item.x1
     x1 = min(x0 + heights * h, right_limit)
-    if x1 - x0 < MIN_VALUE_REGION * h:
+    if x1 - x0 < least * h:
         return None
     return level_with(item, x0, x1)
+
+
+#: The room left of a value's box begins this many line heights after the box before it
+#: (its label's): what the detector left out of the box lies between the two.
+LABEL_CLEARANCE = 0.15
+
+
+def room_beside(line: Line, k: int, before: float, after: float, right_limit: float) -> tuple[float, float]:
+    """How far, in pixels, the room left and right of the `k`-th box of `line` goes: at
+    most `before` and `after` line heights, not into the box before it (LABEL_CLEARANCE
+    after its end) nor the box after it, nor past `right_limit`. A value's character the
+    detector left out of its box lies there."""
+    box = line.items[k]
+    h = max(box.height, 1.0)
+    left = box.x0 - before * h
+    if k > 0:
+        left = max(left, line.items[k - 1].x1 + LABEL_CLEARANCE * h)
+    right = min(box.x1 + after * h, right_limit)
+    if k + 1 < len(line.items):
+        right = min(right, line.items[k + 1].x0)
+    return max(box.x0 - left, 0.0) if k > 0 else 0.0, max(right - box.x1, 0.0)
 
 
 def level_with(item: Item, x0: float, x1: float) -> tuple[float, float, float, float]:
