@@ -27,8 +27,6 @@ from ocr_job.config import DEFAULT_MAX_OBJECT_BYTES, JobConfig, ShardSpec
 from ocr_job.deadlines import deadline
 from ocr_job.engines import Engine, TextBox
 from ocr_job.engines.base import Point, ReadsLines, Reread, Rereads
-from ocr_job.idcard.back import LONG_TERM_DIGIT_SCORE
-from ocr_job.idcard.dates import LONG_TERM
 from ocr_job.idcard.reading import MIN_CHAR_SCORE, Quad
 from ocr_job.imaging import ImageError
 from ocr_job.memory import settle
@@ -558,15 +556,15 @@ def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[i
     """The boxes of a front's name (when any of them scored below SECOND_OPINION_BELOW, or
     one of its characters below CHAR_SECOND_OPINION_BELOW), its address lines scored below
     ADDRESS_SECOND_OPINION_BELOW, a period without end (长期) with a digit below
-    LONG_TERM_DIGIT_SCORE (2014 read 2011, its last 1 at 0.52: no period length checks it;
-    read again, a checked period's dates, or a 7 at 0.82, were read worse), and the boxes
-    for which the parser has known values to offer (`CardReading.candidates`), each with
-    what a reading of it means (`idcard.name_meaning`, `idcard.place_meaning`,
+    `idcard.LONG_TERM_DIGIT_SCORE` (2014 read 2011, its last 1 at 0.52: no period length
+    checks it; read again, a checked period's dates, or a 7 at 0.82, were read worse), and
+    the boxes for which the parser has known values to offer (`CardReading.candidates`),
+    each with what a reading of it means (`idcard.name_meaning`, `idcard.place_meaning`,
     `_letters`)."""
     out: dict[int, Callable[[str], str]] = dict.fromkeys(reading.candidates, str)
-    if reading.fields.valid_to == LONG_TERM:  # a period with an end is checked by its length
+    if reading.fields.valid_to == idcard.LONG_TERM:  # a period with an end is checked by its length
         period = reading.sources.get("valid_to") or ()
-        out.update((i, _letters) for i in period if _doubtful_char(boxes[i], LONG_TERM_DIGIT_SCORE))
+        out.update((i, _letters) for i in period if _doubtful_char(boxes[i], idcard.LONG_TERM_DIGIT_SCORE))
     if reading.side != "front":
         return out
     name = reading.sources.get("name") or frozenset()
@@ -658,8 +656,7 @@ def _look_again(
             if _read_to_the_end(found, upright, quad, corners, line, END_PLACES[name], disputes):
                 looked.append(name)
             continue
-        # where what was read lies when it begins the place (two characters when nothing was)
-        start = to_image(_text_extent(quad, line[0].strip() or "住址"))
+        start = to_image(_text_extent(quad, line[0].strip() or NOTHING_READ))
         held = _held(card, corners, line, found, name in VOCABULARY_PLACES, start)
         if held == "unread":
             continue
@@ -769,7 +766,8 @@ def _held(
     not make out.
 
     `start`: where the reading would lie if it began at the place's left edge (an address
-    goes on there), measured too, the stronger share counting: a lone character there (号
+    goes on there; NOTHING_READ's room when nothing was read), where glare is looked for,
+    and where the strokes are measured too, the stronger share counting: a lone character there (号
     at the next line's start, on a card 480 px wide) is under 1% of a wide place, too
     little for its darkest percentile, while a value may sit anywhere in its place (民族's,
     far right)."""
@@ -812,6 +810,8 @@ GLARE_PLACE_SHARE = 0.25
 #: ...on a card whose median pixel (its paper) is this far below the sensor's ceiling: on
 #: a white copy, paper saturates wherever nothing is printed, and no highlight shows.
 PAPER_BELOW_CEILING = 15
+#: Where a place that read nothing is looked at for glare: two characters' room at its start.
+NOTHING_READ = "住址"
 
 
 def _under_glare(card: np.ndarray, start: Corners) -> bool:

@@ -12,8 +12,9 @@ from collections.abc import Collection, Sequence
 
 from ocr_job.engines.base import TextBox
 
+from .back import LONG_TERM_DIGIT_SCORE
 from .checks import period_ok, validity_rule_ok
-from .dates import is_printed_period
+from .dates import LONG_TERM, is_printed_period
 from .layout import deskew, group_lines, runs_down, runs_sideways, undo_deskew, without_picture_regions
 from .reading import CHECK_CODES, WARNING_CODES, CardReading
 from .registry import card_types
@@ -21,6 +22,8 @@ from .vocab import name_meaning, place_meaning
 
 __all__ = [
     "CHECK_CODES",
+    "LONG_TERM",
+    "LONG_TERM_DIGIT_SCORE",
     "WARNING_CODES",
     "CardReading",
     "is_printed_period",
