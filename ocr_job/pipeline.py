@@ -663,8 +663,8 @@ def _look_again(
         looked.append(name)
         if held == "text":
             text, score = line
-            found.append(TextBox(text, score, corners))
-            upright.append(TextBox(text, score, _text_extent(quad, text), angle=angle))
+            found.append(TextBox(text, score, corners, placed=True))
+            upright.append(TextBox(text, score, _text_extent(quad, text), angle=angle, placed=True))
     return found, upright, frozenset(looked), disputes
 
 

@@ -80,7 +80,7 @@ def read_case(set_dir: Path, source: str, engine: Recording, description: str) -
             continue
         blank = not line[0] or line[1] < pipeline.BLANK_BELOW
         extent = pipeline._text_extent(quad, line[0])
-        looked[name] = None if blank else TextBox(line[0], line[1], extent, angle).to_json()
+        looked[name] = None if blank else TextBox(line[0], line[1], extent, angle, placed=True).to_json()
     index = {id(box): i for i, box in enumerate(view["found"])}
     again = {str(index[id(b)]): [a.text, a.score, list(a.chars)] for b, a in view["again"] if a is not None}
     case: dict[str, Any] = {

@@ -27,6 +27,9 @@ class TextBox:
     `chars`, when the engine gives them, score each character of `text` on its own
     (how far it stood above any other character the recogniser saw there; the line's
     `score` is a mean that hides one doubtful character); empty: not known.
+    `placed`: the box is a place the caller had read again, its `points` where the text
+    read there would lie, estimated from its characters (`pipeline._text_extent`), not
+    the extent of glyphs a detector found.
     """
 
     text: str
@@ -34,6 +37,7 @@ class TextBox:
     points: tuple[Point, Point, Point, Point]
     angle: int = 0
     chars: tuple[float, ...] = ()
+    placed: bool = False
 
     @property
     def x0(self) -> float:
@@ -72,6 +76,8 @@ class TextBox:
         }
         if self.chars:
             data["chars"] = [round(c, 4) for c in self.chars]
+        if self.placed:
+            data["placed"] = True
         return data
 
     @classmethod
@@ -84,6 +90,7 @@ class TextBox:
             points=tuple((float(p[0]), float(p[1])) for p in pts),  # type: ignore[arg-type]
             angle=int(data.get("angle", 0)),  # type: ignore[call-overload]
             chars=tuple(float(c) for c in data.get("chars", ())),  # type: ignore[attr-defined]
+            placed=bool(data.get("placed", False)),
         )
 
 

@@ -581,6 +581,38 @@ def _lost_line_end(block: AddressBlock) -> Region | None:
     return None
 
 
+#: An address line's box this many times as wide for each character it was read to hold as
+#: the other lines' boxes lost a character it still spans: 14幢1203 in the box of 号14幢1203
+#: (its 号 wrapped from 128号, left unread) was 1.32 times as wide; lines read whole, 1.15
+#: at most (two seeds, 454 lines of three characters or more)...
+LOST_CHARACTER_WIDTH = 1.25
+#: ...when the box holds three characters' print or more: a shorter one's margins weigh as
+#: much as a character (9号 read whole was 1.32 times as wide).
+LOST_CHARACTER_LINE = 3.0
+
+
+def _lost_character(block: AddressBlock) -> bool:
+    """Whether a box wholly of the address is LOST_CHARACTER_WIDTH times as wide per
+    printed character (`printed_width`) as the median of the address's other boxes (not
+    places read again: their extent is estimated from their text)."""
+    widths = []  # (printed width, pixels per printed character) of each box
+    for line, chars in block.lines:
+        for item in line.items:
+            text = chars_of(item).text
+            if text and not item.placed and chars.src.count(item.index) == len(text):
+                printed = printed_width(text)
+                widths.append((printed, (item.x1 - item.x0) / printed))
+    for i, (printed, pace) in enumerate(widths):
+        others = sorted(p for j, (_, p) in enumerate(widths) if j != i)
+        if (
+            others
+            and printed >= LOST_CHARACTER_LINE
+            and pace >= LOST_CHARACTER_WIDTH * others[len(others) // 2]
+        ):
+            return True
+    return False
+
+
 def _read_address(
     draft: Draft, card: FrontLayout, looked: Collection[str], reading: idnumber.IdReading | None
 ) -> None:
@@ -601,6 +633,9 @@ def _read_address(
         return
     if block.hole:
         draft.warn("address_incomplete", "a line of the address was read only in part", "address")
+        return
+    if _lost_character(block):
+        draft.warn("address_incomplete", "a line of the address is wider than what was read of it", "address")
         return
     region = _after_address(block, card)
     lost = None if "address_line" in looked else _lost_line_end(block)

@@ -43,6 +43,8 @@ class Item:
     #: The box is a line of text that runs across the card's lines (down the card): print
     #: of something else, such as a page turned a quarter under the card.
     crosswise: bool = False
+    #: The box is a place read again, its extent estimated (`TextBox.placed`).
+    placed: bool = False
 
     @property
     def cy(self) -> float:
@@ -342,6 +344,7 @@ def deskew(boxes: Sequence[TextBox], width: int, height: int) -> list[Item]:
                 max(top, bottom),
                 against=box.angle != card_angle,
                 chars=box.chars,
+                placed=box.placed,
                 crosswise=edge is not None
                 and abs(math.sin(math.atan2(edge[1], edge[0]) + angle)) > CROSSWISE,
             )

@@ -34,7 +34,8 @@ def replay(case: dict[str, Any]) -> CardReading:
     looked = case.get("looked_again")
     if looked is not None:
         assert set(looked) <= set(reading.look_again)
-        boxes += [TextBox.from_json(b) for b in looked.values() if b is not None]
+        # what was read where the parser asked lies where `pipeline._text_extent` puts it
+        boxes += [dataclasses.replace(TextBox.from_json(b), placed=True) for b in looked.values() if b]
         reading = parse(boxes, width, height, tuple(looked))
     again = case.get("read_again") or {}
     if again:
