@@ -7,6 +7,7 @@ order of the front (name, sex/ethnicity, birth, address, number) decides.
 from __future__ import annotations
 
 import datetime
+import math
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -582,33 +583,35 @@ def _lost_line_end(block: AddressBlock) -> Region | None:
 
 
 #: An address line's box this many times as wide for each character it was read to hold as
-#: the other lines' boxes lost a character it still spans: 14幢1203 in the box of 号14幢1203
-#: (its 号 wrapped from 128号, left unread) was 1.32 times as wide; lines read whole, 1.15
-#: at most (two seeds, 454 lines of three characters or more)...
-LOST_CHARACTER_WIDTH = 1.25
+#: the other lines' boxes, with a character read in doubt, lost a character it still
+#: spans: 14幢1203 in the box of 号14幢1203 (its 号 wrapped from 128号, left unread; its 1
+#: at 0.61) was 1.32 times as wide. Lines read whole were 1.15 times at most (two seeds,
+#: 454 lines of three characters or more), but a line of wide digits sure of every one
+#: (3栋904 in AR PL UKai) 1.29 times...
+LOST_CHARACTER_WIDTH = 1.2
+LOST_CHARACTER_DOUBT = 0.9
 #: ...when the box holds three characters' print or more: a shorter one's margins weigh as
 #: much as a character (9号 read whole was 1.32 times as wide).
 LOST_CHARACTER_LINE = 3.0
 
 
 def _lost_character(block: AddressBlock) -> bool:
-    """Whether a box wholly of the address is LOST_CHARACTER_WIDTH times as wide per
-    printed character (`printed_width`) as the median of the address's other boxes (not
-    places read again: their extent is estimated from their text)."""
-    widths = []  # (printed width, pixels per printed character) of each box
+    """Whether a box wholly of the address, with a character read below
+    LOST_CHARACTER_DOUBT, is LOST_CHARACTER_WIDTH times as wide per printed character
+    (`printed_width`) as the median of the address's other boxes (not places read again:
+    their extent is estimated from their text)."""
+    widths = []  # (printed width, pixels per printed character, a character in doubt)
     for line, chars in block.lines:
         for item in line.items:
             text = chars_of(item).text
             if text and not item.placed and chars.src.count(item.index) == len(text):
                 printed = printed_width(text)
-                widths.append((printed, (item.x1 - item.x0) / printed))
-    for i, (printed, pace) in enumerate(widths):
-        others = sorted(p for j, (_, p) in enumerate(widths) if j != i)
-        if (
-            others
-            and printed >= LOST_CHARACTER_LINE
-            and pace >= LOST_CHARACTER_WIDTH * others[len(others) // 2]
-        ):
+                doubt = min(item.chars, default=1.0) < LOST_CHARACTER_DOUBT
+                widths.append((printed, (item.x1 - item.x0) / printed, doubt))
+    for i, (printed, pace, doubt) in enumerate(widths):
+        others = sorted(p for j, (_, p, _) in enumerate(widths) if j != i)
+        usual = others[len(others) // 2] if others else math.inf
+        if doubt and printed >= LOST_CHARACTER_LINE and pace >= LOST_CHARACTER_WIDTH * usual:
             return True
     return False
 

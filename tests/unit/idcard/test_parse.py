@@ -821,25 +821,30 @@ def test_a_line_that_ends_well_short_of_a_later_one_has_its_end_read_again() -> 
     assert reading.fields.address == "".join(by_count) and "address_line" not in reading.look_again
 
 
+LOST = "北京市东城区景山前街道安定门外大街12814幢1203"
+
+
 @pytest.mark.parametrize(
-    ("last", "width", "address"),
+    ("last", "width", "first", "address"),
     [
-        ("14幢1203", 210, None),  # 号 lost from the start of 号14幢1203, its box still spans it
-        ("号14幢1203", 210, "北京市东城区景山前街道安定门外大街128号14幢1203"),
-        ("14幢1203", 160, "北京市东城区景山前街道安定门外大街12814幢1203"),  # as wide as its text
+        ("14幢1203", 210, 0.61, None),  # 号 lost from the start of 号14幢1203: its box spans it
+        ("号14幢1203", 210, 0.61, "北京市东城区景山前街道安定门外大街128号14幢1203"),
+        ("14幢1203", 160, 0.61, LOST),  # as wide as its text: nothing seen lost
+        ("14幢1203", 210, 1.0, LOST),  # every character sure: wide digits (3栋904 in AR PL UKai)
     ],
 )
 def test_an_address_line_wider_than_what_was_read_of_it_lost_a_character(
-    last: str, width: float, address: str | None
+    last: str, width: float, first: float, address: str | None
 ) -> None:
-    """An address line's box far wider per character read than the other lines' lost a
-    character it still spans (as the engine read 号14幢1203 on a hard card: 1.32 times as
-    wide), even when the place after the address was read and held nothing."""
-    specs = front(
-        "张三", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街道", "安定门外大街128", last], ZHANG
-    )
+    """An address line's box far wider per character read than the other lines', with a
+    character read in doubt, lost a character it still spans (as the engine read 号14幢1203
+    on a hard card: 1.32 times as wide, its 1 at 0.61), even when the place after the
+    address was read and held nothing."""
+    lines = ["北京市东城区景山前街道", "安定门外大街128", last]
+    specs = front("张三", "男", "汉", ("1990", "1", "2"), lines, ZHANG)
     for spec, w in zip(specs[9:12], (396, 283, width), strict=True):
         spec.w = w
+    specs[11].chars = (first,) + (1.0,) * (len(last) - 1)
     reading = parse(render(specs), W, H, looked=("address", "address_line"))
     assert reading.fields.address == address
     assert ("address_incomplete" in codes(reading)) == (address is None)
