@@ -559,13 +559,21 @@ def ink_contrast(image: np.ndarray, corners: Sequence[Point]) -> float:
     return float(mid - low)
 
 
+def darkest_within(image: np.ndarray, corners: Sequence[Point]) -> np.ndarray | None:
+    """Each pixel's darkest channel within `corners` (their bounding box); None when the box
+    is under 2 px a side."""
+    region = _within(image, corners)
+    if region is None:
+        return None
+    return region.min(axis=2) if region.ndim == 3 else region
+
+
 def saturated_share(image: np.ndarray, corners: Sequence[Point], level: int) -> float:
     """The share of the pixels within `corners` (their bounding box) whose every channel is
     `level` or more: paper lit into the sensor's ceiling, where print fades away."""
-    region = _within(image, corners)
-    if region is None:
+    darkest = darkest_within(image, corners)
+    if darkest is None:
         return 0.0
-    darkest = region.min(axis=2) if region.ndim == 3 else region
     return float(np.count_nonzero(darkest >= level)) / darkest.size
 
 

@@ -776,7 +776,7 @@ def _held(
     if start is not None:
         share = max(share, _ink_share(card, start, found))
     if not text or score < BLANK_BELOW or share < BACKGROUND_INK_SHARE:
-        return "unread" if start is not None and _under_glare(card, start) else "blank"
+        return "unread" if start is not None and _under_glare(card, start, found) else "blank"
     printed = share >= INK_SHARE or vocabulary
     return "text" if score >= LOOK_AGAIN_MIN_SCORE and printed else "unread"
 
@@ -807,7 +807,7 @@ VOCABULARY_PLACES = frozenset({"sex", "ethnicity", "birth_date"})
 #: line under glare, read "www" at 0.55 and stood out 0.23 as much as the line above, 57%
 #: of its start saturated; the address was reported without it.
 GLARE_PLACE_SHARE = 0.25
-#: ...on a card whose median pixel (its paper) is this far below the sensor's ceiling: on
+#: ...on a card whose paper (`_paper`) is this far below the sensor's ceiling: on
 #: a white copy (paper at 242), paper saturates wherever nothing is printed, and on paper
 #: lit as bright as 225-228 a photograph's ordinary light saturates a place beside a
 #: complete address (27% of it); the card under glare above had its paper at 212.
@@ -816,13 +816,22 @@ PAPER_BELOW_CEILING = 25
 NOTHING_READ = "住址"
 
 
-def _under_glare(card: np.ndarray, start: Corners) -> bool:
+def _under_glare(card: np.ndarray, start: Corners, found: list[TextBox]) -> bool:
     """Whether a highlight lies over a place's `start`: GLARE_PLACE_SHARE of it saturated
-    (`quality.SATURATED`), where the card's paper is PAPER_BELOW_CEILING below that."""
+    (`quality.SATURATED`), where the card's paper is PAPER_BELOW_CEILING below that. The
+    paper is the median pixel of the text's boxes (`found`), mostly paper around the print:
+    the view may be the whole picture, the card on something darker."""
     if imaging.saturated_share(card, start, quality.SATURATED) < GLARE_PLACE_SHARE:
         return False
-    darkest = card.min(axis=2) if card.ndim == 3 else card
-    return float(np.median(darkest)) <= quality.SATURATED - PAPER_BELOW_CEILING
+    return _paper(card, found) <= quality.SATURATED - PAPER_BELOW_CEILING
+
+
+def _paper(card: np.ndarray, found: list[TextBox]) -> float:
+    """The median of the darkest channel over the boxes of `found` that hold text (255 for
+    none)."""
+    parts = [imaging.darkest_within(card, box.points) for box in found if box.text.strip()]
+    pixels = [p.ravel() for p in parts if p is not None]
+    return float(np.median(np.concatenate(pixels))) if pixels else 255.0
 
 
 #: The place read again is this many text heights high (the parser's regions have margins).
