@@ -807,10 +807,10 @@ VOCABULARY_PLACES = frozenset({"sex", "ethnicity", "birth_date"})
 #: line under glare, read "www" at 0.55 and stood out 0.23 as much as the line above, 57%
 #: of its start saturated; the address was reported without it.
 GLARE_PLACE_SHARE = 0.25
-#: ...on a card whose paper (`_paper`) is this far below the sensor's ceiling: on
-#: a white copy (paper at 242), paper saturates wherever nothing is printed, and on paper
-#: lit as bright as 225-228 a photograph's ordinary light saturates a place beside a
-#: complete address (27% of it); the card under glare above had its paper at 212.
+#: ...on a card whose paper (`_paper`) is this far below the sensor's ceiling: on a white
+#: copy (its view's median pixel at 242) paper saturates wherever nothing is printed, and
+#: on cards lit as bright (medians 225 and 228) a photograph's ordinary light saturated a
+#: place beside a complete address (27% of it); the card under glare above: 212.
 PAPER_BELOW_CEILING = 25
 #: Where a place that read nothing is looked at for glare: two characters' room at its start.
 NOTHING_READ = "住址"
