@@ -255,12 +255,19 @@ def joint_reading(
     return best, agreeing / sum(weights.values())
 
 
-def agreed_chars(text: str, lines: Sequence[Line], same: Callable[[str], str] = str) -> tuple[float, ...]:
+def agreed_chars(
+    text: str, lines: Sequence[Line], same: Callable[[str], str] = str, share: float | None = None
+) -> tuple[float, ...]:
     """Each character of `text` (a joint reading) scored by the surest recogniser whose own
     best path (`lines`) reads the same (`same`): its character's margin where its best path
     is as long as `text` (character by character: 黃 for 黄 is the same name), else its
     least sure letter's (`Line.lowest`) for every character.
-    Empty when no recogniser's best path reads the same: the joint share is all there is.
+
+    When no recogniser's best path reads the same (the reading is a known value they were
+    offered, or a mix of theirs), `share` (the joint share) scores the characters, but one
+    that every best path, each as long as `text`, reads at its place: the surest margin
+    (峄城区 offered where both read 峰城区杨: 峄 gets the share, 杨 keeps its own margin).
+    Empty without `share`: the joint share is all there is.
 
     Two recognisers may agree on a wrong reading of a rare character (汤翀梓 read 汤肿梓 by
     both, at margins 0.32 and 0.68: a joint share of 0.99); neither was sure of it."""
@@ -271,7 +278,21 @@ def agreed_chars(text: str, lines: Sequence[Line], same: Callable[[str], str] = 
             continue
         scores = _aligned(line, text)
         agreed = tuple(map(max, agreed, scores)) if agreed else scores
-    return agreed
+    if agreed or share is None:
+        return agreed
+    return _placed_alike(text, lines, share)
+
+
+def _placed_alike(text: str, lines: Sequence[Line], share: float) -> tuple[float, ...]:
+    """`share` for each character of `text`, but the surest margin for one that every line
+    (each as long as `text`) reads at its place."""
+    if not lines or any(len(line.text) != len(text) for line in lines):
+        return (share,) * len(text)
+    out = []
+    for k, ch in enumerate(text):
+        alike = all(line.text[k] == ch for line in lines)
+        out.append(max(line.chars[k] for line in lines) if alike else share)
+    return tuple(out)
 
 
 def _aligned(line: Line, text: str) -> tuple[float, ...]:

@@ -224,7 +224,7 @@ class OnnxEngine:
             return None
         text, share = joint
         lines = [ctc.best_path(o.probs, o.alphabet) for o in opinions]
-        return Reread(text, share, ctc.agreed_chars(text, lines, same))
+        return Reread(text, share, ctc.agreed_chars(text, lines, same, share))
 
     def _rec_input(self, crop: np.ndarray) -> np.ndarray:
         """A line's crop as the recogniser's input: 48 px high, at least REC_MIN_WIDTH wide."""

@@ -227,25 +227,41 @@ def _repair(address: str, code: str, restore_lost: bool) -> tuple[str, int, int]
     A character left out is always weighed, so that a reading which has lost one inside the
     names is not "repaired" by misplacing every character after it. When a misread last
     character and a lost one are as near (`…泸人民路` for `…泸县人民路`), the misreading
-    is taken: the street's first character replaced."""
+    is taken: the street's first character replaced. No repair is taken where a chain of
+    the region is read nearest with two characters or more left out, within its limit
+    (`_fewest_edits`): 北川羌族县 is 北川羌族自治县 with 自治 lost, and one misread
+    character from the older name 北川县; which chain was printed, the reading cannot tell."""
     repairs: dict[str, tuple[int, int, int, str]] = {}  # address → (-len(chain), edits, lost, read)
+    left_out = False  # a chain of the region is best read with two characters or more left out
     for chain in chains_of(code, full=True):
         limit = max(1, len(chain) // REPAIR_SHARE)
-        for lost in (0, 1):
-            read = address[: len(chain) - lost]
-            d = _distance(read, chain)
-            if len(address) > len(read) and 0 < d <= limit and not _is_chain(read):
+        reads = [address[: len(chain) - lost] for lost in (0, 1)]
+        edits = [_distance(read, chain) for read in reads]
+        fewer = _fewest_edits(address, chain, range(len(chain) - limit, len(chain) - 1))
+        left_out |= fewer <= limit and fewer < min(edits)
+        for lost, (read, d) in enumerate(zip(reads, edits, strict=True)):
+            if len(address) > len(read) and 0 < d <= limit and d < fewer and not _is_chain(read):
                 repairs[chain + address[len(read) :]] = (-len(chain), d, lost, read)
     if not repairs:
         return None
     best = min(repairs.values())
     nearest = [a for a, r in repairs.items() if r[:3] == best[:3]]
     _, d, lost, read = best
-    if len(nearest) > 1 or (lost and not restore_lost):
+    if len(nearest) > 1 or (lost and not restore_lost) or left_out:
         return None
     if any(_distance(read, other) <= d for other in _rivals(read, d, code)):
         return None
     return nearest[0], d, len(read)
+
+
+def _fewest_edits(address: str, chain: str, ends: range) -> int:
+    """The fewest edits between `chain` and the starts of `address` that end at `ends`.
+    Read with two characters left out, a chain must not be taken for one misread or with
+    one left out: 四川省阿坝藏族羌族州汶川县李庄镇 (自治 lost under glare) is two edits from
+    四川省阿坝藏族羌族自治州汶川县 up to 县; taken as one left out (three edits up to 李), it
+    was "repaired" to …汶川县庄镇, the street's 李 dropped; and it is as near the region's
+    older name 四川省阿坝藏族自治州汶川县 with 羌族 misread."""
+    return min((_distance(address[:end], chain) for end in ends if end > 0), default=len(address))
 
 
 def _rivals(read: str, limit: int, code: str) -> Iterator[str]:

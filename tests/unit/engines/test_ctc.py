@@ -218,6 +218,21 @@ def test_agreed_characters_line_up_across_a_spaced_label() -> None:
     assert ctc.agreed_chars("姓名陆鹏安", [short], same=lambda t: "x") == (0.7,) * 5
 
 
+def test_a_known_value_no_recogniser_read_keeps_the_margins_of_the_characters_all_read_alike() -> None:
+    """峄城区 offered where both recognisers read 峰城区杨: the changed character scores the
+    joint share, the ones every best path reads at their place keep the surest margin (the
+    street's 杨 stays sure, so the doubt lies in the place name alone); with a best path of
+    another length, or none, every character scores the share."""
+    first = ctc.Line("峰城区杨", 0.8, (0.42, 1.0, 0.97, 0.99))
+    second = ctc.Line("峰城区杨", 0.9, (0.6, 0.98, 1.0, 0.9))
+    assert ctc.agreed_chars("峄城区杨", [first, second], share=0.51) == (0.51, 1.0, 1.0, 0.99)
+    mixed = ctc.Line("峰城区扬", 0.9, (0.6, 0.98, 1.0, 0.9))
+    assert ctc.agreed_chars("峄城区杨", [first, mixed], share=0.51) == (0.51, 1.0, 1.0, 0.51)
+    shorter = ctc.Line("峰城杨", 0.9, (0.6, 0.98, 0.9))
+    assert ctc.agreed_chars("峄城区杨", [first, shorter], share=0.51) == (0.51,) * 4
+    assert ctc.agreed_chars("峄城区杨", [first, second]) == ()
+
+
 def test_a_character_read_as_nothing_is_doubted_and_is_a_candidate() -> None:
     """A blank that wins a step by little over a letter may be a character the best path
     read as nothing (韩婳振 read 韩振, each character at 1.0): the character before the gap
