@@ -39,16 +39,18 @@ WARNING_CODES: dict[str, str] = {
     "place_unknown": "the address does not begin with, or the issuing authority does not "
     "name, a known province, city or county (a misreading): it is left empty",
     "id_number_corrected": "OCR confusions in the number were repaired (unique, birth-checked)",
-    "id_checksum_failed": "the number fails its check digit and no safe repair exists",
-    "birth_date_mismatch": "the printed birth date differs from the number's",
+    "id_checksum_failed": "the number fails its check digit and no safe repair exists: it is left empty",
+    "birth_date_mismatch": "the printed birth date differs from the number's (which passed "
+    "its checksum): it is left empty",
     "birth_date_from_id": "the printed birth date was legible only in part; the part read "
     "agrees with the number, whose date is reported",
-    "sex_mismatch": "the printed sex differs from the number's order-code parity",
+    "sex_mismatch": "the printed sex differs from the number's order-code parity: it is left empty",
     "region_unknown": "the number's region code is not a known county for its birth year",
     "address_region_mismatch": "the address's province differs from the number's region",
     "ethnicity_unknown": "the ethnicity is not one of the 56 groups",
     "ethnicity_corrected": "a misread ethnicity was replaced by the one group it is one character away from",
-    "validity_period_invalid": "the validity period is not 5/10/20 years or 长期",
+    "validity_period_invalid": "the validity period is not 5/10/20 years or 长期: both ends "
+    "are left empty (which one was misread, the period cannot tell)",
     "temporary_card": "the card is a temporary resident identity card (临时居民身份证): its data "
     "side carries all nine fields (side both), its period is three months",
     "validity_age_mismatch": "the validity period (back) does not fit the holder's age at "
@@ -84,6 +86,21 @@ CHECK_CODES: dict[str, str] = {
     "ethnicity_known": "ethnicity_unknown",
     "validity_period": "validity_period_invalid",
     "validity_matches_age": "validity_age_mismatch",
+}
+
+#: The checks whose failure says what their fields hold was misread: those fields are left
+#: empty (`Draft.leave_out_misread`), the check's warning saying why. A number that fails
+#: its check digit; a printed birth date or sex that the number, which passed it,
+#: contradicts (1967-03-08 read for 1961-03-08); a validity period of a length the law
+#: does not give (2038-02-05 read for 2038-03-05: which end was misread, the period cannot
+#: tell). The other checks tell of the card, not of its reading, and leave the values as
+#: read: an address outside the number's region (people move), an ethnicity outside the
+#: 56 (穿青人 is printed), a period that does not fit the holder's age.
+MISREAD_WHEN_FAILED: dict[str, tuple[str, ...]] = {
+    "id_checksum": ("id_number",),
+    "birth_date_matches_id": ("birth_date",),
+    "sex_matches_id": ("sex",),
+    "validity_period": ("valid_from", "valid_to"),
 }
 
 
@@ -181,6 +198,15 @@ class Draft:
         self.checks[name] = ok
         if not ok:
             self.warn(code, message, field_name)
+
+    def leave_out_misread(self) -> None:
+        """Take out the values a failed check says were misread (`MISREAD_WHEN_FAILED`);
+        its warning stays. Called once every check is made, before `require`."""
+        for check, names in MISREAD_WHEN_FAILED.items():
+            if self.checks.get(check) is False:
+                for name in names:
+                    self.values.pop(name, None)
+                    self.confidence.pop(name, None)
 
     def require(self, names: Sequence[str]) -> None:
         for name in names:

@@ -82,10 +82,10 @@ class ResidentCard:
         draft = Draft(scores=item_scores(items), untrusted=frozenset(i.index for i in items if i.against))
         if side == "front":
             parse_front(items, width, height, draft, looked)
-            draft.require(FRONT_FIELDS)
         else:
             parse_back(items, width, height, draft, looked)
-            draft.require(BACK_FIELDS)
+        draft.leave_out_misread()
+        draft.require(FRONT_FIELDS if side == "front" else BACK_FIELDS)
         return draft.finish(side, self.name)
 
 

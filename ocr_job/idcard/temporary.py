@@ -82,6 +82,7 @@ class TemporaryCard:
         parse_front(front, width, height, draft, looked)
         parse_back(back, width, height, draft)
         _check_period(draft)
+        draft.leave_out_misread()
         draft.require(FIELD_NAMES)
         return draft.finish(side, self.name)
 

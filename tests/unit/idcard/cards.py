@@ -415,24 +415,24 @@ def cases() -> list[Case]:
     c.append(
         Case(
             "front_confident_wrong",
-            "confidently misread sex and birth year: warnings, no change",
+            "confidently misread sex and birth year: the number contradicts them, left empty",
             render(wrong),
             "front",
-            {**ZHANG_F, "sex": "女", "birth_date": "1991-01-02"},
+            {k: v for k, v in ZHANG_F.items() if k not in ("sex", "birth_date")},
             {**OK_FRONT, "birth_date_matches_id": False, "sex_matches_id": False},
-            ["birth_date_mismatch", "sex_mismatch"],
+            ["birth_date_mismatch", "field_missing", "field_missing", "sex_mismatch"],
         )
     )
     bad = ZHANG[:10] + "8" + ZHANG[11:]
     c.append(
         Case(
             "front_checksum_failed",
-            "a digit misread as another digit: kept as read, flagged",
+            "a digit misread as another digit: fails its checksum, left empty",
             render(front("张三", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街", "4号"], bad)),
             "front",
-            {**ZHANG_F, "id_number": bad},
+            {k: v for k, v in ZHANG_F.items() if k != "id_number"},
             {"id_checksum": False, "ethnicity_known": True},
-            ["id_checksum_failed"],
+            ["field_missing", "id_checksum_failed"],
         )
     )
     c.append(
@@ -495,12 +495,12 @@ def cases() -> list[Case]:
     c.append(
         Case(
             "back_bad_period",
-            "a 12-year period is not one the law allows",
+            "a 12-year period is not one the law allows: one end misread, both left empty",
             render(back("北京市公安局东城分局", "2015.01.01-2027.01.01")),
             "back",
-            dict(issuing_authority="北京市公安局东城分局", valid_from="2015-01-01", valid_to="2027-01-01"),
+            dict(issuing_authority="北京市公安局东城分局"),
             {"validity_period": False},
-            ["validity_period_invalid"],
+            ["field_missing", "field_missing", "validity_period_invalid"],
         )
     )
     c.append(
