@@ -8,7 +8,7 @@ SAMPLES ?= samples
 OUT ?= out
 # Extras the tests need: the paddle engine runs in CI too.
 TEST_EXTRAS ?= worker,dev,operator,paddle
-APT_PACKAGES := fonts-noto-cjk fonts-ocr-b fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-uming fonts-arphic-gbsn00lp \
+APT_PACKAGES := fonts-noto-cjk fonts-ocr-b fonts-dejavu-core fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-uming fonts-arphic-gbsn00lp \
 	fonts-droid-fallback fonts-arphic-gkai00mp fonts-lxgw-wenkai fonts-smiley-sans fonts-arphic-ukai
 # Debian's podman 4.3 and friends: `make images` and the end-to-end pods as containers.
 CONTAINER_PACKAGES := podman buildah runc debootstrap

@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("--styles", default=None,
                          help="comma-separated layout styles (default: classic, realdesign, "
                               "compact, wide; held out unless named: slim, lattice, sweep, "
-                              "ledger)")  # fmt: skip
+                              "ledger, mono)")  # fmt: skip
 
     sub.add_parser(
         "models",

@@ -7,7 +7,7 @@ and AR PL SungtiL GB (`fonts-arphic-uming`, `fonts-arphic-gbsn00lp`), Droid Sans
 Fallback (`fonts-droid-fallback`), the kai (brush) faces AR PL KaitiM GB, AR PL UKai
 and LXGW WenKai regular, bold and light (`fonts-arphic-gkai00mp`, `fonts-arphic-ukai`,
 `fonts-lxgw-wenkai`), the condensed oblique Smiley Sans (`fonts-smiley-sans`), and
-the number's OCR-B (`fonts-ocr-b`). They are
+the number's OCR-B (`fonts-ocr-b`) or DejaVu Sans Mono Bold (`fonts-dejavu-core`). They are
 found by searching the usual font directories (then `fc-match`), never by a fixed
 path; a face that is not installed raises `FontNotFoundError` naming its package
 (no silent fallback).
@@ -65,6 +65,7 @@ FACES: dict[str, tuple[str, str, str]] = {
     "ukai": ("ukai.ttc", "AR PL UKai CN", "fonts-arphic-ukai"),
     "smiley": ("SmileySans-Oblique.ttf", "Smiley Sans", "fonts-smiley-sans"),
     "ocrb": ("OCRB.otf", "OCR B", "fonts-ocr-b"),
+    "mono-bold": ("DejaVuSansMono-Bold.ttf", "DejaVu Sans Mono", "fonts-dejavu-core"),
 }
 #: The hei-style (sans) and song-style (serif) text faces.
 HEI_FACES: tuple[str, ...] = ("sans", "sans-bold", "hei", "microhei", "droid", "smiley")

@@ -29,6 +29,8 @@ offsets, line heights, address wrapping, faces, colours and artwork.
   them, teal labels, fine arcs over a colour ramp from top to bottom.
 * ``ledger`` (held out, as ``slim``): UKai and thin WenKai Light values, small
   names, a zero-padded birth date, tight address lines, a halftone dot screen.
+* ``mono`` (held out, as ``slim``): heavy hei values, grey labels, the number in a
+  monospaced sans (not OCR-B), rows of pale microprint letters across the card.
 """
 
 from __future__ import annotations
@@ -95,6 +97,10 @@ class Layout:
     name_tracking: float = 0.0
     # the birth date's month and day in two digits (1987年03月09日)
     birth_padded: bool = False
+    # the number's face (a key of `fonts.FACES`)
+    number_face: str = "ocrb"
+    # rows of small pale letters across the card, under the print (`artwork.microtext`)
+    microtext: bool = False
 
     @property
     def value_right(self) -> float:
@@ -300,8 +306,34 @@ LEDGER = Layout(
     background="dots", portrait="silhouette", great_wall=True, birth_padded=True,
 )  # fmt: skip
 
+#: Held out as `SLIM` is, drawn in session 16 before any parser change: heavy hei values
+#: (Noto Sans CJK Bold, Droid), grey labels, a large name, ten characters an address line,
+#: the number in DejaVu Sans Mono Bold (no OCR-B), and rows of small pale letters
+#: (JMSFZ, as a card's microprint) across the whole card under the print.
+MONO = Layout(
+    name="mono",
+    value_faces=("sans-bold", "droid", "sans-bold"),
+    label_face="sans",
+    title_faces=("sans-bold", "serif-bold"),
+    label_rgb=(100, 100, 108),
+    value_rgb=(12, 12, 14),
+    label_x=5.0, label_gap=1.8, value_x=16.4,
+    name_y=10.8, sex_y=17.2, birth_y=23.6, address_y=30.0, address_step=4.5,
+    address_chars=10, address_lines=4,
+    ethnic_label_x=30.0, ethnic_x=38.6,
+    birth_columns=(16.4, 25.2, 29.2, 33.8, 37.8, 42.4),
+    label_em=2.3, value_em=3.4, name_em=4.1, number_em=3.4,
+    number_label_x=5.0, number_x=27.0, number_y=48.8, number_tracking=0.15,
+    photo_box=(54.0, 6.0, 80.0, 37.6),
+    emblem_center=(13.0, 13.0), emblem_r=8.0,
+    title_x=(27.0, 79.0), title_y=(12.0, 22.4), title_em=(4.4, 6.6),
+    back_label_x=11.0, back_label_gap=1.0, back_value_x=27.6, back_value_em=3.3,
+    authority_y=41.4, validity_y=47.8,
+    background="waves", portrait="face", great_wall=False, number_face="mono-bold", microtext=True,
+)  # fmt: skip
+
 LAYOUTS: dict[str, Layout] = {
-    lay.name: lay for lay in (CLASSIC, REALDESIGN, COMPACT, WIDE, SLIM, LATTICE, SWEEP, LEDGER)
+    lay.name: lay for lay in (CLASSIC, REALDESIGN, COMPACT, WIDE, SLIM, LATTICE, SWEEP, LEDGER, MONO)
 }
 #: The styles a set is drawn in by default: all but the held-out ones.
 STYLES: tuple[str, ...] = ("classic", "realdesign", "compact", "wide")

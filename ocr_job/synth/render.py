@@ -224,8 +224,24 @@ def _front(pen: _Pen, who: Identity) -> None:
         pen.text(lay.value_x, y, line, lay.value_em, s.ink, max_x_mm=right)
     pen.text(lay.number_label_x, lay.number_y, "公民身份号码", lay.label_em + 0.15, s.label,
              s.label_face)  # fmt: skip
-    pen.text(lay.number_x, lay.number_y, who.id_number, lay.number_em, s.ink, face="ocrb",
+    pen.text(lay.number_x, lay.number_y, who.id_number, lay.number_em, s.ink, face=lay.number_face,
              max_x_mm=CARD_W_MM - 3.0, tracking_mm=lay.number_tracking)  # fmt: skip
+
+
+#: Microprint: rows of JMSFZ (居民身份证's initials) MICROTEXT_EM high, MICROTEXT_STEP
+#: apart, in a colour a little darker than the paper, under everything else.
+MICROTEXT_EM = 0.9
+MICROTEXT_STEP = 2.3
+MICROTEXT_RGB = (190, 202, 210)
+
+
+def _microtext(pen: _Pen) -> None:
+    row = "JMSFZ" * 40
+    y = 2.0
+    while y < CARD_H_MM:
+        shift = (y * 7.3) % 4.0  # the rows' letters do not line up in columns
+        pen.text(-shift, y, row, MICROTEXT_EM, MICROTEXT_RGB, face="sans", max_x_mm=None)
+        y += MICROTEXT_STEP
 
 
 def _back(image: Image.Image, pen: _Pen, who: Identity) -> None:
@@ -271,6 +287,8 @@ def render_card(who: Identity, side: str, width: int = 1000, seed: int | None = 
     image = Image.fromarray(artwork.background(lay.background, side, style.pattern, width,
                                                style.tint))  # fmt: skip
     pen = _Pen(image, width, style)
+    if lay.microtext:
+        _microtext(pen)
     if side == "front":
         box = (pen.px(lay.photo_box[0]), pen.px(lay.photo_box[1]), pen.px(lay.photo_box[2]),
                pen.px(lay.photo_box[3]))  # fmt: skip

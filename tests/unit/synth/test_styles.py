@@ -20,6 +20,8 @@ from ocr_job.synth.sample import identity_for
 
 WIDTH = 1000
 K = WIDTH / 85.6  # pixels per millimetre
+#: The labels' colour where their place is measured.
+MAGENTA = (230, 0, 230)
 
 
 def _style(lay: Layout, seed: int = 1) -> Style:
@@ -30,9 +32,10 @@ def _style(lay: Layout, seed: int = 1) -> Style:
 def _measure(lay: Layout) -> dict[str, float]:
     """On the rendered front: the 姓名 label's two characters (left/right, mm) and
     where the name's ink starts, found from the label colour and the dark ink."""
-    image = render_card(identity_for("styles:measure"), "front", WIDTH, style=_style(lay))
-    r, b = image[..., 0].astype(int), image[..., 2].astype(int)
-    label = (b - r > 60) & (r < 120)
+    style = dataclasses.replace(_style(lay), label=MAGENTA)  # no card prints in it
+    image = render_card(identity_for("styles:measure"), "front", WIDTH, style=style).astype(int)
+    r, g, b = image[..., 0], image[..., 1], image[..., 2]
+    label = (r - g > 130) & (b - g > 130)
     ink = image.max(axis=2) < 90
     rows = slice(round((lay.name_y - lay.name_em) * K), round((lay.name_y + 0.5) * K))
     cols = np.flatnonzero(label[rows].any(axis=0))
@@ -235,3 +238,25 @@ def test_a_padded_birth_date_prints_month_and_day_in_two_digits() -> None:
                               .any(axis=0))  # fmt: skip
         widths.append((cols[-1] - cols[0]) / K)
     assert widths[0] > 1.6 * widths[1], widths
+
+
+def test_microprint_lies_across_the_paper_and_the_number_takes_its_layouts_face() -> None:
+    """`microtext`: the paper between the labels and the values (no print of its own)
+    holds rows of pale letters; without it, that paper is the plain pattern. The number is
+    drawn in `number_face`: DejaVu Sans Mono's digits are not OCR-B's."""
+    mono = LAYOUTS["mono"]
+    assert mono.microtext and mono.number_face != "ocrb"
+    who = identity_for("styles:micro")
+    gap = (slice(round(13 * K), round(29 * K)), slice(round(11.5 * K), round(15.5 * K)))
+    marked, plain = (
+        render_card(who, "front", WIDTH, style=_style(lay))[gap].astype(int)
+        for lay in (mono, dataclasses.replace(mono, microtext=False))
+    )
+    darker = (plain - marked).min(axis=2)  # darker in every channel
+    assert np.mean(darker > 15) > 0.05
+    rows = slice(round((mono.number_y - mono.number_em) * K), round((mono.number_y + 0.5) * K))
+    numbers = [
+        render_card(who, "front", WIDTH, style=_style(lay))[rows].astype(int)
+        for lay in (mono, dataclasses.replace(mono, number_face="ocrb"))
+    ]
+    assert np.abs(numbers[0] - numbers[1]).max(axis=2).mean() > 5
