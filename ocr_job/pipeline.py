@@ -560,11 +560,12 @@ def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[i
     checks it; read again, a checked period's dates, or a 7 at 0.82, were read worse), and
     the boxes for which the parser has known values to offer (`CardReading.candidates`),
     each with what a reading of it means (`idcard.name_meaning`, `idcard.place_meaning`,
-    `_letters`)."""
+    `idcard.period_meaning`)."""
     out: dict[int, Callable[[str], str]] = dict.fromkeys(reading.candidates, str)
     if reading.fields.valid_to == idcard.LONG_TERM:  # a period with an end is checked by its length
         period = reading.sources.get("valid_to") or ()
-        out.update((i, _letters) for i in period if _doubtful_char(boxes[i], idcard.LONG_TERM_DIGIT_SCORE))
+        doubtful = (i for i in period if _doubtful_char(boxes[i], idcard.LONG_TERM_DIGIT_SCORE))
+        out.update((i, idcard.period_meaning) for i in doubtful)
     if reading.side != "front":
         return out
     name = reading.sources.get("name") or frozenset()
@@ -574,11 +575,6 @@ def _doubtful_lines(reading: idcard.CardReading, boxes: list[TextBox]) -> dict[i
         if boxes[i].score < ADDRESS_SECOND_OPINION_BELOW or i in out:
             out[i] = idcard.place_meaning
     return out
-
-
-def _letters(text: str) -> str:
-    """What a line of dates means: its letters and digits as printed, spaces aside."""
-    return "".join(text.split())
 
 
 def _doubtful_char(box: TextBox, below: float = CHAR_SECOND_OPINION_BELOW) -> bool:

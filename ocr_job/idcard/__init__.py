@@ -18,7 +18,7 @@ from .dates import LONG_TERM, is_printed_period
 from .layout import deskew, group_lines, runs_down, runs_sideways, undo_deskew, without_picture_regions
 from .reading import CHECK_CODES, WARNING_CODES, CardReading
 from .registry import card_types
-from .vocab import name_meaning, place_meaning
+from .vocab import name_meaning, period_meaning, place_meaning
 
 __all__ = [
     "CHECK_CODES",
@@ -29,6 +29,7 @@ __all__ = [
     "is_printed_period",
     "name_meaning",
     "parse",
+    "period_meaning",
     "period_ok",
     "place_meaning",
     "validity_rule_ok",

@@ -185,6 +185,12 @@ def name_meaning(text: str) -> str:
     return _NAME_LABEL_START.sub("", normalise_name(text)).replace("·", "")
 
 
+def period_meaning(text: str) -> str:
+    """What a line read for a validity period says: its letters and digits as printed,
+    half-width (２０１４ and 2014 are one date), spaces aside."""
+    return squeeze(text)
+
+
 def place_meaning(text: str) -> str:
     """What a line read for the address says: normalised, without its label (`住址 北京市`,
     `住址北京市` and `北京市` all mean 北京市), with a place name misread in one character

@@ -218,6 +218,17 @@ def test_name_meaning_is_the_name_without_its_label(read: str, meaning: str) -> 
     assert name_meaning(read) == meaning
 
 
+def test_a_period_means_its_half_width_letters_and_digits() -> None:
+    """Two readings of a 长期 period's line, one with full-width digits or spaces, mean
+    the same to the second opinion."""
+    from ocr_job.idcard import period_meaning
+
+    assert (
+        period_meaning("２０１４.０６.０８ - 长期") == period_meaning("2014.06.08-长期") == "2014.06.08-长期"
+    )
+    assert period_meaning("2011.06.08-长期") != period_meaning("2014.06.08-长期")
+
+
 def test_the_reverse_table_is_opencc_characters_alone() -> None:
     from ocr_job.idcard import vocab
 
