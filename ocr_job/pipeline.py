@@ -756,7 +756,9 @@ def _held(
     """What a place read again holds: "blank" when nothing was read there, what was read
     scored below BLANK_BELOW, or its strokes stand out BACKGROUND_INK_SHARE as much as the
     text beside it or less (`_ink_share`: the card's background, however it reads), unless
-    a highlight lies over it (`_under_glare`: print fades there as the background does);
+    a highlight lies over its start (`_under_glare`) with strokes still standing out there
+    FADED_INK_SHARE as much as the text beside it (print fades under glare, the background
+    is gone);
     "text" when read at LOOK_AGAIN_MIN_SCORE or more with strokes INK_SHARE as strong or
     stronger, or fainter for a `vocabulary` value; else "unread": text the engine could
     not make out.
@@ -768,11 +770,11 @@ def _held(
     little for its darkest percentile, while a value may sit anywhere in its place (民族's,
     far right)."""
     text, score = line
-    share = _ink_share(card, corners, found)
-    if start is not None:
-        share = max(share, _ink_share(card, start, found))
+    begins = _ink_share(card, start, found) if start is not None else 0.0
+    share = max(_ink_share(card, corners, found), begins)
     if not text or score < BLANK_BELOW or share < BACKGROUND_INK_SHARE:
-        return "unread" if start is not None and _under_glare(card, start, found) else "blank"
+        faded = start is not None and begins >= FADED_INK_SHARE and _under_glare(card, start, found)
+        return "unread" if faded else "blank"
     printed = share >= INK_SHARE or vocabulary
     return "text" if score >= LOOK_AGAIN_MIN_SCORE and printed else "unread"
 
@@ -803,11 +805,17 @@ VOCABULARY_PLACES = frozenset({"sex", "ethnicity", "birth_date"})
 #: line under glare, read "www" at 0.55 and stood out 0.23 as much as the line above, 57%
 #: of its start saturated; the address was reported without it.
 GLARE_PLACE_SHARE = 0.25
-#: ...on a card whose paper (`_paper`) is this far below the sensor's ceiling: on a white
-#: copy (its view's median pixel at 242) paper saturates wherever nothing is printed, and
-#: on cards lit as bright (medians 225 and 228) a photograph's ordinary light saturated a
-#: place beside a complete address (27% of it); the card under glare above: 212.
-PAPER_BELOW_CEILING = 25
+#: ...on a card whose paper (`_paper`, the median of its text boxes) is this far below the
+#: sensor's ceiling: on a white copy (paper at 234) paper saturates wherever nothing is
+#: printed. A 号 under a streak of glare, on the whole picture (paper at 221): 15.
+PAPER_BELOW_CEILING = 15
+#: ...and whose start still holds strokes that stand out this share as much as the text
+#: beside it (`_ink_share`): print fades under glare, and what is left of it stands out
+#: more than blank paper does. Measured on the eleven views of six cards that met the two
+#: bars above: the lost 05 and 号 0.23-0.76; blank places after complete addresses, on
+#: cards lit bright or under glare elsewhere (paper at 208-225), 0.02-0.11; the white
+#: copy's 0.17.
+FADED_INK_SHARE = 0.2
 #: Where a place that read nothing is looked at for glare: two characters' room at its start.
 NOTHING_READ = "住址"
 

@@ -426,20 +426,32 @@ def test_faded_strokes_are_a_value_only_where_the_vocabulary_checks_it(
 
 
 @pytest.mark.parametrize("read", [("www", 0.55), ("", 0.0)])
-@pytest.mark.parametrize(("paper", "highlight", "held"), [(220, False, "blank"), (220, True, "unread"),
-                                                          (248, True, "blank")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("paper", "highlight", "remains", "held"),
+    [
+        (220, False, False, "blank"),
+        (220, True, True, "unread"),
+        (228, True, True, "unread"),  # the whole picture's view of a card: its paper lit brighter
+        (220, True, False, "blank"),  # a highlight over blank paper: nothing was printed there
+        (248, True, True, "blank"),  # a white copy: no highlight stands out from its paper
+    ],
+)
 def test_a_place_under_a_highlight_is_not_taken_for_blank(
-    read: tuple[str, float], paper: int, highlight: bool, held: str
+    read: tuple[str, float], paper: int, highlight: bool, remains: bool, held: str
 ) -> None:
-    """Glare fades print into the paper: an address's last line under it (05) read "www"
-    at 0.55, or nothing, and the address was reported without it. A place whose start a
-    highlight lies over is "unread"; on a white copy's paper, there is no highlight to
-    tell."""
+    """Glare fades print into the paper: an address's last line under it (05, 号) read
+    "www" at 0.55, or nothing, and the address was reported without it. A place whose
+    start a highlight lies over, with strokes still standing out there, is "unread"; a
+    highlight over blank paper (beside a complete address) leaves it "blank"; on a white
+    copy's paper, there is no highlight to tell."""
     boxes = _front_without_sex()
     card = _printed(boxes, PALE, 1)
     card[card == 236] = paper
     if highlight:
         card[140:190, 140:230] = 255
+    if remains:  # what glare left of the print: broken grey strokes
+        for x in range(150, 225, 12):
+            cv2.line(card, (x, 152), (x + 6, 166), FADED, 3)
     place = ((145.0, 145.0), (300.0, 145.0), (300.0, 185.0), (145.0, 185.0))
     start = ((145.0, 145.0), (215.0, 145.0), (215.0, 185.0), (145.0, 185.0))
     assert pipeline._held(card, place, read, boxes, vocabulary=False, start=start) == held
