@@ -168,6 +168,13 @@ def _check_authority(draft: Draft, chars: Chars, items: list[Item]) -> None:
         draft.candidates[box] = tuple(label + name for name in near)
 
 
+def _in_authority(ch: str) -> bool:
+    """Whether `ch` may be printed in an authority's name (XX县公安局, XX市公安局XX分局):
+    never a Latin letter or a digit, which come from text printed behind it (microprint
+    read after the label: 签发机关MSFE)."""
+    return not (squeeze(ch).isascii() and ch.isalnum())
+
+
 def parse_back(
     items: list[Item], width: int, height: int, draft: Draft, looked: Collection[str] = ()
 ) -> None:
@@ -237,6 +244,7 @@ def parse_back(
         for row_kind, chars in rows[:stop]:
             if row_kind is None and any(w in chars.text for w in _AUTHORITY_WORDS):
                 authority = drop_label_boxes(chars, value_x - 0.03 * width, value_x + 0.02 * width)
+    authority = authority.only(_in_authority)
     draft.put("issuing_authority", normalise_place(authority.text), authority)
     _check_authority(draft, authority, items)
     if "issuing_authority" not in looked:

@@ -15,6 +15,26 @@ _DIGIT_LOOKALIKES = str.maketrans(
 )
 _BIRTH = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日?")
 _BIRTH_LOOSE = re.compile(r"(\d{4})\D+(\d{1,2})\D+(\d{1,2})")
+#: Latin letters no misread digit gives: a run of two or more, or a letter that looks like
+#: no digit. A date line holding them took in text printed behind the date (microprint,
+#: a watermark): its digits may be that text's too (JMSFZ's Z read 2).
+_NOT_DIGITS = re.compile(r"[A-Za-z]{2,}|[ACEFHJ-NP-RT-Ya-km-np-z]")
+
+
+def has_background_letters(text: str) -> bool:
+    """Whether a line read for a date holds Latin letters no misread digit gives."""
+    return bool(_NOT_DIGITS.search(squeeze(text)))
+
+
+def holds_in_order(text: str, date: datetime.date) -> bool:
+    """Whether `text` holds the birth date `date` as printed (1994年4月22日, or with its month
+    and day in two digits), its characters in order with others between them."""
+    forms = {f"{date.year}年{date.month}月{date.day}日", f"{date.year}年{date.month:02d}月{date.day:02d}日"}
+    for form in forms:
+        rest = iter(squeeze(text))
+        if all(ch in rest for ch in form):
+            return True
+    return False
 
 
 def make_date(year: int, month: int, day: int) -> datetime.date | None:
@@ -26,7 +46,12 @@ def make_date(year: int, month: int, day: int) -> datetime.date | None:
 
 
 def parse_birth(text: str) -> datetime.date | None:
-    """`1990年1月2日`, also with spaces or digits split across boxes."""
+    """`1990年1月2日`, also with spaces or digits split across boxes. None for a line that
+    took in text printed behind it (`has_background_letters`): its digits may be that
+    text's (1990年1MSF2月2日 without its letters is 1990-12-02); the number may settle it
+    (`holds_in_order`)."""
+    if has_background_letters(text):
+        return None
     value = squeeze(text).translate(_DIGIT_LOOKALIKES)
     match = _BIRTH.search(value) or _BIRTH_LOOSE.search(value)
     if not match:

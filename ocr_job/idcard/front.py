@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 
 from . import idnumber, places
 from .checks import check_front
-from .dates import birth_month_day, birth_year_month, looks_like_birth, parse_birth
+from .dates import (
+    birth_month_day,
+    birth_year_month,
+    has_background_letters,
+    holds_in_order,
+    looks_like_birth,
+    parse_birth,
+)
 from .layout import (
     EMPTY,
     Chars,
@@ -771,21 +778,26 @@ def _look_for_birth(draft: Draft, card: FrontLayout, printed: Chars, looked: Col
 
 def _birth_from_number(draft: Draft, printed: Chars, reading: idnumber.IdReading | None) -> None:
     """A birth date read only in part: when its year and month, or its month and day (the
-    year lost), agree with a number that passes its checksum, the number's date (with a
-    warning); else a warning alone."""
+    year lost), agree with a number that passes its checksum, or, for a line that took in
+    letters printed behind it, when it holds the number's whole date among them in order
+    (1994年4MSF2月22日: microprint between the columns, its Z read 2), the number's date
+    (with a warning); else a warning alone."""
     number_birth = idnumber.birth_date(reading.number) if reading and reading.checksum_ok else None
     year_month, month_day = birth_year_month(printed.text), birth_month_day(printed.text)
-    agrees = number_birth is not None and (
-        year_month == (number_birth.year, number_birth.month)
-        or month_day == (number_birth.month, number_birth.day)
-    )
+    if has_background_letters(printed.text):  # its digits may be the letters' (Z read 2)
+        agrees = number_birth is not None and holds_in_order(printed.text, number_birth)
+    else:
+        agrees = number_birth is not None and (
+            year_month == (number_birth.year, number_birth.month)
+            or month_day == (number_birth.month, number_birth.day)
+        )
     if not agrees or number_birth is None:
         draft.warn("value_unparsed", "the birth date could not be read as a date", "birth_date")
         return
     draft.warn(
         "birth_date_from_id",
-        "the printed birth date was legible only in part (year and month, or month and day); "
-        "the rest is the identity number's",
+        "the printed birth date was legible only in part (year and month, or month and day, "
+        "or the date among letters printed behind it); the rest is the identity number's",
         "birth_date",
     )
     draft.put("birth_date", number_birth.isoformat(), printed)

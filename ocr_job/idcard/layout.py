@@ -7,7 +7,7 @@ boxes' own top edges and removed before boxes are grouped into lines by vertical
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ocr_job.engines.base import TextBox
@@ -82,6 +82,16 @@ class Chars:
 
     def boxes(self) -> set[int]:
         return set(self.src)
+
+    def only(self, keep: Callable[[str], bool]) -> Chars:
+        """The characters `keep` holds for, each with its box, place and score."""
+        at = [i for i, ch in enumerate(self.text) if keep(ch)]
+        return Chars(
+            "".join(self.text[i] for i in at),
+            tuple(self.src[i] for i in at),
+            tuple(self.xs[i] for i in at),
+            tuple(self.scores[i] for i in at),
+        )
 
     def strip(self, chars: str | None = None) -> Chars:
         text = self.text

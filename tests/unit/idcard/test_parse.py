@@ -853,3 +853,51 @@ def test_an_address_line_wider_than_what_was_read_of_it_lost_a_character(
     reading = parse(render(specs), W, H, looked=("address", "address_line"))
     assert reading.fields.address == address
     assert ("address_incomplete" in codes(reading)) == (address is None)
+
+
+# -- text printed behind the values (microprint, a watermark) read into them
+
+
+@pytest.mark.parametrize(
+    ("printed", "birth", "warned"),
+    [
+        ("1990年1MSF2月2日", "1990-01-02", True),  # JMSFZ between the columns, its Z read 2
+        ("1990年21M5F月F12日", "1990-01-02", True),  # S read 5, Z read 2 twice
+        ("1990年1月2日", "1990-01-02", False),
+        ("1990年1MSF2月3日", None, False),  # the number's date is not among the letters
+    ],
+)
+def test_a_birth_line_that_took_in_background_letters_is_read_from_the_number_when_it_holds_it(
+    printed: str, birth: str | None, warned: bool
+) -> None:
+    """Microprint between the birth date's columns is read into its box: its letters are
+    no digits, and its Z or S read as a digit makes another date (1994-04-05 for
+    1994-04-22, then a mismatch). Such a line is read only as printed whole, letters aside;
+    when it holds the number's date in order among them, the number's date is taken, with
+    a warning; else nothing."""
+    specs = [b for b in front("张三", "男", "汉", ("1990", "1", "2"), ADDR3, ZHANG) if "年" not in b.text]
+    reading = read([*specs, B(printed, 170, 225, w=330)])
+    assert reading.fields.birth_date == birth
+    assert ("birth_date_from_id" in codes(reading)) == warned
+    assert "birth_date_mismatch" not in codes(reading)
+
+
+def test_an_authority_takes_no_latin_letters_read_after_its_label() -> None:
+    """签发机关MSFE: microprint right of the label, read into its box, is no part of the
+    authority (no authority holds a Latin letter or a digit)."""
+    specs = [b for b in back("丘北县公安局", "2015.01.26-2025.01.26") if b.text != "签发机关"]
+    reading = read([*specs, B("签发机关MSFE", 220, 470, w=180, score=0.84)])
+    assert reading.fields.issuing_authority == "丘北县公安局"
+    assert "place_unknown" not in codes(reading)
+
+
+@pytest.mark.parametrize(
+    ("text", "background"),
+    [("199O年1月2日", False), ("1990年I月Z日", False), ("1990年1MSF2月2日", True), ("1990年1M月2日", True)],
+)
+def test_letters_a_misread_digit_gives_are_no_background(text: str, background: bool) -> None:
+    """A lone O, I, Z, S... in a date is a digit read as a letter; a run of letters, or one
+    that looks like no digit, is text printed behind the date."""
+    from ocr_job.idcard.dates import has_background_letters
+
+    assert has_background_letters(text) == background
