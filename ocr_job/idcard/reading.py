@@ -42,8 +42,8 @@ WARNING_CODES: dict[str, str] = {
     "id_checksum_failed": "the number fails its check digit and no safe repair exists: it is left empty",
     "birth_date_mismatch": "the printed birth date differs from the number's (which passed "
     "its checksum): it is left empty",
-    "birth_date_from_id": "the printed birth date was legible only in part; the part read "
-    "agrees with the number, whose date is reported",
+    "birth_date_from_id": "the printed birth date was legible only in part (or among letters "
+    "printed behind it); the part read agrees with the number, whose date is reported",
     "sex_mismatch": "the printed sex differs from the number's order-code parity: it is left empty",
     "region_unknown": "the number's region code is not a known county for its birth year",
     "address_region_mismatch": "the address's province differs from the number's region",
