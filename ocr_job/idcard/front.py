@@ -783,13 +783,13 @@ def _birth_from_number(draft: Draft, printed: Chars, reading: idnumber.IdReading
     (1994年4MSF2月22日: microprint between the columns, its Z read 2), the number's date
     (with a warning); else a warning alone."""
     number_birth = idnumber.birth_date(reading.number) if reading and reading.checksum_ok else None
-    year_month, month_day = birth_year_month(printed.text), birth_month_day(printed.text)
-    if has_background_letters(printed.text):  # its digits may be the letters' (Z read 2)
-        agrees = number_birth is not None and holds_in_order(printed.text, number_birth)
+    if number_birth is None:
+        agrees = False
+    elif has_background_letters(printed.text):  # its digits may be the letters' (Z read 2)
+        agrees = holds_in_order(printed.text, number_birth)
     else:
-        agrees = number_birth is not None and (
-            year_month == (number_birth.year, number_birth.month)
-            or month_day == (number_birth.month, number_birth.day)
+        agrees = birth_year_month(printed.text) == (number_birth.year, number_birth.month) or (
+            birth_month_day(printed.text) == (number_birth.month, number_birth.day)
         )
     if not agrees or number_birth is None:
         draft.warn("value_unparsed", "the birth date could not be read as a date", "birth_date")

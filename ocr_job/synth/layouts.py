@@ -99,7 +99,7 @@ class Layout:
     birth_padded: bool = False
     # the number's face (a key of `fonts.FACES`)
     number_face: str = "ocrb"
-    # rows of small pale letters across the card, under the print (`artwork.microtext`)
+    # rows of small pale letters across the card, under the print (`render._microtext`)
     microtext: bool = False
 
     @property

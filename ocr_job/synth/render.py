@@ -240,7 +240,7 @@ def _microtext(pen: _Pen) -> None:
     y = 2.0
     while y < CARD_H_MM:
         shift = (y * 7.3) % 4.0  # the rows' letters do not line up in columns
-        pen.text(-shift, y, row, MICROTEXT_EM, MICROTEXT_RGB, face="sans", max_x_mm=None)
+        pen.text(-shift, y, row, MICROTEXT_EM, MICROTEXT_RGB, face="sans")
         y += MICROTEXT_STEP
 
 
