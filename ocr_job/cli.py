@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="comma-separated layout styles (default: classic, realdesign, "
                               "compact, wide; held out unless named: slim, lattice, sweep, "
                               "ledger, mono)")  # fmt: skip
+    samples.add_argument("--watermark", action="store_true",
+                         help="lay a KYC watermark (仅供…使用) over every picture")  # fmt: skip
 
     sub.add_parser(
         "models",
@@ -338,7 +340,13 @@ def cmd_samples(args: argparse.Namespace) -> ExitCode:
     levels = tuple(level.strip() for level in args.levels.split(",") if level.strip())
     styles = tuple(s.strip() for s in args.styles.split(",") if s.strip()) if args.styles else STYLES
     labels = generate_set(
-        args.dest, args.count, seed=args.seed, levels=levels, bad_inputs=args.bad_inputs, styles=styles
+        args.dest,
+        args.count,
+        seed=args.seed,
+        levels=levels,
+        bad_inputs=args.bad_inputs,
+        styles=styles,
+        watermark=args.watermark,
     )
     log.info("wrote %d sample cards to %s (labels: %s)", args.count, args.dest, labels.name)
     return ExitCode.OK

@@ -22,7 +22,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from ocr_job import cardframe, crops, idcard, imaging, lanes, pdfpages, quality, twosided
+from ocr_job import cardframe, crops, idcard, imaging, lanes, overlay, pdfpages, quality, twosided
 from ocr_job.config import DEFAULT_MAX_OBJECT_BYTES, JobConfig, ShardSpec
 from ocr_job.deadlines import deadline
 from ocr_job.engines import Engine, TextBox
@@ -384,20 +384,93 @@ def _best_read(
     best: _Read | None = None
     seen: list[idcard.CardReading] = []
     for view in views:
-        turned: list[bool] = []
-        boxes: list[tuple[list[TextBox], list[TextBox]]] = []
-        reading = _recognise_and_parse(view, engine, timings, turned, boxes)
+        read = _read_view(view, engine, timings)
+        reading = read.reading
         seen.append(reading)
         if readings is not None:
             readings.append(reading)
         if best is None or _rank(reading) > _rank(best.reading):
-            frame = _print_frame(reading, *boxes[0])
-            best = _Read(reading, view, bool(turned and turned[0]), view is located, frame)
+            frame = _print_frame(reading, read.found, read.upright)
+            best = _Read(reading, view, read.turned, view is located, frame)
         if _complete(best.reading):
             break
     if best is not None and not best.located:
         best.reading = _doubted_elsewhere(best.reading, seen)
     return best
+
+
+@dataclass
+class _Seen:
+    """A view's reading, whether the view is upside down, and the boxes it was parsed from
+    (as found in the view, and upright)."""
+
+    reading: idcard.CardReading
+    turned: bool
+    found: list[TextBox]
+    upright: list[TextBox]
+
+
+def _read_view(view: np.ndarray, engine: Engine, timings: dict[str, float]) -> _Seen:
+    """`view` read; when text is laid over the card there (`overlay.laid_over`: a
+    watermark), read again without it (`overlay.print_only`) and the two weighed
+    (`_through_overlay`)."""
+    first = _seen(view, engine, timings)
+    with _timed(timings, "preprocess"):
+        laid = overlay.laid_over(view, first.found)
+        if laid is None:
+            return first
+        bare = overlay.print_only(view)
+    return _through_overlay(first, _seen(bare, engine, timings), laid)
+
+
+def _seen(view: np.ndarray, engine: Engine, timings: dict[str, float]) -> _Seen:
+    turned: list[bool] = []
+    boxes: list[tuple[list[TextBox], list[TextBox]]] = []
+    reading = _recognise_and_parse(view, engine, timings, turned, boxes)
+    return _Seen(reading, bool(turned and turned[0]), *boxes[0])
+
+
+def _through_overlay(first: _Seen, bare: _Seen, laid: overlay.Laid) -> _Seen:
+    """The reading of a view with text laid over it (`first`) weighed against the reading of
+    its print alone (`bare`). The print's is kept unless it found fewer fields (it fades
+    print that blur or glare has faded; then the view's is), without the values the two
+    read otherwise; but where the print's is kept, its values stand when the text was
+    "slanted" (`overlay.laid_over`: laid over the card, surely), or where the view's value
+    holds the print's whole, the overlay's characters read around it (罗心明再次复印无效 for
+    罗心明). Text only "translucent" may be a card's print lightened by blur: its print read
+    alone read worse (孙雪春 read 抄当甘), a value lost rather than reported. With the
+    `watermark` warning when the reading kept is not the view's."""
+    mine, theirs = first.reading.fields.model_dump(), bare.reading.fields.model_dump()
+    other = {name for name, value in mine.items() if value is not None and theirs[name] not in (None, value)}
+    if _rank(bare.reading) >= _rank(first.reading):
+        kept, changed = bare, mine != theirs
+        other = set() if laid == "slanted" else {name for name in other if theirs[name] not in mine[name]}
+    else:
+        kept, changed = first, bool(other)
+    if not changed:
+        return kept
+    reading = _without(kept.reading, other, _overlaid)
+    warned = [*reading.warnings, RecordWarning(code="watermark", message=idcard.WARNING_CODES["watermark"])]
+    return dataclasses.replace(kept, reading=dataclasses.replace(reading, warnings=warned))
+
+
+def _overlaid(name: str) -> RecordWarning:
+    message = f"the card's print read without the text laid over it reads the {name} otherwise"
+    return RecordWarning(code="value_low_confidence", message=message, field=name)
+
+
+def _without(
+    reading: idcard.CardReading, names: set[str], why: Callable[[str], RecordWarning]
+) -> idcard.CardReading:
+    """`reading` with the fields `names` left empty, each with the warning `why` gives."""
+    if not names:
+        return reading
+    return dataclasses.replace(
+        reading,
+        fields=reading.fields.model_copy(update=dict.fromkeys(names)),
+        confidence={k: v for k, v in reading.confidence.items() if k not in names},
+        warnings=reading.warnings + [why(name) for name in sorted(names)],
+    )
 
 
 def _print_frame(
@@ -430,14 +503,7 @@ def _doubted_elsewhere(best: idcard.CardReading, readings: list[idcard.CardReadi
         if w.code == "value_low_confidence" and w.field in MIN_CHAR_SCORE
     }
     drop = {name for name in doubted if getattr(best.fields, name, None) is not None}
-    if not drop:
-        return best
-    return dataclasses.replace(
-        best,
-        fields=best.fields.model_copy(update=dict.fromkeys(drop)),
-        confidence={k: v for k, v in best.confidence.items() if k not in drop},
-        warnings=best.warnings + [_doubted(name) for name in sorted(drop)],
-    )
+    return _without(best, drop, _doubted)
 
 
 def _doubted(name: str) -> RecordWarning:

@@ -55,6 +55,9 @@ WARNING_CODES: dict[str, str] = {
     "side carries all nine fields (side both), its period is three months",
     "validity_age_mismatch": "the validity period (back) does not fit the holder's age at "
     "issue from the birth date (front): a two-sided reading",
+    "watermark": "text laid over the card (a watermark, a stamp) changed what was read: the "
+    "card's print was read alone too, and a value the two readings read "
+    "otherwise is left empty (`pipeline._through_overlay`)",
 }
 
 #: Free-text fields (no vocabulary, date or checksum check guards them all) recognised

@@ -17,14 +17,15 @@ Each line of ``labels.jsonl``::
      "style": "classic" | "realdesign" | "compact" | "wide" | null,  # layout style
      "traits": {"name": "plain" | "compound" | "rare" | "dotted",
                 "address": "rural" | "road" | "room" | "digits" | "estate" | "estate_digits",
-                "address_lines": 1..4, "face": "<value font face>"} | null,
+                "address_lines": 1..4, "face": "<value font face>",
+                "watermark": null | "red" | "grey" | "blue" | "black"} | null,
      "fields": {<all 9 Fields keys; the other side's are null>} | null,
      "expected_error": null | "<ErrorCode value>",
      "transform": {"rotation": 0|90|180|270,   # clockwise turn of the whole picture
                    "angle": <in-plane tilt, degrees>,
                    "corners": [[x, y] × 4],     # card TL, TR, BR, BL in the picture
                    "size": [w, h], "card_width": <px the card was drawn at>,
-                   "jpeg_quality": q, ...} | null}
+                   "jpeg_quality": q, "watermark": {...} (when laid), ...} | null}
 
 Bad inputs (``level: "bad"``) that must fail carry their error code and null
 side/fields/transform; the three that must be *read* (GIF, CMYK JPEG, 16-bit PNG)
@@ -164,12 +165,14 @@ def generate_set(
     width: int = 1000,
     bad_inputs: bool = False,
     styles: Sequence[str] = STYLES,
+    watermark: bool = False,
 ) -> Path:
     """Write `count` card pictures (plus the bad inputs if asked) and their labels
     under `dest`; return `dest`. See the module docstring for the layout.
 
     `styles` are the layout styles drawn (`STYLES`: all), cycled per card after
-    levels and sides (see `_plan`).
+    levels and sides (see `_plan`). `watermark`: every picture carries a KYC watermark
+    (`synth.watermark`; held out of the default sets).
 
     `width` is the card's width in `clean` pictures; `photo`/`hard` picture sizes
     scale with it (1000–2000 px long side at the default 1000).
@@ -179,7 +182,7 @@ def generate_set(
     _check_args(count, levels, sides, width, styles)
     params = {"version": GENERATOR_VERSION, "count": count, "seed": seed, "levels": levels,
               "sides": sides, "width": width, "bad_inputs": bad_inputs,
-              "styles": styles}  # fmt: skip
+              "styles": styles, "watermark": watermark}  # fmt: skip
     params = json.loads(json.dumps(params))  # tuples → lists, as read back
     if _up_to_date(dest, params):
         return dest
@@ -188,7 +191,7 @@ def generate_set(
     lines: list[dict[str, Any]] = []
     for index in range(count):
         level, side, style = _plan(index, levels, sides, styles)
-        sample = make_sample(f"{seed}:{index}", side, level, width, style)
+        sample = make_sample(f"{seed}:{index}", side, level, width, style, watermark)
         source = f"{level}/{index + 1:0{digits}d}-{side}.jpg"
         (dest / level).mkdir(parents=True, exist_ok=True)
         (dest / source).write_bytes(sample.jpeg())

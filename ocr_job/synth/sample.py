@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ocr_job.records import Fields
+from ocr_job.synth import watermark as _watermark
 from ocr_job.synth.augment import Shot, make_shot
 from ocr_job.synth.fonts import covered
 from ocr_job.synth.identity import Identity, make_identity
@@ -53,8 +54,10 @@ class Sample:
         address, the address's printed lines and the value face."""
         lay = self.style.layout
         lines = len(wrap_address(self.identity.address, lay.address_chars, lay.address_lines))
+        mark = self.shot.transform.get("watermark")
         return {"name": self.identity.name_kind, "address": self.identity.address_kind,
-                "address_lines": lines, "face": self.style.face}  # fmt: skip
+                "address_lines": lines, "face": self.style.face,
+                "watermark": mark["colour"] if mark else None}  # fmt: skip
 
 
 def identity_for(key: str) -> Identity:
@@ -63,9 +66,10 @@ def identity_for(key: str) -> Identity:
 
 
 def make_sample(key: str | int, side: str = "front", level: str = "clean",
-                width: int = 1000, style: str = "classic") -> Sample:  # fmt: skip
-    """A picture of `side` at difficulty `level` in layout style `style`, a pure
-    function of its arguments."""
+                width: int = 1000, style: str = "classic", watermark: bool = False) -> Sample:  # fmt: skip
+    """A picture of `side` at difficulty `level` in layout style `style`, with a KYC
+    `watermark` laid over it if asked (`synth.watermark`), a pure function of its
+    arguments."""
     who = identity_for(str(key))
     drawn = Style.draw(random.Random(f"{key}:style"), layout(style))
     shot = make_shot(
@@ -74,4 +78,6 @@ def make_sample(key: str | int, side: str = "front", level: str = "clean",
         random.Random(f"{key}:{side}:{level}:shot"),
         width,
     )
+    if watermark:
+        shot = _watermark.lay(shot, random.Random(f"{key}:{side}:{level}:watermark"))
     return Sample(who, side, level, shot, drawn)

@@ -129,7 +129,7 @@ def test_labels_carry_the_style_and_every_style_gets_every_level_and_side(
         assert {c["side"] for c in cards if c["style"] == style} == {"front", "back"}
     for card in cards:
         traits = card["traits"]
-        assert set(traits) == {"name", "address", "address_lines", "face"}
+        assert set(traits) == {"name", "address", "address_lines", "face", "watermark"}
         assert traits["face"] in LAYOUTS[card["style"]].value_faces
     assert json.loads((dest / PARAMS_FILE).read_text())["params"]["styles"] == list(STYLES)
     # one style only: the same people, drawn another way
