@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from ocr_job.engines.base import TextBox
+from ocr_job.idcard.vocab import BACK_LABELS, FRONT_LABELS
 
 #: The paper's brightness around each pixel is the brightest level within this share of the
 #: picture's short side (a closing: wider than any character's strokes, 0.07 of a card's
@@ -42,8 +43,8 @@ PRINT_KEPT = 0.6
 PRINT_WHITE = 0.8
 #: `laid_over`: a line of two letters or more (a box longer along its angle than across,
 #: not the emblem's stars read ★★) is laid over the card when it lies this many degrees off
-#: the card's lines (the median of the boxes' angles; the card's lines lie within 2° of it
-#: on a card seen at a slant, a watermark's 15-45°), ...
+#: the card's lines (`slanted`; the card's lines lie within 2° of each other on a card
+#: seen at a slant, a watermark's 15-45° off), ...
 OFF_ANGLE = 8.0
 #: ... or when its darkest strokes (the DARKEST_PERCENTILE of it) are this light against the
 #: paper. Measured on the boxes of generated cards: the lightest box of a clean or
@@ -86,17 +87,43 @@ Laid = Literal["slanted", "translucent"]
 def laid_over(image: np.ndarray, found: list[TextBox]) -> Laid | None:
     """Whether any of the boxes `found` in `image` (as the engine gave them) holds text
     laid over the card, a line of two letters or more: "slanted", off the card's lines
-    (OFF_ANGLE: nothing printed on the card lies so), else "translucent" (LIGHT_PRINT: so
-    may print that blur has lightened); None: neither."""
-    lines = [box for box in found if sum(ch.isalnum() for ch in box.text) >= 2 and _along(box)]
+    (`slanted`), else "translucent" (LIGHT_PRINT: so may print that blur has lightened);
+    None: neither."""
+    if slanted(found):
+        return "slanted"
+    lines = _lines(found)
     if not lines:
         return None
-    angles = [_angle(box) for box in lines]
-    card = float(np.median(angles))
-    if any(abs((a - card + 90.0) % 180.0 - 90.0) > OFF_ANGLE for a in angles):
-        return "slanted"
     share = against_paper(image)
     return "translucent" if any(_darkest(share, box) > LIGHT_PRINT for box in lines) else None
+
+
+def slanted(found: list[TextBox]) -> list[TextBox]:
+    """The lines of `found` lying OFF_ANGLE or more off the card's (the median angle of the
+    lines surely printed on it, `_printed`, else of all): nothing printed on it lies so."""
+    lines = _lines(found)
+    if not lines:
+        return []
+    anchors = [box for box in lines if _printed(box)] or lines
+    card = float(np.median([_angle(box) for box in anchors]))
+    return [box for box in lines if abs((_angle(box) - card + 90.0) % 180.0 - 90.0) > OFF_ANGLE]
+
+
+#: A line holding this many digits is the card's number: printed on it, as its labels are.
+NUMBER_DIGITS = 15
+_LABELS = tuple(s for spellings in (FRONT_LABELS | BACK_LABELS).values() for s in spellings)
+
+
+def _printed(box: TextBox) -> bool:
+    """Whether `box` is surely printed on the card: a label begins it, or it is the number
+    (a watermark's lines may outnumber the card's, so they set the card's angle)."""
+    text = "".join(box.text.split())
+    return text.startswith(_LABELS) or sum(ch.isdigit() for ch in text) >= NUMBER_DIGITS
+
+
+def _lines(found: list[TextBox]) -> list[TextBox]:
+    """The boxes that are lines of two letters or more (not the emblem's stars read ★★)."""
+    return [box for box in found if sum(ch.isalnum() for ch in box.text) >= 2 and _along(box)]
 
 
 def _angle(box: TextBox) -> float:
@@ -111,11 +138,12 @@ def _along(box: TextBox) -> bool:
 
 
 def _darkest(share: np.ndarray, box: TextBox) -> float:
-    """The DARKEST_PERCENTILE of `share` within the box's bounding box (1.0: none)."""
+    """The DARKEST_PERCENTILE of `share` within the box's bounding box (0.0, as dark as ink,
+    for a box under 2 px a side: nothing to tell)."""
     h, w = share.shape
     xs, ys = [p[0] for p in box.points], [p[1] for p in box.points]
     x0, x1 = max(0, math.floor(min(xs))), min(w, math.ceil(max(xs)))
     y0, y1 = max(0, math.floor(min(ys))), min(h, math.ceil(max(ys)))
     if x1 - x0 < 2 or y1 - y0 < 2:
-        return 1.0
+        return 0.0
     return float(np.percentile(share[y0:y1, x0:x1], DARKEST_PERCENTILE))
