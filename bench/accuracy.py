@@ -1,13 +1,14 @@
 """Field accuracy of the worker on a seeded synthetic set, with every miss listed.
 
     python -m bench.accuracy [--count 300] [--seed 7] [--data DIR] [--levels clean,photo,hard]
-                             [--styles classic,realdesign,...] [--cards SET]
+                             [--styles classic,realdesign,...] [--watermark] [--cards SET]
                              [--engine onnx] [--threads 1] [--output DIR] [--rescore]
                              [--json FILE]
 
 1. Generates (or reuses) ``--count`` cards with ``ocr_job.synth.generate_set`` under
    ``--data`` (the same folder ``bench.run`` uses for that seed and count when all three
-   levels and all layout styles are asked for); or takes the set already generated in
+   levels and all layout styles are asked for; ``--watermark`` lays a KYC watermark over
+   every picture, ``ocr_job.synth.watermark``); or takes the set already generated in
    ``--cards`` (e.g. by ``ocr-job samples``).
 2. Runs ``python -m ocr_job.cli run SET --output OUT --log-format plain`` in a child
    process (a fresh ``OUT``, so no record is reused); ``--rescore`` skips this and scores
@@ -300,14 +301,15 @@ def report(records: list[dict[str, Any]], labels: dict[str, dict[str, Any]]) -> 
 
 
 def prepare(count: int, seed: int, levels: Sequence[str], data: Path,
-            styles: Sequence[str] = STYLES) -> Path:  # fmt: skip
+            styles: Sequence[str] = STYLES, watermark: bool = False) -> Path:  # fmt: skip
     """The generated set's folder (reused when it is up to date)."""
     from ocr_job.synth import generate_set
 
-    every = tuple(levels) == LEVELS and tuple(styles) == STYLES
+    every = tuple(levels) == LEVELS and tuple(styles) == STYLES and not watermark
     name = f"std-s{seed}-n{count}" if every else f"acc-s{seed}-n{count}-{'-'.join(levels)}-{'-'.join(styles)}"
+    name += "-watermark" if watermark else ""
     return generate_set(data / name, count, seed=seed, levels=tuple(levels), width=1000,
-                        styles=tuple(styles))  # fmt: skip
+                        styles=tuple(styles), watermark=watermark)  # fmt: skip
 
 
 def run_worker(cards: Path, out: Path, engine: str, threads: int) -> None:
@@ -348,6 +350,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--styles", default=",".join(STYLES), help="layout styles of the generated set (comma-separated)"
     )
+    parser.add_argument("--watermark", action="store_true", help="lay a KYC watermark over every picture")
     parser.add_argument("--cards", type=Path, help="score this already generated set (labels.jsonl) instead")
     parser.add_argument("--engine", default="onnx")
     parser.add_argument("--threads", type=int, default=1)
@@ -376,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     from ocr_job.synth import load_labels
 
     args = parse_args(argv)
-    cards = args.cards or prepare(args.count, args.seed, args.levels, args.data, args.styles)
+    cards = args.cards or prepare(args.count, args.seed, args.levels, args.data, args.styles, args.watermark)
     labels = {s: lb for s, lb in load_labels(cards).items() if lb.get("fields") and lb["side"]}
     out = args.output or RESULTS / (
         f"accuracy-{cards.name}" if args.cards else f"accuracy-s{args.seed}-n{args.count}"

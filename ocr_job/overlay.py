@@ -43,7 +43,7 @@ PRINT_KEPT = 0.6
 PRINT_WHITE = 0.8
 #: `laid_over`: a line of two letters or more (a box longer along its angle than across,
 #: not the emblem's stars read ★★) is laid over the card when it lies this many degrees off
-#: the card's lines (`slanted`; the card's lines lie within 2° of each other on a card
+#: the card's lines (`_slanted`; the card's lines lie within 2° of each other on a card
 #: seen at a slant, a watermark's 15-45° off), ...
 OFF_ANGLE = 8.0
 #: ... or when its darkest strokes (the DARKEST_PERCENTILE of it) are this light against the
@@ -87,9 +87,9 @@ Laid = Literal["slanted", "translucent"]
 def laid_over(image: np.ndarray, found: list[TextBox]) -> Laid | None:
     """Whether any of the boxes `found` in `image` (as the engine gave them) holds text
     laid over the card, a line of two letters or more: "slanted", off the card's lines
-    (`slanted`), else "translucent" (LIGHT_PRINT: so may print that blur has lightened);
+    (`_slanted`), else "translucent" (LIGHT_PRINT: so may print that blur has lightened);
     None: neither."""
-    if slanted(found):
+    if _slanted(found):
         return "slanted"
     lines = _lines(found)
     if not lines:
@@ -98,7 +98,7 @@ def laid_over(image: np.ndarray, found: list[TextBox]) -> Laid | None:
     return "translucent" if any(_darkest(share, box) > LIGHT_PRINT for box in lines) else None
 
 
-def slanted(found: list[TextBox]) -> list[TextBox]:
+def _slanted(found: list[TextBox]) -> list[TextBox]:
     """The lines of `found` lying OFF_ANGLE or more off the card's (the median angle of the
     lines surely printed on it, `_printed`, else of all): nothing printed on it lies so."""
     lines = _lines(found)

@@ -420,8 +420,7 @@ def _read_view(view: np.ndarray, engine: Engine, timings: dict[str, float]) -> _
         if laid is None:
             return first
         bare = overlay.print_only(view)
-    stamp = "".join(box.text for box in overlay.slanted(first.found))
-    return _through_overlay(first, _seen(bare, engine, timings), laid, stamp)
+    return _through_overlay(first, _seen(bare, engine, timings), laid)
 
 
 def _seen(view: np.ndarray, engine: Engine, timings: dict[str, float]) -> _Seen:
@@ -431,7 +430,7 @@ def _seen(view: np.ndarray, engine: Engine, timings: dict[str, float]) -> _Seen:
     return _Seen(reading, bool(turned and turned[0]), *boxes[0])
 
 
-def _through_overlay(first: _Seen, bare: _Seen, laid: overlay.Laid, stamp: str) -> _Seen:
+def _through_overlay(first: _Seen, bare: _Seen, laid: overlay.Laid) -> _Seen:
     """The reading of a view with text laid over it (`first`) weighed against the reading of
     its print alone (`bare`). The print's is kept unless it found fewer fields (it fades
     print that blur or glare has faded; then the view's is), without the values the two
@@ -439,10 +438,8 @@ def _through_overlay(first: _Seen, bare: _Seen, laid: overlay.Laid, stamp: str) 
     "slanted" (`overlay.laid_over`: laid over the card, surely), or where the view's value
     holds the print's whole, the overlay's characters read around it (罗心明再次复印无效 for
     罗心明). Text only "translucent" may be a card's print lightened by blur: its print read
-    alone read worse (孙雪春 read 抄当甘), a value lost rather than reported. Nor is a free
-    text kept that begins or ends with a character of the overlay's as read where it lies
-    slanted (`stamp`): a stroke of it left in the print (秦雪共社保 under 仅供社保办理使用).
-    With the `watermark` warning when the reading kept is not the view's."""
+    alone read worse (孙雪春 read 抄当甘), a value lost rather than reported. With the
+    `watermark` warning when the reading kept is not the view's."""
     mine, theirs = first.reading.fields.model_dump(), bare.reading.fields.model_dump()
     other = {name for name, value in mine.items() if value is not None and theirs[name] not in (None, value)}
     if _rank(bare.reading) >= _rank(first.reading):
@@ -450,24 +447,11 @@ def _through_overlay(first: _Seen, bare: _Seen, laid: overlay.Laid, stamp: str) 
         other = set() if laid == "slanted" else {name for name in other if theirs[name] not in mine[name]}
     else:
         kept, changed = first, bool(other)
-    values = kept.reading.fields.model_dump()
-    other |= {name for name in STAMPED_FIELDS if _edged(values[name], stamp)}
-    if not changed and not other:
+    if not changed:
         return kept
     reading = _without(kept.reading, other, _overlaid)
     warned = [*reading.warnings, RecordWarning(code="watermark", message=idcard.WARNING_CODES["watermark"])]
     return dataclasses.replace(kept, reading=dataclasses.replace(reading, warnings=warned))
-
-
-#: The free texts an overlay's characters are read into (no vocabulary or check holds them).
-STAMPED_FIELDS = ("name", "address", "issuing_authority")
-
-
-def _edged(value: str | None, stamp: str) -> bool:
-    """Whether `value` begins or ends with a character of the card's script in `stamp`."""
-    if not value:
-        return False
-    return any(not ch.isascii() and ch.isalnum() and ch in stamp for ch in (value[0], value[-1]))
 
 
 def _overlaid(name: str) -> RecordWarning:

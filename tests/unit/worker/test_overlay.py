@@ -142,19 +142,6 @@ def test_a_value_the_print_alone_reads_otherwise_stands_only_when_the_overlay_ex
     )
 
 
-def test_a_name_that_ends_in_a_character_of_the_slanted_text_is_left_empty() -> None:
-    """A stroke of the stamp left in the print alone, read on after the name: the stamp's
-    characters, as read where it lies slanted, tell (秦雪共社保 under 仅供社保办理使用); a
-    name ending in none of them stands."""
-    stamp = _box("仅供社保办理使用", list(SLANT.points))
-    engine = _Asked(_front("秦雪共社保", [stamp]), _front("秦雪共社保", []))
-    reading = pipeline._read_view(CARD, engine, {}).reading  # type: ignore[arg-type]
-    assert reading.fields.name is None and reading.fields.address == "北京市东城区景山前街4号"
-    assert {"watermark", "value_low_confidence"} <= {w.code for w in reading.warnings}
-    engine = _Asked(_front("秦雪", [stamp]), _front("秦雪", []))
-    assert pipeline._read_view(CARD, engine, {}).reading.fields.name == "秦雪"  # type: ignore[arg-type]
-
-
 def test_a_print_alone_that_reads_less_leaves_the_values_it_reads_otherwise_empty() -> None:
     """Blur or glare fades print that the print alone then loses: the view's reading
     stands, but not a value the print alone reads otherwise."""
