@@ -7,7 +7,7 @@ so no vocabulary tells it apart; what does is how it lies on the card:
 
 - it is translucent: against the paper around it (`against_paper`), its darkest strokes
   stay far lighter than the card's ink, which is printed black (a value's strokes reach
-  0.1-0.4 of the paper's brightness, a watermark's 0.65-0.9);
+  0.1-0.5 of the paper's brightness, a watermark's 0.75-0.9);
 - it runs at its own angle, mostly across the card's lines.
 
 `laid_over` tells from the boxes the engine found whether such text is there;
@@ -29,10 +29,10 @@ from ocr_job.engines.base import TextBox
 from ocr_job.idcard.vocab import BACK_LABELS, FRONT_LABELS
 
 #: The paper's brightness around each pixel is the brightest level within this share of the
-#: picture's short side (a closing: wider than any character's strokes, 0.07 of a card's
-#: height, so it finds the paper between them), smoothed.
+#: picture's short side (a closing: wider than a character's strokes are apart, so it
+#: finds the paper between them), smoothed.
 PAPER_SPAN = 1 / 12
-#: The closing is made at this scale (a twentieth of the work; the paper varies slowly).
+#: The closing is made at this scale (a sixteenth of the pixels; the paper varies slowly).
 PAPER_SCALE = 0.25
 #: `print_only`: levels up to PRINT_KEPT of the paper are kept, what is PRINT_WHITE or
 #: lighter becomes paper, the levels between are stretched. A watermark at 20-35% of its
