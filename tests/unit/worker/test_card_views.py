@@ -31,7 +31,9 @@ class _Counting:
 
 
 def _process(engine: _Counting) -> pipeline.ResultRecord:
-    picture = np.full((H, W, 3), 200, np.uint8)  # no card outline: the whole picture is read
+    # no card outline: the whole picture is read; dark, as print is where the boxes lie (a
+    # picture lighter than ink there would look laid over with text: `overlay.laid_over`)
+    picture = np.zeros((H, W, 3), np.uint8)
     data = cv2.imencode(".png", picture)[1].tobytes()
     config = JobConfig(source=".", output=".")
     return pipeline.process(pipeline.Fetched(InputItem("x.png", len(data)), data=data), engine, config)  # type: ignore[arg-type]

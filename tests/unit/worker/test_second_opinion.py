@@ -147,7 +147,7 @@ def test_a_name_the_located_card_read_stands_against_the_whole_pictures_doubt() 
     located card read without doubt; a name read on the whole picture, which the located
     card doubted, is still dropped."""
     no_address = [b for b in _front("姓名张三", 0.999) if not b.text.startswith("住址")]
-    located, whole = np.zeros_like(CARD), np.ones_like(CARD)
+    located, whole = np.zeros_like(CARD), np.zeros_like(CARD)  # dark as print: nothing laid over
     engine = _Views([no_address, _front("姓名张三", 0.5)])
     read = pipeline._best_read([located, whole], engine, {}, located)
     assert read is not None and read.located and read.reading.fields.name == "张三"
