@@ -25,6 +25,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from ocr_job import imaging
 from ocr_job.engines.base import TextBox
 from ocr_job.idcard.vocab import BACK_LABELS, FRONT_LABELS
 
@@ -89,21 +90,19 @@ def laid_over(image: np.ndarray, found: list[TextBox]) -> Laid | None:
     laid over the card, a line of two letters or more: "slanted", off the card's lines
     (`_slanted`), else "translucent" (LIGHT_PRINT: so may print that blur has lightened);
     None: neither."""
-    if _slanted(found):
-        return "slanted"
     lines = _lines(found)
     if not lines:
         return None
+    if _slanted(lines):
+        return "slanted"
     share = against_paper(image)
     return "translucent" if any(_darkest(share, box) > LIGHT_PRINT for box in lines) else None
 
 
-def _slanted(found: list[TextBox]) -> list[TextBox]:
-    """The lines of `found` lying OFF_ANGLE or more off the card's (the median angle of the
-    lines surely printed on it, `_printed`, else of all): nothing printed on it lies so."""
-    lines = _lines(found)
-    if not lines:
-        return []
+def _slanted(lines: list[TextBox]) -> list[TextBox]:
+    """The `lines` (`_lines`, at least one) lying OFF_ANGLE or more off the card's (the
+    median angle of the lines surely printed on it, `_printed`, else of all): nothing
+    printed on it lies so."""
     anchors = [box for box in lines if _printed(box)] or lines
     card = float(np.median([_angle(box) for box in anchors]))
     return [box for box in lines if abs((_angle(box) - card + 90.0) % 180.0 - 90.0) > OFF_ANGLE]
@@ -140,10 +139,5 @@ def _along(box: TextBox) -> bool:
 def _darkest(share: np.ndarray, box: TextBox) -> float:
     """The DARKEST_PERCENTILE of `share` within the box's bounding box (0.0, as dark as ink,
     for a box under 2 px a side: nothing to tell)."""
-    h, w = share.shape
-    xs, ys = [p[0] for p in box.points], [p[1] for p in box.points]
-    x0, x1 = max(0, math.floor(min(xs))), min(w, math.ceil(max(xs)))
-    y0, y1 = max(0, math.floor(min(ys))), min(h, math.ceil(max(ys)))
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return 0.0
-    return float(np.percentile(share[y0:y1, x0:x1], DARKEST_PERCENTILE))
+    region = imaging.darkest_within(share, box.points)  # one channel: the region itself
+    return 0.0 if region is None else float(np.percentile(region, DARKEST_PERCENTILE))
