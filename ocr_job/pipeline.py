@@ -438,8 +438,10 @@ def _through_overlay(first: _Seen, bare: _Seen, laid: overlay.Laid) -> _Seen:
     "slanted" (`overlay.laid_over`: laid over the card, surely), or where the view's value
     holds the print's whole, the overlay's characters read around it (罗心明再次复印无效 for
     罗心明). Text only "translucent" may be a card's print lightened by blur: its print read
-    alone read worse (孙雪春 read 抄当甘), a value lost rather than reported. With the
-    `watermark` warning when the reading kept is not the view's."""
+    alone read worse (孙雪春 read 抄当甘), a value lost rather than reported. Nor does a
+    value read from a line off the card's (`overlay.off_the_lines`: 潘荣 and the stamp's
+    入网使用 beside it, taken for one name). With the `watermark` warning when the reading
+    kept is not the view's."""
     mine, theirs = first.reading.fields.model_dump(), bare.reading.fields.model_dump()
     other = {name for name, value in mine.items() if value is not None and theirs[name] not in (None, value)}
     if _rank(bare.reading) >= _rank(first.reading):
@@ -447,11 +449,18 @@ def _through_overlay(first: _Seen, bare: _Seen, laid: overlay.Laid) -> _Seen:
         other = set() if laid == "slanted" else {name for name in other if theirs[name] not in mine[name]}
     else:
         kept, changed = first, bool(other)
-    if not changed:
+    values, off = kept.reading.fields.model_dump(), overlay.off_the_lines(kept.found)
+    across = {name for name, boxes in kept.reading.sources.items() if boxes & off and values.get(name)}
+    if not changed and not across:
         return kept
-    reading = _without(kept.reading, other, _overlaid)
+    reading = _without(_without(kept.reading, across, _across), other - across, _overlaid)
     warned = [*reading.warnings, RecordWarning(code="watermark", message=idcard.WARNING_CODES["watermark"])]
     return dataclasses.replace(kept, reading=dataclasses.replace(reading, warnings=warned))
+
+
+def _across(name: str) -> RecordWarning:
+    message = f"the {name} was read with a line that lies across the card's, laid over it"
+    return RecordWarning(code="value_low_confidence", message=message, field=name)
 
 
 def _overlaid(name: str) -> RecordWarning:
@@ -678,12 +687,24 @@ def _read_again(
                 raise  # the input's deadline (rapidocr wraps it in an error of its own)
             log.warning("the second opinion failed (%s); the first reading stands", type(exc).__name__)
             continue
-        if again is not None:
-            text, score, chars = Reread(*again)
-            # no recogniser read it so on its own: the joint share is each character's too
-            chars = chars or (score,) * len(text)
-            out[i] = dataclasses.replace(upright[i], text=text, score=score, chars=chars)
+        if again is None or _read_past(card, found, upright, i, again[0]):
+            continue
+        text, score, chars = Reread(*again)
+        # no recogniser read it so on its own: the joint share is each character's too
+        chars = chars or (score,) * len(text)
+        out[i] = dataclasses.replace(upright[i], text=text, score=score, chars=chars)
     return out
+
+
+def _read_past(card: np.ndarray, found: list[TextBox], upright: list[TextBox], i: int, text: str) -> bool:
+    """Whether `text`, box `i` read again, is its text with more before or after it that is
+    not printed as the box is (`_printed_beside`): a cut wider than the box read into what
+    lies beside it (覃雨若 read 覃雨若用, the 用 of a stamp laid over the copy)."""
+    had, read = "".join(upright[i].text.split()), "".join(text.split())
+    if len(read) <= len(had) or had not in read:
+        return False
+    to_image = _upright_to_image(found, upright)
+    return not _printed_beside(card, to_image, found[i], upright[i], had, read, (-np.inf, np.inf))
 
 
 def _look_again(
@@ -715,7 +736,7 @@ def _look_again(
         if line is None:
             continue
         if name in END_PLACES:
-            if _read_to_the_end(found, upright, quad, corners, line, END_PLACES[name], disputes):
+            if _read_to_the_end(card, to_image, found, upright, quad, line, END_PLACES[name], disputes):
                 looked.append(name)
             continue
         start = to_image(_text_extent(quad, line[0].strip() or NOTHING_READ))
@@ -737,20 +758,22 @@ END_PLACES: dict[str, str] = {"name": "姓名", "issuing_authority": "签发机�
 
 
 def _read_to_the_end(
+    card: np.ndarray,
+    to_image: Callable[[Quad], Corners],
     found: list[TextBox],
     upright: list[TextBox],
     quad: Quad,
-    corners: Corners,
     line: tuple[str, float],
     label: str,
     disputes: dict[int, str],
 ) -> bool:
-    """The one box inside an END_PLACES place (`quad`, upright) replaced, in both lists, by
-    what was read there (`line`) when that holds the box's text with more before or after
-    it (none before a box that begins with the label), read at LOOK_AGAIN_MIN_SCORE or
-    more: characters of the card's script, none of its `label`'s (澹台芳 read 澹台芳一 with
-    its place, 南县公安局 贵南县公安局), or for a validity period, what makes a whole period
-    as printed of it (2020.1 read 2020.11.17-长期; its length is checked then). A name read
+    """The one box inside an END_PLACES place (`quad`, upright; `to_image` maps it into
+    `card`) replaced, in both lists, by what was read there (`line`) when that holds the
+    box's text with more before or after it (none before a box that begins with the
+    label), read at LOOK_AGAIN_MIN_SCORE or more: characters of the card's script, none of
+    its `label`'s, printed as the box is (`_printed_beside`; 澹台芳 read 澹台芳一 with its
+    place, 南县公安局 贵南县公安局), or for a validity period, what makes a whole period as
+    printed of it (2020.1 read 2020.11.17-长期; its length is checked then). A name read
     surely there as many characters long as its box's and otherwise goes into `disputes`
     (`_disputed`). False when the place does not hold exactly one box: it was not read."""
     (x0, y0), (x1, _), (_, y1) = quad[0], quad[1], quad[2]
@@ -769,10 +792,45 @@ def _read_to_the_end(
     more = before + after
     if before and had.startswith(label[0]):
         return True  # nothing is printed before the label
-    if more and score >= LOOK_AGAIN_MIN_SCORE and _takes(label, more, read):
-        found[i] = TextBox(text, score, corners)
-        upright[i] = TextBox(text, score, _four(quad), angle=upright[i].angle)
+    if not more or score < LOOK_AGAIN_MIN_SCORE or not _takes(label, more, read):
+        return True
+    beside = label == END_PLACES["validity"] or _printed_beside(
+        card, to_image, found[i], upright[i], had, read, (x0, x1)
+    )
+    if not beside:
+        return True
+    found[i] = TextBox(text, score, to_image(quad))
+    upright[i] = TextBox(text, score, _four(quad), angle=upright[i].angle)
     return True
+
+
+def _printed_beside(
+    card: np.ndarray,
+    to_image: Callable[[Quad], Corners],
+    found: TextBox,
+    box: TextBox,
+    had: str,
+    read: str,
+    span: tuple[float, float],
+) -> bool:
+    """Whether the characters `read` holds before and after a box's text (`had`; the box
+    as found in `card`, and `box` upright) are printed as the box's are: the strokes in the
+    room they take beside it (a character as wide as the box's, within `span`, upright)
+    stand out INK_SHARE as much as the box's (`imaging.ink_contrast`), not a stamp laid over
+    the copy (仅供办理银行开户使用, 20-35% opaque: the 共社保 read after 秦雪 stood out
+    0.11-0.44 as much as the name, a 一 the box left out as much as the rest)."""
+    own = imaging.ink_contrast(card, found.points)
+    at = read.find(had)
+    if own <= 0 or at < 0:
+        return own <= 0
+    width = (box.x1 - box.x0) / max(len(had), 1)
+    spans = []
+    if at:
+        spans.append((max(span[0], box.x0 - at * width), box.x0))
+    if after := len(read) - at - len(had):
+        spans.append((box.x1, min(span[1], box.x1 + after * width)))
+    rooms = [((a, box.y0), (b, box.y0), (b, box.y1), (a, box.y1)) for a, b in spans if b - a >= 1]
+    return all(imaging.ink_contrast(card, to_image(room)) >= INK_SHARE * own for room in rooms)
 
 
 #: A character of a name that a second reading of its glyphs (with the room beside them,
@@ -819,25 +877,30 @@ def _held(
     vocabulary: bool,
     start: Corners | None = None,
 ) -> Literal["text", "blank", "unread"]:
-    """What a place read again holds: "blank" when nothing was read there, what was read
-    scored below BLANK_BELOW, or its strokes stand out BACKGROUND_INK_SHARE as much as the
-    text beside it or less (`_ink_share`: the card's background, however it reads), unless
-    a highlight lies over its start (`_under_glare`) with strokes still standing out there
-    FADED_INK_SHARE as much as the text beside it (print fades under glare, the background
-    is gone);
+    """What a place read again holds:
+    "unread" when nothing was read there but strokes stand out INK_SHARE as much as the
+    text beside it where a value would begin (`start`: an address's last 号 on the next
+    line, not made out);
+    "blank" when nothing was read there, what was read scored below BLANK_BELOW, or its
+    strokes stand out BACKGROUND_INK_SHARE as much as the text beside it or less
+    (`_ink_share`: the card's background, however it reads), unless a highlight lies over
+    its start (`_under_glare`) with strokes still standing out there FADED_INK_SHARE as much
+    as the text beside it (print fades under glare, the background is gone);
     "text" when read at LOOK_AGAIN_MIN_SCORE or more with strokes INK_SHARE as strong or
     stronger, or fainter for a `vocabulary` value; else "unread": text the engine could
     not make out.
 
     `start`: where the reading would lie if it began at the place's left edge (an address
     goes on there; NOTHING_READ's room when nothing was read), where glare is looked for,
-    and where the strokes are measured too, the stronger share counting: a lone character there (号
-    at the next line's start, on a card 480 px wide) is under 1% of a wide place, too
-    little for its darkest percentile, while a value may sit anywhere in its place (民族's,
-    far right)."""
+    and where the strokes are measured too, the stronger share counting: a lone character
+    there (号 at the next line's start, on a card 480 px wide) is under 1% of a wide place,
+    too little for its darkest percentile, while a value may sit anywhere in its place
+    (民族's, far right)."""
     text, score = line
     begins = _ink_share(card, start, found) if start is not None else 0.0
     share = max(_ink_share(card, corners, found), begins)
+    if not text and begins >= INK_SHARE:
+        return "unread"  # printed where a value would begin, and not made out
     if not text or score < BLANK_BELOW or share < BACKGROUND_INK_SHARE:
         faded = start is not None and begins >= FADED_INK_SHARE and _under_glare(card, start, found)
         return "unread" if faded else "blank"

@@ -65,6 +65,7 @@ def test_text_off_the_cards_lines_or_lighter_than_its_ink_is_laid_over_it() -> N
     assert overlay.laid_over(card, printed) is None
     slanted = [(500.0, 300.0), (780.0, 170.0), (800.0, 210.0), (520.0, 340.0)]  # 25° off
     assert overlay.laid_over(card, [*printed, _box("仅供开户", slanted)]) == "slanted"
+    assert overlay.off_the_lines([*printed, _box("仅供开户", slanted)]) == {2}
     assert overlay.laid_over(card, [*printed, _box("仅", slanted)]) is None  # one character: noise
     stars = [(178.0, 108.0), (221.0, 101.0), (234.0, 176.0), (191.0, 183.0)]  # the emblem's
     assert overlay.laid_over(card, [*printed, _box("★★", stars), _box("中华", stars)]) is None
@@ -153,6 +154,24 @@ def test_a_print_alone_that_reads_less_leaves_the_values_it_reads_otherwise_empt
     assert ("value_low_confidence", "name") in {(w.code, w.field) for w in reading.warnings}
 
 
+#: A line of the stamp's beside the name, at 13° off the card's: the parser takes it for
+#: the name's end (潘荣 and 入网使用, read 潘荣入网使用).
+BESIDE = _box("入网使用", [(380.0, 110.0), (600.0, 60.0), (606.0, 86.0), (386.0, 136.0)])
+
+
+def test_a_value_read_with_a_line_across_the_cards_is_left_empty() -> None:
+    """The print alone read less (its address faded, its name doubted): the view's reading
+    stands, but not its name, which holds a line lying off the card's."""
+    bare = [b for b in _front("潘荣", []) if not b.text.startswith(("住址", "姓名"))]
+    engine = _Asked(_front("潘荣", [BESIDE]), bare)
+    seen = pipeline._read_view(CARD, engine, {})  # type: ignore[arg-type]
+    reading = seen.reading
+    assert reading.fields.name is None and reading.fields.address == "北京市东城区景山前街4号"
+    assert ("value_low_confidence", "name") in {(w.code, w.field) for w in reading.warnings}
+    first = pipeline._recognise_and_parse(CARD, _Asked(_front("潘荣", [BESIDE]), []), {})
+    assert first.fields.name == "潘荣入网使用"  # what the view alone reads
+
+
 @pytest.fixture(scope="module")
 def engine() -> Engine:
     return load_engine(EngineName.ONNX)
@@ -173,6 +192,32 @@ STAMPED = [
     ("5:174", "front", "realdesign"),
     ("5:186", "front", "wide"),
 ]
+
+
+#: Generated watermarked cards whose stamp's characters were read into the name beside it:
+#: by the name's place read with the room after it (秦雪共社保, 赵永强机), by the second
+#: opinion's wider cut (覃雨若用), with a stamp's line the parser joined to the name
+#: (潘荣入网使用: the print alone read 潘栄, so the name is left empty).
+BESIDE_NAMES = [
+    ("5:157", "photo", "compact", True),
+    ("5:236", "hard", "wide", True),
+    ("5:38", "hard", "compact", True),
+    ("6:50", "hard", "slim", False),
+]
+
+
+@pytest.mark.parametrize(("key", "level", "style", "read"), BESIDE_NAMES)
+def test_a_stamps_characters_beside_a_name_are_not_read_into_it(
+    engine: Engine, key: str, level: str, style: str, read: bool
+) -> None:
+    sample = make_sample(key, "front", level, 1000, style, watermark=True)
+    record = _record(engine, sample.jpeg())
+    assert record.fields is not None
+    if read:
+        assert record.fields.name == sample.fields.name
+    else:
+        assert record.fields.name is None
+        assert ("value_low_confidence", "name") in {(w.code, w.field) for w in record.warnings}
 
 
 @pytest.mark.parametrize(("key", "side", "style"), STAMPED)

@@ -457,6 +457,23 @@ def test_a_place_under_a_highlight_is_not_taken_for_blank(
     assert pipeline._held(card, place, read, boxes, vocabulary=False, start=start) == held
 
 
+@pytest.mark.parametrize(("ink", "held"), [(DARK, "unread"), (PALE, "blank")])
+def test_a_place_read_as_nothing_with_print_where_it_begins_is_not_blank(
+    ink: tuple[int, int, int], held: str
+) -> None:
+    """An address's last 号, on the next line's start, read as nothing (a hard held-out
+    card): the address was reported without it. Strokes printed like the card's text
+    where a value would begin are something the engine could not make out; a guilloche's
+    there is nothing."""
+    boxes = _front_without_sex()
+    card = _printed(boxes, PALE, 1)
+    for x in range(150, 200, 12):
+        cv2.line(card, (x, 152), (x + 6, 176), ink, 4)
+    place = ((145.0, 145.0), (300.0, 145.0), (300.0, 185.0), (145.0, 185.0))
+    start = ((145.0, 145.0), (215.0, 145.0), (215.0, 185.0), (145.0, 185.0))
+    assert pipeline._held(card, place, ("", 0.0), boxes, vocabulary=False, start=start) == held
+
+
 def _digits_scored(text: str, low: float) -> tuple[float, ...]:
     """A character score for each of `text`'s: `low` for the last digit of its first year
     (2014's 4 read as 1), 1.0 for the rest."""
@@ -502,3 +519,40 @@ def test_a_validity_digit_over_the_floor_is_not_asked_again() -> None:
     reading = pipeline._recognise_and_parse(CARD, engine, {})
     assert engine.asked == 0
     assert (reading.fields.valid_from, reading.fields.valid_to) == ("2012-11-17", "长期")
+
+
+def _stamped(boxes: list[TextBox], beside: tuple[int, int, int]) -> np.ndarray:
+    """A pale card printed in every box (`_printed`), with strokes of `beside` right of the
+    name's box, in the room two characters take (a stamp laid over the copy, or print)."""
+    card = _printed(boxes, DARK, 4)
+    for x in range(366, 500, 14):
+        cv2.line(card, (x, 76), (x + 6, 104), beside, 4)
+    return card
+
+
+STAMP = (190, 190, 200)  # a grey stamp at a quarter of its colour over the paper
+LIGHTER = (100, 100, 100)  # print lighter than the box's: a character the box left out, blurred
+
+
+@pytest.mark.parametrize(("beside", "name"), [(DARK, "张三李四"), (LIGHTER, "张三李四"), (STAMP, "张三")])
+def test_characters_read_beside_a_name_are_taken_only_where_printed_as_it_is(
+    beside: tuple[int, int, int], name: str
+) -> None:
+    """The name's place, read with the room beside its box, read 秦雪共社保 on a copy stamped
+    仅供社保使用: the stamp's strokes stand out far less than the name's (a fifth to two
+    fifths as much), print beside the box as much as the box's or more than half."""
+    boxes = _front("姓名张三", 0.999)
+    engine = _NameEnd(boxes, ("姓名张三李四", 0.99))
+    reading = pipeline._recognise_and_parse(_stamped(boxes, beside), engine, {})
+    assert reading.fields.name == name
+
+
+@pytest.mark.parametrize(("beside", "name"), [(DARK, "张三李四"), (STAMP, "张三")])
+def test_a_second_opinion_reading_past_the_box_is_taken_only_where_printed_as_it_is(
+    beside: tuple[int, int, int], name: str
+) -> None:
+    """The second opinion's wider cut read 覃雨若用, the 用 of a stamp beside the box."""
+    boxes = _front("姓名张三", 0.97)
+    engine = _Engine(boxes, ("姓名张三李四", 0.999))
+    reading = pipeline._recognise_and_parse(_stamped(boxes, beside), engine, {})
+    assert engine.asked == 1 and reading.fields.name == name
