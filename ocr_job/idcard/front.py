@@ -45,6 +45,7 @@ from .reading import Draft, Region
 from .vocab import (
     ADDRESS_ENDINGS,
     FRONT_LABELS,
+    address_text,
     implausible_name,
     is_known_ethnicity,
     is_label_alone,
@@ -52,7 +53,7 @@ from .vocab import (
     nearest_ethnicity,
     normalise_ethnicity,
     normalise_name,
-    normalise_place,
+    not_address_chars,
     squeeze,
 )
 
@@ -668,7 +669,12 @@ def _read_address(
             "address",
         )
         return
-    value = normalise_place(address.text)
+    value = address_text(address.text)
+    if not_address_chars(value):
+        draft.warn(
+            "value_low_confidence", "the address was read with a character no address holds", "address"
+        )
+        return
     draft.put("address", value, address, _in_the_places(block, value, reading))
     _offer_places(draft, block, value, reading)
 

@@ -50,6 +50,30 @@ ADDRESS_ENDINGS = frozenset(
     "湾沟坪寨营堡岗铺集口坝塘岭冲垸店坡峪洼圩窝台嘴坎滩桥"
 )
 
+#: The marks an address is written with besides CJK characters, ASCII letters and digits
+#: (3-2-501, 5#楼, A座, 东区（二期）). What else a recogniser reads there (a blurred 4 read +)
+#: is no character of it.
+ADDRESS_MARKS = frozenset("-#()（）·")
+#: A dash between an address's digits or letters, as recognisers return it (3—2—501, and
+#: the CJK 一 no address writes between two digits).
+_ADDRESS_DASH = re.compile(r"(?<=[0-9A-Za-z])[—―ー一‐‑–−](?=[0-9A-Za-z])")
+
+
+def address_text(text: str) -> str:
+    """An address as cards print it: `normalise_place`, with dashes between its digits as
+    the hyphen."""
+    return _ADDRESS_DASH.sub("-", normalise_place(text))
+
+
+def not_address_chars(text: str) -> str:
+    """The characters of `text` that no address is written with (see ADDRESS_MARKS)."""
+    return "".join(ch for ch in text if not _address_char(ch))
+
+
+def _address_char(ch: str) -> bool:
+    return bool(_CJK.match(ch)) or (ch.isascii() and ch.isalnum()) or ch in ADDRESS_MARKS
+
+
 #: Printed titles of the back.
 BACK_TITLES: tuple[str, ...] = ("中华人民共和国", "居民身份证")
 

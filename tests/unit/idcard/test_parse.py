@@ -505,6 +505,24 @@ def test_an_address_is_whole_once_the_place_after_it_holds_nothing(last: str) ->
     assert again.warnings == [] and "address" not in again.look_again
 
 
+@pytest.mark.parametrize(
+    ("last", "address"),
+    [
+        ("5#楼A座1806", "5#楼A座1806"),
+        ("3—2—501", "3-2-501"),  # the hyphen as recognisers return it
+        ("3一2一501", "3-2-501"),  # the CJK one between digits
+        ("+号楼3单元202", None),  # a blurred 4 read +: no address holds it
+        ("4号楼3单元20%", None),
+    ],
+)
+def test_an_address_holds_the_marks_addresses_are_written_with(last: str, address: str | None) -> None:
+    specs = front("张三", "男", "汉", ("1990", "1", "2"), ["北京市东城区景山前街", last], ZHANG)
+    reading = parse(render(specs), W, H, looked=("address",))
+    assert reading.fields.address == (None if address is None else "北京市东城区景山前街" + address)
+    if address is None:
+        assert ("value_low_confidence", "address") in {(w.code, w.field) for w in reading.warnings}
+
+
 def test_a_last_line_of_digits_is_full_by_its_printed_width_not_its_length() -> None:
     """`4号院1234567` has as many characters as the line above it but prints half as wide:
     the place right of it is asked for, not the next line's."""
