@@ -878,9 +878,6 @@ def _held(
     start: Corners | None = None,
 ) -> Literal["text", "blank", "unread"]:
     """What a place read again holds:
-    "unread" when nothing was read there but strokes stand out INK_SHARE as much as the
-    text beside it where a value would begin (`start`: an address's last 号 on the next
-    line, not made out);
     "blank" when nothing was read there, what was read scored below BLANK_BELOW, or its
     strokes stand out BACKGROUND_INK_SHARE as much as the text beside it or less
     (`_ink_share`: the card's background, however it reads), unless a highlight lies over
@@ -899,8 +896,6 @@ def _held(
     text, score = line
     begins = _ink_share(card, start, found) if start is not None else 0.0
     share = max(_ink_share(card, corners, found), begins)
-    if not text and begins >= INK_SHARE:
-        return "unread"  # printed where a value would begin, and not made out
     if not text or score < BLANK_BELOW or share < BACKGROUND_INK_SHARE:
         faded = start is not None and begins >= FADED_INK_SHARE and _under_glare(card, start, found)
         return "unread" if faded else "blank"

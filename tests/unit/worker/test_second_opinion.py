@@ -457,23 +457,6 @@ def test_a_place_under_a_highlight_is_not_taken_for_blank(
     assert pipeline._held(card, place, read, boxes, vocabulary=False, start=start) == held
 
 
-@pytest.mark.parametrize(("ink", "held"), [(DARK, "unread"), (PALE, "blank")])
-def test_a_place_read_as_nothing_with_print_where_it_begins_is_not_blank(
-    ink: tuple[int, int, int], held: str
-) -> None:
-    """An address's last 号, on the next line's start, read as nothing (a hard held-out
-    card): the address was reported without it. Strokes printed like the card's text
-    where a value would begin are something the engine could not make out; a guilloche's
-    there is nothing."""
-    boxes = _front_without_sex()
-    card = _printed(boxes, PALE, 1)
-    for x in range(150, 200, 12):
-        cv2.line(card, (x, 152), (x + 6, 176), ink, 4)
-    place = ((145.0, 145.0), (300.0, 145.0), (300.0, 185.0), (145.0, 185.0))
-    start = ((145.0, 145.0), (215.0, 145.0), (215.0, 185.0), (145.0, 185.0))
-    assert pipeline._held(card, place, ("", 0.0), boxes, vocabulary=False, start=start) == held
-
-
 def _digits_scored(text: str, low: float) -> tuple[float, ...]:
     """A character score for each of `text`'s: `low` for the last digit of its first year
     (2014's 4 read as 1), 1.0 for the rest."""
