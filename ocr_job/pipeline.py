@@ -818,11 +818,14 @@ def _printed_beside(
     room they take beside it (a character as wide as the box's, within `span`, upright)
     stand out INK_SHARE as much as the box's (`imaging.ink_contrast`), not a stamp laid over
     the copy (仅供办理银行开户使用, 20-35% opaque: the 共社保 read after 秦雪 stood out
-    0.11-0.44 as much as the name, a 一 the box left out as much as the rest)."""
+    0.11-0.44 as much as the name). False when `read` does not hold `had`; True when the
+    box has no strokes to compare with."""
     own = imaging.ink_contrast(card, found.points)
+    if own <= 0:
+        return True
     at = read.find(had)
-    if own <= 0 or at < 0:
-        return own <= 0
+    if at < 0:
+        return False
     width = (box.x1 - box.x0) / max(len(had), 1)
     spans = []
     if at:
@@ -877,22 +880,22 @@ def _held(
     vocabulary: bool,
     start: Corners | None = None,
 ) -> Literal["text", "blank", "unread"]:
-    """What a place read again holds:
-    "blank" when nothing was read there, what was read scored below BLANK_BELOW, or its
-    strokes stand out BACKGROUND_INK_SHARE as much as the text beside it or less
-    (`_ink_share`: the card's background, however it reads), unless a highlight lies over
-    its start (`_under_glare`) with strokes still standing out there FADED_INK_SHARE as much
-    as the text beside it (print fades under glare, the background is gone);
+    """What a place read again holds: "blank" when nothing was read there, what was read
+    scored below BLANK_BELOW, or its strokes stand out BACKGROUND_INK_SHARE as much as the
+    text beside it or less (`_ink_share`: the card's background, however it reads), unless
+    a highlight lies over its start (`_under_glare`) with strokes still standing out there
+    FADED_INK_SHARE as much as the text beside it (print fades under glare, the background
+    is gone);
     "text" when read at LOOK_AGAIN_MIN_SCORE or more with strokes INK_SHARE as strong or
     stronger, or fainter for a `vocabulary` value; else "unread": text the engine could
     not make out.
 
     `start`: where the reading would lie if it began at the place's left edge (an address
     goes on there; NOTHING_READ's room when nothing was read), where glare is looked for,
-    and where the strokes are measured too, the stronger share counting: a lone character
-    there (号 at the next line's start, on a card 480 px wide) is under 1% of a wide place,
-    too little for its darkest percentile, while a value may sit anywhere in its place
-    (民族's, far right)."""
+    and where the strokes are measured too, the stronger share counting: a lone character there (号
+    at the next line's start, on a card 480 px wide) is under 1% of a wide place, too
+    little for its darkest percentile, while a value may sit anywhere in its place (民族's,
+    far right)."""
     text, score = line
     begins = _ink_share(card, start, found) if start is not None else 0.0
     share = max(_ink_share(card, corners, found), begins)

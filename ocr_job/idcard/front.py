@@ -672,7 +672,7 @@ def _read_address(
     value = address_text(address.text)
     if not_address_chars(value):
         draft.warn(
-            "value_low_confidence", "the address was read with a character no address holds", "address"
+            "value_low_confidence", "the address was read with a mark no address is written with", "address"
         )
         return
     draft.put("address", value, address, _in_the_places(block, value, reading))
