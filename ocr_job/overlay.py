@@ -44,7 +44,7 @@ PRINT_KEPT = 0.6
 PRINT_WHITE = 0.8
 #: `laid_over`: a line of two letters or more (a box longer along its angle than across,
 #: not the emblem's stars read ★★) is laid over the card when it lies this many degrees off
-#: the card's lines (`off_the_lines`; the card's lines lie within 2° of each other on a card
+#: the card's lines (`_slanted`; the card's lines lie within 2° of each other on a card
 #: seen at a slant, a watermark's 15-45° off), ...
 OFF_ANGLE = 8.0
 #: ... or when its darkest strokes (the DARKEST_PERCENTILE of it) are this light against the
@@ -88,28 +88,31 @@ Laid = Literal["slanted", "translucent"]
 def laid_over(image: np.ndarray, found: list[TextBox]) -> Laid | None:
     """Whether any of the boxes `found` in `image` (as the engine gave them) holds text
     laid over the card, a line of two letters or more: "slanted", off the card's lines
-    (`off_the_lines`), else "translucent" (LIGHT_PRINT: so may print that blur has lightened);
+    (`_slanted`), else "translucent" (LIGHT_PRINT: so may print that blur has lightened);
     None: neither."""
     lines = _lines(found)
     if not lines:
         return None
-    if off_the_lines(found):
+    if _slanted(lines):
         return "slanted"
     share = against_paper(image)
     return "translucent" if any(_darkest(share, box) > LIGHT_PRINT for box in lines) else None
 
 
 def off_the_lines(found: list[TextBox]) -> frozenset[int]:
-    """The indices of the boxes `found` that are lines of two letters or more (`_lines`)
-    lying OFF_ANGLE or more off the card's (the median angle of the lines surely printed on
-    it, `_printed`, else of all): nothing printed on the card lies so."""
+    """The indices of the boxes `found` that are lines lying off the card's (`_slanted`)."""
     lines = _lines(found)
-    if not lines:
-        return frozenset()
+    off = _slanted(lines) if lines else []
+    return frozenset(i for i, box in enumerate(found) if any(box is line for line in off))
+
+
+def _slanted(lines: list[TextBox]) -> list[TextBox]:
+    """The `lines` (`_lines`, at least one) lying OFF_ANGLE or more off the card's (the
+    median angle of the lines surely printed on it, `_printed`, else of all): nothing
+    printed on it lies so."""
     anchors = [box for box in lines if _printed(box)] or lines
     card = float(np.median([_angle(box) for box in anchors]))
-    off = [box for box in lines if abs((_angle(box) - card + 90.0) % 180.0 - 90.0) > OFF_ANGLE]
-    return frozenset(i for i, box in enumerate(found) if box in off)
+    return [box for box in lines if abs((_angle(box) - card + 90.0) % 180.0 - 90.0) > OFF_ANGLE]
 
 
 #: A line holding this many digits is the card's number: printed on it, as its labels are.

@@ -449,7 +449,7 @@ def _through_overlay(first: _Seen, bare: _Seen, laid: overlay.Laid) -> _Seen:
         other = set() if laid == "slanted" else {name for name in other if theirs[name] not in mine[name]}
     else:
         kept, changed = first, bool(other)
-    values, off = kept.reading.fields.model_dump(), overlay.off_the_lines(kept.found)
+    values, off = (theirs if kept is bare else mine), overlay.off_the_lines(kept.found)
     across = {name for name, boxes in kept.reading.sources.items() if boxes & off and values.get(name)}
     if not changed and not across:
         return kept

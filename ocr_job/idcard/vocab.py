@@ -50,13 +50,25 @@ ADDRESS_ENDINGS = frozenset(
     "湾沟坪寨营堡岗铺集口坝塘岭冲垸店坡峪洼圩窝台嘴坎滩桥"
 )
 
+#: Printed titles of the back.
+BACK_TITLES: tuple[str, ...] = ("中华人民共和国", "居民身份证")
+
+#: Characters OCR returns for the middle dot of transliterated names. (Not the em dash:
+#: the recognisers return it for 一, as in 孟怡— and 公孙—永; a dot comes back as ・.)
+_DOT_LOOKALIKES = "•・.-．‧∙⋅･－"
+#: Dashes the recognisers return for 一 (郝莉一 read 郝莉— at 0.28 of the step, 孟怡—,
+#: 公孙—永): no name holds a dash, so in a name each is the 一 it was read for.
+_ONE_LOOKALIKES = "—―ー"
+_NOT_CJK = r"\x00-\u2e7f"
+_DOT_BETWEEN = re.compile(rf"(?<=[^{_NOT_CJK}])\s*[{re.escape(_DOT_LOOKALIKES)}·]\s*(?=[^{_NOT_CJK}])")
+
 #: The marks an address is written with besides CJK characters, ASCII letters and digits
 #: (3-2-501, 5#楼, A座, 东区（二期）). What else a recogniser reads there (a blurred 4 read +)
 #: is no character of it.
 ADDRESS_MARKS = frozenset("-#()（）·")
-#: A dash between an address's digits or letters, as recognisers return it (3—2—501, and
-#: the CJK 一 no address writes between two digits).
-_ADDRESS_DASH = re.compile(r"(?<=[0-9A-Za-z])[—―ー一‐‑–−](?=[0-9A-Za-z])")
+#: A dash between an address's digits or letters, as recognisers return it (3—2—501: the
+#: dashes they return for 一, and the CJK 一 no address writes between two digits).
+_ADDRESS_DASH = re.compile(rf"(?<=[0-9A-Za-z])[{_ONE_LOOKALIKES}一‐‑–−](?=[0-9A-Za-z])")
 
 
 def address_text(text: str) -> str:
@@ -72,19 +84,6 @@ def not_address_chars(text: str) -> str:
 
 def _address_char(ch: str) -> bool:
     return bool(_CJK.match(ch)) or (ch.isascii() and ch.isalnum()) or ch in ADDRESS_MARKS
-
-
-#: Printed titles of the back.
-BACK_TITLES: tuple[str, ...] = ("中华人民共和国", "居民身份证")
-
-#: Characters OCR returns for the middle dot of transliterated names. (Not the em dash:
-#: the recognisers return it for 一, as in 孟怡— and 公孙—永; a dot comes back as ・.)
-_DOT_LOOKALIKES = "•・.-．‧∙⋅･－"
-#: Dashes the recognisers return for 一 (郝莉一 read 郝莉— at 0.28 of the step, 孟怡—,
-#: 公孙—永): no name holds a dash, so in a name each is the 一 it was read for.
-_ONE_LOOKALIKES = "—―ー"
-_NOT_CJK = r"\x00-\u2e7f"
-_DOT_BETWEEN = re.compile(rf"(?<=[^{_NOT_CJK}])\s*[{re.escape(_DOT_LOOKALIKES)}·]\s*(?=[^{_NOT_CJK}])")
 
 
 def to_halfwidth(text: str) -> str:
